@@ -1,0 +1,294 @@
+"""`MetricsCallback`: logs threshold curves and confusion matrices at every epoch end."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from tb_metrics_plugin import counting, inputs, summary
+from tb_metrics_plugin.metrics import ConfusionMatrix, ThresholdCurves
+from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
+from tb_metrics_plugin.writer import SummaryWriter
+
+TRAIN_RUN = "train"
+VALIDATION_RUN = "validation"
+
+
+class MetricsCallback(keras.callbacks.Callback):
+    """Writes our summaries to `<log_dir>/validation` (and `<log_dir>/train`) with `step=epoch`.
+
+    The run folders and steps are those of `keras.callbacks.TensorBoard(log_dir)`, so the curves
+    line up with its scalars. Where the counts come from, in order:
+
+    1. `ThresholdCurves` / `ConfusionMatrix` metrics compiled into the model: their state at epoch
+       end is the validation state (Keras' `evaluate` resets metrics, then runs), so no extra
+       forward pass is made. Their state at the end of the training part of the epoch is written to
+       `train` at no cost. Epochs without validation (`validation_freq`) write `train` only.
+    2. Otherwise `validation_data`: arrays `(x, y)` / `(x, y, sample_weight)`, a `tf.data.Dataset`
+       or a `keras.utils.PyDataset` of such tuples. It is predicted batch by batch and counted as it
+       goes (memory independent of the number of samples); written to `validation` only.
+
+    Args:
+      log_dir: the same folder as Keras' TensorBoard callback.
+      validation_data: data to predict when no metric of ours is compiled.
+      class_names: names of the classes (binary: 2 names); overrides names given to the metrics.
+      num_thresholds, thresholds, from_logits, multi_label, ignore_class: as in `ThresholdCurves`,
+        for option 2.
+      confusion_matrix: with option 2, also write the argmax confusion matrix (ignored for
+        multi-label data).
+      batch_size: batch size for option 2 when `validation_data` is arrays.
+
+    Raises:
+      ValueError: at `on_train_begin` when there is neither a compiled metric of ours nor
+        `validation_data`, or `validation_data` is empty; at epoch end for bad values (NaN scores,
+        labels out of range), in which case nothing is written for that epoch.
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike,
+        validation_data=None,
+        *,
+        class_names: Sequence[str] | None = None,
+        num_thresholds: int = DEFAULT_NUM_THRESHOLDS,
+        thresholds: Sequence[float] | None = None,
+        from_logits: bool = False,
+        multi_label: bool = False,
+        ignore_class: int | None = None,
+        confusion_matrix: bool = True,
+        batch_size: int = 32,
+    ):
+        super().__init__()
+        self.log_dir = os.fspath(log_dir)
+        self.validation_data = validation_data
+        self.class_names = None if class_names is None else tuple(class_names)
+        self.grid = summary.resolve_thresholds(num_thresholds, thresholds)
+        self.from_logits = from_logits
+        self.multi_label = multi_label
+        self.ignore_class = ignore_class
+        self.write_confusion_matrix = confusion_matrix
+        self.batch_size = batch_size
+        self._writers: dict[str, SummaryWriter] = {}
+        self._train_snapshot: list | None = None
+        self._in_epoch = False
+
+    # Keras hooks ----------------------------------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        if not self._compiled_metrics_declared() and self.validation_data is None:
+            raise ValueError(
+                "MetricsCallback has nothing to count: compile the model with "
+                "metrics=[tb_metrics_plugin.ThresholdCurves(), tb_metrics_plugin.ConfusionMatrix()] "
+                "(no extra pass over the data), or pass MetricsCallback(log_dir, "
+                "validation_data=(x_val, y_val))."
+            )
+        if self.validation_data is not None and _is_empty(self.validation_data):
+            raise ValueError("validation_data is empty; pass at least one sample.")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._in_epoch = True
+        self._train_snapshot = None
+
+    def on_test_begin(self, logs=None):
+        # Called by fit's validation before it resets the metrics: the state is the training part.
+        if self._in_epoch:
+            self._train_snapshot = self._summaries_from_metrics()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._in_epoch = False
+        if not _is_chief():
+            return
+        compiled = self._summaries_from_metrics()
+        by_run: dict[str, list] = {}
+        if compiled:
+            if self._train_snapshot is not None:
+                by_run[TRAIN_RUN] = self._train_snapshot
+                by_run[VALIDATION_RUN] = compiled
+            else:
+                by_run[TRAIN_RUN] = compiled
+        elif self.validation_data is not None:
+            by_run[VALIDATION_RUN] = self._summaries_from_validation_data()
+        # Everything is counted and checked before the first write: a bad epoch writes nothing.
+        for run, summaries in by_run.items():
+            writer = self._writer(run)
+            for value in summaries:
+                writer.add_summary(value, step=int(epoch))
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+    # Counting -------------------------------------------------------------------------------------
+
+    def _writer(self, run: str) -> SummaryWriter:
+        if run not in self._writers:
+            self._writers[run] = SummaryWriter(os.path.join(self.log_dir, run))
+        return self._writers[run]
+
+    def _our_metrics(self) -> list:
+        found = []
+        for metric in _walk_metrics(self.model.metrics):
+            if isinstance(metric, (ThresholdCurves, ConfusionMatrix)) and metric not in found:
+                found.append(metric)
+        return found
+
+    def _compiled_metrics_declared(self) -> bool:
+        compile_metrics = getattr(self.model, "_compile_metrics", None)
+        declared = [getattr(compile_metrics, attr, None) for attr in ("_user_metrics", "_user_weighted_metrics")]
+        return bool(self._our_metrics()) or any(
+            isinstance(m, (ThresholdCurves, ConfusionMatrix)) for m in _flatten(declared)
+        )
+
+    def _summaries_from_metrics(self) -> list:
+        summaries = []
+        for metric in self._our_metrics():
+            if not metric._built:
+                continue
+            invalid = float(keras.ops.convert_to_numpy(metric.invalid_count))
+            if invalid:
+                raise ValueError(
+                    f"metric {metric.name!r} saw {invalid:g} items with NaN/inf scores, probabilities "
+                    "outside [0, 1] (pass from_logits=True for logits), or labels that are not valid "
+                    "class indices / 0-1 values; nothing was written for this epoch."
+                )
+            names = self.class_names or metric.resolved_class_names()
+            names = summary.resolve_class_names(names, metric.plan.num_classes)
+            if isinstance(metric, ThresholdCurves):
+                positive, negative = metric.histogram_values()
+                curve_names = summary.curve_class_names(names, metric.plan.num_score_columns)
+                summaries.append(summary.threshold_curves_pb_from_counts(
+                    metric.name, metric.thresholds, positive, negative, curve_names))
+            else:
+                summaries.append(summary.confusion_matrix_pb_from_counts(
+                    metric.name, metric.matrix_values(), names,
+                    ignore_class=metric.ignore_class, decision=metric.decision()))
+        return summaries
+
+    def _summaries_from_validation_data(self) -> list:
+        positive = negative = matrix = None
+        batch_count = 0
+        num_classes = num_columns = None
+        for x, y, sample_weight in _batches(self.validation_data, self.batch_size):
+            predictions = keras.ops.convert_to_numpy(self.model.predict_on_batch(x))
+            batch = inputs.prepare(
+                y, predictions, sample_weight=sample_weight, from_logits=self.from_logits,
+                multi_label=self.multi_label, ignore_class=self.ignore_class,
+            )
+            if num_classes is None:
+                num_classes, num_columns = batch.num_classes, batch.scores.shape[1]
+            batch_positive, batch_negative = counting.threshold_histograms(
+                batch.is_positive, batch.scores, self.grid, batch.weights
+            )
+            positive = batch_positive if positive is None else positive + batch_positive
+            negative = batch_negative if negative is None else negative + batch_negative
+            if self.write_confusion_matrix and batch.true_classes is not None:
+                batch_matrix = counting.confusion_counts(
+                    batch.true_classes, batch.predicted_classes(), num_classes, batch.weights
+                )
+                matrix = batch_matrix if matrix is None else matrix + batch_matrix
+            batch_count += 1
+        if batch_count == 0 or (positive.sum() + negative.sum()) == 0:
+            raise ValueError("validation_data produced no items to count (empty, or all ignore_class).")
+        names = summary.resolve_class_names(self.class_names, num_classes)
+        summaries = [summary.threshold_curves_pb_from_counts(
+            "threshold_curves", self.grid, positive, negative, summary.curve_class_names(names, num_columns))]
+        if matrix is not None:
+            summaries.append(summary.confusion_matrix_pb_from_counts(
+                "confusion_matrix", matrix, names, ignore_class=self.ignore_class,
+                decision=summary.decision_rule(num_columns)))
+        return summaries
+
+
+def _walk_metrics(metrics):
+    for metric in metrics:
+        yield metric
+        nested = getattr(metric, "metrics", None)
+        if isinstance(nested, (list, tuple)) and nested is not metrics:
+            yield from _walk_metrics(nested)
+
+
+def _flatten(structure):
+    if isinstance(structure, dict):
+        for value in structure.values():
+            yield from _flatten(value)
+    elif isinstance(structure, (list, tuple)):
+        for value in structure:
+            yield from _flatten(value)
+    elif structure is not None:
+        yield structure
+
+
+def _is_empty(data) -> bool:
+    if isinstance(data, (tuple, list)):
+        return len(data) == 0 or len(data[0]) == 0
+    try:
+        return len(data) == 0
+    except TypeError:  # a dataset of unknown length is checked when it is read
+        return False
+
+
+def _split(element):
+    if isinstance(element, (tuple, list)):
+        if len(element) == 2:
+            return element[0], element[1], None
+        if len(element) == 3:
+            return tuple(element)
+    raise ValueError(
+        "validation_data must yield (x, y) or (x, y, sample_weight) tuples, got "
+        f"{type(element).__name__}."
+    )
+
+
+def _batches(data, batch_size):
+    """Yields numpy (x, y, sample_weight) batches from arrays, a tf.data.Dataset or a PyDataset."""
+    if isinstance(data, (tuple, list)):
+        x, y, sample_weight = _split(tuple(data))
+        for start in range(0, len(y), batch_size):
+            rows = slice(start, start + batch_size)
+            weights = None if sample_weight is None else np.asarray(sample_weight)[rows]
+            yield _take_rows(x, rows), np.asarray(y)[rows], weights
+        return
+    if isinstance(data, keras.utils.PyDataset):
+        for index in range(len(data)):
+            yield _split(data[index])
+        return
+    if hasattr(data, "as_numpy_iterator"):  # tf.data.Dataset
+        for element in data.as_numpy_iterator():
+            yield _split(element)
+        return
+    raise ValueError(
+        f"validation_data of type {type(data).__name__} is not supported; pass (x, y), "
+        "(x, y, sample_weight), a tf.data.Dataset or a keras.utils.PyDataset."
+    )
+
+
+def _take_rows(x, rows):
+    if isinstance(x, dict):
+        return {key: np.asarray(value)[rows] for key, value in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [np.asarray(value)[rows] for value in x]
+    return np.asarray(x)[rows]
+
+
+def _is_chief() -> bool:
+    """False on non-chief workers of a multi-worker job (TF_CONFIG), so that only one writes.
+
+    The chief is the task of type "chief", or worker 0 when the cluster has no chief, as in
+    `tf.distribute.MultiWorkerMirroredStrategy`.
+    """
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = config.get("task") or {}
+    task_type, task_id = task.get("type"), int(task.get("index", 0))
+    if task_type is None:
+        return True
+    if task_type == "chief":
+        return True
+    if task_type == "worker":
+        return "chief" not in (config.get("cluster") or {}) and task_id == 0
+    return False

@@ -1,0 +1,276 @@
+"""Turns (labels, predictions, sample_weight) of every supported kind into one flat form.
+
+Supported kinds (the class axis is always the last axis of `predictions`):
+
+| predictions      | labels            | kind                                         |
+|------------------|-------------------|----------------------------------------------|
+| (N,) or (N, 1)   | same shape or (N,)| binary, one sigmoid score per sample         |
+| (..., C), C ≥ 2  | (...) or (..., 1) | single-label (softmax), integer labels       |
+| (..., C), C ≥ 2  | (..., C) 0/1      | one-hot (default) or multi-label             |
+
+Leading axes (batch, height, width) are flattened into items, so segmentation maps of shape
+(N, H, W, C) with labels (N, H, W) are the sparse case. The shape rules live in
+`resolve_shapes` and are shared with the Keras metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FORM_BINARY = "binary"
+FORM_SPARSE = "sparse"
+FORM_INDICATOR = "indicator"
+
+
+@dataclass(frozen=True)
+class ShapePlan:
+    """How to read a (labels, predictions) pair, decided from shapes alone.
+
+    Attributes:
+      form: FORM_BINARY, FORM_SPARSE or FORM_INDICATOR (one-hot or multi-label labels).
+      num_score_columns: C, the number of scores per item (1 for binary).
+      item_shape: shape of the leading (non-class) axes of predictions.
+    """
+
+    form: str
+    num_score_columns: int
+    item_shape: tuple[int | None, ...]
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of the problem; a binary problem has 2 (negative, positive), as in Keras' IoU."""
+        return 2 if self.form == FORM_BINARY else self.num_score_columns
+
+
+def resolve_shapes(
+    labels_shape: tuple[int | None, ...], predictions_shape: tuple[int | None, ...]
+) -> ShapePlan:
+    """Decides the input kind from the two shapes (see the module docstring).
+
+    Raises:
+      ValueError: the shapes fit none of the supported kinds.
+    """
+    labels_shape, predictions_shape = tuple(labels_shape), tuple(predictions_shape)
+    if len(predictions_shape) == 0:
+        raise ValueError("predictions is a scalar; pass one score (or one row of scores) per sample.")
+    if len(predictions_shape) == 1:
+        if labels_shape in (predictions_shape, predictions_shape + (1,)):
+            return ShapePlan(FORM_BINARY, 1, predictions_shape)
+    else:
+        item_shape, num_columns = predictions_shape[:-1], predictions_shape[-1]
+        if num_columns == 1 and labels_shape in (predictions_shape, item_shape):
+            return ShapePlan(FORM_BINARY, 1, item_shape)
+        if labels_shape in (item_shape, item_shape + (1,)):
+            return ShapePlan(FORM_SPARSE, num_columns, item_shape)
+        if labels_shape == predictions_shape:
+            return ShapePlan(FORM_INDICATOR, num_columns, item_shape)
+    raise ValueError(
+        f"labels of shape {labels_shape} do not fit predictions of shape {predictions_shape}. "
+        "Expected: predictions (N,) or (N, 1) with labels of the same shape or (N,) for binary; "
+        "predictions (..., C) with integer labels (...) or one-hot / multi-label labels (..., C)."
+    )
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """Validated items in flat form.
+
+    Attributes:
+      scores: float32 (M, C) probabilities in [0, 1].
+      is_positive: bool (M, C); item m is a positive of score column c.
+      weights: float64 (M,) or None (all 1).
+      true_classes: intp (M,) for single-label problems (binary: 0/1), None for multi-label.
+      num_classes: classes of the problem (binary: 2).
+    """
+
+    scores: np.ndarray
+    is_positive: np.ndarray
+    weights: np.ndarray | None
+    true_classes: np.ndarray | None
+    num_classes: int
+
+    def predicted_classes(self, threshold: float = 0.5) -> np.ndarray:
+        """argmax of the scores, or `score > threshold` for a single sigmoid column."""
+        if self.scores.shape[1] == 1:
+            return (self.scores[:, 0] > np.float32(threshold)).astype(np.intp)
+        return np.argmax(self.scores, axis=1)
+
+
+def prepare(
+    labels,
+    predictions,
+    *,
+    sample_weight=None,
+    from_logits: bool = False,
+    multi_label: bool = False,
+    ignore_class: int | None = None,
+    num_classes: int | None = None,
+) -> PreparedBatch:
+    """Validates one batch and returns it in flat form.
+
+    `from_logits` applies the sigmoid to binary and multi-label outputs and the softmax over the
+    class axis to single-label outputs. Items whose label equals `ignore_class` are dropped.
+
+    Raises:
+      ValueError: naming the argument, the bad value and the fix, for shapes that do not fit, NaN or
+        infinite scores, probabilities outside [0, 1], labels that are not class indices or 0/1,
+        one-hot rows that do not sum to 1, negative or non-finite weights, and a `num_classes` that
+        disagrees with the data.
+    """
+    predictions = _as_numeric_array(predictions, "predictions")
+    labels = _as_numeric_array(labels, "labels")
+    plan = resolve_shapes(labels.shape, predictions.shape)
+    if num_classes is not None and num_classes != plan.num_classes:
+        raise ValueError(
+            f"num_classes={num_classes} disagrees with the data: predictions of shape "
+            f"{predictions.shape} hold {plan.num_classes} classes"
+            + (" (a single sigmoid score is binary: 2 classes)" if plan.form == FORM_BINARY else "")
+            + ". Fix num_classes or the model's output."
+        )
+    if multi_label and plan.form == FORM_SPARSE:
+        raise ValueError(
+            f"multi_label=True needs labels shaped like predictions {predictions.shape}, "
+            f"got integer labels of shape {labels.shape}; pass 0/1 labels per class."
+        )
+    num_columns = plan.num_score_columns
+    scores = predictions.reshape(-1, num_columns).astype(np.float64, copy=False)
+    flat_labels = labels.reshape(-1) if plan.form != FORM_INDICATOR else labels.reshape(-1, num_columns)
+    weights = _flat_weights(sample_weight, plan.item_shape, labels.shape)
+
+    _check_finite(scores, "predictions", "a model that outputs NaN or inf has diverged")
+    _check_finite(flat_labels, "labels", "labels must be class indices or 0/1")
+    _check_integral(flat_labels)
+    if ignore_class is not None:
+        if plan.form == FORM_INDICATOR:
+            raise ValueError(
+                f"ignore_class={ignore_class} needs integer class labels, got labels of shape "
+                f"{labels.shape} shaped like predictions; pass sparse labels (argmax of one-hot)."
+            )
+        keep = flat_labels != ignore_class
+        scores, flat_labels = scores[keep], flat_labels[keep]
+        weights = None if weights is None else weights[keep]
+
+    if from_logits:
+        scores = _activate(scores, softmax=plan.form != FORM_BINARY and not multi_label)
+    else:
+        _check_probabilities(scores)
+    scores = scores.astype(np.float32)
+
+    if plan.form == FORM_SPARSE:
+        _check_range(flat_labels, num_columns, ignore_class)
+        true_classes = flat_labels.astype(np.intp)
+        is_positive = true_classes[:, None] == np.arange(num_columns)
+    else:
+        _check_zero_one(flat_labels)
+        is_positive = (flat_labels == 1).reshape(-1, num_columns)
+        true_classes = None
+        if plan.form == FORM_BINARY:
+            true_classes = is_positive[:, 0].astype(np.intp)
+        elif not multi_label:
+            _check_one_hot(is_positive)
+            true_classes = np.argmax(is_positive, axis=1)
+    return PreparedBatch(scores, is_positive, weights, true_classes, plan.num_classes)
+
+
+def _as_numeric_array(values, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype == bool:
+        return array.astype(np.int8)
+    if not (np.issubdtype(array.dtype, np.number)):
+        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}; convert it to numbers.")
+    return array
+
+
+def _flat_weights(sample_weight, item_shape, labels_shape) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    weights = _as_numeric_array(sample_weight, "sample_weight").astype(np.float64)
+    # Trailing size-1 axes ((N, 1) for (N,) items) are squeezed, then a leading prefix of the item
+    # shape ((N,) for (N, H, W) pixels) is broadcast over the rest.
+    shape = weights.shape
+    while len(shape) > len(item_shape) and shape[-1] == 1:
+        shape = shape[:-1]
+    weights = weights.reshape(shape)
+    if shape != tuple(item_shape[: len(shape)]):
+        raise ValueError(
+            f"sample_weight of shape {weights.shape} does not fit labels of shape {labels_shape}; "
+            f"pass one weight per sample {tuple(item_shape[:1])} or per item {tuple(item_shape)}."
+        )
+    weights = weights.reshape(shape + (1,) * (len(item_shape) - len(shape)))
+    weights = np.broadcast_to(weights, item_shape).reshape(-1)
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        raise ValueError(
+            f"sample_weight has {int(bad.sum())} negative or non-finite values "
+            f"(e.g. {weights[bad][0]!r}); weights must be finite and >= 0."
+        )
+    return weights
+
+
+def _check_finite(values: np.ndarray, name: str, why: str) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        index = np.unravel_index(int(np.argmax(bad)), values.shape)
+        raise ValueError(
+            f"{name} has {int(bad.sum())} NaN or infinite values (first {values[index]!r} at flat "
+            f"index {tuple(int(i) for i in index)}); {why}. Nothing was counted."
+        )
+
+
+def _check_integral(labels: np.ndarray) -> None:
+    fractional = labels != np.round(labels)
+    if fractional.any():
+        raise ValueError(
+            f"labels must be whole numbers (class indices or 0/1), got {labels[fractional][0]!r}; "
+            "soft or smoothed labels cannot be counted — pass the hard labels."
+        )
+
+
+def _check_probabilities(scores: np.ndarray) -> None:
+    if scores.size and (scores.min() < 0 or scores.max() > 1):
+        raise ValueError(
+            f"predictions must be probabilities in [0, 1], got values from {scores.min()!r} to "
+            f"{scores.max()!r}; if the model outputs logits, pass from_logits=True."
+        )
+
+
+def _check_range(labels: np.ndarray, num_classes: int, ignore_class: int | None) -> None:
+    bad = (labels < 0) | (labels >= num_classes)
+    if bad.any():
+        hint = "" if ignore_class is not None else f"; set ignore_class={int(labels[bad][0])} to leave such items out"
+        raise ValueError(
+            f"labels has {int(bad.sum())} values outside [0, {num_classes}) (e.g. "
+            f"{int(labels[bad][0])}): labels must be class indices for the {num_classes} score "
+            f"columns of predictions{hint}."
+        )
+
+
+def _check_zero_one(labels: np.ndarray) -> None:
+    bad = (labels != 0) & (labels != 1)
+    if bad.any():
+        raise ValueError(
+            f"labels must be 0 or 1 for binary, one-hot or multi-label outputs, got "
+            f"{labels[bad][0]!r}; for class indices, give predictions one column per class."
+        )
+
+
+def _check_one_hot(is_positive: np.ndarray) -> None:
+    row_sums = is_positive.sum(axis=1)
+    if (row_sums != 1).any():
+        row = int(np.argmax(row_sums != 1))
+        raise ValueError(
+            f"one-hot labels must have exactly one 1 per row; row {row} has {int(row_sums[row])}. "
+            "For multi-label data pass multi_label=True."
+        )
+
+
+def _activate(logits: np.ndarray, softmax: bool) -> np.ndarray:
+    if softmax:
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp / exp.sum(axis=1, keepdims=True)
+    # exp(-|x|) never overflows; both branches give 1 / (1 + exp(-x)).
+    exp_neg_abs = np.exp(-np.abs(logits))
+    return np.where(logits >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))

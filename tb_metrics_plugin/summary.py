@@ -1,0 +1,317 @@
+"""Writers of threshold-curve and confusion-matrix summaries.
+
+Two families, same format:
+
+* `threshold_curves_pb` / `confusion_matrix_pb`: numpy in, `Summary` proto out; no TensorFlow
+  needed. Write them with `tb_metrics_plugin.writer.SummaryWriter`.
+* `threshold_curves` / `confusion_matrix`: TensorFlow summary ops writing to the default
+  `tf.summary` writer, eagerly or inside `tf.function` (custom training loops).
+
+Counting is O(N) time and O(C·T) memory (see `counting`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.util import tensor_util
+
+from tb_metrics_plugin import counting, inputs, layout, metadata
+from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS, default_thresholds, validate_thresholds
+
+__all__ = [
+    "confusion_matrix",
+    "confusion_matrix_pb",
+    "confusion_matrix_pb_from_counts",
+    "threshold_curves",
+    "threshold_curves_pb",
+    "threshold_curves_pb_from_counts",
+    "resolve_thresholds",
+    "resolve_class_names",
+]
+
+
+def resolve_thresholds(num_thresholds: int = DEFAULT_NUM_THRESHOLDS, thresholds=None) -> np.ndarray:
+    """The float32 grid to count on: `thresholds` if given (validated), else the default grid."""
+    if thresholds is not None:
+        return validate_thresholds(thresholds)
+    return default_thresholds(num_thresholds)
+
+
+def resolve_class_names(class_names: Sequence[str] | None, num_classes: int) -> tuple[str, ...]:
+    """`class_names` checked against `num_classes`, or defaults ("negative", "positive") / "0", "1", …
+
+    Raises:
+      ValueError: wrong length, or names that are not distinct strings.
+    """
+    if class_names is None:
+        return ("negative", "positive") if num_classes == 2 else tuple(str(i) for i in range(num_classes))
+    names = tuple(class_names)
+    if len(names) != num_classes:
+        raise ValueError(
+            f"class_names has {len(names)} names but the data has {num_classes} classes"
+            + (" (binary counts as 2: negative, positive)" if num_classes == 2 else "")
+            + f"; pass {num_classes} names."
+        )
+    if not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
+        raise ValueError(f"class_names must be distinct strings, got {list(names)!r}.")
+    return names
+
+
+def curve_class_names(class_names: tuple[str, ...], num_score_columns: int) -> tuple[str, ...]:
+    """Names of the curves: a binary problem has one curve, for its positive class."""
+    return class_names[1:] if num_score_columns == 1 else class_names
+
+
+def threshold_curves_pb_from_counts(
+    name: str,
+    thresholds: np.ndarray,
+    positive_histograms: np.ndarray,
+    negative_histograms: np.ndarray,
+    curve_names: Sequence[str],
+    *,
+    display_name: str | None = None,
+    description: str | None = None,
+) -> summary_pb2.Summary:
+    """A threshold-curve `Summary` from histograms already counted (see `layout`)."""
+    plugin_data = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(curve_names))
+    tensor = layout.encode_threshold_curves(thresholds, positive_histograms, negative_histograms)
+    return _summary(name, tensor, plugin_data, display_name, description)
+
+
+def confusion_matrix_pb_from_counts(
+    name: str,
+    matrix: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    ignore_class: int | None = None,
+    decision: str = "argmax",
+    display_name: str | None = None,
+    description: str | None = None,
+) -> summary_pb2.Summary:
+    """A confusion-matrix `Summary` from a C×C matrix already counted (rows: true class)."""
+    plugin_data = metadata.PluginData(
+        metadata.KIND_CONFUSION_MATRIX, tuple(class_names), ignore_class=ignore_class, decision=decision
+    )
+    return _summary(name, layout.encode_confusion_matrix(matrix), plugin_data, display_name, description)
+
+
+def _summary(name, tensor, plugin_data, display_name, description) -> summary_pb2.Summary:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name={name!r} must be a non-empty string (the tag shown in TensorBoard).")
+    summary_metadata = metadata.create_summary_metadata(plugin_data, display_name, description)
+    summary = summary_pb2.Summary()
+    summary.value.add(tag=name, metadata=summary_metadata, tensor=tensor_util.make_tensor_proto(tensor))
+    return summary
+
+
+def threshold_curves_pb(
+    name: str,
+    labels,
+    predictions,
+    *,
+    num_thresholds: int = DEFAULT_NUM_THRESHOLDS,
+    thresholds: Sequence[float] | None = None,
+    class_names: Sequence[str] | None = None,
+    sample_weight=None,
+    from_logits: bool = False,
+    multi_label: bool = False,
+    ignore_class: int | None = None,
+    num_classes: int | None = None,
+    display_name: str | None = None,
+    description: str | None = None,
+) -> summary_pb2.Summary:
+    """Counts per-class score histograms over a threshold grid and returns them as a `Summary`.
+
+    For each class c (one-vs-rest; one curve for a binary output) and threshold t_j it stores what
+    gives TP, FP, TN and FN of the rule `score > t_j` exactly (see `layout`). Inputs are described
+    in `inputs`; `thresholds` overrides the default grid of `num_thresholds` values.
+
+    Example:
+      >>> summary = threshold_curves_pb("val/curves", [0, 1, 1], [0.2, 0.9, 0.4])
+      >>> summary.value[0].tag
+      'val/curves'
+
+    Raises:
+      ValueError: bad input (see `inputs.prepare`), empty input, bad thresholds or class names.
+    """
+    grid = resolve_thresholds(num_thresholds, thresholds)
+    batch = inputs.prepare(
+        labels, predictions, sample_weight=sample_weight, from_logits=from_logits,
+        multi_label=multi_label, ignore_class=ignore_class, num_classes=num_classes,
+    )
+    names = resolve_class_names(class_names, batch.num_classes)
+    _require_items(batch)
+    positive, negative = counting.threshold_histograms(batch.is_positive, batch.scores, grid, batch.weights)
+    return threshold_curves_pb_from_counts(
+        name, grid, positive, negative, curve_class_names(names, batch.scores.shape[1]),
+        display_name=display_name, description=description,
+    )
+
+
+def confusion_matrix_pb(
+    name: str,
+    labels,
+    predictions,
+    *,
+    class_names: Sequence[str] | None = None,
+    sample_weight=None,
+    from_logits: bool = False,
+    ignore_class: int | None = None,
+    num_classes: int | None = None,
+    threshold: float = 0.5,
+    display_name: str | None = None,
+    description: str | None = None,
+) -> summary_pb2.Summary:
+    """Counts the C×C confusion matrix of argmax predictions (or `score > threshold` for a single
+    sigmoid output) and returns it as a `Summary`. Rows are true classes, columns predictions.
+
+    Example:
+      >>> summary = confusion_matrix_pb("val/cm", [0, 2, 1], [[.8, .1, .1], [.2, .2, .6], [.5, .3, .2]])
+      >>> summary.value[0].tensor.tensor_shape.dim[0].size
+      3
+
+    Raises:
+      ValueError: bad input (see `inputs.prepare`), multi-label data, empty input, bad class names.
+    """
+    batch = inputs.prepare(
+        labels, predictions, sample_weight=sample_weight, from_logits=from_logits,
+        ignore_class=ignore_class, num_classes=num_classes,
+    )
+    names = resolve_class_names(class_names, batch.num_classes)
+    _require_items(batch)
+    matrix = counting.confusion_counts(
+        batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
+    )
+    return confusion_matrix_pb_from_counts(
+        name, matrix, names, ignore_class=ignore_class, decision=decision_rule(batch.scores.shape[1], threshold),
+        display_name=display_name, description=description,
+    )
+
+
+def decision_rule(num_score_columns: int, threshold: float = 0.5) -> str:
+    """How a confusion matrix picks the predicted class, as stored in its metadata."""
+    return f"score > {threshold:g}" if num_score_columns == 1 else "argmax"
+
+
+def _require_items(batch: inputs.PreparedBatch) -> None:
+    if batch.scores.shape[0] == 0:
+        raise ValueError(
+            "labels and predictions hold no items (empty, or every item has ignore_class); "
+            "there is nothing to count — pass at least one sample."
+        )
+
+
+# TensorFlow summary ops ---------------------------------------------------------------------------
+
+
+def threshold_curves(
+    name: str,
+    labels,
+    predictions,
+    step=None,
+    *,
+    num_thresholds: int = DEFAULT_NUM_THRESHOLDS,
+    thresholds: Sequence[float] | None = None,
+    class_names: Sequence[str] | None = None,
+    sample_weight=None,
+    from_logits: bool = False,
+    multi_label: bool = False,
+    ignore_class: int | None = None,
+    num_classes: int | None = None,
+    description: str | None = None,
+):
+    """TensorFlow op: writes `threshold_curves_pb(...)` to the default `tf.summary` writer.
+
+    Works eagerly and inside `tf.function`. `step` defaults to `tf.summary.experimental.get_step()`.
+    Returns a boolean tensor, True if a default writer was set and the summary was written.
+
+    Checks that need only shapes and arguments raise `ValueError` at call (or trace) time. Checks on
+    values (NaN, label range, …) raise `ValueError` eagerly; inside `tf.function` TensorFlow reports
+    them as `tf.errors.InvalidArgumentError` carrying the same message. Either way nothing is written.
+    """
+    grid = resolve_thresholds(num_thresholds, thresholds)
+
+    def count(labels_value, predictions_value, weights_value):
+        batch = inputs.prepare(
+            labels_value, predictions_value, sample_weight=weights_value, from_logits=from_logits,
+            multi_label=multi_label, ignore_class=ignore_class, num_classes=num_classes,
+        )
+        _require_items(batch)
+        positive, negative = counting.threshold_histograms(batch.is_positive, batch.scores, grid, batch.weights)
+        return np.vstack([np.append(grid.astype(np.float64), np.inf)[None, :], positive, negative])
+
+    def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
+        names = resolve_class_names(class_names, plan.num_classes)
+        return metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, curve_class_names(names, plan.num_score_columns))
+
+    return _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data)
+
+
+def confusion_matrix(
+    name: str,
+    labels,
+    predictions,
+    step=None,
+    *,
+    class_names: Sequence[str] | None = None,
+    sample_weight=None,
+    from_logits: bool = False,
+    ignore_class: int | None = None,
+    num_classes: int | None = None,
+    threshold: float = 0.5,
+    description: str | None = None,
+):
+    """TensorFlow op: writes `confusion_matrix_pb(...)` to the default `tf.summary` writer.
+
+    Same calling conventions and error behaviour as `threshold_curves`.
+    """
+
+    def count(labels_value, predictions_value, weights_value):
+        batch = inputs.prepare(
+            labels_value, predictions_value, sample_weight=weights_value, from_logits=from_logits,
+            ignore_class=ignore_class, num_classes=num_classes,
+        )
+        _require_items(batch)
+        return counting.confusion_counts(
+            batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
+        )
+
+    def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
+        return metadata.PluginData(
+            metadata.KIND_CONFUSION_MATRIX,
+            resolve_class_names(class_names, plan.num_classes),
+            ignore_class=ignore_class,
+            decision=decision_rule(plan.num_score_columns, threshold),
+        )
+
+    return _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data)
+
+
+def _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data_for):
+    import tensorflow as tf  # only these two ops need TensorFlow
+
+    labels = tf.convert_to_tensor(labels)
+    predictions = tf.convert_to_tensor(predictions)
+    if predictions.shape.rank is None or labels.shape.rank is None:
+        raise ValueError("labels and predictions need a known rank to decide the input kind.")
+    plan = inputs.resolve_shapes(tuple(labels.shape), tuple(predictions.shape))
+    if plan.num_score_columns is None:
+        raise ValueError(
+            f"predictions of shape {predictions.shape} have an unknown class axis; give the model "
+            "output a static last dimension."
+        )
+    summary_metadata = metadata.create_summary_metadata(plugin_data_for(plan), description=description)
+    weights = tf.constant(np.nan) if sample_weight is None else tf.convert_to_tensor(sample_weight)
+
+    def count_or_raise(labels_value, predictions_value, weights_value):
+        weights_value = None if sample_weight is None else weights_value
+        return count(labels_value, predictions_value, weights_value).astype(np.float64)
+
+    if tf.executing_eagerly():
+        tensor = tf.constant(count_or_raise(labels.numpy(), predictions.numpy(), weights.numpy()))
+    else:
+        tensor = tf.numpy_function(count_or_raise, [labels, predictions, weights], tf.float64, stateful=False)
+    return tf.summary.write(tag=name, tensor=tensor, step=step, metadata=summary_metadata)

@@ -1,0 +1,57 @@
+"""End to end: Keras `fit` with the callback writes event files that a real TensorBoard serves."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+import tb_metrics_plugin as tbm
+from tb_metrics_plugin import metadata
+from tests.conftest import tiny_binary_model
+
+EPOCHS = 150
+
+
+@pytest.fixture(scope="module")
+def long_run_logdir(tmp_path_factory, breast_cancer):
+    """A 150-epoch fit with compiled metrics, Keras' TensorBoard callback and ours."""
+    (x_train, y_train), (x_val, y_val) = breast_cancer
+    logdir = tmp_path_factory.mktemp("long") / "logs"
+    run = logdir / "run1"
+    model = tiny_binary_model(x_train.shape[1])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01), loss="binary_crossentropy",
+        metrics=[tbm.ThresholdCurves(), tbm.ConfusionMatrix()],
+    )
+    model.fit(
+        x_train[:64], y_train[:64], batch_size=64, epochs=EPOCHS, verbose=0,
+        validation_data=(x_val[:64], y_val[:64]),
+        callbacks=[
+            keras.callbacks.TensorBoard(str(run)),
+            tbm.MetricsCallback(str(run), class_names=["benign", "malignant"]),
+        ],
+    )
+    return logdir
+
+
+def test_every_epoch_is_listed_by_both_loaders(long_run_logdir, start_tensorboard, load_fast):
+    server = start_tensorboard(long_run_logdir, load_fast)
+    path = f"/data/plugin/{metadata.PLUGIN_NAME}/tags"
+
+    def complete(listing):
+        return all(
+            listing.get(f"run1/{split}", {}).get(tag, {}).get("num_steps") == EPOCHS
+            for split in ("train", "validation") for tag in ("threshold_curves", "confusion_matrix")
+        )
+
+    listing = server.wait_until(complete, path, timeout=90)
+    validation = listing["run1/validation"]
+    assert validation["threshold_curves"]["steps"] == list(range(EPOCHS))
+    assert validation["threshold_curves"]["kind"] == metadata.KIND_THRESHOLD_CURVES
+    assert validation["threshold_curves"]["class_names"] == ["malignant"]
+    assert validation["confusion_matrix"]["class_names"] == ["benign", "malignant"]
+    assert validation["confusion_matrix"]["kind"] == metadata.KIND_CONFUSION_MATRIX
+    # The plugin is registered as a tab.
+    plugins = server.get("/data/plugins_listing")
+    assert plugins[metadata.PLUGIN_NAME]["enabled"] is True
+    assert plugins[metadata.PLUGIN_NAME]["tab_name"] == "Threshold metrics"
