@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import keras
 import pytest
 
@@ -55,3 +57,33 @@ def test_every_epoch_is_listed_by_both_loaders(long_run_logdir, start_tensorboar
     plugins = server.get("/data/plugins_listing")
     assert plugins[metadata.PLUGIN_NAME]["enabled"] is True
     assert plugins[metadata.PLUGIN_NAME]["tab_name"] == "Threshold metrics"
+
+
+def test_explicit_samples_per_plugin_wins(long_run_logdir, start_tensorboard, load_fast):
+    """The loader only sets a default: a user's `--samples_per_plugin tb_metrics=N` is kept."""
+    server = start_tensorboard(
+        long_run_logdir, load_fast, extra_args=["--samples_per_plugin", f"{metadata.PLUGIN_NAME}=5"]
+    )
+    path = f"/data/plugin/{metadata.PLUGIN_NAME}/tags"
+    listing = server.wait_until(
+        lambda answer: answer.get("run1/validation", {}).get("threshold_curves", {}).get("max_step") == EPOCHS - 1,
+        path,
+    )
+    steps = listing["run1/validation"]["threshold_curves"]["steps"]
+    assert len(steps) == 5
+    assert steps[-1] == EPOCHS - 1  # reservoir sampling always keeps the latest step
+
+
+def test_loader_fix_flags_defaults_to_keep_all():
+    from tensorboard.plugins.core import core_plugin
+
+    from tb_metrics_plugin.plugin import MetricsLoader
+
+    parser = argparse.ArgumentParser()
+    core_plugin.CorePluginLoader().define_flags(parser)
+    flags = parser.parse_args(["--logdir", "x"])
+    MetricsLoader().fix_flags(flags)
+    assert flags.samples_per_plugin == {metadata.PLUGIN_NAME: 0}
+    flags = parser.parse_args(["--logdir", "x", "--samples_per_plugin", f"{metadata.PLUGIN_NAME}=7,scalars=3"])
+    MetricsLoader().fix_flags(flags)
+    assert flags.samples_per_plugin == {metadata.PLUGIN_NAME: 7, "scalars": 3}
