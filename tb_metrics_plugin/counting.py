@@ -23,7 +23,7 @@ CELL_SHIFT = 12
 _CELL_OFFSET = np.int32((1 << CELL_SHIFT) - 1)
 NUM_CELLS = ((2 * int(_HALF_BITS) + int(_CELL_OFFSET)) >> CELL_SHIFT) + 1
 # Rows processed at once: bounds temporaries to O(chunk · C) whatever N is.
-_CHUNK_ELEMENTS = 1 << 18
+_CHUNK_ELEMENTS = 1 << 14  # small enough for temporaries to stay in cache
 
 
 def score_cells(scores: np.ndarray) -> np.ndarray:
@@ -31,13 +31,19 @@ def score_cells(scores: np.ndarray) -> np.ndarray:
 
     key(s) = bits(s) for s < 0.5, and 2·bits(0.5) − bits(1 − s) for s ≥ 0.5 (1 − s is exact in
     float32 there); cell = (key + 2^12 − 1) >> 12. A cell spans about 5e-4 of the distance to the
-    nearer end of [0, 1], so scores like 1 − 1e-7 and 1 − 2e-7 fall in different cells.
+    nearer end of [0, 1], so scores like 1 − 1e-7 and 1 − 2e-7 fall in different cells. The branch
+    is chosen with integer arithmetic (a masked copy is several times slower on random data).
     """
     scores = np.asarray(scores, dtype=np.float32)
-    complement = np.subtract(np.float32(1), scores)
-    keys = np.subtract(2 * _HALF_BITS, complement.view(np.int32))
-    np.copyto(keys, scores.view(np.int32), where=scores < np.float32(0.5))
-    keys += _CELL_OFFSET
+    bits = scores.view(np.int32)
+    keys = np.subtract(np.float32(1), scores).view(np.int32)
+    np.subtract(2 * _HALF_BITS + _CELL_OFFSET, keys, out=keys)  # upper-half key, offset included
+    lower_mask = np.subtract(bits, _HALF_BITS)
+    lower_mask >>= 31  # all ones where s < 0.5, else zeros
+    lower_minus_upper = np.add(bits, _CELL_OFFSET)
+    lower_minus_upper -= keys
+    lower_minus_upper &= lower_mask
+    keys += lower_minus_upper
     keys >>= CELL_SHIFT
     return keys
 
@@ -56,15 +62,16 @@ class Bucketizer:
     def __init__(self, thresholds: np.ndarray):
         self.thresholds = np.asarray(thresholds, dtype=np.float32)
         threshold_cells = score_cells(self.thresholds)
+        # int32 halves the table (2 MB) and keeps look-ups in cache better than intp.
         self._bin_at_cell_start = np.searchsorted(
             threshold_cells, np.arange(NUM_CELLS, dtype=np.int32), side="left"
-        ).astype(np.intp)
+        ).astype(np.int32)
         unaligned_cells = threshold_cells[~is_cell_aligned(self.thresholds)]
         self._corrections = int(np.bincount(unaligned_cells).max()) if unaligned_cells.size else 0
         self._thresholds_then_inf = np.append(self.thresholds, np.float32(np.inf))
 
     def bins(self, scores: np.ndarray) -> np.ndarray:
-        """bins[i] = #{j : thresholds[j] < scores[i]} as intp, for float32 scores in [0, 1]."""
+        """bins[i] = #{j : thresholds[j] < scores[i]} as int32, for float32 scores in [0, 1]."""
         scores = np.asarray(scores, dtype=np.float32)
         bins = np.take(self._bin_at_cell_start, score_cells(scores))
         for _ in range(self._corrections):
@@ -104,7 +111,7 @@ def threshold_histograms(
     num_rows, num_classes = scores.shape
     num_bins = len(thresholds) + 1
     bucketize = bucketizer(thresholds)
-    class_offsets = np.arange(num_classes, dtype=np.intp) * num_bins
+    class_offsets = np.arange(num_classes, dtype=np.int32) * np.int32(num_bins)
     negative_offset = num_classes * num_bins
     histograms = np.zeros(2 * negative_offset, dtype=np.float64)
     rows_per_chunk = max(1, _CHUNK_ELEMENTS // max(num_classes, 1))
@@ -112,7 +119,7 @@ def threshold_histograms(
         rows = slice(start, start + rows_per_chunk)
         flat_index = bucketize.bins(scores[rows])
         flat_index += class_offsets
-        flat_index += negative_offset * ~is_positive[rows]
+        flat_index += np.int32(negative_offset) * ~is_positive[rows]
         chunk_weights = None
         if weights is not None:
             chunk_weights = np.broadcast_to(weights[rows, None], flat_index.shape).ravel()

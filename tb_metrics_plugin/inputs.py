@@ -60,6 +60,11 @@ def resolve_shapes(
             return ShapePlan(FORM_BINARY, 1, predictions_shape)
     else:
         item_shape, num_columns = predictions_shape[:-1], predictions_shape[-1]
+        if num_columns == 0:
+            raise ValueError(
+                f"predictions of shape {predictions_shape} have no score columns (last axis is 0); "
+                "pass one score per class (or one sigmoid score for binary)."
+            )
         if num_columns == 1 and labels_shape in (predictions_shape, item_shape):
             return ShapePlan(FORM_BINARY, 1, item_shape)
         if labels_shape in (item_shape, item_shape + (1,)):
@@ -135,13 +140,14 @@ def prepare(
             f"got integer labels of shape {labels.shape}; pass 0/1 labels per class."
         )
     num_columns = plan.num_score_columns
-    scores = predictions.reshape(-1, num_columns).astype(np.float64, copy=False)
+    scores = predictions.reshape(-1, num_columns)
     flat_labels = labels.reshape(-1) if plan.form != FORM_INDICATOR else labels.reshape(-1, num_columns)
     weights = _flat_weights(sample_weight, plan.item_shape, labels.shape)
 
     _check_finite(scores, "predictions", "a model that outputs NaN or inf has diverged")
-    _check_finite(flat_labels, "labels", "labels must be class indices or 0/1")
-    _check_integral(flat_labels)
+    if not np.issubdtype(flat_labels.dtype, np.integer):
+        _check_finite(flat_labels, "labels", "labels must be class indices or 0/1")
+        _check_integral(flat_labels)
     if ignore_class is not None:
         if plan.form == FORM_INDICATOR:
             raise ValueError(
@@ -153,10 +159,11 @@ def prepare(
         weights = None if weights is None else weights[keep]
 
     if from_logits:
-        scores = _activate(scores, softmax=plan.form != FORM_BINARY and not multi_label)
+        scores = _activate(scores.astype(np.float64), softmax=plan.form != FORM_BINARY and not multi_label)
     else:
         _check_probabilities(scores)
-    scores = scores.astype(np.float32)
+    # Scores are compared with thresholds in float32, as Keras does.
+    scores = scores.astype(np.float32, copy=False)
 
     if plan.form == FORM_SPARSE:
         _check_range(flat_labels, num_columns, ignore_class)
@@ -204,17 +211,20 @@ def _flat_weights(sample_weight, item_shape, labels_shape) -> np.ndarray | None:
     if bad.any():
         raise ValueError(
             f"sample_weight has {int(bad.sum())} negative or non-finite values "
-            f"(e.g. {weights[bad][0]!r}); weights must be finite and >= 0."
+            f"(e.g. {weights[bad][0].item()!r}); weights must be finite and >= 0."
         )
     return weights
 
 
 def _check_finite(values: np.ndarray, name: str, why: str) -> None:
+    # min and max carry NaN and inf: two fast passes decide whether the slow search is needed.
+    if values.size == 0 or np.isfinite(values.min()) and np.isfinite(values.max()):
+        return
     bad = ~np.isfinite(values)
     if bad.any():
         index = np.unravel_index(int(np.argmax(bad)), values.shape)
         raise ValueError(
-            f"{name} has {int(bad.sum())} NaN or infinite values (first {values[index]!r} at flat "
+            f"{name} has {int(bad.sum())} NaN or infinite values (first {values[index].item()!r} at flat "
             f"index {tuple(int(i) for i in index)}); {why}. Nothing was counted."
         )
 
@@ -223,7 +233,7 @@ def _check_integral(labels: np.ndarray) -> None:
     fractional = labels != np.round(labels)
     if fractional.any():
         raise ValueError(
-            f"labels must be whole numbers (class indices or 0/1), got {labels[fractional][0]!r}; "
+            f"labels must be whole numbers (class indices or 0/1), got {labels[fractional][0].item()!r}; "
             "soft or smoothed labels cannot be counted — pass the hard labels."
         )
 
@@ -231,8 +241,8 @@ def _check_integral(labels: np.ndarray) -> None:
 def _check_probabilities(scores: np.ndarray) -> None:
     if scores.size and (scores.min() < 0 or scores.max() > 1):
         raise ValueError(
-            f"predictions must be probabilities in [0, 1], got values from {scores.min()!r} to "
-            f"{scores.max()!r}; if the model outputs logits, pass from_logits=True."
+            f"predictions must be probabilities in [0, 1], got values from {scores.min().item()!r} to "
+            f"{scores.max().item()!r}; if the model outputs logits, pass from_logits=True."
         )
 
 
@@ -252,7 +262,7 @@ def _check_zero_one(labels: np.ndarray) -> None:
     if bad.any():
         raise ValueError(
             f"labels must be 0 or 1 for binary, one-hot or multi-label outputs, got "
-            f"{labels[bad][0]!r}; for class indices, give predictions one column per class."
+            f"{labels[bad][0].item()!r}; for class indices, give predictions one column per class."
         )
 
 

@@ -174,8 +174,10 @@ def confusion_matrix_pb(
       3
 
     Raises:
-      ValueError: bad input (see `inputs.prepare`), multi-label data, empty input, bad class names.
+      ValueError: bad input (see `inputs.prepare`), multi-label data, empty input, bad class names,
+        a `threshold` outside [0, 1].
     """
+    _check_decision_threshold(threshold)
     batch = inputs.prepare(
         labels, predictions, sample_weight=sample_weight, from_logits=from_logits,
         ignore_class=ignore_class, num_classes=num_classes,
@@ -189,6 +191,15 @@ def confusion_matrix_pb(
         name, matrix, names, ignore_class=ignore_class, decision=decision_rule(batch.scores.shape[1], threshold),
         display_name=display_name, description=description,
     )
+
+
+def _check_decision_threshold(threshold) -> None:
+    # Same rule as `metrics.ConfusionMatrix`; NaN or 1.5 would silently predict every item negative.
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not 0 <= threshold <= 1:
+        raise ValueError(
+            f"threshold={threshold!r} must be a number in [0, 1] (a probability, used for a single sigmoid "
+            "output); with logits pass from_logits=True and a probability threshold."
+        )
 
 
 def decision_rule(num_score_columns: int, threshold: float = 0.5) -> str:
@@ -268,6 +279,7 @@ def confusion_matrix(
 
     Same calling conventions and error behaviour as `threshold_curves`.
     """
+    _check_decision_threshold(threshold)
 
     def count(labels_value, predictions_value, weights_value):
         batch = inputs.prepare(

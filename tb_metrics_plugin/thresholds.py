@@ -108,7 +108,7 @@ def validate_thresholds(thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
     if bad.any():
         raise ValueError(
             f"thresholds must lie in [0, 1]; thresholds[{int(np.argmax(bad))}]="
-            f"{values[bad][0]!r} does not. Scores are probabilities: pass from_logits=True if the "
+            f"{values[bad][0].item()!r} does not. Scores are probabilities: pass from_logits=True if the "
             "model outputs logits, and thresholds in probability space."
         )
     rounded = values.astype(np.float32)
@@ -117,6 +117,6 @@ def validate_thresholds(thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
         where = int(np.argmax(steps <= 0))
         raise ValueError(
             f"thresholds must be strictly increasing (as float32); thresholds[{where}]="
-            f"{values[where]!r} is followed by {values[where + 1]!r}. Sort them and drop duplicates."
+            f"{values[where].item()!r} is followed by {values[where + 1].item()!r}. Sort them and drop duplicates."
         )
     return rounded

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import time
 
+import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
@@ -30,10 +32,11 @@ class SummaryWriter:
 
         One event per step keeps a step whole: a reader sees all of its values or none.
         """
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        # numpy integers (e.g. from np.arange) are integers too; bools and floats are not.
+        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral) or step < 0:
             raise ValueError(f"step={step!r} must be a non-negative integer (the epoch or batch number).")
         event = event_pb2.Event(
-            wall_time=time.time() if wall_time is None else wall_time, step=step, summary=summary
+            wall_time=time.time() if wall_time is None else wall_time, step=int(step), summary=summary
         )
         self._writer.add_event(event)
 
