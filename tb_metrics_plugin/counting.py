@@ -114,7 +114,9 @@ def threshold_histograms(
     class_offsets = np.arange(num_classes, dtype=np.int32) * np.int32(num_bins)
     negative_offset = num_classes * num_bins
     histograms = np.zeros(2 * negative_offset, dtype=np.float64)
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // max(num_classes, 1))
+    # Each chunk adds a whole histogram-sized bincount: keep chunks several times larger than it.
+    chunk_elements = max(_CHUNK_ELEMENTS, 4 * histograms.size)
+    rows_per_chunk = max(1, chunk_elements // max(num_classes, 1))
     for start in range(0, num_rows, rows_per_chunk):
         rows = slice(start, start + rows_per_chunk)
         flat_index = bucketize.bins(scores[rows])
