@@ -88,6 +88,11 @@ class MetricsCallback(keras.callbacks.Callback):
             )
         if self.validation_data is not None and _is_empty(self.validation_data):
             raise ValueError("validation_data is empty; pass at least one sample.")
+        if self.validation_data is not None and _is_infinite(self.validation_data):
+            raise ValueError(
+                "validation_data is an infinite tf.data.Dataset (repeat() without a count); it would be "
+                "read forever at every epoch end. Pass a finite dataset, e.g. dataset.take(num_batches)."
+            )
 
     def on_epoch_begin(self, epoch, logs=None):
         self._in_epoch = True
@@ -154,8 +159,9 @@ class MetricsCallback(keras.callbacks.Callback):
             if invalid:
                 raise ValueError(
                     f"metric {metric.name!r} saw {invalid:g} items with NaN/inf scores, probabilities "
-                    "outside [0, 1] (pass from_logits=True for logits), or labels that are not valid "
-                    "class indices / 0-1 values; nothing was written for this epoch."
+                    "outside [0, 1] (pass from_logits=True for logits), labels that are not valid "
+                    "class indices / 0-1 values, or negative / non-finite sample weights; nothing was "
+                    "written for this epoch."
                 )
             names = self.class_names or metric.resolved_class_names()
             names = summary.resolve_class_names(names, metric.plan.num_classes)
@@ -226,11 +232,17 @@ def _flatten(structure):
 
 def _is_empty(data) -> bool:
     if isinstance(data, (tuple, list)):
-        return len(data) == 0 or len(data[0]) == 0
+        # The labels' length: x may be a list or dict of several inputs, whose len() is not samples.
+        return len(data) == 0 or (len(data) in (2, 3) and len(data[1]) == 0)
     try:
         return len(data) == 0
     except TypeError:  # a dataset of unknown length is checked when it is read
         return False
+
+
+def _is_infinite(data) -> bool:
+    cardinality = getattr(data, "cardinality", None)  # tf.data.Dataset
+    return callable(cardinality) and int(cardinality()) == -1  # tf.data.INFINITE_CARDINALITY
 
 
 def _split(element):

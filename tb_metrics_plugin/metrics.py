@@ -5,8 +5,9 @@ Compile them into a model and `MetricsCallback` logs their state every epoch wit
 over the validation data. Variables are float32, like Keras' own confusion metrics: counts are exact
 up to 2^24 per bin.
 
-Values a graph cannot refuse (NaN scores, labels out of range) are not counted; they are tallied in
-`invalid_count`, and `MetricsCallback` raises a `ValueError` naming them instead of writing.
+Values a graph cannot refuse (NaN scores, labels out of range, negative or non-finite sample weights)
+are not counted; they are tallied in `invalid_count`, and `MetricsCallback` raises a `ValueError`
+naming them instead of writing.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ class _CountingMetric(keras.metrics.Metric):
         counted = ops.ones_like(finite)
         if self.ignore_class is not None and plan.form != inputs.FORM_INDICATOR:
             counted = labels != self.ignore_class
-        valid = finite & in_unit & label_ok & counted
+        weight_ok = ops.isfinite(weights) & (weights >= 0)
+        valid = finite & in_unit & label_ok & weight_ok & counted
         self.invalid_count.assign_add(ops.sum(ops.cast(counted & ~valid, "float32")))
         weights = ops.where(valid, weights, ops.zeros_like(weights))
         scores = ops.where(ops.expand_dims(valid, -1), scores, ops.zeros_like(scores))
@@ -120,6 +122,7 @@ class _CountingMetric(keras.metrics.Metric):
         return summary.resolve_class_names(self.class_names, self.plan.num_classes)
 
 
+@keras.saving.register_keras_serializable(package="tb_metrics_plugin")
 class ThresholdCurves(_CountingMetric):
     """Accumulates per-class score histograms of positives and negatives over a threshold grid.
 
@@ -215,6 +218,7 @@ class ThresholdCurves(_CountingMetric):
         return config
 
 
+@keras.saving.register_keras_serializable(package="tb_metrics_plugin")
 class ConfusionMatrix(_CountingMetric):
     """Accumulates the C×C confusion matrix of argmax predictions (rows: true class).
 

@@ -1,0 +1,77 @@
+"""Reading back what was written (event files, `Summary` protos) and reference counts from numpy."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util import tensor_util
+
+from tb_metrics_plugin import layout, metadata, summary
+
+
+def decode_summary(pb):
+    """The decoded counts (`layout.ThresholdCurveCounts` / `ConfusionMatrixCounts`) of a one-value `Summary`."""
+    (value,) = pb.value
+    plugin_data = metadata.parse_plugin_metadata(value.metadata.plugin_data.content)
+    return layout.decode(tensor_util.make_ndarray(value.tensor), plugin_data)
+
+
+def read_run(run_dir) -> dict[str, dict[int, object]]:
+    """{tag: {step: decoded counts}} for every summary of our plugin in the run folder ({} if none)."""
+    if not os.path.isdir(run_dir):
+        return {}
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    found = {}
+    for tag in accumulator.Tags()["tensors"]:
+        plugin = accumulator.SummaryMetadata(tag).plugin_data
+        if plugin.plugin_name != metadata.PLUGIN_NAME:
+            continue
+        plugin_data = metadata.parse_plugin_metadata(plugin.content)
+        steps = {}
+        for event in accumulator.Tensors(tag):
+            assert event.step not in steps, f"{tag} written twice at step {event.step}"
+            steps[event.step] = layout.decode(tensor_util.make_ndarray(event.tensor_proto), plugin_data)
+        found[tag] = steps
+    return found
+
+
+def scalar_steps(run_dir, tag: str) -> list[int]:
+    """Steps of a scalar Keras' TensorBoard callback wrote (Keras 3 writes scalars as tensors)."""
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"tensors": 0, "scalars": 0})
+    accumulator.Reload()
+    if tag in accumulator.Tags()["tensors"]:
+        return sorted(event.step for event in accumulator.Tensors(tag))
+    return sorted(event.step for event in accumulator.Scalars(tag))
+
+
+def reference_curves(labels, predictions, **kwargs):
+    """Counts of the numpy writer (tested against scikit-learn elsewhere)."""
+    return decode_summary(summary.threshold_curves_pb("reference", labels, predictions, **kwargs))
+
+
+def reference_matrix(labels, predictions, **kwargs):
+    return decode_summary(summary.confusion_matrix_pb("reference", labels, predictions, **kwargs))
+
+
+def assert_same_curves(actual, expected, exact: bool = True) -> None:
+    """Thresholds, class names and both histograms equal (exactly, or to float32 rounding)."""
+    np.testing.assert_array_equal(actual.thresholds, expected.thresholds)
+    assert tuple(actual.class_names) == tuple(expected.class_names)
+    if exact:
+        np.testing.assert_array_equal(actual.positive_histograms, expected.positive_histograms)
+        np.testing.assert_array_equal(actual.negative_histograms, expected.negative_histograms)
+    else:  # float32 accumulation of weighted counts
+        np.testing.assert_allclose(actual.positive_histograms, expected.positive_histograms, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(actual.negative_histograms, expected.negative_histograms, rtol=1e-5, atol=1e-4)
+
+
+def assert_same_matrix(actual, expected, exact: bool = True) -> None:
+    assert tuple(actual.class_names) == tuple(expected.class_names)
+    assert actual.ignore_class == expected.ignore_class
+    if exact:
+        np.testing.assert_array_equal(actual.matrix, expected.matrix)
+    else:
+        np.testing.assert_allclose(actual.matrix, expected.matrix, rtol=1e-5, atol=1e-4)

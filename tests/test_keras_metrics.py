@@ -1,0 +1,425 @@
+"""`ThresholdCurves` and `ConfusionMatrix` as standalone Keras metrics: same counts as the numpy writer."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score
+
+import tb_metrics_plugin as tbm
+from tb_metrics_plugin import core, layout
+from tests.readback import assert_same_curves, assert_same_matrix, reference_curves, reference_matrix
+
+RNG_SEED = 1234
+
+
+def _curves(metric) -> layout.ThresholdCurveCounts:
+    positive, negative = metric.histogram_values()
+    return layout.ThresholdCurveCounts(metric.thresholds, positive, negative, metric.curve_names())
+
+
+def _matrix(metric) -> layout.ConfusionMatrixCounts:
+    return layout.ConfusionMatrixCounts(metric.matrix_values(), metric.resolved_class_names(), metric.ignore_class)
+
+
+def _update_in_batches(metric, labels, predictions, sample_weight=None, splits=(7, 30)):
+    """Feeds the data in three uneven batches."""
+    for rows in np.split(np.arange(len(labels)), list(splits)):
+        weights = None if sample_weight is None else sample_weight[rows]
+        metric.update_state(labels[rows], predictions[rows], sample_weight=weights)
+
+
+def _probabilities(rng, shape, grid=None):
+    """float32 scores in [0, 1], some of them exactly on thresholds of `grid` (ties with `>`)."""
+    scores = rng.random(shape, dtype=np.float32)
+    if grid is not None:
+        flat = scores.reshape(-1)
+        picks = rng.choice(flat.size, size=flat.size // 5, replace=False)
+        flat[picks] = rng.choice(grid, size=picks.size)
+    return scores
+
+
+def _softmax_rows(rng, num_rows, num_classes):
+    logits = rng.normal(size=(num_rows, num_classes)) * 2
+    exp = np.exp(logits - logits.max(1, keepdims=True))
+    return (exp / exp.sum(1, keepdims=True)).astype(np.float32)
+
+
+def _cases():
+    """(id, labels, predictions, kwargs for both our metric and the numpy writer)."""
+    rng = np.random.default_rng(RNG_SEED)
+    grid = tbm.ThresholdCurves().thresholds
+    n = 50
+    binary_labels = rng.integers(0, 2, n).astype(np.float32)
+    binary_scores = _probabilities(rng, (n,), grid)
+    sparse4 = rng.integers(0, 4, n)
+    softmax4 = _softmax_rows(rng, n, 4)
+    multilabel = rng.integers(0, 2, (n, 3)).astype(np.float32)
+    segmentation_labels = rng.integers(0, 3, (6, 5, 4))
+    segmentation_labels[rng.random(segmentation_labels.shape) < 0.2] = 255
+    segmentation_scores = _softmax_rows(rng, 6 * 5 * 4, 3).reshape(6, 5, 4, 3)
+    return [
+        ("binary_N", binary_labels, binary_scores, {}),
+        ("binary_N1_labels_N1", binary_labels[:, None], binary_scores[:, None], {}),
+        ("binary_N1_labels_N", binary_labels, binary_scores[:, None], {}),
+        ("softmax2_sparse", sparse4 % 2, _softmax_rows(rng, n, 2), {}),
+        ("softmax4_sparse", sparse4, softmax4, {}),
+        ("softmax4_sparse_N1", sparse4[:, None], softmax4, {}),
+        ("softmax4_onehot", np.eye(4, dtype=np.float32)[sparse4], softmax4, {}),
+        ("multilabel", multilabel, _probabilities(rng, (n, 3), grid), {"multi_label": True}),
+        ("segmentation_ignore_255", segmentation_labels, segmentation_scores, {"ignore_class": 255}),
+        ("segmentation_ignore_in_range", np.where(segmentation_labels == 255, 1, segmentation_labels),
+         segmentation_scores, {"ignore_class": 0}),
+    ]
+
+
+CASES = _cases()
+
+
+COUNT_PARAMS = [
+    pytest.param(*case[1:], weighting, id=f"{case[0]}-{weighting}")
+    for case in CASES
+    # Per-item weights differ from per-sample ones only with several items per sample.
+    for weighting in ("unweighted", "per_sample") + (("per_item",) if case[2].ndim == 4 else ())
+]
+
+
+@pytest.mark.parametrize("labels, predictions, options, weighting", COUNT_PARAMS)
+def test_counts_equal_numpy_writer(labels, predictions, options, weighting):
+    rng = np.random.default_rng(7)
+    sample_weight = None
+    if weighting == "per_sample":
+        # Dyadic weights: float32 sums are exact, so equality is exact.
+        sample_weight = rng.choice([0.0, 0.5, 1.0, 2.0, 3.25], size=len(labels)).astype(np.float32)
+    elif weighting == "per_item":
+        sample_weight = rng.choice([0.0, 0.5, 1.0, 2.0], size=predictions.shape[:-1]).astype(np.float32)
+
+    curves = tbm.ThresholdCurves(**options)
+    _update_in_batches(curves, labels, predictions, sample_weight)
+    expected = reference_curves(labels, predictions, sample_weight=sample_weight, **options)
+    assert_same_curves(_curves(curves), expected)
+    assert float(curves.invalid_count) == 0
+    total = (np.ones(labels.shape[:1]) if sample_weight is None else sample_weight).sum()
+    if "ignore_class" not in options:
+        per_item = np.prod(predictions.shape[1:-1]) if predictions.ndim > 2 else 1
+        if sample_weight is None or sample_weight.ndim == 1:
+            # Every class column sees every item once, as a positive or a negative.
+            sums = expected.positive_histograms.sum(1) + expected.negative_histograms.sum(1)
+            np.testing.assert_allclose(sums, total * per_item)
+
+    if options.get("multi_label"):
+        return
+    matrix = tbm.ConfusionMatrix(ignore_class=options.get("ignore_class"))
+    _update_in_batches(matrix, labels, predictions, sample_weight)
+    expected_matrix = reference_matrix(
+        labels, predictions, sample_weight=sample_weight, ignore_class=options.get("ignore_class")
+    )
+    assert_same_matrix(_matrix(matrix), expected_matrix)
+    assert float(matrix.invalid_count) == 0
+
+
+def _logits_away_from_boundaries(rng, shape, grid, softmax):
+    """Logits whose probabilities are at least 1e-5 (relative) away from every threshold and 0.5.
+
+    Keras applies sigmoid/softmax in float32, the numpy writer in float64 and rounds: the two can
+    differ by a few ULP (~1e-7 relative). Near a threshold such an ULP moves a score to the next bin,
+    which is a float32 artefact, not a counting error; keeping scores 1e-5 (≈100 ULP) away from
+    every threshold makes equality exact and meaningful.
+    """
+    logits = (rng.normal(size=shape) * 3).astype(np.float32)
+    exp = np.exp(logits.astype(np.float64) - (logits.max(-1, keepdims=True) if softmax else 0))
+    probabilities = exp / exp.sum(-1, keepdims=True) if softmax else 1 / (1 + np.exp(-logits.astype(np.float64)))
+    edges = np.append(grid.astype(np.float64), 0.5)
+    low = np.searchsorted(edges, probabilities * (1 - 1e-5) - 1e-12, side="left")
+    high = np.searchsorted(edges, probabilities * (1 + 1e-5) + 1e-12, side="left")
+    safe = low == high
+    keep = safe.reshape(shape[0], -1).all(axis=1)
+    assert keep.sum() >= shape[0] // 2
+    return logits[keep]
+
+
+@pytest.mark.parametrize("kind", ["binary", "softmax", "multilabel"])
+def test_from_logits_equals_numpy_writer(kind):
+    rng = np.random.default_rng(3)
+    grid = tbm.ThresholdCurves().thresholds
+    if kind == "binary":
+        logits = _logits_away_from_boundaries(rng, (200,), grid, softmax=False)
+        labels = rng.integers(0, 2, len(logits)).astype(np.float32)
+        options = {}
+    elif kind == "softmax":
+        logits = _logits_away_from_boundaries(rng, (200, 4), grid, softmax=True)
+        labels = rng.integers(0, 4, len(logits))
+        options = {}
+    else:
+        logits = _logits_away_from_boundaries(rng, (200, 3), grid, softmax=False)
+        labels = rng.integers(0, 2, logits.shape).astype(np.float32)
+        options = {"multi_label": True}
+    # Logits outside [0, 1] would be invalid probabilities: from_logits must be what accepts them.
+    assert logits.min() < 0 and logits.max() > 1
+
+    curves = tbm.ThresholdCurves(from_logits=True, **options)
+    _update_in_batches(curves, labels, logits)
+    assert float(curves.invalid_count) == 0
+    assert_same_curves(_curves(curves), reference_curves(labels, logits, from_logits=True, **options))
+    if kind != "multilabel":
+        matrix = tbm.ConfusionMatrix(from_logits=True)
+        _update_in_batches(matrix, labels, logits)
+        assert_same_matrix(_matrix(matrix), reference_matrix(labels, logits, from_logits=True))
+
+    # Without from_logits, the same logits are not probabilities: nothing counted, all tallied.
+    plain = tbm.ThresholdCurves(**options)
+    plain.update_state(labels, logits)
+    outside = ((logits < 0) | (logits > 1)).reshape(len(logits), -1).any(axis=1).sum()
+    assert float(plain.invalid_count) == outside
+    assert plain.histogram_values()[0].sum() + plain.histogram_values()[1].sum() < len(logits) * max(
+        1, logits.shape[-1] if logits.ndim > 1 else 1
+    )
+
+
+THRESHOLDS = [0.0, 0.1, 0.3, 0.5, 0.7, 0.95, 1.0]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_explicit_thresholds_equal_keras_confusion_metrics(weighted):
+    rng = np.random.default_rng(11)
+    n = 300
+    labels = rng.integers(0, 4, n)
+    scores = _softmax_rows(rng, n, 4)
+    # Scores exactly on a threshold are not positive there (`>`), for Keras and for us.
+    scores[:20, 0] = np.float32(0.5)
+    scores[20:30, 1] = np.float32(0.3)
+    scores[30:40, 2] = np.float32(0.0)
+    scores[40:50, 3] = np.float32(1.0)
+    sample_weight = rng.choice([0.5, 1.0, 2.0], size=n).astype(np.float32) if weighted else None
+
+    curves = tbm.ThresholdCurves(thresholds=THRESHOLDS)
+    _update_in_batches(curves, labels, scores, sample_weight, splits=(100, 250))
+    tp, fp, tn, fn = core.confusion_at_thresholds(*curves.histogram_values())
+    for column in range(4):
+        truth = (labels == column).astype(np.float32)
+        for name, ours in (("TruePositives", tp), ("FalsePositives", fp),
+                           ("TrueNegatives", tn), ("FalseNegatives", fn)):
+            keras_metric = getattr(keras.metrics, name)(thresholds=THRESHOLDS)
+            keras_metric.update_state(truth, scores[:, column], sample_weight=sample_weight)
+            np.testing.assert_array_equal(ours[column], np.asarray(keras_metric.result()), err_msg=f"{name}[{column}]")
+    assert tp[0, THRESHOLDS.index(0.5)] < tp[0, THRESHOLDS.index(0.3)]
+
+
+def test_binary_explicit_thresholds_equal_keras():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 2, 120).astype(np.float32)
+    scores = np.round(rng.random(120), 1).astype(np.float32)  # many scores exactly on thresholds
+    curves = tbm.ThresholdCurves(thresholds=THRESHOLDS)
+    _update_in_batches(curves, labels[:, None], scores[:, None])
+    tp, fp, tn, fn = core.confusion_at_thresholds(*curves.histogram_values())
+    for name, ours in (("TruePositives", tp), ("FalsePositives", fp), ("TrueNegatives", tn), ("FalseNegatives", fn)):
+        keras_metric = getattr(keras.metrics, name)(thresholds=THRESHOLDS)
+        keras_metric.update_state(labels, scores)
+        np.testing.assert_array_equal(ours[0], np.asarray(keras_metric.result()), err_msg=name)
+
+
+def test_results_are_auc_and_accuracy():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, 400)
+    labels[:5] = 2  # every class present
+    scores = _softmax_rows(rng, 400, 3)
+    scores[np.arange(400), labels] += 0.3  # better than chance
+    scores /= scores.sum(1, keepdims=True)
+    sample_weight = rng.choice([0.5, 1.0, 2.0], size=400).astype(np.float32)
+
+    curves = tbm.ThresholdCurves()
+    _update_in_batches(curves, labels, scores, sample_weight)
+    positive, negative = curves.histogram_values()
+    expected_auc = np.mean([core.roc_auc(positive[c], negative[c]) for c in range(3)])
+    assert 0.6 < expected_auc < 1
+    assert float(curves.result()) == pytest.approx(expected_auc, abs=1e-6)
+
+    matrix = tbm.ConfusionMatrix()
+    _update_in_batches(matrix, labels, scores, sample_weight)
+    expected_accuracy = accuracy_score(labels, scores.argmax(1), sample_weight=sample_weight)
+    assert float(matrix.result()) == pytest.approx(expected_accuracy, abs=1e-6)
+
+
+def test_auc_skips_classes_without_positives():
+    labels = np.array([0, 0, 1, 1])
+    scores = np.array([[0.9, 0.1, 0.0], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.4, 0.5, 0.1]], dtype=np.float32)
+    curves = tbm.ThresholdCurves()
+    curves.update_state(labels, scores)
+    positive, negative = curves.histogram_values()
+    assert np.isnan(core.roc_auc(positive[2], negative[2]))
+    expected = np.mean([core.roc_auc(positive[c], negative[c]) for c in range(2)])
+    assert float(curves.result()) == pytest.approx(expected, abs=1e-6)
+    assert float(curves.result()) == pytest.approx(1.0)
+
+
+def test_reset_state_zeroes_everything():
+    curves, matrix = tbm.ThresholdCurves(), tbm.ConfusionMatrix()
+    labels = np.array([0, 1, 2, 1])
+    scores = _softmax_rows(np.random.default_rng(0), 4, 3)
+    scores[0, 0] = np.nan
+    for metric in (curves, matrix):
+        metric.update_state(labels, scores)
+        assert float(metric.invalid_count) == 1
+        assert any(np.asarray(v).sum() > 0 for v in metric.variables if v is not metric.invalid_count)
+        metric.reset_state()
+        assert all(not np.asarray(v).any() for v in metric.variables)
+        assert len(metric.variables) == 2
+    # Counting again after a reset starts from zero.
+    curves.update_state(labels[1:], scores[1:])
+    assert_same_curves(_curves(curves), reference_curves(labels[1:], scores[1:]))
+    matrix.update_state(labels[1:], scores[1:])
+    assert_same_matrix(_matrix(matrix), reference_matrix(labels[1:], scores[1:]))
+
+
+def test_get_config_round_trips():
+    curves = tbm.ThresholdCurves(
+        thresholds=[0.2, 0.4, 0.8], from_logits=True, multi_label=True, num_classes=3,
+        class_names=["a", "b", "c"], name="curves",
+    )
+    clone = tbm.ThresholdCurves.from_config(curves.get_config())
+    assert clone.get_config() == curves.get_config()
+    np.testing.assert_array_equal(clone.thresholds, np.float32([0.2, 0.4, 0.8]))
+    assert (clone.name, clone.from_logits, clone.multi_label, clone.num_classes, clone.class_names) == (
+        "curves", True, True, 3, ("a", "b", "c"))
+
+    default = tbm.ThresholdCurves(num_thresholds=17, ignore_class=255)
+    default_clone = tbm.ThresholdCurves.from_config(default.get_config())
+    assert default_clone.get_config() == default.get_config()
+    np.testing.assert_array_equal(default_clone.thresholds, default.thresholds)
+    assert len(default_clone.thresholds) == 17 and default_clone.ignore_class == 255
+
+    matrix = tbm.ConfusionMatrix(num_classes=2, threshold=0.3, ignore_class=-1, class_names=["n", "p"], name="cm")
+    matrix_clone = tbm.ConfusionMatrix.from_config(matrix.get_config())
+    assert matrix_clone.get_config() == matrix.get_config()
+    assert matrix_clone.threshold == pytest.approx(0.3)
+
+    # A clone counts the same.
+    labels = np.array([0, 1, 1, 0, 1], dtype=np.float32)
+    scores = np.array([0.1, 0.35, 0.25, 0.5, 0.9], dtype=np.float32)
+    for metric in (matrix, matrix_clone):
+        metric.update_state(labels, scores)
+    np.testing.assert_array_equal(matrix.matrix_values(), matrix_clone.matrix_values())
+    np.testing.assert_array_equal(matrix.matrix_values(), [[1, 1], [1, 2]])  # score > 0.3
+
+
+def test_invalid_values_are_tallied_not_counted():
+    rng = np.random.default_rng(9)
+    labels = rng.integers(0, 4, 40)
+    scores = _softmax_rows(rng, 40, 4)
+    bad_labels, bad_scores = labels.copy(), scores.copy()
+    bad_scores[3, 1] = np.nan
+    bad_scores[4, 2] = np.inf
+    bad_scores[5, 0] = 1.5  # not a probability
+    bad_labels[6] = 4  # out of range
+    bad_labels[7] = -1
+    bad_labels = bad_labels.astype(np.float32)
+    bad_labels[8] = 0.5  # not a class index
+    valid = np.ones(40, bool)
+    valid[3:9] = False
+
+    curves, matrix = tbm.ThresholdCurves(), tbm.ConfusionMatrix()
+    for metric in (curves, matrix):
+        _update_in_batches(metric, bad_labels, bad_scores, splits=(5, 20))
+        assert float(metric.invalid_count) == 6
+    assert_same_curves(_curves(curves), reference_curves(labels[valid], scores[valid]))
+    assert_same_matrix(_matrix(matrix), reference_matrix(labels[valid], scores[valid]))
+
+
+def test_bad_sample_weights_are_tallied_not_counted():
+    """NaN or negative weights would make NaN or negative counts; they are invalid items instead."""
+    labels = np.array([0, 1, 1, 0, 1], dtype=np.float32)
+    scores = np.array([0.2, 0.6, 0.9, 0.4, 0.7], dtype=np.float32)
+    weights = np.array([1.0, np.nan, -2.0, np.inf, 0.5], dtype=np.float32)
+    for metric in (tbm.ThresholdCurves(), tbm.ConfusionMatrix()):
+        metric.update_state(labels, scores, sample_weight=weights)
+        assert float(metric.invalid_count) == 3
+    curves = tbm.ThresholdCurves()
+    curves.update_state(labels, scores, sample_weight=weights)
+    kept = [0, 4]
+    assert_same_curves(_curves(curves), reference_curves(labels[kept], scores[kept], sample_weight=weights[kept]))
+    assert np.isfinite(curves.histogram_values()[0]).all() and np.isfinite(curves.histogram_values()[1]).all()
+    # The numpy writer refuses them outright.
+    with pytest.raises(ValueError, match="negative or non-finite"):
+        reference_curves(labels, scores, sample_weight=weights)
+
+
+def test_invalid_binary_and_multilabel_values():
+    labels = np.array([0, 1, 2, 1, 0], dtype=np.float32)  # 2 is no binary label
+    scores = np.array([0.2, np.nan, 0.6, 0.8, -0.1], dtype=np.float32)
+    curves = tbm.ThresholdCurves()
+    curves.update_state(labels, scores)
+    assert float(curves.invalid_count) == 3
+    assert_same_curves(_curves(curves), reference_curves(labels[[0, 3]], scores[[0, 3]]))
+
+    one_hot = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1]], dtype=np.float32)  # row 1 is not one-hot
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.3, 0.4, 0.3], [0.1, 0.1, 0.8]], dtype=np.float32)
+    single = tbm.ThresholdCurves()
+    single.update_state(one_hot, probabilities)
+    assert float(single.invalid_count) == 1
+    multi = tbm.ThresholdCurves(multi_label=True)
+    multi.update_state(one_hot, probabilities)
+    assert float(multi.invalid_count) == 0
+
+
+def test_ignored_items_are_not_invalid():
+    labels = np.array([[0, 255], [2, 1]])[None]  # (1, 2, 2)
+    scores = np.full((1, 2, 2, 3), 1 / 3, dtype=np.float32)
+    scores[0, 0, 1] = np.nan  # an ignored pixel may hold anything
+    curves = tbm.ThresholdCurves(ignore_class=255)
+    curves.update_state(labels, scores)
+    assert float(curves.invalid_count) == 0
+    positive, negative = curves.histogram_values()
+    np.testing.assert_array_equal(positive.sum(1), [1, 1, 1])
+    np.testing.assert_array_equal(negative.sum(1), [2, 2, 2])
+
+
+@pytest.mark.parametrize("metric_class", [tbm.ThresholdCurves, tbm.ConfusionMatrix])
+def test_num_classes_disagreeing_with_model_raises(metric_class):
+    scores = _softmax_rows(np.random.default_rng(0), 6, 4)
+    with pytest.raises(ValueError, match=r"num_classes=3.*4 classes"):
+        metric_class(num_classes=3).update_state(np.arange(6) % 4, scores)
+    with pytest.raises(ValueError, match=r"num_classes=3.*2 classes"):
+        metric_class(num_classes=3).update_state(np.array([0, 1.0]), np.array([0.2, 0.7], np.float32))
+    agreeing = metric_class(num_classes=4)
+    agreeing.update_state(np.arange(6) % 4, scores)
+    binary = metric_class(num_classes=2)
+    binary.update_state(np.array([0, 1.0]), np.array([0.2, 0.7], np.float32))
+    assert binary.plan.num_classes == 2
+
+
+def test_class_names_of_wrong_length_raise():
+    with pytest.raises(ValueError, match="class_names has 2 names but the data has 4 classes"):
+        tbm.ThresholdCurves(class_names=["a", "b"]).update_state(np.arange(4), np.eye(4, dtype=np.float32))
+
+
+def test_batch_of_a_different_shape_raises():
+    curves = tbm.ThresholdCurves()
+    curves.update_state(np.array([0, 1]), np.eye(2, dtype=np.float32))
+    with pytest.raises(ValueError, match="was built for"):
+        curves.update_state(np.array([0, 1]), np.full((2, 3), 1 / 3, dtype=np.float32))
+
+
+def test_model_with_our_metrics_saves_and_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy",
+                  metrics=[tbm.ThresholdCurves(thresholds=[0.25, 0.5, 0.75], name="tc"), tbm.ConfusionMatrix()])
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    loaded.evaluate(x, y, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    by_type = {type(m): m for m in loaded._compile_metrics.metrics}
+    original = {type(m): m for m in model._compile_metrics.metrics}
+    assert set(by_type) == {tbm.ThresholdCurves, tbm.ConfusionMatrix}
+    assert by_type[tbm.ThresholdCurves].get_config() == original[tbm.ThresholdCurves].get_config()
+    np.testing.assert_array_equal(by_type[tbm.ThresholdCurves].histogram_values()[0],
+                                  original[tbm.ThresholdCurves].histogram_values()[0])
+    np.testing.assert_array_equal(by_type[tbm.ConfusionMatrix].matrix_values(),
+                                  original[tbm.ConfusionMatrix].matrix_values())
+    assert by_type[tbm.ConfusionMatrix].matrix_values().sum() == 40
