@@ -249,8 +249,7 @@ class ConfusionMatrix(_CountingMetric):
             from_logits=from_logits, multi_label=False, num_classes=num_classes,
             ignore_class=ignore_class, class_names=class_names, name=name, dtype=dtype,
         )
-        if not 0 <= threshold <= 1:
-            raise ValueError(f"threshold={threshold!r} must be in [0, 1] (a probability).")
+        summary.check_decision_threshold(threshold)
         self.threshold = float(threshold)
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:

@@ -177,7 +177,7 @@ def confusion_matrix_pb(
       ValueError: bad input (see `inputs.prepare`), multi-label data, empty input, bad class names,
         a `threshold` outside [0, 1].
     """
-    _check_decision_threshold(threshold)
+    check_decision_threshold(threshold)
     batch = inputs.prepare(
         labels, predictions, sample_weight=sample_weight, from_logits=from_logits,
         ignore_class=ignore_class, num_classes=num_classes,
@@ -193,8 +193,9 @@ def confusion_matrix_pb(
     )
 
 
-def _check_decision_threshold(threshold) -> None:
-    # Same rule as `metrics.ConfusionMatrix`; NaN or 1.5 would silently predict every item negative.
+def check_decision_threshold(threshold) -> None:
+    """Refuses a confusion-matrix threshold that is not a probability: NaN or 1.5 would silently
+    predict every item negative. Shared by the writers and `metrics.ConfusionMatrix`."""
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not 0 <= threshold <= 1:
         raise ValueError(
             f"threshold={threshold!r} must be a number in [0, 1] (a probability, used for a single sigmoid "
@@ -279,7 +280,7 @@ def confusion_matrix(
 
     Same calling conventions and error behaviour as `threshold_curves`.
     """
-    _check_decision_threshold(threshold)
+    check_decision_threshold(threshold)
 
     def count(labels_value, predictions_value, weights_value):
         batch = inputs.prepare(
