@@ -1,0 +1,112 @@
+// Talks to the plugin's routes: fetches, caches and decodes; turns every failure into a sentence.
+// Relative URLs ("./tags") reach /data/plugin/tb_metrics/ through the iframe's <base href>.
+
+/** A failed request, with a message meant for the user. */
+export class DataError extends Error {
+  constructor(message, { status = 0, route = "" } = {}) {
+    super(message);
+    this.name = "DataError";
+    this.status = status;
+    this.route = route;
+  }
+}
+
+const ARRAY_TYPES = { float32: Float32Array, float64: Float64Array };
+
+/**
+ * Decodes a typed array sent as {dtype, shape, data: base64 of little-endian bytes}.
+ * Every browser TensorBoard supports is little-endian, so the bytes are used as they are.
+ * @returns {{values: Float32Array|Float64Array, shape: number[]}}
+ */
+export function decodeTypedArray(encoded) {
+  const ArrayType = ARRAY_TYPES[encoded?.dtype];
+  if (!ArrayType) {
+    throw new DataError(`Unsupported array dtype ${JSON.stringify(encoded?.dtype)}: expected float32 or float64.`);
+  }
+  const binary = atob(encoded.data);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  const size = encoded.shape.reduce((product, dim) => product * dim, 1);
+  if (bytes.length !== size * ArrayType.BYTES_PER_ELEMENT) {
+    throw new DataError(
+      `Array of shape [${encoded.shape}] needs ${size * ArrayType.BYTES_PER_ELEMENT} bytes, got ${bytes.length}.`,
+    );
+  }
+  return { values: new ArrayType(bytes.buffer), shape: encoded.shape };
+}
+
+const TYPED_FIELDS = ["thresholds", "positive", "negative", "matrix"];
+
+/** The counts route's JSON with its typed arrays decoded in place of the base64 objects. */
+export function decodeCounts(json) {
+  const decoded = { ...json };
+  for (const field of TYPED_FIELDS) {
+    if (json[field]) decoded[field] = decodeTypedArray(json[field]);
+  }
+  return decoded;
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null) search.set(key, String(value));
+  }
+  return search.toString();
+}
+
+async function requestJson(fetchImpl, url, route) {
+  let response;
+  try {
+    response = await fetchImpl(url, { headers: { Accept: "application/json" } });
+  } catch (error) {
+    throw new DataError(`Could not reach TensorBoard for ${route} (${error.message}). Is it still running?`, { route });
+  }
+  if (!response.ok) {
+    let detail = "";
+    try {
+      detail = (await response.json()).error || "";
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new DataError(
+      `The ${route} request failed with HTTP ${response.status}${detail ? `: ${detail}` : ` ${response.statusText}`}.`,
+      { status: response.status, route },
+    );
+  }
+  try {
+    return await response.json();
+  } catch (error) {
+    throw new DataError(`The ${route} reply is not valid JSON (${error.message}).`, { route });
+  }
+}
+
+/**
+ * A client for the plugin's routes. Counts and summaries are cached per (run, tag, step): logged
+ * steps never change. `tags()` is never cached, so polling sees new epochs.
+ * @param {{fetchImpl?: typeof fetch, baseUrl?: string}} options
+ */
+export function createDataClient({ fetchImpl = (...args) => fetch(...args), baseUrl = "./" } = {}) {
+  const cache = new Map();
+  const cached = (key, load) => {
+    if (!cache.has(key)) {
+      const promise = load();
+      cache.set(key, promise);
+      // A failure is not cached: the next call retries.
+      promise.catch(() => cache.delete(key));
+    }
+    return cache.get(key);
+  };
+  return {
+    tags: () => requestJson(fetchImpl, `${baseUrl}tags`, "tags"),
+    counts: (run, tag, step) =>
+      cached(`counts\u0000${run}\u0000${tag}\u0000${step}`, async () =>
+        decodeCounts(await requestJson(fetchImpl, `${baseUrl}counts?${query({ run, tag, step })}`, "counts")),
+      ),
+    /** Summaries grow while training runs; `lastStep` keys the cache so a new epoch refetches. */
+    summary: (run, tag, lastStep) =>
+      cached(`summary\u0000${run}\u0000${tag}\u0000${lastStep}`, () =>
+        requestJson(fetchImpl, `${baseUrl}summary?${query({ run, tag })}`, "summary"),
+      ),
+    exportUrl: (params) => `${baseUrl}export?${query(params)}`,
+  };
+}

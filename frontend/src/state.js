@@ -1,0 +1,168 @@
+// The one shared state of the tab (runs, tag, class, epoch, threshold, …) that every view follows,
+// and its persistence in the URL hash (and localStorage, which survives TensorBoard reloading the
+// plugin's iframe without our hash).
+
+/** Every state key with its default value. */
+export const DEFAULT_STATE = Object.freeze({
+  runs: [],
+  tag: null,
+  classKey: "0",
+  step: null,
+  followLatest: false,
+  threshold: 0.5,
+  beta: 1,
+  costRatio: 1,
+  minPrecision: 0.9,
+  minRecall: 0.9,
+  minSpecificity: 0.9,
+  normalization: "none",
+  sortBy: "class",
+  showDet: false,
+  theme: "light",
+});
+
+const NORMALIZATIONS = ["none", "true", "pred", "all"];
+const SORTS = ["class", "error"];
+const AVERAGES = ["micro", "macro", "weighted"];
+// The theme follows the host page; it is never restored from an old URL.
+const NOT_PERSISTED = new Set(["theme"]);
+const STORAGE_KEY = "tb_metrics.state";
+
+function sameValue(a, b) {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((item, index) => item === b[index]);
+  }
+  return Object.is(a, b);
+}
+
+/**
+ * A minimal observable store.
+ * @param {object} initial state
+ * @returns {{get: () => object, set: (patch: object) => void,
+ *            subscribe: (fn: (state: object, changedKeys: Set<string>) => void) => () => void}}
+ */
+export function createStore(initial) {
+  let state = Object.freeze({ ...initial });
+  const subscribers = new Set();
+  return {
+    get: () => state,
+    set(patch) {
+      const changedKeys = new Set();
+      for (const [key, value] of Object.entries(patch)) {
+        if (!sameValue(state[key], value)) changedKeys.add(key);
+      }
+      if (changedKeys.size === 0) return;
+      state = Object.freeze({ ...state, ...patch });
+      for (const fn of [...subscribers]) fn(state, changedKeys);
+    },
+    subscribe(fn) {
+      subscribers.add(fn);
+      return () => subscribers.delete(fn);
+    },
+  };
+}
+
+/** Number in [low, high], or undefined when `text` is not one. */
+function parseNumber(text, low, high) {
+  if (text === "") return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) && value >= low && value <= high ? value : undefined;
+}
+
+function parseBoolean(text) {
+  return text === "1" ? true : text === "0" ? false : undefined;
+}
+
+const CODECS = {
+  runs: {
+    encode: (runs) => JSON.stringify(runs),
+    decode(text) {
+      try {
+        const runs = JSON.parse(text);
+        return Array.isArray(runs) && runs.every((run) => typeof run === "string") ? runs : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  },
+  tag: { encode: String, decode: (text) => text || undefined },
+  classKey: {
+    encode: String,
+    decode: (text) => (/^\d+$/.test(text) || AVERAGES.includes(text) ? text : undefined),
+  },
+  step: { encode: String, decode: (text) => parseNumber(text, -Infinity, Infinity) },
+  followLatest: { encode: (v) => (v ? "1" : "0"), decode: parseBoolean },
+  threshold: { encode: String, decode: (text) => parseNumber(text, 0, 1) },
+  beta: { encode: String, decode: (text) => parseNumber(text, 1e-6, 1e6) },
+  costRatio: { encode: String, decode: (text) => parseNumber(text, 1e-9, 1e9) },
+  minPrecision: { encode: String, decode: (text) => parseNumber(text, 0, 1) },
+  minRecall: { encode: String, decode: (text) => parseNumber(text, 0, 1) },
+  minSpecificity: { encode: String, decode: (text) => parseNumber(text, 0, 1) },
+  normalization: { encode: String, decode: (text) => (NORMALIZATIONS.includes(text) ? text : undefined) },
+  sortBy: { encode: String, decode: (text) => (SORTS.includes(text) ? text : undefined) },
+  showDet: { encode: (v) => (v ? "1" : "0"), decode: parseBoolean },
+};
+
+/** The state keys that differ from their defaults, as a URL hash ("#threshold=0.3&…"). */
+export function encodeState(state) {
+  const params = new URLSearchParams();
+  for (const [key, codec] of Object.entries(CODECS)) {
+    if (state[key] === null || state[key] === undefined) continue;
+    if (NOT_PERSISTED.has(key) || sameValue(state[key], DEFAULT_STATE[key])) continue;
+    params.set(key, codec.encode(state[key]));
+  }
+  const text = params.toString();
+  return text ? `#${text}` : "";
+}
+
+/** A patch of the valid keys found in a URL hash; unknown keys and bad values are ignored. */
+export function decodeState(hash) {
+  const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
+  const patch = {};
+  for (const [key, codec] of Object.entries(CODECS)) {
+    if (!params.has(key)) continue;
+    const value = codec.decode(params.get(key));
+    if (value !== undefined) patch[key] = value;
+  }
+  return patch;
+}
+
+function readStorage(win) {
+  try {
+    return win.localStorage.getItem(STORAGE_KEY) || "";
+  } catch {
+    return ""; // storage disabled (privacy settings): the hash still works
+  }
+}
+
+/** The state saved by an earlier visit: the URL hash wins, then localStorage. */
+export function restoreState(win = window) {
+  const fromHash = decodeState(win.location.hash);
+  if (Object.keys(fromHash).length > 0) return fromHash;
+  return decodeState(readStorage(win));
+}
+
+/**
+ * Keeps the URL hash and localStorage in step with the store. Writes are coalesced to one per
+ * animation frame, so dragging the threshold does not flood the history API.
+ * @returns {() => void} stops persisting
+ */
+export function persistState(store, win = window) {
+  let pending = false;
+  const write = () => {
+    pending = false;
+    const hash = encodeState(store.get());
+    const url = `${win.location.pathname}${win.location.search}${hash}`;
+    win.history.replaceState(null, "", url);
+    try {
+      win.localStorage.setItem(STORAGE_KEY, hash);
+    } catch {
+      // storage full or disabled: the hash alone still persists the state
+    }
+  };
+  return store.subscribe(() => {
+    if (pending) return;
+    pending = true;
+    win.requestAnimationFrame(write);
+  });
+}
