@@ -1,0 +1,216 @@
+"""Drives the "Threshold metrics" tab inside a real TensorBoard page through its `data-testid` hooks."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from tb_metrics_plugin import metadata
+
+# TensorBoard loads a dynamic plugin's ES module into this same-origin iframe.
+PLUGIN_IFRAME = f'iframe[src*="plugin_entry.html?name={metadata.PLUGIN_NAME}"]'
+TIMEOUT_MS = 30_000
+
+# Pixels of every canvas in an element: size, painted (non-transparent) share and distinct colours.
+_CANVAS_INK_JS = """(element) => [...element.querySelectorAll('canvas')].map((canvas) => {
+  const context = canvas.width && canvas.height ? canvas.getContext('2d') : null;
+  if (!context) return {width: canvas.width, height: canvas.height, painted: 0, colours: 0};
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  const count = pixels.length / 4, stride = Math.max(1, Math.floor(count / 50000));
+  const colours = new Set();
+  let painted = 0, sampled = 0;
+  for (let i = 0; i < count; i += stride, sampled++) {
+    const o = 4 * i;
+    if (pixels[o + 3] > 0) painted++;
+    colours.add(((pixels[o] << 24) | (pixels[o + 1] << 16) | (pixels[o + 2] << 8) | pixels[o + 3]) >>> 0);
+  }
+  return {width: canvas.width, height: canvas.height, painted: painted / sampled, colours: colours.size};
+})"""
+
+# SVG marks with a visible extent inside an element.
+_SVG_MARKS_JS = """(element) => [...element.querySelectorAll('svg path, svg rect, svg line, svg circle, svg polyline')]
+  .filter((mark) => { const box = mark.getBoundingClientRect(); return box.width > 0 || box.height > 0; }).length"""
+
+
+class PluginPage:
+    """One browser page on TensorBoard's tab; `frame` is the plugin's iframe once `open()` returned."""
+
+    def __init__(self, page, server):
+        self.page = page
+        self.server = server
+        self.frame = None
+        self.errors: list[str] = []
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught error: {error}"))
+
+    def _on_console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(f"console.error: {message.text} at {message.location}")
+
+    # Navigation -----------------------------------------------------------------------------------
+
+    def open(self) -> PluginPage:
+        """Opens TensorBoard on our tab and waits until the plugin rendered something."""
+        self.page.goto(f"{self.server.url}/#{metadata.PLUGIN_NAME}")
+        self._attach()
+        return self
+
+    def reload(self) -> PluginPage:
+        """Reloads the whole TensorBoard page (the iframe is created anew)."""
+        self.page.reload()
+        self._attach()
+        return self
+
+    def _attach(self) -> None:
+        iframe = self.page.wait_for_selector(PLUGIN_IFRAME, state="attached")
+        self.frame = iframe.content_frame()
+        self.frame.wait_for_selector(
+            "[data-testid=readout], [data-testid=empty-state], [data-testid=error]", state="visible"
+        )
+        self.wait_idle()
+
+    def wait_idle(self) -> None:
+        """Waits until no loading indicator is visible."""
+        self.frame.wait_for_function(
+            """() => [...document.querySelectorAll('[data-testid=loading]')]
+                      .every((el) => !(el.offsetWidth || el.offsetHeight || el.getClientRects().length))"""
+        )
+
+    def locator(self, selector: str):
+        return self.frame.locator(selector)
+
+    def testid(self, name: str):
+        return self.frame.locator(f"[data-testid={name}]")
+
+    # Controls -------------------------------------------------------------------------------------
+
+    def select_runs(self, *runs: str) -> None:
+        """Checks exactly `runs` in the run selector."""
+        boxes = self.testid("run-select").locator("input[type=checkbox]")
+        boxes.first.wait_for()
+        for index in range(boxes.count()):
+            box = boxes.nth(index)
+            box.set_checked(box.get_attribute("value") in runs)
+        self.wait_idle()
+
+    def select_tag(self, tag: str) -> None:
+        self.testid("tag-select").select_option(tag)
+        self.wait_idle()
+
+    def select_class(self, class_key: str) -> None:
+        """`class_key`: a class index as a string, or "micro" / "macro" / "weighted"."""
+        self.testid("class-select").select_option(class_key)
+        self.wait_idle()
+
+    def show(self, run: str, tag: str = "threshold_curves", class_key: str | None = None) -> None:
+        self.select_runs(run)
+        self.select_tag(tag)
+        if class_key is not None:
+            self.select_class(class_key)
+
+    def set_threshold(self, value: float | str) -> None:
+        """Types `value` into the threshold box and commits it, as a user would."""
+        box = self.testid("threshold-input")
+        box.fill(str(value))
+        box.dispatch_event("change")
+        self.wait_idle()
+
+    def set_range(self, testid: str, value: float) -> None:
+        """Moves a range slider to `value` and fires `input` and `change`."""
+        self.testid(testid).evaluate(
+            """(slider, value) => {
+                 slider.value = String(value);
+                 slider.dispatchEvent(new Event('input', {bubbles: true}));
+                 slider.dispatchEvent(new Event('change', {bubbles: true}));
+               }""",
+            value,
+        )
+        self.wait_idle()
+
+    def set_epoch(self, step: int) -> None:
+        self.set_range("epoch-slider", step)
+        self.wait_until(lambda: self.epoch() == step, f"epoch {step}")
+
+    def epoch(self) -> int | None:
+        text = self.testid("epoch-value").inner_text().strip()
+        digits = "".join(char for char in text if char.isdigit())
+        return int(digits) if digits else None
+
+    def set_number(self, testid: str, value: float) -> None:
+        box = self.testid(testid)
+        box.fill(str(value))
+        box.dispatch_event("change")
+        self.wait_idle()
+
+    # Reading --------------------------------------------------------------------------------------
+
+    def metric(self, name: str) -> float:
+        """`data-value` of a readout metric (NaN when absent or empty)."""
+        return _number(self.locator(f"[data-testid=readout] [data-metric={name}]").first.get_attribute("data-value"))
+
+    def cell(self, name: str) -> float:
+        """`data-value` of a binary confusion cell (tp, fp, tn, fn)."""
+        cell = self.locator(f"[data-testid=confusion-binary] [data-cell={name}]").first
+        return _number(cell.get_attribute("data-value"))
+
+    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = TIMEOUT_MS / 1000) -> None:
+        """Polls `condition` (Python side) until it holds; fails naming `what`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if condition():
+                    return
+            except Exception:  # the element may be re-rendered between two reads
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.05)
+
+    def wait_threshold(self, value: float, rel: float = 1e-6) -> None:
+        """Waits until the readout reports the threshold `value`."""
+        self.wait_until(lambda: math.isclose(self.metric("threshold"), value, rel_tol=rel, abs_tol=1e-9),
+                        f"the readout threshold to become {value} (now {self.metric('threshold')})")
+
+    def canvas_ink(self, testid: str) -> list[dict]:
+        """Size, painted share and colour count of every canvas in a view."""
+        return self.testid(testid).evaluate(_CANVAS_INK_JS)
+
+    def svg_marks(self, testid: str) -> int:
+        return self.testid(testid).evaluate(_SVG_MARKS_JS)
+
+    def assert_drawn(self, testid: str) -> None:
+        """The view has a canvas with real drawing (≥ 1 % painted, ≥ 4 colours) or SVG marks."""
+        view = self.testid(testid)
+        view.wait_for(state="visible")
+        box = view.bounding_box()
+        assert box and box["width"] > 50 and box["height"] > 50, f"{testid} has no size: {box}"
+
+        def drawn() -> bool:
+            inks = self.canvas_ink(testid)
+            return any(ink["painted"] >= 0.01 and ink["colours"] >= 4 for ink in inks) or self.svg_marks(testid) >= 3
+
+        try:
+            self.wait_until(drawn, f"{testid} to draw", timeout=10)
+        except AssertionError:
+            raise AssertionError(
+                f"{testid} drew nothing: canvases {self.canvas_ink(testid)}, svg marks {self.svg_marks(testid)}"
+            ) from None
+
+    def screenshot(self, path, testid: str | None = None) -> None:
+        """The whole page, or one view of the plugin."""
+        if testid is None:
+            self.page.screenshot(path=str(path))
+        else:
+            self.testid(testid).screenshot(path=str(path))
+
+    def assert_no_errors(self) -> None:
+        assert not self.errors, "errors in the browser console:\n" + "\n".join(self.errors)
+
+
+def _number(text: str | None) -> float:
+    if text is None or text.strip() == "":
+        return math.nan
+    return float(text)
