@@ -1,12 +1,174 @@
 """The numeric core: every metric derived from logged counts, as pure numpy functions.
 
 No TensorBoard or Keras imports: the backend, the CLI and the tests use it alike. The browser has
-its own copy in JavaScript, pinned to this one by golden vectors.
+its own copy in JavaScript (`frontend/src/core.js`), pinned to this one by golden vectors.
+
+Conventions (see docs/metrics.md):
+
+- Histograms are the stored rows of a threshold-curves tensor: `positive_histograms[..., k]` is the
+  weight of positives with `t_{k-1} < score <= t_k` (shape `(..., T + 1)`), likewise negatives.
+  A prediction is positive at threshold `t` when `score > t`.
+- Every histogram-level function works on one class (`(T + 1,)`) or on many (`(C, T + 1)`, one row per
+  class, vectorised). With `average="micro" | "macro" | "weighted"` it takes `(C, T + 1)` and returns
+  one averaged result: micro sums the histograms over classes (one-vs-rest), macro is the plain mean
+  over classes, weighted the mean weighted by each class's positives (support). Classes whose value
+  is NaN (undefined for lack of data) are left out of macro and weighted means.
+- Zero division gives 0, as scikit-learn's `zero_division=0` (precision with nothing predicted
+  positive, ...). NaN only where a quantity is undefined for lack of data (ROC-AUC without positives
+  or negatives, accuracy of nothing). `json_safe` turns NaN and infinities into None.
+- Curves run from the highest threshold to the lowest, as scikit-learn's `roc_curve`: the first point
+  is "nothing positive" (threshold +inf), then one point per stored threshold `t_{T-1}, ..., t_0`,
+  and the last is "everything positive" (threshold -inf), so `T + 2` points with their thresholds.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
+
+AVERAGES = ("micro", "macro", "weighted")
+NORMALIZATIONS = ("true", "pred", "all", "none")
+
+__all__ = [
+    "AVERAGES",
+    "NORMALIZATIONS",
+    "average_over_classes",
+    "average_precision",
+    "average_threshold_metrics",
+    "best_fbeta_threshold",
+    "best_youden_threshold",
+    "confusion_at_thresholds",
+    "confusion_matrix_summary",
+    "det_curve",
+    "expected_calibration_error",
+    "hanley_mcneil_se",
+    "json_safe",
+    "matrix_metrics",
+    "min_cost_threshold",
+    "normalize_matrix",
+    "pr_auc",
+    "pr_curve",
+    "precision_at_recall",
+    "recall_at_precision",
+    "reliability_diagram",
+    "roc_auc",
+    "roc_curve",
+    "score_distribution",
+    "sensitivity_at_specificity",
+    "specificity_at_sensitivity",
+    "step_summary",
+    "threshold_curves_summary",
+    "threshold_metrics",
+    "top_confusions",
+    "wilson_interval",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# Input checks and small helpers
+
+
+def _histogram_pair(positive_histograms, negative_histograms) -> tuple[np.ndarray, np.ndarray]:
+    positive = np.asarray(positive_histograms, dtype=np.float64)
+    negative = np.asarray(negative_histograms, dtype=np.float64)
+    if positive.shape != negative.shape:
+        raise ValueError(
+            f"positive_histograms has shape {positive.shape} but negative_histograms has shape "
+            f"{negative.shape}; pass the two halves of one threshold-curves tensor"
+        )
+    if positive.ndim not in (1, 2) or positive.shape[-1] < 2:
+        raise ValueError(
+            f"histograms have shape {positive.shape}; expected (T + 1,) or (C, T + 1) with T >= 1"
+        )
+    if not (np.all(np.isfinite(positive)) and np.all(np.isfinite(negative))):
+        raise ValueError("histograms contain NaN or infinity; counts must be finite weights")
+    return positive, negative
+
+
+def _thresholds_for(thresholds, positive: np.ndarray) -> np.ndarray:
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    if thresholds.shape != (positive.shape[-1] - 1,):
+        raise ValueError(
+            f"thresholds has shape {thresholds.shape}, expected ({positive.shape[-1] - 1},): one per "
+            f"histogram bin but the last (histograms have {positive.shape[-1]} bins)"
+        )
+    return thresholds
+
+
+def _check_average(average: str | None, positive: np.ndarray) -> None:
+    if average is None:
+        return
+    if average not in AVERAGES:
+        raise ValueError(f"average={average!r}; expected None or one of {AVERAGES}")
+    if positive.ndim != 2:
+        raise ValueError(
+            f"average={average!r} needs per-class histograms of shape (C, T + 1); got shape {positive.shape}"
+        )
+
+
+def _divide(numerator, denominator, undefined: float = 0.0) -> np.ndarray:
+    """numerator / denominator elementwise, `undefined` where the denominator is 0."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    out = np.full(np.broadcast(numerator, denominator).shape, undefined, dtype=np.float64)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def _scalar(values: np.ndarray) -> Any:
+    """A 0-d array as a Python float (or int); anything else unchanged."""
+    values = np.asarray(values)
+    if values.ndim == 0:
+        return int(values) if np.issubdtype(values.dtype, np.integer) else float(values)
+    return values
+
+
+def average_over_classes(per_class_values, support, average: str) -> float:
+    """Averages per-class values into one number, leaving out classes where the value is NaN.
+
+    macro = mean_c v_c;  weighted = Σ_c s_c v_c / Σ_c s_c  (s_c = support, the positives of class c),
+    both over the classes with a defined (non-NaN) value. NaN when no class has one, or (weighted)
+    when their total support is 0. For "micro", average the counts instead (see the module docstring):
+    this function refuses it.
+
+    >>> average_over_classes([0.5, float("nan"), 1.0], [1, 5, 3], "weighted")
+    0.875
+    """
+    values = np.asarray(per_class_values, dtype=np.float64)
+    support = np.asarray(support, dtype=np.float64)
+    defined = ~np.isnan(values)
+    if average == "macro":
+        return float(np.mean(values[defined])) if np.any(defined) else math.nan
+    if average == "weighted":
+        total = float(np.sum(support[defined]))
+        return float(np.sum(support[defined] * values[defined]) / total) if total > 0 else math.nan
+    raise ValueError(f"average={average!r}; average_over_classes takes 'macro' or 'weighted'")
+
+
+def _average_rows(values: np.ndarray, support: np.ndarray, average: str) -> np.ndarray:
+    """`average_over_classes` along axis 0 of a (C, T) array, for every column at once."""
+    defined = ~np.isnan(values)
+    filled = np.where(defined, values, 0.0)
+    if average == "macro":
+        weights = defined.astype(np.float64)
+    else:
+        weights = defined * support[:, None]
+    return _divide(np.sum(weights * filled, axis=0), np.sum(weights, axis=0), math.nan)
+
+
+def _per_class_or_average(per_class: np.ndarray, positive: np.ndarray, average: str | None, micro):
+    """Shared tail of the area functions: per-class values, or their average, or `micro()`."""
+    if average is None:
+        return _scalar(per_class)
+    if average == "micro":
+        return micro()
+    return average_over_classes(per_class, positive.sum(axis=-1), average)
+
+
+# --------------------------------------------------------------------------------------------------
+# Counts
 
 
 def confusion_at_thresholds(
@@ -22,6 +184,10 @@ def confusion_at_thresholds(
 
     Returns:
       (tp, fp, tn, fn), each (C, T) (or (T,)): counts of `score > thresholds[j]`.
+
+    >>> tp, fp, tn, fn = confusion_at_thresholds([1, 0, 2], [2, 1, 0])
+    >>> tp.tolist(), fp.tolist(), tn.tolist(), fn.tolist()
+    ([2.0, 2.0], [1.0, 0.0], [2.0, 3.0], [1.0, 1.0])
     """
     positive_histograms = np.asarray(positive_histograms, dtype=np.float64)
     negative_histograms = np.asarray(negative_histograms, dtype=np.float64)
@@ -32,41 +198,857 @@ def confusion_at_thresholds(
     return tp, fp, tn, fn
 
 
-def _curve_with_ends(tp: np.ndarray, fp: np.ndarray, positives: float, negatives: float):
-    """Counts from "everything positive" (threshold −inf) through the grid to "nothing" (+inf)."""
-    tp = np.concatenate([[positives], tp, [0.0]])
-    fp = np.concatenate([[negatives], fp, [0.0]])
-    return tp, fp
+def _curve_counts(positive: np.ndarray, negative: np.ndarray):
+    """TP and FP from "nothing positive" (+inf) down the grid to "everything positive" (−inf).
 
-
-def roc_auc(positive_histogram: np.ndarray, negative_histogram: np.ndarray) -> float:
-    """Area under the ROC curve by the trapezoid rule over the stored thresholds, for one class.
-
-    AUC = Σ_j (FPR_j − FPR_{j+1}) · (TPR_j + TPR_{j+1}) / 2 over points ordered by threshold, with
-    the end points (1, 1) and (0, 0) included. Scores that share a bin count as ties (½), as in
-    scikit-learn's `roc_auc_score`. NaN when there are no positives or no negatives.
+    Returns (tp, fp, positives, negatives) with tp, fp of shape (..., T + 2), decreasing threshold.
     """
-    tp, fp, _, _ = confusion_at_thresholds(positive_histogram, negative_histogram)
-    positives, negatives = float(np.sum(positive_histogram)), float(np.sum(negative_histogram))
-    if positives <= 0 or negatives <= 0:
-        return float("nan")
-    tp, fp = _curve_with_ends(tp, fp, positives, negatives)
-    tpr, fpr = tp / positives, fp / negatives
-    return float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
+    # Reverse cumulative sums: index i counts the bins above threshold T-i (bin T is above t_{T-1}).
+    tp = np.concatenate([np.zeros(positive.shape[:-1] + (1,)), np.cumsum(positive[..., ::-1], axis=-1)], -1)
+    fp = np.concatenate([np.zeros(negative.shape[:-1] + (1,)), np.cumsum(negative[..., ::-1], axis=-1)], -1)
+    return tp, fp, tp[..., -1], fp[..., -1]
 
 
-def average_precision(positive_histogram: np.ndarray, negative_histogram: np.ndarray) -> float:
-    """Average precision with scikit-learn's step definition, for one class.
+def _curve_thresholds(thresholds: np.ndarray) -> np.ndarray:
+    return np.concatenate([[np.inf], thresholds[::-1], [-np.inf]])
 
-    AP = Σ_n (R_n − R_{n−1}) · P_n over thresholds from high to low, where P_n = TP/(TP + FP) and
-    R_n = TP / positives (no interpolation). NaN when there are no positives.
+
+def _summed(positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return positive.sum(axis=0), negative.sum(axis=0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics at a threshold
+
+
+def threshold_metrics(tp, fp, tn, fn, beta: float = 1.0) -> dict[str, np.ndarray]:
+    """Every confusion-count metric, elementwise over arrays of counts of any (equal) shape.
+
+    With P = TP + FN, N = FP + TN, n = P + N:
+
+    ==================  ====================================================  =================
+    key                 formula                                               when 0/0
+    ==================  ====================================================  =================
+    precision           TP / (TP + FP)                                        0
+    recall (TPR)        TP / P                                                0
+    specificity (TNR)   TN / N                                                0
+    fpr                 FP / N                                                0
+    fnr                 FN / P                                                0
+    f1, dice            2 TP / (2 TP + FP + FN)                               0
+    fbeta               (1 + β²) TP / ((1 + β²) TP + β² FN + FP)             0
+    iou                 TP / (TP + FP + FN)                                   0
+    accuracy            (TP + TN) / n                                         NaN (n = 0)
+    balanced_accuracy   (TPR + TNR) / 2, or the one defined if P or N is 0    NaN (n = 0)
+    mcc                 (TP·TN − FP·FN) / √((TP+FP)(TP+FN)(TN+FP)(TN+FN))     0
+    kappa               2 (TP·TN − FN·FP) / ((TP+FP)(FP+TN) + (TP+FN)(FN+TN))  NaN
+    ==================  ====================================================  =================
+
+    The zeros are scikit-learn's `zero_division=0` (and `matthews_corrcoef`'s 0); kappa is NaN when
+    undefined, as `cohen_kappa_score`'s default `replace_undefined_by=np.nan`; balanced accuracy is
+    `balanced_accuracy_score`'s mean recall over the classes present. F1 with 2 TP + FP + FN > 0 is
+    defined even when precision or recall is 0/0 (scikit-learn ≥ 1.3).
+
+    >>> metrics = threshold_metrics(8, 2, 85, 5)
+    >>> round(float(metrics["precision"]), 3), round(float(metrics["recall"]), 4), round(float(metrics["iou"]), 4)
+    (0.8, 0.6154, 0.5333)
     """
-    tp, fp, _, _ = confusion_at_thresholds(positive_histogram, negative_histogram)
-    positives, negatives = float(np.sum(positive_histogram)), float(np.sum(negative_histogram))
-    if positives <= 0:
-        return float("nan")
-    tp, fp = _curve_with_ends(tp, fp, positives, negatives)
-    predicted = tp + fp
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = tp / positives
-    return float(np.sum((recall[:-1] - recall[1:]) * precision[:-1]))
+    if not beta > 0:
+        raise ValueError(f"beta={beta!r}; F-beta needs beta > 0 (beta = 1 gives F1)")
+    tp, fp, tn, fn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, tn, fn))
+    positives, negatives = tp + fn, fp + tn
+    total = positives + negatives
+    recall = _divide(tp, positives)
+    specificity = _divide(tn, negatives)
+    f1 = _divide(2 * tp, 2 * tp + fp + fn)
+    beta2 = beta * beta
+    fbeta = _divide((1 + beta2) * tp, (1 + beta2) * tp + beta2 * fn + fp)
+    has_positives, has_negatives = positives > 0, negatives > 0
+    balanced = _divide(
+        np.where(has_positives, recall, 0.0) + np.where(has_negatives, specificity, 0.0),
+        has_positives.astype(np.float64) + has_negatives,
+        math.nan,
+    )
+    mcc = _divide(tp * tn - fp * fn, np.sqrt((tp + fp) * positives * negatives * (tn + fn)))
+    kappa = _divide(2 * (tp * tn - fn * fp), (tp + fp) * negatives + positives * (fn + tn), math.nan)
+    return {
+        "precision": _divide(tp, tp + fp),
+        "recall": recall,
+        "specificity": specificity,
+        "fpr": _divide(fp, negatives),
+        "fnr": _divide(fn, positives),
+        "f1": f1,
+        "fbeta": fbeta,
+        "accuracy": _divide(tp + tn, total, math.nan),
+        "balanced_accuracy": balanced,
+        "mcc": mcc,
+        "kappa": kappa,
+        "iou": _divide(tp, tp + fp + fn),
+        "dice": f1.copy(),
+    }
+
+
+def average_threshold_metrics(tp, fp, tn, fn, average: str, beta: float = 1.0) -> dict[str, np.ndarray]:
+    """`threshold_metrics` averaged over classes at each threshold; counts are (C, T).
+
+    micro: the metrics of Σ_c counts (one-vs-rest pooled). macro: mean over classes of each metric.
+    weighted: mean weighted by each class's positives TP + FN. NaN values (kappa, accuracy of an empty
+    class) are left out of the means. At one threshold this is scikit-learn's
+    `precision_recall_fscore_support(average=...)` on multilabel indicator predictions.
+    """
+    tp, fp, tn, fn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, tn, fn))
+    if tp.ndim != 2:
+        raise ValueError(f"counts have shape {tp.shape}; averaging needs per-class counts of shape (C, T)")
+    if average == "micro":
+        return threshold_metrics(tp.sum(0), fp.sum(0), tn.sum(0), fn.sum(0), beta)
+    if average not in AVERAGES:
+        raise ValueError(f"average={average!r}; expected one of {AVERAGES}")
+    per_class = threshold_metrics(tp, fp, tn, fn, beta)
+    support = (tp + fn)[:, 0] if tp.shape[1] else np.zeros(tp.shape[0])
+    return {name: _average_rows(values, support, average) for name, values in per_class.items()}
+
+
+def _metrics_at_thresholds(positive, negative, average, beta):
+    counts = confusion_at_thresholds(positive, negative)
+    if average is None:
+        return threshold_metrics(*counts, beta=beta)
+    return average_threshold_metrics(*counts, average=average, beta=beta)
+
+
+# --------------------------------------------------------------------------------------------------
+# Curves
+
+
+def roc_curve(positive_histograms, negative_histograms, thresholds, average: str | None = None) -> dict:
+    """ROC curve: false positive rate and true positive rate at every threshold, with the ends.
+
+    FPR = FP / N, TPR = TP / P at `score > t` for t = +inf, t_{T-1}, ..., t_0, −inf (T + 2 points,
+    FPR non-decreasing). TPR is NaN without positives and FPR NaN without negatives, as in
+    scikit-learn's `roc_curve`. scikit-learn's points (`drop_intermediate=False`, thresholds at the
+    distinct scores with `>=`) are ours with thresholds at the distinct scores (`>`), shifted by one
+    score. Averages (see the module docstring) are threshold averages (Fawcett 2006): macro FPR(t) and
+    TPR(t) are the class means at the same threshold.
+
+    Returns:
+      {"fpr", "tpr", "thresholds"}: arrays of shape (..., T + 2); thresholds (T + 2,).
+    """
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    thresholds = _thresholds_for(thresholds, positive)
+    _check_average(average, positive)
+    if average == "micro":
+        positive, negative = _summed(positive, negative)
+    tp, fp, positives, negatives = _curve_counts(positive, negative)
+    tpr = _divide(tp, positives[..., None], math.nan)
+    fpr = _divide(fp, negatives[..., None], math.nan)
+    if average in ("macro", "weighted"):
+        tpr, fpr = (_average_rows(rates, positives, average) for rates in (tpr, fpr))
+    return {"fpr": fpr, "tpr": tpr, "thresholds": _curve_thresholds(thresholds)}
+
+
+def pr_curve(positive_histograms, negative_histograms, thresholds, average: str | None = None) -> dict:
+    """Precision–recall curve at every threshold, with the ends; highest threshold first.
+
+    Precision = TP / (TP + FP), recall = TP / P at t = +inf, t_{T-1}, ..., t_0, −inf. Where nothing
+    is predicted positive (TP + FP = 0, e.g. the +inf end) precision is 1, scikit-learn's
+    `precision_recall_curve` end point, so the curve starts at (recall 0, precision 1); the metric
+    `threshold_metrics()["precision"]` is 0 there instead (`zero_division=0`). Recall is NaN without
+    positives (scikit-learn sets it to 1 and warns). Averages are threshold averages.
+
+    Returns:
+      {"precision", "recall", "thresholds"}: arrays of shape (..., T + 2); thresholds (T + 2,).
+    """
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    thresholds = _thresholds_for(thresholds, positive)
+    _check_average(average, positive)
+    if average == "micro":
+        positive, negative = _summed(positive, negative)
+    tp, fp, positives, _ = _curve_counts(positive, negative)
+    precision = _divide(tp, tp + fp, 1.0)
+    recall = _divide(tp, positives[..., None], math.nan)
+    if average in ("macro", "weighted"):
+        precision, recall = (_average_rows(values, positives, average) for values in (precision, recall))
+    return {"precision": precision, "recall": recall, "thresholds": _curve_thresholds(thresholds)}
+
+
+def det_curve(positive_histograms, negative_histograms, thresholds, average: str | None = None) -> dict:
+    """Detection error trade-off: FPR = FP / N and FNR = FN / P at every threshold, with the ends.
+
+    Same points and order as `roc_curve` (FNR = 1 − TPR), all kept: scikit-learn's `det_curve` drops
+    the points where FN does not change and the runs of FPR = 0 / FNR = 0 at the ends, so its points
+    are a subsequence of ours. NaN without positives (FNR) or negatives (FPR).
+
+    Returns:
+      {"fpr", "fnr", "thresholds"}: arrays of shape (..., T + 2); thresholds (T + 2,).
+    """
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    thresholds = _thresholds_for(thresholds, positive)
+    _check_average(average, positive)
+    if average == "micro":
+        positive, negative = _summed(positive, negative)
+    tp, fp, positives, negatives = _curve_counts(positive, negative)
+    fnr = _divide(positives[..., None] - tp, positives[..., None], math.nan)
+    fpr = _divide(fp, negatives[..., None], math.nan)
+    if average in ("macro", "weighted"):
+        fnr, fpr = (_average_rows(rates, positives, average) for rates in (fnr, fpr))
+    return {"fpr": fpr, "fnr": fnr, "thresholds": _curve_thresholds(thresholds)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Areas
+
+
+def _roc_auc_rows(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    return _roc_auc_of_curve(*_curve_counts(positive, negative))
+
+
+def _roc_auc_of_curve(tp, fp, positives, negatives) -> np.ndarray:
+    # Trapezoids in counts, divided once: Σ ΔFP · (TP_i + TP_{i+1}) / 2 / (P · N).
+    area = np.sum(np.diff(fp, axis=-1) * (tp[..., 1:] + tp[..., :-1]), axis=-1) / 2
+    return _divide(area, positives * negatives, math.nan)
+
+
+def roc_auc(positive_histograms, negative_histograms, average: str | None = None):
+    """Area under the ROC curve by the trapezoid rule over the stored thresholds.
+
+    AUC = Σ_i (FPR_{i+1} − FPR_i) · (TPR_i + TPR_{i+1}) / 2 over the `roc_curve` points, ends
+    included. Scores that share a bin count as ties (½), as in scikit-learn's `roc_auc_score`, so with
+    thresholds at the distinct scores the two agree exactly; with Keras' `AUC(thresholds=...)` (its
+    ends −ε and 1 + ε are our ±inf ends for scores in [0, 1]) too. NaN when there are no positives or
+    no negatives. `average` as in the module docstring: macro / weighted are scikit-learn's
+    `roc_auc_score(multi_class="ovr", average=...)` and Keras' `AUC(multi_label=True)` (macro),
+    micro is Keras' `AUC(multi_label=False)`.
+
+    Returns:
+      a float for one class or an average, (C,) array per class.
+
+    >>> roc_auc([0, 1, 1], [1, 1, 0])
+    0.875
+    """
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    _check_average(average, positive)
+    per_class = _roc_auc_rows(positive, negative)
+    return _per_class_or_average(
+        per_class, positive, average, lambda: float(_roc_auc_rows(*_summed(positive, negative)))
+    )
+
+
+def _average_precision_rows(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    return _average_precision_of_curve(*_curve_counts(positive, negative))
+
+
+def _average_precision_of_curve(tp, fp, positives, negatives) -> np.ndarray:
+    precision = _divide(tp, tp + fp)
+    return _divide(np.sum(np.diff(tp, axis=-1) * precision[..., 1:], axis=-1), positives, math.nan)
+
+
+def average_precision(positive_histograms, negative_histograms, average: str | None = None):
+    """Average precision with scikit-learn's step definition.
+
+    AP = Σ_n (R_n − R_{n−1}) · P_n over thresholds from high to low, P_n = TP / (TP + FP),
+    R_n = TP / P (no interpolation), as `average_precision_score`. Scores within one bin are ties (the
+    whole bin enters at once), so AP on binned counts equals scikit-learn's only when no two distinct
+    scores share a bin; otherwise it is that of the tied scores (a known gap, usually < 1e-3 on the
+    default grid, see docs/format.md). NaN when there are no positives.
+
+    >>> average_precision([0, 1, 1], [1, 1, 0])
+    0.8333333333333333
+    """
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    _check_average(average, positive)
+    per_class = _average_precision_rows(positive, negative)
+    return _per_class_or_average(
+        per_class, positive, average, lambda: float(_average_precision_rows(*_summed(positive, negative)))
+    )
+
+
+def _pr_auc_rows(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    return _pr_auc_of_curve(*_curve_counts(positive, negative))
+
+
+def _pr_auc_of_curve(tp, fp, positives, negatives) -> np.ndarray:
+    # Keras orders by increasing threshold: A = lower threshold (more predicted), B = the next one.
+    tp, predicted = tp[..., ::-1], (tp + fp)[..., ::-1]
+    dtp = tp[..., :-1] - tp[..., 1:]
+    dp = predicted[..., :-1] - predicted[..., 1:]
+    slope = _divide(dtp, np.maximum(dp, 0))
+    intercept = tp[..., 1:] - slope * predicted[..., 1:]
+    both_positive = (predicted[..., :-1] > 0) & (predicted[..., 1:] > 0)
+    ratio = np.where(both_positive, _divide(predicted[..., :-1], np.maximum(predicted[..., 1:], 0)), 1.0)
+    increments = slope * (dtp + intercept * np.log(ratio))
+    return _divide(np.sum(increments, axis=-1), positives, math.nan)
+
+
+def pr_auc(positive_histograms, negative_histograms, average: str | None = None):
+    """Area under the PR curve with Keras' Davis–Goadrich interpolation (`AUC(curve="PR")`).
+
+    Between successive thresholds A (lower) and B, TP and the predicted positives p = TP + FP vary
+    linearly, so precision = TP / p varies along a hyperbola and its integral over recall is
+
+        slope · (ΔTP + intercept · ln(p_A / p_B)) / P,  slope = ΔTP / Δp,  intercept = TP_B − slope · p_B
+
+    (ln term 0 when p_A or p_B is 0; slope 0 when Δp = 0). Summed over the stored thresholds with the
+    ±inf ends, which are Keras' −ε and 1 + ε for scores in [0, 1]: with the same thresholds the value
+    is Keras' `AUC(curve="PR", thresholds=...)`. NaN when there are no positives (Keras: 0).
+    micro = Keras' `multi_label=False`, macro = `multi_label=True`.
+
+    >>> round(pr_auc([0, 1, 1], [1, 1, 0]), 6)
+    0.887327
+    """
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    _check_average(average, positive)
+    per_class = _pr_auc_rows(positive, negative)
+    return _per_class_or_average(
+        per_class, positive, average, lambda: float(_pr_auc_rows(*_summed(positive, negative)))
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Operating points
+
+
+def _best_index(objective: np.ndarray, feasible: np.ndarray, tie_break: np.ndarray | None = None):
+    """First index of the maximum of `objective` over `feasible` along the last axis (−1 if none).
+
+    Ties on the objective go to the larger `tie_break`, then to the lowest threshold.
+    """
+    feasible = feasible & ~np.isnan(objective)
+    masked = np.where(feasible, objective, -np.inf)
+    best = np.max(masked, axis=-1, keepdims=True)
+    candidates = feasible & (masked == best)
+    if tie_break is not None:
+        secondary = np.where(candidates, tie_break, -np.inf)
+        candidates = candidates & (secondary == np.max(secondary, axis=-1, keepdims=True))
+    index = np.argmax(candidates, axis=-1)
+    return np.where(np.any(feasible, axis=-1), index, -1)
+
+
+def _operating_point(index: np.ndarray, thresholds: np.ndarray, objective: np.ndarray, infeasible_value: float):
+    found = index >= 0
+    safe = np.where(found, index, 0)
+    value = np.where(found, np.take_along_axis(objective, safe[..., None], axis=-1)[..., 0], infeasible_value)
+    threshold = np.where(found, thresholds[safe], math.nan)
+    return {"index": _scalar(index), "threshold": _scalar(threshold), "value": _scalar(value)}
+
+
+def _prepare_point(positive_histograms, negative_histograms, thresholds, average, beta=1.0):
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    thresholds = _thresholds_for(thresholds, positive)
+    _check_average(average, positive)
+    return positive, negative, thresholds, _metrics_at_thresholds(positive, negative, average, beta)
+
+
+def _fbeta_of_counts(tp, fp, fn, beta: float) -> np.ndarray:
+    beta2 = beta * beta
+    return _divide((1 + beta2) * tp, (1 + beta2) * tp + beta2 * fn + fp)
+
+
+def _averaged_fbeta(positive: np.ndarray, negative: np.ndarray, average: str | None, beta: float) -> np.ndarray:
+    """F-beta at every threshold: per class, or of the summed counts (micro), or averaged over classes."""
+    if average == "micro":
+        positive, negative = _summed(positive, negative)
+    tp, fp, _, fn = confusion_at_thresholds(positive, negative)
+    fbeta = _fbeta_of_counts(tp, fp, fn, beta)
+    if average in ("macro", "weighted"):
+        fbeta = _average_rows(fbeta, positive.sum(-1), average)
+    return fbeta
+
+
+def best_fbeta_threshold(
+    positive_histograms, negative_histograms, thresholds, beta: float = 1.0, average: str | None = None
+) -> dict:
+    """The stored threshold that maximises F-beta = (1 + β²) TP / ((1 + β²) TP + β² FN + FP).
+
+    Ties go to the lowest threshold. With `average`, the maximum of the averaged F-beta at one shared
+    threshold (macro: mean of the per-class F-beta at t).
+
+    Returns:
+      {"index", "threshold", "value"}: index into `thresholds` (-1 and threshold NaN if none), the
+      threshold and the F-beta there. Ints/floats for one class or an average; (C,) arrays per class.
+    """
+    if not beta > 0:
+        raise ValueError(f"beta={beta!r}; F-beta needs beta > 0 (beta = 1 gives F1)")
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    thresholds = _thresholds_for(thresholds, positive)
+    _check_average(average, positive)
+    objective = _averaged_fbeta(positive, negative, average, beta)
+    index = _best_index(objective, np.ones(objective.shape, dtype=bool))
+    return _operating_point(index, thresholds, objective, math.nan)
+
+
+def best_youden_threshold(
+    positive_histograms, negative_histograms, thresholds, average: str | None = None
+) -> dict:
+    """The stored threshold that maximises Youden's J = TPR + TNR − 1 = TPR − FPR.
+
+    Ties go to the lowest threshold. None (index −1, value NaN) for a class without positives or
+    without negatives. Returns {"index", "threshold", "value"} as `best_fbeta_threshold`.
+    """
+    positive, negative, thresholds, metrics = _prepare_point(
+        positive_histograms, negative_histograms, thresholds, average
+    )
+    objective = metrics["recall"] - metrics["fpr"]
+    if average is None:
+        defined = (positive.sum(-1) > 0) & (negative.sum(-1) > 0)
+        feasible = np.broadcast_to(defined[..., None], objective.shape)
+    else:
+        feasible = np.ones(objective.shape, dtype=bool)
+    return _operating_point(_best_index(objective, feasible), thresholds, objective, math.nan)
+
+
+def min_cost_threshold(
+    positive_histograms,
+    negative_histograms,
+    thresholds,
+    cost_ratio: float = 1.0,
+    prevalence: float | None = None,
+    average: str | None = None,
+) -> dict:
+    """The stored threshold that minimises the expected cost of errors.
+
+    cost(t) = π · FNR(t) + r · (1 − π) · FPR(t), in units of the cost of one false negative, where
+    r = `cost_ratio` = cost of a false positive / cost of a false negative and π = `prevalence`. With
+    `prevalence=None` π is each class's observed P / (P + N), so cost(t) = (FN + r · FP) / (P + N).
+    Ties go to the lowest threshold; `value` is the minimum cost (NaN for an empty class).
+
+    Returns:
+      {"index", "threshold", "value"} as `best_fbeta_threshold`.
+    """
+    if not (cost_ratio >= 0 and math.isfinite(cost_ratio)):
+        raise ValueError(f"cost_ratio={cost_ratio!r}; expected a finite cost of a FP per cost of a FN, >= 0")
+    if prevalence is not None and not 0 <= prevalence <= 1:
+        raise ValueError(f"prevalence={prevalence!r}; expected a fraction in [0, 1] or None (observed)")
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    thresholds = _thresholds_for(thresholds, positive)
+    _check_average(average, positive)
+    if average == "micro":
+        positive, negative = _summed(positive, negative)
+    tp, fp, tn, fn = confusion_at_thresholds(positive, negative)
+    if prevalence is None:
+        cost = _divide(fn + cost_ratio * fp, tp + fn + fp + tn, math.nan)
+    else:
+        metrics = threshold_metrics(tp, fp, tn, fn)
+        cost = prevalence * metrics["fnr"] + cost_ratio * (1 - prevalence) * metrics["fpr"]
+    if average in ("macro", "weighted"):
+        cost = _average_rows(cost, positive.sum(-1), average)
+    index = _best_index(-cost, np.ones(cost.shape, dtype=bool))
+    return _operating_point(index, thresholds, cost, math.nan)
+
+
+def _at_constraint(positive_histograms, negative_histograms, thresholds, average, constrained, dependent, bound):
+    if not 0 <= bound <= 1:
+        raise ValueError(f"minimum {constrained}={bound!r}; expected a fraction in [0, 1]")
+    _, _, thresholds, metrics = _prepare_point(positive_histograms, negative_histograms, thresholds, average)
+    index = _best_index(metrics[dependent], metrics[constrained] >= bound, tie_break=metrics[constrained])
+    return _operating_point(index, thresholds, metrics[dependent], 0.0)
+
+
+def recall_at_precision(
+    positive_histograms, negative_histograms, thresholds, min_precision: float, average: str | None = None
+) -> dict:
+    """Best recall over the stored thresholds with precision ≥ `min_precision` (Keras' @-metric).
+
+    max { TP/P : TP/(TP + FP) ≥ p }, precision 0 where nothing is predicted positive; 0 when no
+    threshold qualifies, as `keras.metrics.RecallAtPrecision` (then index −1, threshold NaN). With
+    Keras' thresholds (`[0] + [(i + 1)/(n − 1) for i < n − 2] + [1]`) the value equals Keras'. Ties go
+    to the higher precision, then the lowest threshold.
+    """
+    return _at_constraint(
+        positive_histograms, negative_histograms, thresholds, average, "precision", "recall", min_precision
+    )
+
+
+def precision_at_recall(
+    positive_histograms, negative_histograms, thresholds, min_recall: float, average: str | None = None
+) -> dict:
+    """Best precision over the stored thresholds with recall ≥ `min_recall` (Keras' @-metric).
+
+    max { TP/(TP + FP) : TP/P ≥ r }, 0 when none qualifies, as `keras.metrics.PrecisionAtRecall`.
+    Ties go to the higher recall, then the lowest threshold.
+    """
+    return _at_constraint(
+        positive_histograms, negative_histograms, thresholds, average, "recall", "precision", min_recall
+    )
+
+
+def sensitivity_at_specificity(
+    positive_histograms, negative_histograms, thresholds, min_specificity: float, average: str | None = None
+) -> dict:
+    """Best sensitivity TP/P over the stored thresholds with specificity TN/N ≥ `min_specificity`.
+
+    0 when none qualifies, as `keras.metrics.SensitivityAtSpecificity`. Ties go to the higher
+    specificity, then the lowest threshold.
+    """
+    return _at_constraint(
+        positive_histograms, negative_histograms, thresholds, average, "specificity", "recall", min_specificity
+    )
+
+
+def specificity_at_sensitivity(
+    positive_histograms, negative_histograms, thresholds, min_sensitivity: float, average: str | None = None
+) -> dict:
+    """Best specificity TN/N with sensitivity TP/P ≥ `min_sensitivity`, as
+    `keras.metrics.SpecificityAtSensitivity` (0 when none qualifies)."""
+    return _at_constraint(
+        positive_histograms, negative_histograms, thresholds, average, "recall", "specificity", min_sensitivity
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Confusion matrix
+
+
+def _square(matrix) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
+        raise ValueError(f"confusion matrix has shape {matrix.shape}; expected (C, C) with C >= 1")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError("confusion matrix contains NaN or infinity; counts must be finite weights")
+    return matrix
+
+
+def matrix_metrics(matrix) -> dict[str, Any]:
+    """Metrics of a confusion matrix (rows = true class, columns = predicted class).
+
+    Per class c (arrays of shape (C,)), with TP_c = m[c, c], row sum R_c (support), column sum K_c:
+      precision_c = TP_c / K_c, recall_c = TP_c / R_c, f1_c = 2 TP_c / (R_c + K_c),
+      iou_c = TP_c / (R_c + K_c − TP_c): 0 where the denominator is 0 (`zero_division=0`), as
+      scikit-learn's `precision_recall_fscore_support` / `jaccard_score(average=None)` with every label.
+    Scalars, with n = Σ m:
+      accuracy = Σ TP_c / n; balanced_accuracy = mean recall over classes with R_c > 0
+      (`balanced_accuracy_score`); kappa = (p_o − p_e) / (1 − p_e), p_e = Σ R_c K_c / n²
+      (`cohen_kappa_score`, NaN when p_e = 1); mcc = (n Σ TP_c − Σ R_c K_c) / √((n² − Σ K_c²)(n² − Σ R_c²))
+      (multiclass `matthews_corrcoef`, 0 when undefined);
+      mean_iou = mean of iou_c over classes with R_c + K_c − TP_c > 0 (Keras' `MeanIoU`; NaN when no
+      class qualifies, Keras 0); frequency_weighted_iou = Σ_c (R_c / n) iou_c;
+      macro_/weighted_ precision, recall, f1, iou: plain and support-weighted means over all classes
+      (scikit-learn `average="macro" | "weighted"` with `labels=range(C)`).
+    Everything scalar is NaN for an all-zero matrix.
+
+    >>> metrics = matrix_metrics([[5, 1], [2, 2]])
+    >>> metrics["accuracy"], metrics["iou"].round(4).tolist(), round(metrics["mean_iou"], 4)
+    (0.7, [0.625, 0.4], 0.5125)
+    """
+    matrix = _square(matrix)
+    true_positives = np.diag(matrix).copy()
+    support = matrix.sum(axis=1)
+    predicted = matrix.sum(axis=0)
+    total = float(matrix.sum())
+    union = support + predicted - true_positives
+    precision = _divide(true_positives, predicted)
+    recall = _divide(true_positives, support)
+    f1 = _divide(2 * true_positives, support + predicted)
+    iou = _divide(true_positives, union)
+    correct = float(true_positives.sum())
+    chance = float(np.dot(support, predicted))
+    kappa_denominator = total * total - chance
+    mcc_denominator = math.sqrt(
+        (total * total - float(np.dot(predicted, predicted))) * (total * total - float(np.dot(support, support)))
+    )
+    has_support = support > 0
+    nan_if_empty = total == 0
+    per_class = {"precision": precision, "recall": recall, "f1": f1, "iou": iou}
+    averages = {}
+    for name, values in per_class.items():
+        averages[f"macro_{name}"] = float(np.mean(values))
+        averages[f"weighted_{name}"] = float(np.dot(support, values) / total) if total > 0 else math.nan
+    return {
+        **per_class,
+        "support": support,
+        "predicted": predicted,
+        "accuracy": math.nan if nan_if_empty else correct / total,
+        "balanced_accuracy": float(np.mean(recall[has_support])) if np.any(has_support) else math.nan,
+        "kappa": (total * correct - chance) / kappa_denominator if kappa_denominator != 0 else math.nan,
+        "mcc": math.nan if nan_if_empty else ((total * correct - chance) / mcc_denominator if mcc_denominator else 0.0),
+        "mean_iou": float(np.mean(iou[union > 0])) if np.any(union > 0) else math.nan,
+        "frequency_weighted_iou": math.nan if nan_if_empty else float(np.dot(support, iou) / total),
+        **averages,
+    }
+
+
+def normalize_matrix(matrix, normalize: str | None = "true") -> np.ndarray:
+    """The confusion matrix divided by its row sums ("true"), column sums ("pred") or total ("all").
+
+    "none" (or None) returns a float copy. Rows / columns that sum to 0 stay 0, as scikit-learn's
+    `confusion_matrix(normalize=...)`.
+
+    >>> normalize_matrix([[3, 1], [0, 0]], "true").tolist()
+    [[0.75, 0.25], [0.0, 0.0]]
+    """
+    matrix = _square(matrix)
+    if normalize is None or normalize == "none":
+        return matrix.copy()
+    if normalize == "true":
+        return _divide(matrix, matrix.sum(axis=1, keepdims=True))
+    if normalize == "pred":
+        return _divide(matrix, matrix.sum(axis=0, keepdims=True))
+    if normalize == "all":
+        return _divide(matrix, matrix.sum())
+    raise ValueError(f"normalize={normalize!r}; expected one of {NORMALIZATIONS}")
+
+
+def top_confusions(matrix, k: int = 10) -> dict[str, np.ndarray]:
+    """The `k` largest off-diagonal cells (true class i predicted as j ≠ i) with a non-zero count.
+
+    Ordered by count, descending; ties by true class, then predicted class. `fraction_of_true` is
+    m[i, j] / Σ_j m[i, j] (how often class i goes to j).
+
+    Returns:
+      {"true", "pred"} int arrays, {"count", "fraction_of_true"} float arrays, each of length ≤ k.
+
+    >>> top_confusions([[5, 1, 0], [3, 2, 3], [0, 0, 1]], 2)["pred"].tolist()
+    [0, 2]
+    """
+    matrix = _square(matrix)
+    if k < 0:
+        raise ValueError(f"k={k!r}; expected the number of cells to return, >= 0")
+    true_class, predicted_class = np.nonzero(~np.eye(matrix.shape[0], dtype=bool) & (matrix != 0))
+    counts = matrix[true_class, predicted_class]
+    order = np.lexsort((predicted_class, true_class, -counts))[:k]
+    true_class, predicted_class, counts = true_class[order], predicted_class[order], counts[order]
+    return {
+        "true": true_class,
+        "pred": predicted_class,
+        "count": counts,
+        "fraction_of_true": _divide(counts, matrix.sum(axis=1)[true_class]),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Score distribution and calibration
+
+
+def _bin_edges(thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edges of the T + 1 bins, the open outer bins clipped to [0, 1]."""
+    lower = np.concatenate([[min(0.0, thresholds[0])], thresholds])
+    upper = np.concatenate([thresholds, [max(1.0, thresholds[-1])]])
+    return lower, upper
+
+
+def score_distribution(positive_histograms, negative_histograms, thresholds) -> dict[str, np.ndarray]:
+    """Per-bin fractions of positives' and of negatives' weight: the score distribution by class.
+
+    Bin k holds scores in (lower_k, upper_k] = (t_{k−1}, t_k]; the outer bins are shown clipped to
+    [0, 1] (scores are probabilities). positive_k = pos_k / Σ pos (NaN without positives), likewise
+    negative_k.
+
+    Returns:
+      {"lower", "upper"} of shape (T + 1,), {"positive", "negative"} of shape (..., T + 1).
+    """
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    thresholds = _thresholds_for(thresholds, positive)
+    lower, upper = _bin_edges(thresholds)
+    return {
+        "lower": lower,
+        "upper": upper,
+        "positive": _divide(positive, positive.sum(-1, keepdims=True), math.nan),
+        "negative": _divide(negative, negative.sum(-1, keepdims=True), math.nan),
+    }
+
+
+def _coarse_bins(thresholds: np.ndarray, num_bins: int) -> np.ndarray:
+    """For each fine bin (T + 1), the index of the calibration bin it falls in."""
+    if not (isinstance(num_bins, int | np.integer) and num_bins >= 1):
+        raise ValueError(f"num_bins={num_bins!r}; expected a positive integer")
+    targets = np.arange(1, num_bins) / num_bins
+    # The threshold nearest to each uniform edge i / num_bins closes a calibration bin.
+    nearest = np.abs(thresholds[None, :] - targets[:, None]).argmin(axis=1)
+    return np.searchsorted(nearest, np.arange(len(thresholds) + 1), side="left")
+
+
+def reliability_diagram(positive_histograms, negative_histograms, thresholds, num_bins: int = 10) -> dict:
+    """Calibration curve from the histograms of one class: observed frequency vs predicted score.
+
+    The uniform edges i / num_bins are moved to the nearest stored threshold (the data only splits
+    there) and the fine bins are merged accordingly. In calibration bin b:
+      fraction_positive_b = Σ pos / Σ (pos + neg),  count_b = Σ (pos + neg),
+      mean_predicted_b = Σ (pos + neg) · midpoint / count_b  over its fine bins.
+    Empty bins are left out. When the stored thresholds contain the edges, fraction_positive is exactly
+    scikit-learn's `calibration_curve(strategy="uniform")` `prob_true` (same right-closed bins);
+    `prob_pred` is the mean of the actual scores, which counts do not keep: mean_predicted is within
+    half the widest fine bin of it.
+
+    Returns:
+      {"lower", "upper", "mean_predicted", "fraction_positive", "count"}, one entry per non-empty bin.
+    """
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    if positive.ndim != 1:
+        raise ValueError(f"reliability_diagram takes one class's histograms (T + 1,); got shape {positive.shape}")
+    thresholds = _thresholds_for(thresholds, positive)
+    bins = _coarse_bins(thresholds, num_bins)
+    fine_lower, fine_upper = _bin_edges(thresholds)
+    totals = positive + negative
+    count = np.bincount(bins, weights=totals, minlength=num_bins)
+    positives = np.bincount(bins, weights=positive, minlength=num_bins)
+    weighted_midpoints = np.bincount(bins, weights=totals * (fine_lower + fine_upper) / 2, minlength=num_bins)
+    lower = np.full(num_bins, np.inf)
+    upper = np.full(num_bins, -np.inf)
+    np.minimum.at(lower, bins, fine_lower)
+    np.maximum.at(upper, bins, fine_upper)
+    kept = count > 0
+    return {
+        "lower": lower[kept],
+        "upper": upper[kept],
+        "mean_predicted": weighted_midpoints[kept] / count[kept],
+        "fraction_positive": positives[kept] / count[kept],
+        "count": count[kept],
+    }
+
+
+def expected_calibration_error(positive_histograms, negative_histograms, thresholds, num_bins: int = 10) -> float:
+    """ECE = Σ_b (count_b / n) · |fraction_positive_b − mean_predicted_b| over `reliability_diagram` bins.
+
+    NaN when the histograms are empty. mean_predicted comes from bin midpoints (see
+    `reliability_diagram`), so the ECE is within half the widest fine bin of the one from raw scores.
+    """
+    diagram = reliability_diagram(positive_histograms, negative_histograms, thresholds, num_bins)
+    total = float(np.sum(diagram["count"]))
+    if total <= 0:
+        return math.nan
+    gaps = np.abs(diagram["fraction_positive"] - diagram["mean_predicted"])
+    return float(np.sum(diagram["count"] * gaps) / total)
+
+
+# --------------------------------------------------------------------------------------------------
+# Uncertainty
+
+
+def wilson_interval(successes, trials, z: float = 1.96):
+    """Wilson score interval for a proportion p̂ = successes / trials (precision: TP of TP + FP, ...).
+
+    centre = (p̂ + z²/(2n)) / (1 + z²/n),  half-width = z / (1 + z²/n) · √(p̂(1 − p̂)/n + z²/(4n²)).
+    NaN for trials = 0. Weighted counts are used as if they were counts.
+
+    Returns:
+      (low, high): floats, or arrays for array input.
+
+    >>> [round(x, 4) for x in wilson_interval(8, 10)]
+    [0.4902, 0.9433]
+    """
+    successes = np.asarray(successes, dtype=np.float64)
+    trials = np.asarray(trials, dtype=np.float64)
+    if np.any(successes < 0) or np.any(successes > trials):
+        raise ValueError("wilson_interval needs 0 <= successes <= trials")
+    if not z > 0:
+        raise ValueError(f"z={z!r}; expected a positive normal quantile (1.96 for 95 %)")
+    proportion = _divide(successes, trials, math.nan)
+    z2_over_n = _divide(z * z, trials, math.nan)
+    centre = (proportion + z2_over_n / 2) / (1 + z2_over_n)
+    half = z / (1 + z2_over_n) * np.sqrt(
+        _divide(proportion * (1 - proportion), trials, math.nan) + z2_over_n * z2_over_n / (4 * z * z)
+    )
+    return _scalar(centre - half), _scalar(centre + half)
+
+
+def hanley_mcneil_se(auc, positives, negatives):
+    """Standard error of a ROC-AUC from Hanley & McNeil (1982).
+
+    SE² = (A(1 − A) + (n_P − 1)(Q1 − A²) + (n_N − 1)(Q2 − A²)) / (n_P n_N),
+    Q1 = A / (2 − A), Q2 = 2A² / (1 + A). NaN when n_P or n_N is 0 or A is NaN.
+
+    >>> round(hanley_mcneil_se(0.8, 50, 50), 6)
+    0.044502
+    """
+    auc = np.asarray(auc, dtype=np.float64)
+    positives = np.asarray(positives, dtype=np.float64)
+    negatives = np.asarray(negatives, dtype=np.float64)
+    q1 = auc / (2 - auc)
+    q2 = 2 * auc * auc / (1 + auc)
+    variance = _divide(
+        auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc),
+        positives * negatives,
+        math.nan,
+    )
+    return _scalar(np.sqrt(np.maximum(variance, 0)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-step summaries for the backend and the CLI
+
+
+def threshold_curves_summary(positive_histograms, negative_histograms, thresholds) -> dict[str, dict[str, Any]]:
+    """The per-step numbers of a threshold-curves summary, for every class and every average.
+
+    metrics: roc_auc, average_precision, pr_auc (areas: macro / weighted average the per-class areas,
+    micro is the area of the summed histograms) and best_f1 / best_f1_threshold (per class: the F1
+    maximum over thresholds; micro / macro / weighted: the maximum of the averaged F1 at one shared
+    threshold, see `best_fbeta_threshold`).
+
+    Returns:
+      {metric: {"per_class": (C,) array, "micro": float, "macro": float, "weighted": float}}.
+    """
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    positive, negative = np.atleast_2d(positive), np.atleast_2d(negative)
+    thresholds = _thresholds_for(thresholds, positive)
+    curve = _curve_counts(positive, negative)
+    micro_curve = tuple(np.sum(counts, axis=0) for counts in curve)
+    support = curve[2]
+    summary: dict[str, dict[str, Any]] = {}
+    for name, area in (("roc_auc", _roc_auc_of_curve), ("average_precision", _average_precision_of_curve),
+                       ("pr_auc", _pr_auc_of_curve)):
+        per_class = area(*curve)
+        summary[name] = {
+            "per_class": per_class,
+            "micro": float(area(*micro_curve)),
+            "macro": average_over_classes(per_class, support, "macro"),
+            "weighted": average_over_classes(per_class, support, "weighted"),
+        }
+    summary["best_f1"], summary["best_f1_threshold"] = {}, {}
+    # The curve's inner points, back in increasing-threshold order: TP and FP at t_0, ..., t_{T-1}.
+    tp, fp = curve[0][:, -2:0:-1], curve[1][:, -2:0:-1]
+    fn = support[:, None] - tp
+    f1_per_class = _fbeta_of_counts(tp, fp, fn, 1.0)
+    f1_by_average = {
+        "per_class": f1_per_class,
+        "micro": _fbeta_of_counts(tp.sum(0), fp.sum(0), fn.sum(0), 1.0),
+        "macro": _average_rows(f1_per_class, support, "macro"),
+        "weighted": _average_rows(f1_per_class, support, "weighted"),
+    }
+    for key, f1 in f1_by_average.items():
+        point = _operating_point(_best_index(f1, np.ones(f1.shape, dtype=bool)), thresholds, f1, math.nan)
+        summary["best_f1"][key] = point["value"]
+        summary["best_f1_threshold"][key] = point["threshold"]
+    return summary
+
+
+def confusion_matrix_summary(matrix) -> dict[str, dict[str, Any]]:
+    """The per-step numbers of a confusion matrix: accuracy, mean_iou and kappa ({"value": float}) and
+    per-class iou ({"per_class": (C,) array}); see `matrix_metrics` for the formulas."""
+    metrics = matrix_metrics(matrix)
+    return {
+        "accuracy": {"value": metrics["accuracy"]},
+        "mean_iou": {"value": metrics["mean_iou"]},
+        "kappa": {"value": metrics["kappa"]},
+        "iou": {"per_class": metrics["iou"]},
+    }
+
+
+def step_summary(counts) -> dict[str, dict[str, Any]]:
+    """`threshold_curves_summary` or `confusion_matrix_summary` of one decoded step.
+
+    Args:
+      counts: an object with `positive_histograms`, `negative_histograms` and `thresholds` (a
+        `layout.ThresholdCurveCounts`) or with `matrix` (a `layout.ConfusionMatrixCounts`).
+    """
+    if hasattr(counts, "matrix"):
+        return confusion_matrix_summary(counts.matrix)
+    if hasattr(counts, "positive_histograms"):
+        return threshold_curves_summary(counts.positive_histograms, counts.negative_histograms, counts.thresholds)
+    raise TypeError(f"step_summary takes decoded threshold-curve or confusion-matrix counts, not {type(counts)!r}")
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with numpy arrays and scalars as Python lists and numbers, and NaN / ±inf as None.
+
+    >>> json_safe({"a": np.array([1.0, np.nan]), "b": (np.inf, 2)})
+    {'a': [1.0, None], 'b': [None, 2]}
+    """
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
