@@ -1,0 +1,330 @@
+// The tab's shell: loads the tag list, keeps the store valid for it, fetches counts for the
+// selection, builds the model and hands it to the controls, the readout and every view.
+
+import { createControls } from "./controls.js";
+import { el } from "./dom.js";
+import { createViewCard, viewsFor } from "./layout.js";
+import { createModelBuilder } from "./model.js";
+import { createReadout } from "./readout.js";
+import { DEFAULT_STATE, createStore, persistState, restoreState } from "./state.js";
+import { applyTheme, readHostTheme, watchHostTheme } from "./theme.js";
+
+/** How often "follow latest" asks for new epochs. */
+export const FOLLOW_POLL_MS = 5000;
+/** Run colours (TensorBoard's palette), assigned by run name order so they never change. */
+export const RUN_PALETTE = ["#ff7043", "#0077bb", "#cc3311", "#33bbee", "#ee3377", "#009988", "#7e57c2", "#8d6e63", "#c0ca33", "#5c6bc0"];
+const DATA_KEYS = ["runs", "tag", "step", "classKey"];
+
+const LOGGING_SNIPPET = `import keras
+import tb_metrics_plugin as tbm
+
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+              metrics=["accuracy", tbm.ThresholdCurves(), tbm.ConfusionMatrix()])
+model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=10,
+          callbacks=[keras.callbacks.TensorBoard("logs/run1"),
+                     tbm.MetricsCallback("logs/run1", class_names=["cat", "dog", "bird"])])`;
+
+/** Run name → colour, stable for a run whatever else is selected. */
+export function assignRunColors(allRuns) {
+  return Object.fromEntries(allRuns.map((run, index) => [run, RUN_PALETTE[index % RUN_PALETTE.length]]));
+}
+
+/**
+ * Digests the tags route: sorted runs, tags, per-(run, tag) info and the entries in error.
+ * @returns {{allRuns: string[], tags: string[], info: Map<string, object>, problems: string[]}}
+ */
+export function indexTags(tagsJson) {
+  const allRuns = Object.keys(tagsJson).sort();
+  const tags = new Set();
+  const info = new Map();
+  const problems = [];
+  for (const run of allRuns) {
+    for (const [tag, entry] of Object.entries(tagsJson[run])) {
+      if (entry.error) {
+        problems.push(`Run “${run}”, tag “${tag}” cannot be shown: ${entry.error}`);
+        continue;
+      }
+      tags.add(tag);
+      info.set(`${run}\u0000${tag}`, entry);
+    }
+  }
+  return { allRuns, tags: [...tags].sort(), info, problems };
+}
+
+/**
+ * A state patch that makes `state` valid for the tags: a known tag (threshold curves first), runs
+ * that have it (the first one if none), a class of it, a logged step (the latest by default).
+ */
+export function reconcileState(state, index) {
+  const patch = {};
+  const infoOf = (run, tag) => index.info.get(`${run}\u0000${tag}`);
+  let tag = state.tag;
+  if (!index.tags.includes(tag)) {
+    const kindOf = (candidate) => index.allRuns.map((run) => infoOf(run, candidate)).find(Boolean)?.kind;
+    tag = index.tags.find((candidate) => kindOf(candidate) === "threshold_curves") ?? index.tags[0] ?? null;
+    patch.tag = tag;
+  }
+  const runsWithTag = index.allRuns.filter((run) => infoOf(run, tag));
+  let runs = state.runs.filter((run) => runsWithTag.includes(run));
+  if (runs.length === 0 && runsWithTag.length > 0) runs = [runsWithTag[0]];
+  if (runs.join("\u0000") !== state.runs.join("\u0000")) patch.runs = runs;
+
+  const tagInfo = mergeTagInfo(runs.map((run) => infoOf(run, tag)).filter(Boolean));
+  const numClasses = tagInfo.class_names.length;
+  const classValid = /^\d+$/.test(state.classKey)
+    ? Number(state.classKey) < numClasses
+    : numClasses > 1 && ["micro", "macro", "weighted"].includes(state.classKey);
+  if (!classValid) patch.classKey = numClasses > 1 && tagInfo.kind === "confusion_matrix" ? "micro" : "0";
+
+  const steps = tagInfo.steps;
+  const latest = steps[steps.length - 1] ?? null;
+  if (state.followLatest || state.step === null || !steps.includes(state.step)) {
+    if (state.step !== latest) patch.step = latest;
+  }
+  return { patch, runsWithTag, tagInfo };
+}
+
+/** One tag's info over the selected runs: kind and classes of the first, the union of steps. */
+export function mergeTagInfo(entries) {
+  if (entries.length === 0) return { kind: null, class_names: [], steps: [] };
+  const steps = [...new Set(entries.flatMap((entry) => entry.steps))].sort((a, b) => a - b);
+  return { ...entries[0], steps, num_steps: steps.length, max_step: steps[steps.length - 1] ?? null };
+}
+
+/**
+ * Mounts the tab in `root`.
+ * @param {HTMLElement} root
+ * @param {{client: ReturnType<import("./data.js").createDataClient>, win?: Window}} options
+ */
+export function createApp(root, { client, win = window }) {
+  const store = createStore({ ...DEFAULT_STATE, ...restoreState(win), theme: readHostTheme(win) });
+  const modelBuilder = createModelBuilder();
+
+  const errorText = el("span");
+  const retryButton = el("button", { type: "button", onclick: () => { tagsSignature = ""; refreshTags(); } }, "Retry");
+  const errorBar = el("div", { className: "tbm-error", dataset: { testid: "error" }, hidden: true, attrs: { role: "alert" } }, [
+    errorText,
+    retryButton,
+  ]);
+  const loading = el("div", { className: "tbm-loading", dataset: { testid: "loading" } }, "Loading…");
+  const emptyState = el("div", { className: "tbm-empty", dataset: { testid: "empty-state" }, hidden: true }, [
+    el("h2", {}, "No threshold metrics logged yet"),
+    el("p", {}, [
+      "None of the runs in this log directory has a summary written by ",
+      el("code", {}, "tb_metrics_plugin"),
+      ". Log raw counts every epoch with the Keras callback, then reload:",
+    ]),
+    el("pre", {}, LOGGING_SNIPPET),
+    el("p", { className: "tbm-muted" }, [
+      "Without Keras: ",
+      el("code", {}, "tb_metrics_plugin.summary.threshold_curves_pb(name, labels, scores)"),
+      " with ",
+      el("code", {}, "tb_metrics_plugin.SummaryWriter(logdir)"),
+      ". This page checks for new data every few seconds.",
+    ]),
+  ]);
+  const controlsBox = el("div", { className: "tbm-controls" });
+  const detToggle = el("input", { type: "checkbox", onchange: () => store.set({ showDet: detToggle.checked }) });
+  const detControl = el("label", { className: "tbm-control" }, [
+    el("span", { className: "tbm-label" }, "Extra views"),
+    el("span", { className: "tbm-row" }, [detToggle, "DET curve"]),
+  ]);
+  const readoutBox = el("aside", { className: "tbm-readout" });
+  const viewsBox = el("div", { className: "tbm-views" });
+  const content = el("div", { hidden: true }, [controlsBox, el("div", { className: "tbm-main" }, [readoutBox, viewsBox])]);
+  root.append(errorBar, loading, emptyState, content);
+
+  const controls = createControls(controlsBox, store);
+  controlsBox.append(detControl);
+  const readout = createReadout(readoutBox, store);
+
+  let tagIndex = null;
+  let tagsSignature = "";
+  let runColors = {};
+  let reconciled = null;
+  let cards = [];
+  let layoutSignature = "";
+  let loaded = { counts: new Map(), summaries: {} };
+  let model = null;
+  let loadToken = 0;
+  let pendingRequests = 0;
+  let pendingKeys = new Set();
+  let frame = null;
+  let pollTimer = null;
+  const problems = { tags: [], data: [] };
+
+  function showProblems() {
+    const messages = [...problems.tags, ...problems.data];
+    errorBar.hidden = messages.length === 0;
+    errorText.textContent = messages.join(" · ");
+  }
+
+  function setLoading(delta) {
+    pendingRequests += delta;
+    loading.hidden = pendingRequests === 0;
+    loading.classList.toggle("tbm-overlay-loading", tagIndex !== null);
+  }
+
+  async function refreshTags() {
+    setLoading(1);
+    let tagsJson;
+    try {
+      tagsJson = await client.tags();
+      problems.tags = [];
+    } catch (error) {
+      problems.tags = [error.message];
+      showProblems();
+      return;
+    } finally {
+      setLoading(-1);
+    }
+    const signature = JSON.stringify(tagsJson);
+    if (signature === tagsSignature) return; // polling found nothing new
+    tagsSignature = signature;
+    tagIndex = indexTags(tagsJson);
+    problems.tags = tagIndex.problems;
+    showProblems();
+    runColors = assignRunColors(tagIndex.allRuns);
+    const empty = tagIndex.tags.length === 0;
+    emptyState.hidden = !empty;
+    content.hidden = empty;
+    if (empty) return;
+    applyState(store.get(), new Set(DATA_KEYS));
+  }
+
+  /** Reacts to a state change: repair it, refetch if the selection changed, redraw. */
+  function applyState(state, changedKeys) {
+    if (!tagIndex) return;
+    reconciled = reconcileState(state, tagIndex);
+    if (Object.keys(reconciled.patch).length > 0) {
+      store.set(reconciled.patch); // re-enters with the repaired state
+      return;
+    }
+    applyTheme(state.theme, root.ownerDocument);
+    controls.update(state, {
+      allRuns: tagIndex.allRuns,
+      runsWithTag: reconciled.runsWithTag,
+      tags: tagIndex.tags,
+      runColors,
+      classNames: reconciled.tagInfo.class_names,
+      steps: reconciled.tagInfo.steps,
+    });
+    detToggle.checked = state.showDet;
+    detControl.hidden = reconciled.tagInfo.kind !== "threshold_curves";
+    schedulePolling(state);
+    for (const key of changedKeys) pendingKeys.add(key);
+    if (DATA_KEYS.some((key) => changedKeys.has(key))) {
+      loadData(state);
+    } else {
+      scheduleRender();
+    }
+  }
+
+  async function loadData(state) {
+    const token = ++loadToken;
+    const { tag, step } = state;
+    const runs = state.runs;
+    const infoOf = (run) => tagIndex.info.get(`${run}\u0000${tag}`);
+    setLoading(1);
+    const countsJobs = runs.map((run) =>
+      infoOf(run)?.steps.includes(step) ? client.counts(run, tag, step) : Promise.resolve(null),
+    );
+    const summaryJobs = runs.map((run) => client.summary(run, tag, infoOf(run)?.max_step ?? -1));
+    const [countsResults, summaryResults] = await Promise.all([
+      Promise.allSettled(countsJobs),
+      Promise.allSettled(summaryJobs),
+    ]);
+    setLoading(-1);
+    if (token !== loadToken) return; // a newer selection is loading
+    const counts = new Map();
+    const summaries = {};
+    const messages = [];
+    runs.forEach((run, i) => {
+      const countsResult = countsResults[i];
+      if (countsResult.status === "fulfilled") {
+        if (countsResult.value) counts.set(run, countsResult.value);
+      } else {
+        messages.push(`Run “${run}”: ${countsResult.reason.message}`);
+      }
+      const summaryResult = summaryResults[i];
+      if (summaryResult.status === "fulfilled") summaries[run] = summaryResult.value;
+      else messages.push(`Run “${run}” over epochs: ${summaryResult.reason.message}`);
+    });
+    problems.data = messages;
+    showProblems();
+    loaded = { counts, summaries };
+    for (const key of DATA_KEYS) pendingKeys.add(key);
+    scheduleRender();
+  }
+
+  function scheduleRender() {
+    if (frame !== null) return;
+    frame = win.requestAnimationFrame(() => {
+      frame = null;
+      renderViews();
+    });
+  }
+
+  function renderViews() {
+    const state = store.get();
+    const changedKeys = pendingKeys;
+    pendingKeys = new Set();
+    const kind = reconciled.tagInfo.kind;
+    const specs = viewsFor(kind, state);
+    const signature = `${kind}|${specs.map((spec) => spec.id).join(",")}`;
+    if (signature !== layoutSignature) {
+      for (const card of cards) card.destroy();
+      layoutSignature = signature;
+      cards = specs.map((spec) => createViewCard(viewsBox, spec, kind, () => model, reportViewError));
+      for (const key of Object.keys(state)) changedKeys.add(key); // new views draw everything
+    }
+    model = modelBuilder.build({
+      state,
+      tagInfo: reconciled.tagInfo,
+      runColors,
+      counts: loaded.counts,
+      summaries: loaded.summaries,
+      setState: (patch) => store.set(patch),
+    });
+    readout.update(model, changedKeys);
+    for (const card of cards) card.update(model, changedKeys);
+  }
+
+  function reportViewError(message) {
+    problems.data = [...problems.data, message];
+    showProblems();
+  }
+
+  /** While "follow latest" is on (or nothing is logged yet), asks for new epochs every few seconds. */
+  function schedulePolling(state) {
+    const wanted = state.followLatest || (tagIndex && tagIndex.tags.length === 0);
+    if (wanted && pollTimer === null) {
+      pollTimer = win.setInterval(refreshTags, FOLLOW_POLL_MS);
+    } else if (!wanted && pollTimer !== null) {
+      win.clearInterval(pollTimer);
+      pollTimer = null;
+    }
+  }
+
+  store.subscribe(applyState);
+  persistState(store, win);
+  const stopTheme = watchHostTheme((theme) => store.set({ theme }), win);
+  applyTheme(store.get().theme, root.ownerDocument);
+
+  return {
+    store,
+    async start() {
+      await refreshTags();
+      // An empty log directory is polled too: the tab fills in once training starts.
+      if (tagIndex && tagIndex.tags.length === 0 && pollTimer === null) {
+        pollTimer = win.setInterval(refreshTags, FOLLOW_POLL_MS);
+      }
+    },
+    destroy() {
+      stopTheme();
+      if (pollTimer !== null) win.clearInterval(pollTimer);
+      for (const card of cards) card.destroy();
+      controls.destroy();
+    },
+  };
+}

@@ -1,0 +1,220 @@
+// The toolbar: runs, tag, class, epoch (slider, arrow keys, follow latest) and the one threshold
+// (slider, arrow keys, typed value) that drives every view. It only reads and writes the store.
+
+import { el } from "./dom.js";
+
+/** Slider resolution; the typed input accepts any value in [0, 1]. */
+export const THRESHOLD_SLIDER_STEP = 0.001;
+const AVERAGE_LABELS = { micro: "micro average", macro: "macro average", weighted: "weighted average" };
+
+/** Options of the class <select> for a tag: averages first when there are several classes. */
+export function classOptions(classNames) {
+  const perClass = classNames.map((name, index) => ({ value: String(index), label: name || `class ${index}` }));
+  if (classNames.length <= 1) return perClass;
+  return [...Object.entries(AVERAGE_LABELS).map(([value, label]) => ({ value, label })), ...perClass];
+}
+
+/** The logged step nearest to `value` (steps sorted ascending, non-empty). */
+export function nearestStep(steps, value) {
+  let best = steps[0];
+  for (const step of steps) if (Math.abs(step - value) < Math.abs(best - value)) best = step;
+  return best;
+}
+
+/** The step `offset` places after `current` in `steps` (clamped to the ends). */
+export function stepAfter(steps, current, offset) {
+  const index = steps.indexOf(nearestStep(steps, current));
+  return steps[Math.min(steps.length - 1, Math.max(0, index + offset))];
+}
+
+function clampThreshold(value) {
+  return Math.min(1, Math.max(0, value));
+}
+
+function isTextEntry(target) {
+  return target instanceof HTMLElement && (target.matches("input, select, textarea") || target.isContentEditable);
+}
+
+/**
+ * Builds the toolbar in `container`.
+ * @param {HTMLElement} container
+ * @param {{get: () => object, set: (patch: object) => void}} store
+ * @returns {{update(state: object, context: {allRuns: string[], runsWithTag: string[],
+ *   tags: string[], runColors: object, classNames: string[], steps: number[]}): void, destroy(): void}}
+ */
+export function createControls(container, store) {
+  const runList = el("fieldset", { className: "tbm-runs", dataset: { testid: "run-select" } });
+  const tagSelect = el("select", { dataset: { testid: "tag-select" }, title: "Summary tag" });
+  const classSelect = el("select", { dataset: { testid: "class-select" }, title: "Class or average" });
+  const epochSlider = el("input", {
+    type: "range",
+    className: "tbm-slider",
+    dataset: { testid: "epoch-slider" },
+    title: "Epoch (← → keys)",
+    min: "0",
+    max: "0",
+    step: "1",
+  });
+  const epochValue = el("span", { className: "tbm-epoch-value", dataset: { testid: "epoch-value" } });
+  const followLatest = el("input", { type: "checkbox", dataset: { testid: "follow-latest" } });
+  const thresholdSlider = el("input", {
+    type: "range",
+    className: "tbm-slider",
+    dataset: { testid: "threshold-slider" },
+    title: "Threshold: a score above it counts as positive",
+    min: "0",
+    max: "1",
+    step: String(THRESHOLD_SLIDER_STEP),
+  });
+  const thresholdInput = el("input", {
+    type: "number",
+    className: "tbm-threshold-input",
+    dataset: { testid: "threshold-input" },
+    title: "Type a threshold in [0, 1]",
+    min: "0",
+    max: "1",
+    step: "any",
+  });
+  const classControl = el("label", { className: "tbm-control" }, [el("span", { className: "tbm-label" }, "Class"), classSelect]);
+
+  container.append(
+    el("div", { className: "tbm-control" }, [el("span", { className: "tbm-label" }, "Runs"), runList]),
+    el("label", { className: "tbm-control" }, [el("span", { className: "tbm-label" }, "Tag"), tagSelect]),
+    classControl,
+    el("div", { className: "tbm-control" }, [
+      el("span", { className: "tbm-label" }, "Epoch"),
+      el("div", { className: "tbm-row" }, [epochSlider, epochValue]),
+      el("label", { className: "tbm-row" }, [followLatest, "Follow latest"]),
+    ]),
+    el("div", { className: "tbm-control" }, [
+      el("span", { className: "tbm-label" }, "Threshold (score > t is positive)"),
+      el("div", { className: "tbm-row" }, [thresholdSlider, thresholdInput]),
+    ]),
+  );
+
+  let steps = [];
+  let runsWithTag = [];
+
+  runList.addEventListener("change", () => {
+    const checked = [...runList.querySelectorAll("input:checked")].map((input) => input.value);
+    // Keep the order of the list, so the first selected run (the one the optimisers use) is stable.
+    store.set({ runs: runsWithTag.filter((run) => checked.includes(run)) });
+  });
+  tagSelect.addEventListener("change", () => store.set({ tag: tagSelect.value }));
+  classSelect.addEventListener("change", () => store.set({ classKey: classSelect.value }));
+
+  const setStep = (step) => {
+    if (steps.length === 0) return;
+    const patch = { step };
+    // Moving back in time means the user wants to look at that epoch, not at the newest one.
+    if (step !== steps[steps.length - 1]) patch.followLatest = false;
+    store.set(patch);
+  };
+  epochSlider.addEventListener("input", () => setStep(nearestStep(steps, Number(epochSlider.value))));
+  // Logged steps may be sparse (every 5th epoch): arrow keys go to the neighbouring logged step.
+  epochSlider.addEventListener("keydown", (event) => {
+    const offset = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[event.key];
+    if (offset === undefined || steps.length === 0) return;
+    event.preventDefault();
+    setStep(stepAfter(steps, store.get().step, offset));
+  });
+  followLatest.addEventListener("change", () => {
+    const patch = { followLatest: followLatest.checked };
+    if (followLatest.checked && steps.length > 0) patch.step = steps[steps.length - 1];
+    store.set(patch);
+  });
+
+  thresholdSlider.addEventListener("input", () => store.set({ threshold: Number(thresholdSlider.value) }));
+  // Arrow keys: fine steps of 0.001; with Shift, 0.01.
+  thresholdSlider.addEventListener("keydown", (event) => {
+    const direction = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[event.key];
+    if (direction === undefined) return;
+    event.preventDefault();
+    const size = event.shiftKey ? 0.01 : THRESHOLD_SLIDER_STEP;
+    const next = Math.round((store.get().threshold + direction * size) / size) * size;
+    store.set({ threshold: clampThreshold(Number(next.toFixed(6))) });
+  });
+  const applyTypedThreshold = (final) => {
+    const text = thresholdInput.value.trim();
+    const value = Number(text);
+    const valid = text !== "" && Number.isFinite(value) && value >= 0 && value <= 1;
+    thresholdInput.setAttribute("aria-invalid", String(!valid && final));
+    thresholdInput.title = valid || !final ? "Type a threshold in [0, 1]" : `${text || "empty"} is not in [0, 1]`;
+    if (valid) store.set({ threshold: value });
+  };
+  thresholdInput.addEventListener("input", () => applyTypedThreshold(false));
+  thresholdInput.addEventListener("change", () => applyTypedThreshold(true));
+
+  // Global ← → move through epochs when no input has the focus.
+  const doc = container.ownerDocument;
+  const onKey = (event) => {
+    if (isTextEntry(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
+    const offset = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (offset === undefined || steps.length === 0) return;
+    event.preventDefault();
+    setStep(stepAfter(steps, store.get().step, offset));
+  };
+  doc.addEventListener("keydown", onKey);
+
+  function renderRuns(allRuns, runColors, selected) {
+    const signature = JSON.stringify([runsWithTag, allRuns.map((run) => runColors[run])]);
+    if (runList.dataset.signature !== signature) {
+      runList.dataset.signature = signature;
+      runList.replaceChildren(
+        ...runsWithTag.map((run) =>
+          el("label", { className: "tbm-run", title: run }, [
+            el("input", { type: "checkbox", value: run }),
+            el("span", { className: "tbm-swatch", style: { background: runColors[run] } }),
+            el("span", {}, run),
+          ]),
+        ),
+      );
+      if (runsWithTag.length === 0) runList.append(el("span", { className: "tbm-muted" }, "No run has this tag."));
+    }
+    for (const input of runList.querySelectorAll("input")) input.checked = selected.includes(input.value);
+  }
+
+  function renderSelect(select, options, value) {
+    const signature = JSON.stringify(options);
+    if (select.dataset.signature !== signature) {
+      select.dataset.signature = signature;
+      select.replaceChildren(...options.map(({ value: v, label }) => el("option", { value: v }, label)));
+    }
+    if (select.value !== value) select.value = value;
+  }
+
+  return {
+    update(state, context) {
+      steps = context.steps;
+      runsWithTag = context.runsWithTag;
+      renderRuns(context.allRuns, context.runColors, state.runs);
+      renderSelect(
+        tagSelect,
+        context.tags.map((tag) => ({ value: tag, label: tag })),
+        state.tag ?? "",
+      );
+      const options = classOptions(context.classNames);
+      renderSelect(classSelect, options, state.classKey);
+      classControl.hidden = options.length <= 1;
+
+      epochSlider.min = String(steps[0] ?? 0);
+      epochSlider.max = String(steps[steps.length - 1] ?? 0);
+      epochSlider.disabled = steps.length <= 1;
+      if (state.step !== null) epochSlider.value = String(state.step);
+      epochValue.textContent = state.step === null ? "–" : String(state.step);
+      epochValue.title = steps.length ? `Logged steps: ${steps[0]}…${steps[steps.length - 1]} (${steps.length})` : "";
+      followLatest.checked = state.followLatest;
+
+      if (Number(thresholdSlider.value) !== state.threshold) thresholdSlider.value = String(state.threshold);
+      // Do not rewrite the box while the user types in it ("0." must stay "0.").
+      if (doc.activeElement !== thresholdInput && Number(thresholdInput.value) !== state.threshold) {
+        thresholdInput.value = String(state.threshold);
+        thresholdInput.setAttribute("aria-invalid", "false");
+      }
+    },
+    destroy() {
+      doc.removeEventListener("keydown", onKey);
+      container.replaceChildren();
+    },
+  };
+}

@@ -1,0 +1,16 @@
+// One tiny helper to build DOM without innerHTML (run and class names are user data).
+
+/**
+ * Creates an element. `props` are assigned as properties, except `dataset` and `style` (objects
+ * merged into the element's) and `attrs` (set as attributes). `children` are nodes or strings.
+ */
+export function el(tag, props = {}, children = []) {
+  const element = document.createElement(tag);
+  const { dataset, style, attrs, ...rest } = props;
+  Object.assign(element, rest);
+  if (dataset) Object.assign(element.dataset, dataset);
+  if (style) Object.assign(element.style, style);
+  if (attrs) for (const [name, value] of Object.entries(attrs)) element.setAttribute(name, value);
+  element.append(...(Array.isArray(children) ? children : [children]));
+  return element;
+}

@@ -1,0 +1,25 @@
+// The module TensorBoard loads in the plugin's iframe: `import("./index.js").then(m => m.render())`.
+
+import uplotCss from "uplot/dist/uPlot.min.css";
+import { createApp } from "./app.js";
+import { createDataClient } from "./data.js";
+import styles from "./styles.css";
+
+function injectStyles(doc) {
+  // TensorBoard's CSP allows inline styles ('unsafe-inline' in style-src), so no stylesheet route.
+  const style = doc.createElement("style");
+  style.textContent = `${uplotCss}\n${styles}`;
+  doc.head.appendChild(style);
+}
+
+/** Draws the Threshold metrics tab into the iframe's document. */
+export function render() {
+  const doc = document;
+  injectStyles(doc);
+  const root = doc.createElement("div");
+  root.className = "tbm";
+  doc.body.appendChild(root);
+  const app = createApp(root, { client: createDataClient(), win: window });
+  app.start();
+  return app;
+}

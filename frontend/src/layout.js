@@ -1,0 +1,110 @@
+// Which views a tag shows, and the card around each view with its export buttons.
+
+import { createCalibrationView } from "./views/calibration.js";
+import { createConfusionView } from "./views/confusion.js";
+import { createDetView } from "./views/det.js";
+import { createDistributionView } from "./views/distribution.js";
+import { createEpochsView } from "./views/epochs.js";
+import { createIouView } from "./views/iou.js";
+import { createPrView } from "./views/pr.js";
+import { createRocView } from "./views/roc.js";
+import { createThresholdView } from "./views/threshold.js";
+import { el } from "./dom.js";
+import { csvToRecords, downloadFile, exportFileName } from "./export.js";
+
+const CURVES = "threshold_curves";
+const MATRIX = "confusion_matrix";
+
+/** Every view: its id (data-testid "view-<id>"), factory, the tag kinds it serves, full width? */
+export const VIEW_SPECS = [
+  { id: "roc", create: createRocView, kinds: [CURVES] },
+  { id: "pr", create: createPrView, kinds: [CURVES] },
+  { id: "threshold", create: createThresholdView, kinds: [CURVES] },
+  { id: "distribution", create: createDistributionView, kinds: [CURVES] },
+  { id: "calibration", create: createCalibrationView, kinds: [CURVES] },
+  { id: "det", create: createDetView, kinds: [CURVES], optional: "showDet" },
+  { id: "confusion", create: createConfusionView, kinds: [CURVES, MATRIX], wideFor: [MATRIX] },
+  { id: "iou", create: createIouView, kinds: [CURVES, MATRIX] },
+  { id: "epochs", create: createEpochsView, kinds: [CURVES, MATRIX] },
+];
+
+/** The view specs to show for a tag kind and state (DET only when asked for). */
+export function viewsFor(kind, state) {
+  return VIEW_SPECS.filter((spec) => spec.kinds.includes(kind) && (!spec.optional || state[spec.optional]));
+}
+
+async function pngBlobOrUrl(result) {
+  const value = await result;
+  if (!value) throw new Error("this view has nothing drawn to export yet");
+  return value;
+}
+
+/**
+ * A card holding one view, with CSV / JSON / PNG export buttons placed inside the view's own root
+ * (the element carrying data-testid="view-<id>").
+ * @param {() => object|null} getModel the model currently shown
+ * @param {(message: string) => void} onError
+ */
+export function createViewCard(parent, spec, kind, getModel, onError) {
+  const body = el("div", { className: "tbm-card-body" });
+  const card = el("section", { className: "tbm-card", dataset: { view: spec.id } }, [body]);
+  if (spec.wideFor?.includes(kind)) card.classList.add("tbm-wide");
+  parent.append(card);
+  const view = spec.create(body);
+  const viewRoot = body.querySelector(`[data-testid="view-${spec.id}"]`) ?? body;
+
+  const fileName = (extension) => {
+    const model = getModel();
+    const state = model?.state ?? {};
+    return exportFileName([state.tag, spec.id, ...(state.runs ?? []), state.step != null ? `step${state.step}` : ""], extension);
+  };
+  const guarded = (action) => async () => {
+    const model = getModel();
+    if (!model) return;
+    try {
+      await action(model);
+    } catch (error) {
+      onError(`Export of the ${spec.id} view failed: ${error.message}`);
+    }
+  };
+  const buttons = {
+    csv: guarded((model) => downloadFile(view.exportCsv(model), fileName("csv"), "text/csv")),
+    json: guarded((model) => {
+      const content = view.exportJson ? view.exportJson(model) : csvToRecords(view.exportCsv(model));
+      downloadFile(JSON.stringify(content, null, 1), fileName("json"), "application/json");
+    }),
+    png: guarded(async () => downloadFile(await pngBlobOrUrl(view.exportPng()), fileName("png"), "image/png")),
+  };
+  const actions = el(
+    "span",
+    { className: "tbm-card-actions" },
+    Object.entries(buttons).map(([format, onclick]) =>
+      el("button", { type: "button", onclick, title: `Download this view as ${format.toUpperCase()}`, dataset: { export: format } }, format.toUpperCase()),
+    ),
+  );
+  // Chart views have a header row (title, legend, their own toggles): the buttons go at its end.
+  const head = viewRoot.querySelector(".tbm-chart-head, .tbm-view-head");
+  if (head) head.append(actions);
+  else viewRoot.prepend(actions);
+
+  const failure = el("div", { className: "tbm-view-error", hidden: true });
+  card.append(failure);
+  return {
+    id: spec.id,
+    view,
+    update(model, changedKeys) {
+      // One broken view must not blank the others: its error is shown in its own card.
+      try {
+        view.update(model, changedKeys);
+        failure.hidden = true;
+      } catch (error) {
+        failure.hidden = false;
+        failure.textContent = `This view could not draw: ${error.message}`;
+      }
+    },
+    destroy() {
+      view.destroy();
+      card.remove();
+    },
+  };
+}

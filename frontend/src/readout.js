@@ -1,0 +1,163 @@
+// The readout panel: every metric at (run, class, epoch, threshold) with 95 % Wilson intervals, and
+// the buttons that move the one threshold to an optimal operating point.
+
+import * as core from "./core.js";
+import { el } from "./dom.js";
+
+/** Readout rows: metric name (data-metric), label, and what its Wilson interval counts (if any). */
+const METRICS = [
+  { name: "threshold", label: "threshold" },
+  { name: "precision", label: "precision", wilson: (c) => [c.tp, c.tp + c.fp] },
+  { name: "recall", label: "recall (TPR)", wilson: (c) => [c.tp, c.tp + c.fn] },
+  { name: "f1", label: "F1" },
+  { name: "fbeta", label: "F-β" },
+  { name: "specificity", label: "specificity (TNR)", wilson: (c) => [c.tn, c.tn + c.fp] },
+  { name: "fpr", label: "FPR", wilson: (c) => [c.fp, c.tn + c.fp] },
+  { name: "accuracy", label: "accuracy", wilson: (c) => [c.tp + c.tn, c.tp + c.fp + c.tn + c.fn] },
+  { name: "balanced_accuracy", label: "balanced accuracy" },
+  { name: "mcc", label: "MCC" },
+  { name: "iou", label: "IoU", wilson: (c) => [c.tp, c.tp + c.fp + c.fn] },
+  { name: "tp", label: "TP" },
+  { name: "fp", label: "FP" },
+  { name: "tn", label: "TN" },
+  { name: "fn", label: "FN" },
+];
+const COUNT_METRICS = new Set(["tp", "fp", "tn", "fn"]);
+
+/** A number for the table: counts as integers (weighted counts with 4 digits), rates with 4 decimals. */
+export function formatMetric(name, value) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  if (COUNT_METRICS.has(name)) return Number.isInteger(value) ? String(value) : value.toPrecision(5);
+  if (name === "threshold" && value > 0 && value < 1e-3) return value.toExponential(3);
+  return value.toFixed(4);
+}
+
+function formatInterval([low, high]) {
+  if (!Number.isFinite(low) || !Number.isFinite(high)) return "";
+  return `[${low.toFixed(3)}, ${high.toFixed(3)}]`;
+}
+
+/**
+ * Builds the panel in `container`.
+ * @returns {{update(model: object, changedKeys: Set<string>): void}}
+ */
+export function createReadout(container, store) {
+  const subtitle = el("div", { className: "tbm-muted" });
+  const table = el("table");
+  const note = el("div", { className: "tbm-hint", attrs: { role: "status" } });
+  const numberInput = (testid, key, { min, max, step, title }) => {
+    const input = el("input", { type: "number", min: String(min), max: String(max), step: String(step), title, dataset: { testid } });
+    input.addEventListener("change", () => {
+      const value = Number(input.value);
+      const valid = input.value.trim() !== "" && Number.isFinite(value) && value >= min && value <= max;
+      input.setAttribute("aria-invalid", String(!valid));
+      if (valid) store.set({ [key]: value });
+      else note.textContent = `${input.value || "An empty value"} is not a valid ${title.toLowerCase()} (${min} to ${max}).`;
+    });
+    return input;
+  };
+  const inputs = {
+    beta: numberInput("beta-input", "beta", { min: 0.01, max: 100, step: 0.1, title: "β of F-β" }),
+    costRatio: numberInput("cost-ratio-input", "costRatio", { min: 0, max: 1e6, step: 0.1, title: "Cost of a FP / cost of a FN" }),
+    minPrecision: numberInput("min-precision-input", "minPrecision", { min: 0, max: 1, step: 0.01, title: "Minimum precision" }),
+    minRecall: numberInput("min-recall-input", "minRecall", { min: 0, max: 1, step: 0.01, title: "Minimum recall" }),
+  };
+  const button = (testid, text, title) => el("button", { type: "button", title, dataset: { testid } }, text);
+  const buttons = {
+    fbeta: button("opt-max-fbeta", "Max F-β", "Threshold with the highest F-β"),
+    youden: button("opt-max-youden", "Max Youden J", "Threshold with the highest TPR − FPR"),
+    cost: button("opt-min-cost", "Min cost", "Threshold with the lowest (FN + r·FP) / n"),
+    recallAtPrecision: button("opt-recall-at-precision", "Best recall, precision ≥", "Highest recall with precision at least p"),
+    precisionAtRecall: button("opt-precision-at-recall", "Best precision, recall ≥", "Highest precision with recall at least r"),
+  };
+  const optimizers = el("div", { className: "tbm-optimizers" }, [
+    buttons.fbeta,
+    el("label", { className: "tbm-row" }, ["β", inputs.beta]),
+    buttons.youden,
+    el("span"),
+    buttons.cost,
+    el("label", { className: "tbm-row" }, ["FP:FN cost", inputs.costRatio]),
+    buttons.recallAtPrecision,
+    el("label", { className: "tbm-row" }, ["p", inputs.minPrecision]),
+    buttons.precisionAtRecall,
+    el("label", { className: "tbm-row" }, ["r", inputs.minRecall]),
+  ]);
+  const optimizerBox = el("div", {}, [el("h3", {}, "Move the threshold to"), optimizers]);
+  const matrixBox = el("div");
+  container.append(
+    el("div", { dataset: { testid: "readout" } }, [el("h3", {}, "At this threshold"), subtitle, table, matrixBox]),
+    optimizerBox,
+    note,
+  );
+
+  let model = null;
+
+  /** Runs an optimiser on the first selected run and moves the threshold to its answer. */
+  const optimize = (describe, find) => () => {
+    const curve = model?.curves?.[0];
+    if (!curve) {
+      note.textContent = "Select a run with data at this epoch first.";
+      return;
+    }
+    const point = find(curve, model.state);
+    if (point.index < 0 || !Number.isFinite(point.threshold)) {
+      note.textContent = `No threshold of run “${curve.run}” satisfies ${describe(model.state)}.`;
+      return;
+    }
+    note.textContent = `${describe(model.state)} on run “${curve.run}”: threshold ${formatMetric("threshold", point.threshold)} (value ${formatMetric("", point.value)}).`;
+    store.set({ threshold: point.threshold });
+  };
+  const args = (curve) => [curve.positiveHistograms, curve.negativeHistograms, curve.thresholds];
+  buttons.fbeta.addEventListener("click", optimize((s) => `max F-β (β = ${s.beta})`, (curve, s) => core.bestFbetaThreshold(...args(curve), s.beta, curve.average)));
+  buttons.youden.addEventListener("click", optimize(() => "max Youden J", (curve) => core.bestYoudenThreshold(...args(curve), curve.average)));
+  buttons.cost.addEventListener("click", optimize((s) => `min cost (FP:FN = ${s.costRatio})`, (curve, s) => core.minCostThreshold(...args(curve), s.costRatio, null, curve.average)));
+  buttons.recallAtPrecision.addEventListener("click", optimize((s) => `precision ≥ ${s.minPrecision}`, (curve, s) => core.recallAtPrecision(...args(curve), s.minPrecision, curve.average)));
+  buttons.precisionAtRecall.addEventListener("click", optimize((s) => `recall ≥ ${s.minRecall}`, (curve, s) => core.precisionAtRecall(...args(curve), s.minRecall, curve.average)));
+
+  function renderTable(points) {
+    const head = el("tr", {}, [el("th", {}, "metric"), ...points.map((point) => el("th", { title: point.run }, [
+      el("span", { className: "tbm-swatch", style: { background: point.color, display: "inline-block", marginRight: "4px" } }),
+      point.run,
+    ]))]);
+    const rows = METRICS.map((metric) =>
+      el("tr", {}, [
+        el("td", {}, metric.label),
+        ...points.map((point) => {
+          const value = point.metrics[metric.name];
+          const interval = metric.wilson && point.exact ? core.wilsonInterval(...metric.wilson(point.counts)) : null;
+          return el("td", { dataset: { metric: metric.name, run: point.run, value: String(value) } }, [
+            formatMetric(metric.name, value),
+            interval ? el("div", { className: "tbm-ci", title: "95 % Wilson interval" }, formatInterval(interval)) : "",
+          ]);
+        }),
+      ]),
+    );
+    table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
+  }
+
+  return {
+    update(nextModel) {
+      model = nextModel;
+      const { state } = model;
+      for (const [key, input] of Object.entries(inputs)) {
+        if (container.ownerDocument.activeElement !== input) input.value = String(state[key]);
+      }
+      const points = model.operatingPoints;
+      const kind = model.tagInfo.kind;
+      optimizerBox.hidden = kind !== "threshold_curves";
+      const className = model.classLabel;
+      subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${kind === "threshold_curves" ? "" : " · argmax decision"}`;
+      if (points.length === 0) {
+        table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", {}, "No data for the selected runs at this epoch."))));
+      } else {
+        renderTable(points);
+      }
+      matrixBox.replaceChildren(...(model.matrixScalars ?? []).map(({ run, color, metrics }) =>
+        el("div", { className: "tbm-hint" }, [
+          el("span", { className: "tbm-swatch", style: { background: color, display: "inline-block", marginRight: "4px" } }),
+          `${run}: accuracy ${formatMetric("", metrics.accuracy)} · κ ${formatMetric("", metrics.kappa)} · MCC ${formatMetric("", metrics.mcc)} · mean IoU ${formatMetric("", metrics.mean_iou)}`,
+        ]),
+      ));
+    },
+  };
+}
