@@ -1,29 +1,40 @@
 """The TensorBoard plugin: registration (`MetricsLoader`) and the HTTP routes (`MetricsPlugin`).
 
-Every route is a thin `*_route(request)` that parses parameters and calls a pure `*_impl(ctx,
-experiment, ...)` returning plain data, as TensorBoard's own plugins do. All data comes through
-`context.data_provider`, so both loaders (Rust data server and Python), remote logdirs and
-`--path_prefix` work.
+Every route is a thin `*_route(request)` that parses and validates its parameters and calls a pure
+`*_impl(ctx, experiment, ...)` returning plain data, as TensorBoard's own plugins do. All data comes
+through `context.data_provider`, one run/tag per call, so both loaders (Rust data server and
+Python), remote logdirs and `--path_prefix` work. Routes and their parameters: docs/routes.md.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import mimetypes
+import os
+import re
 from typing import Any
 
+from tensorboard import errors as tb_errors
 from tensorboard import plugin_util
 from tensorboard.backend import http_util
-from tensorboard.data import provider
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tb_metrics_plugin import metadata
+from tb_metrics_plugin import core, export, metadata, reading, wire
 
 logger = logging.getLogger(__name__)
 
-# Read one run/tag per data-provider call (the Rust server caps a reply at 256 MiB); this many
-# steps at most per call, far above any real number of epochs.
-_MAX_STEPS_PER_READ = 1_000_000
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+_JSON = "application/json"
+_SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class BadParameterError(reading.ReadError):
+    """A query parameter is missing, repeated, unknown or has a value the route cannot use."""
+
+    status = 400
 
 
 class MetricsPlugin(base_plugin.TBPlugin):
@@ -33,10 +44,16 @@ class MetricsPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context: base_plugin.TBContext):
         self._data_provider = context.data_provider
-        self._warned: set[tuple[str, str, str]] = set()
 
     def get_plugin_apps(self):
-        return {"/tags": self.tags_route}
+        return {
+            "/tags": self.tags_route,
+            "/counts": self.counts_route,
+            "/summary": self.summary_route,
+            "/export": self.export_route,
+            "/index.js": self.index_js_route,
+            "/static/*": self.static_route,
+        }
 
     def is_active(self) -> bool:
         return False  # the tab is shown when `data_plugin_names` have data
@@ -45,59 +62,213 @@ class MetricsPlugin(base_plugin.TBPlugin):
         return (metadata.PLUGIN_NAME,)
 
     def frontend_metadata(self):
-        return base_plugin.FrontendMetadata(tab_name="Threshold metrics")
+        return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Threshold metrics")
+
+    # Routes: parse and validate, then call the `_impl`.
 
     @wrappers.Request.application
     def tags_route(self, request: wrappers.Request) -> wrappers.Response:
-        ctx = plugin_util.context(request.environ)
-        experiment = plugin_util.experiment_id(request.environ)
-        return http_util.Respond(request, self.tags_impl(ctx, experiment), "application/json")
+        return _respond(request, lambda: _json_response(request, self.tags_impl(*_where(request))), set())
+
+    @wrappers.Request.application
+    def counts_route(self, request: wrappers.Request) -> wrappers.Response:
+        def answer():
+            run, tag = _required(request, "run"), _required(request, "tag")
+            step = _step(request)
+            return _json_response(request, self.counts_impl(*_where(request), run, tag, step))
+
+        return _respond(request, answer, {"run", "tag", "step"})
+
+    @wrappers.Request.application
+    def summary_route(self, request: wrappers.Request) -> wrappers.Response:
+        def answer():
+            run, tag = _required(request, "run"), _required(request, "tag")
+            return _json_response(request, self.summary_impl(*_where(request), run, tag))
+
+        return _respond(request, answer, {"run", "tag"})
+
+    @wrappers.Request.application
+    def export_route(self, request: wrappers.Request) -> wrappers.Response:
+        def answer():
+            run, tag = _required(request, "run"), _required(request, "tag")
+            step, threshold = _step(request), _threshold(request)
+            export_format = _required(request, "format")
+            if export_format not in export.EXPORT_FORMATS:
+                raise BadParameterError(f"format={export_format!r} is not one of {list(export.EXPORT_FORMATS)}.")
+            body, filename = self.export_impl(*_where(request), run, tag, step, threshold, export_format)
+            content_type = "text/csv" if export_format == "csv" else _JSON
+            disposition = [("Content-Disposition", f'attachment; filename="{filename}"')]
+            return http_util.Respond(request, body, content_type, headers=disposition)
+
+        return _respond(request, answer, {"run", "tag", "step", "threshold", "format"})
+
+    @wrappers.Request.application
+    def index_js_route(self, request: wrappers.Request) -> wrappers.Response:
+        return _respond(request, lambda: _static_file(request, "index.js"), set())
+
+    @wrappers.Request.application
+    def static_route(self, request: wrappers.Request) -> wrappers.Response:
+        prefix = f"/data/plugin/{metadata.PLUGIN_NAME}/static/"
+        path = request.path
+        name = path[path.index(prefix) + len(prefix) :] if prefix in path else ""
+        return _respond(request, lambda: _static_file(request, name), set())
+
+    # Implementations: plain data in, plain data out.
 
     def tags_impl(self, ctx, experiment: str) -> dict[str, dict[str, dict[str, Any]]]:
-        """Lists runs → tags → {kind, class_names, num_steps, steps, version}.
+        """{run: {tag: {kind, class_names, version, num_steps, steps, max_step, ignore_class,
+        decision}}}; a tag this plugin cannot read has `{error}` instead (see `reading.tag_listing`)."""
+        return reading.tag_listing(self._data_provider, ctx, experiment)
 
-        Tags whose metadata this plugin cannot read (newer format, damaged) are listed with an
-        `error` instead, and logged once.
+    def counts_impl(self, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> dict[str, Any]:
+        """The raw counts of one run/tag, all steps or only `step`, with typed arrays (see `wire`).
+
+        threshold_curves: `thresholds` (S, T) float32, `positive` and `negative` (S, C, T + 1);
+        confusion_matrix: `matrix` (S, C, C). S is 1 when `step` is given.
         """
-        mapping = self._data_provider.list_tensors(
-            ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME
-        )
-        result: dict[str, dict[str, dict[str, Any]]] = {}
-        for run, tags in sorted(mapping.items()):
-            for tag, time_series in sorted(tags.items()):
-                entry: dict[str, Any]
-                try:
-                    plugin_data = metadata.parse_plugin_metadata(time_series.plugin_content)
-                except metadata.UnsupportedFormatError as error:
-                    self._warn_once(run, tag, str(error))
-                    entry = {"error": str(error)}
-                else:
-                    steps = self._steps(ctx, experiment, run, tag)
-                    entry = {
-                        "kind": plugin_data.kind,
-                        "class_names": list(plugin_data.class_names),
-                        "version": plugin_data.version,
-                        "num_steps": len(steps),
-                        "steps": steps,
-                        "max_step": time_series.max_step,
-                    }
-                result.setdefault(run, {})[tag] = entry
-        return result
+        series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
+        answer = _header(series)
+        if series.kind == metadata.KIND_THRESHOLD_CURVES:
+            answer["thresholds"] = wire.encode_array(series.thresholds, "float32")
+            answer["positive"] = wire.encode_array(series.positive_histograms)
+            answer["negative"] = wire.encode_array(series.negative_histograms)
+        else:
+            answer["matrix"] = wire.encode_array(series.matrices)
+        return answer
 
-    def _steps(self, ctx, experiment: str, run: str, tag: str) -> list[int]:
-        data = self._data_provider.read_tensors(
-            ctx,
-            experiment_id=experiment,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=_MAX_STEPS_PER_READ,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
-        )
-        return sorted({datum.step for datum in data.get(run, {}).get(tag, [])})
+    def summary_impl(self, ctx, experiment: str, run: str, tag: str) -> dict[str, Any]:
+        """Per-step metrics of one run/tag for "over epochs" charts, from the numeric core.
 
-    def _warn_once(self, run: str, tag: str, problem: str) -> None:
-        if (run, tag, problem) not in self._warned:
-            self._warned.add((run, tag, problem))
-            logger.warning("tb_metrics: cannot read run %r tag %r: %s", run, tag, problem)
+        {run, tag, kind, class_names, steps, wall_times, series: {metric: {per_class, macro, micro,
+        weighted} or {value}}}; see `export.summary_series`. Undefined values are None.
+        """
+        series = reading.read_series(self._data_provider, ctx, experiment, run, tag)
+        answer = {key: _header(series)[key] for key in ("run", "tag", "kind", "class_names", "steps", "wall_times")}
+        answer["series"] = export.summary_series(series)
+        return core.json_safe(answer)
+
+    def export_impl(
+        self, ctx, experiment: str, run: str, tag: str, step: int | None, threshold: float | None, export_format: str
+    ) -> tuple[str, str]:
+        """(file content, file name) of the per-step, per-class metric records of one run/tag.
+
+        The records are those of the CLI's `export` (`export.records`): all steps, or only `step`;
+        with `threshold`, also the confusion counts and rates at that threshold.
+        """
+        series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
+        records = export.records(series, threshold)
+        body = export.to_csv(records) if export_format == "csv" else export.to_json(records)
+        parts = ["tb_metrics", run, tag] + ([f"step{step}"] if step is not None else [])
+        filename = _SAFE_FILENAME.sub("_", "_".join(parts)).strip("_") + "." + export_format
+        return body, filename
+
+
+def _where(request: wrappers.Request) -> tuple[Any, str]:
+    return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+
+
+def _header(series: reading.TagSeries) -> dict[str, Any]:
+    return {
+        "run": series.run,
+        "tag": series.tag,
+        "kind": series.kind,
+        "class_names": list(series.class_names),
+        "ignore_class": series.plugin_data.ignore_class,
+        "decision": series.plugin_data.decision,
+        "version": series.plugin_data.version,
+        "steps": series.steps.tolist(),
+        "wall_times": series.wall_times.tolist(),
+    }
+
+
+def _respond(request: wrappers.Request, answer, allowed: set[str]) -> wrappers.Response:
+    """Runs `answer()`; turns every refusal into a 4xx JSON `{"error": ...}`, never a traceback."""
+    try:
+        unknown = sorted(set(request.args) - allowed)
+        if unknown:
+            raise BadParameterError(
+                f"unknown parameter {unknown[0]!r}; this route takes "
+                + (", ".join(sorted(allowed)) if allowed else "no parameters")
+                + "."
+            )
+        return answer()
+    except reading.ReadError as error:
+        return _error(request, str(error), error.status)
+    except tb_errors.PublicError as error:  # raised by the data provider, e.g. an unknown experiment
+        return _error(request, str(error), error.http_code)
+    except Exception:  # noqa: BLE001 - a bug must not leak a traceback to the browser
+        logger.exception("tb_metrics: %s failed", request.full_path)
+        return _error(request, "internal error in the tb_metrics plugin; the TensorBoard log has details.", 500)
+
+
+def _error(request: wrappers.Request, message: str, status: int) -> wrappers.Response:
+    return http_util.Respond(request, json.dumps({"error": message}), _JSON, code=status)
+
+
+def _json_response(request: wrappers.Request, answer: Any) -> wrappers.Response:
+    # Serialised here (not by `Respond`): NaN is already None, and big answers skip a second walk.
+    text = json.dumps(core.json_safe(answer), separators=(",", ":"), allow_nan=False)
+    return http_util.Respond(request, text, _JSON)
+
+
+def _single(request: wrappers.Request, name: str) -> str | None:
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise BadParameterError(f"parameter {name!r} was given {len(values)} times ({values!r}); give it once.")
+    return values[0] if values else None
+
+
+def _required(request: wrappers.Request, name: str) -> str:
+    value = _single(request, name)
+    if value is None or value == "":
+        raise BadParameterError(f"parameter {name!r} is missing; add {name}=... to the query.")
+    return value
+
+
+def _step(request: wrappers.Request) -> int | None:
+    text = _single(request, "step")
+    if text is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,18}", text):
+        raise BadParameterError(f"step={text!r} is not a non-negative integer; use a step listed by the tags route.")
+    return int(text)
+
+
+def _threshold(request: wrappers.Request) -> float | None:
+    text = _single(request, "threshold")
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadParameterError(f"threshold={text!r} is not a number; give a value in [0, 1].") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise BadParameterError(f"threshold={text!r} is outside [0, 1]; give a value in [0, 1].")
+    return value
+
+
+def _static_file(request: wrappers.Request, name: str) -> wrappers.Response:
+    """A file of `STATIC_DIR` by relative name; anything that would leave that folder is refused."""
+    parts = name.split("/")
+    if (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or "\0" in name
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise BadParameterError(f"static file name {name!r} is not a plain relative path inside the plugin's files.")
+    root = os.path.realpath(STATIC_DIR)
+    path = os.path.realpath(os.path.join(root, *parts))
+    if os.path.commonpath([root, path]) != root:
+        raise BadParameterError(f"static file name {name!r} leads outside the plugin's files.")
+    if not os.path.isfile(path):
+        raise reading.NotFoundError(f"static file {name!r} does not exist in the plugin's files.")
+    content_type = "text/javascript" if path.endswith((".js", ".mjs")) else (
+        mimetypes.guess_type(path)[0] or "application/octet-stream"
+    )
+    with open(path, "rb") as file:
+        return http_util.Respond(request, file.read(), content_type)
 
 
 class MetricsLoader(base_plugin.TBLoader):
@@ -117,3 +288,4 @@ class MetricsLoader(base_plugin.TBLoader):
 
     def load(self, context: base_plugin.TBContext) -> MetricsPlugin:
         return MetricsPlugin(context)
+

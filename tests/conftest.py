@@ -111,3 +111,96 @@ def tiny_binary_model(num_features: int):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((num_features,)), keras.layers.Dense(1, activation="sigmoid")])
     return model
+
+
+class FittedLogs:
+    """A logdir written by real Keras fits with `MetricsCallback`, and what the models predict.
+
+    Runs: `binary/{train,validation}` (breast cancer, sigmoid, compiled metrics) and
+    `digits/validation` (10-class softmax, the callback's own `validation_data` pass).
+    `predictions[run]` are the final model's scores on that run's validation labels `labels[run]`,
+    i.e. what the last step's counts were made from.
+    """
+
+    def __init__(self, logdir, labels, predictions, epochs):
+        self.logdir = logdir
+        self.labels = labels
+        self.predictions = predictions
+        self.epochs = epochs
+
+
+@pytest.fixture(scope="session")
+def fitted_logs(tmp_path_factory, breast_cancer) -> FittedLogs:
+    import keras
+    from sklearn.datasets import load_digits
+
+    import tb_metrics_plugin as tbm
+
+    epochs = 3
+    logdir = tmp_path_factory.mktemp("fitted") / "logs"
+    (x_train, y_train), (x_val, y_val) = breast_cancer
+    model = tiny_binary_model(x_train.shape[1])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="binary_crossentropy",
+                  metrics=[tbm.ThresholdCurves(), tbm.ConfusionMatrix()])
+    model.fit(x_train, y_train, batch_size=64, epochs=epochs, verbose=0, validation_data=(x_val, y_val),
+              callbacks=[keras.callbacks.TensorBoard(str(logdir / "binary")),
+                         tbm.MetricsCallback(str(logdir / "binary"), class_names=["benign", "malignant"])])
+    labels = {"binary/validation": y_val}
+    predictions = {"binary/validation": model.predict(x_val, verbose=0)[:, 0]}
+
+    features, digits = load_digits(return_X_y=True)
+    features = (features / 16).astype("float32")
+    x_train, y_train, x_val, y_val = features[:300], digits[:300], features[300:500], digits[300:500]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(0.03), loss="sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, epochs=epochs, verbose=0,
+              callbacks=[tbm.MetricsCallback(str(logdir / "digits"), validation_data=(x_val, y_val),
+                                             class_names=[f"digit {d}" for d in range(10)])])
+    labels["digits/validation"] = y_val
+    predictions["digits/validation"] = model.predict(x_val, verbose=0)
+    return FittedLogs(logdir, labels, predictions, epochs)
+
+
+class InProcessTensorBoard:
+    """TensorBoard's real WSGI app with its real data provider, built as `tensorboard.program` does.
+
+    `load_fast=False`: the Python loader, loaded once before returning. `load_fast=True`: a Rust
+    data server subprocess that loads the logdir once, in the background (poll until the data is
+    there).
+    `client` is a werkzeug test client on the app.
+    """
+
+    def __init__(self, logdir, load_fast: bool):
+        from tensorboard import program
+        from tensorboard.backend import application
+        from tensorboard.backend.event_processing import data_ingester
+        from tensorboard.data import server_ingester
+        from tensorboard.plugins.core import core_plugin
+        from werkzeug.test import Client
+
+        from tb_metrics_plugin.plugin import MetricsLoader
+
+        board = program.TensorBoard(plugins=[core_plugin.CorePluginLoader, MetricsLoader])
+        board.configure(logdir=str(logdir), load_fast="true" if load_fast else "false", reload_interval=0,
+                        reload_task="blocking")
+        flags = board.flags
+        if load_fast:
+            self.ingester = server_ingester.SubprocessServerDataIngester(
+                server_binary=server_ingester.get_server_binary(), logdir=flags.logdir, reload_interval=0,
+                channel_creds_type=flags.grpc_creds_type, samples_per_plugin=flags.samples_per_plugin,
+            )
+        else:
+            self.ingester = data_ingester.LocalDataIngester(flags)
+        self.ingester.start()
+        multiplexer = None if load_fast else self.ingester.deprecated_multiplexer
+        self.app = application.TensorBoardWSGIApp(
+            flags, board.plugin_loaders, self.ingester.data_provider, board.assets_zip_provider, multiplexer
+        )
+        self.client = Client(self.app)
+        self.data_provider = self.ingester.data_provider
+
+    def close(self):
+        stdin = getattr(self.ingester, "_stdin_handle", None)  # the data server exits when stdin closes
+        if stdin is not None:
+            stdin.close()

@@ -1,0 +1,152 @@
+"""Per-step metric tables of one run/tag, from the numeric core: the summary route's series and the
+records that the export route and the CLI's `export` write as CSV or JSON.
+
+One place builds them, so a number in a downloaded CSV, in `tb-metrics export` and in the "over
+epochs" chart is the same number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import numpy as np
+
+from tb_metrics_plugin import core, metadata
+from tb_metrics_plugin.reading import TagSeries
+
+AVERAGES = core.AVERAGES
+EXPORT_FORMATS = ("csv", "json")
+THRESHOLD_CURVE_METRICS = ("roc_auc", "average_precision", "pr_auc", "best_f1", "best_f1_threshold")
+CONFUSION_MATRIX_METRICS = ("accuracy", "mean_iou", "kappa")
+AT_THRESHOLD_RATES = ("precision", "recall", "f1")
+AT_THRESHOLD_COUNTS = ("tp", "fp", "tn", "fn")
+
+
+def summary_series(series: TagSeries) -> dict[str, dict[str, list]]:
+    """Each metric of `core.step_summary` over the steps of `series`.
+
+    Threshold curves: {metric: {"per_class": [S][C], "micro": [S], "macro": [S], "weighted": [S]}}
+    for roc_auc, average_precision, pr_auc, best_f1, best_f1_threshold. Confusion matrices:
+    {"accuracy" | "mean_iou" | "kappa": {"value": [S]}, "iou": {"per_class": [S][C]}}.
+    NaN (undefined for lack of data) stays NaN here; `core.json_safe` makes it null.
+    """
+    tables: dict[str, dict[str, list]] = {}
+    for index in range(len(series.steps)):
+        for metric, values in _step_summary(series, index).items():
+            for key, value in values.items():
+                tables.setdefault(metric, {}).setdefault(key, []).append(value)
+    return tables
+
+
+def records(series: TagSeries, threshold: float | None = None) -> list[dict[str, Any]]:
+    """Flat records: per step, one per class then micro, macro, weighted (threshold curves), or
+    one with class "all" (confusion matrices).
+
+    Threshold curves: run, tag, step, class, roc_auc, average_precision, pr_auc, best_f1,
+    best_f1_threshold. With `threshold`, also `threshold` (the stored threshold nearest to the one
+    asked for: counts exist only there), precision, recall, f1 and tp, fp, tn, fn at it; micro rows
+    hold the summed counts, macro / weighted rows average the rates and leave the counts empty.
+    Confusion matrices: run, tag, step, class, accuracy, mean_iou, kappa, per_class_iou
+    ({class name: IoU}).
+    """
+    result = []
+    names = list(series.class_names)
+    for index, step in enumerate(series.steps.tolist()):
+        where = {"run": series.run, "tag": series.tag, "step": step}
+        numbers = _step_summary(series, index)
+        if series.kind == metadata.KIND_CONFUSION_MATRIX:
+            result.append({
+                **where,
+                "class": "all",
+                **{metric: numbers[metric]["value"] for metric in CONFUSION_MATRIX_METRICS},
+                "per_class_iou": dict(zip(names, np.asarray(numbers["iou"]["per_class"]).tolist(), strict=True)),
+            })
+            continue
+        at = _at_threshold(series, index, threshold) if threshold is not None else None
+        for position, name in enumerate([*names, *AVERAGES]):
+            key, column = ("per_class", position) if position < len(names) else (name, None)
+
+            def pick(value, column=column):
+                return np.asarray(value)[column] if column is not None else value
+
+            record = {**where, "class": name}
+            record.update({metric: pick(numbers[metric][key]) for metric in THRESHOLD_CURVE_METRICS})
+            if at is not None:
+                record.update({name_: pick(value) for name_, value in at[key].items()})
+            result.append(record)
+    return core.json_safe(result)
+
+
+def to_json(records_: list[dict[str, Any]]) -> str:
+    """The records as a JSON array; undefined numbers are null."""
+    return json.dumps(core.json_safe(records_), indent=1, allow_nan=False) + "\n"
+
+
+def to_csv(records_: list[dict[str, Any]]) -> str:
+    """The records as CSV with a header row. A dict field `f` becomes columns `f.<key>`; undefined
+    numbers are empty cells; floats are written in full precision (shortest round-trip repr)."""
+    rows = [_flatten(record) for record in core.json_safe(records_)]
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", restval="")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return out.getvalue()
+
+
+def nearest_threshold_index(thresholds: np.ndarray, threshold: float) -> int:
+    """Index of the stored threshold nearest to `threshold` (the lower one on a tie)."""
+    return int(np.argmin(np.abs(np.asarray(thresholds, dtype=np.float64) - threshold)))
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{inner}": item for inner, item in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def _step_summary(series: TagSeries, index: int) -> dict[str, dict[str, Any]]:
+    if series.kind == metadata.KIND_CONFUSION_MATRIX:
+        return core.confusion_matrix_summary(series.matrices[index])
+    return core.threshold_curves_summary(
+        series.positive_histograms[index], series.negative_histograms[index], series.thresholds[index]
+    )
+
+
+def _at_threshold(series: TagSeries, index: int, threshold: float) -> dict[str, dict[str, Any]]:
+    """{"per_class": {name: (C,)}, "micro" | "macro" | "weighted": {name: value}} at the stored
+    threshold nearest to `threshold`."""
+    thresholds = series.thresholds[index]
+    column = nearest_threshold_index(thresholds, threshold)
+    tp, fp, tn, fn = (
+        np.atleast_2d(counts)
+        for counts in core.confusion_at_thresholds(
+            series.positive_histograms[index], series.negative_histograms[index]
+        )
+    )
+    used = float(thresholds[column])
+    per_class = core.threshold_metrics(tp[:, column], fp[:, column], tn[:, column], fn[:, column])
+    at: dict[str, dict[str, Any]] = {
+        "per_class": {
+            "threshold": np.full(tp.shape[0], used),
+            **{name: per_class[name] for name in AT_THRESHOLD_RATES},
+            **dict(zip(AT_THRESHOLD_COUNTS, (tp[:, column], fp[:, column], tn[:, column], fn[:, column]), strict=True)),
+        }
+    }
+    for average in AVERAGES:
+        averaged = core.average_threshold_metrics(tp, fp, tn, fn, average)
+        at[average] = {"threshold": used, **{name: float(averaged[name][column]) for name in AT_THRESHOLD_RATES}}
+        summed = (float(tp[:, column].sum()), float(fp[:, column].sum()), float(tn[:, column].sum()),
+                  float(fn[:, column].sum()))
+        at[average].update(dict(zip(AT_THRESHOLD_COUNTS, summed if average == "micro" else (None,) * 4, strict=True)))
+    return at

@@ -1,0 +1,282 @@
+"""Reading our summaries through a TensorBoard data provider, one run/tag per call.
+
+The backend gets its data provider from TensorBoard (Rust data server or Python loader); the CLI
+builds one over TensorBoard's own `EventMultiplexer`. Both then read through this module, so a
+step, a run or a tag means the same thing in a route and on the command line.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tensorboard.data import provider
+
+from tb_metrics_plugin import layout, metadata
+
+logger = logging.getLogger(__name__)
+
+# Asking for this many samples means "every step": far above any real number of epochs.
+ALL_STEPS = 1_000_000
+# The Python side of TensorBoard's channel to the Rust data server refuses replies above this.
+DATA_SERVER_REPLY_LIMIT_BYTES = 256 * 1024 * 1024
+# Share of that limit a fallback read aims at (protobuf framing, wall times and steps come on top).
+_FALLBACK_SHARE = 0.8
+
+
+class ReadError(Exception):
+    """A request for data that cannot be answered; `status` is the HTTP status a route returns."""
+
+    status = 400
+
+
+class NotFoundError(ReadError):
+    """No such run, tag or step."""
+
+    status = 404
+
+
+class TooLargeError(ReadError):
+    """The data provider cannot send this much in one reply (the Rust data server's 256 MiB cap)."""
+
+    status = 413
+
+
+class UnreadableError(ReadError):
+    """The tag's metadata or tensors do not fit any format version this plugin reads."""
+
+    status = 422
+
+
+@dataclass(frozen=True)
+class TagSeries:
+    """Every (or one) stored step of one run/tag, stacked along a leading step axis.
+
+    Attributes:
+      run, tag: where the data came from.
+      plugin_data: the tag's decoded metadata (kind, class names, version, ...).
+      steps: int64 (S,), increasing.
+      wall_times: float64 (S,), seconds since the epoch.
+      thresholds: threshold curves only: float32 (S, T).
+      positive_histograms, negative_histograms: threshold curves only: (S, C, T + 1), float32 when
+        the stored tensors were (exact), else float64. See `layout`.
+      matrices: confusion matrices only: (S, C, C).
+      complete: False when the data provider could only send a sample of the steps.
+    """
+
+    run: str
+    tag: str
+    plugin_data: metadata.PluginData
+    steps: np.ndarray
+    wall_times: np.ndarray
+    thresholds: np.ndarray | None = None
+    positive_histograms: np.ndarray | None = None
+    negative_histograms: np.ndarray | None = None
+    matrices: np.ndarray | None = None
+    complete: bool = True
+
+    @property
+    def kind(self) -> str:
+        return self.plugin_data.kind
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.plugin_data.class_names
+
+
+def list_series(data_provider, ctx, experiment: str) -> dict[str, dict[str, Any]]:
+    """{run: {tag: TensorTimeSeries}} of this plugin's tags (metadata only, no tensors read)."""
+    return data_provider.list_tensors(ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME)
+
+
+def tag_listing(data_provider, ctx, experiment: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """{run: {tag: {kind, class_names, version, num_steps, steps, max_step, ignore_class, decision}}}.
+
+    Counting the steps reads each run/tag's tensors (the data provider API has no step listing),
+    one run/tag per call. Tags whose metadata cannot be read are listed with `error` instead; a
+    run/tag too large for one data-server reply is listed with the steps of a sample, `sampled:
+    true` and a `warning`.
+    """
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for run, tags in sorted(list_series(data_provider, ctx, experiment).items()):
+        for tag, time_series in sorted(tags.items()):
+            entry: dict[str, Any]
+            try:
+                plugin_data = metadata.parse_plugin_metadata(time_series.plugin_content)
+            except metadata.UnsupportedFormatError as error:
+                _warn_once(run, tag, str(error))
+                entry = {"error": str(error)}
+            else:
+                data, complete = _read_data(data_provider, ctx, experiment, run, tag)
+                steps = sorted({datum.step for datum in data})
+                entry = {
+                    "kind": plugin_data.kind,
+                    "class_names": list(plugin_data.class_names),
+                    "version": plugin_data.version,
+                    "num_steps": len(steps),
+                    "steps": steps,
+                    "max_step": time_series.max_step,
+                    "ignore_class": plugin_data.ignore_class,
+                    "decision": plugin_data.decision,
+                }
+                if not complete:
+                    entry["sampled"] = True
+                    entry["warning"] = _sampled_warning(len(steps))
+            result.setdefault(run, {})[tag] = entry
+    return result
+
+
+def read_series(data_provider, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> TagSeries:
+    """All stored steps of `run`/`tag` (or only `step`), decoded and stacked.
+
+    When a step was written twice (a restarted run), the datum the provider lists last wins.
+
+    Raises:
+      NotFoundError: unknown run, tag or step (the message lists what exists).
+      UnreadableError: metadata or tensors this plugin version cannot decode.
+      TooLargeError: the whole run/tag exceeds one data-server reply and `step` is not in the
+        sample that fits.
+    """
+    plugin_data = _plugin_data(data_provider, ctx, experiment, run, tag)
+    data, complete = _read_data(data_provider, ctx, experiment, run, tag)
+    by_step = {int(datum.step): datum for datum in data}
+    if step is None:
+        if not complete:
+            raise TooLargeError(
+                f"run={run!r} tag={tag!r} is larger than the {_mib(DATA_SERVER_REPLY_LIMIT_BYTES)} the "
+                "TensorBoard data server can send in one reply; request one step with step=S, or start "
+                "TensorBoard with --load_fast=false."
+            )
+        chosen = [by_step[s] for s in sorted(by_step)]
+    elif step in by_step:
+        chosen = [by_step[step]]
+    elif not complete:
+        raise TooLargeError(
+            f"step={step} of run={run!r} tag={tag!r} is not among the {len(by_step)} steps the TensorBoard "
+            f"data server can send in one {_mib(DATA_SERVER_REPLY_LIMIT_BYTES)} reply (it always includes "
+            f"the last, {max(by_step)}); start TensorBoard with --load_fast=false to read every step."
+        )
+    else:
+        raise NotFoundError(f"step={step} is not a stored step of run={run!r} tag={tag!r}; {_describe_steps(by_step)}.")
+    return _stack(run, tag, plugin_data, chosen, complete)
+
+
+def _plugin_data(data_provider, ctx, experiment: str, run: str, tag: str) -> metadata.PluginData:
+    listing = list_series(data_provider, ctx, experiment)
+    if run not in listing:
+        raise NotFoundError(f"run={run!r} has no tb_metrics data; runs with data: {sorted(listing)}.")
+    if tag not in listing[run]:
+        raise NotFoundError(f"tag={tag!r} is not a tb_metrics tag of run={run!r}; its tags: {sorted(listing[run])}.")
+    try:
+        return metadata.parse_plugin_metadata(listing[run][tag].plugin_content)
+    except metadata.UnsupportedFormatError as error:
+        raise UnreadableError(f"run={run!r} tag={tag!r}: {error}") from error
+
+
+def _read_data(data_provider, ctx, experiment: str, run: str, tag: str) -> tuple[list, bool]:
+    """The provider's data points of one run/tag, and whether they are all of them.
+
+    A run/tag larger than one reply of the Rust data server is read as the largest sample that
+    fits (the data server's sample always holds the last step).
+    """
+    try:
+        return _read(data_provider, ctx, experiment, run, tag, ALL_STEPS), True
+    except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
+        if not _is_reply_too_large(error):
+            raise
+    last = _read(data_provider, ctx, experiment, run, tag, 1)
+    bytes_per_step = max(1, max(datum.numpy.nbytes for datum in last)) if last else 1
+    fitting = max(1, int(_FALLBACK_SHARE * DATA_SERVER_REPLY_LIMIT_BYTES // bytes_per_step))
+    logger.warning(
+        "tb_metrics: run %r tag %r exceeds one data-server reply (%s); reading a sample of %d steps",
+        run, tag, _mib(DATA_SERVER_REPLY_LIMIT_BYTES), fitting,
+    )
+    return _read(data_provider, ctx, experiment, run, tag, fitting), False
+
+
+def _read(data_provider, ctx, experiment: str, run: str, tag: str, downsample: int) -> list:
+    data = data_provider.read_tensors(
+        ctx,
+        experiment_id=experiment,
+        plugin_name=metadata.PLUGIN_NAME,
+        downsample=downsample,
+        run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
+    )
+    return list(data.get(run, {}).get(tag, []))
+
+
+def _is_reply_too_large(error: Exception) -> bool:
+    try:
+        import grpc
+    except ImportError:  # no gRPC, so no data server
+        return False
+    return isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def _stack(run: str, tag: str, plugin_data: metadata.PluginData, data: list, complete: bool) -> TagSeries:
+    tensors = []
+    for datum in data:
+        try:
+            layout.decode(datum.numpy, plugin_data)  # validates shape and edges of every step
+        except metadata.UnsupportedFormatError as error:
+            raise UnreadableError(f"run={run!r} tag={tag!r} step={datum.step}: {error}") from error
+        tensors.append(datum.numpy)
+    shapes = {tensor.shape for tensor in tensors}
+    if len(shapes) > 1:
+        raise UnreadableError(
+            f"run={run!r} tag={tag!r} changes tensor shape between steps ({sorted(shapes)}): the threshold "
+            "grid changed during the run; request one step at a time with step=S."
+        )
+    dtype = np.result_type(*tensors) if tensors else np.float32
+    stacked = np.stack(tensors).astype(dtype, copy=False) if tensors else None
+    common = {
+        "run": run,
+        "tag": tag,
+        "plugin_data": plugin_data,
+        "steps": np.array([datum.step for datum in data], dtype=np.int64),
+        "wall_times": np.array([datum.wall_time for datum in data], dtype=np.float64),
+        "complete": complete,
+    }
+    num_classes = len(plugin_data.class_names)
+    if plugin_data.kind == metadata.KIND_THRESHOLD_CURVES:
+        if stacked is None:
+            stacked = np.zeros((0, 1 + 2 * num_classes, 2), dtype=np.float32)
+        return TagSeries(
+            **common,
+            thresholds=stacked[:, 0, :-1].astype(np.float32),
+            positive_histograms=stacked[:, 1 : 1 + num_classes],
+            negative_histograms=stacked[:, 1 + num_classes :],
+        )
+    if stacked is None:
+        stacked = np.zeros((0, num_classes, num_classes), dtype=np.float32)
+    return TagSeries(**common, matrices=stacked)
+
+
+def _describe_steps(by_step: dict[int, Any]) -> str:
+    if not by_step:
+        return "it has no steps yet"
+    steps = sorted(by_step)
+    shown = ", ".join(map(str, steps[:10])) + (", ..." if len(steps) > 10 else "")
+    return f"its {len(steps)} steps: {shown} (last {steps[-1]})"
+
+
+def _sampled_warning(num_steps: int) -> str:
+    return (
+        f"only a sample of {num_steps} steps fits in one {_mib(DATA_SERVER_REPLY_LIMIT_BYTES)} reply of the "
+        "TensorBoard data server; start TensorBoard with --load_fast=false to see every step."
+    )
+
+
+def _mib(num_bytes: int) -> str:
+    return f"{num_bytes / 2**20:.0f} MiB"
+
+
+_warned: set[tuple[str, str, str]] = set()
+
+
+def _warn_once(run: str, tag: str, problem: str) -> None:
+    if (run, tag, problem) not in _warned:
+        _warned.add((run, tag, problem))
+        logger.warning("tb_metrics: cannot read run %r tag %r: %s", run, tag, problem)

@@ -1,0 +1,59 @@
+"""How the plugin's routes put arrays on the wire: typed arrays as base64 in JSON.
+
+A typed array travels as `{"dtype": "float32"|"float64", "shape": [...], "data": "<base64>"}`,
+`data` being the little-endian bytes of the C-ordered array. Against one JSON number per count this
+is about 3× smaller (a float32 count is 4 bytes, 5.33 in base64; as JSON text it is 6–12
+characters plus a comma) and needs no number parsing in the browser: `atob` and a `Float32Array`
+view. TensorBoard's `http_util.Respond` gzips either form when the browser accepts it.
+See docs/routes.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+import numpy as np
+
+_WIRE_DTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
+
+
+def encode_array(values: np.ndarray, dtype: str | None = None) -> dict[str, Any]:
+    """A typed-array object for `values`.
+
+    Args:
+      values: any real array.
+      dtype: "float32" or "float64"; by default float32 when every value is exactly a float32
+        (counts below 2^24, the usual case), else float64, so no count is ever rounded.
+    """
+    values = np.asarray(values)
+    if dtype is None:
+        as_float32 = values.astype(np.float32)
+        with np.errstate(invalid="ignore"):
+            exact = np.array_equal(as_float32.astype(np.float64), values.astype(np.float64), equal_nan=True)
+        dtype = "float32" if exact else "float64"
+    if dtype not in _WIRE_DTYPES:
+        raise ValueError(f"dtype={dtype!r} is not one of {sorted(_WIRE_DTYPES)}.")
+    little_endian = np.ascontiguousarray(values, dtype=_WIRE_DTYPES[dtype])
+    return {
+        "dtype": dtype,
+        "shape": [int(n) for n in little_endian.shape],
+        "data": base64.b64encode(little_endian.tobytes()).decode("ascii"),
+    }
+
+
+def decode_array(encoded: dict[str, Any]) -> np.ndarray:
+    """Inverse of `encode_array` (for Python clients and tests).
+
+    Raises:
+      ValueError: unknown dtype, or a byte length that does not fit the shape.
+    """
+    dtype = _WIRE_DTYPES.get(encoded.get("dtype"))
+    if dtype is None:
+        raise ValueError(f"dtype={encoded.get('dtype')!r} is not one of {sorted(_WIRE_DTYPES)}.")
+    shape = tuple(encoded["shape"])
+    raw = base64.b64decode(encoded["data"])
+    if len(raw) != dtype.itemsize * math.prod(shape):
+        raise ValueError(f"{len(raw)} bytes do not hold a {encoded['dtype']} array of shape {list(shape)}.")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)

@@ -1,0 +1,403 @@
+"""The plugin's routes through TensorBoard's real WSGI app and data provider, on both loaders, on
+logs written by real Keras fits; and the `_impl`s called directly."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+from tensorboard.backend.event_processing import data_provider as multiplexer_provider
+from tensorboard.backend.event_processing import plugin_event_multiplexer
+from tensorboard.context import RequestContext
+from tensorboard.plugins import base_plugin
+
+from tb_metrics_plugin import core, export, metadata, plugin, reading, summary, wire
+from tb_metrics_plugin.writer import SummaryWriter
+from tests.conftest import InProcessTensorBoard
+from tests.readback import read_run
+
+PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
+RUNS = {
+    "binary/train": ("threshold_curves", "confusion_matrix"),
+    "binary/validation": ("threshold_curves", "confusion_matrix"),
+    "digits/validation": ("threshold_curves", "confusion_matrix"),
+}
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["python_loader", "rust_loader"])
+def board(request, fitted_logs):
+    """The real app on the fitted logs, once every step of every tag is loaded."""
+    board = InProcessTensorBoard(fitted_logs.logdir, load_fast=request.param)
+    deadline = time.monotonic() + 60
+    while True:
+        listing = board.client.get(f"{PREFIX}/tags").get_json()
+        loaded = all(
+            listing.get(run, {}).get(tag, {}).get("num_steps") == fitted_logs.epochs
+            for run, tags in RUNS.items() for tag in tags
+        )
+        if loaded:
+            break
+        assert time.monotonic() < deadline, f"data not loaded in 60 s: {listing}"
+        time.sleep(0.3)
+    yield board
+    board.close()
+
+
+@pytest.fixture(scope="module")
+def written(fitted_logs):
+    """What the event files hold, read with TensorBoard's EventAccumulator: {run: {tag: {step: counts}}}."""
+    return {run: read_run(fitted_logs.logdir / run) for run in RUNS}
+
+
+def get_json(board, route, expected_status=200, **params):
+    response = board.client.get(f"{PREFIX}/{route}", query_string=params)
+    assert response.status_code == expected_status, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+# tags ---------------------------------------------------------------------------------------------
+
+
+def test_tags_lists_every_run_tag_and_step(board, fitted_logs):
+    listing = get_json(board, "tags")
+    assert sorted(listing) == sorted(RUNS)
+    steps = list(range(fitted_logs.epochs))
+    binary = listing["binary/validation"]
+    assert binary["threshold_curves"] == {
+        "kind": "threshold_curves", "class_names": ["malignant"], "version": metadata.FORMAT_VERSION,
+        "num_steps": len(steps), "steps": steps, "max_step": steps[-1], "ignore_class": None,
+        "decision": metadata.POSITIVE_RULE,
+    }
+    assert binary["confusion_matrix"]["class_names"] == ["benign", "malignant"]
+    assert binary["confusion_matrix"]["kind"] == "confusion_matrix"
+    digits = listing["digits/validation"]["threshold_curves"]
+    assert digits["class_names"] == [f"digit {d}" for d in range(10)]
+    assert digits["steps"] == steps
+
+
+def test_frontend_metadata_declares_es_module_and_tab(board):
+    listing = board.client.get("/data/plugins_listing").get_json()
+    entry = listing[metadata.PLUGIN_NAME]
+    assert entry["enabled"] is True
+    assert entry["tab_name"] == "Threshold metrics"
+    assert entry["loading_mechanism"] == {"type": "IFRAME", "module_path": f"{PREFIX}/index.js"}
+
+
+# counts -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_counts_of_all_steps_equal_the_event_files(board, written, run):
+    for tag in RUNS[run]:
+        answer = get_json(board, "counts", run=run, tag=tag)
+        stored = written[run][tag]
+        assert answer["steps"] == sorted(stored)
+        assert len(answer["wall_times"]) == len(stored) and all(t > 1e9 for t in answer["wall_times"])
+        assert answer["run"] == run and answer["tag"] == tag and answer["kind"] == tag
+        assert answer["version"] == metadata.FORMAT_VERSION
+        for position, step in enumerate(answer["steps"]):
+            _assert_counts_equal(answer, position, stored[step])
+
+
+def test_counts_of_one_step_have_a_leading_dimension_of_one(board, written):
+    for tag in RUNS["digits/validation"]:
+        answer = get_json(board, "counts", run="digits/validation", tag=tag, step="1")
+        assert answer["steps"] == [1] and len(answer["wall_times"]) == 1
+        arrays = ("thresholds", "positive", "negative") if tag == "threshold_curves" else ("matrix",)
+        for name in arrays:
+            assert answer[name]["shape"][0] == 1
+        _assert_counts_equal(answer, 0, written["digits/validation"][tag][1])
+
+
+def _assert_counts_equal(answer, position, expected):
+    if answer["kind"] == "threshold_curves":
+        thresholds = wire.decode_array(answer["thresholds"])
+        assert answer["thresholds"]["dtype"] == "float32"
+        np.testing.assert_array_equal(thresholds[position], expected.thresholds)
+        np.testing.assert_array_equal(wire.decode_array(answer["positive"])[position], expected.positive_histograms)
+        np.testing.assert_array_equal(wire.decode_array(answer["negative"])[position], expected.negative_histograms)
+        assert answer["class_names"] == list(expected.class_names)
+    else:
+        np.testing.assert_array_equal(wire.decode_array(answer["matrix"])[position], expected.matrix)
+        assert answer["ignore_class"] == expected.ignore_class
+        assert answer["decision"] in ("argmax", "score > 0.5")
+
+
+def test_counts_use_float32_on_the_wire_when_exact(board):
+    answer = get_json(board, "counts", run="binary/validation", tag="threshold_curves")
+    assert answer["positive"]["dtype"] == "float32"  # unweighted counts are exact float32
+    num_steps, num_classes, num_bins = answer["positive"]["shape"]
+    assert (num_steps, num_classes, num_bins) == (3, 1, answer["thresholds"]["shape"][1] + 1)
+
+
+# summary ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("run", ["binary/validation", "digits/validation"])
+def test_summary_equals_the_core_on_the_stored_counts(board, written, run):
+    answer = get_json(board, "summary", run=run, tag="threshold_curves")
+    stored = written[run]["threshold_curves"]
+    assert answer["steps"] == sorted(stored)
+    for position, step in enumerate(answer["steps"]):
+        counts = stored[step]
+        expected = core.json_safe(core.step_summary(counts))
+        for metric in export.THRESHOLD_CURVE_METRICS:
+            assert answer["series"][metric]["per_class"][position] == expected[metric]["per_class"]
+            for average in export.AVERAGES:
+                assert answer["series"][metric][average][position] == expected[metric][average]
+
+
+def tie_bound(positive_histogram, negative_histogram) -> float:
+    """How far a ROC-AUC from binned counts can be from the exact one: Σ_k pos_k·neg_k / (2·P·N).
+
+    A positive and a negative in the same bin count as a tie (½) where the exact AUC counts 0 or 1.
+    """
+    positives, negatives = positive_histogram.sum(), negative_histogram.sum()
+    return float(np.dot(positive_histogram, negative_histogram) / (2 * positives * negatives))
+
+
+def test_summary_roc_auc_is_scikit_learn_up_to_ties_within_a_bin(board, fitted_logs, written):
+    """The last step's counts come from the final model: its ROC-AUC is scikit-learn's, up to pairs
+    of a positive and a negative sharing a bin of the grid (each moves it by 1 / (2·P·N))."""
+    last = fitted_logs.epochs - 1
+    answer = get_json(board, "summary", run="binary/validation", tag="threshold_curves")
+    counts = written["binary/validation"]["threshold_curves"][last]
+    exact = roc_auc_score(fitted_logs.labels["binary/validation"], fitted_logs.predictions["binary/validation"])
+    bound = tie_bound(counts.positive_histograms[0], counts.negative_histograms[0])
+    assert abs(answer["series"]["roc_auc"]["per_class"][last][0] - exact) <= bound + 1e-12
+    assert bound < 5e-4  # a tied pair or two on this grid, out of 169 samples
+
+    answer = get_json(board, "summary", run="digits/validation", tag="threshold_curves")
+    counts = written["digits/validation"]["threshold_curves"][last]
+    labels, scores = fitted_logs.labels["digits/validation"], fitted_logs.predictions["digits/validation"]
+    bounds = [tie_bound(counts.positive_histograms[d], counts.negative_histograms[d]) for d in range(10)]
+    for digit in range(10):
+        exact = roc_auc_score(labels == digit, scores[:, digit])
+        assert abs(answer["series"]["roc_auc"]["per_class"][last][digit] - exact) <= bounds[digit] + 1e-12
+    macro = roc_auc_score(labels, scores, multi_class="ovr", average="macro")
+    assert abs(answer["series"]["roc_auc"]["macro"][last] - macro) <= np.mean(bounds) + 1e-12
+
+
+def test_summary_of_a_confusion_matrix(board, written):
+    answer = get_json(board, "summary", run="digits/validation", tag="confusion_matrix")
+    stored = written["digits/validation"]["confusion_matrix"]
+    for position, step in enumerate(answer["steps"]):
+        matrix = stored[step].matrix
+        accuracy = np.trace(matrix) / matrix.sum()
+        assert answer["series"]["accuracy"]["value"][position] == pytest.approx(accuracy, abs=1e-12)
+        expected = core.json_safe(core.step_summary(stored[step]))
+        for metric in ("mean_iou", "kappa"):
+            assert answer["series"][metric]["value"][position] == expected[metric]["value"]
+        assert answer["series"]["iou"]["per_class"][position] == expected["iou"]["per_class"]
+
+
+# export -------------------------------------------------------------------------------------------
+
+
+def test_export_json_is_an_attachment_with_the_records(board, written):
+    response = board.client.get(f"{PREFIX}/export", query_string={
+        "run": "digits/validation", "tag": "threshold_curves", "format": "json", "step": "2"})
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="tb_metrics_digits_validation_threshold_curves_step2.json"'
+    )
+    rows = json.loads(response.get_data(as_text=True))
+    names = [f"digit {d}" for d in range(10)] + list(export.AVERAGES)
+    assert [row["class"] for row in rows] == names
+    assert {row["step"] for row in rows} == {2}
+    counts = written["digits/validation"]["threshold_curves"][2]
+    expected = core.json_safe(core.step_summary(counts))
+    for digit in range(10):
+        assert rows[digit]["roc_auc"] == expected["roc_auc"]["per_class"][digit]
+        assert rows[digit]["best_f1_threshold"] == expected["best_f1_threshold"]["per_class"][digit]
+    assert rows[-3]["average_precision"] == expected["average_precision"]["micro"]
+
+
+def test_export_csv_at_a_threshold(board, written, fitted_logs):
+    response = board.client.get(f"{PREFIX}/export", query_string={
+        "run": "binary/validation", "tag": "threshold_curves", "format": "csv", "threshold": "0.5"})
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="tb_metrics_binary_validation_threshold_curves.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == fitted_logs.epochs * 4  # one class + micro, macro, weighted per step
+    last = [row for row in rows if row["step"] == str(fitted_logs.epochs - 1) and row["class"] == "malignant"][0]
+    labels = fitted_logs.labels["binary/validation"].astype(bool)
+    scores = fitted_logs.predictions["binary/validation"]
+    used = float(last["threshold"])
+    assert abs(used - 0.5) < 1e-2
+    predicted = scores > np.float32(used)
+    assert int(float(last["tp"])) == np.sum(predicted & labels)
+    assert int(float(last["fp"])) == np.sum(predicted & ~labels)
+    assert int(float(last["tn"])) == np.sum(~predicted & ~labels)
+    assert int(float(last["fn"])) == np.sum(~predicted & labels)
+    assert float(last["precision"]) == pytest.approx(np.sum(predicted & labels) / np.sum(predicted), abs=1e-12)
+
+
+def test_export_of_a_confusion_matrix_as_csv(board, written):
+    response = board.client.get(f"{PREFIX}/export", query_string={
+        "run": "binary/validation", "tag": "confusion_matrix", "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["step"] for row in rows] == ["0", "1", "2"]
+    assert {"accuracy", "mean_iou", "kappa", "per_class_iou.benign", "per_class_iou.malignant"} <= set(rows[0])
+    matrix = written["binary/validation"]["confusion_matrix"][2].matrix
+    assert float(rows[2]["accuracy"]) == pytest.approx(np.trace(matrix) / matrix.sum(), abs=1e-12)
+    iou_benign = matrix[0, 0] / (matrix[0].sum() + matrix[:, 0].sum() - matrix[0, 0])
+    assert float(rows[2]["per_class_iou.benign"]) == pytest.approx(iou_benign, abs=1e-12)
+
+
+# bad requests -------------------------------------------------------------------------------------
+
+BAD_REQUESTS = [
+    # (route, parameters, status, words the error must contain)
+    ("counts", {"tag": "threshold_curves"}, 400, ["'run'", "missing"]),
+    ("counts", {"run": "binary/validation"}, 400, ["'tag'", "missing"]),
+    ("counts", {"run": "nope", "tag": "threshold_curves"}, 404, ["run='nope'", "binary/validation"]),
+    ("counts", {"run": "binary/validation", "tag": "nope"}, 404, ["tag='nope'", "threshold_curves"]),
+    ("counts", {"run": "binary/validation", "tag": "threshold_curves", "step": "7"}, 404, ["step=7", "last 2"]),
+    ("counts", {"run": "binary/validation", "tag": "threshold_curves", "step": "one"}, 400, ["step='one'"]),
+    ("counts", {"run": "binary/validation", "tag": "threshold_curves", "step": "-1"}, 400, ["step='-1'"]),
+    ("counts", {"run": "binary/validation", "tag": "threshold_curves", "step": "1.5"}, 400, ["step='1.5'"]),
+    ("counts", {"run": ["binary/validation", "binary/train"], "tag": "threshold_curves"}, 400,
+     ["'run'", "2 times"]),
+    ("counts", {"run": "binary/validation", "tag": "threshold_curves", "stpe": "1"}, 400, ["'stpe'"]),
+    ("summary", {"run": "binary/validation"}, 400, ["'tag'"]),
+    ("summary", {"run": "binary/validation", "tag": "threshold_curves", "step": "1"}, 400, ["'step'"]),
+    ("summary", {"run": "nope", "tag": "confusion_matrix"}, 404, ["run='nope'"]),
+    ("export", {"run": "binary/validation", "tag": "threshold_curves"}, 400, ["'format'", "missing"]),
+    ("export", {"run": "binary/validation", "tag": "threshold_curves", "format": "xml"}, 400, ["format='xml'"]),
+    ("export", {"run": "binary/validation", "tag": "threshold_curves", "format": "csv", "threshold": "1.5"}, 400,
+     ["threshold='1.5'", "[0, 1]"]),
+    ("export", {"run": "binary/validation", "tag": "threshold_curves", "format": "csv", "threshold": "-0.1"}, 400,
+     ["threshold='-0.1'"]),
+    ("export", {"run": "binary/validation", "tag": "threshold_curves", "format": "csv", "threshold": "half"}, 400,
+     ["threshold='half'", "not a number"]),
+    ("export", {"run": "binary/validation", "tag": "threshold_curves", "format": "csv", "threshold": "nan"}, 400,
+     ["threshold='nan'"]),
+    ("export", {"run": "binary/validation", "tag": "threshold_curves", "format": "csv", "step": "99"}, 404,
+     ["step=99"]),
+    ("tags", {"run": "binary/validation"}, 400, ["'run'", "no parameters"]),
+]
+
+
+@pytest.mark.parametrize("route, params, status, words", BAD_REQUESTS, ids=lambda value: str(value)[:40])
+def test_bad_requests_get_a_json_error(board, route, params, status, words):
+    answer = get_json(board, route, expected_status=status, **params)
+    assert set(answer) == {"error"}
+    for word in words:
+        assert word in answer["error"]
+    assert "Traceback" not in answer["error"]
+
+
+# static files -------------------------------------------------------------------------------------
+
+
+def test_index_js_is_served_as_javascript(board):
+    response = board.client.get(f"{PREFIX}/index.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    with open(f"{plugin.STATIC_DIR}/index.js", "rb") as file:
+        assert response.get_data() == file.read()
+    assert b"render" in response.get_data()
+
+
+@pytest.mark.parametrize("path", [
+    "../plugin.py", "..%2Fplugin.py", "%2e%2e/plugin.py", "./../plugin.py", "a/../../plugin.py",
+    "%2Fetc%2Fpasswd", "..\\plugin.py", "sub/", "index.js%00.png",
+])
+def test_static_refuses_paths_leaving_its_folder(board, path):
+    response = board.client.get(f"{PREFIX}/static/{path}")
+    assert response.status_code in (400, 404)
+    body = response.get_data(as_text=True)
+    assert "error" in json.loads(body)
+    assert "MetricsLoader" not in body and "root:" not in body
+
+
+def test_static_serves_files_of_its_folder_and_404s_others(board):
+    assert board.client.get(f"{PREFIX}/static/index.js").status_code == 200
+    response = board.client.get(f"{PREFIX}/static/missing.css")
+    assert response.status_code == 404
+    assert "missing.css" in response.get_json()["error"]
+
+
+# the _impls, called directly ----------------------------------------------------------------------
+
+
+def python_provider(logdir):
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    return multiplexer_provider.MultiplexerDataProvider(multiplexer, str(logdir))
+
+
+@pytest.fixture(scope="module")
+def direct(fitted_logs):
+    return plugin.MetricsPlugin(base_plugin.TBContext(data_provider=python_provider(fitted_logs.logdir)))
+
+
+def test_impls_return_plain_data(direct, written):
+    ctx = RequestContext()
+    listing = direct.tags_impl(ctx, "")
+    assert listing["binary/train"]["threshold_curves"]["steps"] == [0, 1, 2]
+    counts = direct.counts_impl(ctx, "", "binary/train", "confusion_matrix", step=0)
+    expected = written["binary/train"]["confusion_matrix"][0].matrix
+    np.testing.assert_array_equal(wire.decode_array(counts["matrix"])[0], expected)
+    summary_answer = direct.summary_impl(ctx, "", "binary/train", "confusion_matrix")
+    assert summary_answer["steps"] == [0, 1, 2]
+    json.dumps(summary_answer, allow_nan=False)  # NaN already turned into null
+    body, filename = direct.export_impl(ctx, "", "binary/train", "threshold_curves", None, 0.25, "json")
+    assert filename == "tb_metrics_binary_train_threshold_curves.json"
+    rows = json.loads(body)
+    assert len(rows) == 3 * 4 and all(row["threshold"] == pytest.approx(0.25, abs=1e-2) for row in rows)
+
+
+def test_impls_raise_read_errors_with_statuses(direct):
+    ctx = RequestContext()
+    with pytest.raises(reading.NotFoundError, match="run='nope'"):
+        direct.counts_impl(ctx, "", "nope", "threshold_curves")
+    with pytest.raises(reading.NotFoundError, match="tag='nope'"):
+        direct.summary_impl(ctx, "", "binary/train", "nope")
+    with pytest.raises(reading.NotFoundError, match="step=5"):
+        direct.counts_impl(ctx, "", "binary/train", "threshold_curves", step=5)
+
+
+def test_unreadable_metadata_is_listed_with_an_error_and_refused_by_counts(tmp_path):
+    """A tag written by a newer format version is listed with `error`; its counts are a 422."""
+    good = summary.threshold_curves_pb("threshold_curves", np.array([0, 1, 1]), np.array([0.2, 0.7, 0.9]))
+    newer = summary.threshold_curves_pb("from_the_future", np.array([0, 1]), np.array([0.2, 0.7]))
+    content = json.loads(newer.value[0].metadata.plugin_data.content)
+    newer.value[0].metadata.plugin_data.content = json.dumps({**content, "version": 99}).encode()
+    with SummaryWriter(tmp_path / "run") as writer:
+        writer.add_summary(good, step=0)
+        writer.add_summary(newer, step=0)
+    direct = plugin.MetricsPlugin(base_plugin.TBContext(data_provider=python_provider(tmp_path)))
+    listing = direct.tags_impl(RequestContext(), "")
+    assert listing["run"]["threshold_curves"]["num_steps"] == 1
+    assert "version 99 is newer" in listing["run"]["from_the_future"]["error"]
+    with pytest.raises(reading.UnreadableError, match="version 99"):
+        direct.counts_impl(RequestContext(), "", "run", "from_the_future")
+
+
+def test_a_bug_in_an_impl_is_a_json_error_without_traceback(fitted_logs, monkeypatch):
+    """Anything unexpected is logged server-side; the browser gets JSON, never a traceback."""
+    from werkzeug.test import Client
+
+    direct = plugin.MetricsPlugin(base_plugin.TBContext(data_provider=python_provider(fitted_logs.logdir)))
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("secret detail")
+
+    monkeypatch.setattr(direct, "summary_impl", broken)
+    response = Client(direct.summary_route).get("/?run=binary/train&tag=threshold_curves")
+    assert response.status_code == 500
+    assert "secret detail" not in response.get_data(as_text=True)
+    assert "internal error" in response.get_json()["error"]
