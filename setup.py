@@ -30,6 +30,7 @@ setup(
     },
     entry_points={
         "tensorboard_plugins": ["tb_metrics = tb_metrics_plugin.plugin:MetricsLoader"],
+        "console_scripts": ["tb-metrics = tb_metrics_plugin.cli:main"],
     },
     classifiers=[
         "Framework :: TensorFlow",
