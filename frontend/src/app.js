@@ -6,13 +6,12 @@ import { el } from "./dom.js";
 import { createViewCard, viewsFor } from "./layout.js";
 import { createModelBuilder } from "./model.js";
 import { createReadout } from "./readout.js";
+import { assignRunColors, indexTags, reconcileState } from "./selection.js";
 import { DEFAULT_STATE, createStore, persistState, restoreState } from "./state.js";
 import { applyTheme, readHostTheme, watchHostTheme } from "./theme.js";
 
 /** How often "follow latest" asks for new epochs. */
 export const FOLLOW_POLL_MS = 5000;
-/** Run colours (TensorBoard's palette), assigned by run name order so they never change. */
-export const RUN_PALETTE = ["#ff7043", "#0077bb", "#cc3311", "#33bbee", "#ee3377", "#009988", "#7e57c2", "#8d6e63", "#c0ca33", "#5c6bc0"];
 const DATA_KEYS = ["runs", "tag", "step", "classKey"];
 
 const LOGGING_SNIPPET = `import keras
@@ -23,73 +22,6 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
 model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=10,
           callbacks=[keras.callbacks.TensorBoard("logs/run1"),
                      tbm.MetricsCallback("logs/run1", class_names=["cat", "dog", "bird"])])`;
-
-/** Run name → colour, stable for a run whatever else is selected. */
-export function assignRunColors(allRuns) {
-  return Object.fromEntries(allRuns.map((run, index) => [run, RUN_PALETTE[index % RUN_PALETTE.length]]));
-}
-
-/**
- * Digests the tags route: sorted runs, tags, per-(run, tag) info and the entries in error.
- * @returns {{allRuns: string[], tags: string[], info: Map<string, object>, problems: string[]}}
- */
-export function indexTags(tagsJson) {
-  const allRuns = Object.keys(tagsJson).sort();
-  const tags = new Set();
-  const info = new Map();
-  const problems = [];
-  for (const run of allRuns) {
-    for (const [tag, entry] of Object.entries(tagsJson[run])) {
-      if (entry.error) {
-        problems.push(`Run “${run}”, tag “${tag}” cannot be shown: ${entry.error}`);
-        continue;
-      }
-      tags.add(tag);
-      info.set(`${run}\u0000${tag}`, entry);
-    }
-  }
-  return { allRuns, tags: [...tags].sort(), info, problems };
-}
-
-/**
- * A state patch that makes `state` valid for the tags: a known tag (threshold curves first), runs
- * that have it (the first one if none), a class of it, a logged step (the latest by default).
- */
-export function reconcileState(state, index) {
-  const patch = {};
-  const infoOf = (run, tag) => index.info.get(`${run}\u0000${tag}`);
-  let tag = state.tag;
-  if (!index.tags.includes(tag)) {
-    const kindOf = (candidate) => index.allRuns.map((run) => infoOf(run, candidate)).find(Boolean)?.kind;
-    tag = index.tags.find((candidate) => kindOf(candidate) === "threshold_curves") ?? index.tags[0] ?? null;
-    patch.tag = tag;
-  }
-  const runsWithTag = index.allRuns.filter((run) => infoOf(run, tag));
-  let runs = state.runs.filter((run) => runsWithTag.includes(run));
-  if (runs.length === 0 && runsWithTag.length > 0) runs = [runsWithTag[0]];
-  if (runs.join("\u0000") !== state.runs.join("\u0000")) patch.runs = runs;
-
-  const tagInfo = mergeTagInfo(runs.map((run) => infoOf(run, tag)).filter(Boolean));
-  const numClasses = tagInfo.class_names.length;
-  const classValid = /^\d+$/.test(state.classKey)
-    ? Number(state.classKey) < numClasses
-    : numClasses > 1 && ["micro", "macro", "weighted"].includes(state.classKey);
-  if (!classValid) patch.classKey = numClasses > 1 && tagInfo.kind === "confusion_matrix" ? "micro" : "0";
-
-  const steps = tagInfo.steps;
-  const latest = steps[steps.length - 1] ?? null;
-  if (state.followLatest || state.step === null || !steps.includes(state.step)) {
-    if (state.step !== latest) patch.step = latest;
-  }
-  return { patch, runsWithTag, tagInfo };
-}
-
-/** One tag's info over the selected runs: kind and classes of the first, the union of steps. */
-export function mergeTagInfo(entries) {
-  if (entries.length === 0) return { kind: null, class_names: [], steps: [] };
-  const steps = [...new Set(entries.flatMap((entry) => entry.steps))].sort((a, b) => a - b);
-  return { ...entries[0], steps, num_steps: steps.length, max_step: steps[steps.length - 1] ?? null };
-}
 
 /**
  * Mounts the tab in `root`.

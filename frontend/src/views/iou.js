@@ -1,0 +1,163 @@
+// The IoU view. Confusion matrices: per-class IoU bars and mean IoU for every selected run.
+// Threshold curves (binary or per-class segmentation masks): IoU = TP / (TP + FP + FN) against the
+// threshold, with the current threshold marked.
+
+import * as core from "../core.js";
+import { toCsv } from "../export.js";
+import {
+  CHART_HEIGHT, axis, createOverlay, createPlotHolder, createViewRoot, drawMarker, drawVerticalLine, exportChartPng,
+  formatNumber, renderLegend, themeOf, uPlot,
+} from "./chart_common.js";
+
+const BAR_FILL_ALPHA = "99"; // hex alpha: overlapping runs stay visible
+
+/** Per-run per-class IoU and mean IoU of the model's matrices (the core's formulas). */
+function matrixIous(model) {
+  return model.matrices.map((entry) => {
+    const metrics = core.matrixMetrics(entry.matrix, entry.numClasses);
+    return { run: entry.run, color: entry.color, classNames: entry.classNames, iou: metrics.iou, meanIou: metrics.mean_iou };
+  });
+}
+
+/** Per-run IoU at every stored threshold of the model's curves. */
+function curveIous(model) {
+  return model.curves.map((curve) => ({
+    run: curve.run,
+    color: curve.color,
+    thresholds: curve.thresholds,
+    iou: core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn).iou,
+  }));
+}
+
+/** Creates the IoU view in `container` (update / exportCsv / exportPng / destroy). */
+export function createIouView(container) {
+  const dom = createViewRoot(container, "view-iou", "IoU");
+  const holder = createPlotHolder(dom.plot);
+  let theme = themeOf(null);
+  let mode = null; // "bars" | "threshold"
+  let rows = [];
+  let threshold = 0.5;
+  let overlay = null;
+  let legendItems = [];
+  let source = null;
+  const getTheme = () => theme;
+
+  function barOptions(width, classNames) {
+    overlay = null;
+    return {
+      width,
+      height: CHART_HEIGHT,
+      legend: { show: true, live: true },
+      cursor: { points: { show: false }, drag: { x: true, y: false } },
+      scales: { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] }, y: { range: [0, 1] } },
+      axes: [
+        axis(getTheme, {
+          label: "class",
+          values: (_u, splits) => splits.map((v) => (Number.isInteger(v) && classNames[v] !== undefined ? classNames[v] : "")),
+        }),
+        axis(getTheme, { label: "IoU" }),
+      ],
+      series: [
+        { label: "class", value: (_u, v) => (v == null ? "–" : classNames[v] ?? String(v)) },
+        ...rows.map((row) => ({
+          label: row.run,
+          stroke: row.color,
+          fill: `${row.color}${BAR_FILL_ALPHA}`,
+          width: 1,
+          paths: uPlot.paths.bars({ size: [0.8, 60] }),
+          points: { show: false },
+          value: (_u, v) => formatNumber(v),
+        })),
+      ],
+    };
+  }
+
+  function thresholdOptions(width) {
+    overlay = createOverlay();
+    return {
+      width,
+      height: CHART_HEIGHT,
+      legend: { show: true, live: true },
+      plugins: [overlay.plugin],
+      cursor: { drag: { x: true, y: false } },
+      scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
+      axes: [axis(getTheme, { label: "threshold" }), axis(getTheme, { label: "IoU" })],
+      series: [
+        { label: "threshold", value: (_u, v) => (v == null ? "–" : v.toFixed(4)) },
+        ...rows.map((row) => ({ label: row.run, stroke: row.color, width: 2, points: { show: false }, value: (_u, v) => formatNumber(v) })),
+      ],
+      hooks: { draw: [() => drawMarkers()] },
+    };
+  }
+
+  function drawMarkers() {
+    if (!overlay || !holder.plot) return;
+    overlay.draw((ctx, u) => {
+      drawVerticalLine(ctx, u, u.valToPos(threshold, "x"), "#f57c00", 1.5, [4, 3]);
+      for (const row of rows) {
+        const j = core.thresholdIndex(row.thresholds, threshold);
+        if (j >= 0) drawMarker(ctx, u.valToPos(row.thresholds[j], "x"), u.valToPos(row.iou[j], "y"), row.color, theme);
+      }
+    });
+  }
+
+  function atThresholdText() {
+    return rows.map((row) => {
+      const j = core.thresholdIndex(row.thresholds, threshold);
+      return { color: row.color, text: `${row.run}: IoU ${formatNumber(j >= 0 ? row.iou[j] : NaN)} at threshold` };
+    });
+  }
+
+  return {
+    update(model, changedKeys) {
+      theme = themeOf(model.state);
+      threshold = model.state.threshold;
+      const kind = model.tagInfo.kind;
+      const nextSource = kind === "confusion_matrix" ? model.matrices : model.curves;
+      const dataChanged = nextSource !== source || !changedKeys || changedKeys.has("theme");
+      if (kind === "confusion_matrix") {
+        if (dataChanged) {
+          source = nextSource;
+          rows = matrixIous(model);
+          mode = "bars";
+          dom.message.textContent = rows.length ? "" : "No matrix for the selected runs at this epoch.";
+          const classNames = rows[0]?.classNames ?? [];
+          const x = Float64Array.from(classNames, (_, index) => index);
+          legendItems = rows.map((row) => ({ color: row.color, text: `${row.run}: mean IoU ${formatNumber(row.meanIou)}` }));
+          renderLegend(dom.legend, legendItems);
+          const layoutKey = `bars|${rows.map((row) => row.run).join(",")}|${classNames.length}|${model.state.theme}`;
+          holder.show(layoutKey, (width) => barOptions(width, classNames), [x, ...rows.map((row) => row.iou)]);
+        }
+        return;
+      }
+      if (dataChanged) {
+        source = nextSource;
+        rows = curveIous(model);
+        mode = "threshold";
+        dom.message.textContent = rows.length ? `IoU = TP / (TP + FP + FN) of ${model.classLabel}` : "No data for the selected runs at this epoch.";
+        const thresholds = rows[0]?.thresholds ?? new Float64Array(0);
+        // Runs share the threshold grid when logged with the defaults; others are resampled by index.
+        const layoutKey = `threshold|${rows.map((row) => row.run).join(",")}|${model.state.theme}`;
+        holder.show(layoutKey, thresholdOptions, [Float64Array.from(thresholds), ...rows.map((row) => row.iou.length === thresholds.length ? row.iou : new Float64Array(thresholds.length).fill(NaN))]);
+      }
+      legendItems = atThresholdText();
+      renderLegend(dom.legend, legendItems);
+      drawMarkers();
+    },
+    exportCsv() {
+      if (mode === "bars") {
+        const classNames = rows[0]?.classNames ?? [];
+        return toCsv(["run", "class", "iou"], rows.flatMap((row) => classNames.map((name, c) => [row.run, name, row.iou[c]]))
+          .concat(rows.map((row) => [row.run, "mean_iou", row.meanIou])));
+      }
+      return toCsv(["run", "threshold", "iou"], rows.flatMap((row) => Array.from(row.thresholds, (t, j) => [row.run, t, row.iou[j]])));
+    },
+    exportPng() {
+      return exportChartPng(holder.plot, overlay?.canvas ?? null, theme, "IoU", legendItems);
+    },
+    destroy() {
+      holder.destroy();
+      dom.root.remove();
+    },
+  };
+}
