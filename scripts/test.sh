@@ -13,5 +13,19 @@ python -m pip install --quiet --disable-pip-version-check -r requirements-dev.tx
 python -m pip install --quiet --disable-pip-version-check -e .
 
 ruff check .
+
+# Frontend: the bundle in tb_metrics_plugin/static is committed (users never need node); a rebuild
+# from the locked dependencies must reproduce it byte for byte. Then the JS unit tests.
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+(cd frontend && npm ci --silent --no-audit --no-fund && npm run --silent build)
+if [ -n "$(git status --porcelain -- tb_metrics_plugin/static)" ]; then
+  git status --short -- tb_metrics_plugin/static
+  echo "tb_metrics_plugin/static differs from a fresh build: run scripts/build_frontend.sh and commit it." >&2
+  exit 1
+fi
+node --test frontend/test/
 # pytest exits 5 when it collects no test: set -e turns that into a failure too.
 python -m pytest tests tb_metrics_plugin -q -p no:cacheprovider "$@"
