@@ -1,0 +1,697 @@
+/**
+ * What every chart view shares: the TensorBoard look (light/dark), uPlot axes, a marker overlay that
+ * moves with the threshold without redrawing the curves, the hover tooltip and PNG export. (CSV
+ * text is built with the tab's `export.js`.)
+ *
+ * Why an overlay canvas for markers: a threshold change must repaint every view within one frame.
+ * The curves do not depend on the threshold, so they stay on uPlot's canvas untouched; only the
+ * few operating-point markers, drawn on a second canvas inside uPlot's `.u-over`, are cleared and
+ * drawn again (microseconds, independent of the number of thresholds).
+ */
+import uPlot from "uplot";
+import * as core from "../core.js";
+
+export const ACCENT = "#f57c00";
+export const FONT_FAMILY = "Roboto, 'Helvetica Neue', Arial, sans-serif";
+const AXIS_FONT = `12px ${FONT_FAMILY}`;
+const LABEL_FONT = `13px ${FONT_FAMILY}`;
+
+/**
+ * Colours of TensorBoard's light and dark themes, as its scalar charts use them; the same values as
+ * the tab's CSS custom properties (--tbm-surface, --tbm-text-muted, --tbm-grid, --tbm-accent).
+ */
+export const THEMES = {
+  light: {
+    accent: ACCENT,
+    background: "#ffffff",
+    text: "#616161",
+    axis: "#9e9e9e",
+    grid: "rgba(0, 0, 0, 0.08)",
+    reference: "#9e9e9e",
+    faint: "rgba(0, 0, 0, 0.22)",
+    markerRing: "#ffffff",
+    tooltipBackground: "rgba(255, 255, 255, 0.96)",
+    tooltipText: "#212121",
+    tooltipBorder: "#e0e0e0",
+  },
+  dark: {
+    accent: "#ef8a2c",
+    background: "#3a3a3a",
+    text: "#a8a8a8",
+    axis: "#757575",
+    grid: "rgba(255, 255, 255, 0.12)",
+    reference: "#9e9e9e",
+    faint: "rgba(255, 255, 255, 0.28)",
+    markerRing: "#3a3a3a",
+    tooltipBackground: "rgba(48, 48, 48, 0.96)",
+    tooltipText: "#eeeeee",
+    tooltipBorder: "#616161",
+  },
+};
+
+/** The theme object for a store state (`theme` is "light" or "dark"; anything else is light). */
+export function themeOf(state) {
+  return THEMES[state && state.theme] || THEMES.light;
+}
+
+/**
+ * State keys after whose change a view rebuilds its uPlot data: the curves changed (runs, tag,
+ * class, step) or the colours did (theme, a rare event). A threshold change never rebuilds.
+ */
+export const REBUILD_KEYS = ["runs", "tag", "classKey", "step", "theme"];
+
+/** True when `changedKeys` (a Set, or null/undefined meaning "everything") holds any of `keys`. */
+export function changedAny(changedKeys, keys) {
+  if (!changedKeys) return true;
+  for (const key of keys) if (changedKeys.has(key)) return true;
+  return false;
+}
+
+const STYLE_ID = "tbm-chart-style";
+const CHART_CSS = `
+.tbm-chart { position: relative; font: 13px ${FONT_FAMILY}; color: var(--tbm-text-muted, #616161); }
+.tbm-chart-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 14px; margin: 0 0 4px; }
+.tbm-chart-title { font-weight: 500; font-size: 13px; }
+.tbm-chart-legend { display: flex; flex-wrap: wrap; gap: 2px 14px; font-size: 12px; }
+.tbm-chart-legend-item { display: inline-flex; align-items: center; gap: 5px; white-space: nowrap; }
+button.tbm-chart-legend-item { font: inherit; color: inherit; background: none; border: 0; padding: 0; cursor: pointer; }
+.tbm-chart-legend-off { opacity: 0.4; text-decoration: line-through; }
+.tbm-chart-controls { display: inline-flex; gap: 10px; font-size: 12px; margin-left: auto; }
+.tbm-chart-controls label { display: inline-flex; align-items: center; gap: 4px; cursor: pointer; }
+.tbm-chart-plot { position: relative; min-height: 40px; }
+.tbm-chart-message { font-size: 12px; opacity: 0.8; padding: 6px 0; }
+.tbm-chart-message:empty { display: none; }
+.tbm-chart .u-over canvas.tbm-chart-overlay { position: absolute; left: 0; top: 0; pointer-events: none; }
+.tbm-chart-tooltip { position: absolute; z-index: 10; pointer-events: none; display: none; padding: 4px 7px;
+  font: 12px ${FONT_FAMILY}; line-height: 1.45; border: 1px solid; border-radius: 3px; white-space: nowrap;
+  box-shadow: 0 1px 4px rgba(0, 0, 0, 0.2); }
+.tbm-chart-tooltip table { border-collapse: collapse; }
+.tbm-chart-tooltip td { padding: 0 4px; text-align: right; font-variant-numeric: tabular-nums; }
+.tbm-chart-tooltip td:first-child { text-align: left; padding-left: 0; }
+.tbm-chart .u-legend { font-size: 12px; }
+`;
+
+/** Adds the charts' own CSS to the document once (uPlot's stylesheet comes with the tab's). */
+function ensureStyles(doc) {
+  if (doc.getElementById(STYLE_ID)) return;
+  const style = doc.createElement("style");
+  style.id = STYLE_ID;
+  style.textContent = CHART_CSS;
+  doc.head.appendChild(style);
+}
+
+/**
+ * The DOM skeleton of a chart view inside `container`.
+ *
+ * @returns {{root, head, legend, controls, plot, message}} `root` carries `data-testid=testid`.
+ */
+export function createViewRoot(container, testid, title) {
+  const doc = container.ownerDocument;
+  ensureStyles(doc);
+  const root = doc.createElement("div");
+  root.className = "tbm-chart";
+  root.dataset.testid = testid;
+  const head = doc.createElement("div");
+  head.className = "tbm-chart-head";
+  const titleEl = doc.createElement("span");
+  titleEl.className = "tbm-chart-title";
+  titleEl.textContent = title;
+  const legend = doc.createElement("div");
+  legend.className = "tbm-chart-legend";
+  const controls = doc.createElement("div");
+  controls.className = "tbm-chart-controls";
+  head.append(titleEl, legend, controls);
+  const message = doc.createElement("div");
+  message.className = "tbm-chart-message";
+  const plot = doc.createElement("div");
+  plot.className = "tbm-chart-plot";
+  root.append(head, message, plot);
+  container.appendChild(root);
+  return { root, head, legend, controls, plot, message };
+}
+
+/**
+ * Fills `legendEl` with one swatch + text per item ({color, text, dash?, off?, onClick?}); `dash` is
+ * a canvas dash pattern (array) or `true` for a plain dashed line; items with `onClick` are toggle
+ * buttons, dimmed while `off`.
+ */
+export function renderLegend(legendEl, items) {
+  const doc = legendEl.ownerDocument;
+  const svgNs = "http://www.w3.org/2000/svg";
+  legendEl.replaceChildren(
+    ...items.map(({ color, text, dash, off, onClick }) => {
+      const item = doc.createElement(onClick ? "button" : "span");
+      item.className = "tbm-chart-legend-item";
+      if (onClick) {
+        item.type = "button";
+        item.title = off ? `Show ${text}` : `Hide ${text}`;
+        item.setAttribute("aria-pressed", String(!off));
+        item.addEventListener("click", onClick);
+      }
+      if (off) item.classList.add("tbm-chart-legend-off");
+      const swatch = doc.createElementNS(svgNs, "svg");
+      swatch.setAttribute("width", "22");
+      swatch.setAttribute("height", "6");
+      const line = doc.createElementNS(svgNs, "line");
+      for (const [name, value] of [["x1", 0], ["y1", 3], ["x2", 22], ["y2", 3], ["stroke", color], ["stroke-width", 2]]) {
+        line.setAttribute(name, String(value));
+      }
+      const pattern = dash === true ? [4, 3] : dash;
+      if (pattern && pattern.length) line.setAttribute("stroke-dasharray", pattern.join(" "));
+      swatch.appendChild(line);
+      const label = doc.createElement("span");
+      label.textContent = text;
+      item.append(swatch, label);
+      return item;
+    }),
+  );
+}
+
+/** A labelled checkbox in a view's header; `onChange(checked)` runs on every toggle. */
+export function addToggle(controlsEl, text, checked, onChange) {
+  const doc = controlsEl.ownerDocument;
+  const label = doc.createElement("label");
+  const input = doc.createElement("input");
+  input.type = "checkbox";
+  input.checked = checked;
+  input.addEventListener("change", () => onChange(input.checked));
+  label.append(input, doc.createTextNode(text));
+  controlsEl.appendChild(label);
+  return input;
+}
+
+/** Width for a chart in `plotEl` (its layout width, or a default before layout). */
+export function chartWidth(plotEl) {
+  return Math.max(200, Math.floor(plotEl.clientWidth || 420));
+}
+export const CHART_HEIGHT = 280;
+
+/**
+ * uPlot axis options in the TensorBoard look. Colours are functions of `getTheme()`, so a theme
+ * change only needs `u.redraw(false, true)`.
+ */
+export function axis(getTheme, options = {}) {
+  return {
+    font: AXIS_FONT,
+    labelFont: LABEL_FONT,
+    stroke: () => getTheme().text,
+    grid: { stroke: () => getTheme().grid, width: 1 },
+    ticks: { stroke: () => getTheme().grid, width: 1, size: 4 },
+    labelSize: 18,
+    labelGap: 2,
+    size: 30,
+    ...options,
+  };
+}
+
+/** Numeric axis values with as many decimals as the tick step needs (0.1 → "0.1", not "0.10"). */
+export function tickValues(_u, splits, _axisIdx, _space, increment) {
+  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(increment || 1) + 1e-9)));
+  return splits.map((v) => (v == null ? "" : v.toFixed(decimals)));
+}
+
+/**
+ * A second canvas laid over uPlot's plotting area for markers that move with the threshold.
+ * `draw(paint)` clears it and calls `paint(ctx, u)` with the context scaled to CSS pixels of the
+ * plotting area (so `u.valToPos(v, key)` positions are used directly).
+ */
+export function createOverlay() {
+  let canvas = null;
+  let plotInstance = null;
+  let lastPaint = null;
+  const resize = (u) => {
+    const ratio = uPlot.pxRatio;
+    const width = u.bbox.width;
+    const height = u.bbox.height;
+    canvas.width = Math.max(1, Math.round(width));
+    canvas.height = Math.max(1, Math.round(height));
+    canvas.style.width = `${width / ratio}px`;
+    canvas.style.height = `${height / ratio}px`;
+    // Resizing clears a canvas: paint the markers again.
+    if (lastPaint) overlay.draw(lastPaint);
+  };
+  const overlay = {
+    plugin: {
+      hooks: {
+        init: (u) => {
+          plotInstance = u;
+          canvas = u.root.ownerDocument.createElement("canvas");
+          canvas.className = "tbm-chart-overlay";
+          u.over.appendChild(canvas);
+        },
+        setSize: (u) => resize(u),
+        ready: (u) => resize(u),
+        // Scales change on zoom; markers must follow.
+        setScale: () => {
+          if (lastPaint && plotInstance && plotInstance.status === 1) overlay.draw(lastPaint);
+        },
+      },
+    },
+    get canvas() {
+      return canvas;
+    },
+    draw(paint) {
+      lastPaint = paint;
+      if (!canvas || !plotInstance) return;
+      const ctx = canvas.getContext("2d");
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      ctx.setTransform(uPlot.pxRatio, 0, 0, uPlot.pxRatio, 0, 0);
+      paint(ctx, plotInstance);
+    },
+  };
+  return overlay;
+}
+
+/** A filled circle with a ring in the background colour, so it reads on top of its own curve. */
+export function drawMarker(ctx, x, y, color, theme, radius = 5) {
+  if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+  ctx.beginPath();
+  ctx.arc(x, y, radius, 0, 2 * Math.PI);
+  ctx.fillStyle = color;
+  ctx.fill();
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = theme.markerRing;
+  ctx.stroke();
+}
+
+/** A vertical line across the plotting area at CSS x position `x` (the threshold cursor). */
+export function drawVerticalLine(ctx, u, x, color, width = 1.5, dash = []) {
+  if (!Number.isFinite(x)) return;
+  const height = u.bbox.height / uPlot.pxRatio;
+  ctx.beginPath();
+  ctx.setLineDash(dash);
+  ctx.moveTo(x, 0);
+  ctx.lineTo(x, height);
+  ctx.strokeStyle = color;
+  ctx.lineWidth = width;
+  ctx.stroke();
+  ctx.setLineDash([]);
+}
+
+/**
+ * A hover tooltip as a uPlot plugin. `content(u)` returns an HTML string for the current cursor
+ * (u.cursor.left/top/idx/idxs) or null to hide it. The box is kept inside the plotting area.
+ */
+export function tooltipPlugin(content, getTheme) {
+  let box = null;
+  const hide = () => {
+    if (box) box.style.display = "none";
+  };
+  return {
+    hooks: {
+      init: (u) => {
+        box = u.root.ownerDocument.createElement("div");
+        box.className = "tbm-chart-tooltip";
+        u.over.appendChild(box);
+        u.over.addEventListener("mouseleave", hide);
+      },
+      setCursor: (u) => {
+        const { left, top } = u.cursor;
+        const html = left == null || left < 0 ? null : content(u);
+        if (!html) {
+          hide();
+          return;
+        }
+        const theme = getTheme();
+        box.innerHTML = html;
+        box.style.background = theme.tooltipBackground;
+        box.style.color = theme.tooltipText;
+        box.style.borderColor = theme.tooltipBorder;
+        box.style.display = "block";
+        const plotWidth = u.over.clientWidth;
+        const plotHeight = u.over.clientHeight;
+        const { offsetWidth: width, offsetHeight: height } = box;
+        const x = left + 12 + width > plotWidth ? Math.max(0, left - 12 - width) : left + 12;
+        const y = top + 12 + height > plotHeight ? Math.max(0, top - 12 - height) : top + 12;
+        box.style.left = `${x}px`;
+        box.style.top = `${y}px`;
+      },
+    },
+  };
+}
+
+/**
+ * `cursor.dataIdx` for uPlot's mode 2 (per-series x and y): the index of the point of series
+ * `seriesIdx` nearest to the mouse in screen pixels, or null beyond `maxDistance` pixels or for
+ * series that `hoverable(seriesIdx)` rejects (reference lines).
+ */
+export function nearestPointDataIdx(hoverable, maxDistance = 40) {
+  return (u, seriesIdx) => {
+    if (seriesIdx === 0 || !hoverable(seriesIdx) || !u.series[seriesIdx].show) return null;
+    const { left, top } = u.cursor;
+    if (left == null || left < 0) return null;
+    const [xs, ys] = u.data[seriesIdx];
+    const series = u.series[seriesIdx];
+    const [xKey, yKey] = [series.facets[0].scale, series.facets[1].scale];
+    let best = null;
+    let bestDistance = maxDistance * maxDistance;
+    for (let i = 0; i < xs.length; i++) {
+      if (xs[i] == null || ys[i] == null) continue;
+      const dx = u.valToPos(xs[i], xKey) - left;
+      const dy = u.valToPos(ys[i], yKey) - top;
+      const distance = dx * dx + dy * dy;
+      if (distance < bestDistance) {
+        bestDistance = distance;
+        best = i;
+      }
+    }
+    return best;
+  };
+}
+
+/** Of the series with a hovered point (mode 2), the one whose point is nearest to the mouse. */
+export function closestHoveredSeries(u) {
+  const { left, top, idxs } = u.cursor;
+  let best = null;
+  let bestDistance = Infinity;
+  for (let s = 1; s < u.series.length; s++) {
+    const i = idxs && idxs[s];
+    if (i == null) continue;
+    const [xs, ys] = u.data[s];
+    const [xKey, yKey] = [u.series[s].facets[0].scale, u.series[s].facets[1].scale];
+    const dx = u.valToPos(xs[i], xKey) - left;
+    const dy = u.valToPos(ys[i], yKey) - top;
+    if (dx * dx + dy * dy < bestDistance) {
+      bestDistance = dx * dx + dy * dy;
+      best = s;
+    }
+  }
+  return best;
+}
+
+/** Formats a rate or score for display (4 significant decimals; "–" for NaN/null). */
+export function formatNumber(value, digits = 4) {
+  if (value == null || Number.isNaN(value)) return "–";
+  if (!Number.isFinite(value)) return value > 0 ? "∞" : "−∞";
+  return value.toFixed(digits);
+}
+
+/** Formats a threshold: enough digits to tell grid points apart near 0 and 1. */
+export function formatThreshold(value) {
+  if (value == null || Number.isNaN(value)) return "–";
+  if (value > 0 && value < 1e-3) return value.toExponential(2);
+  if (value < 1 && 1 - value < 1e-3) return `1 − ${(1 - value).toExponential(2)}`;
+  return value.toFixed(4);
+}
+
+/** Formats a count: integers as integers, weighted counts with 4 significant digits. */
+export function formatCount(value) {
+  if (value == null || Number.isNaN(value)) return "–";
+  return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+}
+
+/** Escapes text for the tooltip's innerHTML (run names are user data). */
+export function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * A tooltip table with one column per run: `rows` are [label, (run index) → text] pairs; the
+ * header row shows each run's colour and name.
+ */
+export function runsTableHtml(curves, rows) {
+  const head = curves
+    .map((curve) => `<td><span style="color:${escapeHtml(curve.color)}">●</span> ${escapeHtml(curve.run)}</td>`)
+    .join("");
+  const body = rows
+    .map(([label, cell]) => `<tr><td>${escapeHtml(label)}</td>${curves.map((_, r) => `<td>${cell(r)}</td>`).join("")}</tr>`)
+    .join("");
+  return `<table><tr><td></td>${head}</tr>${body}</table>`;
+}
+
+/** Tooltip rows for TP/FP/TN/FN at one threshold of one run's curve. */
+export function countsTableHtml(curve, index) {
+  const row = (name, value) => `<tr><td>${name}</td><td>${value}</td></tr>`;
+  return (
+    `<table>${row("threshold", formatThreshold(curve.thresholds[index]))}` +
+    row("TP", formatCount(curve.tp[index])) +
+    row("FP", formatCount(curve.fp[index])) +
+    row("TN", formatCount(curve.tn[index])) +
+    row("FN", formatCount(curve.fn[index])) +
+    "</table>"
+  );
+}
+
+/** A coloured run name for a tooltip header. */
+export function runHeaderHtml(run, color) {
+  return `<div><span style="color:${escapeHtml(color)}">●</span> <b>${escapeHtml(run)}</b></div>`;
+}
+
+/**
+ * A PNG data URL of a chart: uPlot's canvas, the marker overlay, and the legend written below, on
+ * the theme's background (uPlot's canvas is transparent).
+ */
+export function exportChartPng(u, overlayCanvas, theme, title, legendItems) {
+  if (!u) return "";
+  const ratio = uPlot.pxRatio;
+  const source = u.ctx.canvas;
+  const lineHeight = Math.round(16 * ratio);
+  const headerHeight = lineHeight + Math.round(6 * ratio);
+  const legendHeight = legendItems.length * lineHeight + Math.round(6 * ratio);
+  const canvas = u.root.ownerDocument.createElement("canvas");
+  canvas.width = source.width;
+  canvas.height = headerHeight + source.height + legendHeight;
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = theme.background;
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.font = `500 ${Math.round(13 * ratio)}px ${FONT_FAMILY}`;
+  ctx.fillStyle = theme.text;
+  ctx.textBaseline = "middle";
+  ctx.fillText(title, Math.round(8 * ratio), headerHeight / 2);
+  ctx.drawImage(source, 0, headerHeight);
+  if (overlayCanvas) ctx.drawImage(overlayCanvas, u.bbox.left, headerHeight + u.bbox.top);
+  ctx.font = `${Math.round(12 * ratio)}px ${FONT_FAMILY}`;
+  legendItems.forEach(({ color, text }, i) => {
+    const y = headerHeight + source.height + (i + 0.5) * lineHeight + Math.round(3 * ratio);
+    ctx.fillStyle = color;
+    ctx.fillRect(Math.round(8 * ratio), y - ratio, Math.round(14 * ratio), Math.round(2 * ratio));
+    ctx.fillStyle = theme.text;
+    ctx.fillText(text, Math.round(28 * ratio), y);
+  });
+  return canvas.toDataURL("image/png");
+}
+
+/**
+ * Calls `onWidth(width)` when `element`'s width changes (charts follow the panel's width), and
+ * returns the function that stops observing.
+ */
+export function observeWidth(element, onWidth) {
+  const View = element.ownerDocument.defaultView;
+  if (!View || !View.ResizeObserver) return () => {};
+  let lastWidth = element.clientWidth;
+  const observer = new View.ResizeObserver(() => {
+    const width = element.clientWidth;
+    if (width > 0 && Math.abs(width - lastWidth) >= 1) {
+      lastWidth = width;
+      onWidth(width);
+    }
+  });
+  observer.observe(element);
+  return () => observer.disconnect();
+}
+
+/** Coalesces calls into one per animation frame (drags fire many events per frame). */
+export function perFrame(fn) {
+  let pending = null;
+  let lastArgs = null;
+  return (...args) => {
+    lastArgs = args;
+    if (pending != null) return;
+    pending = requestAnimationFrame(() => {
+      pending = null;
+      fn(...lastArgs);
+    });
+  };
+}
+
+export { uPlot };
+
+/**
+ * Owns one uPlot instance in `plotEl`: creates it when the series layout (`layoutKey`, e.g. the
+ * runs and their colours) changes, otherwise only swaps its data; follows the element's width.
+ * `source` is free for the view to remember which model data the chart shows.
+ */
+export function createPlotHolder(plotEl) {
+  let plot = null;
+  let layout = null;
+  const stopObserving = observeWidth(plotEl, (width) => {
+    if (plot) plot.setSize({ width: Math.max(200, Math.floor(width)), height: CHART_HEIGHT });
+  });
+  return {
+    source: undefined,
+    get plot() {
+      return plot;
+    },
+    show(layoutKey, makeOptions, data) {
+      if (!plot || layoutKey !== layout) {
+        if (plot) plot.destroy();
+        plot = new uPlot(makeOptions(chartWidth(plotEl)), data, plotEl);
+        layout = layoutKey;
+      } else {
+        plot.setData(data);
+      }
+      return plot;
+    },
+    clear() {
+      if (plot) plot.destroy();
+      plot = null;
+      layout = null;
+    },
+    destroy() {
+      stopObserving();
+      this.clear();
+    },
+  };
+}
+
+/**
+ * The index in `thresholds` (ascending) of the stored threshold nearest to `threshold`: counts
+ * exist only at stored thresholds, so markers and tooltips show the nearest one.
+ */
+export function gridIndexAt(thresholds, threshold) {
+  const count = thresholds.length;
+  let low = 0;
+  let high = count - 1;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (thresholds[middle] < threshold) low = middle + 1;
+    else high = middle;
+  }
+  // `low` is the first threshold ≥ the value; its lower neighbour may be nearer.
+  if (low > 0 && threshold - thresholds[low - 1] <= thresholds[low] - threshold) return low - 1;
+  return low;
+}
+
+/**
+ * For a curve of T + 2 points as the core returns them (+∞ end, t_{T−1} … t_0, −∞ end), the
+ * index in the stored thresholds of each point (−1 for the two ends).
+ */
+export function curveGridIndex(numThresholds) {
+  const gridIndex = new Int32Array(numThresholds + 2).fill(-1);
+  for (let i = 1; i <= numThresholds; i++) gridIndex[i] = numThresholds - i;
+  return gridIndex;
+}
+
+/** The curve point (see `curveGridIndex`) at the stored threshold nearest to `threshold`. */
+export function curvePointAt(thresholds, threshold) {
+  return thresholds.length - gridIndexAt(thresholds, threshold);
+}
+
+/**
+ * CSV rows of curve points, one per run and stored threshold (ascending):
+ * [run, ...perRun(r), threshold, x, y, TP, FP, TN, FN] with x, y the plotted coordinates.
+ */
+export function curveRows(curves, series, perRun) {
+  const rows = [];
+  curves.forEach((curve, r) => {
+    const T = curve.thresholds.length;
+    for (let j = 0; j < T; j++) {
+      const i = T - j;
+      rows.push([
+        curve.run, ...perRun(r), curve.thresholds[j], series[r].x[i], series[r].y[i],
+        curve.tp[j], curve.fp[j], curve.tn[j], curve.fn[j],
+      ]);
+    }
+  });
+  return rows;
+}
+
+/** uPlot cursor points for hover: hollow rings, so they are not mistaken for operating points. */
+export function hoverPoints(getTheme) {
+  return {
+    size: 9,
+    width: 2,
+    fill: () => getTheme().background,
+    stroke: (u, s) => u.series[s].stroke(u, s),
+  };
+}
+
+/** Scores closer to 0 or 1 than this are drawn at its logit: float32 scores resolve ~6e-8 near 1. */
+const LOGIT_EPSILON = 1e-9;
+const PROBABILITY_TICKS = [
+  1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1 - 1e-3,
+  1 - 1e-4, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 1 - 1e-8,
+];
+
+/** log(p / (1 − p)) with p clamped to [ε, 1 − ε]: the x position of a score on a logit axis. */
+export function logit(p) {
+  const clamped = Math.min(1 - LOGIT_EPSILON, Math.max(LOGIT_EPSILON, p));
+  return Math.log(clamped / (1 - clamped));
+}
+
+/** 1 / (1 + e^−x): the score at logit x. */
+export function sigmoid(x) {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** A uPlot scale whose positions are logits of the values (custom distribution, fwd/bwd). */
+export function logitScale(range) {
+  return { time: false, distr: 100, fwd: logit, bwd: sigmoid, range };
+}
+
+/** Tick values for a probability axis drawn in logit (or probit) space: 0.01, 0.1, 0.5, 0.9, … */
+export function probabilitySplits(u, axisIdx, scaleMin, scaleMax) {
+  const key = u.axes[axisIdx].scale;
+  const width = Math.abs(u.valToPos(scaleMax, key) - u.valToPos(scaleMin, key));
+  const inRange = PROBABILITY_TICKS.filter((p) => p >= scaleMin && p <= scaleMax);
+  // Keep ticks at least 36 px apart, preferring the round ones near 0.5.
+  const kept = [];
+  const order = [...inRange].sort((a, b) => Math.abs(a - 0.5) - Math.abs(b - 0.5));
+  for (const p of order) {
+    const x = u.valToPos(p, key);
+    if (kept.every((q) => Math.abs(u.valToPos(q, key) - x) >= 36) || width === 0) kept.push(p);
+  }
+  return kept.sort((a, b) => a - b);
+}
+
+/** Labels for `probabilitySplits`: "0.001", "0.5", "0.999", "1−1e-6". */
+export function probabilityValues(_u, splits) {
+  return splits.map((p) => {
+    if (p == null) return "";
+    if (p > 0.999 && p < 1) return `1−${(1 - p).toExponential(0)}`;
+    if (p < 1e-3 && p > 0) return p.toExponential(0);
+    return String(Number(p.toPrecision(3)));
+  });
+}
+
+/**
+ * Lets the user drag the threshold on a chart whose x scale is the score: pressing anywhere in the
+ * plotting area and moving sets the threshold to the stored threshold nearest to the pointer (the
+ * counts exist only there). `getThresholds()` gives that grid; `setThreshold(t)` applies it.
+ * Returns a uPlot plugin.
+ */
+export function thresholdDragPlugin(getThresholds, setThreshold) {
+  return {
+    hooks: {
+      init: (u) => {
+        const over = u.over;
+        over.style.cursor = "ew-resize";
+        const apply = perFrame((clientX) => {
+          const thresholds = getThresholds();
+          if (!thresholds || !thresholds.length) return;
+          const left = clientX - over.getBoundingClientRect().left;
+          const value = Math.min(1, Math.max(0, u.posToVal(left, "x")));
+          setThreshold(thresholds[gridIndexAt(thresholds, value)]);
+        });
+        const onMove = (event) => apply(event.clientX);
+        const onUp = () => {
+          over.ownerDocument.removeEventListener("mousemove", onMove);
+          over.ownerDocument.removeEventListener("mouseup", onUp);
+        };
+        over.addEventListener("mousedown", (event) => {
+          if (event.button !== 0) return;
+          event.preventDefault();
+          apply(event.clientX);
+          over.ownerDocument.addEventListener("mousemove", onMove);
+          over.ownerDocument.addEventListener("mouseup", onUp);
+        });
+      },
+    },
+  };
+}
+
+/** precision, recall, F1, specificity, accuracy, MCC, … at every stored threshold of one curve. */
+export function metricsAtThresholds(curve) {
+  return core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn);
+}

@@ -1,0 +1,197 @@
+/**
+ * Metrics against the threshold: precision, recall, F1, specificity, accuracy and MCC at every
+ * stored threshold for each selected run, with a cursor at the current threshold that the user can
+ * drag. One run: a colour per metric; several runs: each run's colour, a dash pattern per metric.
+ */
+import { toCsv } from "../export.js";
+import {
+  CHART_HEIGHT, REBUILD_KEYS, THEMES, addToggle, axis, changedAny, createOverlay, formatCount, formatThreshold,
+  createPlotHolder, createViewRoot, drawMarker, drawVerticalLine, exportChartPng, formatNumber,
+  gridIndexAt, logitScale, probabilitySplits, probabilityValues, renderLegend, runsTableHtml, themeOf,
+  thresholdDragPlugin, tickValues, tooltipPlugin, uPlot, metricsAtThresholds,
+} from "./chart_common.js";
+
+/** The metrics drawn, in legend order, with their colour when a single run is shown. */
+const METRICS = [
+  { name: "precision", label: "precision", color: "#0077bb", dash: [] },
+  { name: "recall", label: "recall", color: "#ee7733", dash: [8, 3] },
+  { name: "f1", label: "F1", color: "#009988", dash: [2, 2] },
+  { name: "specificity", label: "specificity", color: "#cc3311", dash: [8, 3, 2, 3] },
+  { name: "accuracy", label: "accuracy", color: "#33bbee", dash: [4, 4] },
+  { name: "mcc", label: "MCC", color: "#ee3377", dash: [12, 4] },
+];
+
+/** True when every run's grid is the same array of thresholds (the default grid): no join needed. */
+function sameGrids(curves) {
+  const first = curves[0].thresholds;
+  return curves.every(
+    ({ thresholds }) => thresholds.length === first.length && thresholds.every((t, j) => t === first[j]),
+  );
+}
+
+/** Creates the metric-vs-threshold view in `container`. */
+export function createThresholdView(container) {
+  const dom = createViewRoot(container, "view-threshold", "Metrics vs threshold");
+  const holder = createPlotHolder(dom.plot);
+  let theme = THEMES.light;
+  let curves = [];
+  let metricValues = []; // per run: {precision: Float64Array(T), ...}
+  let legendItems = [];
+  let threshold = 0.5;
+  let overlay = null;
+  let model = null;
+  let logitAxis = false;
+  const shown = Object.fromEntries(METRICS.map((metric) => [metric.name, true]));
+  const getTheme = () => theme;
+
+  const seriesIndex = (r, m) => 1 + r * METRICS.length + m;
+  const colorOf = (r, m) => (curves.length === 1 ? METRICS[m].color : curves[r].color);
+
+  function toggleMetric(m) {
+    const metric = METRICS[m];
+    shown[metric.name] = !shown[metric.name];
+    const u = holder.plot;
+    if (u) u.batch(() => curves.forEach((_, r) => u.setSeries(seriesIndex(r, m), { show: shown[metric.name] })));
+    renderMetricLegend();
+    drawCursor();
+  }
+  addToggle(dom.controls, "logit axis", false, (checked) => {
+    logitAxis = checked;
+    if (model) rebuild(model, true);
+    drawCursor();
+  });
+
+  function tooltip(u) {
+    const idx = u.cursor.idx;
+    if (idx == null) return null;
+    const x = u.data[0][idx];
+    const j = curves.map((curve) => gridIndexAt(curve.thresholds, x));
+    const rows = [
+      ["threshold", (r) => formatThreshold(curves[r].thresholds[j[r]])],
+      ...METRICS.filter((metric) => shown[metric.name])
+        .map((metric) => [metric.label, (r) => formatNumber(metricValues[r][metric.name][j[r]])]),
+      ...["tp", "fp", "tn", "fn"].map((key) => [key.toUpperCase(), (r) => formatCount(curves[r][key][j[r]])]),
+    ];
+    return runsTableHtml(curves, rows);
+  }
+
+  function options(width) {
+    overlay = createOverlay();
+    const yMin = Math.min(0, ...metricValues.map((values) => Math.min(...values.mcc)));
+    return {
+      width,
+      height: CHART_HEIGHT,
+      legend: { show: false },
+      padding: [8, 12, 0, 0],
+      scales: {
+        x: logitAxis ? logitScale(null) : { time: false, range: [0, 1] },
+        y: { range: [yMin < 0 ? -1 : 0, 1.02] },
+      },
+      axes: [
+        axis(getTheme, logitAxis
+          ? { label: "Threshold (logit axis)", splits: probabilitySplits, values: probabilityValues }
+          : { label: "Threshold", values: tickValues }),
+        axis(getTheme, { values: tickValues, size: 44 }),
+      ],
+      series: [
+        { label: "threshold" },
+        ...curves.flatMap((curve, r) =>
+          METRICS.map((metric, m) => ({
+            label: `${curve.run} ${metric.label}`,
+            stroke: colorOf(r, m),
+            width: metric.name === "f1" ? 2 : 1.5,
+            dash: curves.length === 1 ? [] : metric.dash,
+            show: shown[metric.name],
+            points: { show: false },
+          })),
+        ),
+      ],
+      cursor: { drag: { x: false, y: false }, points: { show: false } },
+      plugins: [
+        overlay.plugin,
+        tooltipPlugin(tooltip, getTheme),
+        thresholdDragPlugin(() => curves[0] && curves[0].thresholds, (t) => model.setState({ threshold: t })),
+      ],
+    };
+  }
+
+  function drawCursor() {
+    if (!overlay) return;
+    overlay.draw((ctx, u) => {
+      drawVerticalLine(ctx, u, u.valToPos(threshold, "x"), theme.accent, 1.5);
+      curves.forEach((curve, r) => {
+        const j = gridIndexAt(curve.thresholds, threshold);
+        const x = u.valToPos(curve.thresholds[j], "x");
+        METRICS.forEach((metric, m) => {
+          if (!shown[metric.name]) return;
+          drawMarker(ctx, x, u.valToPos(metricValues[r][metric.name][j], "y"), colorOf(r, m), theme, 3.5);
+        });
+      });
+    });
+  }
+
+  function renderMetricLegend() {
+    const metricItems = METRICS.map((metric, m) => ({
+      color: curves.length === 1 ? metric.color : theme.text,
+      dash: curves.length === 1 ? [] : metric.dash,
+      text: metric.label,
+      off: !shown[metric.name],
+      onClick: () => toggleMetric(m),
+    }));
+    const runItems = curves.length === 1 ? [] : curves.map((curve) => ({ color: curve.color, text: curve.run }));
+    renderLegend(dom.legend, [...runItems, ...metricItems]);
+    // The PNG legend lists what is drawn.
+    legendItems = [...runItems, ...metricItems.filter((item) => !item.off)];
+  }
+
+  function rebuild(nextModel, force = false) {
+    curves = nextModel.curves || [];
+    dom.message.textContent = curves.length ? "" : "No threshold curves for the selected runs.";
+    if (!curves.length) {
+      holder.clear();
+      overlay = null;
+      renderMetricLegend();
+      return;
+    }
+    metricValues = curves.map((curve) => metricsAtThresholds(curve));
+    renderMetricLegend();
+    const tables = curves.map((curve, r) => [curve.thresholds, ...METRICS.map((metric) => metricValues[r][metric.name])]);
+    const data = sameGrids(curves) ? [curves[0].thresholds, ...tables.flatMap((table) => table.slice(1))] : uPlot.join(tables);
+    const layout = `${logitAxis}|${curves.map((c) => `${c.run}\u0000${c.color}`).join("\u0001")}`;
+    if (force) holder.clear();
+    holder.show(layout, options, data);
+  }
+
+  return {
+    update(nextModel, changedKeys) {
+      model = nextModel;
+      theme = themeOf(model.state);
+      threshold = model.state.threshold;
+      if (changedAny(changedKeys, REBUILD_KEYS) || model.curves !== holder.source) {
+        holder.source = model.curves;
+        rebuild(model);
+      }
+      drawCursor();
+    },
+    exportCsv() {
+      const header = ["run", "threshold", ...METRICS.map((metric) => metric.name), "tp", "fp", "tn", "fn"];
+      const rows = [];
+      curves.forEach((curve, r) => {
+        for (let j = 0; j < curve.thresholds.length; j++) {
+          rows.push([
+            curve.run, curve.thresholds[j], ...METRICS.map((metric) => metricValues[r][metric.name][j]),
+            curve.tp[j], curve.fp[j], curve.tn[j], curve.fn[j],
+          ]);
+        }
+      });
+      return toCsv(header, rows);
+    },
+    exportPng() {
+      return exportChartPng(holder.plot, overlay && overlay.canvas, theme, "Metrics vs threshold", legendItems);
+    },
+    destroy() {
+      holder.destroy();
+      dom.root.remove();
+    },
+  };
+}
