@@ -1,0 +1,211 @@
+"""Writes tests/golden/core_vectors.json: inputs and outputs of the Python numeric core.
+
+The JavaScript core (frontend/src/core.js) is tested against this file by
+frontend/test/core.test.mjs, and tests/test_core_golden.py checks that the committed file is what
+this script produces now. Regenerate after changing tb_metrics_plugin/core.py:
+
+    python scripts/make_golden_vectors.py
+
+Format: {"version": 1, "tolerance": 1e-9, "cases": [{"name", "function", "args", "expected"}]}.
+`function` is the Python name (the JS name is its camelCase); `args` lists the arguments by
+Python name in positional order, so JS can pass `Object.values(args)`; in args, null inside a list
+is NaN and a null argument is None. Non-finite numbers in
+`expected` are null (NaN), "Infinity" and "-Infinity". Tuples become objects: see TUPLE_FIELDS.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import sys
+from typing import Any
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tb_metrics_plugin import core  # noqa: E402
+
+OUTPUT = ROOT / "tests" / "golden" / "core_vectors.json"
+VERSION = 1
+TOLERANCE = 1e-9
+TUPLE_FIELDS = {
+    "confusion_at_thresholds": ("tp", "fp", "tn", "fn"),
+    "wilson_interval": ("low", "high"),
+}
+
+
+def encode(value: Any) -> Any:
+    """JSON-ready: arrays as lists, NaN as None, ±inf as the strings "Infinity" / "-Infinity"."""
+    if isinstance(value, dict):
+        return {key: encode(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return encode(value.tolist())
+    if isinstance(value, list | tuple):
+        return [encode(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def histograms(rng: np.random.Generator, num_classes: int, num_bins: int, weighted: bool, separation: float):
+    """Small random histograms where positives lean towards the high bins."""
+    ramp = np.linspace(-1, 1, num_bins)
+    positive = rng.poisson(3 * np.exp(separation * ramp), size=(num_classes, num_bins)).astype(float)
+    negative = rng.poisson(3 * np.exp(-separation * ramp), size=(num_classes, num_bins)).astype(float)
+    if weighted:  # quarter weights: exact in binary, so inputs round-trip through JSON unchanged
+        positive *= rng.integers(1, 8, size=positive.shape) / 4
+        negative *= rng.integers(1, 8, size=negative.shape) / 4
+    return positive, negative
+
+
+def grid(num_thresholds: int) -> np.ndarray:
+    """Increasing thresholds in [0, 1], uneven like the default grid, with 0 and 1 at the ends."""
+    uniform = np.linspace(0, 1, num_thresholds)
+    return np.round(uniform * uniform * (3 - 2 * uniform), 6)
+
+
+def build_cases() -> list[dict[str, Any]]:
+    rng = np.random.default_rng(20261124)
+    cases: list[dict[str, Any]] = []
+
+    def add(name: str, function: str, **args):
+        result = getattr(core, function)(**args)
+        if function in TUPLE_FIELDS:
+            result = dict(zip(TUPLE_FIELDS[function], result, strict=True))
+        cases.append({"name": name, "function": function, "args": encode(args), "expected": encode(result)})
+
+    # ---- binary: integer counts, weighted counts, edge cases
+    thresholds = grid(12)
+    integer_pos, integer_neg = (h[0] for h in histograms(rng, 1, 13, weighted=False, separation=1.2))
+    weighted_pos, weighted_neg = (h[0] for h in histograms(rng, 1, 13, weighted=True, separation=0.8))
+    binary_sets = {
+        "integer": (integer_pos, integer_neg),
+        "weighted": (weighted_pos, weighted_neg),
+        "no positives": (np.zeros(13), integer_neg),
+        "no negatives": (integer_pos, np.zeros(13)),
+        "all zeros": (np.zeros(13), np.zeros(13)),
+        "perfect separation": (np.r_[np.zeros(7), np.ones(6)], np.r_[np.ones(7), np.zeros(6)]),
+    }
+    for label, (pos, neg) in binary_sets.items():
+        hist = {"positive_histograms": pos, "negative_histograms": neg}
+        with_thresholds = {**hist, "thresholds": thresholds}
+        add(f"counts, {label}", "confusion_at_thresholds", **hist)
+        tp, fp, tn, fn = core.confusion_at_thresholds(pos, neg)
+        add(f"metrics, {label}", "threshold_metrics", tp=tp, fp=fp, tn=tn, fn=fn, beta=1.0)
+        for function in ("roc_curve", "pr_curve", "det_curve"):
+            add(f"{function}, {label}", function, **with_thresholds)
+        for function in ("roc_auc", "average_precision", "pr_auc"):
+            add(f"{function}, {label}", function, **hist)
+        add(f"best F1, {label}", "best_fbeta_threshold", **with_thresholds)
+        add(f"best Youden, {label}", "best_youden_threshold", **with_thresholds)
+        add(f"min cost, {label}", "min_cost_threshold", **with_thresholds, cost_ratio=1.0)
+        add(f"recall at precision 0.6, {label}", "recall_at_precision", **with_thresholds, min_precision=0.6)
+        add(f"precision at recall 0.8, {label}", "precision_at_recall", **with_thresholds, min_recall=0.8)
+        add(f"distribution, {label}", "score_distribution", **with_thresholds)
+        add(f"reliability, {label}", "reliability_diagram", **with_thresholds, num_bins=5)
+        add(f"ECE, {label}", "expected_calibration_error", **with_thresholds, num_bins=5)
+
+    weighted = {"positive_histograms": weighted_pos, "negative_histograms": weighted_neg, "thresholds": thresholds}
+    tp, fp, tn, fn = core.confusion_at_thresholds(weighted_pos, weighted_neg)
+    add("metrics, beta 2", "threshold_metrics", tp=tp, fp=fp, tn=tn, fn=fn, beta=2.0)
+    add("metrics, scalars", "threshold_metrics", tp=8.0, fp=2.0, tn=85.0, fn=5.0, beta=0.5)
+    for beta in (0.5, 2.0):
+        add(f"best F{beta}", "best_fbeta_threshold", **weighted, beta=beta)
+    for cost_ratio, prevalence in ((5.0, None), (0.2, 0.1), (0.0, 0.5)):
+        add(f"min cost {cost_ratio} at {prevalence}", "min_cost_threshold", **weighted,
+            cost_ratio=cost_ratio, prevalence=prevalence)
+    for bound in (0.0, 0.5, 0.95, 1.0):
+        add(f"recall at precision {bound}", "recall_at_precision", **weighted, min_precision=bound)
+        add(f"precision at recall {bound}", "precision_at_recall", **weighted, min_recall=bound)
+        add(f"sensitivity at specificity {bound}", "sensitivity_at_specificity", **weighted, min_specificity=bound)
+        add(f"specificity at sensitivity {bound}", "specificity_at_sensitivity", **weighted, min_sensitivity=bound)
+    add("reliability, 1 bin", "reliability_diagram", **weighted, num_bins=1)
+    add("reliability, more bins than thresholds", "reliability_diagram", **weighted, num_bins=20)
+
+    single = {"positive_histograms": np.array([1.0, 3.0]), "negative_histograms": np.array([2.0, 1.0])}
+    single_t = {**single, "thresholds": np.array([0.5])}
+    for function in ("roc_auc", "average_precision", "pr_auc"):
+        add(f"{function}, single threshold", function, **single)
+    for function in ("roc_curve", "pr_curve", "det_curve", "best_fbeta_threshold", "best_youden_threshold",
+                     "reliability_diagram"):
+        add(f"{function}, single threshold", function, **single_t)
+
+    # ---- multiclass one-vs-rest: 4 classes, the last without positives
+    thresholds = grid(16)
+    positive, negative = histograms(rng, 4, 17, weighted=True, separation=1.0)
+    positive[3] = 0.0
+    multi = {"positive_histograms": positive, "negative_histograms": negative}
+    multi_t = {**multi, "thresholds": thresholds}
+    for average in (None, "micro", "macro", "weighted"):
+        for function in ("roc_auc", "average_precision", "pr_auc"):
+            add(f"{function}, 4 classes, {average}", function, **multi, average=average)
+        add(f"best F1, 4 classes, {average}", "best_fbeta_threshold", **multi_t, beta=1.0, average=average)
+        add(f"best Youden, 4 classes, {average}", "best_youden_threshold", **multi_t, average=average)
+        add(f"min cost, 4 classes, {average}", "min_cost_threshold", **multi_t,
+            cost_ratio=2.0, prevalence=None, average=average)
+        add(f"recall at precision, 4 classes, {average}", "recall_at_precision", **multi_t,
+            min_precision=0.6, average=average)
+        if average is not None:
+            for function in ("roc_curve", "pr_curve", "det_curve"):
+                add(f"{function}, 4 classes, {average}", function, **multi_t, average=average)
+            tp, fp, tn, fn = core.confusion_at_thresholds(positive, negative)
+            add(f"averaged metrics, 4 classes, {average}", "average_threshold_metrics",
+                tp=tp, fp=fp, tn=tn, fn=fn, average=average, beta=1.0)
+    add("summary, 4 classes", "threshold_curves_summary", **multi_t)
+    add("average over classes, macro", "average_over_classes",
+        per_class_values=np.array([0.5, math.nan, 1.0]),
+        support=np.array([1.0, 5.0, 3.0]), average="macro")
+    add("average over classes, weighted", "average_over_classes",
+        per_class_values=np.array([0.5, 0.25, 1.0]), support=np.array([1.0, 5.0, 0.0]), average="weighted")
+
+    # ---- confusion matrices
+    matrices = {
+        "3 classes": np.array([[50, 3, 2], [4, 30, 6], [1, 8, 20]], dtype=float),
+        "weighted, empty class": np.array(
+            [[5.5, 1, 0, 0, 0.25], [2, 7.75, 0, 0, 1], [0, 0.5, 3, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+        ),
+        "predicted never true": np.array([[4.0, 2.0], [0.0, 0.0]]),
+        "one class": np.array([[7.0]]),
+        "all zeros": np.zeros((3, 3)),
+    }
+    for label, matrix in matrices.items():
+        add(f"matrix metrics, {label}", "matrix_metrics", matrix=matrix)
+        add(f"matrix summary, {label}", "confusion_matrix_summary", matrix=matrix)
+        for normalize in ("true", "pred", "all", "none"):
+            add(f"normalize {normalize}, {label}", "normalize_matrix", matrix=matrix, normalize=normalize)
+        add(f"top confusions, {label}", "top_confusions", matrix=matrix, k=4)
+    add("top confusions, k = 0", "top_confusions", matrix=matrices["3 classes"], k=0)
+    tied = np.array([[1, 2, 2], [2, 1, 0], [2, 0, 1]], dtype=float)
+    add("top confusions, ties", "top_confusions", matrix=tied, k=10)
+
+    # ---- uncertainty
+    add("Wilson, scalars", "wilson_interval", successes=8.0, trials=10.0, z=1.96)
+    add("Wilson, arrays", "wilson_interval", successes=np.array([0.0, 3.0, 10.0, 7.5, 0.0]),
+        trials=np.array([10.0, 10.0, 10.0, 12.5, 0.0]), z=2.576)
+    add("Hanley-McNeil, scalars", "hanley_mcneil_se", auc=0.8, positives=50.0, negatives=50.0)
+    add("Hanley-McNeil, arrays", "hanley_mcneil_se", auc=np.array([0.5, 0.9, 1.0, 0.7]),
+        positives=np.array([10.0, 100.0, 5.0, 0.0]), negatives=np.array([10.0, 20.0, 5.0, 3.0]))
+    return cases
+
+
+def golden() -> dict[str, Any]:
+    return {"version": VERSION, "tolerance": TOLERANCE, "cases": build_cases()}
+
+
+def main() -> None:
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(golden(), separators=(",", ":"), allow_nan=False)
+    OUTPUT.write_text(text + "\n", encoding="utf-8")
+    print(f"wrote {len(text) / 1000:.1f} kB to {OUTPUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
