@@ -57,9 +57,9 @@ export function createApp(root, { client, win = window }) {
   ]);
   const controlsBox = el("div", { className: "tbm-controls" });
   const detToggle = el("input", { type: "checkbox", onchange: () => store.set({ showDet: detToggle.checked }) });
-  const detControl = el("label", { className: "tbm-control" }, [
+  const detControl = el("div", { className: "tbm-control" }, [
     el("span", { className: "tbm-label" }, "Extra views"),
-    el("span", { className: "tbm-row" }, [detToggle, "DET curve"]),
+    el("label", { className: "tbm-row" }, [detToggle, "DET curve"]),
   ]);
   const readoutBox = el("aside", { className: "tbm-readout" });
   const viewsBox = el("div", { className: "tbm-views" });
