@@ -1,0 +1,201 @@
+"""`tb-metrics` (also `python -m tb_metrics_plugin`): export metrics from logs, or gate CI on them.
+
+    tb-metrics export --logdir DIR [--run R] [--tag T] [--step S | --all-steps] [--threshold X]
+                      --format json|csv
+    tb-metrics check --logdir DIR --metric roc_auc --min 0.9 [--run R] [--tag T] [--step S|last]
+
+Logs are read with TensorBoard's own loader (`EventMultiplexer`, every step kept) through the same
+data-provider interface and the same record builder (`export.records`) as the plugin's routes, so
+the numbers are those of the browser's downloads. Exit status: 0 done / check passed, 1 check
+failed, 2 bad input (missing logdir, unknown run/tag/step/metric, nothing to read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from tb_metrics_plugin import __version__, export, metadata, reading
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+CHECKABLE_METRICS = {
+    metadata.KIND_THRESHOLD_CURVES: ("roc_auc", "average_precision", "pr_auc", "best_f1"),
+    metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa"),
+}
+
+
+class UsageError(Exception):
+    """Bad input on the command line or in the logs: exit status 2 with this message."""
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    """Runs the command line; returns the exit status."""
+    stdout = stdout or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "export":
+            return _export(args, stdout)
+        return _check(args, stdout)
+    except (UsageError, reading.ReadError) as error:
+        print(f"tb-metrics {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tb-metrics",
+        description="Threshold-curve and confusion-matrix metrics from TensorBoard logs written by tb_metrics_plugin.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--logdir", required=True, help="the folder given to `tensorboard --logdir`")
+        command.add_argument("--run", action="append", help="run name as TensorBoard shows it (repeatable)")
+        command.add_argument("--tag", action="append", help="tag name (repeatable; default: every tag)")
+
+    exporting = commands.add_parser(
+        "export", help="print per-step, per-class metric records",
+        description="Print metric records (run, tag, step, class, roc_auc, average_precision, pr_auc, best_f1, "
+        "best_f1_threshold; accuracy, mean_iou, kappa, per_class_iou for confusion matrices).",
+    )
+    common(exporting)
+    steps = exporting.add_mutually_exclusive_group()
+    steps.add_argument("--step", type=_step, default="last", help="a logged step, or 'last' (default)")
+    steps.add_argument("--all-steps", action="store_true", help="every logged step")
+    exporting.add_argument("--threshold", type=_threshold,
+                           help="also precision, recall, f1, tp, fp, tn, fn at the stored threshold nearest to this")
+    exporting.add_argument("--format", required=True, choices=export.EXPORT_FORMATS)
+
+    checking = commands.add_parser(
+        "check", help="exit 1 when a metric is out of bounds (a CI quality gate)",
+        description="Check a metric of every selected run, tag and class (and the micro / macro / weighted averages) "
+        "against bounds. Exit 1 naming each failure, 0 when all pass, 2 on bad input.",
+    )
+    common(checking)
+    all_metrics = sorted({m for names in CHECKABLE_METRICS.values() for m in names})
+    checking.add_argument("--metric", required=True, choices=all_metrics)
+    checking.add_argument("--min", type=float, help="fail when the metric is below this")
+    checking.add_argument("--max", type=float, help="fail when the metric is above this")
+    checking.add_argument("--step", type=_step, default="last", help="a logged step, or 'last' (default)")
+    checking.add_argument("--class", dest="classes", action="append",
+                          help="only this class name or micro/macro/weighted (repeatable; default: all)")
+    return parser
+
+
+def _step(text: str) -> int | str:
+    if text == "last":
+        return text
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"step={text!r} is not a non-negative integer or 'last'")
+    return int(text)
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threshold={text!r} is not a number in [0, 1]") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise argparse.ArgumentTypeError(f"threshold={text!r} is outside [0, 1]")
+    return value
+
+
+def load(logdir: str):
+    """A TensorBoard data provider over `logdir`, every step of this plugin's tags loaded.
+
+    Raises:
+      UsageError: `logdir` is not a folder.
+    """
+    if not os.path.isdir(logdir):
+        raise UsageError(f"--logdir {logdir!r} is not a folder; give the folder you pass to `tensorboard --logdir`.")
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    return data_provider.MultiplexerDataProvider(multiplexer, logdir)
+
+
+def select_series(args: argparse.Namespace, step_choice: int | str | None) -> list[reading.TagSeries]:
+    """The run/tag series the arguments select, each with the chosen step (None: all steps).
+
+    Raises:
+      UsageError: no data in the logdir, or a --run / --tag that matches nothing.
+    """
+    from tensorboard.context import RequestContext
+
+    provider, ctx = load(args.logdir), RequestContext()
+    listing = reading.list_series(provider, ctx, "")
+    if not listing:
+        raise UsageError(f"no tb_metrics data under --logdir {args.logdir!r}; write some with MetricsCallback.")
+    for run in args.run or []:
+        if run not in listing:
+            raise UsageError(f"--run {run!r} has no tb_metrics data; runs: {sorted(listing)}.")
+    tags_found = {tag for tags in listing.values() for tag in tags}
+    for tag in args.tag or []:
+        if tag not in tags_found:
+            raise UsageError(f"--tag {tag!r} is not a tb_metrics tag; tags: {sorted(tags_found)}.")
+    selected = []
+    for run in sorted(listing):
+        if args.run and run not in args.run:
+            continue
+        for tag in sorted(listing[run]):
+            if args.tag and tag not in args.tag:
+                continue
+            step = listing[run][tag].max_step if step_choice == "last" else step_choice
+            selected.append(reading.read_series(provider, ctx, "", run, tag, step))
+    if not selected:
+        raise UsageError(f"no run has the tags {args.tag}; runs: {sorted(listing)}.")
+    return selected
+
+
+def _export(args: argparse.Namespace, stdout: TextIO) -> int:
+    records: list[dict[str, Any]] = []
+    for series in select_series(args, None if args.all_steps else args.step):
+        records.extend(export.records(series, args.threshold))
+    stdout.write(export.to_csv(records) if args.format == "csv" else export.to_json(records))
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace, stdout: TextIO) -> int:
+    if args.min is None and args.max is None:
+        raise UsageError("give --min and/or --max: the bounds the metric must stay within.")
+    kind = next(kind for kind, names in CHECKABLE_METRICS.items() if args.metric in names)
+    checked, failures = 0, []
+    for series in select_series(args, args.step):
+        if series.kind != kind:
+            continue
+        for record in export.records(series):
+            if args.classes and record["class"] not in args.classes:
+                continue
+            checked += 1
+            value = record[args.metric]
+            where = f"run={record['run']!r} tag={record['tag']!r} step={record['step']} class={record['class']!r}"
+            if value is None:
+                failures.append(f"{where}: {args.metric} is undefined (no positives or no negatives)")
+            elif args.min is not None and value < args.min:
+                failures.append(f"{where}: {args.metric}={value:.6g} < --min {args.min:g}")
+            elif args.max is not None and value > args.max:
+                failures.append(f"{where}: {args.metric}={value:.6g} > --max {args.max:g}")
+    if not checked:
+        raise UsageError(
+            f"no {kind} data to check {args.metric} on"
+            + (f" for --class {args.classes}" if args.classes else "")
+            + "; `tb-metrics export` lists what there is."
+        )
+    for failure in failures:
+        print(f"FAIL {failure}", file=stdout)
+    bounds = " and ".join(
+        text for text in (f">= {args.min:g}" if args.min is not None else "",
+                          f"<= {args.max:g}" if args.max is not None else "") if text
+    )
+    print(f"{checked - len(failures)} of {checked} {args.metric} values {bounds}", file=stdout)
+    return EXIT_CHECK_FAILED if failures else EXIT_OK

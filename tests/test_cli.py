@@ -1,0 +1,136 @@
+"""The `tb-metrics` command line as a user runs it: subprocesses on logs written by real Keras fits."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from tb_metrics_plugin import core, export
+from tests.readback import read_run
+
+CURVE_KEYS = {"run", "tag", "step", "class", "roc_auc", "average_precision", "pr_auc", "best_f1", "best_f1_threshold"}
+
+
+def run_cli(*args, module: bool = True):
+    """(exit status, stdout, stderr) of `python -m tb_metrics_plugin ...` (or the `tb-metrics` script)."""
+    command = [sys.executable, "-m", "tb_metrics_plugin"] if module else [shutil.which("tb-metrics")]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=120, env=env)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture(scope="module")
+def last_counts(fitted_logs):
+    last = fitted_logs.epochs - 1
+    return {run: {tag: steps[last] for tag, steps in read_run(fitted_logs.logdir / run).items()}
+            for run in ("binary/train", "binary/validation", "digits/validation")}
+
+
+def test_export_json_of_the_last_step_by_default(fitted_logs, last_counts):
+    status, out, err = run_cli("export", "--logdir", fitted_logs.logdir, "--format", "json")
+    assert status == 0, err
+    records = json.loads(out)
+    last = fitted_logs.epochs - 1
+    assert {record["step"] for record in records} == {last}
+    curves = [r for r in records if r["tag"] == "threshold_curves"]
+    matrices = [r for r in records if r["tag"] == "confusion_matrix"]
+    # binary: 1 class + 3 averages per split; digits: 10 + 3.
+    assert len(curves) == 4 + 4 + 13
+    assert len(matrices) == 3
+    assert all(CURVE_KEYS <= set(record) for record in curves)
+    assert all({"accuracy", "mean_iou", "per_class_iou"} <= set(record) for record in matrices)
+    malignant = next(r for r in curves if r["run"] == "binary/validation" and r["class"] == "malignant")
+    counts = last_counts["binary/validation"]["threshold_curves"]
+    expected = core.json_safe(core.step_summary(counts))
+    for metric in export.THRESHOLD_CURVE_METRICS:
+        assert malignant[metric] == expected[metric]["per_class"][0]
+    exact = roc_auc_score(fitted_logs.labels["binary/validation"], fitted_logs.predictions["binary/validation"])
+    assert malignant["roc_auc"] == pytest.approx(exact, abs=5e-4)
+    digits_matrix = next(r for r in matrices if r["run"] == "digits/validation")
+    matrix = last_counts["digits/validation"]["confusion_matrix"].matrix
+    assert digits_matrix["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum(), abs=1e-12)
+    assert list(digits_matrix["per_class_iou"]) == [f"digit {d}" for d in range(10)]
+
+
+def test_export_csv_with_a_threshold_for_one_run_tag_and_step(fitted_logs):
+    status, out, err = run_cli(
+        "export", "--logdir", fitted_logs.logdir, "--run", "digits/validation", "--tag", "threshold_curves",
+        "--step", 1, "--threshold", 0.3, "--format", "csv",
+    )
+    assert status == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [row["class"] for row in rows] == [f"digit {d}" for d in range(10)] + ["micro", "macro", "weighted"]
+    assert {row["step"] for row in rows} == {"1"}
+    assert {"precision", "recall", "f1", "tp", "fp", "tn", "fn", "threshold"} <= set(rows[0])
+    counts = read_run(fitted_logs.logdir / "digits/validation")["threshold_curves"][1]
+    column = export.nearest_threshold_index(counts.thresholds, 0.3)
+    tp, fp, tn, fn = core.confusion_at_thresholds(counts.positive_histograms, counts.negative_histograms)
+    for digit in range(10):
+        assert float(rows[digit]["threshold"]) == pytest.approx(float(counts.thresholds[column]))
+        assert [float(rows[digit][k]) for k in ("tp", "fp", "tn", "fn")] == [
+            tp[digit, column], fp[digit, column], tn[digit, column], fn[digit, column]]
+    assert float(rows[10]["tp"]) == tp[:, column].sum()  # micro: pooled counts
+    assert rows[11]["tp"] == ""  # macro averages rates, not counts
+    # Every sample is a positive of exactly one digit.
+    assert sum(float(rows[d]["tp"]) + float(rows[d]["fn"]) for d in range(10)) == 200
+
+
+def test_export_all_steps_through_the_console_script(fitted_logs):
+    status, out, err = run_cli("export", "--logdir", fitted_logs.logdir, "--run", "binary/train",
+                               "--tag", "confusion_matrix", "--all-steps", "--format", "json", module=False)
+    assert status == 0, err
+    assert [record["step"] for record in json.loads(out)] == list(range(fitted_logs.epochs))
+
+
+def test_check_passes_and_fails_with_the_failing_class_named(fitted_logs, last_counts):
+    counts = last_counts["digits/validation"]["threshold_curves"]
+    per_class = core.roc_auc(counts.positive_histograms, counts.negative_histograms)
+    worst = int(np.argmin(per_class))
+    bound = float(np.sort(per_class)[1])  # only the worst class is below it
+    args = ["check", "--logdir", fitted_logs.logdir, "--run", "digits/validation", "--metric", "roc_auc"]
+    status, out, err = run_cli(*args, "--min", bound, "--class", f"digit {worst}", "--class", "digit 0")
+    assert status == 1, (out, err)
+    assert f"class='digit {worst}'" in out and "run='digits/validation'" in out and "tag='threshold_curves'" in out
+    assert f"roc_auc={per_class[worst]:.6g} < --min {bound:g}" in out
+    assert out.count("FAIL") == 1
+    status, out, err = run_cli(*args, "--min", 0.5)
+    assert status == 0, (out, err)
+    assert "13 of 13 roc_auc values >= 0.5" in out
+
+
+def test_check_a_confusion_matrix_metric_at_a_step(fitted_logs):
+    status, out, err = run_cli("check", "--logdir", fitted_logs.logdir, "--metric", "accuracy", "--min", 1.01,
+                               "--step", 0, "--run", "binary/validation")
+    assert status == 1
+    assert "run='binary/validation' tag='confusion_matrix' step=0 class='all': accuracy=" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export", "--logdir", "{missing}", "--format", "json"], "is not a folder"),
+    (["export", "--logdir", "{empty}", "--format", "json"], "no tb_metrics data"),
+    (["export", "--logdir", "{logs}", "--format", "json", "--run", "nope"], "--run 'nope'"),
+    (["export", "--logdir", "{logs}", "--format", "json", "--tag", "nope"], "--tag 'nope'"),
+    (["export", "--logdir", "{logs}", "--format", "json", "--step", "99"], "step=99"),
+    (["export", "--logdir", "{logs}", "--format", "xml"], "invalid choice: 'xml'"),
+    (["export", "--logdir", "{logs}", "--format", "csv", "--threshold", "2"], "threshold='2' is outside [0, 1]"),
+    (["export", "--logdir", "{logs}", "--format", "csv", "--step", "1", "--all-steps"], "not allowed with"),
+    (["check", "--logdir", "{logs}", "--metric", "auc", "--min", "0.9"], "invalid choice: 'auc'"),
+    (["check", "--logdir", "{logs}", "--metric", "roc_auc"], "give --min and/or --max"),
+    (["check", "--logdir", "{logs}", "--metric", "roc_auc", "--min", "0.5", "--class", "cat"], "--class ['cat']"),
+])
+def test_bad_input_exits_2_with_a_message(fitted_logs, tmp_path, args, message):
+    (tmp_path / "empty").mkdir()
+    where = {"missing": tmp_path / "missing", "empty": tmp_path / "empty", "logs": fitted_logs.logdir}
+    status, out, err = run_cli(*(arg.format(**where) for arg in args))
+    assert status == 2
+    assert message in err
+    assert out == "" and "Traceback" not in err
