@@ -10,7 +10,8 @@ Format: {"version": 1, "tolerance": 1e-9, "cases": [{"name", "function", "args",
 `function` is the Python name (the JS name is its camelCase); `args` lists the arguments by
 Python name in positional order, so JS can pass `Object.values(args)`; in args, null inside a list
 is NaN and a null argument is None. Non-finite numbers in
-`expected` are null (NaN), "Infinity" and "-Infinity". Tuples become objects: see TUPLE_FIELDS.
+`expected` are null (NaN), "Infinity" and "-Infinity". The (tp, fp, tn, fn) tuple becomes an object,
+other tuples lists.
 """
 
 from __future__ import annotations
@@ -31,10 +32,7 @@ from tb_metrics_plugin import core  # noqa: E402
 OUTPUT = ROOT / "tests" / "golden" / "core_vectors.json"
 VERSION = 1
 TOLERANCE = 1e-9
-TUPLE_FIELDS = {
-    "confusion_at_thresholds": ("tp", "fp", "tn", "fn"),
-    "wilson_interval": ("low", "high"),
-}
+TUPLE_FIELDS = {"confusion_at_thresholds": ("tp", "fp", "tn", "fn")}
 
 
 def encode(value: Any) -> Any:
@@ -185,6 +183,12 @@ def build_cases() -> list[dict[str, Any]]:
     add("top confusions, k = 0", "top_confusions", matrix=matrices["3 classes"], k=0)
     tied = np.array([[1, 2, 2], [2, 1, 0], [2, 0, 1]], dtype=float)
     add("top confusions, ties", "top_confusions", matrix=tied, k=10)
+
+    # ---- the stored threshold a slider value stands for
+    for value in (0.0, 0.3, 0.5, 0.52, 1.0, -2.0, 7.0, math.nan):
+        add(f"threshold index of {value}", "threshold_index", thresholds=np.array([0.0, 0.25, 0.5, 0.54, 1.0]),
+            threshold=value)
+    add("threshold index, no thresholds", "threshold_index", thresholds=np.zeros(0), threshold=0.5)
 
     # ---- uncertainty
     add("Wilson, scalars", "wilson_interval", successes=8.0, trials=10.0, z=1.96)

@@ -60,6 +60,7 @@ __all__ = [
     "specificity_at_sensitivity",
     "step_summary",
     "threshold_curves_summary",
+    "threshold_index",
     "threshold_metrics",
     "top_confusions",
     "wilson_interval",
@@ -196,6 +197,20 @@ def confusion_at_thresholds(
     tp = np.flip(np.cumsum(np.flip(positive_histograms, -1), axis=-1), -1)[..., 1:]
     fp = np.flip(np.cumsum(np.flip(negative_histograms, -1), axis=-1), -1)[..., 1:]
     return tp, fp, tn, fn
+
+
+def threshold_index(thresholds, threshold: float) -> int:
+    """Index of the stored threshold nearest to `threshold` (the lower one on a tie); −1 when there
+    are no thresholds or `threshold` is NaN. Counts are exact only at stored thresholds: this is the
+    one a slider value stands for.
+
+    >>> threshold_index([0.0, 0.25, 0.5, 1.0], 0.3)
+    1
+    """
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    if thresholds.size == 0 or math.isnan(threshold):
+        return -1
+    return int(np.argmin(np.abs(thresholds - threshold)))
 
 
 def _curve_counts(positive: np.ndarray, negative: np.ndarray):
