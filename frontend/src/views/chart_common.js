@@ -88,7 +88,7 @@ button.tbm-chart-legend-item { font: inherit; color: inherit; background: none; 
 .tbm-chart-tooltip table { border-collapse: collapse; }
 .tbm-chart-tooltip td { padding: 0 4px; text-align: right; font-variant-numeric: tabular-nums; }
 .tbm-chart-tooltip td:first-child { text-align: left; padding-left: 0; }
-.tbm-chart .u-legend { font-size: 12px; }
+.tbm-chart .u-title { font-size: 12px; font-weight: 500; line-height: 1.6; }
 `;
 
 /** Adds the charts' own CSS to the document once (uPlot's stylesheet comes with the tab's). */
@@ -443,27 +443,42 @@ export function runHeaderHtml(run, color) {
  * the theme's background (uPlot's canvas is transparent).
  */
 export function exportChartPng(u, overlayCanvas, theme, title, legendItems) {
-  if (!u) return "";
+  return u ? exportChartsPng([{ plot: u, overlayCanvas, title }], theme, legendItems) : "";
+}
+
+/**
+ * One PNG data URL of several charts stacked top to bottom ({plot, overlayCanvas, title} each),
+ * each under its title, with one legend at the bottom.
+ */
+export function exportChartsPng(panels, theme, legendItems) {
+  const drawn = panels.filter((panel) => panel.plot);
+  if (!drawn.length) return "";
   const ratio = uPlot.pxRatio;
-  const source = u.ctx.canvas;
   const lineHeight = Math.round(16 * ratio);
-  const headerHeight = lineHeight + Math.round(6 * ratio);
+  const titleHeight = lineHeight + Math.round(6 * ratio);
   const legendHeight = legendItems.length * lineHeight + Math.round(6 * ratio);
-  const canvas = u.root.ownerDocument.createElement("canvas");
-  canvas.width = source.width;
-  canvas.height = headerHeight + source.height + legendHeight;
+  const width = Math.max(...drawn.map((panel) => panel.plot.ctx.canvas.width));
+  const height = drawn.reduce((sum, panel) => sum + titleHeight + panel.plot.ctx.canvas.height, 0) + legendHeight;
+  const canvas = drawn[0].plot.root.ownerDocument.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = theme.background;
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.font = `500 ${Math.round(13 * ratio)}px ${FONT_FAMILY}`;
-  ctx.fillStyle = theme.text;
+  ctx.fillRect(0, 0, width, height);
   ctx.textBaseline = "middle";
-  ctx.fillText(title, Math.round(8 * ratio), headerHeight / 2);
-  ctx.drawImage(source, 0, headerHeight);
-  if (overlayCanvas) ctx.drawImage(overlayCanvas, u.bbox.left, headerHeight + u.bbox.top);
+  let top = 0;
+  for (const { plot, overlayCanvas, title } of drawn) {
+    ctx.font = `500 ${Math.round(13 * ratio)}px ${FONT_FAMILY}`;
+    ctx.fillStyle = theme.text;
+    ctx.fillText(title, Math.round(8 * ratio), top + titleHeight / 2);
+    top += titleHeight;
+    ctx.drawImage(plot.ctx.canvas, 0, top);
+    if (overlayCanvas) ctx.drawImage(overlayCanvas, plot.bbox.left, top + plot.bbox.top);
+    top += plot.ctx.canvas.height;
+  }
   ctx.font = `${Math.round(12 * ratio)}px ${FONT_FAMILY}`;
   legendItems.forEach(({ color, text }, i) => {
-    const y = headerHeight + source.height + (i + 0.5) * lineHeight + Math.round(3 * ratio);
+    const y = top + (i + 0.5) * lineHeight + Math.round(3 * ratio);
     ctx.fillStyle = color;
     ctx.fillRect(Math.round(8 * ratio), y - ratio, Math.round(14 * ratio), Math.round(2 * ratio));
     ctx.fillStyle = theme.text;
@@ -510,13 +525,14 @@ export { uPlot };
 /**
  * Owns one uPlot instance in `plotEl`: creates it when the series layout (`layoutKey`, e.g. the
  * runs and their colours) changes, otherwise only swaps its data; follows the element's width.
- * `source` is free for the view to remember which model data the chart shows.
+ * `source` is free for the view to remember which model data the chart shows. `makeOptions(width)`
+ * must use `height`.
  */
-export function createPlotHolder(plotEl) {
+export function createPlotHolder(plotEl, height = CHART_HEIGHT) {
   let plot = null;
   let layout = null;
   const stopObserving = observeWidth(plotEl, (width) => {
-    if (plot) plot.setSize({ width: Math.max(200, Math.floor(width)), height: CHART_HEIGHT });
+    if (plot) plot.setSize({ width: Math.max(200, Math.floor(width)), height });
   });
   return {
     source: undefined,
@@ -546,24 +562,6 @@ export function createPlotHolder(plotEl) {
 }
 
 /**
- * The index in `thresholds` (ascending) of the stored threshold nearest to `threshold`: counts
- * exist only at stored thresholds, so markers and tooltips show the nearest one.
- */
-export function gridIndexAt(thresholds, threshold) {
-  const count = thresholds.length;
-  let low = 0;
-  let high = count - 1;
-  while (low < high) {
-    const middle = (low + high) >> 1;
-    if (thresholds[middle] < threshold) low = middle + 1;
-    else high = middle;
-  }
-  // `low` is the first threshold ≥ the value; its lower neighbour may be nearer.
-  if (low > 0 && threshold - thresholds[low - 1] <= thresholds[low] - threshold) return low - 1;
-  return low;
-}
-
-/**
  * For a curve of T + 2 points as the core returns them (+∞ end, t_{T−1} … t_0, −∞ end), the
  * index in the stored thresholds of each point (−1 for the two ends).
  */
@@ -573,9 +571,12 @@ export function curveGridIndex(numThresholds) {
   return gridIndex;
 }
 
-/** The curve point (see `curveGridIndex`) at the stored threshold nearest to `threshold`. */
+/**
+ * The curve point (see `curveGridIndex`) of the operating point at `threshold`: the stored
+ * threshold the core picks for it (`thresholdIndex`, as the readout does).
+ */
 export function curvePointAt(thresholds, threshold) {
-  return thresholds.length - gridIndexAt(thresholds, threshold);
+  return thresholds.length - core.thresholdIndex(thresholds, threshold);
 }
 
 /**
@@ -645,6 +646,14 @@ export function probabilitySplits(u, axisIdx, scaleMin, scaleMax) {
   return kept.sort((a, b) => a - b);
 }
 
+/**
+ * Axis options for a probability axis drawn in logit or probit space. `filter` keeps every split:
+ * uPlot's default filter for custom scales (distr ≥ 3 with log base 10) keeps only powers of ten.
+ */
+export function probabilityAxis(label) {
+  return { label, splits: probabilitySplits, values: probabilityValues, filter: (_u, splits) => splits };
+}
+
 /** Labels for `probabilitySplits`: "0.001", "0.5", "0.999", "1−1e-6". */
 export function probabilityValues(_u, splits) {
   return splits.map((p) => {
@@ -657,8 +666,8 @@ export function probabilityValues(_u, splits) {
 
 /**
  * Lets the user drag the threshold on a chart whose x scale is the score: pressing anywhere in the
- * plotting area and moving sets the threshold to the stored threshold nearest to the pointer (the
- * counts exist only there). `getThresholds()` gives that grid; `setThreshold(t)` applies it.
+ * plotting area and moving sets the threshold to the stored threshold at the pointer (the counts
+ * exist only there). `getThresholds()` gives that grid; `setThreshold(t)` applies it.
  * Returns a uPlot plugin.
  */
 export function thresholdDragPlugin(getThresholds, setThreshold) {
@@ -672,7 +681,7 @@ export function thresholdDragPlugin(getThresholds, setThreshold) {
           if (!thresholds || !thresholds.length) return;
           const left = clientX - over.getBoundingClientRect().left;
           const value = Math.min(1, Math.max(0, u.posToVal(left, "x")));
-          setThreshold(thresholds[gridIndexAt(thresholds, value)]);
+          setThreshold(thresholds[core.thresholdIndex(thresholds, value)]);
         });
         const onMove = (event) => apply(event.clientX);
         const onUp = () => {
@@ -691,7 +700,61 @@ export function thresholdDragPlugin(getThresholds, setThreshold) {
   };
 }
 
-/** precision, recall, F1, specificity, accuracy, MCC, … at every stored threshold of one curve. */
+/**
+ * precision, recall, F1, specificity, accuracy, MCC, … at every stored threshold of one curve: of
+ * its counts for a class or the micro average, the class mean for a macro / weighted average.
+ */
 export function metricsAtThresholds(curve) {
+  if (curve.average === "macro" || curve.average === "weighted") {
+    const { tp, fp, tn, fn } = core.confusionAtThresholds(curve.positiveHistograms, curve.negativeHistograms);
+    return core.averageThresholdMetrics(tp, fp, tn, fn, curve.average);
+  }
   return core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn);
+}
+
+/** The arguments the core's curve and area functions take for a model curve (class or average). */
+export function histogramArgs(curve) {
+  return [curve.positiveHistograms ?? curve.positiveHistogram, curve.negativeHistograms ?? curve.negativeHistogram];
+}
+
+/** True when the curve's counts are real counts (a class, or the micro pool), not averaged rates. */
+export function hasExactCounts(curve) {
+  return !curve.average || curve.average === "micro";
+}
+
+// Coefficients of Acklam's rational approximation of the normal quantile (relative error < 1.2e-9),
+// used only to place rates on a probit axis.
+const PROBIT_A = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+const PROBIT_B = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+const PROBIT_C = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+const PROBIT_D = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+const PROBIT_TAIL = 0.02425;
+/** Rates closer to 0 or 1 than this sit at the edge of a probit axis. */
+const PROBIT_EPSILON = 1e-7;
+
+const polynomial = (coefficients, x) => coefficients.reduce((sum, c) => sum * x + c, 0);
+
+/** Φ⁻¹(p), the standard normal quantile, with p clamped to [ε, 1 − ε]: a position on a probit axis. */
+export function probit(p) {
+  const q = Math.min(1 - PROBIT_EPSILON, Math.max(PROBIT_EPSILON, p));
+  if (q < PROBIT_TAIL || q > 1 - PROBIT_TAIL) {
+    const r = Math.sqrt(-2 * Math.log(Math.min(q, 1 - q)));
+    const tail = polynomial(PROBIT_C, r) / (polynomial(PROBIT_D, r) * r + 1);
+    return q < 0.5 ? tail : -tail;
+  }
+  const r = (q - 0.5) * (q - 0.5);
+  return ((q - 0.5) * polynomial(PROBIT_A, r)) / (polynomial(PROBIT_B, r) * r + 1);
+}
+
+/** Φ(x), the standard normal CDF (Zelen & Severo 26.2.17, error < 7.5e-8): probit's inverse. */
+export function normalCdf(x) {
+  const t = 1 / (1 + 0.2316419 * Math.abs(x));
+  const density = Math.exp((-x * x) / 2) / Math.sqrt(2 * Math.PI);
+  const tail = density * t * polynomial([1.330274429, -1.821255978, 1.781477937, -0.356563782, 0.31938153, 0], t);
+  return x >= 0 ? 1 - tail : tail;
+}
+
+/** A uPlot scale whose positions are probits of the values (the DET curve's axes). */
+export function probitScale(range) {
+  return { time: false, distr: 100, fwd: probit, bwd: normalCdf, range };
 }

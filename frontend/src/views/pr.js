@@ -8,7 +8,7 @@ import { toCsv } from "../export.js";
 import {
   CHART_HEIGHT, REBUILD_KEYS, THEMES, axis, changedAny, closestHoveredSeries, countsTableHtml, createOverlay,
   createPlotHolder, createViewRoot, curveGridIndex, curvePointAt, curveRows, drawMarker, exportChartPng,
-  formatNumber, hoverPoints, nearestPointDataIdx, renderLegend, runHeaderHtml, themeOf, tickValues,
+  formatNumber, histogramArgs, hoverPoints, nearestPointDataIdx, renderLegend, runHeaderHtml, themeOf, tickValues,
   tooltipPlugin,
 } from "./chart_common.js";
 
@@ -86,7 +86,7 @@ export function createPrView(container) {
       width,
       height: CHART_HEIGHT,
       legend: { show: false },
-      padding: [8, 12, 0, 0],
+      padding: [8, 16, 0, 0],
       scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1.02] } },
       axes: [
         axis(getTheme, { label: "Recall", values: tickValues }),
@@ -136,14 +136,14 @@ export function createPrView(container) {
       return;
     }
     series = curves.map((curve) => {
-      const { precision, recall } = core.prCurve(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds);
+      const { precision, recall } = core.prCurve(...histogramArgs(curve), curve.thresholds, curve.average);
       return { x: recall, y: precision, gridIndex: curveGridIndex(curve.thresholds.length) };
     });
     precisionAt = curves.map((curve, r) => (i) => {
       const j = series[r].gridIndex[i];
       return j >= 0 && curve.tp[j] + curve.fp[j] === 0 ? 0 : series[r].y[i];
     });
-    averagePrecisions = curves.map((curve) => core.averagePrecision(curve.positiveHistogram, curve.negativeHistogram));
+    averagePrecisions = curves.map((curve) => core.averagePrecision(...histogramArgs(curve), curve.average));
     legendItems = curves.map((curve, r) => ({
       color: curve.color,
       text: `${curve.run}  AP ${formatNumber(averagePrecisions[r])}`,

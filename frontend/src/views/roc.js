@@ -7,7 +7,7 @@ import { toCsv } from "../export.js";
 import {
   CHART_HEIGHT, THEMES, axis, changedAny, closestHoveredSeries, countsTableHtml, createOverlay, createPlotHolder,
   createViewRoot, drawMarker, exportChartPng, formatNumber, nearestPointDataIdx, renderLegend,
-  runHeaderHtml, themeOf, tickValues, tooltipPlugin, REBUILD_KEYS, curveGridIndex, curvePointAt, curveRows, hoverPoints,
+  runHeaderHtml, themeOf, tickValues, tooltipPlugin, REBUILD_KEYS, curveGridIndex, curvePointAt, curveRows, hoverPoints, hasExactCounts, histogramArgs,
 } from "./chart_common.js";
 
 /**
@@ -15,7 +15,7 @@ import {
  * end), with `gridIndex[i]` the index in `curve.thresholds` of point i (−1 at the ends).
  */
 function rocSeries(curve) {
-  const { fpr, tpr } = core.rocCurve(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds);
+  const { fpr, tpr } = core.rocCurve(...histogramArgs(curve), curve.thresholds, curve.average);
   return { x: fpr, y: tpr, gridIndex: curveGridIndex(curve.thresholds.length) };
 }
 
@@ -51,7 +51,7 @@ export function createRocView(container) {
       width,
       height: CHART_HEIGHT,
       legend: { show: false },
-      padding: [8, 12, 0, 0],
+      padding: [8, 16, 0, 0],
       scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
       axes: [
         axis(getTheme, { label: "False positive rate", values: tickValues }),
@@ -99,12 +99,14 @@ export function createRocView(container) {
     }
     series = curves.map(rocSeries);
     areas = curves.map((curve) => {
-      const auc = core.rocAuc(curve.positiveHistogram, curve.negativeHistogram);
-      return { auc, se: core.hanleyMcneilSe(auc, curve.positives, curve.negatives) };
+      const auc = core.rocAuc(...histogramArgs(curve), curve.average);
+      // The Hanley–McNeil error needs the counts behind one curve: not defined for a mean of curves.
+      const se = hasExactCounts(curve) ? core.hanleyMcneilSe(auc, curve.positives, curve.negatives) : NaN;
+      return { auc, se };
     });
     legendItems = curves.map((curve, r) => ({
       color: curve.color,
-      text: `${curve.run}  AUC ${formatNumber(areas[r].auc)} ± ${formatNumber(areas[r].se)}`,
+      text: `${curve.run}  AUC ${formatNumber(areas[r].auc)}${Number.isNaN(areas[r].se) ? "" : ` ± ${formatNumber(areas[r].se)}`}`,
     }));
     legendItems.push({ color: theme.reference, text: "chance", dash: true });
     renderLegend(dom.legend, legendItems);

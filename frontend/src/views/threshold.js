@@ -3,11 +3,12 @@
  * stored threshold for each selected run, with a cursor at the current threshold that the user can
  * drag. One run: a colour per metric; several runs: each run's colour, a dash pattern per metric.
  */
+import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
   CHART_HEIGHT, REBUILD_KEYS, THEMES, addToggle, axis, changedAny, createOverlay, formatCount, formatThreshold,
   createPlotHolder, createViewRoot, drawMarker, drawVerticalLine, exportChartPng, formatNumber,
-  gridIndexAt, logitScale, probabilitySplits, probabilityValues, renderLegend, runsTableHtml, themeOf,
+  logitScale, probabilityAxis, renderLegend, runsTableHtml, themeOf,
   thresholdDragPlugin, tickValues, tooltipPlugin, uPlot, metricsAtThresholds,
 } from "./chart_common.js";
 
@@ -65,7 +66,7 @@ export function createThresholdView(container) {
     const idx = u.cursor.idx;
     if (idx == null) return null;
     const x = u.data[0][idx];
-    const j = curves.map((curve) => gridIndexAt(curve.thresholds, x));
+    const j = curves.map((curve) => core.thresholdIndex(curve.thresholds, x));
     const rows = [
       ["threshold", (r) => formatThreshold(curves[r].thresholds[j[r]])],
       ...METRICS.filter((metric) => shown[metric.name])
@@ -82,14 +83,14 @@ export function createThresholdView(container) {
       width,
       height: CHART_HEIGHT,
       legend: { show: false },
-      padding: [8, 12, 0, 0],
+      padding: [8, 16, 0, 0],
       scales: {
         x: logitAxis ? logitScale(null) : { time: false, range: [0, 1] },
         y: { range: [yMin < 0 ? -1 : 0, 1.02] },
       },
       axes: [
         axis(getTheme, logitAxis
-          ? { label: "Threshold (logit axis)", splits: probabilitySplits, values: probabilityValues }
+          ? probabilityAxis("Threshold (logit axis)")
           : { label: "Threshold", values: tickValues }),
         axis(getTheme, { values: tickValues, size: 44 }),
       ],
@@ -120,7 +121,7 @@ export function createThresholdView(container) {
     overlay.draw((ctx, u) => {
       drawVerticalLine(ctx, u, u.valToPos(threshold, "x"), theme.accent, 1.5);
       curves.forEach((curve, r) => {
-        const j = gridIndexAt(curve.thresholds, threshold);
+        const j = core.thresholdIndex(curve.thresholds, threshold);
         const x = u.valToPos(curve.thresholds[j], "x");
         METRICS.forEach((metric, m) => {
           if (!shown[metric.name]) return;
