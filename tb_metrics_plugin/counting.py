@@ -13,37 +13,33 @@ import functools
 
 import numpy as np
 
-# Bit pattern of float32 0.5; keys below it come from the score's own bits, keys above from 1 - score,
-# so that both ends of [0, 1] (where confident models put their scores) keep float32's relative
-# resolution.
-_HALF_BITS = np.int32(0x3F000000)
+_ONE_BITS = 0x3F800000  # bit pattern of float32 1.0
 CELL_SHIFT = 12
 # Adding 2**CELL_SHIFT - 1 before the shift makes 0.0 the only score in cell 0, so a threshold at
 # exactly 0 is the last value of its cell.
-_CELL_OFFSET = np.int32((1 << CELL_SHIFT) - 1)
-NUM_CELLS = ((2 * int(_HALF_BITS) + int(_CELL_OFFSET)) >> CELL_SHIFT) + 1
-# Rows processed at once: bounds temporaries to O(chunk · C) whatever N is.
-_CHUNK_ELEMENTS = 1 << 14  # small enough for temporaries to stay in cache
+_CELL_OFFSET = (1 << CELL_SHIFT) - 1
+_KEY_BIAS = np.int32(_ONE_BITS + _CELL_OFFSET)
+NUM_CELLS = ((2 * _ONE_BITS + _CELL_OFFSET) >> CELL_SHIFT) + 1
+# Items (rows × classes) counted at once: the float32 and index buffers of a chunk (12 bytes an
+# item) stay in a 2-core machine's L2/L3 while each pass over them runs.
+_CHUNK_ITEMS = 1 << 18
 
 
-def score_cells(scores: np.ndarray) -> np.ndarray:
+def score_cells(scores: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Maps float32 scores in [0, 1] to a non-decreasing int32 cell index in [0, NUM_CELLS).
 
-    key(s) = bits(s) for s < 0.5, and 2·bits(0.5) − bits(1 − s) for s ≥ 0.5 (1 − s is exact in
-    float32 there); cell = (key + 2^12 − 1) >> 12. A cell spans about 5e-4 of the distance to the
-    nearer end of [0, 1], so scores like 1 − 1e-7 and 1 − 2e-7 fall in different cells. The branch
-    is chosen with integer arithmetic (a masked copy is several times slower on random data).
+    cell(s) = (bits(s) − bits(1 − s) + bits(1) + 2^12 − 1) >> 12, where bits() is the float32 bit
+    pattern read as an integer. bits(s) grows with s and bits(1 − s) shrinks, so the key is
+    monotone; near 0 it moves with s's own bits, near 1 with those of 1 − s (exact in float32
+    there), so both ends keep float32's relative resolution: a cell spans about 5e-4 of the
+    distance to the nearer end of [0, 1], and 1 − 1e-7 and 1 − 2e-7 fall in different cells. Four
+    passes over the data, all in place in `out` (float32, the shape of `scores`) when given.
     """
     scores = np.asarray(scores, dtype=np.float32)
-    bits = scores.view(np.int32)
-    keys = np.subtract(np.float32(1), scores).view(np.int32)
-    np.subtract(2 * _HALF_BITS + _CELL_OFFSET, keys, out=keys)  # upper-half key, offset included
-    lower_mask = np.subtract(bits, _HALF_BITS)
-    lower_mask >>= 31  # all ones where s < 0.5, else zeros
-    lower_minus_upper = np.add(bits, _CELL_OFFSET)
-    lower_minus_upper -= keys
-    lower_minus_upper &= lower_mask
-    keys += lower_minus_upper
+    complement = np.subtract(np.float32(1), scores, out=out)
+    keys = complement.view(np.int32)
+    np.subtract(scores.view(np.int32), keys, out=keys)
+    keys += _KEY_BIAS
     keys >>= CELL_SHIFT
     return keys
 
@@ -62,18 +58,22 @@ class Bucketizer:
     def __init__(self, thresholds: np.ndarray):
         self.thresholds = np.asarray(thresholds, dtype=np.float32)
         threshold_cells = score_cells(self.thresholds)
-        # int32 halves the table (2 MB) and keeps look-ups in cache better than intp.
+        # intp bins feed np.bincount without a conversion copy.
         self._bin_at_cell_start = np.searchsorted(
             threshold_cells, np.arange(NUM_CELLS, dtype=np.int32), side="left"
-        ).astype(np.int32)
+        ).astype(np.intp)
         unaligned_cells = threshold_cells[~is_cell_aligned(self.thresholds)]
         self._corrections = int(np.bincount(unaligned_cells).max()) if unaligned_cells.size else 0
         self._thresholds_then_inf = np.append(self.thresholds, np.float32(np.inf))
 
-    def bins(self, scores: np.ndarray) -> np.ndarray:
-        """bins[i] = #{j : thresholds[j] < scores[i]} as int32, for float32 scores in [0, 1]."""
+    def bins(self, scores: np.ndarray, work: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """bins[i] = #{j : thresholds[j] < scores[i]} as intp, for float32 scores in [0, 1].
+
+        `work` (float32) and `out` (intp), shaped like `scores`, are optional reusable buffers.
+        """
         scores = np.asarray(scores, dtype=np.float32)
-        bins = np.take(self._bin_at_cell_start, score_cells(scores))
+        # mode="clip" lets np.take write into `out` without a buffer; cells are always in range.
+        bins = np.take(self._bin_at_cell_start, score_cells(scores, work), out=out, mode="clip")
         for _ in range(self._corrections):
             bins += scores > np.take(self._thresholds_then_inf, bins)
         return bins
@@ -107,29 +107,48 @@ def threshold_histograms(
       (positive_histograms, negative_histograms), each float64 (C, T + 1). Column k holds the weight
       of samples with thresholds[k-1] < score <= thresholds[k] (thresholds[-1] = -inf,
       thresholds[T] = +inf), so TP(j) = Σ_{k>j} positive_histograms[:, k].
+
+    Unweighted, the negatives' histogram is the histogram of all N·C scores minus the positives'
+    one (exact integer counts): every score is counted once, and only the positives a second time
+    (N of them for single-label data instead of N·C). Weighted, each item is counted once into the
+    histogram of its own sign, so no rounding of a difference can make a count negative.
     """
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    is_positive = np.ascontiguousarray(is_positive, dtype=bool)
     num_rows, num_classes = scores.shape
     num_bins = len(thresholds) + 1
+    histogram_size = num_classes * num_bins
     bucketize = bucketizer(thresholds)
-    class_offsets = np.arange(num_classes, dtype=np.int32) * np.int32(num_bins)
-    negative_offset = num_classes * num_bins
-    histograms = np.zeros(2 * negative_offset, dtype=np.float64)
-    # Each chunk adds a whole histogram-sized bincount: keep chunks several times larger than it.
-    chunk_elements = max(_CHUNK_ELEMENTS, 4 * histograms.size)
-    rows_per_chunk = max(1, chunk_elements // max(num_classes, 1))
+    class_offsets = np.arange(num_classes, dtype=np.intp) * num_bins
+    rows_per_chunk = max(1, _CHUNK_ITEMS // max(num_classes, 1))
+    buffer_rows = min(rows_per_chunk, num_rows)
+    work = np.empty((buffer_rows, num_classes), dtype=np.float32)
+    flat_index = np.empty((buffer_rows, num_classes), dtype=np.intp)
+    if weights is None:
+        all_counts = np.zeros(histogram_size, dtype=np.int64)
+        positive_counts = np.zeros(histogram_size, dtype=np.int64)
+    else:
+        signed_histograms = np.zeros(2 * histogram_size, dtype=np.float64)
     for start in range(0, num_rows, rows_per_chunk):
         rows = slice(start, start + rows_per_chunk)
-        flat_index = bucketize.bins(scores[rows])
-        flat_index += class_offsets
-        flat_index += np.int32(negative_offset) * ~is_positive[rows]
-        chunk_weights = None
-        if weights is not None:
-            chunk_weights = np.broadcast_to(weights[rows, None], flat_index.shape).ravel()
-        histograms += np.bincount(
-            flat_index.ravel(), weights=chunk_weights, minlength=histograms.size
-        )
-    histograms = histograms.reshape(2, num_classes, num_bins)
-    return histograms[0], histograms[1]
+        chunk_rows = min(rows_per_chunk, num_rows - start)
+        chunk_index = bucketize.bins(scores[rows], work[:chunk_rows], flat_index[:chunk_rows])
+        chunk_index += class_offsets
+        chunk_index = chunk_index.reshape(-1)
+        chunk_positive = is_positive[rows].reshape(-1)
+        if weights is None:
+            np.add.at(all_counts, chunk_index, 1)
+            np.add.at(positive_counts, chunk_index[np.flatnonzero(chunk_positive)], 1)
+        else:
+            np.add(chunk_index, histogram_size, out=chunk_index, where=~chunk_positive)
+            chunk_weights = np.repeat(weights[rows], num_classes)
+            signed_histograms += np.bincount(chunk_index, weights=chunk_weights, minlength=2 * histogram_size)
+    if weights is None:
+        positive = positive_counts.astype(np.float64)
+        negative = (all_counts - positive_counts).astype(np.float64)
+    else:
+        positive, negative = signed_histograms[:histogram_size], signed_histograms[histogram_size:]
+    return positive.reshape(num_classes, num_bins), negative.reshape(num_classes, num_bins)
 
 
 def confusion_counts(
