@@ -11,7 +11,7 @@ import { toCsv } from "../export.js";
 import {
   CHART_HEIGHT, REBUILD_KEYS, THEMES, axis, changedAny, closestHoveredSeries, createOverlay, createPlotHolder,
   createViewRoot, drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, hoverPoints,
-  nearestPointDataIdx, renderLegend, runHeaderHtml, themeOf, tickValues, tooltipPlugin,
+  mode2Points, nearestPointDataIdx, renderLegend, runHeaderHtml, themeOf, tickValues, tooltipPlugin,
 } from "./chart_common.js";
 
 const NUM_BINS = 10;
@@ -62,7 +62,7 @@ export function createCalibrationView(container) {
         {},
         ...curves.map((curve) => ({
           label: curve.run, stroke: curve.color, width: 2,
-          points: { show: true, space: 0, size: 6, fill: curve.color, stroke: curve.color },
+          points: mode2Points(curve.color),
         })),
         { label: "perfectly calibrated", stroke: () => theme.reference, width: 1, dash: [4, 4], points: { show: false } },
       ],

@@ -626,6 +626,44 @@ export function sigmoid(x) {
   return 1 / (1 + Math.exp(-x));
 }
 
+/**
+ * True when most of the curves' scores (weight of positives and negatives) lie within 0.01 of 0 or
+ * of 1: a confident model, whose scores a linear score axis squeezes into its two ends.
+ */
+export function mostlyConfident(curves) {
+  let outer = 0;
+  let all = 0;
+  for (const { thresholds, positiveHistogram, negativeHistogram } of curves) {
+    for (let k = 0; k < positiveHistogram.length; k++) {
+      const weight = positiveHistogram[k] + negativeHistogram[k];
+      all += weight;
+      // Bin k holds scores in (t_{k−1}, t_k].
+      const upper = k < thresholds.length ? thresholds[k] : Infinity;
+      const lower = k > 0 ? thresholds[k - 1] : -Infinity;
+      if (upper <= 0.01 || lower >= 0.99) outer += weight;
+    }
+  }
+  return all > 0 && outer / all > 0.5;
+}
+
+/**
+ * The scores from the lower edge of the lowest occupied bin to the upper edge of the highest, over
+ * all curves: the span of a logit axis (empty tails out to 1e-9 would squeeze the data).
+ */
+export function occupiedScoreRange(curves) {
+  let from = Infinity;
+  let to = -Infinity;
+  for (const { thresholds, positiveHistogram, negativeHistogram } of curves) {
+    const last = thresholds.length - 1;
+    for (let k = 0; k < positiveHistogram.length; k++) {
+      if (!(positiveHistogram[k] > 0 || negativeHistogram[k] > 0)) continue;
+      from = Math.min(from, thresholds[Math.max(0, k - 1)]);
+      to = Math.max(to, thresholds[Math.min(last, k)]);
+    }
+  }
+  return from < to ? [from, to] : [0, 1];
+}
+
 /** A uPlot scale whose positions are logits of the values (custom distribution, fwd/bwd). */
 export function logitScale(range) {
   return { time: false, distr: 100, fwd: logit, bwd: sigmoid, range };
@@ -757,4 +795,21 @@ export function normalCdf(x) {
 /** A uPlot scale whose positions are probits of the values (the DET curve's axes). */
 export function probitScale(range) {
   return { time: false, distr: 100, fwd: probit, bwd: normalCdf, range };
+}
+
+const pointsPathBuilder = uPlot.paths.points();
+
+/**
+ * Series point options for uPlot's mode 2 (per-series x): uPlot passes the points builder the
+ * x-index window of mode 1, which mode 2 does not have, so the window is the series' whole data.
+ */
+export function mode2Points(color, size = 6) {
+  return {
+    show: true,
+    size,
+    fill: color,
+    stroke: color,
+    paths: (u, seriesIdx, _idx0, _idx1, filtered) =>
+      pointsPathBuilder(u, seriesIdx, 0, u.data[seriesIdx][0].length - 1, filtered),
+  };
 }

@@ -15,7 +15,7 @@ import { toCsv } from "../export.js";
 import {
   CHART_HEIGHT, REBUILD_KEYS, THEMES, addToggle, axis, changedAny, createOverlay, createPlotHolder,
   createViewRoot, drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, logit,
-  logitScale, probabilityAxis, renderLegend, runsTableHtml, themeOf,
+  logitScale, probabilityAxis, renderLegend, runsTableHtml, themeOf, mostlyConfident, occupiedScoreRange,
   thresholdDragPlugin, tickValues, tooltipPlugin, uPlot,
 } from "./chart_common.js";
 
@@ -75,25 +75,6 @@ function displayBins(distribution, position, [from, to]) {
   return { edges, positive: positiveDensity, negative: negativeDensity, outside };
 }
 
-/**
- * The scores the axis spans: [0, 1] on the score axis; on the logit axis, from the lowest to the
- * highest occupied bin of any run (empty tails out to 1e-9 would squeeze the data).
- */
-function axisRange(distributions, logitAxis) {
-  if (!logitAxis) return [0, 1];
-  let from = Infinity;
-  let to = -Infinity;
-  for (const { lower, upper, positive, negative } of distributions) {
-    for (let k = 0; k < lower.length; k++) {
-      if (upper[k] > lower[k] && (positive[k] > 0 || negative[k] > 0)) {
-        from = Math.min(from, lower[k]);
-        to = Math.max(to, upper[k]);
-      }
-    }
-  }
-  return from < to ? [from, to] : [0, 1];
-}
-
 /** Creates the score-distribution view in `container`. */
 export function createDistributionView(container) {
   const dom = createViewRoot(container, "view-distribution", "Score distribution");
@@ -110,7 +91,10 @@ export function createDistributionView(container) {
   const getTheme = () => theme;
   const position = (score) => (logitAxis ? logit(score) : score);
 
-  addToggle(dom.controls, "logit axis", false, (checked) => {
+  // Until the user picks, the axis is logit for confident models (see `mostlyConfident`).
+  let userPickedAxis = false;
+  const logitToggle = addToggle(dom.controls, "logit axis", false, (checked) => {
+    userPickedAxis = true;
     logitAxis = checked;
     if (model) {
       rebuild(model);
@@ -193,6 +177,10 @@ export function createDistributionView(container) {
 
   function rebuild(nextModel) {
     curves = nextModel.curves || [];
+    if (!userPickedAxis) {
+      logitAxis = mostlyConfident(curves);
+      logitToggle.checked = logitAxis;
+    }
     if (!curves.length) {
       dom.message.textContent = "No threshold curves for the selected runs.";
       holder.clear();
@@ -204,7 +192,7 @@ export function createDistributionView(container) {
     const distributions = curves.map((curve) =>
       core.scoreDistribution(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds),
     );
-    range = axisRange(distributions, logitAxis);
+    range = logitAxis ? occupiedScoreRange(curves) : [0, 1];
     bins = distributions.map((distribution) => displayBins(distribution, position, range));
     const notes = [];
     curves.forEach((curve, r) => {

@@ -8,7 +8,7 @@ import { toCsv } from "../export.js";
 import {
   CHART_HEIGHT, REBUILD_KEYS, THEMES, addToggle, axis, changedAny, createOverlay, formatCount, formatThreshold,
   createPlotHolder, createViewRoot, drawMarker, drawVerticalLine, exportChartPng, formatNumber,
-  logitScale, probabilityAxis, renderLegend, runsTableHtml, themeOf,
+  logitScale, probabilityAxis, renderLegend, runsTableHtml, themeOf, mostlyConfident, occupiedScoreRange,
   thresholdDragPlugin, tickValues, tooltipPlugin, uPlot, metricsAtThresholds,
 } from "./chart_common.js";
 
@@ -56,9 +56,12 @@ export function createThresholdView(container) {
     renderMetricLegend();
     drawCursor();
   }
-  addToggle(dom.controls, "logit axis", false, (checked) => {
+  // Until the user picks, the axis is logit for confident models (see `mostlyConfident`).
+  let userPickedAxis = false;
+  const logitToggle = addToggle(dom.controls, "logit axis", false, (checked) => {
+    userPickedAxis = true;
     logitAxis = checked;
-    if (model) rebuild(model, true);
+    if (model) rebuild(model);
     drawCursor();
   });
 
@@ -85,7 +88,7 @@ export function createThresholdView(container) {
       legend: { show: false },
       padding: [8, 16, 0, 0],
       scales: {
-        x: logitAxis ? logitScale(null) : { time: false, range: [0, 1] },
+        x: logitAxis ? logitScale(occupiedScoreRange(curves)) : { time: false, range: [0, 1] },
         y: { range: [yMin < 0 ? -1 : 0, 1.02] },
       },
       axes: [
@@ -145,8 +148,12 @@ export function createThresholdView(container) {
     legendItems = [...runItems, ...metricItems.filter((item) => !item.off)];
   }
 
-  function rebuild(nextModel, force = false) {
+  function rebuild(nextModel) {
     curves = nextModel.curves || [];
+    if (!userPickedAxis) {
+      logitAxis = mostlyConfident(curves);
+      logitToggle.checked = logitAxis;
+    }
     dom.message.textContent = curves.length ? "" : "No threshold curves for the selected runs.";
     if (!curves.length) {
       holder.clear();
@@ -159,7 +166,6 @@ export function createThresholdView(container) {
     const tables = curves.map((curve, r) => [curve.thresholds, ...METRICS.map((metric) => metricValues[r][metric.name])]);
     const data = sameGrids(curves) ? [curves[0].thresholds, ...tables.flatMap((table) => table.slice(1))] : uPlot.join(tables);
     const layout = `${logitAxis}|${curves.map((c) => `${c.run}\u0000${c.color}`).join("\u0001")}`;
-    if (force) holder.clear();
     holder.show(layout, options, data);
   }
 
