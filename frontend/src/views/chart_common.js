@@ -788,7 +788,7 @@ export function probit(p) {
 export function normalCdf(x) {
   const t = 1 / (1 + 0.2316419 * Math.abs(x));
   const density = Math.exp((-x * x) / 2) / Math.sqrt(2 * Math.PI);
-  const tail = density * t * polynomial([1.330274429, -1.821255978, 1.781477937, -0.356563782, 0.31938153, 0], t);
+  const tail = density * polynomial([1.330274429, -1.821255978, 1.781477937, -0.356563782, 0.31938153, 0], t);
   return x >= 0 ? 1 - tail : tail;
 }
 

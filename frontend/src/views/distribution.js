@@ -35,7 +35,7 @@ function withAlpha(hex, alpha) {
  * @returns {{edges: number[], positive: number[], negative: number[], outside: {positive, negative}}}
  *   `edges` has one more entry than the densities.
  */
-function displayBins(distribution, position, [from, to]) {
+export function displayBins(distribution, position, [from, to]) {
   const { lower, upper, positive, negative } = distribution;
   const target = (position(to) - position(from)) / DISPLAY_BINS;
   const edges = [];
