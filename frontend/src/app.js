@@ -24,6 +24,16 @@ model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=10,
                      tbm.MetricsCallback("logs/run1", class_names=["cat", "dog", "bird"])])`;
 
 /**
+ * Shows or hides a state element. Its test id is present only while it is shown, so a query for
+ * "whichever of readout / empty state / error is showing" never lands on a hidden one.
+ */
+function showIf(element, testid, shown) {
+  element.hidden = !shown;
+  if (shown) element.dataset.testid = testid;
+  else delete element.dataset.testid;
+}
+
+/**
  * Mounts the tab in `root`.
  * @param {HTMLElement} root
  * @param {{client: ReturnType<import("./data.js").createDataClient>, win?: Window}} options
@@ -34,12 +44,12 @@ export function createApp(root, { client, win = window }) {
 
   const errorText = el("span");
   const retryButton = el("button", { type: "button", onclick: () => { tagsSignature = ""; refreshTags(); } }, "Retry");
-  const errorBar = el("div", { className: "tbm-error", dataset: { testid: "error" }, hidden: true, attrs: { role: "alert" } }, [
+  const errorBar = el("div", { className: "tbm-error", hidden: true, attrs: { role: "alert" } }, [
     errorText,
     retryButton,
   ]);
   const loading = el("div", { className: "tbm-loading", dataset: { testid: "loading" } }, "Loading…");
-  const emptyState = el("div", { className: "tbm-empty", dataset: { testid: "empty-state" }, hidden: true }, [
+  const emptyState = el("div", { className: "tbm-empty", hidden: true }, [
     el("h2", {}, "No threshold metrics logged yet"),
     el("p", {}, [
       "None of the runs in this log directory has a summary written by ",
@@ -87,7 +97,7 @@ export function createApp(root, { client, win = window }) {
 
   function showProblems() {
     const messages = [...problems.tags, ...problems.data];
-    errorBar.hidden = messages.length === 0;
+    showIf(errorBar, "error", messages.length > 0);
     errorText.textContent = messages.join(" · ");
   }
 
@@ -118,7 +128,7 @@ export function createApp(root, { client, win = window }) {
     showProblems();
     runColors = assignRunColors(tagIndex.allRuns);
     const empty = tagIndex.tags.length === 0;
-    emptyState.hidden = !empty;
+    showIf(emptyState, "empty-state", empty);
     content.hidden = empty;
     if (empty) return;
     applyState(store.get(), new Set(DATA_KEYS));

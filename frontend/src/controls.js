@@ -195,7 +195,6 @@ export function createControls(container, store) {
       );
       const options = classOptions(context.classNames);
       renderSelect(classSelect, options, state.classKey);
-      classControl.hidden = options.length <= 1;
 
       epochSlider.min = String(steps[0] ?? 0);
       epochSlider.max = String(steps[steps.length - 1] ?? 0);

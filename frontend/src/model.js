@@ -152,7 +152,7 @@ function oneVsRest(matrix, size) {
 }
 
 /** The readout's numbers for a confusion matrix: one class one-vs-rest, or an average over classes. */
-export function matrixOperatingPoint(entry, classKey, beta, threshold) {
+export function matrixOperatingPoint(entry, classKey, beta) {
   const perClass = oneVsRest(entry.matrix, entry.numClasses);
   const average = AVERAGES.includes(classKey) ? classKey : null;
   let counts;
@@ -174,7 +174,8 @@ export function matrixOperatingPoint(entry, classKey, beta, threshold) {
     gridThreshold: NaN,
     counts,
     exact: average === null || average === "micro",
-    metrics: { ...metrics, ...counts, threshold },
+    // An argmax matrix has no threshold: the readout shows none rather than an unused one.
+    metrics: { ...metrics, ...counts, threshold: NaN },
   };
 }
 
@@ -234,7 +235,7 @@ export function createModelBuilder() {
       }
       const operatingPoints = tagInfo.kind === "threshold_curves"
         ? curves.map((curve) => curveOperatingPoint(curve, state.threshold, state.beta))
-        : matrices.map((entry) => matrixOperatingPoint(entry, state.classKey, state.beta, state.threshold));
+        : matrices.map((entry) => matrixOperatingPoint(entry, state.classKey, state.beta));
       const matrixScalars = matrices.map((entry) => {
         if (!matrixScalarCache.has(entry)) matrixScalarCache.set(entry, core.matrixMetrics(entry.matrix, entry.numClasses));
         return { run: entry.run, color: entry.color, metrics: matrixScalarCache.get(entry) };

@@ -5,8 +5,8 @@
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
-  CHART_HEIGHT, axis, createOverlay, createPlotHolder, createViewRoot, drawMarker, drawVerticalLine, exportChartPng,
-  formatNumber, renderLegend, themeOf, uPlot,
+  CHART_HEIGHT, axis, countsTableHtml, createOverlay, createPlotHolder, createViewRoot, drawMarker, drawVerticalLine,
+  escapeHtml, exportChartPng, formatNumber, renderLegend, runHeaderHtml, themeOf, tickValues, tooltipPlugin, uPlot,
 } from "./chart_common.js";
 
 const BAR_FILL_ALPHA = "99"; // hex alpha: overlapping runs stay visible
@@ -22,6 +22,7 @@ function matrixIous(model) {
 /** Per-run IoU at every stored threshold of the model's curves. */
 function curveIous(model) {
   return model.curves.map((curve) => ({
+    curve,
     run: curve.run,
     color: curve.color,
     thresholds: curve.thresholds,
@@ -42,12 +43,27 @@ export function createIouView(container) {
   let source = null;
   const getTheme = () => theme;
 
+  function barTooltip(u) {
+    const index = u.cursor.idx;
+    if (index == null) return null;
+    const name = rows[0]?.classNames[index] ?? String(index);
+    return `<div><b>${escapeHtml(name)}</b></div>` +
+      rows.map((row) => `<div>${runHeaderHtml(row.run, row.color)}IoU ${formatNumber(row.iou[index])}</div>`).join("");
+  }
+
+  function thresholdTooltip(u) {
+    const index = u.cursor.idx;
+    if (index == null) return null;
+    return rows.map((row) => `${runHeaderHtml(row.run, row.color)}<div>IoU ${formatNumber(row.iou[index])}</div>${countsTableHtml(row.curve, index)}`).join("");
+  }
+
   function barOptions(width, classNames) {
     overlay = null;
     return {
       width,
       height: CHART_HEIGHT,
-      legend: { show: true, live: true },
+      legend: { show: false },
+      plugins: [tooltipPlugin(barTooltip, getTheme)],
       cursor: { points: { show: false }, drag: { x: true, y: false } },
       scales: { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] }, y: { range: [0, 1] } },
       axes: [
@@ -55,7 +71,7 @@ export function createIouView(container) {
           label: "class",
           values: (_u, splits) => splits.map((v) => (Number.isInteger(v) && classNames[v] !== undefined ? classNames[v] : "")),
         }),
-        axis(getTheme, { label: "IoU" }),
+        axis(getTheme, { label: "IoU", values: tickValues }),
       ],
       series: [
         { label: "class", value: (_u, v) => (v == null ? "–" : classNames[v] ?? String(v)) },
@@ -77,11 +93,11 @@ export function createIouView(container) {
     return {
       width,
       height: CHART_HEIGHT,
-      legend: { show: true, live: true },
-      plugins: [overlay.plugin],
+      legend: { show: false },
+      plugins: [overlay.plugin, tooltipPlugin(thresholdTooltip, getTheme)],
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
-      axes: [axis(getTheme, { label: "threshold" }), axis(getTheme, { label: "IoU" })],
+      axes: [axis(getTheme, { label: "Threshold", values: tickValues }), axis(getTheme, { label: "IoU", values: tickValues })],
       series: [
         { label: "threshold", value: (_u, v) => (v == null ? "–" : v.toFixed(4)) },
         ...rows.map((row) => ({ label: row.run, stroke: row.color, width: 2, points: { show: false }, value: (_u, v) => formatNumber(v) })),
