@@ -206,9 +206,9 @@ def _error(request: wrappers.Request, message: str, status: int) -> wrappers.Res
 
 
 def _json_response(request: wrappers.Request, answer: Any) -> wrappers.Response:
-    # Serialised here (not by `Respond`): NaN is already None, and big answers skip a second walk.
-    text = json.dumps(core.json_safe(answer), separators=(",", ":"), allow_nan=False)
-    return http_util.Respond(request, text, _JSON)
+    # Serialised here rather than by `Respond` (which walks the answer with `json_util.Cleanse`):
+    # NaN becomes null, and base64 arrays are copied without an escaping scan (`wire.dumps`).
+    return http_util.Respond(request, wire.dumps(core.json_safe(answer)), _JSON)
 
 
 def _single(request: wrappers.Request, name: str) -> str | None:

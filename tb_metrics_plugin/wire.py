@@ -11,6 +11,7 @@ See docs/routes.md.
 from __future__ import annotations
 
 import base64
+import json
 import math
 from typing import Any
 
@@ -28,6 +29,8 @@ def encode_array(values: np.ndarray, dtype: str | None = None) -> dict[str, Any]
         (counts below 2^24, the usual case), else float64, so no count is ever rounded.
     """
     values = np.asarray(values)
+    if dtype is None and values.dtype == np.float32:
+        dtype = "float32"
     if dtype is None:
         as_float32 = values.astype(np.float32)
         with np.errstate(invalid="ignore"):
@@ -57,3 +60,43 @@ def decode_array(encoded: dict[str, Any]) -> np.ndarray:
     if len(raw) != dtype.itemsize * math.prod(shape):
         raise ValueError(f"{len(raw)} bytes do not hold a {encoded['dtype']} array of shape {list(shape)}.")
     return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+def dumps(value: Any) -> bytes:
+    """`value` as compact JSON bytes; NaN and infinities are refused (turn them into None first).
+
+    Equivalent to `json.dumps(value, separators=(",", ":"), allow_nan=False).encode()`, but the
+    base64 `data` of a typed array (hundreds of MB for a long run) is copied in as it is rather than
+    scanned for characters to escape (base64 has none), which halves the time of a large answer.
+    """
+    parts: list[bytes] = []
+    _write(value, parts)
+    return b"".join(parts)
+
+
+def _write(value: Any, parts: list[bytes]) -> None:
+    if isinstance(value, dict):
+        if set(value) == {"dtype", "shape", "data"} and isinstance(value["data"], str):
+            parts.append(b'{"dtype":' + _scalar_json(value["dtype"]) + b',"shape":' + _scalar_json(value["shape"])
+                         + b',"data":"')
+            parts.append(value["data"].encode("ascii"))
+            parts.append(b'"}')
+            return
+        parts.append(b"{")
+        for position, (key, item) in enumerate(value.items()):
+            parts.append((b"," if position else b"") + _scalar_json(str(key)) + b":")
+            _write(item, parts)
+        parts.append(b"}")
+    elif isinstance(value, (list, tuple)) and any(isinstance(item, (dict, list, tuple)) for item in value):
+        parts.append(b"[")
+        for position, item in enumerate(value):
+            if position:
+                parts.append(b",")
+            _write(item, parts)
+        parts.append(b"]")
+    else:
+        parts.append(_scalar_json(value))
+
+
+def _scalar_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")

@@ -401,3 +401,29 @@ def test_a_bug_in_an_impl_is_a_json_error_without_traceback(fitted_logs, monkeyp
     assert response.status_code == 500
     assert "secret detail" not in response.get_data(as_text=True)
     assert "internal error" in response.get_json()["error"]
+
+
+# the wire format ----------------------------------------------------------------------------------
+
+
+def test_typed_arrays_round_trip_exactly_and_pick_the_narrowest_exact_dtype():
+    counts = np.array([[0.0, 3.0, 16777216.0]])  # 2^24 is still exact in float32
+    encoded = wire.encode_array(counts)
+    assert encoded["dtype"] == "float32" and encoded["shape"] == [1, 3]
+    np.testing.assert_array_equal(wire.decode_array(encoded), counts)
+    weighted = np.array([0.1, 16777217.0])  # neither is a float32
+    assert wire.encode_array(weighted)["dtype"] == "float64"
+    np.testing.assert_array_equal(wire.decode_array(wire.encode_array(weighted)), weighted)
+    # Little-endian bytes, as the browser's typed arrays read them.
+    assert wire.encode_array(np.array([1.0], dtype=np.float32))["data"] == "AACAPw=="
+    with pytest.raises(ValueError, match="do not hold"):
+        wire.decode_array({"dtype": "float32", "shape": [2], "data": "AACAPw=="})
+
+
+def test_dumps_is_compact_json():
+    answer = {"run": "é\"", "steps": [0, 1], "none": None, "nested": [{"a": [1.5]}],
+              "array": wire.encode_array(np.arange(4, dtype=np.float32))}
+    assert json.loads(wire.dumps(answer)) == answer
+    assert wire.dumps(answer) == json.dumps(answer, separators=(",", ":")).encode()
+    with pytest.raises(ValueError):
+        wire.dumps({"x": float("nan")})
