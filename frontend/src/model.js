@@ -108,7 +108,9 @@ export function curveOperatingPoint(curve, threshold, beta) {
   let counts;
   let metrics;
   if (curve.average) {
-    const perClass = core.confusionAtThresholds(curve.positiveHistograms, curve.negativeHistograms);
+    // Per-class counts of every threshold, computed once per curve: dragging only indexes them.
+    curve.perClassCounts ??= core.confusionAtThresholds(curve.positiveHistograms, curve.negativeHistograms);
+    const perClass = curve.perClassCounts;
     const at = (rows) => rows.map((values) => [values[index]]);
     counts = { tp: 0, fp: 0, tn: 0, fn: 0 };
     for (const key of Object.keys(counts)) for (const values of perClass[key]) counts[key] += values[index];
