@@ -420,15 +420,20 @@ export function runsTableHtml(curves, rows) {
   return `<table><tr><td></td>${head}</tr>${body}</table>`;
 }
 
-/** Tooltip rows for TP/FP/TN/FN at one threshold of one run's curve. */
+/**
+ * Tooltip rows for TP/FP/TN/FN at one threshold of one run's curve. For a macro / weighted average
+ * the counts are class means (see model.js), and say so.
+ */
 export function countsTableHtml(curve, index) {
   const row = (name, value) => `<tr><td>${name}</td><td>${value}</td></tr>`;
+  const note = hasExactCounts(curve) ? "" : row("counts", "mean per class");
   return (
     `<table>${row("threshold", formatThreshold(curve.thresholds[index]))}` +
     row("TP", formatCount(curve.tp[index])) +
     row("FP", formatCount(curve.fp[index])) +
     row("TN", formatCount(curve.tn[index])) +
     row("FN", formatCount(curve.fn[index])) +
+    note +
     "</table>"
   );
 }

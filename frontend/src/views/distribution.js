@@ -15,7 +15,7 @@ import { toCsv } from "../export.js";
 import {
   CHART_HEIGHT, REBUILD_KEYS, THEMES, addToggle, axis, changedAny, createOverlay, createPlotHolder,
   createViewRoot, drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, logit,
-  logitScale, probabilityAxis, renderLegend, runsTableHtml, themeOf, mostlyConfident, occupiedScoreRange,
+  logitScale, probabilityAxis, renderLegend, runsTableHtml, themeOf, mostlyConfident, occupiedScoreRange, hasExactCounts,
   thresholdDragPlugin, tickValues, tooltipPlugin, uPlot,
 } from "./chart_common.js";
 
@@ -202,9 +202,13 @@ export function createDistributionView(container) {
       }
     });
     dom.message.textContent = notes.join("; ");
+    // Counts in the legend only where they are counts (a class or the micro pool, not class means).
+    const count = (curve, value) => (hasExactCounts(curve) ? ` (${formatCount(value)})` : "");
     legendItems = [
-      ...curves.map((curve) => ({ color: curve.color, text: `${curve.run} positives (${formatCount(curve.positives)})` })),
-      ...curves.map((curve) => ({ color: curve.color, text: `${curve.run} negatives (${formatCount(curve.negatives)})`, dash: [5, 3] })),
+      ...curves.map((curve) => ({ color: curve.color, text: `${curve.run} positives${count(curve, curve.positives)}` })),
+      ...curves.map((curve) => ({
+        color: curve.color, text: `${curve.run} negatives${count(curve, curve.negatives)}`, dash: [5, 3],
+      })),
     ];
     renderLegend(dom.legend, legendItems);
     // Each table repeats the last density at the right edge so the last step is drawn to its end.
