@@ -120,7 +120,7 @@ def test_det_curve_contains_sklearns_points_in_order(binary_data):
     labels, scores, weights = binary_data
     thresholds = exact_grid(scores)
     curve = core.det_curve(*histograms(labels == 1, scores, thresholds, weights), thresholds)
-    fpr, fnr, sk_thresholds = skm.det_curve(labels, scores, sample_weight=weights)
+    fpr, fnr, _ = skm.det_curve(labels, scores, sample_weight=weights)
     # sklearn (fpr decreasing) keeps a contiguous run of the full curve, from the last FPR = 0 point
     # to the first FNR = 0 point; ours keeps every point, FPR increasing.
     ours = np.stack([curve["fpr"], curve["fnr"]], axis=1)
