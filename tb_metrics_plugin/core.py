@@ -27,8 +27,11 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 AVERAGES = ("micro", "macro", "weighted")
+# A float for one class or an average, a (C,) array for per-class input.
+FloatOrArray = float | np.ndarray
 NORMALIZATIONS = ("true", "pred", "all", "none")
 
 __all__ = [
@@ -80,9 +83,7 @@ def _histogram_pair(positive_histograms, negative_histograms) -> tuple[np.ndarra
             f"{negative.shape}; pass the two halves of one threshold-curves tensor"
         )
     if positive.ndim not in (1, 2) or positive.shape[-1] < 2:
-        raise ValueError(
-            f"histograms have shape {positive.shape}; expected (T + 1,) or (C, T + 1) with T >= 1"
-        )
+        raise ValueError(f"histograms have shape {positive.shape}; expected (T + 1,) or (C, T + 1) with T >= 1")
     if not (np.all(np.isfinite(positive)) and np.all(np.isfinite(negative))):
         raise ValueError("histograms contain NaN or infinity; counts must be finite weights")
     return positive, negative
@@ -126,7 +127,7 @@ def _scalar(values: np.ndarray) -> Any:
     return values
 
 
-def average_over_classes(per_class_values, support, average: str) -> float:
+def average_over_classes(per_class_values: ArrayLike, support: ArrayLike, average: str) -> float:
     """Averages per-class values into one number, leaving out classes where the value is NaN.
 
     macro = mean_c v_c;  weighted = Σ_c s_c v_c / Σ_c s_c  (s_c = support, the positives of class c),
@@ -173,7 +174,7 @@ def _per_class_or_average(per_class: np.ndarray, positive: np.ndarray, average: 
 
 
 def confusion_at_thresholds(
-    positive_histograms: np.ndarray, negative_histograms: np.ndarray
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """TP, FP, TN, FN at every stored threshold, from the per-bin histograms.
 
@@ -199,7 +200,7 @@ def confusion_at_thresholds(
     return tp, fp, tn, fn
 
 
-def threshold_index(thresholds, threshold: float) -> int:
+def threshold_index(thresholds: ArrayLike, threshold: float) -> int:
     """Index of the stored threshold nearest to `threshold` (the lower one on a tie); −1 when there
     are no thresholds or `threshold` is NaN. Counts are exact only at stored thresholds: this is the
     one a slider value stands for.
@@ -236,7 +237,9 @@ def _summed(positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray, np.
 # Metrics at a threshold
 
 
-def threshold_metrics(tp, fp, tn, fn, beta: float = 1.0) -> dict[str, np.ndarray]:
+def threshold_metrics(
+    tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, beta: float = 1.0
+) -> dict[str, np.ndarray]:
     """Every confusion-count metric, elementwise over arrays of counts of any (equal) shape.
 
     With P = TP + FN, N = FP + TN, n = P + N:
@@ -302,7 +305,9 @@ def threshold_metrics(tp, fp, tn, fn, beta: float = 1.0) -> dict[str, np.ndarray
     }
 
 
-def average_threshold_metrics(tp, fp, tn, fn, average: str, beta: float = 1.0) -> dict[str, np.ndarray]:
+def average_threshold_metrics(
+    tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, average: str, beta: float = 1.0
+) -> dict[str, np.ndarray]:
     """`threshold_metrics` averaged over classes at each threshold; counts are (C, T).
 
     micro: the metrics of Σ_c counts (one-vs-rest pooled). macro: mean over classes of each metric.
@@ -333,7 +338,9 @@ def _metrics_at_thresholds(positive, negative, average, beta):
 # Curves
 
 
-def roc_curve(positive_histograms, negative_histograms, thresholds, average: str | None = None) -> dict:
+def roc_curve(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, thresholds: ArrayLike, average: str | None = None
+) -> dict:
     """ROC curve: false positive rate and true positive rate at every threshold, with the ends.
 
     FPR = FP / N, TPR = TP / P at `score > t` for t = +inf, t_{T-1}, ..., t_0, −inf (T + 2 points,
@@ -359,7 +366,9 @@ def roc_curve(positive_histograms, negative_histograms, thresholds, average: str
     return {"fpr": fpr, "tpr": tpr, "thresholds": _curve_thresholds(thresholds)}
 
 
-def pr_curve(positive_histograms, negative_histograms, thresholds, average: str | None = None) -> dict:
+def pr_curve(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, thresholds: ArrayLike, average: str | None = None
+) -> dict:
     """Precision–recall curve at every threshold, with the ends; highest threshold first.
 
     Precision = TP / (TP + FP), recall = TP / P at t = +inf, t_{T-1}, ..., t_0, −inf. Where nothing
@@ -384,7 +393,9 @@ def pr_curve(positive_histograms, negative_histograms, thresholds, average: str 
     return {"precision": precision, "recall": recall, "thresholds": _curve_thresholds(thresholds)}
 
 
-def det_curve(positive_histograms, negative_histograms, thresholds, average: str | None = None) -> dict:
+def det_curve(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, thresholds: ArrayLike, average: str | None = None
+) -> dict:
     """Detection error trade-off: FPR = FP / N and FNR = FN / P at every threshold, with the ends.
 
     Same points and order as `roc_curve` (FNR = 1 − TPR), all kept: scikit-learn's `det_curve` drops
@@ -421,7 +432,7 @@ def _roc_auc_of_curve(tp, fp, positives, negatives) -> np.ndarray:
     return _divide(area, positives * negatives, math.nan)
 
 
-def roc_auc(positive_histograms, negative_histograms, average: str | None = None):
+def roc_auc(positive_histograms: ArrayLike, negative_histograms: ArrayLike, average: str | None = None) -> FloatOrArray:
     """Area under the ROC curve by the trapezoid rule over the stored thresholds.
 
     AUC = Σ_i (FPR_{i+1} − FPR_i) · (TPR_i + TPR_{i+1}) / 2 over the `roc_curve` points, ends
@@ -455,7 +466,9 @@ def _average_precision_of_curve(tp, fp, positives, negatives) -> np.ndarray:
     return _divide(np.sum(np.diff(tp, axis=-1) * precision[..., 1:], axis=-1), positives, math.nan)
 
 
-def average_precision(positive_histograms, negative_histograms, average: str | None = None):
+def average_precision(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, average: str | None = None
+) -> FloatOrArray:
     """Average precision with scikit-learn's step definition.
 
     AP = Σ_n (R_n − R_{n−1}) · P_n over thresholds from high to low, P_n = TP / (TP + FP),
@@ -492,7 +505,7 @@ def _pr_auc_of_curve(tp, fp, positives, negatives) -> np.ndarray:
     return _divide(np.sum(increments, axis=-1), positives, math.nan)
 
 
-def pr_auc(positive_histograms, negative_histograms, average: str | None = None):
+def pr_auc(positive_histograms: ArrayLike, negative_histograms: ArrayLike, average: str | None = None) -> FloatOrArray:
     """Area under the PR curve with Keras' Davis–Goadrich interpolation (`AUC(curve="PR")`).
 
     Between successive thresholds A (lower) and B, TP and the predicted positives p = TP + FP vary
@@ -568,7 +581,11 @@ def _averaged_fbeta(positive: np.ndarray, negative: np.ndarray, average: str | N
 
 
 def best_fbeta_threshold(
-    positive_histograms, negative_histograms, thresholds, beta: float = 1.0, average: str | None = None
+    positive_histograms: ArrayLike,
+    negative_histograms: ArrayLike,
+    thresholds: ArrayLike,
+    beta: float = 1.0,
+    average: str | None = None,
 ) -> dict:
     """The stored threshold that maximises F-beta = (1 + β²) TP / ((1 + β²) TP + β² FN + FP).
 
@@ -590,7 +607,7 @@ def best_fbeta_threshold(
 
 
 def best_youden_threshold(
-    positive_histograms, negative_histograms, thresholds, average: str | None = None
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, thresholds: ArrayLike, average: str | None = None
 ) -> dict:
     """The stored threshold that maximises Youden's J = TPR + TNR − 1 = TPR − FPR.
 
@@ -610,9 +627,9 @@ def best_youden_threshold(
 
 
 def min_cost_threshold(
-    positive_histograms,
-    negative_histograms,
-    thresholds,
+    positive_histograms: ArrayLike,
+    negative_histograms: ArrayLike,
+    thresholds: ArrayLike,
     cost_ratio: float = 1.0,
     prevalence: float | None = None,
     average: str | None = None,
@@ -657,7 +674,11 @@ def _at_constraint(positive_histograms, negative_histograms, thresholds, average
 
 
 def recall_at_precision(
-    positive_histograms, negative_histograms, thresholds, min_precision: float, average: str | None = None
+    positive_histograms: ArrayLike,
+    negative_histograms: ArrayLike,
+    thresholds: ArrayLike,
+    min_precision: float,
+    average: str | None = None,
 ) -> dict:
     """Best recall over the stored thresholds with precision ≥ `min_precision` (Keras' @-metric).
 
@@ -672,7 +693,11 @@ def recall_at_precision(
 
 
 def precision_at_recall(
-    positive_histograms, negative_histograms, thresholds, min_recall: float, average: str | None = None
+    positive_histograms: ArrayLike,
+    negative_histograms: ArrayLike,
+    thresholds: ArrayLike,
+    min_recall: float,
+    average: str | None = None,
 ) -> dict:
     """Best precision over the stored thresholds with recall ≥ `min_recall` (Keras' @-metric).
 
@@ -685,7 +710,11 @@ def precision_at_recall(
 
 
 def sensitivity_at_specificity(
-    positive_histograms, negative_histograms, thresholds, min_specificity: float, average: str | None = None
+    positive_histograms: ArrayLike,
+    negative_histograms: ArrayLike,
+    thresholds: ArrayLike,
+    min_specificity: float,
+    average: str | None = None,
 ) -> dict:
     """Best sensitivity TP/P over the stored thresholds with specificity TN/N ≥ `min_specificity`.
 
@@ -698,7 +727,11 @@ def sensitivity_at_specificity(
 
 
 def specificity_at_sensitivity(
-    positive_histograms, negative_histograms, thresholds, min_sensitivity: float, average: str | None = None
+    positive_histograms: ArrayLike,
+    negative_histograms: ArrayLike,
+    thresholds: ArrayLike,
+    min_sensitivity: float,
+    average: str | None = None,
 ) -> dict:
     """Best specificity TN/N with sensitivity TP/P ≥ `min_sensitivity`, as
     `keras.metrics.SpecificityAtSensitivity` (0 when none qualifies)."""
@@ -720,7 +753,7 @@ def _square(matrix) -> np.ndarray:
     return matrix
 
 
-def matrix_metrics(matrix) -> dict[str, Any]:
+def matrix_metrics(matrix: ArrayLike) -> dict[str, Any]:
     """Metrics of a confusion matrix (rows = true class, columns = predicted class).
 
     Per class c (arrays of shape (C,)), with TP_c = m[c, c], row sum R_c (support), column sum K_c:
@@ -779,7 +812,7 @@ def matrix_metrics(matrix) -> dict[str, Any]:
     }
 
 
-def normalize_matrix(matrix, normalize: str | None = "true") -> np.ndarray:
+def normalize_matrix(matrix: ArrayLike, normalize: str | None = "true") -> np.ndarray:
     """The confusion matrix divided by its row sums ("true"), column sums ("pred") or total ("all").
 
     "none" (or None) returns a float copy. Rows / columns that sum to 0 stay 0, as scikit-learn's
@@ -800,7 +833,7 @@ def normalize_matrix(matrix, normalize: str | None = "true") -> np.ndarray:
     raise ValueError(f"normalize={normalize!r}; expected one of {NORMALIZATIONS}")
 
 
-def top_confusions(matrix, k: int = 10) -> dict[str, np.ndarray]:
+def top_confusions(matrix: ArrayLike, k: int = 10) -> dict[str, np.ndarray]:
     """The `k` largest off-diagonal cells (true class i predicted as j ≠ i) with a non-zero count.
 
     Ordered by count, descending; ties by true class, then predicted class. `fraction_of_true` is
@@ -838,7 +871,9 @@ def _bin_edges(thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lower, upper
 
 
-def score_distribution(positive_histograms, negative_histograms, thresholds) -> dict[str, np.ndarray]:
+def score_distribution(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, thresholds: ArrayLike
+) -> dict[str, np.ndarray]:
     """Per-bin fractions of positives' and of negatives' weight: the score distribution by class.
 
     Bin k holds scores in (lower_k, upper_k] = (t_{k−1}, t_k]; the outer bins are shown clipped to
@@ -869,7 +904,9 @@ def _coarse_bins(thresholds: np.ndarray, num_bins: int) -> np.ndarray:
     return np.searchsorted(nearest, np.arange(len(thresholds) + 1), side="left")
 
 
-def reliability_diagram(positive_histograms, negative_histograms, thresholds, num_bins: int = 10) -> dict:
+def reliability_diagram(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, thresholds: ArrayLike, num_bins: int = 10
+) -> dict:
     """Calibration curve from the histograms of one class: observed frequency vs predicted score.
 
     The uniform edges i / num_bins are moved to the nearest stored threshold (the data only splits
@@ -908,7 +945,9 @@ def reliability_diagram(positive_histograms, negative_histograms, thresholds, nu
     }
 
 
-def expected_calibration_error(positive_histograms, negative_histograms, thresholds, num_bins: int = 10) -> float:
+def expected_calibration_error(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, thresholds: ArrayLike, num_bins: int = 10
+) -> float:
     """ECE = Σ_b (count_b / n) · |fraction_positive_b − mean_predicted_b| over `reliability_diagram` bins.
 
     NaN when the histograms are empty. mean_predicted comes from bin midpoints (see
@@ -926,7 +965,7 @@ def expected_calibration_error(positive_histograms, negative_histograms, thresho
 # Uncertainty
 
 
-def wilson_interval(successes, trials, z: float = 1.96):
+def wilson_interval(successes: ArrayLike, trials: ArrayLike, z: float = 1.96) -> tuple[FloatOrArray, FloatOrArray]:
     """Wilson score interval for a proportion p̂ = successes / trials (precision: TP of TP + FP, ...).
 
     centre = (p̂ + z²/(2n)) / (1 + z²/n),  half-width = z / (1 + z²/n) · √(p̂(1 − p̂)/n + z²/(4n²)).
@@ -947,13 +986,15 @@ def wilson_interval(successes, trials, z: float = 1.96):
     proportion = _divide(successes, trials, math.nan)
     z2_over_n = _divide(z * z, trials, math.nan)
     centre = (proportion + z2_over_n / 2) / (1 + z2_over_n)
-    half = z / (1 + z2_over_n) * np.sqrt(
-        _divide(proportion * (1 - proportion), trials, math.nan) + z2_over_n * z2_over_n / (4 * z * z)
+    half = (
+        z
+        / (1 + z2_over_n)
+        * np.sqrt(_divide(proportion * (1 - proportion), trials, math.nan) + z2_over_n * z2_over_n / (4 * z * z))
     )
     return _scalar(centre - half), _scalar(centre + half)
 
 
-def hanley_mcneil_se(auc, positives, negatives):
+def hanley_mcneil_se(auc: ArrayLike, positives: ArrayLike, negatives: ArrayLike) -> FloatOrArray:
     """Standard error of a ROC-AUC from Hanley & McNeil (1982).
 
     SE² = (A(1 − A) + (n_P − 1)(Q1 − A²) + (n_N − 1)(Q2 − A²)) / (n_P n_N),
@@ -979,7 +1020,9 @@ def hanley_mcneil_se(auc, positives, negatives):
 # Per-step summaries for the backend and the CLI
 
 
-def threshold_curves_summary(positive_histograms, negative_histograms, thresholds) -> dict[str, dict[str, Any]]:
+def threshold_curves_summary(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, thresholds: ArrayLike
+) -> dict[str, dict[str, Any]]:
     """The per-step numbers of a threshold-curves summary, for every class and every average.
 
     metrics: roc_auc, average_precision, pr_auc (areas: macro / weighted average the per-class areas,
@@ -997,8 +1040,11 @@ def threshold_curves_summary(positive_histograms, negative_histograms, threshold
     micro_curve = tuple(np.sum(counts, axis=0) for counts in curve)
     support = curve[2]
     summary: dict[str, dict[str, Any]] = {}
-    for name, area in (("roc_auc", _roc_auc_of_curve), ("average_precision", _average_precision_of_curve),
-                       ("pr_auc", _pr_auc_of_curve)):
+    for name, area in (
+        ("roc_auc", _roc_auc_of_curve),
+        ("average_precision", _average_precision_of_curve),
+        ("pr_auc", _pr_auc_of_curve),
+    ):
         per_class = area(*curve)
         summary[name] = {
             "per_class": per_class,
@@ -1024,7 +1070,7 @@ def threshold_curves_summary(positive_histograms, negative_histograms, threshold
     return summary
 
 
-def confusion_matrix_summary(matrix) -> dict[str, dict[str, Any]]:
+def confusion_matrix_summary(matrix: ArrayLike) -> dict[str, dict[str, Any]]:
     """The per-step numbers of a confusion matrix: accuracy, mean_iou and kappa ({"value": float}) and
     per-class iou ({"per_class": (C,) array}); see `matrix_metrics` for the formulas."""
     metrics = matrix_metrics(matrix)
@@ -1036,7 +1082,7 @@ def confusion_matrix_summary(matrix) -> dict[str, dict[str, Any]]:
     }
 
 
-def step_summary(counts) -> dict[str, dict[str, Any]]:
+def step_summary(counts: Any) -> dict[str, dict[str, Any]]:
     """`threshold_curves_summary` or `confusion_matrix_summary` of one decoded step.
 
     Args:
