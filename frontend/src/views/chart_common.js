@@ -578,10 +578,11 @@ export function curveGridIndex(numThresholds) {
 
 /**
  * The curve point (see `curveGridIndex`) of the operating point at `threshold`: the stored
- * threshold the core picks for it (`thresholdIndex`, as the readout does).
+ * threshold the core picks for it (`thresholdIndex`, as the readout does); −1 when there is none.
  */
 export function curvePointAt(thresholds, threshold) {
-  return thresholds.length - core.thresholdIndex(thresholds, threshold);
+  const index = core.thresholdIndex(thresholds, threshold);
+  return index < 0 ? -1 : thresholds.length - index;
 }
 
 /**

@@ -92,6 +92,7 @@ export function createDetView(container) {
     overlay.draw((ctx, u) => {
       curves.forEach((curve, r) => {
         const i = curvePointAt(curve.thresholds, threshold);
+        if (i < 0) return;
         const { fpr, fnr } = series[r];
         drawMarker(ctx, u.valToPos(fpr[i], "x"), u.valToPos(fnr[i], "y"), curve.color, theme);
       });

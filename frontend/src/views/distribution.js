@@ -116,10 +116,14 @@ export function createDistributionView(container) {
       const b = bin(r);
       return `${formatThreshold(bins[r].edges[b])} – ${formatThreshold(bins[r].edges[b + 1])}`;
     };
+    // Counts if the threshold were moved here (at the stored threshold nearest to the pointer).
+    const j = curves.map((curve) => core.thresholdIndex(curve.thresholds, score));
     const rows = [
       ["score bin", range],
       [`positives / ${logitAxis ? "logit" : "score"}`, (r) => formatNumber(bins[r].positive[bin(r)], 3)],
       [`negatives / ${logitAxis ? "logit" : "score"}`, (r) => formatNumber(bins[r].negative[bin(r)], 3)],
+      ["threshold", (r) => formatThreshold(curves[r].thresholds[j[r]])],
+      ...["tp", "fp", "tn", "fn"].map((key) => [key.toUpperCase(), (r) => formatCount(curves[r][key][j[r]])]),
     ];
     return `<div>score ${formatThreshold(score)}</div>${runsTableHtml(curves, rows)}`;
   }

@@ -9,7 +9,7 @@ import {
   CHART_HEIGHT, REBUILD_KEYS, THEMES, axis, changedAny, closestHoveredSeries, countsTableHtml, createOverlay,
   createPlotHolder, createViewRoot, curveGridIndex, curvePointAt, curveRows, drawMarker, exportChartPng,
   formatNumber, histogramArgs, hoverPoints, nearestPointDataIdx, renderLegend, runHeaderHtml, themeOf, tickValues,
-  tooltipPlugin,
+  tooltipPlugin, uPlot, FONT_FAMILY,
 } from "./chart_common.js";
 
 const ISO_F1_LEVELS = [0.2, 0.4, 0.6, 0.8];
@@ -37,7 +37,7 @@ function isoF1LabelPlugin(getTheme) {
       drawAxes: (u) => {
         const { ctx } = u;
         ctx.save();
-        ctx.font = `${Math.round(10 * devicePixelRatio)}px Roboto, Arial, sans-serif`;
+        ctx.font = `${Math.round(10 * uPlot.pxRatio)}px ${FONT_FAMILY}`;
         ctx.fillStyle = getTheme().faint;
         ctx.textAlign = "right";
         ctx.textBaseline = "bottom";
@@ -114,6 +114,7 @@ export function createPrView(container) {
     overlay.draw((ctx, u) => {
       curves.forEach((curve, r) => {
         const i = curvePointAt(curve.thresholds, threshold);
+        if (i < 0) return;
         // The metric's precision (0 when nothing is predicted positive), not the curve's end point.
         const y = precisionAt[r](i);
         drawMarker(ctx, u.valToPos(series[r].x[i], "x"), u.valToPos(y, "y"), curve.color, theme);

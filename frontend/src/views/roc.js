@@ -79,6 +79,7 @@ export function createRocView(container) {
       curves.forEach((curve, r) => {
         if (!(curve.positives > 0 && curve.negatives > 0)) return;
         const i = curvePointAt(curve.thresholds, threshold);
+        if (i < 0) return;
         drawMarker(ctx, u.valToPos(series[r].x[i], "x"), u.valToPos(series[r].y[i], "y"), curve.color, theme);
       });
     });

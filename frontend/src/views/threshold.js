@@ -125,6 +125,7 @@ export function createThresholdView(container) {
       drawVerticalLine(ctx, u, u.valToPos(threshold, "x"), theme.accent, 1.5);
       curves.forEach((curve, r) => {
         const j = core.thresholdIndex(curve.thresholds, threshold);
+        if (j < 0) return;
         const x = u.valToPos(curve.thresholds[j], "x");
         METRICS.forEach((metric, m) => {
           if (!shown[metric.name]) return;
