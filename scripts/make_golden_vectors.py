@@ -151,13 +151,19 @@ def build_cases() -> list[dict[str, Any]]:
             cost_ratio=2.0, prevalence=None, average=average)
         add(f"recall at precision, 4 classes, {average}", "recall_at_precision", **multi_t,
             min_precision=0.6, average=average)
+        for function in ("roc_curve", "pr_curve", "det_curve"):
+            add(f"{function}, 4 classes, {average}", function, **multi_t, average=average)
         if average is not None:
-            for function in ("roc_curve", "pr_curve", "det_curve"):
-                add(f"{function}, 4 classes, {average}", function, **multi_t, average=average)
             tp, fp, tn, fn = core.confusion_at_thresholds(positive, negative)
             add(f"averaged metrics, 4 classes, {average}", "average_threshold_metrics",
                 tp=tp, fp=fp, tn=tn, fn=fn, average=average, beta=1.0)
+    add("counts, 4 classes", "confusion_at_thresholds", **multi)
+    tp, fp, tn, fn = core.confusion_at_thresholds(positive, negative)
+    add("metrics, 4 classes", "threshold_metrics", tp=tp, fp=fp, tn=tn, fn=fn, beta=1.0)
+    add("distribution, 4 classes", "score_distribution", **multi_t)
     add("summary, 4 classes", "threshold_curves_summary", **multi_t)
+    add("summary, one class", "threshold_curves_summary", positive_histograms=integer_pos,
+        negative_histograms=integer_neg, thresholds=grid(12))
     add("average over classes, macro", "average_over_classes",
         per_class_values=np.array([0.5, math.nan, 1.0]),
         support=np.array([1.0, 5.0, 3.0]), average="macro")

@@ -341,7 +341,7 @@ function checkBeta(beta) {
  * balanced_accuracy = mean of TPR and TNR over the classes present (NaN for n = 0);
  * mcc = (TP·TN − FP·FN)/√((TP+FP)(TP+FN)(TN+FP)(TN+FN)) (0 when undefined);
  * kappa = 2(TP·TN − FN·FP)/((TP+FP)(FP+TN) + (TP+FN)(FN+TN)) (NaN when undefined).
- * @param {number|ArrayLike<number>} tp numbers, or arrays of equal length
+ * @param {number|ArrayLike<number>|ArrayLike<number>[]} tp numbers, arrays of equal length, or rows of them
  * @param {number|ArrayLike<number>} fp
  * @param {number|ArrayLike<number>} tn
  * @param {number|ArrayLike<number>} fn
@@ -354,6 +354,10 @@ export function thresholdMetrics(tp, fp, tn, fn, beta = 1) {
     const out = metricArrays(1);
     writeMetrics([tp], [fp], [tn], [fn], beta * beta, out);
     return Object.fromEntries(METRIC_NAMES.map((name, m) => [name, out[m][0]]));
+  }
+  if (isRows(tp)) {
+    const rows = tp.map((row, c) => thresholdMetrics(row, fp[c], tn[c], fn[c], beta));
+    return Object.fromEntries(METRIC_NAMES.map((name) => [name, rows.map((metrics) => metrics[name])]));
   }
   const out = metricArrays(tp.length);
   writeMetrics(tp, fp, tn, fn, beta * beta, out);
@@ -926,7 +930,7 @@ function binEdges(thresholds) {
 /**
  * Per-bin fractions of the positives' and the negatives' weight: bin k holds scores in
  * (t_{k−1}, t_k], the outer bins shown clipped to [0, 1]. positive_k = pos_k / Σ pos (NaN without
- * positives), likewise negative.
+ * positives), likewise negative; rows of them for rows in.
  * @returns {{lower: Float64Array, upper: Float64Array, positive: Float64Array, negative: Float64Array}}
  */
 export function scoreDistribution(positiveHistograms, negativeHistograms, thresholds) {
@@ -937,6 +941,9 @@ export function scoreDistribution(positiveHistograms, negativeHistograms, thresh
     const total = sum(histogram);
     return Float64Array.from(histogram, (value) => divide(value, total, NaN));
   };
+  if (isRows(positiveHistograms)) {
+    return { lower, upper, positive: positiveHistograms.map(fractions), negative: negativeHistograms.map(fractions) };
+  }
   return { lower, upper, positive: fractions(positiveHistograms), negative: fractions(negativeHistograms) };
 }
 
