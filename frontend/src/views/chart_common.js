@@ -11,9 +11,15 @@
 import uPlot from "uplot";
 import * as core from "../core.js";
 
-export const ACCENT = "#f57c00";
+// ------------------------------------------------------------------------------------------------
+// The TensorBoard look
+
+const ACCENT = "#f57c00";
+
 export const FONT_FAMILY = "Roboto, 'Helvetica Neue', Arial, sans-serif";
+
 const AXIS_FONT = `12px ${FONT_FAMILY}`;
+
 const LABEL_FONT = `13px ${FONT_FAMILY}`;
 
 /**
@@ -54,20 +60,8 @@ export function themeOf(state) {
   return THEMES[state && state.theme] || THEMES.light;
 }
 
-/**
- * State keys after whose change a view rebuilds its uPlot data: the curves changed (runs, tag,
- * class, step) or the colours did (theme, a rare event). A threshold change never rebuilds.
- */
-export const REBUILD_KEYS = ["runs", "tag", "classKey", "step", "theme"];
-
-/** True when `changedKeys` (a Set, or null/undefined meaning "everything") holds any of `keys`. */
-export function changedAny(changedKeys, keys) {
-  if (!changedKeys) return true;
-  for (const key of keys) if (changedKeys.has(key)) return true;
-  return false;
-}
-
 const STYLE_ID = "tbm-chart-style";
+
 const CHART_CSS = `
 .tbm-chart { position: relative; font: 13px ${FONT_FAMILY}; color: var(--tbm-text-muted, #616161); }
 .tbm-chart-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 14px; margin: 0 0 4px; }
@@ -99,6 +93,9 @@ function ensureStyles(doc) {
   style.textContent = CHART_CSS;
   doc.head.appendChild(style);
 }
+
+// ------------------------------------------------------------------------------------------------
+// A view's DOM: title, legend, toggles, message, plot
 
 /**
  * The DOM skeleton of a chart view inside `container`.
@@ -180,11 +177,28 @@ export function addToggle(controlsEl, text, checked, onChange) {
   return input;
 }
 
+// ------------------------------------------------------------------------------------------------
+// uPlot set-up
+
+/**
+ * State keys after whose change a view rebuilds its uPlot data: the curves changed (runs, tag,
+ * class, step) or the colours did (theme, a rare event). A threshold change never rebuilds.
+ */
+export const REBUILD_KEYS = ["runs", "tag", "classKey", "step", "theme"];
+
+/** True when `changedKeys` (a Set, or null/undefined meaning "everything") holds any of `keys`. */
+export function changedAny(changedKeys, keys) {
+  if (!changedKeys) return true;
+  for (const key of keys) if (changedKeys.has(key)) return true;
+  return false;
+}
+
+export const CHART_HEIGHT = 280;
+
 /** Width for a chart in `plotEl` (its layout width, or a default before layout). */
-export function chartWidth(plotEl) {
+function chartWidth(plotEl) {
   return Math.max(200, Math.floor(plotEl.clientWidth || 420));
 }
-export const CHART_HEIGHT = 280;
 
 /**
  * uPlot axis options in the TensorBoard look. Colours are functions of `getTheme()`, so a theme
@@ -209,6 +223,94 @@ export function tickValues(_u, splits, _axisIdx, _space, increment) {
   const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(increment || 1) + 1e-9)));
   return splits.map((v) => (v == null ? "" : v.toFixed(decimals)));
 }
+
+/**
+ * Calls `onWidth(width)` when `element`'s width changes (charts follow the panel's width), and
+ * returns the function that stops observing.
+ */
+function observeWidth(element, onWidth) {
+  const View = element.ownerDocument.defaultView;
+  if (!View || !View.ResizeObserver) return () => {};
+  let lastWidth = element.clientWidth;
+  const observer = new View.ResizeObserver(() => {
+    const width = element.clientWidth;
+    if (width > 0 && Math.abs(width - lastWidth) >= 1) {
+      lastWidth = width;
+      onWidth(width);
+    }
+  });
+  observer.observe(element);
+  return () => observer.disconnect();
+}
+
+/**
+ * Owns one uPlot instance in `plotEl`: creates it when the series layout (`layoutKey`, e.g. the
+ * runs and their colours) changes, otherwise only swaps its data; follows the element's width.
+ * `source` is free for the view to remember which model data the chart shows. `makeOptions(width)`
+ * must use `height`.
+ */
+export function createPlotHolder(plotEl, height = CHART_HEIGHT) {
+  let plot = null;
+  let layout = null;
+  const stopObserving = observeWidth(plotEl, (width) => {
+    if (plot) plot.setSize({ width: Math.max(200, Math.floor(width)), height });
+  });
+  return {
+    source: undefined,
+    get plot() {
+      return plot;
+    },
+    show(layoutKey, makeOptions, data) {
+      if (!plot || layoutKey !== layout) {
+        if (plot) plot.destroy();
+        plot = new uPlot(makeOptions(chartWidth(plotEl)), data, plotEl);
+        layout = layoutKey;
+      } else {
+        plot.setData(data);
+      }
+      return plot;
+    },
+    clear() {
+      if (plot) plot.destroy();
+      plot = null;
+      layout = null;
+    },
+    destroy() {
+      stopObserving();
+      this.clear();
+    },
+  };
+}
+
+/** uPlot cursor points for hover: hollow rings, so they are not mistaken for operating points. */
+export function hoverPoints(getTheme) {
+  return {
+    size: 9,
+    width: 2,
+    fill: () => getTheme().background,
+    stroke: (u, s) => u.series[s].stroke(u, s),
+  };
+}
+
+const pointsPathBuilder = uPlot.paths.points();
+
+/**
+ * Series point options for uPlot's mode 2 (per-series x): uPlot passes the points builder the
+ * x-index window of mode 1, which mode 2 does not have, so the window is the series' whole data.
+ */
+export function mode2Points(color, size = 6) {
+  return {
+    show: true,
+    size,
+    fill: color,
+    stroke: color,
+    paths: (u, seriesIdx, _idx0, _idx1, filtered) =>
+      pointsPathBuilder(u, seriesIdx, 0, u.data[seriesIdx][0].length - 1, filtered),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Markers that follow the threshold
 
 /**
  * A second canvas laid over uPlot's plotting area for markers that move with the threshold.
@@ -288,6 +390,9 @@ export function drawVerticalLine(ctx, u, x, color, width = 1.5, dash = []) {
   ctx.stroke();
   ctx.setLineDash([]);
 }
+
+// ------------------------------------------------------------------------------------------------
+// Hover
 
 /**
  * A hover tooltip as a uPlot plugin. `content(u)` returns an HTML string for the current cursor
@@ -443,6 +548,265 @@ export function runHeaderHtml(run, color) {
   return `<div><span style="color:${escapeHtml(color)}">●</span> <b>${escapeHtml(run)}</b></div>`;
 }
 
+// ------------------------------------------------------------------------------------------------
+// Dragging the threshold
+
+/** Coalesces calls into one per animation frame (drags fire many events per frame). */
+function perFrame(fn) {
+  let pending = null;
+  let lastArgs = null;
+  return (...args) => {
+    lastArgs = args;
+    if (pending != null) return;
+    pending = requestAnimationFrame(() => {
+      pending = null;
+      fn(...lastArgs);
+    });
+  };
+}
+
+/**
+ * Lets the user drag the threshold on a chart whose x scale is the score: pressing anywhere in the
+ * plotting area and moving sets the threshold to the stored threshold at the pointer (the counts
+ * exist only there). `getThresholds()` gives that grid; `setThreshold(t)` applies it.
+ * Returns a uPlot plugin.
+ */
+export function thresholdDragPlugin(getThresholds, setThreshold) {
+  return {
+    hooks: {
+      init: (u) => {
+        const over = u.over;
+        over.style.cursor = "ew-resize";
+        const apply = perFrame((clientX) => {
+          const thresholds = getThresholds();
+          if (!thresholds || !thresholds.length) return;
+          const left = clientX - over.getBoundingClientRect().left;
+          const value = Math.min(1, Math.max(0, u.posToVal(left, "x")));
+          setThreshold(thresholds[core.thresholdIndex(thresholds, value)]);
+        });
+        const onMove = (event) => apply(event.clientX);
+        const onUp = () => {
+          over.ownerDocument.removeEventListener("mousemove", onMove);
+          over.ownerDocument.removeEventListener("mouseup", onUp);
+        };
+        over.addEventListener("mousedown", (event) => {
+          if (event.button !== 0) return;
+          event.preventDefault();
+          apply(event.clientX);
+          over.ownerDocument.addEventListener("mousemove", onMove);
+          over.ownerDocument.addEventListener("mouseup", onUp);
+        });
+      },
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Curves, thresholds and the core
+
+/**
+ * For a curve of T + 2 points as the core returns them (+∞ end, t_{T−1} … t_0, −∞ end), the
+ * index in the stored thresholds of each point (−1 for the two ends).
+ */
+export function curveGridIndex(numThresholds) {
+  const gridIndex = new Int32Array(numThresholds + 2).fill(-1);
+  for (let i = 1; i <= numThresholds; i++) gridIndex[i] = numThresholds - i;
+  return gridIndex;
+}
+
+/**
+ * The curve point (see `curveGridIndex`) of the operating point at `threshold`: the stored
+ * threshold the core picks for it (`thresholdIndex`, as the readout does); −1 when there is none.
+ */
+export function curvePointAt(thresholds, threshold) {
+  const index = core.thresholdIndex(thresholds, threshold);
+  return index < 0 ? -1 : thresholds.length - index;
+}
+
+/**
+ * CSV rows of curve points, one per run and stored threshold (ascending):
+ * [run, ...perRun(r), threshold, x, y, TP, FP, TN, FN] with x, y the plotted coordinates.
+ */
+export function curveRows(curves, series, perRun) {
+  const rows = [];
+  curves.forEach((curve, r) => {
+    const T = curve.thresholds.length;
+    for (let j = 0; j < T; j++) {
+      const i = T - j;
+      rows.push([
+        curve.run, ...perRun(r), curve.thresholds[j], series[r].x[i], series[r].y[i],
+        curve.tp[j], curve.fp[j], curve.tn[j], curve.fn[j],
+      ]);
+    }
+  });
+  return rows;
+}
+
+/**
+ * precision, recall, F1, specificity, accuracy, MCC, … at every stored threshold of one curve: of
+ * its counts for a class or the micro average, the class mean for a macro / weighted average.
+ */
+export function metricsAtThresholds(curve) {
+  if (curve.average === "macro" || curve.average === "weighted") {
+    const { tp, fp, tn, fn } = core.confusionAtThresholds(curve.positiveHistograms, curve.negativeHistograms);
+    return core.averageThresholdMetrics(tp, fp, tn, fn, curve.average);
+  }
+  return core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn);
+}
+
+/** The arguments the core's curve and area functions take for a model curve (class or average). */
+export function histogramArgs(curve) {
+  return [curve.positiveHistograms ?? curve.positiveHistogram, curve.negativeHistograms ?? curve.negativeHistogram];
+}
+
+/** True when the curve's counts are real counts (a class, or the micro pool), not averaged rates. */
+export function hasExactCounts(curve) {
+  return !curve.average || curve.average === "micro";
+}
+
+// ------------------------------------------------------------------------------------------------
+// Probability axes: logit (scores) and probit (DET rates)
+
+/** Scores closer to 0 or 1 than this are drawn at its logit: float32 scores resolve ~6e-8 near 1. */
+const LOGIT_EPSILON = 1e-9;
+
+const PROBABILITY_TICKS = [
+  1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1 - 1e-3,
+  1 - 1e-4, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 1 - 1e-8,
+];
+
+/** log(p / (1 − p)) with p clamped to [ε, 1 − ε]: the x position of a score on a logit axis. */
+export function logit(p) {
+  const clamped = Math.min(1 - LOGIT_EPSILON, Math.max(LOGIT_EPSILON, p));
+  return Math.log(clamped / (1 - clamped));
+}
+
+/** 1 / (1 + e^−x): the score at logit x. */
+export function sigmoid(x) {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** A uPlot scale whose positions are logits of the values (custom distribution, fwd/bwd). */
+export function logitScale(range) {
+  return { time: false, distr: 100, fwd: logit, bwd: sigmoid, range };
+}
+
+/**
+ * True when most of the curves' scores (weight of positives and negatives) lie within 0.01 of 0 or
+ * of 1: a confident model, whose scores a linear score axis squeezes into its two ends.
+ */
+export function mostlyConfident(curves) {
+  let outer = 0;
+  let all = 0;
+  for (const { thresholds, positiveHistogram, negativeHistogram } of curves) {
+    for (let k = 0; k < positiveHistogram.length; k++) {
+      const weight = positiveHistogram[k] + negativeHistogram[k];
+      all += weight;
+      // Bin k holds scores in (t_{k−1}, t_k].
+      const upper = k < thresholds.length ? thresholds[k] : Infinity;
+      const lower = k > 0 ? thresholds[k - 1] : -Infinity;
+      if (upper <= 0.01 || lower >= 0.99) outer += weight;
+    }
+  }
+  return all > 0 && outer / all > 0.5;
+}
+
+/**
+ * The scores from the lower edge of the lowest occupied bin to the upper edge of the highest, over
+ * all curves: the span of a logit axis (empty tails out to 1e-9 would squeeze the data).
+ */
+export function occupiedScoreRange(curves) {
+  let from = Infinity;
+  let to = -Infinity;
+  for (const { thresholds, positiveHistogram, negativeHistogram } of curves) {
+    const last = thresholds.length - 1;
+    for (let k = 0; k < positiveHistogram.length; k++) {
+      if (!(positiveHistogram[k] > 0 || negativeHistogram[k] > 0)) continue;
+      from = Math.min(from, thresholds[Math.max(0, k - 1)]);
+      to = Math.max(to, thresholds[Math.min(last, k)]);
+    }
+  }
+  return from < to ? [from, to] : [0, 1];
+}
+
+/** Tick values for a probability axis drawn in logit (or probit) space: 0.01, 0.1, 0.5, 0.9, … */
+function probabilitySplits(u, axisIdx, scaleMin, scaleMax) {
+  const key = u.axes[axisIdx].scale;
+  const width = Math.abs(u.valToPos(scaleMax, key) - u.valToPos(scaleMin, key));
+  const inRange = PROBABILITY_TICKS.filter((p) => p >= scaleMin && p <= scaleMax);
+  // Keep ticks at least 36 px apart, preferring the round ones near 0.5.
+  const kept = [];
+  const order = [...inRange].sort((a, b) => Math.abs(a - 0.5) - Math.abs(b - 0.5));
+  for (const p of order) {
+    const x = u.valToPos(p, key);
+    if (kept.every((q) => Math.abs(u.valToPos(q, key) - x) >= 36) || width === 0) kept.push(p);
+  }
+  return kept.sort((a, b) => a - b);
+}
+
+/**
+ * Axis options for a probability axis drawn in logit or probit space. `filter` keeps every split:
+ * uPlot's default filter for custom scales (distr ≥ 3 with log base 10) keeps only powers of ten.
+ */
+export function probabilityAxis(label) {
+  return { label, splits: probabilitySplits, values: probabilityValues, filter: (_u, splits) => splits };
+}
+
+/** Labels for `probabilitySplits`: "0.001", "0.5", "0.999", "1−1e-6". */
+function probabilityValues(_u, splits) {
+  return splits.map((p) => {
+    if (p == null) return "";
+    if (p > 0.999 && p < 1) return `1−${(1 - p).toExponential(0)}`;
+    if (p < 1e-3 && p > 0) return p.toExponential(0);
+    return String(Number(p.toPrecision(3)));
+  });
+}
+
+// Coefficients of Acklam's rational approximation of the normal quantile (relative error < 1.2e-9),
+// used only to place rates on a probit axis.
+const PROBIT_A = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+
+const PROBIT_B = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+
+const PROBIT_C = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+
+const PROBIT_D = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+
+const PROBIT_TAIL = 0.02425;
+
+/** Rates closer to 0 or 1 than this sit at the edge of a probit axis. */
+const PROBIT_EPSILON = 1e-7;
+
+const polynomial = (coefficients, x) => coefficients.reduce((sum, c) => sum * x + c, 0);
+
+/** Φ⁻¹(p), the standard normal quantile, with p clamped to [ε, 1 − ε]: a position on a probit axis. */
+export function probit(p) {
+  const q = Math.min(1 - PROBIT_EPSILON, Math.max(PROBIT_EPSILON, p));
+  if (q < PROBIT_TAIL || q > 1 - PROBIT_TAIL) {
+    const r = Math.sqrt(-2 * Math.log(Math.min(q, 1 - q)));
+    const tail = polynomial(PROBIT_C, r) / (polynomial(PROBIT_D, r) * r + 1);
+    return q < 0.5 ? tail : -tail;
+  }
+  const r = (q - 0.5) * (q - 0.5);
+  return ((q - 0.5) * polynomial(PROBIT_A, r)) / (polynomial(PROBIT_B, r) * r + 1);
+}
+
+/** Φ(x), the standard normal CDF (Zelen & Severo 26.2.17, error < 7.5e-8): probit's inverse. */
+export function normalCdf(x) {
+  const t = 1 / (1 + 0.2316419 * Math.abs(x));
+  const density = Math.exp((-x * x) / 2) / Math.sqrt(2 * Math.PI);
+  const tail = density * polynomial([1.330274429, -1.821255978, 1.781477937, -0.356563782, 0.31938153, 0], t);
+  return x >= 0 ? 1 - tail : tail;
+}
+
+/** A uPlot scale whose positions are probits of the values (the DET curve's axes). */
+export function probitScale(range) {
+  return { time: false, distr: 100, fwd: probit, bwd: normalCdf, range };
+}
+
+// ------------------------------------------------------------------------------------------------
+// PNG export
+
 /**
  * A PNG data URL of a chart: uPlot's canvas, the marker overlay, and the legend written below, on
  * the theme's background (uPlot's canvas is transparent).
@@ -492,330 +856,4 @@ export function exportChartsPng(panels, theme, legendItems) {
   return canvas.toDataURL("image/png");
 }
 
-/**
- * Calls `onWidth(width)` when `element`'s width changes (charts follow the panel's width), and
- * returns the function that stops observing.
- */
-export function observeWidth(element, onWidth) {
-  const View = element.ownerDocument.defaultView;
-  if (!View || !View.ResizeObserver) return () => {};
-  let lastWidth = element.clientWidth;
-  const observer = new View.ResizeObserver(() => {
-    const width = element.clientWidth;
-    if (width > 0 && Math.abs(width - lastWidth) >= 1) {
-      lastWidth = width;
-      onWidth(width);
-    }
-  });
-  observer.observe(element);
-  return () => observer.disconnect();
-}
-
-/** Coalesces calls into one per animation frame (drags fire many events per frame). */
-export function perFrame(fn) {
-  let pending = null;
-  let lastArgs = null;
-  return (...args) => {
-    lastArgs = args;
-    if (pending != null) return;
-    pending = requestAnimationFrame(() => {
-      pending = null;
-      fn(...lastArgs);
-    });
-  };
-}
-
 export { uPlot };
-
-/**
- * Owns one uPlot instance in `plotEl`: creates it when the series layout (`layoutKey`, e.g. the
- * runs and their colours) changes, otherwise only swaps its data; follows the element's width.
- * `source` is free for the view to remember which model data the chart shows. `makeOptions(width)`
- * must use `height`.
- */
-export function createPlotHolder(plotEl, height = CHART_HEIGHT) {
-  let plot = null;
-  let layout = null;
-  const stopObserving = observeWidth(plotEl, (width) => {
-    if (plot) plot.setSize({ width: Math.max(200, Math.floor(width)), height });
-  });
-  return {
-    source: undefined,
-    get plot() {
-      return plot;
-    },
-    show(layoutKey, makeOptions, data) {
-      if (!plot || layoutKey !== layout) {
-        if (plot) plot.destroy();
-        plot = new uPlot(makeOptions(chartWidth(plotEl)), data, plotEl);
-        layout = layoutKey;
-      } else {
-        plot.setData(data);
-      }
-      return plot;
-    },
-    clear() {
-      if (plot) plot.destroy();
-      plot = null;
-      layout = null;
-    },
-    destroy() {
-      stopObserving();
-      this.clear();
-    },
-  };
-}
-
-/**
- * For a curve of T + 2 points as the core returns them (+∞ end, t_{T−1} … t_0, −∞ end), the
- * index in the stored thresholds of each point (−1 for the two ends).
- */
-export function curveGridIndex(numThresholds) {
-  const gridIndex = new Int32Array(numThresholds + 2).fill(-1);
-  for (let i = 1; i <= numThresholds; i++) gridIndex[i] = numThresholds - i;
-  return gridIndex;
-}
-
-/**
- * The curve point (see `curveGridIndex`) of the operating point at `threshold`: the stored
- * threshold the core picks for it (`thresholdIndex`, as the readout does); −1 when there is none.
- */
-export function curvePointAt(thresholds, threshold) {
-  const index = core.thresholdIndex(thresholds, threshold);
-  return index < 0 ? -1 : thresholds.length - index;
-}
-
-/**
- * CSV rows of curve points, one per run and stored threshold (ascending):
- * [run, ...perRun(r), threshold, x, y, TP, FP, TN, FN] with x, y the plotted coordinates.
- */
-export function curveRows(curves, series, perRun) {
-  const rows = [];
-  curves.forEach((curve, r) => {
-    const T = curve.thresholds.length;
-    for (let j = 0; j < T; j++) {
-      const i = T - j;
-      rows.push([
-        curve.run, ...perRun(r), curve.thresholds[j], series[r].x[i], series[r].y[i],
-        curve.tp[j], curve.fp[j], curve.tn[j], curve.fn[j],
-      ]);
-    }
-  });
-  return rows;
-}
-
-/** uPlot cursor points for hover: hollow rings, so they are not mistaken for operating points. */
-export function hoverPoints(getTheme) {
-  return {
-    size: 9,
-    width: 2,
-    fill: () => getTheme().background,
-    stroke: (u, s) => u.series[s].stroke(u, s),
-  };
-}
-
-/** Scores closer to 0 or 1 than this are drawn at its logit: float32 scores resolve ~6e-8 near 1. */
-const LOGIT_EPSILON = 1e-9;
-const PROBABILITY_TICKS = [
-  1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1 - 1e-3,
-  1 - 1e-4, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 1 - 1e-8,
-];
-
-/** log(p / (1 − p)) with p clamped to [ε, 1 − ε]: the x position of a score on a logit axis. */
-export function logit(p) {
-  const clamped = Math.min(1 - LOGIT_EPSILON, Math.max(LOGIT_EPSILON, p));
-  return Math.log(clamped / (1 - clamped));
-}
-
-/** 1 / (1 + e^−x): the score at logit x. */
-export function sigmoid(x) {
-  return 1 / (1 + Math.exp(-x));
-}
-
-/**
- * True when most of the curves' scores (weight of positives and negatives) lie within 0.01 of 0 or
- * of 1: a confident model, whose scores a linear score axis squeezes into its two ends.
- */
-export function mostlyConfident(curves) {
-  let outer = 0;
-  let all = 0;
-  for (const { thresholds, positiveHistogram, negativeHistogram } of curves) {
-    for (let k = 0; k < positiveHistogram.length; k++) {
-      const weight = positiveHistogram[k] + negativeHistogram[k];
-      all += weight;
-      // Bin k holds scores in (t_{k−1}, t_k].
-      const upper = k < thresholds.length ? thresholds[k] : Infinity;
-      const lower = k > 0 ? thresholds[k - 1] : -Infinity;
-      if (upper <= 0.01 || lower >= 0.99) outer += weight;
-    }
-  }
-  return all > 0 && outer / all > 0.5;
-}
-
-/**
- * The scores from the lower edge of the lowest occupied bin to the upper edge of the highest, over
- * all curves: the span of a logit axis (empty tails out to 1e-9 would squeeze the data).
- */
-export function occupiedScoreRange(curves) {
-  let from = Infinity;
-  let to = -Infinity;
-  for (const { thresholds, positiveHistogram, negativeHistogram } of curves) {
-    const last = thresholds.length - 1;
-    for (let k = 0; k < positiveHistogram.length; k++) {
-      if (!(positiveHistogram[k] > 0 || negativeHistogram[k] > 0)) continue;
-      from = Math.min(from, thresholds[Math.max(0, k - 1)]);
-      to = Math.max(to, thresholds[Math.min(last, k)]);
-    }
-  }
-  return from < to ? [from, to] : [0, 1];
-}
-
-/** A uPlot scale whose positions are logits of the values (custom distribution, fwd/bwd). */
-export function logitScale(range) {
-  return { time: false, distr: 100, fwd: logit, bwd: sigmoid, range };
-}
-
-/** Tick values for a probability axis drawn in logit (or probit) space: 0.01, 0.1, 0.5, 0.9, … */
-export function probabilitySplits(u, axisIdx, scaleMin, scaleMax) {
-  const key = u.axes[axisIdx].scale;
-  const width = Math.abs(u.valToPos(scaleMax, key) - u.valToPos(scaleMin, key));
-  const inRange = PROBABILITY_TICKS.filter((p) => p >= scaleMin && p <= scaleMax);
-  // Keep ticks at least 36 px apart, preferring the round ones near 0.5.
-  const kept = [];
-  const order = [...inRange].sort((a, b) => Math.abs(a - 0.5) - Math.abs(b - 0.5));
-  for (const p of order) {
-    const x = u.valToPos(p, key);
-    if (kept.every((q) => Math.abs(u.valToPos(q, key) - x) >= 36) || width === 0) kept.push(p);
-  }
-  return kept.sort((a, b) => a - b);
-}
-
-/**
- * Axis options for a probability axis drawn in logit or probit space. `filter` keeps every split:
- * uPlot's default filter for custom scales (distr ≥ 3 with log base 10) keeps only powers of ten.
- */
-export function probabilityAxis(label) {
-  return { label, splits: probabilitySplits, values: probabilityValues, filter: (_u, splits) => splits };
-}
-
-/** Labels for `probabilitySplits`: "0.001", "0.5", "0.999", "1−1e-6". */
-export function probabilityValues(_u, splits) {
-  return splits.map((p) => {
-    if (p == null) return "";
-    if (p > 0.999 && p < 1) return `1−${(1 - p).toExponential(0)}`;
-    if (p < 1e-3 && p > 0) return p.toExponential(0);
-    return String(Number(p.toPrecision(3)));
-  });
-}
-
-/**
- * Lets the user drag the threshold on a chart whose x scale is the score: pressing anywhere in the
- * plotting area and moving sets the threshold to the stored threshold at the pointer (the counts
- * exist only there). `getThresholds()` gives that grid; `setThreshold(t)` applies it.
- * Returns a uPlot plugin.
- */
-export function thresholdDragPlugin(getThresholds, setThreshold) {
-  return {
-    hooks: {
-      init: (u) => {
-        const over = u.over;
-        over.style.cursor = "ew-resize";
-        const apply = perFrame((clientX) => {
-          const thresholds = getThresholds();
-          if (!thresholds || !thresholds.length) return;
-          const left = clientX - over.getBoundingClientRect().left;
-          const value = Math.min(1, Math.max(0, u.posToVal(left, "x")));
-          setThreshold(thresholds[core.thresholdIndex(thresholds, value)]);
-        });
-        const onMove = (event) => apply(event.clientX);
-        const onUp = () => {
-          over.ownerDocument.removeEventListener("mousemove", onMove);
-          over.ownerDocument.removeEventListener("mouseup", onUp);
-        };
-        over.addEventListener("mousedown", (event) => {
-          if (event.button !== 0) return;
-          event.preventDefault();
-          apply(event.clientX);
-          over.ownerDocument.addEventListener("mousemove", onMove);
-          over.ownerDocument.addEventListener("mouseup", onUp);
-        });
-      },
-    },
-  };
-}
-
-/**
- * precision, recall, F1, specificity, accuracy, MCC, … at every stored threshold of one curve: of
- * its counts for a class or the micro average, the class mean for a macro / weighted average.
- */
-export function metricsAtThresholds(curve) {
-  if (curve.average === "macro" || curve.average === "weighted") {
-    const { tp, fp, tn, fn } = core.confusionAtThresholds(curve.positiveHistograms, curve.negativeHistograms);
-    return core.averageThresholdMetrics(tp, fp, tn, fn, curve.average);
-  }
-  return core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn);
-}
-
-/** The arguments the core's curve and area functions take for a model curve (class or average). */
-export function histogramArgs(curve) {
-  return [curve.positiveHistograms ?? curve.positiveHistogram, curve.negativeHistograms ?? curve.negativeHistogram];
-}
-
-/** True when the curve's counts are real counts (a class, or the micro pool), not averaged rates. */
-export function hasExactCounts(curve) {
-  return !curve.average || curve.average === "micro";
-}
-
-// Coefficients of Acklam's rational approximation of the normal quantile (relative error < 1.2e-9),
-// used only to place rates on a probit axis.
-const PROBIT_A = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-const PROBIT_B = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-const PROBIT_C = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-const PROBIT_D = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-const PROBIT_TAIL = 0.02425;
-/** Rates closer to 0 or 1 than this sit at the edge of a probit axis. */
-const PROBIT_EPSILON = 1e-7;
-
-const polynomial = (coefficients, x) => coefficients.reduce((sum, c) => sum * x + c, 0);
-
-/** Φ⁻¹(p), the standard normal quantile, with p clamped to [ε, 1 − ε]: a position on a probit axis. */
-export function probit(p) {
-  const q = Math.min(1 - PROBIT_EPSILON, Math.max(PROBIT_EPSILON, p));
-  if (q < PROBIT_TAIL || q > 1 - PROBIT_TAIL) {
-    const r = Math.sqrt(-2 * Math.log(Math.min(q, 1 - q)));
-    const tail = polynomial(PROBIT_C, r) / (polynomial(PROBIT_D, r) * r + 1);
-    return q < 0.5 ? tail : -tail;
-  }
-  const r = (q - 0.5) * (q - 0.5);
-  return ((q - 0.5) * polynomial(PROBIT_A, r)) / (polynomial(PROBIT_B, r) * r + 1);
-}
-
-/** Φ(x), the standard normal CDF (Zelen & Severo 26.2.17, error < 7.5e-8): probit's inverse. */
-export function normalCdf(x) {
-  const t = 1 / (1 + 0.2316419 * Math.abs(x));
-  const density = Math.exp((-x * x) / 2) / Math.sqrt(2 * Math.PI);
-  const tail = density * polynomial([1.330274429, -1.821255978, 1.781477937, -0.356563782, 0.31938153, 0], t);
-  return x >= 0 ? 1 - tail : tail;
-}
-
-/** A uPlot scale whose positions are probits of the values (the DET curve's axes). */
-export function probitScale(range) {
-  return { time: false, distr: 100, fwd: probit, bwd: normalCdf, range };
-}
-
-const pointsPathBuilder = uPlot.paths.points();
-
-/**
- * Series point options for uPlot's mode 2 (per-series x): uPlot passes the points builder the
- * x-index window of mode 1, which mode 2 does not have, so the window is the series' whole data.
- */
-export function mode2Points(color, size = 6) {
-  return {
-    show: true,
-    size,
-    fill: color,
-    stroke: color,
-    paths: (u, seriesIdx, _idx0, _idx1, filtered) =>
-      pointsPathBuilder(u, seriesIdx, 0, u.data[seriesIdx][0].length - 1, filtered),
-  };
-}

@@ -140,7 +140,7 @@ export function createEpochsView(container) {
     for (const metric of metrics) {
       const tables = runs.map(({ summary }) => [
         summary.steps,
-        (summaryValues(summary, metric.name, model.state.classKey) || summary.steps.map(() => null)).map((v) => (v == null ? null : v)),
+        summaryValues(summary, metric.name, model.state.classKey) || summary.steps.map(() => null),
       ]);
       if (tables.every(([, values]) => values.every((v) => v == null))) continue;
       const cell = dom.root.ownerDocument.createElement("div");
