@@ -135,7 +135,8 @@ def threshold_histograms(
         rows = slice(start, start + rows_per_chunk)
         chunk_rows = min(rows_per_chunk, num_rows - start)
         chunk_index = bucketize.bins(scores[rows], work[:chunk_rows], flat_index[:chunk_rows])
-        chunk_index += class_offsets
+        if num_classes > 1:
+            chunk_index += class_offsets
         chunk_index = chunk_index.reshape(-1)
         chunk_positive = is_positive[rows].reshape(-1)
         if weights is None:
