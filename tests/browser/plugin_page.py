@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -72,11 +73,12 @@ class PluginPage:
         self.wait_idle()
 
     def wait_idle(self) -> None:
-        """Waits until no loading indicator is visible."""
+        """Waits until no loading indicator is visible, then two frames (views draw in the next one)."""
         self.frame.wait_for_function(
             """() => [...document.querySelectorAll('[data-testid=loading]')]
                       .every((el) => !(el.offsetWidth || el.offsetHeight || el.getClientRects().length))"""
         )
+        self.frame.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
     def locator(self, selector: str):
         return self.frame.locator(selector)
@@ -90,9 +92,14 @@ class PluginPage:
         """Checks exactly `runs` in the run selector."""
         boxes = self.testid("run-select").locator("input[type=checkbox]")
         boxes.first.wait_for()
-        for index in range(boxes.count()):
-            box = boxes.nth(index)
-            box.set_checked(box.get_attribute("value") in runs)
+        values = [boxes.nth(index).get_attribute("value") for index in range(boxes.count())]
+        missing = set(runs) - set(values)
+        assert not missing, f"runs {sorted(missing)} are not offered; the run list has {values}"
+        # Check the wanted runs before unchecking the others: never pass through "no run selected".
+        for wanted in (True, False):
+            for value in values:
+                if (value in runs) == wanted:
+                    self.testid("run-select").locator(f"input[value={json.dumps(value)}]").set_checked(wanted)
         self.wait_idle()
 
     def select_tag(self, tag: str) -> None:
@@ -105,8 +112,9 @@ class PluginPage:
         self.wait_idle()
 
     def show(self, run: str, tag: str = "threshold_curves", class_key: str | None = None) -> None:
-        self.select_runs(run)
+        """One run, one tag (the run list only offers runs that have the tag: tag first)."""
         self.select_tag(tag)
+        self.select_runs(run)
         if class_key is not None:
             self.select_class(class_key)
 
@@ -169,10 +177,10 @@ class PluginPage:
                 raise AssertionError(f"timed out waiting for {what}")
             time.sleep(0.05)
 
-    def wait_threshold(self, value: float, rel: float = 1e-6) -> None:
+    def wait_threshold(self, value: float, rel: float = 1e-6, timeout: float = TIMEOUT_MS / 1000) -> None:
         """Waits until the readout reports the threshold `value`."""
-        self.wait_until(lambda: math.isclose(self.metric("threshold"), value, rel_tol=rel, abs_tol=1e-9),
-                        f"the readout threshold to become {value} (now {self.metric('threshold')})")
+        self.wait_until(lambda: math.isclose(self.metric("threshold"), value, rel_tol=rel, abs_tol=1e-12),
+                        f"the readout threshold to become {value}", timeout)
 
     def canvas_ink(self, testid: str) -> list[dict]:
         """Size, painted share and colour count of every canvas in a view."""
@@ -181,8 +189,16 @@ class PluginPage:
     def svg_marks(self, testid: str) -> int:
         return self.testid(testid).evaluate(_SVG_MARKS_JS)
 
+    def html_cells(self, testid: str) -> int:
+        """Cells of an HTML-drawn view (the binary confusion matrix) that hold a number."""
+        return self.testid(testid).evaluate(
+            """(view) => [...view.querySelectorAll('[data-cell][data-value]')]
+                 .filter((cell) => cell.offsetWidth > 0 && Number.isFinite(Number(cell.dataset.value))).length"""
+        )
+
     def assert_drawn(self, testid: str) -> None:
-        """The view has a canvas with real drawing (≥ 1 % painted, ≥ 4 colours) or SVG marks."""
+        """The view has a canvas with real drawing (≥ 1 % painted, ≥ 4 colours), SVG marks, or (the
+        binary confusion matrix) four visible cells with numbers."""
         view = self.testid(testid)
         view.wait_for(state="visible")
         box = view.bounding_box()
@@ -190,7 +206,8 @@ class PluginPage:
 
         def drawn() -> bool:
             inks = self.canvas_ink(testid)
-            return any(ink["painted"] >= 0.01 and ink["colours"] >= 4 for ink in inks) or self.svg_marks(testid) >= 3
+            return (any(ink["painted"] >= 0.01 and ink["colours"] >= 4 for ink in inks)
+                    or self.svg_marks(testid) >= 3 or self.html_cells(testid) >= 4)
 
         try:
             self.wait_until(drawn, f"{testid} to draw", timeout=10)
@@ -199,12 +216,19 @@ class PluginPage:
                 f"{testid} drew nothing: canvases {self.canvas_ink(testid)}, svg marks {self.svg_marks(testid)}"
             ) from None
 
-    def screenshot(self, path, testid: str | None = None) -> None:
-        """The whole page, or one view of the plugin."""
-        if testid is None:
-            self.page.screenshot(path=str(path))
-        else:
+    def screenshot(self, path, testid: str | None = None, height: int | None = None) -> None:
+        """One view of the plugin, or the page (in a window `height` px tall: the tab scrolls inside
+        its iframe, so a full-page shot of TensorBoard would cut it)."""
+        if testid is not None:
             self.testid(testid).screenshot(path=str(path))
+            return
+        viewport = self.page.viewport_size
+        if height is not None:
+            self.page.set_viewport_size({"width": viewport["width"], "height": height})
+            self.wait_idle()
+        self.page.screenshot(path=str(path))
+        if height is not None:
+            self.page.set_viewport_size(viewport)
 
     def assert_no_errors(self) -> None:
         assert not self.errors, "errors in the browser console:\n" + "\n".join(self.errors)
