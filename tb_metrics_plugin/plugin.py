@@ -44,6 +44,8 @@ class MetricsPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context: base_plugin.TBContext):
         self._data_provider = context.data_provider
+        # Steps of each run/tag, re-read only when its max_step or max_wall_time moves.
+        self._step_cache: reading.StepCache = {}
 
     def get_plugin_apps(self):
         return {
@@ -118,7 +120,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
     def tags_impl(self, ctx, experiment: str) -> dict[str, dict[str, dict[str, Any]]]:
         """{run: {tag: {kind, class_names, version, num_steps, steps, max_step, ignore_class,
         decision}}}; a tag this plugin cannot read has `{error}` instead (see `reading.tag_listing`)."""
-        return reading.tag_listing(self._data_provider, ctx, experiment)
+        return reading.tag_listing(self._data_provider, ctx, experiment, self._step_cache)
 
     def counts_impl(self, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> dict[str, Any]:
         """The raw counts of one run/tag, all steps or only `step`, with typed arrays (see `wire`).

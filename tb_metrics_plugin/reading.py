@@ -91,13 +91,20 @@ def list_series(data_provider, ctx, experiment: str) -> dict[str, dict[str, Any]
     return data_provider.list_tensors(ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME)
 
 
-def tag_listing(data_provider, ctx, experiment: str) -> dict[str, dict[str, dict[str, Any]]]:
+StepCache = dict[tuple[str, str, str], tuple[tuple[int, float], list[int], bool]]
+
+
+def tag_listing(
+    data_provider, ctx, experiment: str, step_cache: StepCache | None = None
+) -> dict[str, dict[str, dict[str, Any]]]:
     """{run: {tag: {kind, class_names, version, num_steps, steps, max_step, ignore_class, decision}}}.
 
     Counting the steps reads each run/tag's tensors (the data provider API has no step listing),
-    one run/tag per call. Tags whose metadata cannot be read are listed with `error` instead; a
-    run/tag too large for one data-server reply is listed with the steps of a sample, `sampled:
-    true` and a `warning`.
+    one run/tag per call. With `step_cache` (a dict kept between calls), a run/tag whose
+    `max_step` and `max_wall_time` are unchanged since the last call is not read again: a new or
+    rewritten step changes one of them. Tags whose metadata cannot be read are listed with `error`
+    instead; a run/tag too large for one data-server reply is listed with the steps of a sample,
+    `sampled: true` and a `warning`.
     """
     result: dict[str, dict[str, dict[str, Any]]] = {}
     for run, tags in sorted(list_series(data_provider, ctx, experiment).items()):
@@ -109,8 +116,7 @@ def tag_listing(data_provider, ctx, experiment: str) -> dict[str, dict[str, dict
                 _warn_once(run, tag, str(error))
                 entry = {"error": str(error)}
             else:
-                data, complete = _read_data(data_provider, ctx, experiment, run, tag)
-                steps = sorted({datum.step for datum in data})
+                steps, complete = _steps(data_provider, ctx, experiment, run, tag, time_series, step_cache)
                 entry = {
                     "kind": plugin_data.kind,
                     "class_names": list(plugin_data.class_names),
@@ -126,6 +132,18 @@ def tag_listing(data_provider, ctx, experiment: str) -> dict[str, dict[str, dict
                     entry["warning"] = _sampled_warning(len(steps))
             result.setdefault(run, {})[tag] = entry
     return result
+
+
+def _steps(data_provider, ctx, experiment, run, tag, time_series, step_cache) -> tuple[list[int], bool]:
+    version = (time_series.max_step, time_series.max_wall_time)
+    key = (experiment, run, tag)
+    if step_cache is not None and key in step_cache and step_cache[key][0] == version:
+        return step_cache[key][1], step_cache[key][2]
+    data, complete = _read_data(data_provider, ctx, experiment, run, tag)
+    steps = sorted({int(datum.step) for datum in data})
+    if step_cache is not None:
+        step_cache[key] = (version, steps, complete)
+    return steps, complete
 
 
 def read_series(data_provider, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> TagSeries:

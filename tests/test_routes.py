@@ -427,3 +427,21 @@ def test_dumps_is_compact_json():
     assert wire.dumps(answer) == json.dumps(answer, separators=(",", ":")).encode()
     with pytest.raises(ValueError):
         wire.dumps({"x": float("nan")})
+
+
+def test_tags_sees_new_and_rewritten_steps_despite_its_step_cache(tmp_path):
+    """Steps are cached per run/tag until its max_step or max_wall_time moves."""
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(str(tmp_path))
+    provider = multiplexer_provider.MultiplexerDataProvider(multiplexer, str(tmp_path))
+    direct = plugin.MetricsPlugin(base_plugin.TBContext(data_provider=provider))
+    labels, scores = np.array([0, 1, 1]), np.array([0.2, 0.7, 0.9])
+    with SummaryWriter(tmp_path / "run", flush_secs=0.01) as writer:
+        for step in (0, 1):
+            writer.add_summary(summary.threshold_curves_pb("curves", labels, scores), step=step, wall_time=100.0 + step)
+            writer.flush()
+            multiplexer.AddRunsFromDirectory(str(tmp_path))
+            multiplexer.Reload()
+            listing = direct.tags_impl(RequestContext(), "")
+            assert listing["run"]["curves"]["steps"] == list(range(step + 1))
+            assert direct.tags_impl(RequestContext(), "") == listing  # answered from the cache
