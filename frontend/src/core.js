@@ -391,14 +391,13 @@ function averagedMetrics(tp, fp, tn, fn, average, beta, metrics) {
     return metricObject(out, metrics);
   }
   const length = tp[0].length;
-  const perClassMetrics = metricArrays(length, metrics);
+  const values = new Float64Array(length); // one class's values of one metric, reused (stays in cache)
   const sums = metricArrays(length, metrics);
   const weights = metricArrays(length, metrics);
   for (let c = 0; c < tp.length; c++) {
     const weight = average === "macro" ? 1 : length ? tp[c][0] + fn[c][0] : 0;
-    writeMetrics(tp[c], fp[c], tn[c], fn[c], beta * beta, perClassMetrics, metrics);
     for (const m of metrics) {
-      const values = perClassMetrics[m];
+      writeMetric(m, tp[c], fp[c], tn[c], fn[c], beta * beta, values);
       const metricSums = sums[m];
       const metricWeights = weights[m];
       for (let j = 0; j < length; j++) {
