@@ -54,7 +54,7 @@ export function createApp(root, { client, win = window }) {
     el("p", {}, [
       "None of the runs in this log directory has a summary written by ",
       el("code", {}, "tb_metrics_plugin"),
-      ". Log raw counts every epoch with the Keras callback, then reload:",
+      ". Log raw counts every epoch with the Keras callback:",
     ]),
     el("pre", {}, LOGGING_SNIPPET),
     el("p", { className: "tbm-muted" }, [
@@ -126,7 +126,7 @@ export function createApp(root, { client, win = window }) {
     tagIndex = indexTags(tagsJson);
     problems.tags = tagIndex.problems;
     showProblems();
-    runColors = assignRunColors(tagIndex.allRuns);
+    runColors = assignRunColors(tagIndex.allRuns, runColors);
     const empty = tagIndex.tags.length === 0;
     showIf(emptyState, "empty-state", empty);
     content.hidden = empty;

@@ -3,9 +3,27 @@
 /** Run colours (TensorBoard's palette), assigned by run name order so they never change. */
 export const RUN_PALETTE = ["#ff7043", "#0077bb", "#cc3311", "#33bbee", "#ee3377", "#009988", "#7e57c2", "#8d6e63", "#c0ca33", "#5c6bc0"];
 
-/** Run name → colour, stable for a run whatever else is selected. */
-export function assignRunColors(allRuns) {
-  return Object.fromEntries(allRuns.map((run, index) => [run, RUN_PALETTE[index % RUN_PALETTE.length]]));
+/**
+ * Run name → colour. Runs get palette colours in name order; runs already coloured (`previous`)
+ * keep theirs when new runs appear while training, and new runs take the least used colours.
+ */
+export function assignRunColors(allRuns, previous = {}) {
+  const colors = {};
+  const uses = new Map(RUN_PALETTE.map((color) => [color, 0]));
+  for (const run of allRuns) {
+    if (previous[run]) {
+      colors[run] = previous[run];
+      uses.set(previous[run], (uses.get(previous[run]) ?? 0) + 1);
+    }
+  }
+  for (const run of allRuns) {
+    if (colors[run]) continue;
+    const least = Math.min(...uses.values());
+    const color = RUN_PALETTE.find((candidate) => uses.get(candidate) === least);
+    colors[run] = color;
+    uses.set(color, least + 1);
+  }
+  return colors;
 }
 
 /**

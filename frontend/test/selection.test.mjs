@@ -47,10 +47,14 @@ test("a class key outside the tag's classes is replaced", () => {
   assert.deepEqual(reconcileState({ ...state, classKey: "2" }, indexTags(TAGS)).patch, {});
 });
 
-test("run colours depend only on the run's name order", () => {
-  const colors = assignRunColors(["a", "b", "c"]);
-  assert.equal(assignRunColors(["a", "b", "c", "d"]).c, colors.c);
-  assert.notEqual(colors.a, colors.b);
+test("run colours are distinct and kept when new runs appear", () => {
+  const colors = assignRunColors(["b", "c"]);
+  assert.notEqual(colors.b, colors.c);
+  const grown = assignRunColors(["a", "b", "c"], colors);
+  assert.equal(grown.b, colors.b);
+  assert.equal(grown.c, colors.c);
+  assert.equal(new Set(Object.values(grown)).size, 3);
+  assert.deepEqual(assignRunColors(["b", "c"]), colors); // a reload gives the same colours
 });
 
 test("epoch navigation steps over sparse logged steps", () => {
