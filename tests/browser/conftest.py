@@ -59,6 +59,11 @@ RUNS_WITH_CURVES = (
 )
 
 
+# For behaviour of the page alone (theme, keys, reload), where the loader serving the data makes no
+# difference: run on the Rust loader only, reusing its server.
+one_loader = pytest.mark.parametrize("tensorboard", [True], indirect=True, ids=["rust_loader"])
+
+
 @pytest.fixture(scope="session", params=[True, False], ids=["rust_loader", "python_loader"])
 def tensorboard(request, browser_logdir):
     """A `tensorboard` process on the session's logs that already lists every run's last step."""
@@ -106,9 +111,11 @@ def plugin_page(request, chromium, tensorboard, artifacts_dir):
 
 @pytest.fixture(scope="session")
 def artifacts_dir(request):
-    """Screenshots land in `<repo>/artifacts/browser/` (ignored by git)."""
+    """Screenshots land in `<repo>/artifacts/browser/` (ignored by git); old failure shots are removed."""
     path = request.config.rootpath / "artifacts" / "browser"
     path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("FAILED-*.png"):
+        stale.unlink()
     return path
 
 

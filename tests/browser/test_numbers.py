@@ -9,6 +9,7 @@ import pytest
 
 from tb_metrics_plugin import core
 from tests.browser import expected
+from tests.browser.conftest import one_loader
 
 READOUT_METRICS = ("precision", "recall", "f1", "specificity", "fpr", "accuracy", "mcc", "tp", "fp", "tn", "fn")
 CELLS = ("tp", "fp", "tn", "fn")
@@ -88,6 +89,7 @@ def test_changing_epoch_changes_the_numbers_to_that_epochs(plugin_page, browser_
     assert plugin_page.metric("threshold") == threshold, "changing epoch must keep the threshold"
 
 
+@one_loader
 def test_arrow_keys_step_through_epochs(plugin_page):
     open_at(plugin_page, "binary/validation", "0", LAST_STEP)
     slider = plugin_page.testid("epoch-slider")
@@ -149,6 +151,7 @@ def test_optimal_threshold_buttons_land_where_the_core_says(plugin_page, browser
     assert not misses, f"buttons landing elsewhere than the core (shown, core): {misses}"
 
 
+@one_loader
 def test_an_unreachable_constraint_leaves_the_threshold_and_says_so(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "multiclass/validation", LAST_STEP, "threshold_curves")
     positive, negative, thresholds, average = _histograms(curves, "macro")
