@@ -108,6 +108,8 @@ export function createViewRoot(container, testid, title) {
   const root = doc.createElement("div");
   root.className = "tbm-chart";
   root.dataset.testid = testid;
+  root.setAttribute("role", "figure");
+  root.setAttribute("aria-label", title);
   const head = doc.createElement("div");
   head.className = "tbm-chart-head";
   const titleEl = doc.createElement("span");
