@@ -9,9 +9,10 @@
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
-  CHART_HEIGHT, REBUILD_KEYS, THEMES, axis, changedAny, closestHoveredSeries, createOverlay, createPlotHolder,
-  createViewRoot, drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, hoverPoints,
-  mode2Points, nearestPointDataIdx, renderLegend, runHeaderHtml, themeOf, tickValues, tooltipPlugin,
+  axis, changedAny, CHART_HEIGHT, closestHoveredSeries, createOverlay, createPlotHolder, createViewRoot,
+  drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, hoverPoints, mode2Points,
+  nearestPointDataIdx, REBUILD_KEYS, renderLegend, runHeaderHtml, runsLayoutKey, themeOf, THEMES,
+  tickValues, tooltipPlugin,
 } from "./chart_common.js";
 
 const NUM_BINS = 10;
@@ -109,7 +110,7 @@ export function createCalibrationView(container) {
       ...diagrams.map((diagram) => [Array.from(diagram.mean_predicted), Array.from(diagram.fraction_positive)]),
       [[0, 1], [0, 1]],
     ];
-    holder.show(curves.map((c) => `${c.run}\u0000${c.color}`).join("\u0001"), options, data);
+    holder.show(runsLayoutKey(curves), options, data);
   }
 
   return {

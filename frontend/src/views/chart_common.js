@@ -245,6 +245,11 @@ function observeWidth(element, onWidth) {
   return () => observer.disconnect();
 }
 
+/** A key that changes when the runs shown or their colours change (then uPlot's series must). */
+export function runsLayoutKey(curves) {
+  return curves.map((curve) => `${curve.run}\u0000${curve.color}`).join("\u0001");
+}
+
 /**
  * Owns one uPlot instance in `plotEl`: creates it when the series layout (`layoutKey`, e.g. the
  * runs and their colours) changes, otherwise only swaps its data; follows the element's width.

@@ -6,10 +6,10 @@
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
-  CHART_HEIGHT, REBUILD_KEYS, THEMES, axis, changedAny, closestHoveredSeries, countsTableHtml, createOverlay,
-  createPlotHolder, createViewRoot, curveGridIndex, curvePointAt, curveRows, drawMarker, exportChartPng,
-  formatNumber, histogramArgs, hoverPoints, nearestPointDataIdx, probabilityAxis, probitScale, renderLegend,
-  runHeaderHtml, themeOf, tooltipPlugin,
+  axis, changedAny, CHART_HEIGHT, closestHoveredSeries, countsTableHtml, createOverlay, createPlotHolder,
+  createViewRoot, curveGridIndex, curvePointAt, curveRows, drawMarker, exportChartPng, formatNumber,
+  histogramArgs, hoverPoints, nearestPointDataIdx, probabilityAxis, probitScale, REBUILD_KEYS,
+  renderLegend, runHeaderHtml, runsLayoutKey, themeOf, THEMES, tooltipPlugin,
 } from "./chart_common.js";
 
 /**
@@ -124,7 +124,7 @@ export function createDetView(container) {
     renderLegend(dom.legend, legendItems);
     const data = [null, ...series.map((s) => [s.x, s.y])];
     holder.show(
-      `${range}|${curves.map((c) => `${c.run}\u0000${c.color}`).join("\u0001")}`, options, data,
+      `${range}|${runsLayoutKey(curves)}`, options, data,
     );
   }
 

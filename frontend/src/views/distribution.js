@@ -13,10 +13,10 @@
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
-  CHART_HEIGHT, REBUILD_KEYS, THEMES, addToggle, axis, changedAny, createOverlay, createPlotHolder,
-  createViewRoot, drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, logit,
-  logitScale, probabilityAxis, renderLegend, runsTableHtml, themeOf, mostlyConfident, occupiedScoreRange, hasExactCounts,
-  thresholdDragPlugin, tickValues, tooltipPlugin, uPlot,
+  addToggle, axis, changedAny, CHART_HEIGHT, createOverlay, createPlotHolder, createViewRoot,
+  drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, hasExactCounts, logit,
+  logitScale, mostlyConfident, occupiedScoreRange, probabilityAxis, REBUILD_KEYS, renderLegend, runsLayoutKey,
+  runsTableHtml, themeOf, THEMES, thresholdDragPlugin, tickValues, tooltipPlugin, uPlot,
 } from "./chart_common.js";
 
 const DISPLAY_BINS = 60;
@@ -222,7 +222,7 @@ export function createDistributionView(container) {
       [...negative, negative[negative.length - 1]],
     ]);
     const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
-    holder.show(`${logitAxis}|${curves.map((c) => `${c.run}\u0000${c.color}`).join("\u0001")}`, options, data);
+    holder.show(`${logitAxis}|${runsLayoutKey(curves)}`, options, data);
   }
 
   return {

@@ -5,8 +5,8 @@
  */
 import { toCsv } from "../export.js";
 import {
-  REBUILD_KEYS, THEMES, axis, changedAny, createOverlay, createPlotHolder, createViewRoot, drawMarker,
-  drawVerticalLine, escapeHtml, exportChartsPng, formatNumber, renderLegend, runsTableHtml, themeOf, tickValues,
+  axis, changedAny, createOverlay, createPlotHolder, createViewRoot, drawMarker, drawVerticalLine, escapeHtml,
+  exportChartsPng, formatNumber, REBUILD_KEYS, renderLegend, runsTableHtml, themeOf, THEMES, tickValues,
   tooltipPlugin, uPlot,
 } from "./chart_common.js";
 

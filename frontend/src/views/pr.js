@@ -6,10 +6,10 @@
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
-  CHART_HEIGHT, REBUILD_KEYS, THEMES, axis, changedAny, closestHoveredSeries, countsTableHtml, createOverlay,
-  createPlotHolder, createViewRoot, curveGridIndex, curvePointAt, curveRows, drawMarker, exportChartPng,
-  formatNumber, histogramArgs, hoverPoints, nearestPointDataIdx, renderLegend, runHeaderHtml, themeOf, tickValues,
-  tooltipPlugin, uPlot, FONT_FAMILY,
+  axis, changedAny, CHART_HEIGHT, closestHoveredSeries, countsTableHtml, createOverlay, createPlotHolder,
+  createViewRoot, curveGridIndex, curvePointAt, curveRows, drawMarker, exportChartPng, FONT_FAMILY,
+  formatNumber, histogramArgs, hoverPoints, nearestPointDataIdx, REBUILD_KEYS, renderLegend, runHeaderHtml,
+  runsLayoutKey, themeOf, THEMES, tickValues, tooltipPlugin, uPlot,
 } from "./chart_common.js";
 
 const ISO_F1_LEVELS = [0.2, 0.4, 0.6, 0.8];
@@ -156,7 +156,7 @@ export function createPrView(container) {
       return [[0, 1], [prevalence, prevalence]];
     });
     const data = [null, ...series.map((s) => [s.x, s.y]), ...baselines, ...ISO_F1_LINES];
-    holder.show(curves.map((c) => `${c.run}\u0000${c.color}`).join("\u0001"), options, data);
+    holder.show(runsLayoutKey(curves), options, data);
   }
 
   return {

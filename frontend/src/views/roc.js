@@ -5,9 +5,10 @@
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
-  CHART_HEIGHT, THEMES, axis, changedAny, closestHoveredSeries, countsTableHtml, createOverlay, createPlotHolder,
-  createViewRoot, drawMarker, exportChartPng, formatNumber, nearestPointDataIdx, renderLegend,
-  runHeaderHtml, themeOf, tickValues, tooltipPlugin, REBUILD_KEYS, curveGridIndex, curvePointAt, curveRows, hoverPoints, hasExactCounts, histogramArgs,
+  axis, changedAny, CHART_HEIGHT, closestHoveredSeries, countsTableHtml, createOverlay, createPlotHolder,
+  createViewRoot, curveGridIndex, curvePointAt, curveRows, drawMarker, exportChartPng, formatNumber,
+  hasExactCounts, histogramArgs, hoverPoints, nearestPointDataIdx, REBUILD_KEYS, renderLegend, runHeaderHtml,
+  runsLayoutKey, themeOf, THEMES, tickValues, tooltipPlugin,
 } from "./chart_common.js";
 
 /**
@@ -77,7 +78,6 @@ export function createRocView(container) {
     if (!overlay) return;
     overlay.draw((ctx, u) => {
       curves.forEach((curve, r) => {
-        if (!(curve.positives > 0 && curve.negatives > 0)) return;
         const i = curvePointAt(curve.thresholds, threshold);
         if (i < 0) return;
         drawMarker(ctx, u.valToPos(series[r].x[i], "x"), u.valToPos(series[r].y[i], "y"), curve.color, theme);
@@ -112,7 +112,7 @@ export function createRocView(container) {
     legendItems.push({ color: theme.reference, text: "chance", dash: true });
     renderLegend(dom.legend, legendItems);
     const data = [null, ...series.map((s) => [s.x, s.y]), [[0, 1], [0, 1]]];
-    holder.show(curves.map((c) => `${c.run}\u0000${c.color}`).join("\u0001"), options, data);
+    holder.show(runsLayoutKey(curves), options, data);
   }
 
   return {

@@ -6,10 +6,10 @@
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
-  CHART_HEIGHT, REBUILD_KEYS, THEMES, addToggle, axis, changedAny, createOverlay, formatCount, formatThreshold,
-  createPlotHolder, createViewRoot, drawMarker, drawVerticalLine, exportChartPng, formatNumber,
-  logitScale, probabilityAxis, renderLegend, runsTableHtml, themeOf, mostlyConfident, occupiedScoreRange,
-  thresholdDragPlugin, tickValues, tooltipPlugin, uPlot, metricsAtThresholds,
+  addToggle, axis, changedAny, CHART_HEIGHT, createOverlay, createPlotHolder, createViewRoot, drawMarker,
+  drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, logitScale,
+  metricsAtThresholds, mostlyConfident, occupiedScoreRange, probabilityAxis, REBUILD_KEYS, renderLegend,
+  runsLayoutKey, runsTableHtml, themeOf, THEMES, thresholdDragPlugin, tickValues, tooltipPlugin, uPlot,
 } from "./chart_common.js";
 
 /** The metrics drawn, in legend order, with their colour when a single run is shown. */
@@ -166,7 +166,7 @@ export function createThresholdView(container) {
     renderMetricLegend();
     const tables = curves.map((curve, r) => [curve.thresholds, ...METRICS.map((metric) => metricValues[r][metric.name])]);
     const data = sameGrids(curves) ? [curves[0].thresholds, ...tables.flatMap((table) => table.slice(1))] : uPlot.join(tables);
-    const layout = `${logitAxis}|${curves.map((c) => `${c.run}\u0000${c.color}`).join("\u0001")}`;
+    const layout = `${logitAxis}|${runsLayoutKey(curves)}`;
     holder.show(layout, options, data);
   }
 
