@@ -1,0 +1,224 @@
+"""Times the Threshold metrics tab in Chromium: from a threshold input event to every view repainted.
+
+    python benchmarks/bench_frontend.py [--repeats 50] [--output benchmarks/results/frontend.json]
+
+Logs are written to a temporary folder and served by a real TensorBoard (Rust loader, in this
+process); headless Chromium opens the tab. Cases:
+
+* `100 classes × 1000 thresholds`: one run, macro average over the 100 classes (every view derives
+  its numbers from 100 × 1000 counts), threshold slider moved;
+* `1000-class confusion matrix`: one run with a 1000 × 1000 matrix, threshold slider moved, and the
+  normalisation changed (which redraws the whole heatmap).
+
+Method, inside the page, `--repeats` times per case after two warm-ups: from a quiet task, set the
+control and dispatch its `input` (or `change`) event, timing its handlers; then time the next frame
+from its first `requestAnimationFrame` callback (registered before the event) to a message posted by
+a rAF callback registered after the event, which runs once that frame's script, style, layout and
+paint are done. `work` = handlers + frame: the main-thread time from the event to the finished
+repaint, without the idle wait for the next vsync (headless Chromium's frame clock is too coarse to
+time by counting frames). `latency` (event → painted frame, idle wait included) is reported too.
+The reference, timed the same way in the same page, is an `input` event on an element nobody
+listens to; `work_minus_reference_ms` subtracts it. Target: work ≤ 16 ms (one frame at 60 Hz) for
+the 100-class case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the browser tests' page driver
+
+from tb_metrics_plugin import SummaryWriter, summary  # noqa: E402
+from tests.browser.plugin_page import PluginPage  # noqa: E402
+
+DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "frontend.json"
+TARGET_MS = 16.0
+MANY_CURVES_RUN, MANY_CURVES_CLASSES, MANY_CURVES_THRESHOLDS = "classes100/validation", 100, 1000
+BIG_MATRIX_RUN, BIG_MATRIX_CLASSES = "classes1000/validation", 1000
+NORMALIZATION_SELECT = "[data-testid=view-confusion] select[data-control=normalization]"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--no-first-run",
+]
+
+# Per repetition, from a quiet task after a frame: dispatch the event (its handlers run: `sync`), then
+# the next frame, from its first rAF callback to a message posted by a rAF callback registered after
+# the app's (a message runs once the frame's style, layout and paint are done: `frame`). Idle time
+# waiting for the frame is left out of `work` = sync + frame and kept in `latency`.
+_TIME_REPAINTS_JS = """async ([selector, values, eventName]) => {
+  const nextFrame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+  const afterPaint = () => new Promise((resolve) => requestAnimationFrame(() => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve(performance.now());
+    channel.port2.postMessage(null);
+  }));
+  const control = selector ? document.querySelector(selector) : document.createElement('input');
+  if (!control) throw new Error(`no element matches ${selector}`);
+  const samples = [];
+  for (const value of values) {
+    await nextFrame();
+    await nextTask();
+    let frameStarted = NaN;
+    requestAnimationFrame(() => { frameStarted = performance.now(); });
+    const started = performance.now();
+    control.value = String(value);
+    control.dispatchEvent(new Event(eventName, {bubbles: true}));
+    const dispatched = performance.now();
+    const painted = await afterPaint();
+    samples.push({sync: dispatched - started, frame: painted - frameStarted, latency: painted - started});
+  }
+  return samples;
+}"""
+
+
+def write_logs(logdir: Path) -> None:
+    """The 100-class run (curves on 1000 thresholds + matrix) and the 1000-class matrix run."""
+    rng = np.random.default_rng(0)
+    num_items = 20_000
+    labels = rng.integers(0, MANY_CURVES_CLASSES, size=num_items)
+    logits = rng.normal(size=(num_items, MANY_CURVES_CLASSES))
+    logits[np.arange(num_items), labels] += 2.5
+    scores = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    with SummaryWriter(logdir / MANY_CURVES_RUN) as writer:
+        writer.add_summary(summary.threshold_curves_pb(
+            "threshold_curves", labels, scores, num_thresholds=MANY_CURVES_THRESHOLDS), step=0)
+        writer.add_summary(summary.confusion_matrix_pb("confusion_matrix", labels, scores), step=0)
+
+    # Mostly right, with confusions concentrated on a few neighbours of each class.
+    matrix = rng.poisson(0.05, size=(BIG_MATRIX_CLASSES, BIG_MATRIX_CLASSES)).astype(np.float64)
+    classes = np.arange(BIG_MATRIX_CLASSES)
+    matrix[classes, classes] += rng.integers(50, 200, size=BIG_MATRIX_CLASSES)
+    matrix[classes, (classes + 1) % BIG_MATRIX_CLASSES] += rng.integers(0, 30, size=BIG_MATRIX_CLASSES)
+    names = [f"class {index:04d}" for index in classes]
+    with SummaryWriter(logdir / BIG_MATRIX_RUN) as writer:
+        writer.add_summary(summary.confusion_matrix_pb_from_counts("confusion_matrix", matrix, names), step=0)
+
+
+def start_tensorboard(logdir: Path) -> str:
+    """TensorBoard with the Rust loader, serving in a thread of this process; returns its URL."""
+    from tensorboard import program
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    board = program.TensorBoard()
+    board.configure(argv=[
+        None, "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), "--load_fast=true",
+    ])
+    return board.launch().rstrip("/")
+
+
+class _Server:
+    def __init__(self, url: str):
+        self.url = url
+
+
+def time_control(plugin: PluginPage, selector: str | None, values: list, event_name: str = "input") -> list[dict]:
+    """Per repetition {sync, frame, latency} in ms, after two untimed warm-up repetitions."""
+    plugin.frame.evaluate(_TIME_REPAINTS_JS, [selector, values[:2], event_name])
+    return plugin.frame.evaluate(_TIME_REPAINTS_JS, [selector, values, event_name])
+
+
+def summarise(samples: list[dict], reference: dict | None = None) -> dict:
+    """Medians (and the 90th percentile of the work) in ms; `work` = event handlers + the next frame."""
+    work = [sample["sync"] + sample["frame"] for sample in samples]
+    figures = {
+        "work_median_ms": round(statistics.median(work), 3),
+        "work_p90_ms": round(float(np.percentile(work, 90)), 3),
+        "handlers_median_ms": round(statistics.median(sample["sync"] for sample in samples), 3),
+        "frame_median_ms": round(statistics.median(sample["frame"] for sample in samples), 3),
+        "latency_median_ms": round(statistics.median(sample["latency"] for sample in samples), 3),
+        "repeats": len(samples),
+    }
+    if reference is not None:
+        figures["work_minus_reference_ms"] = round(figures["work_median_ms"] - reference["work_median_ms"], 3)
+    return figures
+
+
+def threshold_values(repeats: int) -> list[float]:
+    """Thresholds sweeping 0.05 … 0.95 and back, never the same twice in a row."""
+    sweep = np.linspace(0.05, 0.95, num=max(repeats, 2))
+    return [round(float(value), 4) for value in np.where(np.arange(sweep.size) % 2, sweep, sweep[::-1])]
+
+
+def measure(url: str, repeats: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, dict] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        plugin = PluginPage(page, _Server(url)).open()
+        slider = "[data-testid=threshold-slider]"
+        values = threshold_values(repeats)
+        reference = summarise(time_control(plugin, None, values))
+        results["reference: input event nobody listens to"] = reference
+
+        plugin.show(MANY_CURVES_RUN, "threshold_curves", "macro")
+        results[f"{MANY_CURVES_CLASSES} classes × {MANY_CURVES_THRESHOLDS} thresholds (macro): threshold input"] = (
+            summarise(time_control(plugin, slider, values), reference))
+
+        plugin.show(BIG_MATRIX_RUN, "confusion_matrix")
+        results[f"{BIG_MATRIX_CLASSES}-class confusion matrix: threshold input"] = (
+            summarise(time_control(plugin, slider, values), reference))
+        normalizations = ["true", "pred", "all", "none"] * (repeats // 4 + 1)
+        results[f"{BIG_MATRIX_CLASSES}-class confusion matrix: normalisation change"] = summarise(
+            time_control(plugin, NORMALIZATION_SELECT, normalizations[:repeats], "change"),
+            reference)
+        plugin.assert_no_errors()
+        results["browser"] = browser.version
+        browser.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50, help="timed repetitions per case (default: %(default)s)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON to write (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.repeats < 4:
+        parser.error(f"--repeats={args.repeats} is too few for a median; use at least 4")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with tempfile.TemporaryDirectory() as logdir:
+        write_logs(Path(logdir))
+        figures = measure(start_tensorboard(Path(logdir)), args.repeats)
+    chromium_version = figures.pop("browser")
+    import playwright._repo_version as playwright_version
+
+    report = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "playwright": playwright_version.version,
+            "chromium": chromium_version,
+        },
+        "method": "work = event handlers + next frame (first rAF → message after paint); medians in ms",
+        "target_ms": TARGET_MS,
+        "milliseconds": figures,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    print("| case | work median ms | work p90 ms | handlers ms | frame ms | latency to painted frame ms |")
+    print("|---|---|---|---|---|---|")
+    for case, figure in figures.items():
+        print(f"| {case} | {figure['work_median_ms']} | {figure['work_p90_ms']} | {figure['handlers_median_ms']} "
+              f"| {figure['frame_median_ms']} | {figure['latency_median_ms']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
