@@ -10,7 +10,7 @@ import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
   axis, changedAny, CHART_HEIGHT, closestHoveredSeries, createOverlay, createPlotHolder, createViewRoot,
-  drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, hoverPoints, mode2Points,
+  drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, hasExactCounts, hoverPoints, mode2Points,
   nearestPointDataIdx, REBUILD_KEYS, renderLegend, runHeaderHtml, runsLayoutKey, themeOf, THEMES,
   tickValues, tooltipPlugin,
 } from "./chart_common.js";
@@ -41,7 +41,7 @@ export function createCalibrationView(container) {
       `<table>${row("scores", `${formatThreshold(diagram.lower[b])} – ${formatThreshold(diagram.upper[b])}`)}` +
       row("mean predicted", formatNumber(diagram.mean_predicted[b])) +
       row("fraction positive", formatNumber(diagram.fraction_positive[b])) +
-      row("count", formatCount(diagram.count[b])) +
+      row(hasExactCounts(curves[s - 1]) ? "count" : "count (class mean)", formatCount(diagram.count[b])) +
       "</table>"
     );
   }
@@ -86,9 +86,12 @@ export function createCalibrationView(container) {
     // Calibration compares predicted scores with observed frequencies: it needs both classes.
     curves = all.filter((curve) => curve.positives > 0 && curve.negatives > 0);
     const skipped = all.filter((curve) => !curves.includes(curve)).map((curve) => curve.run);
-    dom.message.textContent = !all.length
-      ? "No threshold curves for the selected runs."
-      : skipped.length ? `Calibration needs positives and negatives: ${skipped.join(", ")} left out.` : "";
+    const notes = [];
+    if (!all.length) notes.push("No threshold curves for the selected runs.");
+    if (skipped.length) notes.push(`Calibration needs positives and negatives: ${skipped.join(", ")} left out.`);
+    // An average has no scores of its own: the classes' one-vs-rest scores are pooled.
+    if (curves.some((curve) => curve.average)) notes.push("Scores of all classes pooled (one-vs-rest).");
+    dom.message.textContent = notes.join(" ");
     if (!curves.length) {
       holder.clear();
       overlay = null;

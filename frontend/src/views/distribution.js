@@ -205,6 +205,8 @@ export function createDistributionView(container) {
         notes.push(`${curve.run}: ${formatNumber(positive * 100, 2)} % of positives and ${formatNumber(negative * 100, 2)} % of negatives score outside (0, 1]`);
       }
     });
+    // An average has no scores of its own: the classes' one-vs-rest scores are pooled.
+    if (curves.some((curve) => curve.average)) notes.unshift("Scores of all classes pooled (one-vs-rest)");
     dom.message.textContent = notes.join("; ");
     // Counts in the legend only where they are counts (a class or the micro pool, not class means).
     const count = (curve, value) => (hasExactCounts(curve) ? ` (${formatCount(value)})` : "");
