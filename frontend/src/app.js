@@ -13,6 +13,8 @@ import { applyTheme, readHostTheme, watchHostTheme } from "./theme.js";
 /** How often "follow latest" asks for new epochs. */
 export const FOLLOW_POLL_MS = 5000;
 const DATA_KEYS = ["runs", "tag", "step", "classKey"];
+/** State keys that change what views draw but never which runs, tag, class or step are valid. */
+const VIEW_ONLY_KEYS = new Set(["threshold", "beta", "costRatio", "minPrecision", "minRecall", "minSpecificity", "normalization", "sortBy", "showDet", "theme"]);
 
 const LOGGING_SNIPPET = `import keras
 import tb_metrics_plugin as tbm
@@ -124,6 +126,7 @@ export function createApp(root, { client, win = window }) {
     if (signature === tagsSignature) return; // polling found nothing new
     tagsSignature = signature;
     tagIndex = indexTags(tagsJson);
+    reconciled = null; // the lists changed: repair the selection against them
     problems.tags = tagIndex.problems;
     showProblems();
     runColors = assignRunColors(tagIndex.allRuns, runColors);
@@ -135,22 +138,30 @@ export function createApp(root, { client, win = window }) {
   }
 
   /** Reacts to a state change: repair it, refetch if the selection changed, redraw. */
+  let controlsContext = null;
+
   function applyState(state, changedKeys) {
     if (!tagIndex) return;
-    reconciled = reconcileState(state, tagIndex);
-    if (Object.keys(reconciled.patch).length > 0) {
-      store.set(reconciled.patch); // re-enters with the repaired state
-      return;
+    // Moving the threshold (or another view-only key) cannot invalidate the selection: skip the
+    // repair and the toolbar's lists, which matter when dragging at 60 frames a second.
+    const selectionChanged = !reconciled || [...changedKeys].some((key) => !VIEW_ONLY_KEYS.has(key));
+    if (selectionChanged) {
+      reconciled = reconcileState(state, tagIndex);
+      if (Object.keys(reconciled.patch).length > 0) {
+        store.set(reconciled.patch); // re-enters with the repaired state
+        return;
+      }
+      controlsContext = {
+        allRuns: tagIndex.allRuns,
+        runsWithTag: reconciled.runsWithTag,
+        tags: tagIndex.tags,
+        runColors,
+        classNames: reconciled.tagInfo.class_names,
+        steps: reconciled.tagInfo.steps,
+      };
     }
-    applyTheme(state.theme, root.ownerDocument);
-    controls.update(state, {
-      allRuns: tagIndex.allRuns,
-      runsWithTag: reconciled.runsWithTag,
-      tags: tagIndex.tags,
-      runColors,
-      classNames: reconciled.tagInfo.class_names,
-      steps: reconciled.tagInfo.steps,
-    });
+    if (changedKeys.has("theme")) applyTheme(state.theme, root.ownerDocument);
+    controls.update(state, controlsContext);
     detToggle.checked = state.showDet;
     detControl.hidden = reconciled.tagInfo.kind !== "threshold_curves";
     schedulePolling(state);

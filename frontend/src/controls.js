@@ -94,6 +94,9 @@ export function createControls(container, store) {
 
   let steps = [];
   let runsWithTag = [];
+  let lastContext = null;
+  let lastStep = null;
+  let lastFollow = null;
 
   runList.addEventListener("change", () => {
     const checked = [...runList.querySelectorAll("input:checked")].map((input) => input.value);
@@ -185,24 +188,25 @@ export function createControls(container, store) {
 
   return {
     update(state, context) {
-      steps = context.steps;
-      runsWithTag = context.runsWithTag;
-      renderRuns(context.allRuns, context.runColors, state.runs);
-      renderSelect(
-        tagSelect,
-        context.tags.map((tag) => ({ value: tag, label: tag })),
-        state.tag ?? "",
-      );
-      const options = classOptions(context.classNames);
-      renderSelect(classSelect, options, state.classKey);
-
-      epochSlider.min = String(steps[0] ?? 0);
-      epochSlider.max = String(steps[steps.length - 1] ?? 0);
-      epochSlider.disabled = steps.length <= 1;
-      if (state.step !== null) epochSlider.value = String(state.step);
-      epochValue.textContent = state.step === null ? "–" : String(state.step);
-      epochValue.title = steps.length ? `Logged steps: ${steps[0]}…${steps[steps.length - 1]} (${steps.length})` : "";
-      followLatest.checked = state.followLatest;
+      // The lists are rebuilt only when the selection changed (a new context object), not while
+      // the threshold is dragged.
+      if (context !== lastContext || state.step !== lastStep || state.followLatest !== lastFollow) {
+        lastContext = context;
+        lastStep = state.step;
+        lastFollow = state.followLatest;
+        steps = context.steps;
+        runsWithTag = context.runsWithTag;
+        renderRuns(context.allRuns, context.runColors, state.runs);
+        renderSelect(tagSelect, context.tags.map((tag) => ({ value: tag, label: tag })), state.tag ?? "");
+        renderSelect(classSelect, classOptions(context.classNames), state.classKey);
+        epochSlider.min = String(steps[0] ?? 0);
+        epochSlider.max = String(steps[steps.length - 1] ?? 0);
+        epochSlider.disabled = steps.length <= 1;
+        if (state.step !== null) epochSlider.value = String(state.step);
+        epochValue.textContent = state.step === null ? "–" : String(state.step);
+        epochValue.title = steps.length ? `Logged steps: ${steps[0]}…${steps[steps.length - 1]} (${steps.length})` : "";
+        followLatest.checked = state.followLatest;
+      }
 
       if (Number(thresholdSlider.value) !== state.threshold) thresholdSlider.value = String(state.threshold);
       // Do not rewrite the box while the user types in it ("0." must stay "0.").

@@ -142,27 +142,41 @@ export function restoreState(win = window) {
   return decodeState(readStorage(win));
 }
 
+/** How long the state must rest before it is written (a history entry costs milliseconds). */
+export const PERSIST_DELAY_MS = 200;
+
 /**
- * Keeps the URL hash and localStorage in step with the store. Writes are coalesced to one per
- * animation frame, so dragging the threshold does not flood the history API.
+ * Keeps the URL hash and localStorage in step with the store. Writes wait until the state rests for
+ * PERSIST_DELAY_MS, so dragging the threshold does not spend its frames in the history API; a
+ * pending write is flushed when the page goes away (TensorBoard reloading or leaving the tab).
  * @returns {() => void} stops persisting
  */
 export function persistState(store, win = window) {
-  let pending = false;
+  let timer = null;
   const write = () => {
-    pending = false;
+    if (timer !== null) win.clearTimeout(timer);
+    timer = null;
     const hash = encodeState(store.get());
-    const url = `${win.location.pathname}${win.location.search}${hash}`;
-    win.history.replaceState(null, "", url);
+    if (hash !== win.location.hash && !(hash === "" && win.location.hash === "")) {
+      win.history.replaceState(null, "", `${win.location.pathname}${win.location.search}${hash}`);
+    }
     try {
       win.localStorage.setItem(STORAGE_KEY, hash);
     } catch {
       // storage full or disabled: the hash alone still persists the state
     }
   };
-  return store.subscribe(() => {
-    if (pending) return;
-    pending = true;
-    win.requestAnimationFrame(write);
+  const flush = () => {
+    if (timer !== null) write();
+  };
+  win.addEventListener("pagehide", flush);
+  const unsubscribe = store.subscribe(() => {
+    if (timer !== null) win.clearTimeout(timer);
+    timer = win.setTimeout(write, PERSIST_DELAY_MS);
   });
+  return () => {
+    flush();
+    unsubscribe();
+    win.removeEventListener("pagehide", flush);
+  };
 }
