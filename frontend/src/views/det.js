@@ -69,7 +69,8 @@ export function createDetView(container) {
       height: CHART_HEIGHT,
       legend: { show: false },
       padding: [8, 16, 0, 0],
-      scales: { x: probitScale(range), y: probitScale(range) },
+      // A function, so new data with a new range only needs setData, not a new chart.
+      scales: { x: probitScale(() => range), y: probitScale(() => range) },
       axes: [
         axis(getTheme, probabilityAxis("False positive rate")),
         axis(getTheme, { ...probabilityAxis("False negative rate"), size: 50 }),
@@ -123,9 +124,7 @@ export function createDetView(container) {
     legendItems = curves.map((curve) => ({ color: curve.color, text: curve.run }));
     renderLegend(dom.legend, legendItems);
     const data = [null, ...series.map((s) => [s.x, s.y])];
-    holder.show(
-      `${range}|${runsLayoutKey(curves)}`, options, data,
-    );
+    holder.show(runsLayoutKey(curves), options, data);
   }
 
   return {
