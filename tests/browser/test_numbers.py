@@ -162,3 +162,24 @@ def test_an_unreachable_constraint_leaves_the_threshold_and_says_so(plugin_page,
     plugin_page.testid("opt-recall-at-precision").click()
     plugin_page.frame.get_by_text("No threshold of run").wait_for()
     assert plugin_page.metric("threshold") == 0.42
+
+
+@pytest.mark.parametrize("class_key", ["1", "macro"])
+def test_confusion_matrix_readout_and_mean_iou_match_the_core(plugin_page, browser_logdir, class_key):
+    """Segmentation (border pixels ignored): one-vs-rest numbers of a class, macro means, mean IoU."""
+    matrix = expected.counts(browser_logdir, "segmentation/validation", LAST_STEP, "confusion_matrix").matrix
+    metrics = core.matrix_metrics(matrix)
+    plugin_page.open()
+    plugin_page.show("segmentation/validation", "confusion_matrix", class_key)
+    plugin_page.set_epoch(LAST_STEP)
+    if class_key == "macro":
+        want = {name: metrics[f"macro_{name}"] for name in ("precision", "recall", "f1", "iou")}
+        assert_readout(plugin_page, want, names=tuple(want), cells=())
+    else:
+        c = int(class_key)
+        tp = float(matrix[c, c])
+        want = {name: float(metrics[name][c]) for name in ("precision", "recall", "f1", "iou")}
+        want.update(tp=tp, fp=float(metrics["predicted"][c]) - tp, fn=float(metrics["support"][c]) - tp,
+                    tn=float(matrix.sum()) - float(metrics["predicted"][c]) - float(metrics["support"][c]) + tp)
+        assert_readout(plugin_page, want, names=tuple(want), cells=())
+    assert f"{metrics['mean_iou']:.4f}" in plugin_page.testid("view-iou").inner_text()
