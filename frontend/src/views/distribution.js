@@ -137,7 +137,8 @@ export function createDistributionView(container) {
       legend: { show: false },
       padding: [8, 16, 0, 0],
       scales: {
-        x: logitAxis ? logitScale(range) : { time: false, range },
+        // Range functions read the current range, so new data only needs setData.
+        x: logitAxis ? logitScale(() => range) : { time: false, range: [0, 1] },
         y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] },
       },
       axes: [

@@ -42,6 +42,8 @@ export function createThresholdView(container) {
   let overlay = null;
   let model = null;
   let logitAxis = false;
+  let logitRange = [0, 1];
+  let yLow = 0;
   const shown = Object.fromEntries(METRICS.map((metric) => [metric.name, true]));
   const getTheme = () => theme;
 
@@ -81,15 +83,15 @@ export function createThresholdView(container) {
 
   function options(width) {
     overlay = createOverlay();
-    const yMin = Math.min(0, ...metricValues.map((values) => Math.min(...values.mcc)));
     return {
       width,
       height: CHART_HEIGHT,
       legend: { show: false },
       padding: [8, 16, 0, 0],
       scales: {
-        x: logitAxis ? logitScale(occupiedScoreRange(curves)) : { time: false, range: [0, 1] },
-        y: { range: [yMin < 0 ? -1 : 0, 1.02] },
+        // The range function reads the current range, so new data only needs setData.
+        x: logitAxis ? logitScale(() => logitRange) : { time: false, range: [0, 1] },
+        y: { range: () => [yLow, 1.02] },
       },
       axes: [
         axis(getTheme, logitAxis
@@ -163,6 +165,9 @@ export function createThresholdView(container) {
       return;
     }
     metricValues = curves.map((curve) => metricsAtThresholds(curve));
+    logitRange = occupiedScoreRange(curves);
+    // MCC is the one metric below 0: show [−1, 1] only when it goes there.
+    yLow = metricValues.some((values) => values.mcc.some((v) => v < 0)) ? -1 : 0;
     renderMetricLegend();
     const tables = curves.map((curve, r) => [curve.thresholds, ...METRICS.map((metric) => metricValues[r][metric.name])]);
     const data = sameGrids(curves) ? [curves[0].thresholds, ...tables.flatMap((table) => table.slice(1))] : uPlot.join(tables);
