@@ -114,26 +114,52 @@ export function createReadout(container, store) {
   buttons.recallAtPrecision.addEventListener("click", optimize((s) => `precision ≥ ${s.minPrecision}`, (curve, s) => core.recallAtPrecision(...args(curve), s.minPrecision, curve.average)));
   buttons.precisionAtRecall.addEventListener("click", optimize((s) => `recall ≥ ${s.minRecall}`, (curve, s) => core.precisionAtRecall(...args(curve), s.minRecall, curve.average)));
 
-  function renderTable(points) {
+  // The table's structure depends on the runs and β only; moving the threshold rewrites texts in
+  // place (rebuilding ~100 cells each frame showed up in the drag profile).
+  let tableSignature = "";
+  let valueCells = [];
+
+  function buildTable(points, beta) {
     const head = el("tr", {}, [el("th", {}, "metric"), ...points.map((point) => el("th", { title: point.run }, [
       el("span", { className: "tbm-swatch", style: { background: point.color, display: "inline-block", marginRight: "4px" } }),
       point.run,
     ]))]);
+    valueCells = [];
     const rows = METRICS.map((metric) =>
       el("tr", {}, [
-        el("td", {}, metric.label),
+        el("td", {}, metric.name === "fbeta" ? `F-β (β = ${beta})` : metric.label),
         ...points.map((point) => {
-          const value = point.metrics[metric.name];
-          const interval = metric.wilson && point.exact ? core.wilsonInterval(...metric.wilson(point.counts)) : null;
-          return el("td", { dataset: { metric: metric.name, run: point.run, value: String(value) } }, [
-            formatMetric(metric.name, value),
-            interval ? el("div", { className: "tbm-ci", title: "95 % Wilson interval" }, formatInterval(interval)) : "",
-          ]);
+          const text = document.createTextNode("");
+          const interval = el("div", { className: "tbm-ci", title: "95 % Wilson interval" });
+          const cell = el("td", { dataset: { metric: metric.name, run: point.run } }, [text, interval]);
+          valueCells.push({ metric, cell, text, interval });
+          return cell;
         }),
       ]),
     );
     table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
   }
+
+  function renderTable(points, beta) {
+    const signature = JSON.stringify([points.map((point) => [point.run, point.color]), beta]);
+    if (signature !== tableSignature) {
+      tableSignature = signature;
+      buildTable(points, beta);
+    }
+    let k = 0;
+    for (const metric of METRICS) {
+      for (const point of points) {
+        const { cell, text, interval } = valueCells[k++];
+        const value = point.metrics[metric.name];
+        cell.dataset.value = String(value);
+        text.data = formatMetric(metric.name, value);
+        const bounds = metric.wilson && point.exact ? core.wilsonInterval(...metric.wilson(point.counts)) : null;
+        interval.textContent = bounds ? formatInterval(bounds) : "";
+        interval.hidden = !bounds;
+      }
+    }
+  }
+
 
   return {
     update(nextModel) {
@@ -148,9 +174,10 @@ export function createReadout(container, store) {
       const className = model.classLabel;
       subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${kind === "threshold_curves" ? "" : " · argmax decision"}`;
       if (points.length === 0) {
+        tableSignature = "";
         table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", {}, "No data for the selected runs at this epoch."))));
       } else {
-        renderTable(points);
+        renderTable(points, state.beta);
       }
       matrixBox.replaceChildren(...(model.matrixScalars ?? []).map(({ run, color, metrics }) =>
         el("div", { className: "tbm-hint" }, [

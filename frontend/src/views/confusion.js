@@ -39,40 +39,66 @@ function createBinaryPart(root) {
   const box = el("div");
   root.append(box);
   let rows = [];
+  let signature = "";
+  let parts = [];
+
+  const makeCell = (name, correct) => {
+    const count = el("div", { className: "tbm-cell-count" });
+    const rate = el("div", { className: "tbm-cell-rate" });
+    const cell = el("div", { className: `tbm-cell${correct ? " tbm-correct" : ""}`, dataset: { cell: name } }, [count, rate]);
+    return { cell, count, rate };
+  };
+
+  // Built once per set of runs; a threshold move only rewrites the numbers.
+  function build(points) {
+    parts = points.map((point) => {
+      const cells = { tp: makeCell("tp", true), fn: makeCell("fn", false), fp: makeCell("fp", false), tn: makeCell("tn", true) };
+      const caption = el("span", { className: "tbm-muted" });
+      const block = el("div", { className: "tbm-binary-run" }, [
+        el("div", { className: "tbm-row" }, [
+          el("span", { className: "tbm-swatch", style: { background: point.color } }),
+          el("b", {}, point.run),
+          caption,
+        ]),
+        el("div", { className: "tbm-binary", dataset: { testid: "confusion-binary", run: point.run } }, [
+          el("span"),
+          el("span", { className: "tbm-binary-head" }, "predicted positive"),
+          el("span", { className: "tbm-binary-head" }, "predicted negative"),
+          el("span", { className: "tbm-binary-side" }, "actual positive"),
+          cells.tp.cell,
+          cells.fn.cell,
+          el("span", { className: "tbm-binary-side" }, "actual negative"),
+          cells.fp.cell,
+          cells.tn.cell,
+        ]),
+      ]);
+      return { cells, caption, block };
+    });
+    box.replaceChildren(...parts.map((part) => part.block));
+    if (points.length === 0) box.append(el("div", { className: "tbm-muted" }, "No data for the selected runs at this epoch."));
+  }
+
   return {
     update(model) {
       const points = model.operatingPoints;
       rows = points;
-      box.replaceChildren(
-        ...points.map((point) => {
-          const { tp, fp, tn, fn } = point.counts;
-          const m = point.metrics;
-          const cell = (name, value, rateLabel, rate, correct) =>
-            el("div", { className: `tbm-cell${correct ? " tbm-correct" : ""}`, dataset: { cell: name, value: String(value) } }, [
-              el("div", { className: "tbm-cell-count" }, formatMetric(name, value)),
-              el("div", { className: "tbm-cell-rate" }, `${name.toUpperCase()} · ${rateLabel} ${percent(rate)}`),
-            ]);
-          return el("div", { className: "tbm-binary-run" }, [
-            el("div", { className: "tbm-row" }, [
-              el("span", { className: "tbm-swatch", style: { background: point.color } }),
-              el("b", {}, point.run),
-              el("span", { className: "tbm-muted" }, `threshold ${formatMetric("threshold", point.gridThreshold)} · ${model.classLabel}`),
-            ]),
-            el("div", { className: "tbm-binary", dataset: { testid: "confusion-binary", run: point.run } }, [
-              el("span"),
-              el("span", { className: "tbm-binary-head" }, "predicted positive"),
-              el("span", { className: "tbm-binary-head" }, "predicted negative"),
-              el("span", { className: "tbm-binary-side" }, "actual positive"),
-              cell("tp", tp, "TPR", m.recall, true),
-              cell("fn", fn, "FNR", m.fnr, false),
-              el("span", { className: "tbm-binary-side" }, "actual negative"),
-              cell("fp", fp, "FPR", m.fpr, false),
-              cell("tn", tn, "TNR", m.specificity, true),
-            ]),
-          ]);
-        }),
-      );
-      if (points.length === 0) box.append(el("div", { className: "tbm-muted" }, "No data for the selected runs at this epoch."));
+      const nextSignature = JSON.stringify(points.map((point) => [point.run, point.color]));
+      if (nextSignature !== signature) {
+        signature = nextSignature;
+        build(points);
+      }
+      points.forEach((point, i) => {
+        const { cells, caption } = parts[i];
+        const m = point.metrics;
+        caption.textContent = `threshold ${formatMetric("threshold", point.gridThreshold)} · ${model.classLabel}`;
+        const rates = { tp: ["TPR", m.recall], fn: ["FNR", m.fnr], fp: ["FPR", m.fpr], tn: ["TNR", m.specificity] };
+        for (const [name, [label, rate]] of Object.entries(rates)) {
+          const value = point.counts[name];
+          cells[name].cell.dataset.value = String(value);
+          cells[name].count.textContent = formatMetric(name, value);
+          cells[name].rate.textContent = `${name.toUpperCase()} · ${label} ${percent(rate)}`;
+        }
+      });
     },
     exportCsv(model) {
       return toCsv(
