@@ -133,7 +133,13 @@ export function curveOperatingPoint(curve, threshold, beta) {
 }
 
 /** One-vs-rest counts of every class of a C×C matrix (rows = true class): per-class arrays. */
+const oneVsRestCache = new WeakMap();
 function oneVsRest(matrix, size) {
+  if (!oneVsRestCache.has(matrix)) oneVsRestCache.set(matrix, countOneVsRest(matrix, size));
+  return oneVsRestCache.get(matrix);
+}
+
+function countOneVsRest(matrix, size) {
   const tp = new Float64Array(size);
   const rowSums = new Float64Array(size);
   const colSums = new Float64Array(size);
@@ -215,6 +221,16 @@ export function createModelBuilder() {
     return entry;
   };
 
+  // An argmax matrix does not depend on the threshold: its readout is computed once per class and β.
+  const matrixPointCache = new WeakMap();
+  const cachedMatrixPoint = (entry, classKey, beta) => {
+    if (!matrixPointCache.has(entry)) matrixPointCache.set(entry, new Map());
+    const points = matrixPointCache.get(entry);
+    const key = `${classKey}|${beta}`;
+    if (!points.has(key)) points.set(key, matrixOperatingPoint(entry, classKey, beta));
+    return points.get(key);
+  };
+
   /** The same array as last time when every element is the same, so views can skip redrawing. */
   const stable = (previous, next) =>
     previous.length === next.length && previous.every((item, index) => item === next[index]) ? previous : next;
@@ -237,7 +253,7 @@ export function createModelBuilder() {
       }
       const operatingPoints = tagInfo.kind === "threshold_curves"
         ? curves.map((curve) => curveOperatingPoint(curve, state.threshold, state.beta))
-        : matrices.map((entry) => matrixOperatingPoint(entry, state.classKey, state.beta));
+        : matrices.map((entry) => cachedMatrixPoint(entry, state.classKey, state.beta));
       const matrixScalars = matrices.map((entry) => {
         if (!matrixScalarCache.has(entry)) matrixScalarCache.set(entry, core.matrixMetrics(entry.matrix, entry.numClasses));
         return { run: entry.run, color: entry.color, metrics: matrixScalarCache.get(entry) };
