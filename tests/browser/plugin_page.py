@@ -154,9 +154,12 @@ class PluginPage:
 
     # Reading --------------------------------------------------------------------------------------
 
-    def metric(self, name: str) -> float:
-        """`data-value` of a readout metric (NaN when absent or empty)."""
-        return _number(self.locator(f"[data-testid=readout] [data-metric={name}]").first.get_attribute("data-value"))
+    def metric(self, name: str, run: str | None = None) -> float:
+        """`data-value` of a readout metric, of the first run or of `run` (NaN when absent or empty)."""
+        selector = f"[data-testid=readout] [data-metric={name}]"
+        if run is not None:
+            selector += f"[data-run={json.dumps(run)}]"
+        return _number(self.locator(selector).first.get_attribute("data-value"))
 
     def cell(self, name: str) -> float:
         """`data-value` of a binary confusion cell (tp, fp, tn, fn)."""
@@ -215,6 +218,15 @@ class PluginPage:
             raise AssertionError(
                 f"{testid} drew nothing: canvases {self.canvas_ink(testid)}, svg marks {self.svg_marks(testid)}"
             ) from None
+
+    def download(self, testid: str, file_format: str) -> bytes:
+        """Clicks a view's export button (`csv`, `json`, `png`) and returns the downloaded bytes."""
+        with self.page.expect_download() as download_info:
+            self.testid(testid).locator(f"[data-export={file_format}]").click()
+        download = download_info.value
+        assert download.failure() is None, download.failure()
+        with open(download.path(), "rb") as file:
+            return file.read()
 
     def screenshot(self, path, testid: str | None = None, height: int | None = None) -> None:
         """One view of the plugin, or the page (in a window `height` px tall: the tab scrolls inside

@@ -1,0 +1,156 @@
+"""Export, hover, dragging, several runs, following a run that is still training, the empty state."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+
+import numpy as np
+
+from tb_metrics_plugin import SummaryWriter, core, summary
+from tests.browser import expected
+from tests.browser.conftest import VIEWPORT
+from tests.browser.plugin_page import PluginPage
+
+LAST_STEP = 2
+
+
+def test_roc_exports_csv_json_and_png_with_the_cores_numbers(plugin_page, browser_logdir):
+    curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
+    positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
+    tp, fp, tn, fn = core.confusion_at_thresholds(positive, negative)
+    plugin_page.open()
+    plugin_page.show("binary/validation", "threshold_curves", "0")
+    plugin_page.set_epoch(LAST_STEP)
+
+    rows = list(csv.DictReader(io.StringIO(plugin_page.download("view-roc", "csv").decode("utf-8"))))
+    assert len(rows) == curves.thresholds.size
+    assert {row["run"] for row in rows} == {"binary/validation"}
+    np.testing.assert_array_equal([float(row["threshold"]) for row in rows], curves.thresholds.astype(np.float64))
+    for name, want in (("tp", tp), ("fp", fp), ("tn", tn), ("fn", fn)):
+        np.testing.assert_array_equal([float(row[name]) for row in rows], want, err_msg=name)
+    np.testing.assert_allclose([float(row["tpr"]) for row in rows], tp / positive.sum(), rtol=1e-12)
+    np.testing.assert_allclose([float(row["fpr"]) for row in rows], fp / negative.sum(), rtol=1e-12)
+    assert math.isclose(float(rows[0]["roc_auc"]), core.roc_auc(positive, negative), rel_tol=1e-9)
+
+    records = json.loads(plugin_page.download("view-roc", "json"))
+    assert len(records) == curves.thresholds.size
+    assert plugin_page.download("view-roc", "png")[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hover_shows_the_threshold_and_its_counts(plugin_page, browser_logdir):
+    curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
+    tp, fp, tn, fn = core.confusion_at_thresholds(curves.positive_histograms[0], curves.negative_histograms[0])
+    plugin_page.open()
+    plugin_page.show("binary/validation", "threshold_curves", "0")
+    plugin_page.set_epoch(LAST_STEP)
+    plot = plugin_page.testid("view-threshold").locator(".u-over").first
+    box = plot.bounding_box()
+    plot.hover(position={"x": box["width"] * 0.62, "y": box["height"] * 0.5})
+    tooltip = plugin_page.testid("view-threshold").locator(".tbm-chart-tooltip")
+    tooltip.wait_for(state="visible")
+    text = tooltip.inner_text()
+    shown = dict(re.findall(r"^(threshold|TP|FP|TN|FN)\s+(\S+)$", text, flags=re.MULTILINE))
+    assert set(shown) == {"threshold", "TP", "FP", "TN", "FN"}, text
+    index = core.threshold_index(curves.thresholds, float(shown["threshold"]))
+    assert abs(float(shown["threshold"]) - 0.62) < 0.05, text
+    assert [float(shown[name]) for name in ("TP", "FP", "TN", "FN")] == [
+        tp[index], fp[index], tn[index], fn[index]], text
+
+
+def test_dragging_the_distribution_line_moves_the_threshold_to_stored_ones(plugin_page, browser_logdir):
+    curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
+    grid = set(curves.thresholds.astype(np.float64).tolist())
+    plugin_page.open()
+    plugin_page.show("binary/validation", "threshold_curves", "0")
+    plugin_page.set_threshold(0.5)
+    plot = plugin_page.testid("view-distribution").locator(".u-over").first
+    box = plot.bounding_box()
+    mouse = plugin_page.page.mouse
+    mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] / 2)
+    mouse.down()
+    plugin_page.wait_until(lambda: plugin_page.metric("threshold") != 0.5, "the press to move the threshold")
+    pressed = plugin_page.metric("threshold")
+    mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] / 2, steps=8)
+    mouse.up()
+    plugin_page.wait_until(lambda: plugin_page.metric("threshold") > pressed, "the drag to raise the threshold")
+    dragged = plugin_page.metric("threshold")
+    assert pressed in grid and dragged in grid, (pressed, dragged)
+    index = core.threshold_index(curves.thresholds, dragged)
+    assert plugin_page.cell("tp") == core.confusion_at_thresholds(
+        curves.positive_histograms[0], curves.negative_histograms[0])[0][index]
+
+
+def test_two_runs_side_by_side_each_match_the_core(plugin_page, browser_logdir):
+    runs = ("binary/train", "binary/validation")
+    curves = {run: expected.counts(browser_logdir, run, LAST_STEP, "threshold_curves") for run in runs}
+    index, threshold = expected.grid_value_near(curves[runs[1]], 0.45)
+    assert np.array_equal(curves[runs[0]].thresholds, curves[runs[1]].thresholds)
+    plugin_page.open()
+    plugin_page.select_tag("threshold_curves")
+    plugin_page.select_runs(*runs)
+    plugin_page.set_epoch(LAST_STEP)
+    plugin_page.set_threshold(repr(threshold))
+    plugin_page.wait_threshold(threshold)
+    for run in runs:
+        want = expected.metrics_at_index(curves[run], "0", index)
+        for name in ("precision", "recall", "f1", "tp", "fp", "tn", "fn"):
+            assert math.isclose(plugin_page.metric(name, run), want[name], rel_tol=1e-9), (run, name)
+    swatches = plugin_page.testid("run-select").evaluate(
+        """(list, runs) => runs.map((run) => getComputedStyle(
+             list.querySelector(`input[value="${run}"]`).parentElement.querySelector('.tbm-swatch')).backgroundColor)""",
+        list(runs),
+    )
+    assert len(set(swatches)) == 2, f"both runs drawn in one colour: {swatches}"
+
+
+def _write_binary_steps(run_dir, steps) -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, size=500)
+    with SummaryWriter(run_dir, flush_secs=0.1) as writer:
+        for step in steps:
+            scores = np.clip(labels * (0.2 + 0.1 * step) + rng.uniform(0, 0.7, size=labels.size), 0, 1)
+            writer.add_summary(summary.threshold_curves_pb("threshold_curves", labels, scores), step)
+
+
+def test_follow_latest_picks_up_an_epoch_written_while_the_page_is_open(plugin_page, browser_logdir, request):
+    run = f"live_{request.node.callspec.id}/validation"
+    _write_binary_steps(browser_logdir / run, steps=(0, 1))
+    plugin_page.server.wait_until(
+        lambda listing: listing.get(run, {}).get("threshold_curves", {}).get("num_steps") == 2,
+        "/data/plugin/tb_metrics/tags",
+    )
+    plugin_page.open()
+    plugin_page.show(run, "threshold_curves")
+    plugin_page.testid("follow-latest").check()
+    plugin_page.wait_until(lambda: plugin_page.epoch() == 1, "epoch 1 with follow latest")
+    _write_binary_steps(browser_logdir / run, steps=(2,))
+    plugin_page.wait_until(lambda: plugin_page.epoch() == 2, "the new epoch 2 to be shown", timeout=45)
+    assert plugin_page.testid("follow-latest").is_checked()
+
+
+def test_a_logdir_without_our_summaries_shows_the_empty_state_with_a_snippet(chromium, start_tensorboard, tmp_path):
+    """Opened from TensorBoard's "inactive" menu (or a bookmark) before any of our data exists."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(tmp_path / "logs" / "run"))
+    scalar = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="loss", simple_value=0.5)])
+    writer.add_event(event_pb2.Event(step=0, wall_time=0.0, summary=scalar))
+    writer.close()
+    server = start_tensorboard(tmp_path / "logs", load_fast=True)
+    server.wait_until(lambda listing: "run" in listing, "/data/plugin/scalars/tags")
+    context = chromium.new_context(viewport=VIEWPORT)
+    try:
+        plugin_page = PluginPage(context.new_page(), server).open()
+        empty = plugin_page.testid("empty-state")
+        assert empty.is_visible()
+        assert "tb_metrics_plugin" in empty.inner_text()
+        assert plugin_page.testid("readout").count() == 0 or plugin_page.testid("readout").is_hidden()
+        plugin_page.assert_no_errors()
+    finally:
+        context.close()
+
