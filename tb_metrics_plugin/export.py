@@ -25,7 +25,12 @@ AT_THRESHOLD_RATES = ("precision", "recall", "f1")
 AT_THRESHOLD_COUNTS = ("tp", "fp", "tn", "fn")
 
 
-def summary_series(series: TagSeries) -> dict[str, dict[str, list]]:
+# Per-step summaries already computed, by (run, tag, step, wall time): a step rewritten later has a
+# new wall time. Lets a long run's "over epochs" chart, polled while training, compute only new steps.
+SummaryCache = dict[tuple[str, str, int, float], dict[str, dict[str, Any]]]
+
+
+def summary_series(series: TagSeries, cache: SummaryCache | None = None) -> dict[str, dict[str, list]]:
     """Each metric of `core.step_summary` over the steps of `series`.
 
     Threshold curves: {metric: {"per_class": [S][C], "micro": [S], "macro": [S], "weighted": [S]}}
@@ -35,13 +40,15 @@ def summary_series(series: TagSeries) -> dict[str, dict[str, list]]:
     """
     tables: dict[str, dict[str, list]] = {}
     for index in range(len(series.steps)):
-        for metric, values in _step_summary(series, index).items():
+        for metric, values in _step_summary(series, index, cache).items():
             for key, value in values.items():
                 tables.setdefault(metric, {}).setdefault(key, []).append(value)
     return tables
 
 
-def records(series: TagSeries, threshold: float | None = None) -> list[dict[str, Any]]:
+def records(
+    series: TagSeries, threshold: float | None = None, cache: SummaryCache | None = None
+) -> list[dict[str, Any]]:
     """Flat records: per step, one per class then micro, macro, weighted (threshold curves), or
     one with class "all" (confusion matrices).
 
@@ -56,7 +63,7 @@ def records(series: TagSeries, threshold: float | None = None) -> list[dict[str,
     names = list(series.class_names)
     for index, step in enumerate(series.steps.tolist()):
         where = {"run": series.run, "tag": series.tag, "step": step}
-        numbers = _step_summary(series, index)
+        numbers = _step_summary(series, index, cache)
         if series.kind == metadata.KIND_CONFUSION_MATRIX:
             result.append({
                 **where,
@@ -115,12 +122,19 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _step_summary(series: TagSeries, index: int) -> dict[str, dict[str, Any]]:
+def _step_summary(series: TagSeries, index: int, cache: SummaryCache | None) -> dict[str, dict[str, Any]]:
+    key = (series.run, series.tag, int(series.steps[index]), float(series.wall_times[index]))
+    if cache is not None and key in cache:
+        return cache[key]
     if series.kind == metadata.KIND_CONFUSION_MATRIX:
-        return core.confusion_matrix_summary(series.matrices[index])
-    return core.threshold_curves_summary(
-        series.positive_histograms[index], series.negative_histograms[index], series.thresholds[index]
-    )
+        numbers = core.confusion_matrix_summary(series.matrices[index])
+    else:
+        numbers = core.threshold_curves_summary(
+            series.positive_histograms[index], series.negative_histograms[index], series.thresholds[index]
+        )
+    if cache is not None:
+        cache[key] = numbers
+    return numbers
 
 
 def _at_threshold(series: TagSeries, index: int, threshold: float) -> dict[str, dict[str, Any]]:

@@ -46,6 +46,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
         self._data_provider = context.data_provider
         # Steps of each run/tag, re-read only when its max_step or max_wall_time moves.
         self._step_cache: reading.StepCache = {}
+        self._summary_caches: dict[str, export.SummaryCache] = {}  # by experiment
 
     def get_plugin_apps(self):
         return {
@@ -146,7 +147,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag)
         answer = {key: _header(series)[key] for key in ("run", "tag", "kind", "class_names", "steps", "wall_times")}
-        answer["series"] = export.summary_series(series)
+        answer["series"] = export.summary_series(series, self._summary_caches.setdefault(experiment, {}))
         return core.json_safe(answer)
 
     def export_impl(
@@ -158,7 +159,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
         with `threshold`, also the confusion counts and rates at that threshold.
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
-        records = export.records(series, threshold)
+        records = export.records(series, threshold, self._summary_caches.setdefault(experiment, {}))
         body = export.to_csv(records) if export_format == "csv" else export.to_json(records)
         parts = ["tb_metrics", run, tag] + ([f"step{step}"] if step is not None else [])
         filename = _SAFE_FILENAME.sub("_", "_".join(parts)).strip("_") + "." + export_format

@@ -445,3 +445,23 @@ def test_tags_sees_new_and_rewritten_steps_despite_its_step_cache(tmp_path):
             listing = direct.tags_impl(RequestContext(), "")
             assert listing["run"]["curves"]["steps"] == list(range(step + 1))
             assert direct.tags_impl(RequestContext(), "") == listing  # answered from the cache
+
+
+def test_summary_and_export_reuse_step_summaries_only_for_unchanged_steps(fitted_logs, written):
+    """A second summary is answered from the per-step cache and equals the first; the cache is
+    keyed by step and wall time, so a rewritten step is recomputed."""
+    provider = python_provider(fitted_logs.logdir)
+    direct = plugin.MetricsPlugin(base_plugin.TBContext(data_provider=provider))
+    ctx = RequestContext()
+    first = direct.summary_impl(ctx, "", "digits/validation", "threshold_curves")
+    cache = direct._summary_caches[""]
+    assert len(cache) == fitted_logs.epochs
+    assert direct.summary_impl(ctx, "", "digits/validation", "threshold_curves") == first
+    assert len(cache) == fitted_logs.epochs
+    body, _ = direct.export_impl(ctx, "", "digits/validation", "threshold_curves", 1, None, "json")
+    assert len(cache) == fitted_logs.epochs  # export used the same step summaries
+    assert json.loads(body)[0]["roc_auc"] == first["series"]["roc_auc"]["per_class"][1][0]
+    series = reading.read_series(provider, ctx, "", "digits/validation", "threshold_curves")
+    moved = reading.TagSeries(**{**series.__dict__, "wall_times": series.wall_times + 1.0})
+    export.summary_series(moved, cache)
+    assert len(cache) == 2 * fitted_logs.epochs
