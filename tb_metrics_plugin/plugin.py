@@ -159,6 +159,11 @@ class MetricsPlugin(base_plugin.TBPlugin):
         with `threshold`, also the confusion counts and rates at that threshold.
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
+        if threshold is not None and series.kind != metadata.KIND_THRESHOLD_CURVES:
+            raise BadParameterError(
+                f"threshold={threshold!r} applies to threshold_curves tags; tag={tag!r} is a {series.kind} "
+                f"(decided by {series.plugin_data.decision!r}); leave threshold out."
+            )
         records = export.records(series, threshold, self._summary_caches.setdefault(experiment, {}))
         body = export.to_csv(records) if export_format == "csv" else export.to_json(records)
         parts = ["tb_metrics", run, tag] + ([f"step{step}"] if step is not None else [])

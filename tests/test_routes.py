@@ -285,6 +285,8 @@ BAD_REQUESTS = [
     ("export", {"run": "binary/validation", "tag": "threshold_curves", "format": "csv", "step": "99"}, 404,
      ["step=99"]),
     ("tags", {"run": "binary/validation"}, 400, ["'run'", "no parameters"]),
+    ("export", {"run": "binary/validation", "tag": "confusion_matrix", "format": "csv", "threshold": "0.5"}, 400,
+     ["threshold=0.5", "confusion_matrix"]),
 ]
 
 
