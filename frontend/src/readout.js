@@ -34,7 +34,9 @@ export function formatMetric(name, value) {
 
 function formatInterval([low, high]) {
   if (!Number.isFinite(low) || !Number.isFinite(high)) return "";
-  return `[${low.toFixed(3)}, ${high.toFixed(3)}]`;
+  // Rounding can leave the bounds a hair outside [0, 1] ("-0.000"); the proportion cannot be.
+  const clamp = (value) => Math.min(1, Math.max(0, value)).toFixed(3);
+  return `[${clamp(low)}, ${clamp(high)}]`;
 }
 
 /**
@@ -85,7 +87,12 @@ export function createReadout(container, store) {
   const optimizerBox = el("div", {}, [el("h3", {}, "Move the threshold to"), optimizers]);
   const matrixBox = el("div");
   container.append(
-    el("div", { dataset: { testid: "readout" } }, [el("h3", {}, "At this threshold"), subtitle, table, matrixBox]),
+    el("div", { dataset: { testid: "readout" } }, [
+      el("h3", {}, "At this threshold"),
+      subtitle,
+      el("div", { className: "tbm-table-scroll" }, table),
+      matrixBox,
+    ]),
     optimizerBox,
     note,
   );
@@ -122,7 +129,7 @@ export function createReadout(container, store) {
   function buildTable(points, beta) {
     const head = el("tr", {}, [el("th", {}, "metric"), ...points.map((point) => el("th", { title: point.run }, [
       el("span", { className: "tbm-swatch", style: { background: point.color, display: "inline-block", marginRight: "4px" } }),
-      point.run,
+      el("span", { className: "tbm-run-name" }, point.run),
     ]))]);
     valueCells = [];
     const rows = METRICS.map((metric) =>

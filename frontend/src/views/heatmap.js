@@ -24,6 +24,13 @@ function colorTable(theme) {
   return table;
 }
 
+/** Black or white, whichever reads better on the ramp's colour at `fraction` (relative luminance). */
+function readableTextOn(table, fraction) {
+  const index = Math.max(0, Math.min(LUT_SIZE - 1, Math.round(fraction * (LUT_SIZE - 1)))) * 3;
+  const luminance = (0.2126 * table[index] + 0.7152 * table[index + 1] + 0.0722 * table[index + 2]) / 255;
+  return luminance > 0.5 ? "#000000" : "#ffffff";
+}
+
 /**
  * @param {HTMLElement} container
  * @param {{onHover(cell: {row: number, col: number}|null, event: MouseEvent): void}} callbacks
@@ -42,6 +49,7 @@ export function createHeatmap(container, { onHover }) {
   // The visible window in cell units: columns [x0, x0 + span), rows [y0, y0 + span).
   let view = { x0: 0, y0: 0, span: 1 };
   let drag = null;
+  let table = new Uint8ClampedArray(LUT_SIZE * 3);
 
   function plotBox() {
     const width = canvas.clientWidth;
@@ -56,7 +64,7 @@ export function createHeatmap(container, { onHover }) {
     if (size === 0) return;
     const ctx = image.getContext("2d");
     const pixels = ctx.createImageData(size, size);
-    const table = colorTable(theme);
+    table = colorTable(theme);
     const scale = maxValue > 0 ? (LUT_SIZE - 1) / maxValue : 0;
     for (let i = 0; i < size * size; i++) {
       const index = Math.max(0, Math.min(LUT_SIZE - 1, Math.round(values[i] * scale))) * 3;
@@ -112,7 +120,7 @@ export function createHeatmap(container, { onHover }) {
       for (let row = first.row; row < last.row; row++) {
         for (let col = first.col; col < last.col; col++) {
           const value = values[row * size + col];
-          ctx.fillStyle = value > 0.55 * maxValue ? "#ffffff" : colors.text;
+          ctx.fillStyle = readableTextOn(table, maxValue > 0 ? value / maxValue : 0);
           ctx.fillText(formatValue(value), left + (col - view.x0 + 0.5) * cell, top + (row - view.y0 + 0.5) * cell);
         }
       }
