@@ -218,7 +218,8 @@ function createMatrixPart(root, getSetState) {
         heatmap.setData({ values: new Float64Array(0), size: 0, labels: [], formatValue: String, theme: state.theme, colors: themeColors(root), resetZoom: true });
         return;
       }
-      const nextSignature = [entry.matrix, state.normalization, state.sortBy, state.theme].map(String).join("|");
+      // The matrix is compared by identity (the model keeps it while the step is unchanged).
+      const nextSignature = [state.normalization, state.sortBy, state.theme].join("|");
       if (shown?.entry === entry && nextSignature === signature) return; // threshold moves do not touch the matrix
       const sameData = shown?.entry.matrix === entry.matrix;
       signature = nextSignature;
