@@ -145,7 +145,7 @@ export function createDistributionView(container) {
         axis(getTheme, logitAxis
           ? probabilityAxis("Score (logit axis)")
           : { label: "Score", values: tickValues }),
-        axis(getTheme, { label: logitAxis ? "Density per unit logit" : "Density", values: tickValues, size: 44 }),
+        axis(getTheme, { label: logitAxis ? "Density per unit logit" : "Density per unit score", values: tickValues, size: 44 }),
       ],
       series: [
         { label: "score" },

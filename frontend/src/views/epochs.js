@@ -14,7 +14,7 @@ const METRICS_BY_KIND = {
   threshold_curves: [
     { name: "roc_auc", label: "ROC-AUC" },
     { name: "average_precision", label: "Average precision" },
-    { name: "best_f1", label: "Best F1" },
+    { name: "best_f1", label: "Best F1", companion: { name: "best_f1_threshold", label: "at threshold" } },
   ],
   confusion_matrix: [
     { name: "accuracy", label: "Accuracy" },
@@ -72,6 +72,17 @@ export function createEpochsView(container) {
         const idx = u.cursor.idx;
         if (idx == null) return null;
         const rows = [[chart.metric.label, (r) => formatNumber(u.data[r + 1][idx])]];
+        const { companion } = chart.metric;
+        if (companion) {
+          // The companion series (e.g. best F1's threshold) at the hovered epoch of each run.
+          const step = u.data[0][idx];
+          rows.push([companion.label, (r) => {
+            const { summary } = runs[r];
+            const values = summaryValues(summary, companion.name, model.state.classKey);
+            const i = summary.steps.indexOf(step);
+            return values && i >= 0 ? formatNumber(values[i]) : "–";
+          }]);
+        }
         return `<div>epoch ${escapeHtml(u.data[0][idx])}</div>${runsTableHtml(runs, rows)}`;
       };
       const jumpToEpoch = {
