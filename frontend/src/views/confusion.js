@@ -160,7 +160,8 @@ function createMatrixPart(root, getSetState) {
   const wrap = el("div", { className: "tbm-heatmap-wrap" }, [el("div", { style: { position: "relative" } }, [heatmapBox, tooltip]), topBox]);
   root.append(toolbar, wrap);
 
-  let shown = null; // {entry, order, raw, normalized, size, rowSums, colSums, total}
+  let shown = null; // {entry, order, raw, normalized, size, rowSums, colSums, total, metrics}
+  let perMatrix = null; // {metrics, top} of the matrix shown
   let selectedRun = null;
   let signature = "";
 
@@ -224,14 +225,18 @@ function createMatrixPart(root, getSetState) {
       const sameData = shown?.entry.matrix === entry.matrix;
       signature = nextSignature;
       const size = entry.numClasses;
-      const metrics = core.matrixMetrics(entry.matrix, size);
+      // Class metrics and top confusions depend on the matrix only, not on normalisation or order.
+      if (!sameData || !shown.metrics) {
+        perMatrix = { metrics: core.matrixMetrics(entry.matrix, size), top: core.topConfusions(entry.matrix, size, TOP_CONFUSIONS) };
+      }
+      const { metrics, top } = perMatrix;
       const order = classOrder(metrics.recall, state.sortBy);
       const normalized = core.normalizeMatrix(entry.matrix, size, state.normalization);
       const rowSums = metrics.support;
       const colSums = metrics.predicted;
       let total = 0;
       for (let i = 0; i < rowSums.length; i++) total += rowSums[i];
-      shown = { entry, order, raw: entry.matrix, size, rowSums, colSums, total, normalized };
+      shown = { entry, order, raw: entry.matrix, size, rowSums, colSums, total, normalized, metrics };
       const asCounts = state.normalization === "none";
       heatmap.setData({
         values: permuteMatrix(normalized, size, order),
@@ -242,7 +247,6 @@ function createMatrixPart(root, getSetState) {
         colors: themeColors(root),
         resetZoom: !sameData,
       });
-      const top = core.topConfusions(entry.matrix, size, TOP_CONFUSIONS);
       const position = new Int32Array(size);
       order.forEach((index, k) => {
         position[index] = k;
