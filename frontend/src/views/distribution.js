@@ -29,8 +29,9 @@ function withAlpha(hex, alpha) {
 
 /**
  * Display bins for one run: consecutive fine bins merged until each spans ≥ 1/DISPLAY_BINS of the
- * axis [from, to] (in `position` units); fine bins outside it are empty. Fine bins of zero width (the outer bins clipped to [0, 1], holding
- * scores ≤ 0 or > 1) have no density and are reported apart.
+ * axis [from, to] (in `position` units); fine bins outside it are left out. Fine bins of zero width
+ * (the outer bins clipped to [0, 1], holding scores ≤ 0 or > 1) have no density and are reported
+ * apart.
  *
  * @returns {{edges: number[], positive: number[], negative: number[], outside: {positive, negative}}}
  *   `edges` has one more entry than the densities.
@@ -112,14 +113,14 @@ export function createDistributionView(container) {
       while (b < edges.length - 2 && edges[b + 1] < score) b++;
       return b;
     };
-    const range = (r) => {
+    const binRange = (r) => {
       const b = bin(r);
       return `${formatThreshold(bins[r].edges[b])} – ${formatThreshold(bins[r].edges[b + 1])}`;
     };
     // Counts if the threshold were moved here (at the stored threshold nearest to the pointer).
     const j = curves.map((curve) => core.thresholdIndex(curve.thresholds, score));
     const rows = [
-      ["score bin", range],
+      ["score bin", binRange],
       [`positives / ${logitAxis ? "logit" : "score"}`, (r) => formatNumber(bins[r].positive[bin(r)], 3)],
       [`negatives / ${logitAxis ? "logit" : "score"}`, (r) => formatNumber(bins[r].negative[bin(r)], 3)],
       ["threshold", (r) => formatThreshold(curves[r].thresholds[j[r]])],
