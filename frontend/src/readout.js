@@ -63,6 +63,7 @@ export function createReadout(container, store) {
     costRatio: numberInput("cost-ratio-input", "costRatio", { min: 0, max: 1e6, step: 0.1, title: "Cost of a FP / cost of a FN" }),
     minPrecision: numberInput("min-precision-input", "minPrecision", { min: 0, max: 1, step: 0.01, title: "Minimum precision" }),
     minRecall: numberInput("min-recall-input", "minRecall", { min: 0, max: 1, step: 0.01, title: "Minimum recall" }),
+    minSpecificity: numberInput("min-specificity-input", "minSpecificity", { min: 0, max: 1, step: 0.01, title: "Minimum specificity" }),
   };
   const button = (testid, text, title) => el("button", { type: "button", title, dataset: { testid } }, text);
   const buttons = {
@@ -71,6 +72,7 @@ export function createReadout(container, store) {
     cost: button("opt-min-cost", "Min cost", "Threshold with the lowest (FN + r·FP) / n"),
     recallAtPrecision: button("opt-recall-at-precision", "Best recall, precision ≥", "Highest recall with precision at least p"),
     precisionAtRecall: button("opt-precision-at-recall", "Best precision, recall ≥", "Highest precision with recall at least r"),
+    recallAtSpecificity: button("opt-recall-at-specificity", "Best recall, specificity ≥", "Highest recall (sensitivity) with specificity at least s"),
   };
   const optimizers = el("div", { className: "tbm-optimizers" }, [
     buttons.fbeta,
@@ -83,6 +85,8 @@ export function createReadout(container, store) {
     el("label", { className: "tbm-row" }, ["p", inputs.minPrecision]),
     buttons.precisionAtRecall,
     el("label", { className: "tbm-row" }, ["r", inputs.minRecall]),
+    buttons.recallAtSpecificity,
+    el("label", { className: "tbm-row" }, ["s", inputs.minSpecificity]),
   ]);
   const optimizerBox = el("div", {}, [el("h3", {}, "Move the threshold to"), optimizers]);
   const matrixBox = el("div");
@@ -120,6 +124,7 @@ export function createReadout(container, store) {
   buttons.cost.addEventListener("click", optimize((s) => `min cost (FP:FN = ${s.costRatio})`, (curve, s) => core.minCostThreshold(...args(curve), s.costRatio, null, curve.average)));
   buttons.recallAtPrecision.addEventListener("click", optimize((s) => `precision ≥ ${s.minPrecision}`, (curve, s) => core.recallAtPrecision(...args(curve), s.minPrecision, curve.average)));
   buttons.precisionAtRecall.addEventListener("click", optimize((s) => `recall ≥ ${s.minRecall}`, (curve, s) => core.precisionAtRecall(...args(curve), s.minRecall, curve.average)));
+  buttons.recallAtSpecificity.addEventListener("click", optimize((s) => `specificity ≥ ${s.minSpecificity}`, (curve, s) => core.sensitivityAtSpecificity(...args(curve), s.minSpecificity, curve.average)));
 
   // The table's structure depends on the runs and β only; moving the threshold rewrites texts in
   // place (rebuilding ~100 cells each frame showed up in the drag profile).
