@@ -267,6 +267,12 @@ export function createApp(root, { client, win = window }) {
   return {
     store,
     async start() {
+      // Canvas text drawn before Roboto arrived used a fallback font: redraw once it is there.
+      root.ownerDocument.fonts?.ready.then(() => {
+        if (!reconciled) return;
+        pendingKeys.add("theme");
+        scheduleRender();
+      });
       await refreshTags();
       // An empty log directory is polled too: the tab fills in once training starts.
       if (tagIndex && tagIndex.tags.length === 0 && pollTimer === null) {
