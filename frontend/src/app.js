@@ -109,21 +109,26 @@ export function createApp(root, { client, win = window }) {
     loading.classList.toggle("tbm-overlay-loading", tagIndex !== null);
   }
 
-  async function refreshTags() {
-    setLoading(1);
+  /** Loads the tag list; `quiet` (polling) shows no loading indicator. */
+  async function refreshTags({ quiet = false } = {}) {
+    if (!quiet) setLoading(1);
     let tagsJson;
     try {
       tagsJson = await client.tags();
-      problems.tags = [];
     } catch (error) {
       problems.tags = [error.message];
       showProblems();
       return;
     } finally {
-      setLoading(-1);
+      if (!quiet) setLoading(-1);
     }
     const signature = JSON.stringify(tagsJson);
-    if (signature === tagsSignature) return; // polling found nothing new
+    if (signature === tagsSignature) {
+      // Nothing new; a poll that failed before may have left its message up.
+      problems.tags = tagIndex.problems;
+      showProblems();
+      return;
+    }
     tagsSignature = signature;
     tagIndex = indexTags(tagsJson);
     reconciled = null; // the lists changed: repair the selection against them
@@ -137,9 +142,9 @@ export function createApp(root, { client, win = window }) {
     applyState(store.get(), new Set(DATA_KEYS));
   }
 
-  /** Reacts to a state change: repair it, refetch if the selection changed, redraw. */
   let controlsContext = null;
 
+  /** Reacts to a state change: repair it, refetch if the selection changed, redraw. */
   function applyState(state, changedKeys) {
     if (!tagIndex) return;
     // Moving the threshold (or another view-only key) cannot invalidate the selection: skip the
@@ -252,7 +257,7 @@ export function createApp(root, { client, win = window }) {
   function schedulePolling(state) {
     const wanted = state.followLatest || (tagIndex && tagIndex.tags.length === 0);
     if (wanted && pollTimer === null) {
-      pollTimer = win.setInterval(refreshTags, FOLLOW_POLL_MS);
+      pollTimer = win.setInterval(() => refreshTags({ quiet: true }), FOLLOW_POLL_MS);
     } else if (!wanted && pollTimer !== null) {
       win.clearInterval(pollTimer);
       pollTimer = null;
@@ -276,7 +281,7 @@ export function createApp(root, { client, win = window }) {
       await refreshTags();
       // An empty log directory is polled too: the tab fills in once training starts.
       if (tagIndex && tagIndex.tags.length === 0 && pollTimer === null) {
-        pollTimer = win.setInterval(refreshTags, FOLLOW_POLL_MS);
+        pollTimer = win.setInterval(() => refreshTags({ quiet: true }), FOLLOW_POLL_MS);
       }
     },
     destroy() {
