@@ -189,6 +189,17 @@ class PluginPage:
         """Size, painted share and colour count of every canvas in a view."""
         return self.testid(testid).evaluate(_CANVAS_INK_JS)
 
+    def canvas_fingerprint(self, testid: str) -> list[int]:
+        """A hash of each canvas' pixels (PNG data URL) in a view: changes when the drawing does."""
+        return self.testid(testid).evaluate(
+            """(view) => [...view.querySelectorAll('canvas')].map((canvas) => {
+                 const text = canvas.toDataURL();
+                 let hash = 2166136261;
+                 for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619) >>> 0;
+                 return hash;
+               })"""
+        )
+
     def svg_marks(self, testid: str) -> int:
         return self.testid(testid).evaluate(_SVG_MARKS_JS)
 
