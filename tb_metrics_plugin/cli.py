@@ -1,7 +1,7 @@
 """`tb-metrics` (also `python -m tb_metrics_plugin`): export metrics from logs, or gate CI on them.
 
     tb-metrics export --logdir DIR [--run R] [--tag T] [--step S | --all-steps] [--threshold X]
-                      --format json|csv
+                      --format json|csv [--content metrics|counts]
     tb-metrics check --logdir DIR --metric roc_auc --min 0.9 [--run R] [--tag T] [--step S|last]
 
 Logs are read with TensorBoard's own loader (`EventMultiplexer`, every step kept) through the same
@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     exporting.add_argument("--threshold", type=_threshold,
                            help="also precision, recall, f1, tp, fp, tn, fn at the stored threshold nearest to this")
     exporting.add_argument("--format", required=True, choices=export.EXPORT_FORMATS)
+    exporting.add_argument("--content", choices=export.EXPORT_CONTENTS, default="metrics",
+                           help="metrics (default) or the raw counts: TP/FP/TN/FN at every stored threshold, "
+                           "or every confusion-matrix cell")
 
     checking = commands.add_parser(
         "check", help="exit 1 when a metric is out of bounds (a CI quality gate)",
@@ -158,9 +161,14 @@ def select_series(args: argparse.Namespace, step_choice: int | str | None) -> li
 
 
 def _export(args: argparse.Namespace, stdout: TextIO) -> int:
+    if args.content == "counts" and args.threshold is not None:
+        raise UsageError("--threshold applies to --content metrics; --content counts has every threshold.")
     records: list[dict[str, Any]] = []
     for series in select_series(args, None if args.all_steps else args.step):
-        records.extend(export.records(series, args.threshold))
+        if args.content == "counts":
+            records.extend(export.count_records(series))
+        else:
+            records.extend(export.records(series, args.threshold))
     stdout.write(export.to_csv(records) if args.format == "csv" else export.to_json(records))
     return EXIT_OK
 

@@ -19,6 +19,7 @@ from tb_metrics_plugin.reading import TagSeries
 
 AVERAGES = core.AVERAGES
 EXPORT_FORMATS = ("csv", "json")
+EXPORT_CONTENTS = ("metrics", "counts")
 THRESHOLD_CURVE_METRICS = ("roc_auc", "average_precision", "pr_auc", "best_f1", "best_f1_threshold")
 CONFUSION_MATRIX_METRICS = ("accuracy", "mean_iou", "kappa")
 AT_THRESHOLD_RATES = ("precision", "recall", "f1")
@@ -85,6 +86,38 @@ def records(
                 record.update({name_: pick(value) for name_, value in at[key].items()})
             result.append(record)
     return core.json_safe(result)
+
+
+def count_records(series: TagSeries) -> list[dict[str, Any]]:
+    """The raw counts as flat records, for people who want them in a spreadsheet.
+
+    Threshold curves: per step, class and stored threshold t_j: run, tag, step, class, threshold,
+    tp, fp, tn, fn (`core.confusion_at_thresholds`: predicted positive when score > t_j); C · T
+    records per step (96,000 for 100 classes and the default grid). Confusion matrices: per step
+    and cell: run, tag, step, true_class, predicted_class, count.
+    """
+    result = []
+    names = list(series.class_names)
+    for index, step in enumerate(series.steps.tolist()):
+        where = {"run": series.run, "tag": series.tag, "step": step}
+        if series.kind == metadata.KIND_CONFUSION_MATRIX:
+            matrix = series.matrices[index].tolist()
+            result.extend(
+                {**where, "true_class": true_name, "predicted_class": predicted_name, "count": matrix[row][column]}
+                for row, true_name in enumerate(names)
+                for column, predicted_name in enumerate(names)
+            )
+            continue
+        thresholds = series.thresholds[index].astype(np.float64).tolist()
+        counts = [np.atleast_2d(c).tolist() for c in core.confusion_at_thresholds(
+            series.positive_histograms[index], series.negative_histograms[index])]
+        for position, name in enumerate(names):
+            tp, fp, tn, fn = (c[position] for c in counts)
+            result.extend(
+                {**where, "class": name, "threshold": threshold, "tp": tp[j], "fp": fp[j], "tn": tn[j], "fn": fn[j]}
+                for j, threshold in enumerate(thresholds)
+            )
+    return result
 
 
 def to_json(records_: list[dict[str, Any]]) -> str:

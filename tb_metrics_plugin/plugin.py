@@ -98,12 +98,17 @@ class MetricsPlugin(base_plugin.TBPlugin):
             export_format = _required(request, "format")
             if export_format not in export.EXPORT_FORMATS:
                 raise BadParameterError(f"format={export_format!r} is not one of {list(export.EXPORT_FORMATS)}.")
-            body, filename = self.export_impl(*_where(request), run, tag, step, threshold, export_format)
+            content = _single(request, "content") or "metrics"
+            if content not in export.EXPORT_CONTENTS:
+                raise BadParameterError(f"content={content!r} is not one of {list(export.EXPORT_CONTENTS)}.")
+            if content == "counts" and threshold is not None:
+                raise BadParameterError("threshold applies to content=metrics; content=counts has every threshold.")
+            body, filename = self.export_impl(*_where(request), run, tag, step, threshold, export_format, content)
             content_type = "text/csv" if export_format == "csv" else _JSON
             disposition = [("Content-Disposition", f'attachment; filename="{filename}"')]
             return http_util.Respond(request, body, content_type, headers=disposition)
 
-        return _respond(request, answer, {"run", "tag", "step", "threshold", "format"})
+        return _respond(request, answer, {"run", "tag", "step", "threshold", "format", "content"})
 
     @wrappers.Request.application
     def index_js_route(self, request: wrappers.Request) -> wrappers.Response:
@@ -151,12 +156,21 @@ class MetricsPlugin(base_plugin.TBPlugin):
         return core.json_safe(answer)
 
     def export_impl(
-        self, ctx, experiment: str, run: str, tag: str, step: int | None, threshold: float | None, export_format: str
+        self,
+        ctx,
+        experiment: str,
+        run: str,
+        tag: str,
+        step: int | None,
+        threshold: float | None,
+        export_format: str,
+        content: str = "metrics",
     ) -> tuple[str, str]:
-        """(file content, file name) of the per-step, per-class metric records of one run/tag.
+        """(file content, file name) of the records of one run/tag, all steps or only `step`.
 
-        The records are those of the CLI's `export` (`export.records`): all steps, or only `step`;
-        with `threshold`, also the confusion counts and rates at that threshold.
+        content="metrics": the per-step, per-class metric records of the CLI's `export`
+        (`export.records`), with `threshold` also the counts and rates at that threshold;
+        content="counts": the raw counts (`export.count_records`).
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
         if threshold is not None and series.kind != metadata.KIND_THRESHOLD_CURVES:
@@ -164,9 +178,13 @@ class MetricsPlugin(base_plugin.TBPlugin):
                 f"threshold={threshold!r} applies to threshold_curves tags; tag={tag!r} is a {series.kind} "
                 f"(decided by {series.plugin_data.decision!r}); leave threshold out."
             )
-        records = export.records(series, threshold, self._summary_caches.setdefault(experiment, {}))
+        if content == "counts":
+            records = export.count_records(series)
+        else:
+            records = export.records(series, threshold, self._summary_caches.setdefault(experiment, {}))
         body = export.to_csv(records) if export_format == "csv" else export.to_json(records)
         parts = ["tb_metrics", run, tag] + ([f"step{step}"] if step is not None else [])
+        parts += ["counts"] if content == "counts" else []
         filename = _SAFE_FILENAME.sub("_", "_".join(parts)).strip("_") + "." + export_format
         return body, filename
 

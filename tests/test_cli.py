@@ -91,6 +91,14 @@ def test_export_all_steps_through_the_console_script(fitted_logs):
     assert [record["step"] for record in json.loads(out)] == list(range(fitted_logs.epochs))
 
 
+def test_export_raw_counts(fitted_logs):
+    status, out, err = run_cli("export", "--logdir", fitted_logs.logdir, "--run", "binary/validation",
+                               "--tag", "confusion_matrix", "--content", "counts", "--format", "json")
+    assert status == 0, err
+    matrix = read_run(fitted_logs.logdir / "binary/validation")["confusion_matrix"][fitted_logs.epochs - 1].matrix
+    assert [cell["count"] for cell in json.loads(out)] == matrix.ravel().tolist()
+
+
 def test_check_passes_and_fails_with_the_failing_class_named(fitted_logs, last_counts):
     counts = last_counts["digits/validation"]["threshold_curves"]
     per_class = core.roc_auc(counts.positive_histograms, counts.negative_histograms)
@@ -124,6 +132,8 @@ def test_check_a_confusion_matrix_metric_at_a_step(fitted_logs):
     (["export", "--logdir", "{logs}", "--format", "csv", "--threshold", "2"], "threshold='2' is outside [0, 1]"),
     (["export", "--logdir", "{logs}", "--format", "csv", "--step", "1", "--all-steps"], "not allowed with"),
     (["check", "--logdir", "{logs}", "--metric", "auc", "--min", "0.9"], "invalid choice: 'auc'"),
+    (["export", "--logdir", "{logs}", "--format", "csv", "--content", "counts", "--threshold", "0.5"],
+     "--threshold applies to --content metrics"),
     (["check", "--logdir", "{logs}", "--metric", "roc_auc"], "give --min and/or --max"),
     (["check", "--logdir", "{logs}", "--metric", "roc_auc", "--min", "0.5", "--class", "cat"], "--class ['cat']"),
 ])

@@ -254,6 +254,32 @@ def test_export_of_a_confusion_matrix_as_csv(board, written):
     assert float(rows[2]["per_class_iou.benign"]) == pytest.approx(iou_benign, abs=1e-12)
 
 
+def test_export_of_the_raw_counts(board, written):
+    response = board.client.get(f"{PREFIX}/export", query_string={
+        "run": "digits/validation", "tag": "threshold_curves", "format": "csv", "step": "1", "content": "counts"})
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="tb_metrics_digits_validation_threshold_curves_step1_counts.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    counts = written["digits/validation"]["threshold_curves"][1]
+    num_thresholds = len(counts.thresholds)
+    assert len(rows) == 10 * num_thresholds
+    tp, fp, tn, fn = core.confusion_at_thresholds(counts.positive_histograms, counts.negative_histograms)
+    for digit, j in [(0, 0), (3, num_thresholds // 2), (9, num_thresholds - 1)]:
+        row = rows[digit * num_thresholds + j]
+        assert row["class"] == f"digit {digit}" and float(row["threshold"]) == float(counts.thresholds[j])
+        expected = [tp[digit, j], fp[digit, j], tn[digit, j], fn[digit, j]]
+        assert [float(row[k]) for k in ("tp", "fp", "tn", "fn")] == expected
+    response = board.client.get(f"{PREFIX}/export", query_string={
+        "run": "binary/validation", "tag": "confusion_matrix", "format": "json", "step": "2", "content": "counts"})
+    cells = json.loads(response.get_data(as_text=True))
+    matrix = written["binary/validation"]["confusion_matrix"][2].matrix
+    assert [(c["true_class"], c["predicted_class"], c["count"]) for c in cells] == [
+        ("benign", "benign", matrix[0, 0]), ("benign", "malignant", matrix[0, 1]),
+        ("malignant", "benign", matrix[1, 0]), ("malignant", "malignant", matrix[1, 1])]
+
+
 # bad requests -------------------------------------------------------------------------------------
 
 BAD_REQUESTS = [
@@ -285,6 +311,10 @@ BAD_REQUESTS = [
     ("export", {"run": "binary/validation", "tag": "threshold_curves", "format": "csv", "step": "99"}, 404,
      ["step=99"]),
     ("tags", {"run": "binary/validation"}, 400, ["'run'", "no parameters"]),
+    ("export", {"run": "binary/validation", "tag": "threshold_curves", "format": "csv", "content": "pixels"}, 400,
+     ["content='pixels'"]),
+    ("export", {"run": "binary/validation", "tag": "threshold_curves", "format": "csv", "content": "counts",
+                "threshold": "0.5"}, 400, ["threshold", "content=counts"]),
     ("export", {"run": "binary/validation", "tag": "confusion_matrix", "format": "csv", "threshold": "0.5"}, 400,
      ["threshold=0.5", "confusion_matrix"]),
 ]
