@@ -161,6 +161,11 @@ class PluginPage:
             selector += f"[data-run={json.dumps(run)}]"
         return _number(self.locator(selector).first.get_attribute("data-value"))
 
+    def metric_text(self, name: str) -> str:
+        """The number a readout metric displays (its cell's first line; an interval may follow)."""
+        text = self.locator(f"[data-testid=readout] [data-metric={name}]").first.inner_text()
+        return text.strip().splitlines()[0].strip()
+
     def cell(self, name: str) -> float:
         """`data-value` of a binary confusion cell (tp, fp, tn, fn)."""
         cell = self.locator(f"[data-testid=confusion-binary] [data-cell={name}]").first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pytest
@@ -16,12 +17,25 @@ CELLS = ("tp", "fp", "tn", "fn")
 LAST_STEP = 2
 
 
+def displayed(name: str, value: float) -> str:
+    """How the readout prints a number: counts whole, rates with 4 decimals, ties rounded away
+    from zero (JavaScript's `toFixed`)."""
+    if name in CELLS and float(value).is_integer():
+        return str(int(value))
+    return str(Decimal(float(value)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+
+
 def assert_readout(plugin_page, want: dict, names=READOUT_METRICS, cells=CELLS) -> None:
-    """Readout `data-value`s equal the core's numbers (to 1e-9), binary cells equal the counts."""
+    """Readout `data-value`s equal the core's numbers (to 1e-9) and the text shows them rounded for
+    display; binary confusion cells equal the counts."""
     shown = {name: plugin_page.metric(name) for name in names}
     wrong = {name: (shown[name], want[name]) for name in names
              if not math.isclose(shown[name], want[name], rel_tol=1e-9, abs_tol=1e-12)}
     assert not wrong, f"readout (shown, core) differs: {wrong}"
+    texts = {name: plugin_page.metric_text(name) for name in names}
+    wrong = {name: (texts[name], displayed(name, want[name])) for name in names
+             if texts[name] != displayed(name, want[name])}
+    assert not wrong, f"readout text (shown, core rounded) differs: {wrong}"
     shown_cells = {name: plugin_page.cell(name) for name in cells}
     assert shown_cells == {name: want[name] for name in cells}
 
