@@ -154,3 +154,55 @@ def test_a_logdir_without_our_summaries_shows_the_empty_state_with_a_snippet(chr
     finally:
         context.close()
 
+
+
+def test_over_epochs_shows_the_cores_numbers_and_a_click_jumps_to_that_epoch(plugin_page, browser_logdir):
+    steps = range(LAST_STEP + 1)
+    curves = [expected.counts(browser_logdir, "binary/validation", step, "threshold_curves") for step in steps]
+    plugin_page.open()
+    plugin_page.show("binary/validation", "threshold_curves", "0")
+    plugin_page.set_epoch(LAST_STEP)
+    rows = list(csv.DictReader(io.StringIO(plugin_page.download("view-epochs", "csv").decode("utf-8"))))
+    assert [int(row["step"]) for row in rows] == list(steps)
+    for row, counts in zip(rows, curves, strict=True):
+        positive, negative = counts.positive_histograms[0], counts.negative_histograms[0]
+        assert math.isclose(float(row["roc_auc"]), core.roc_auc(positive, negative), rel_tol=1e-9), row
+        assert math.isclose(float(row["average_precision"]), core.average_precision(positive, negative),
+                            rel_tol=1e-9), row
+        best = core.best_fbeta_threshold(positive, negative, counts.thresholds)
+        assert math.isclose(float(row["best_f1"]), best["value"], rel_tol=1e-9), row
+
+    plot = plugin_page.testid("view-epochs").locator(".u-over").first
+    box = plot.bounding_box()
+    plot.click(position={"x": 2, "y": box["height"] / 2})  # the first epoch is at the left edge
+    plugin_page.wait_until(lambda: plugin_page.epoch() == 0, "a click on epoch 0 to select it")
+    want = expected.metrics_at_index(curves[0], "0", core.threshold_index(curves[0].thresholds, 0.5))
+    plugin_page.wait_until(lambda: plugin_page.cell("tp") == want["tp"], "epoch 0's counts")
+
+
+def test_confusion_matrix_normalisation_and_top_confusions_follow_the_core(plugin_page, browser_logdir):
+    counts = expected.counts(browser_logdir, "multiclass/validation", LAST_STEP, "confusion_matrix")
+    names = counts.class_names
+    top = core.top_confusions(counts.matrix, 3)
+    plugin_page.open()
+    plugin_page.show("multiclass/validation", "confusion_matrix")
+    plugin_page.set_epoch(LAST_STEP)
+    view = plugin_page.testid("view-confusion")
+    text = view.inner_text()
+    for true_class, predicted, count in zip(top["true"], top["pred"], top["count"], strict=True):
+        assert f"{names[true_class]} → {names[predicted]}: {int(count)}" in text, text
+
+    drawings = {}
+    for normalization in ("none", "true", "pred", "all"):
+        view.locator("select[data-control=normalization]").select_option(normalization)
+        plugin_page.wait_idle()
+        rows = list(csv.reader(io.StringIO(plugin_page.download("view-confusion", "csv").decode("utf-8"))))
+        assert rows[0][1:] == list(names)
+        shown = np.array([[float(value) for value in row[1:]] for row in rows[1:]])
+        np.testing.assert_allclose(shown, core.normalize_matrix(counts.matrix, normalization), rtol=1e-12,
+                                   err_msg=normalization)
+        drawings[normalization] = plugin_page.canvas_fingerprint("view-confusion")
+    assert len({tuple(drawing) for drawing in drawings.values()}) == 4, "normalising did not redraw the heatmap"
+    view.locator("select[data-control=sort]").select_option("error")
+    plugin_page.wait_idle()
+    assert plugin_page.canvas_fingerprint("view-confusion") != drawings["all"], "sorting by error did not redraw"
