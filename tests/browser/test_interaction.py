@@ -7,12 +7,13 @@ import io
 import json
 import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
 from tb_metrics_plugin import SummaryWriter, core, summary
 from tests.browser import expected
-from tests.browser.conftest import VIEWPORT
+from tests.browser.conftest import VIEWPORT, one_loader
 from tests.browser.plugin_page import PluginPage
 
 LAST_STEP = 2
@@ -206,3 +207,67 @@ def test_confusion_matrix_normalisation_and_top_confusions_follow_the_core(plugi
     view.locator("select[data-control=sort]").select_option("error")
     plugin_page.wait_idle()
     assert plugin_page.canvas_fingerprint("view-confusion") != drawings["all"], "sorting by error did not redraw"
+
+
+def _rounded(value: float) -> str:
+    """JavaScript's `toFixed(4)` (ties away from zero)."""
+    return str(Decimal(float(value)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+
+
+def test_legends_show_the_cores_auc_with_its_error_ap_and_ece(plugin_page, browser_logdir):
+    curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
+    positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
+    auc = core.roc_auc(positive, negative)
+    auc_se = core.hanley_mcneil_se(auc, positive.sum(), negative.sum())
+    plugin_page.open()
+    plugin_page.show("binary/validation", "threshold_curves", "0")
+    plugin_page.set_epoch(LAST_STEP)
+    roc, pr, calibration = (
+        plugin_page.testid(view).inner_text() for view in ("view-roc", "view-pr", "view-calibration"))
+    assert f"AUC {_rounded(auc)} ± {_rounded(auc_se)}" in roc, roc
+    assert f"AP {_rounded(core.average_precision(positive, negative))}" in pr, pr
+    ece = core.expected_calibration_error(positive, negative, curves.thresholds, num_bins=10)
+    assert f"ECE {_rounded(ece)}" in calibration, calibration
+
+
+@one_loader
+def test_threshold_slider_arrow_keys_move_in_fine_and_coarse_steps(plugin_page):
+    plugin_page.open()
+    plugin_page.show("binary/validation", "threshold_curves", "0")
+    plugin_page.set_threshold(0.5)
+    slider = plugin_page.testid("threshold-slider")
+    slider.focus()
+    slider.press("ArrowRight")
+    plugin_page.wait_threshold(0.501)
+    slider.press("Shift+ArrowRight")
+    plugin_page.wait_threshold(0.51)
+    slider.press("ArrowLeft")
+    plugin_page.wait_threshold(0.509)
+    assert plugin_page.testid("threshold-input").input_value() == "0.509"
+
+
+def test_a_tag_written_by_a_newer_format_is_reported_in_words(chromium, start_tensorboard, tmp_path):
+    """A run with a summary this plugin cannot read: the other runs still work, the error names it."""
+    from tb_metrics_plugin import metadata
+
+    logdir = tmp_path / "logs"
+    _write_binary_steps(logdir / "good", steps=(0,))
+    future = summary.threshold_curves_pb("threshold_curves", [0, 1, 1], [0.2, 0.9, 0.4])
+    plugin_data = json.loads(future.value[0].metadata.plugin_data.content)
+    plugin_data["version"] = metadata.FORMAT_VERSION + 1
+    future.value[0].metadata.plugin_data.content = json.dumps(plugin_data).encode()
+    with SummaryWriter(logdir / "future") as writer:
+        writer.add_summary(future, step=0)
+    server = start_tensorboard(logdir, load_fast=True)
+    server.wait_until(lambda listing: {"good", "future"} <= set(listing), "/data/plugin/tb_metrics/tags")
+    context = chromium.new_context(viewport=VIEWPORT)
+    try:
+        plugin_page = PluginPage(context.new_page(), server).open()
+        error = plugin_page.testid("error")
+        error.wait_for(state="visible")
+        assert "future" in error.inner_text() and "newer" in error.inner_text(), error.inner_text()
+        plugin_page.show("good", "threshold_curves")
+        plugin_page.assert_drawn("view-roc")
+        plugin_page.assert_no_errors()
+    finally:
+        context.close()
