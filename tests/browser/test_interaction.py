@@ -13,7 +13,7 @@ import numpy as np
 
 from tb_metrics_plugin import SummaryWriter, core, summary
 from tests.browser import expected
-from tests.browser.conftest import VIEWPORT, one_loader
+from tests.browser.conftest import MANY_CLASSES_RUN, VIEWPORT, one_loader
 from tests.browser.plugin_page import PluginPage
 
 LAST_STEP = 2
@@ -271,3 +271,30 @@ def test_a_tag_written_by_a_newer_format_is_reported_in_words(chromium, start_te
         plugin_page.assert_no_errors()
     finally:
         context.close()
+
+
+def test_heatmap_hover_names_the_cell_and_its_count_and_wheel_zooms(plugin_page, browser_logdir):
+    counts = expected.counts(browser_logdir, MANY_CLASSES_RUN, 2, "confusion_matrix")
+    index_of = {name: index for index, name in enumerate(counts.class_names)}
+    plugin_page.open()
+    plugin_page.show(MANY_CLASSES_RUN, "confusion_matrix")
+    plugin_page.set_epoch(2)
+    view = plugin_page.testid("view-confusion")
+    canvas = view.locator("canvas").first
+    box = canvas.bounding_box()
+    canvas.hover(position={"x": box["width"] * 0.5, "y": box["height"] * 0.6})
+    tooltip = view.locator(".tbm-tooltip")
+    tooltip.wait_for(state="visible")
+    text = tooltip.inner_text()
+    found = re.search(r"true (.+) → predicted (.+)\ncount (\d+)", text)
+    assert found, text
+    true_class, predicted, count = index_of[found[1]], index_of[found[2]], int(found[3])
+    assert count == counts.matrix[true_class, predicted], text
+    assert "of all" in text
+
+    whole = plugin_page.canvas_fingerprint("view-confusion")
+    canvas.hover(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})
+    plugin_page.page.mouse.wheel(0, -1500)  # zoom in
+    plugin_page.wait_until(lambda: plugin_page.canvas_fingerprint("view-confusion") != whole, "the wheel to zoom")
+    view.get_by_role("button", name="Reset zoom").click()
+    plugin_page.wait_until(lambda: plugin_page.canvas_fingerprint("view-confusion") == whole, "reset to show all")
