@@ -268,6 +268,7 @@ export function createModelBuilder() {
         setState,
         // Shell extras (not part of the view contract): the readout's numbers.
         classLabel: classLabel(state.classKey, tagInfo.class_names),
+        runsWithoutData: state.runs.filter((run) => !runsWithData.includes(run)),
         operatingPoints,
         matrixScalars,
       };

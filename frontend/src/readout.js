@@ -184,7 +184,8 @@ export function createReadout(container, store) {
       const kind = model.tagInfo.kind;
       optimizerBox.hidden = kind !== "threshold_curves";
       const className = model.classLabel;
-      subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${kind === "threshold_curves" ? "" : " · argmax decision"}`;
+      const missing = model.runsWithoutData.length ? ` · no data at this epoch: ${model.runsWithoutData.join(", ")}` : "";
+      subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${kind === "threshold_curves" ? "" : " · argmax decision"}${missing}`;
       if (points.length === 0) {
         tableSignature = "";
         table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", {}, "No data for the selected runs at this epoch."))));
