@@ -133,6 +133,9 @@ def optimisers(bound: float) -> dict:
         "opt-precision-at-recall": ({"min-recall-input": bound},
                                     lambda p, n, t, a: core.precision_at_recall(p, n, t, bound, average=a),
                                     "precision"),
+        "opt-recall-at-specificity": ({"min-specificity-input": bound},
+                                      lambda p, n, t, a: core.sensitivity_at_specificity(p, n, t, bound, average=a),
+                                      "recall"),
     }
 
 
