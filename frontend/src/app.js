@@ -80,7 +80,7 @@ export function createApp(root, { client, win = window }) {
 
   const controls = createControls(controlsBox, store);
   controlsBox.append(detControl);
-  const readout = createReadout(readoutBox, store);
+  const readout = createReadout(readoutBox, store, client.exportUrl);
 
   let tagIndex = null;
   let tagsSignature = "";

@@ -40,10 +40,10 @@ function formatInterval([low, high]) {
 }
 
 /**
- * Builds the panel in `container`.
+ * Builds the panel in `container`. `exportUrl(params)` is the plugin's export route for a query.
  * @returns {{update(model: object, changedKeys: Set<string>): void}}
  */
-export function createReadout(container, store) {
+export function createReadout(container, store, exportUrl) {
   const subtitle = el("div", { className: "tbm-muted" });
   const table = el("table");
   const note = el("div", { className: "tbm-hint", attrs: { role: "status" } });
@@ -90,6 +90,15 @@ export function createReadout(container, store) {
   ]);
   const optimizerBox = el("div", {}, [el("h3", {}, "Move the threshold to"), optimizers]);
   const matrixBox = el("div");
+  // Server-side exports of the first selected run at this epoch, computed by the Python core.
+  const downloads = {
+    metricsCsv: el("a", { download: "", title: "Every metric at this threshold (Python core)" }, "metrics CSV"),
+    metricsJson: el("a", { download: "", title: "Every metric at this threshold (Python core)" }, "JSON"),
+    countsCsv: el("a", { download: "", title: "Raw counts at every stored threshold" }, "raw counts CSV"),
+  };
+  const downloadBox = el("div", { className: "tbm-hint" }, [
+    "Download: ", downloads.metricsCsv, " · ", downloads.metricsJson, " · ", downloads.countsCsv,
+  ]);
   container.append(
     el("div", { dataset: { testid: "readout" } }, [
       el("h3", {}, "At this threshold"),
@@ -99,6 +108,7 @@ export function createReadout(container, store) {
     ]),
     optimizerBox,
     note,
+    downloadBox,
   );
 
   let model = null;
@@ -191,6 +201,15 @@ export function createReadout(container, store) {
         table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", {}, "No data for the selected runs at this epoch."))));
       } else {
         renderTable(points, state.beta);
+      }
+      const run = points[0]?.run;
+      downloadBox.hidden = !run;
+      if (run) {
+        const where = { run, tag: state.tag, step: state.step };
+        const threshold = kind === "threshold_curves" ? state.threshold : undefined;
+        downloads.metricsCsv.href = exportUrl({ ...where, threshold, format: "csv" });
+        downloads.metricsJson.href = exportUrl({ ...where, threshold, format: "json" });
+        downloads.countsCsv.href = exportUrl({ ...where, format: "csv", content: "counts" });
       }
       matrixBox.replaceChildren(...(model.matrixScalars ?? []).map(({ run, color, metrics }) =>
         el("div", { className: "tbm-hint" }, [
