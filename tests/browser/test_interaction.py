@@ -106,6 +106,23 @@ def test_two_runs_side_by_side_each_match_the_core(plugin_page, browser_logdir):
         list(runs),
     )
     assert len(set(swatches)) == 2, f"both runs drawn in one colour: {swatches}"
+    legends = plugin_page.frame.evaluate(
+        """(runs) => Object.fromEntries(['view-roc', 'view-pr', 'view-calibration'].map((view) => [view,
+             runs.map((run) => {
+               const item = [...document.querySelectorAll(`[data-testid=${view}] .tbm-chart-legend-item`)]
+                 .find((candidate) => candidate.textContent.trim().startsWith(run + ' '));
+               const line = item && item.querySelector('line');
+               if (!line) return null;
+               const probe = document.createElement('span');
+               probe.style.color = line.getAttribute('stroke');
+               document.body.append(probe);
+               const colour = getComputedStyle(probe).color;
+               probe.remove();
+               return colour;
+             })]))""",
+        list(runs),
+    )
+    assert all(colours == swatches for colours in legends.values()), f"run colours differ: {swatches} {legends}"
 
 
 def _write_binary_steps(run_dir, steps) -> None:

@@ -35,11 +35,15 @@ def test_dark_mode_follows_the_host_live(plugin_page, artifacts_dir):
     choose_host_theme(plugin_page.page, "Light")
     plugin_page.wait_until(lambda: _brightness(plugin_page.frame.evaluate(_BACKGROUND_JS)) > 200, "a light background")
 
+    light_charts = plugin_page.canvas_fingerprint("view-roc")
+
     choose_host_theme(plugin_page.page, "Dark")
     assert "dark-mode" in plugin_page.page.evaluate("document.body.className")
     plugin_page.wait_until(lambda: _brightness(plugin_page.frame.evaluate(_BACKGROUND_JS)) < 80,
                            "the plugin's background to turn dark")
     plugin_page.assert_drawn("view-roc")
+    plugin_page.wait_until(lambda: plugin_page.canvas_fingerprint("view-roc") != light_charts,
+                           "the ROC chart to redraw in dark colours")
     plugin_page.screenshot(artifacts_dir / "binary-dark-page.png", height=2000)
 
     choose_host_theme(plugin_page.page, "Light")
