@@ -141,7 +141,11 @@ def to_csv(records_: list[dict[str, Any]]) -> str:
 
 
 def nearest_threshold_index(thresholds: np.ndarray, threshold: float) -> int:
-    """Index of the stored threshold nearest to `threshold` (the lower one on a tie)."""
+    """Index of the stored threshold nearest to `threshold` (the lower one on a tie).
+
+    >>> nearest_threshold_index(np.array([0.0, 0.25, 0.5, 1.0], dtype=np.float32), 0.4)
+    2
+    """
     return int(np.argmin(np.abs(np.asarray(thresholds, dtype=np.float64) - threshold)))
 
 

@@ -27,6 +27,11 @@ def encode_array(values: np.ndarray, dtype: str | None = None) -> dict[str, Any]
       values: any real array.
       dtype: "float32" or "float64"; by default float32 when every value is exactly a float32
         (counts below 2^24, the usual case), else float64, so no count is ever rounded.
+
+    >>> encode_array(np.array([[1.0, 2.0]]))
+    {'dtype': 'float32', 'shape': [1, 2], 'data': 'AACAPwAAAEA='}
+    >>> encode_array(np.array([0.1]))["dtype"]  # 0.1 is not a float32
+    'float64'
     """
     values = np.asarray(values)
     if dtype is None and values.dtype == np.float32:
@@ -51,6 +56,9 @@ def decode_array(encoded: dict[str, Any]) -> np.ndarray:
 
     Raises:
       ValueError: unknown dtype, or a byte length that does not fit the shape.
+
+    >>> decode_array({"dtype": "float32", "shape": [1, 2], "data": "AACAPwAAAEA="})
+    array([[1., 2.]], dtype=float32)
     """
     dtype = _WIRE_DTYPES.get(encoded.get("dtype"))
     if dtype is None:
