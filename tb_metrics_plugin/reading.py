@@ -100,7 +100,8 @@ def tag_listing(
     """{run: {tag: {kind, class_names, version, num_steps, steps, max_step, ignore_class, decision}}}.
 
     Counting the steps reads each run/tag's tensors (the data provider API has no step listing),
-    one run/tag per call. With `step_cache` (a dict kept between calls), a run/tag whose
+    one run/tag per call (a run/tag of which not even one step fits in a data-server reply is
+    listed with `error`). With `step_cache` (a dict kept between calls), a run/tag whose
     `max_step` and `max_wall_time` are unchanged since the last call is not read again: a new or
     rewritten step changes one of them. Tags whose metadata cannot be read are listed with `error`
     instead; a run/tag too large for one data-server reply is listed with the steps of a sample,
@@ -116,7 +117,11 @@ def tag_listing(
                 _warn_once(run, tag, str(error))
                 entry = {"error": str(error)}
             else:
-                steps, complete = _steps(data_provider, ctx, experiment, run, tag, time_series, step_cache)
+                try:
+                    steps, complete = _steps(data_provider, ctx, experiment, run, tag, time_series, step_cache)
+                except TooLargeError as error:
+                    result.setdefault(run, {})[tag] = {"error": str(error)}
+                    continue
                 entry = {
                     "kind": plugin_data.kind,
                     "class_names": list(plugin_data.class_names),
@@ -204,14 +209,31 @@ def _read_data(data_provider, ctx, experiment: str, run: str, tag: str) -> tuple
     except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
         if not _is_reply_too_large(error):
             raise
-    last = _read(data_provider, ctx, experiment, run, tag, 1)
+    try:
+        last = _read(data_provider, ctx, experiment, run, tag, 1)
+    except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
+        if not _is_reply_too_large(error):
+            raise
+        raise TooLargeError(
+            f"one step of run={run!r} tag={tag!r} is larger than the {_mib(DATA_SERVER_REPLY_LIMIT_BYTES)} the "
+            "TensorBoard data server can send in one reply; start TensorBoard with --load_fast=false."
+        ) from None
     bytes_per_step = max(1, max(datum.numpy.nbytes for datum in last)) if last else 1
     fitting = max(1, int(_FALLBACK_SHARE * DATA_SERVER_REPLY_LIMIT_BYTES // bytes_per_step))
     logger.warning(
         "tb_metrics: run %r tag %r exceeds one data-server reply (%s); reading a sample of %d steps",
         run, tag, _mib(DATA_SERVER_REPLY_LIMIT_BYTES), fitting,
     )
-    return _read(data_provider, ctx, experiment, run, tag, fitting), False
+    try:
+        return _read(data_provider, ctx, experiment, run, tag, fitting), False
+    except Exception as error:  # noqa: BLE001 - steps of uneven size: the sample did not fit either
+        if not _is_reply_too_large(error):
+            raise
+        raise TooLargeError(
+            f"run={run!r} tag={tag!r}: not even a sample of {fitting} steps fits in one "
+            f"{_mib(DATA_SERVER_REPLY_LIMIT_BYTES)} reply of the TensorBoard data server; start TensorBoard "
+            "with --load_fast=false."
+        ) from None
 
 
 def _read(data_provider, ctx, experiment: str, run: str, tag: str, downsample: int) -> list:

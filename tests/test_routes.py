@@ -497,3 +497,67 @@ def test_summary_and_export_reuse_step_summaries_only_for_unchanged_steps(fitted
     moved = reading.TagSeries(**{**series.__dict__, "wall_times": series.wall_times + 1.0})
     export.summary_series(moved, cache)
     assert len(cache) == 2 * fitted_logs.epochs
+
+
+# the Rust data server's 256 MiB reply cap ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def oversized_board(tmp_path_factory):
+    """The Rust loader over two runs too large for one data-server reply (written with TensorFlow's
+    own summary writer, which is fast at this size): `many` has 6 steps of 50 MB (300 MB in all),
+    `huge` one step of 277 MB."""
+    import tensorflow as tf
+
+    from tb_metrics_plugin import layout
+    from tb_metrics_plugin.thresholds import default_thresholds
+
+    logdir = tmp_path_factory.mktemp("oversized")
+    thresholds = default_thresholds()
+    for run, num_classes, num_steps in (("many", 6500, 6), ("huge", 36000, 1)):
+        names = [str(c) for c in range(num_classes)]
+        content = metadata.create_summary_metadata(metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(names)))
+        histograms = np.zeros((num_classes, len(thresholds) + 1))
+        histograms[:, -1] = 1.0
+        with tf.summary.create_file_writer(str(logdir / run)).as_default():
+            for step in range(num_steps):
+                tensor = layout.encode_threshold_curves(thresholds, histograms * (step + 1), histograms)
+                tf.summary.write("threshold_curves", tensor, step=step, metadata=content.SerializeToString())
+        del histograms
+    board = InProcessTensorBoard(logdir, load_fast=True)
+    deadline = time.monotonic() + 120
+    while True:
+        from tensorboard.context import RequestContext as Context
+
+        listing = reading.list_series(board.data_provider, Context(), "")
+        if {"many", "huge"} <= set(listing) and listing["many"]["threshold_curves"].max_step == 5:
+            break
+        assert time.monotonic() < deadline, "oversized logs not loaded in 120 s"
+        time.sleep(0.5)
+    yield board
+    board.close()
+
+
+def test_a_run_over_the_reply_cap_is_served_from_the_largest_sample_that_fits(oversized_board):
+    listing = get_json(oversized_board, "tags")
+    many = listing["many"]["threshold_curves"]
+    assert many["sampled"] is True and "--load_fast=false" in many["warning"]
+    assert 1 <= many["num_steps"] < 6 and many["steps"][-1] == 5 and many["max_step"] == 5
+    for step in many["steps"]:  # every step the listing offers can be read
+        answer = get_json(oversized_board, "counts", run="many", tag="threshold_curves", step=str(step))
+        assert answer["steps"] == [step]
+        assert wire.decode_array(answer["positive"])[0, 0, -1] == step + 1
+    missing = sorted(set(range(6)) - set(many["steps"]))
+    answer = get_json(oversized_board, "counts", 413, run="many", tag="threshold_curves", step=str(missing[0]))
+    assert f"step={missing[0]}" in answer["error"] and "--load_fast=false" in answer["error"]
+    for route in ("counts", "summary"):
+        answer = get_json(oversized_board, route, 413, run="many", tag="threshold_curves")
+        assert "256 MiB" in answer["error"] and "step=S" in answer["error"]
+
+
+def test_a_single_step_over_the_reply_cap_is_listed_with_an_error(oversized_board):
+    listing = get_json(oversized_board, "tags")
+    assert set(listing["huge"]["threshold_curves"]) == {"error"}
+    assert "one step" in listing["huge"]["threshold_curves"]["error"]
+    answer = get_json(oversized_board, "counts", 413, run="huge", tag="threshold_curves", step="0")
+    assert "one step of run='huge'" in answer["error"]
