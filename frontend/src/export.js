@@ -68,8 +68,29 @@ export function exportFileName(parts, extension) {
   return `${stem || "tb_metrics"}.${extension}`;
 }
 
-/** Makes the browser save `content` (string, Blob or data: URL string) as `fileName`. */
-export function downloadFile(content, fileName, mimeType, doc = document) {
+// Chromium drops a frame's 11th download request within one second (a throttle against abuse; see
+// crbug CL 1132485). Quick successive exports are spaced so that none is lost.
+const DOWNLOADS_PER_WINDOW = 10;
+const DOWNLOAD_WINDOW_MS = 1000;
+const recentDownloads = [];
+
+function nextDownloadDelay(now) {
+  while (recentDownloads.length && now - recentDownloads[0] >= DOWNLOAD_WINDOW_MS) recentDownloads.shift();
+  if (recentDownloads.length < DOWNLOADS_PER_WINDOW) return 0;
+  return recentDownloads[0] + DOWNLOAD_WINDOW_MS - now + 5;
+}
+
+/**
+ * Makes the browser save `content` (string, Blob or data: URL string) as `fileName`.
+ * @returns {Promise<void>} resolved once the download was requested
+ */
+export async function downloadFile(content, fileName, mimeType, doc = document) {
+  let delay = nextDownloadDelay(performance.now());
+  while (delay > 0) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = nextDownloadDelay(performance.now());
+  }
+  recentDownloads.push(performance.now());
   const isDataUrl = typeof content === "string" && content.startsWith("data:");
   const url = isDataUrl
     ? content

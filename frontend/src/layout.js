@@ -71,7 +71,7 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
     csv: guarded((model) => downloadFile(view.exportCsv(model), fileName("csv"), "text/csv")),
     json: guarded((model) => {
       const content = view.exportJson ? view.exportJson(model) : csvToRecords(view.exportCsv(model));
-      downloadFile(JSON.stringify(content, null, 1), fileName("json"), "application/json");
+      return downloadFile(JSON.stringify(content, null, 1), fileName("json"), "application/json");
     }),
     png: guarded(async () => downloadFile(await pngBlobOrUrl(view.exportPng()), fileName("png"), "image/png")),
   };
