@@ -235,9 +235,9 @@ class PluginPage:
                 f"{testid} drew nothing: canvases {self.canvas_ink(testid)}, svg marks {self.svg_marks(testid)}"
             ) from None
 
-    def download(self, testid: str, file_format: str) -> bytes:
+    def download(self, testid: str, file_format: str, timeout_ms: float = TIMEOUT_MS) -> bytes:
         """Clicks a view's export button (`csv`, `json`, `png`) and returns the downloaded bytes."""
-        with self.page.expect_download() as download_info:
+        with self.page.expect_download(timeout=timeout_ms) as download_info:
             self.testid(testid).locator(f"[data-export={file_format}]").click()
         download = download_info.value
         assert download.failure() is None, download.failure()
