@@ -17,12 +17,16 @@ CELLS = ("tp", "fp", "tn", "fn")
 LAST_STEP = 2
 
 
+def rounded(value: float, decimals: int = 4) -> str:
+    """JavaScript's `value.toFixed(decimals)`: the exact double rounded, ties away from zero."""
+    return str(Decimal(float(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
 def displayed(name: str, value: float) -> str:
-    """How the readout prints a number: counts whole, rates with 4 decimals, ties rounded away
-    from zero (JavaScript's `toFixed`)."""
+    """How the readout prints a number: counts whole, rates with 4 decimals."""
     if name in CELLS and float(value).is_integer():
         return str(int(value))
-    return str(Decimal(float(value)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+    return rounded(value)
 
 
 def assert_readout(plugin_page, want: dict, names=READOUT_METRICS, cells=CELLS) -> None:
@@ -53,7 +57,15 @@ def test_typed_thresholds_set_readout_and_confusion_cells_to_the_core(plugin_pag
         index, threshold = expected.grid_value_near(curves, target)
         plugin_page.set_threshold(repr(threshold))
         plugin_page.wait_threshold(threshold)
-        assert_readout(plugin_page, expected.metrics_at_index(curves, "0", index))
+        want = expected.metrics_at_index(curves, "0", index)
+        assert_readout(plugin_page, want)
+        # 95 % Wilson intervals under the proportions, to 3 decimals.
+        for name, successes, trials in (("precision", want["tp"], want["tp"] + want["fp"]),
+                                        ("recall", want["tp"], want["tp"] + want["fn"])):
+            low, high = core.wilson_interval(successes, trials)
+            interval = f"[{rounded(max(low, 0.0), 3)}, {rounded(min(high, 1.0), 3)}]"
+            cell = plugin_page.locator(f"[data-testid=readout] [data-metric={name}]").first.inner_text()
+            assert interval in cell, (name, interval, cell)
 
     # 0.35 is not on the grid: counts are exact only at stored thresholds, so the tab shows those of
     # the nearest one (`core.threshold_index`) and keeps the typed value as the threshold.
