@@ -266,11 +266,10 @@ export function createApp(root, { client, win = window }) {
 
   store.subscribe(applyState);
   persistState(store, win);
-  const stopTheme = watchHostTheme((theme) => store.set({ theme }), win);
+  watchHostTheme((theme) => store.set({ theme }), win);
   applyTheme(store.get().theme, root.ownerDocument);
 
   return {
-    store,
     async start() {
       // Canvas text drawn before Roboto arrived used a fallback font: redraw once it is there.
       root.ownerDocument.fonts?.ready.then(() => {
@@ -283,12 +282,6 @@ export function createApp(root, { client, win = window }) {
       if (tagIndex && tagIndex.tags.length === 0 && pollTimer === null) {
         pollTimer = win.setInterval(() => refreshTags({ quiet: true }), FOLLOW_POLL_MS);
       }
-    },
-    destroy() {
-      stopTheme();
-      if (pollTimer !== null) win.clearInterval(pollTimer);
-      for (const card of cards) card.destroy();
-      controls.destroy();
     },
   };
 }

@@ -40,7 +40,7 @@ function isTextEntry(target) {
  * @param {HTMLElement} container
  * @param {{get: () => object, set: (patch: object) => void}} store
  * @returns {{update(state: object, context: {allRuns: string[], runsWithTag: string[],
- *   tags: string[], runColors: object, classNames: string[], steps: number[]}): void, destroy(): void}}
+ *   tags: string[], runColors: object, classNames: string[], steps: number[]}): void}}
  */
 export function createControls(container, store) {
   const runList = el("fieldset", { className: "tbm-runs", dataset: { testid: "run-select" } });
@@ -214,10 +214,6 @@ export function createControls(container, store) {
         thresholdInput.value = String(state.threshold);
         thresholdInput.setAttribute("aria-invalid", "false");
       }
-    },
-    destroy() {
-      doc.removeEventListener("keydown", onKey);
-      container.replaceChildren();
     },
   };
 }

@@ -20,7 +20,5 @@ export function render() {
   const root = doc.createElement("div");
   root.className = "tbm";
   doc.body.appendChild(root);
-  const app = createApp(root, { client: createDataClient(), win: window });
-  app.start();
-  return app;
+  createApp(root, { client: createDataClient(), win: window }).start();
 }

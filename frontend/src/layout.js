@@ -90,8 +90,6 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
   const failure = el("div", { className: "tbm-view-error", hidden: true });
   card.append(failure);
   return {
-    id: spec.id,
-    view,
     update(model, changedKeys) {
       // One broken view must not blank the others: its error is shown in its own card.
       try {
