@@ -5,7 +5,8 @@ import test from "node:test";
 
 import * as core from "../src/core.js";
 import {
-  curveGridIndex, curvePointAt, curveRows, logit, mostlyConfident, normalCdf, occupiedScoreRange, probit, sigmoid,
+  curveGridIndex, curvePointAt, curveRows, hasBothClasses, logit, mostlyConfident, normalCdf, occupiedScoreRange,
+  probit, sigmoid, splitDefined,
 } from "../src/views/chart_common.js";
 import { displayBins } from "../src/views/distribution.js";
 import { summaryValues } from "../src/views/epochs.js";
@@ -54,6 +55,18 @@ test("curveRows lists every stored threshold of every run with its counts", () =
     ["r", "extra", 0.2, 0.5, 1, 3, 2, 1, 0],
     ["r", "extra", 0.6, 0, 1 / 3, 1, 0, 3, 2],
   ]);
+});
+
+test("splitDefined keeps the curves a view can draw and names the runs it leaves out", () => {
+  const both = { run: "both", positives: 3, negatives: 2 };
+  const noNegatives = { run: "only positives", positives: 5, negatives: 0 };
+  const empty = { run: "empty", positives: 0, negatives: 0 };
+  assert.deepEqual(splitDefined([both, noNegatives, empty], hasBothClasses), {
+    defined: [both], skippedRuns: ["only positives", "empty"],
+  });
+  assert.deepEqual(splitDefined([noNegatives, empty], (curve) => curve.positives > 0), {
+    defined: [noNegatives], skippedRuns: ["empty"],
+  });
 });
 
 test("display bins conserve each class's mass and merge only at stored thresholds", () => {

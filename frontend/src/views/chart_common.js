@@ -1,7 +1,7 @@
 /**
  * What every chart view shares: the TensorBoard look (light/dark), uPlot axes, a marker overlay that
- * moves with the threshold without redrawing the curves, the hover tooltip and PNG export. (CSV
- * text is built with the tab's `export.js`.)
+ * moves with the threshold without redrawing the curves, the hover tooltip and PNG export, and the
+ * frame of a one-chart view (`createChartView`). (CSV text is built with the tab's `export.js`.)
  *
  * Why an overlay canvas for markers: a threshold change must repaint every view within one frame.
  * The curves do not depend on the threshold, so they stay on uPlot's canvas untouched; only the
@@ -217,6 +217,20 @@ export function axis(getTheme, options = {}) {
     labelGap: 2,
     size: 30,
     ...options,
+  };
+}
+
+/**
+ * uPlot `scales` and `axes` of a chart of two quantities on [0, 1] (rates, scores, fractions),
+ * labelled `xLabel` and `yLabel`; `yMax` above 1 leaves room for points at 1.
+ */
+export function unitAxes(getTheme, xLabel, yLabel, yMax = 1) {
+  return {
+    scales: { x: { time: false, range: [0, 1] }, y: { range: [0, yMax] } },
+    axes: [
+      axis(getTheme, { label: xLabel, values: tickValues }),
+      axis(getTheme, { label: yLabel, values: tickValues, size: 44 }),
+    ],
   };
 }
 
@@ -492,6 +506,24 @@ export function closestHoveredSeries(u) {
   return best;
 }
 
+/**
+ * The hovered point of a mode-2 chart whose first `numCurves` series are the runs' curves (the
+ * rest are reference lines): `{r, i}`, point i of run r's data, or null when none is near.
+ */
+export function hoveredCurvePoint(u, numCurves) {
+  const s = closestHoveredSeries(u);
+  if (s == null || s > numCurves) return null;
+  return { r: s - 1, i: u.cursor.idxs[s] };
+}
+
+/**
+ * uPlot cursor options of a mode-2 chart whose first `numCurves` series are curves to hover: the
+ * nearest point, drawn as a hollow ring; `drag` as uPlot's `cursor.drag` (zooming).
+ */
+export function curveCursor(getTheme, numCurves, drag) {
+  return { dataIdx: nearestPointDataIdx((s) => s <= numCurves), points: hoverPoints(getTheme), drag };
+}
+
 /** Formats a rate or score for display (4 significant decimals; "–" for NaN/null). */
 export function formatNumber(value, digits = 4) {
   if (value == null || Number.isNaN(value)) return "–";
@@ -647,6 +679,21 @@ export function curveRows(curves, series, perRun) {
     }
   });
   return rows;
+}
+
+/**
+ * The curves `isDefined` holds for, and the names of the runs it does not (a ROC curve needs
+ * positives and negatives, for instance): `{defined, skippedRuns}`.
+ */
+export function splitDefined(curves, isDefined) {
+  const defined = curves.filter(isDefined);
+  const skippedRuns = curves.filter((curve) => !defined.includes(curve)).map((curve) => curve.run);
+  return { defined, skippedRuns };
+}
+
+/** True when a curve has both positives and negatives (ROC, DET and calibration need both). */
+export function hasBothClasses(curve) {
+  return curve.positives > 0 && curve.negatives > 0;
 }
 
 /**
@@ -861,6 +908,104 @@ export function exportChartsPng(panels, theme, legendItems) {
     ctx.fillText(text, Math.round(28 * ratio), y);
   });
   return canvas.toDataURL("image/png");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Views of one chart
+
+export const NO_CURVES_TEXT = "No threshold curves for the selected runs.";
+
+/**
+ * The frame of a view with one chart (ROC, precision–recall, DET, calibration, metrics vs
+ * threshold, score distribution): its DOM, one uPlot chart with the marker overlay, the legend, the
+ * theme and threshold of the last model, and the view object the tab calls (see CONTRACT:
+ * update / exportCsv / exportPng / destroy).
+ *
+ * The view supplies:
+ * - `rebuild(model)`: the curves changed. It computes what is drawn, sets the message and legend and
+ *   shows the data (`chart.holder.show(layoutKey, makeOptions, data)`), or `chart.clear()`. It runs
+ *   when the runs, tag, class, step or theme changed or the model holds new curves; a threshold
+ *   change never recomputes a curve.
+ * - `paintOverlay(ctx, u)`: the markers at `chart.threshold`, repainted on every update (see
+ *   `createOverlay`: the curves' canvas is left untouched).
+ * - `exportCsv()`: the CSV text of what is shown.
+ *
+ * @returns {object} the chart: `dom`, `holder`, `theme`, `getTheme`, `threshold`, `model`,
+ *   `overlay`, `legendItems`, the methods below, and `view`, what `createXView` returns.
+ */
+export function createChartView(container, { testid, title, pngTitle = title, rebuild, paintOverlay, exportCsv }) {
+  const dom = createViewRoot(container, testid, title);
+  const holder = createPlotHolder(dom.plot);
+  const chart = {
+    dom,
+    holder,
+    theme: THEMES.light,
+    getTheme: () => chart.theme,
+    threshold: 0.5,
+    model: null,
+    overlay: null,
+    legendItems: [],
+    /** Shows legend `items` in the header; `pngItems` (by default the same) go under the PNG. */
+    setLegend(items, pngItems = items) {
+      chart.legendItems = pngItems;
+      renderLegend(dom.legend, items);
+    },
+    /** Nothing to draw: no chart, no markers, an empty legend (the message says why). */
+    clear() {
+      holder.clear();
+      chart.overlay = null;
+      chart.setLegend([]);
+    },
+    /**
+     * uPlot options of a new chart `width` px wide: the common frame (height, padding, no uPlot
+     * legend), a new marker overlay and the tooltip `tooltip(u)` (see `tooltipPlugin`), with the
+     * view's own `options` (mode, scales, axes, series, cursor) and extra `plugins`.
+     */
+    options(width, tooltip, { plugins = [], ...options }) {
+      chart.overlay = createOverlay();
+      return {
+        width,
+        height: CHART_HEIGHT,
+        legend: { show: false },
+        padding: [8, 16, 0, 0],
+        ...options,
+        plugins: [chart.overlay.plugin, tooltipPlugin(tooltip, chart.getTheme), ...plugins],
+      };
+    },
+    /** Repaints the markers. */
+    paint() {
+      if (chart.overlay) chart.overlay.draw(paintOverlay);
+    },
+    /** Rebuilds from the last model: a control of the view's own changed what is drawn. */
+    rebuild() {
+      if (chart.model) rebuild(chart.model);
+      chart.paint();
+    },
+    /** Sets the threshold every view follows (the user dragged it on this chart). */
+    setThreshold(threshold) {
+      chart.model.setState({ threshold });
+    },
+    view: {
+      update(model, changedKeys) {
+        chart.model = model;
+        chart.theme = themeOf(model.state);
+        chart.threshold = model.state.threshold;
+        // A theme change rebuilds too: legend swatches and axes take the new colours (rare event).
+        if (changedAny(changedKeys, REBUILD_KEYS) || model.curves !== holder.source) {
+          holder.source = model.curves;
+          rebuild(model);
+        }
+        chart.paint();
+      },
+      exportCsv: () => exportCsv(),
+      exportPng: () => exportChartPng(holder.plot, chart.overlay && chart.overlay.canvas, chart.theme, pngTitle, chart.legendItems),
+      destroy() {
+        holder.destroy();
+        dom.root.remove();
+      },
+    },
+  };
+  return chart;
 }
 
 export { uPlot };
