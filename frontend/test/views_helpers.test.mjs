@@ -5,8 +5,8 @@ import test from "node:test";
 
 import * as core from "../src/core.js";
 import {
-  curveGridIndex, curvePointAt, curveRows, hasBothClasses, logit, mostlyConfident, normalCdf, occupiedScoreRange,
-  probit, sigmoid, splitDefined,
+  countRows, curveGridIndex, curvePointAt, curveRows, hasBothClasses, logit, mostlyConfident, normalCdf,
+  occupiedScoreRange, probit, sigmoid, splitDefined, thresholdIndices, thresholdRow, thresholdRows,
 } from "../src/views/chart_common.js";
 import { displayBins } from "../src/views/distribution.js";
 import { summaryValues } from "../src/views/epochs.js";
@@ -57,6 +57,18 @@ test("curveRows lists every stored threshold of every run with its counts", () =
   ]);
 });
 
+test("thresholdRows puts each run's cells between its name and its counts", () => {
+  const curves = [
+    { run: "a", thresholds: [0.2, 0.6], tp: [3, 1], fp: [2, 0], tn: [1, 3], fn: [0, 2] },
+    { run: "b", thresholds: [0.5], tp: [4], fp: [1], tn: [5], fn: [0] },
+  ];
+  assert.deepEqual(thresholdRows(curves, (r, j) => [r, curves[r].thresholds[j]]), [
+    ["a", 0, 0.2, 3, 2, 1, 0],
+    ["a", 0, 0.6, 1, 0, 3, 2],
+    ["b", 1, 0.5, 4, 1, 5, 0],
+  ]);
+});
+
 test("splitDefined keeps the curves a view can draw and names the runs it leaves out", () => {
   const both = { run: "both", positives: 3, negatives: 2 };
   const noNegatives = { run: "only positives", positives: 5, negatives: 0 };
@@ -67,6 +79,24 @@ test("splitDefined keeps the curves a view can draw and names the runs it leaves
   assert.deepEqual(splitDefined([noNegatives, empty], (curve) => curve.positives > 0), {
     defined: [noNegatives], skippedRuns: ["empty"],
   });
+});
+
+test("tooltip rows over a score axis report each run's counts at the threshold the core picks", () => {
+  const thresholds = Float64Array.from([0, 0.25, 0.5, 0.75, 1]);
+  const positive = [0, 1, 2, 3, 4, 0];
+  const negative = [1, 4, 3, 2, 1, 0];
+  const counts = core.confusionAtThresholds(positive, negative);
+  const curves = [{ run: "r", thresholds, ...counts }];
+  for (const score of [0.1, 0.3, 0.74, 0.9]) {
+    const index = thresholdIndices(curves, score);
+    const j = core.thresholdIndex(thresholds, score);
+    assert.deepEqual(index, [j]);
+    const [label, cell] = thresholdRow(curves, index);
+    assert.equal(label, "threshold");
+    assert.equal(Number(cell(0)), thresholds[j]);
+    const shown = Object.fromEntries(countRows(curves, index).map(([name, text]) => [name, Number(text(0))]));
+    assert.deepEqual(shown, { TP: counts.tp[j], FP: counts.fp[j], TN: counts.tn[j], FN: counts.fn[j] });
+  }
 });
 
 test("display bins conserve each class's mass and merge only at stored thresholds", () => {

@@ -567,6 +567,24 @@ export function runsTableHtml(curves, rows) {
 }
 
 /**
+ * The stored threshold of each run that the core picks for `score` (`thresholdIndex`, as the
+ * readout does): what a tooltip over a score axis reports counts at.
+ */
+export function thresholdIndices(curves, score) {
+  return curves.map((curve) => core.thresholdIndex(curve.thresholds, score));
+}
+
+/** A `runsTableHtml` row: each run's stored threshold `index[r]`. */
+export function thresholdRow(curves, index) {
+  return ["threshold", (r) => formatThreshold(curves[r].thresholds[index[r]])];
+}
+
+/** `runsTableHtml` rows: each run's TP, FP, TN and FN at its stored threshold `index[r]`. */
+export function countRows(curves, index) {
+  return ["tp", "fp", "tn", "fn"].map((key) => [key.toUpperCase(), (r) => formatCount(curves[r][key][index[r]])]);
+}
+
+/**
  * Tooltip rows for TP/FP/TN/FN at one threshold of one run's curve. For a macro / weighted average
  * the counts are class means (see model.js), and say so.
  */
@@ -665,22 +683,29 @@ export function curvePointAt(thresholds, threshold) {
 }
 
 /**
- * CSV rows of curve points, one per run and stored threshold (ascending):
- * [run, ...perRun(r), threshold, x, y, TP, FP, TN, FN] with x, y the plotted coordinates.
+ * CSV rows, one per run and stored threshold (ascending): [run, ...cells(r, j), TP, FP, TN, FN] for
+ * run r at threshold index j.
  */
-export function curveRows(curves, series, perRun) {
+export function thresholdRows(curves, cells) {
   const rows = [];
   curves.forEach((curve, r) => {
-    const T = curve.thresholds.length;
-    for (let j = 0; j < T; j++) {
-      const i = T - j;
-      rows.push([
-        curve.run, ...perRun(r), curve.thresholds[j], series[r].x[i], series[r].y[i],
-        curve.tp[j], curve.fp[j], curve.tn[j], curve.fn[j],
-      ]);
+    for (let j = 0; j < curve.thresholds.length; j++) {
+      rows.push([curve.run, ...cells(r, j), curve.tp[j], curve.fp[j], curve.tn[j], curve.fn[j]]);
     }
   });
   return rows;
+}
+
+/**
+ * CSV rows of curve points, one per run and stored threshold (ascending):
+ * [run, ...perRun(r), threshold, x, y, TP, FP, TN, FN] with x, y the curve's coordinates there
+ * (`series[r]` holds the T + 2 points as the core returns them; see `curveGridIndex`).
+ */
+export function curveRows(curves, series, perRun) {
+  return thresholdRows(curves, (r, j) => {
+    const i = curves[r].thresholds.length - j;
+    return [...perRun(r), curves[r].thresholds[j], series[r].x[i], series[r].y[i]];
+  });
 }
 
 /**
@@ -1008,6 +1033,43 @@ export function createChartView(container, { testid, title, pngTitle = title, re
     },
   };
   return chart;
+}
+
+/**
+ * The score axis of a chart whose x is the score (metrics vs threshold, score distribution), with
+ * its "logit axis" toggle in the view's header: linear on [0, 1], or logit over the occupied scores
+ * (`occupiedScoreRange`). Until the user picks, the axis is logit for confident models (see
+ * `mostlyConfident`). `label` names the axis ("Threshold", "Score").
+ */
+export function createScoreAxis(chart, label) {
+  let userPicked = false;
+  const scoreAxis = {
+    logit: false,
+    /** The scores the axis spans; a range function reads it, so new data needs only setData. */
+    range: [0, 1],
+    /** Picks linear or logit for `curves` (unless the user did) and the span of the axis. */
+    fit(curves) {
+      if (!userPicked) {
+        scoreAxis.logit = mostlyConfident(curves);
+        toggle.checked = scoreAxis.logit;
+      }
+      scoreAxis.range = scoreAxis.logit ? occupiedScoreRange(curves) : [0, 1];
+    },
+    /** Where a score sits along the axis, in the axis' units (score or logit). */
+    position: (score) => (scoreAxis.logit ? logit(score) : score),
+    /** uPlot options of the x scale. */
+    scale: () => (scoreAxis.logit ? logitScale(() => scoreAxis.range) : { time: false, range: [0, 1] }),
+    /** uPlot options of the x axis. */
+    axis: () => axis(chart.getTheme, scoreAxis.logit
+      ? probabilityAxis(`${label} (logit axis)`)
+      : { label, values: tickValues }),
+  };
+  const toggle = addToggle(chart.dom.controls, "logit axis", false, (checked) => {
+    userPicked = true;
+    scoreAxis.logit = checked;
+    chart.rebuild();
+  });
+  return scoreAxis;
 }
 
 const NO_PER_RUN = { columns: [], values: () => [], legendText: (curve) => curve.run };

@@ -13,10 +13,9 @@
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
-  addToggle, axis, changedAny, CHART_HEIGHT, createOverlay, createPlotHolder, createViewRoot,
-  drawVerticalLine, exportChartPng, formatCount, formatNumber, formatThreshold, hasExactCounts, logit,
-  logitScale, mostlyConfident, occupiedScoreRange, probabilityAxis, REBUILD_KEYS, renderLegend, runsLayoutKey,
-  runsTableHtml, themeOf, THEMES, thresholdDragPlugin, tickValues, tooltipPlugin, uPlot,
+  axis, countRows, createChartView, createScoreAxis, drawVerticalLine, formatCount, formatNumber, formatThreshold,
+  hasExactCounts, NO_CURVES_TEXT, runsLayoutKey, runsTableHtml, thresholdDragPlugin, thresholdIndices,
+  thresholdRow, tickValues, uPlot,
 } from "./chart_common.js";
 
 const DISPLAY_BINS = 60;
@@ -78,30 +77,12 @@ export function displayBins(distribution, position, [from, to]) {
 
 /** Creates the score-distribution view in `container`. */
 export function createDistributionView(container) {
-  const dom = createViewRoot(container, "view-distribution", "Score distribution");
-  const holder = createPlotHolder(dom.plot);
-  let theme = THEMES.light;
+  const chart = createChartView(container, {
+    testid: "view-distribution", title: "Score distribution", rebuild, paintOverlay, exportCsv,
+  });
+  const scoreAxis = createScoreAxis(chart, "Score");
   let curves = [];
   let bins = [];
-  let legendItems = [];
-  let threshold = 0.5;
-  let overlay = null;
-  let model = null;
-  let logitAxis = false;
-  let range = [0, 1];
-  const getTheme = () => theme;
-  const position = (score) => (logitAxis ? logit(score) : score);
-
-  // Until the user picks, the axis is logit for confident models (see `mostlyConfident`).
-  let userPickedAxis = false;
-  const logitToggle = addToggle(dom.controls, "logit axis", false, (checked) => {
-    userPickedAxis = true;
-    logitAxis = checked;
-    if (model) {
-      rebuild(model);
-      drawThreshold();
-    }
-  });
 
   function tooltip(u) {
     const idx = u.cursor.idx;
@@ -117,36 +98,32 @@ export function createDistributionView(container) {
       const b = bin(r);
       return `${formatThreshold(bins[r].edges[b])} – ${formatThreshold(bins[r].edges[b + 1])}`;
     };
+    const unit = scoreAxis.logit ? "logit" : "score";
     // Counts if the threshold were moved here (at the stored threshold nearest to the pointer).
-    const j = curves.map((curve) => core.thresholdIndex(curve.thresholds, score));
+    const j = thresholdIndices(curves, score);
     const rows = [
       ["score bin", binRange],
-      [`positives / ${logitAxis ? "logit" : "score"}`, (r) => formatNumber(bins[r].positive[bin(r)], 3)],
-      [`negatives / ${logitAxis ? "logit" : "score"}`, (r) => formatNumber(bins[r].negative[bin(r)], 3)],
-      ["threshold", (r) => formatThreshold(curves[r].thresholds[j[r]])],
-      ...["tp", "fp", "tn", "fn"].map((key) => [key.toUpperCase(), (r) => formatCount(curves[r][key][j[r]])]),
+      [`positives / ${unit}`, (r) => formatNumber(bins[r].positive[bin(r)], 3)],
+      [`negatives / ${unit}`, (r) => formatNumber(bins[r].negative[bin(r)], 3)],
+      thresholdRow(curves, j),
+      ...countRows(curves, j),
     ];
     return `<div>score ${formatThreshold(score)}</div>${runsTableHtml(curves, rows)}`;
   }
 
   function options(width) {
-    overlay = createOverlay();
     const stepped = uPlot.paths.stepped({ align: 1 });
-    return {
-      width,
-      height: CHART_HEIGHT,
-      legend: { show: false },
-      padding: [8, 16, 0, 0],
+    return chart.options(width, tooltip, {
       scales: {
-        // Range functions read the current range, so new data only needs setData.
-        x: logitAxis ? logitScale(() => range) : { time: false, range: [0, 1] },
+        x: scoreAxis.scale(),
+        // The range function reads the data, so new data only needs setData.
         y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] },
       },
       axes: [
-        axis(getTheme, logitAxis
-          ? probabilityAxis("Score (logit axis)")
-          : { label: "Score", values: tickValues }),
-        axis(getTheme, { label: logitAxis ? "Density per unit logit" : "Density per unit score", values: tickValues, size: 44 }),
+        scoreAxis.axis(),
+        axis(chart.getTheme, {
+          label: scoreAxis.logit ? "Density per unit logit" : "Density per unit score", values: tickValues, size: 44,
+        }),
       ],
       series: [
         { label: "score" },
@@ -162,44 +139,30 @@ export function createDistributionView(container) {
         ]),
       ],
       cursor: { drag: { x: false, y: false }, points: { show: false } },
-      plugins: [
-        overlay.plugin,
-        tooltipPlugin(tooltip, getTheme),
-        thresholdDragPlugin(() => curves[0] && curves[0].thresholds, (t) => model.setState({ threshold: t })),
-      ],
-    };
-  }
-
-  function drawThreshold() {
-    if (!overlay) return;
-    overlay.draw((ctx, u) => {
-      const x = u.valToPos(threshold, "x");
-      drawVerticalLine(ctx, u, x, theme.accent, 2);
-      // A grip, so the line reads as draggable.
-      ctx.fillStyle = theme.accent;
-      ctx.fillRect(x - 4, 0, 8, 10);
+      plugins: [thresholdDragPlugin(() => curves[0] && curves[0].thresholds, chart.setThreshold)],
     });
   }
 
-  function rebuild(nextModel) {
-    curves = nextModel.curves || [];
-    if (!userPickedAxis) {
-      logitAxis = mostlyConfident(curves);
-      logitToggle.checked = logitAxis;
-    }
+  function paintOverlay(ctx, u) {
+    const x = u.valToPos(chart.threshold, "x");
+    drawVerticalLine(ctx, u, x, chart.theme.accent, 2);
+    // A grip, so the line reads as draggable.
+    ctx.fillStyle = chart.theme.accent;
+    ctx.fillRect(x - 4, 0, 8, 10);
+  }
+
+  function rebuild(model) {
+    curves = model.curves || [];
+    scoreAxis.fit(curves);
     if (!curves.length) {
-      dom.message.textContent = "No threshold curves for the selected runs.";
-      holder.clear();
-      overlay = null;
-      legendItems = [];
-      renderLegend(dom.legend, legendItems);
+      chart.dom.message.textContent = NO_CURVES_TEXT;
+      chart.clear();
       return;
     }
     const distributions = curves.map((curve) =>
       core.scoreDistribution(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds),
     );
-    range = logitAxis ? occupiedScoreRange(curves) : [0, 1];
-    bins = distributions.map((distribution) => displayBins(distribution, position, range));
+    bins = distributions.map((distribution) => displayBins(distribution, scoreAxis.position, scoreAxis.range));
     const notes = [];
     curves.forEach((curve, r) => {
       const { positive, negative } = bins[r].outside;
@@ -209,16 +172,15 @@ export function createDistributionView(container) {
     });
     // An average has no scores of its own: the classes' one-vs-rest scores are pooled.
     if (curves.some((curve) => curve.average)) notes.unshift("Scores of all classes pooled (one-vs-rest)");
-    dom.message.textContent = notes.join("; ");
+    chart.dom.message.textContent = notes.join("; ");
     // Counts in the legend only where they are counts (a class or the micro pool, not class means).
     const count = (curve, value) => (hasExactCounts(curve) ? ` (${formatCount(value)})` : "");
-    legendItems = [
+    chart.setLegend([
       ...curves.map((curve) => ({ color: curve.color, text: `${curve.run} positives${count(curve, curve.positives)}` })),
       ...curves.map((curve) => ({
         color: curve.color, text: `${curve.run} negatives${count(curve, curve.negatives)}`, dash: [5, 3],
       })),
-    ];
-    renderLegend(dom.legend, legendItems);
+    ]);
     // Each table repeats the last density at the right edge so the last step is drawn to its end.
     const tables = bins.map(({ edges, positive, negative }) => [
       edges,
@@ -226,40 +188,23 @@ export function createDistributionView(container) {
       [...negative, negative[negative.length - 1]],
     ]);
     const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
-    holder.show(`${logitAxis}|${runsLayoutKey(curves)}`, options, data);
+    chart.holder.show(`${scoreAxis.logit}|${runsLayoutKey(curves)}`, options, data);
   }
 
-  return {
-    update(nextModel, changedKeys) {
-      model = nextModel;
-      theme = themeOf(model.state);
-      threshold = model.state.threshold;
-      if (changedAny(changedKeys, REBUILD_KEYS) || model.curves !== holder.source) {
-        holder.source = model.curves;
-        rebuild(model);
+  function exportCsv() {
+    // The stored bins themselves (exact, no merging): what the densities are drawn from.
+    const header = ["run", "bin_lower", "bin_upper", "positives", "negatives", "positive_fraction", "negative_fraction"];
+    const rows = [];
+    for (const curve of curves) {
+      const { lower, upper, positive, negative } = core.scoreDistribution(
+        curve.positiveHistogram, curve.negativeHistogram, curve.thresholds,
+      );
+      for (let k = 0; k < lower.length; k++) {
+        rows.push([curve.run, lower[k], upper[k], curve.positiveHistogram[k], curve.negativeHistogram[k], positive[k], negative[k]]);
       }
-      drawThreshold();
-    },
-    exportCsv() {
-      // The stored bins themselves (exact, no merging): what the densities are drawn from.
-      const header = ["run", "bin_lower", "bin_upper", "positives", "negatives", "positive_fraction", "negative_fraction"];
-      const rows = [];
-      for (const curve of curves) {
-        const { lower, upper, positive, negative } = core.scoreDistribution(
-          curve.positiveHistogram, curve.negativeHistogram, curve.thresholds,
-        );
-        for (let k = 0; k < lower.length; k++) {
-          rows.push([curve.run, lower[k], upper[k], curve.positiveHistogram[k], curve.negativeHistogram[k], positive[k], negative[k]]);
-        }
-      }
-      return toCsv(header, rows);
-    },
-    exportPng() {
-      return exportChartPng(holder.plot, overlay && overlay.canvas, theme, "Score distribution", legendItems);
-    },
-    destroy() {
-      holder.destroy();
-      dom.root.remove();
-    },
-  };
+    }
+    return toCsv(header, rows);
+  }
+
+  return chart.view;
 }
