@@ -109,6 +109,26 @@ def plugin_page(request, chromium, tensorboard, artifacts_dir):
         page.assert_no_errors()
 
 
+@pytest.fixture
+def page_on(request, chromium):
+    """`page_on(server)`: a fresh page for a test's own TensorBoard; fails the test on console errors.
+
+    Request it after `start_tensorboard`, so that pages close before their server stops.
+    """
+    opened = []
+
+    def open_page(server) -> PluginPage:
+        context = chromium.new_context(viewport=VIEWPORT)
+        opened.append((context, PluginPage(context.new_page(), server)))
+        return opened[-1][1]
+
+    yield open_page
+    for context, page in opened:
+        context.close()
+        if not getattr(request.node, "rep_call_failed", False):
+            page.assert_no_errors()
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir(request):
     """Screenshots land in `<repo>/artifacts/browser/` (ignored by git); old failure shots are removed."""

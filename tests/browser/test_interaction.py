@@ -15,8 +15,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tb_metrics_plugin import SummaryWriter, core, summary
 from tests.browser import expected
-from tests.browser.conftest import MANY_CLASSES_RUN, VIEWPORT, one_loader
-from tests.browser.plugin_page import PluginPage
+from tests.browser.conftest import MANY_CLASSES_RUN, one_loader
 
 LAST_STEP = 2
 
@@ -136,23 +135,24 @@ def _write_binary_steps(run_dir, steps) -> None:
             writer.add_summary(summary.threshold_curves_pb("threshold_curves", labels, scores), step)
 
 
-def test_follow_latest_picks_up_an_epoch_written_while_the_page_is_open(plugin_page, browser_logdir, request):
-    run = f"live_{request.node.callspec.id}/validation"
-    _write_binary_steps(browser_logdir / run, steps=(0, 1))
-    plugin_page.server.wait_until(
-        lambda listing: listing.get(run, {}).get("threshold_curves", {}).get("num_steps") == 2,
-        "/data/plugin/tb_metrics/tags",
-    )
-    plugin_page.open()
-    plugin_page.show(run, "threshold_curves")
+def test_follow_latest_picks_up_an_epoch_written_while_the_page_is_open(start_tensorboard, page_on, tmp_path,
+                                                                       load_fast):
+    """A run still training, on its own TensorBoard (the shared logs stay as the other tests expect)."""
+    run_dir = tmp_path / "logs" / "live"
+    _write_binary_steps(run_dir, steps=(0, 1))
+    server = start_tensorboard(tmp_path / "logs", load_fast)
+    server.wait_until(lambda listing: listing.get("live", {}).get("threshold_curves", {}).get("num_steps") == 2,
+                      "/data/plugin/tb_metrics/tags")
+    plugin_page = page_on(server).open()
+    plugin_page.show("live", "threshold_curves")
     plugin_page.testid("follow-latest").check()
     plugin_page.wait_until(lambda: plugin_page.epoch() == 1, "epoch 1 with follow latest")
-    _write_binary_steps(browser_logdir / run, steps=(2,))
+    _write_binary_steps(run_dir, steps=(2,))
     plugin_page.wait_until(lambda: plugin_page.epoch() == 2, "the new epoch 2 to be shown", timeout=45)
     assert plugin_page.testid("follow-latest").is_checked()
 
 
-def test_a_logdir_without_our_summaries_shows_the_empty_state_with_a_snippet(chromium, start_tensorboard, tmp_path):
+def test_a_logdir_without_our_summaries_shows_the_empty_state_with_a_snippet(start_tensorboard, page_on, tmp_path):
     """Opened from TensorBoard's "inactive" menu (or a bookmark) before any of our data exists."""
     from tensorboard.compat.proto import event_pb2, summary_pb2
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
@@ -163,69 +163,11 @@ def test_a_logdir_without_our_summaries_shows_the_empty_state_with_a_snippet(chr
     writer.close()
     server = start_tensorboard(tmp_path / "logs", load_fast=True)
     server.wait_until(lambda listing: "run" in listing, "/data/plugin/scalars/tags")
-    context = chromium.new_context(viewport=VIEWPORT)
-    try:
-        plugin_page = PluginPage(context.new_page(), server).open()
-        empty = plugin_page.testid("empty-state")
-        assert empty.is_visible()
-        assert "tb_metrics_plugin" in empty.inner_text()
-        assert plugin_page.testid("readout").count() == 0 or plugin_page.testid("readout").is_hidden()
-        plugin_page.assert_no_errors()
-    finally:
-        context.close()
-
-
-
-def test_over_epochs_shows_the_cores_numbers_and_a_click_jumps_to_that_epoch(plugin_page, browser_logdir):
-    steps = range(LAST_STEP + 1)
-    curves = [expected.counts(browser_logdir, "binary/validation", step, "threshold_curves") for step in steps]
-    plugin_page.open()
-    plugin_page.show("binary/validation", "threshold_curves", "0")
-    plugin_page.set_epoch(LAST_STEP)
-    rows = list(csv.DictReader(io.StringIO(plugin_page.download("view-epochs", "csv").decode("utf-8"))))
-    assert [int(row["step"]) for row in rows] == list(steps)
-    for row, counts in zip(rows, curves, strict=True):
-        positive, negative = counts.positive_histograms[0], counts.negative_histograms[0]
-        assert math.isclose(float(row["roc_auc"]), core.roc_auc(positive, negative), rel_tol=1e-9), row
-        assert math.isclose(float(row["average_precision"]), core.average_precision(positive, negative),
-                            rel_tol=1e-9), row
-        best = core.best_fbeta_threshold(positive, negative, counts.thresholds)
-        assert math.isclose(float(row["best_f1"]), best["value"], rel_tol=1e-9), row
-
-    plot = plugin_page.testid("view-epochs").locator(".u-over").first
-    box = plot.bounding_box()
-    plot.click(position={"x": 2, "y": box["height"] / 2})  # the first epoch is at the left edge
-    plugin_page.wait_until(lambda: plugin_page.epoch() == 0, "a click on epoch 0 to select it")
-    want = expected.metrics_at_index(curves[0], "0", core.threshold_index(curves[0].thresholds, 0.5))
-    plugin_page.wait_until(lambda: plugin_page.cell("tp") == want["tp"], "epoch 0's counts")
-
-
-def test_confusion_matrix_normalisation_and_top_confusions_follow_the_core(plugin_page, browser_logdir):
-    counts = expected.counts(browser_logdir, "multiclass/validation", LAST_STEP, "confusion_matrix")
-    names = counts.class_names
-    top = core.top_confusions(counts.matrix, 3)
-    plugin_page.open()
-    plugin_page.show("multiclass/validation", "confusion_matrix")
-    plugin_page.set_epoch(LAST_STEP)
-    view = plugin_page.testid("view-confusion")
-    text = view.inner_text()
-    for true_class, predicted, count in zip(top["true"], top["pred"], top["count"], strict=True):
-        assert f"{names[true_class]} → {names[predicted]}: {int(count)}" in text, text
-
-    drawings = {}
-    for normalization in ("none", "true", "pred", "all"):
-        view.locator("select[data-control=normalization]").select_option(normalization)
-        plugin_page.wait_idle()
-        rows = list(csv.reader(io.StringIO(plugin_page.download("view-confusion", "csv").decode("utf-8"))))
-        assert rows[0][1:] == list(names)
-        shown = np.array([[float(value) for value in row[1:]] for row in rows[1:]])
-        np.testing.assert_allclose(shown, core.normalize_matrix(counts.matrix, normalization), rtol=1e-12,
-                                   err_msg=normalization)
-        drawings[normalization] = plugin_page.canvas_fingerprint("view-confusion")
-    assert len({tuple(drawing) for drawing in drawings.values()}) == 4, "normalising did not redraw the heatmap"
-    view.locator("select[data-control=sort]").select_option("error")
-    plugin_page.wait_idle()
-    assert plugin_page.canvas_fingerprint("view-confusion") != drawings["all"], "sorting by error did not redraw"
+    plugin_page = page_on(server).open()
+    empty = plugin_page.testid("empty-state")
+    assert empty.is_visible()
+    assert "tb_metrics_plugin" in empty.inner_text()
+    assert plugin_page.testid("readout").count() == 0 or plugin_page.testid("readout").is_hidden()
 
 
 def _rounded(value: float) -> str:
@@ -265,7 +207,7 @@ def test_threshold_slider_arrow_keys_move_in_fine_and_coarse_steps(plugin_page):
     assert plugin_page.testid("threshold-input").input_value() == "0.509"
 
 
-def test_a_tag_written_by_a_newer_format_is_reported_in_words(chromium, start_tensorboard, tmp_path):
+def test_a_tag_written_by_a_newer_format_is_reported_in_words(start_tensorboard, page_on, tmp_path):
     """A run with a summary this plugin cannot read: the other runs still work, the error names it."""
     from tb_metrics_plugin import metadata
 
@@ -279,17 +221,12 @@ def test_a_tag_written_by_a_newer_format_is_reported_in_words(chromium, start_te
         writer.add_summary(future, step=0)
     server = start_tensorboard(logdir, load_fast=True)
     server.wait_until(lambda listing: {"good", "future"} <= set(listing), "/data/plugin/tb_metrics/tags")
-    context = chromium.new_context(viewport=VIEWPORT)
-    try:
-        plugin_page = PluginPage(context.new_page(), server).open()
-        error = plugin_page.testid("error")
-        error.wait_for(state="visible")
-        assert "future" in error.inner_text() and "newer" in error.inner_text(), error.inner_text()
-        plugin_page.show("good", "threshold_curves")
-        plugin_page.assert_drawn("view-roc")
-        plugin_page.assert_no_errors()
-    finally:
-        context.close()
+    plugin_page = page_on(server).open()
+    error = plugin_page.testid("error")
+    error.wait_for(state="visible")
+    assert "future" in error.inner_text() and "newer" in error.inner_text(), error.inner_text()
+    plugin_page.show("good", "threshold_curves")
+    plugin_page.assert_drawn("view-roc")
 
 
 def test_heatmap_hover_names_the_cell_and_its_count_and_wheel_zooms(plugin_page, browser_logdir):
