@@ -43,24 +43,41 @@ def test_roc_exports_csv_json_and_png_with_the_cores_numbers(plugin_page, browse
     assert plugin_page.download("view-roc", "png")[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_hover_shows_the_threshold_and_its_counts(plugin_page, browser_logdir):
-    curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
-    tp, fp, tn, fn = core.confusion_at_thresholds(curves.positive_histograms[0], curves.negative_histograms[0])
-    plugin_page.open()
-    plugin_page.show("binary/validation", "threshold_curves", "0")
-    plugin_page.set_epoch(LAST_STEP)
-    plot = plugin_page.testid("view-threshold").locator(".u-over").first
+def _hover_counts(plugin_page, view: str, x: float, y: float) -> dict[str, float]:
+    """Hovers a chart at (x, y) in fractions of its plotting area; the tooltip's threshold and counts."""
+    plot = plugin_page.testid(view).locator(".u-over").first
     box = plot.bounding_box()
-    plot.hover(position={"x": box["width"] * 0.62, "y": box["height"] * 0.5})
-    tooltip = plugin_page.testid("view-threshold").locator(".tbm-chart-tooltip")
+    plot.hover(position={"x": box["width"] * x, "y": box["height"] * y})
+    tooltip = plugin_page.testid(view).locator(".tbm-chart-tooltip")
     tooltip.wait_for(state="visible")
     text = tooltip.inner_text()
     shown = dict(re.findall(r"^(threshold|TP|FP|TN|FN)\s+(\S+)$", text, flags=re.MULTILINE))
-    assert set(shown) == {"threshold", "TP", "FP", "TN", "FN"}, text
-    index = core.threshold_index(curves.thresholds, float(shown["threshold"]))
-    assert abs(float(shown["threshold"]) - 0.62) < 0.05, text
-    assert [float(shown[name]) for name in ("TP", "FP", "TN", "FN")] == [
-        tp[index], fp[index], tn[index], fn[index]], text
+    assert set(shown) == {"threshold", "TP", "FP", "TN", "FN"}, f"{view} tooltip: {text}"
+    return {name: float(value) for name, value in shown.items()}
+
+
+def test_hover_shows_the_threshold_and_its_counts(plugin_page, browser_logdir):
+    curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
+    positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
+    tp, fp, tn, fn = core.confusion_at_thresholds(positive, negative)
+    plugin_page.open()
+    plugin_page.show("binary/validation", "threshold_curves", "0")
+    plugin_page.set_epoch(LAST_STEP)
+
+    def assert_counts_of_shown_threshold(shown, near: float | None = None):
+        index = core.threshold_index(curves.thresholds, shown["threshold"])
+        assert [shown[name] for name in ("TP", "FP", "TN", "FN")] == [tp[index], fp[index], tn[index], fn[index]]
+        if near is not None:
+            assert abs(shown["threshold"] - near) < 0.05, shown
+
+    # Metrics vs threshold: x is the threshold itself.
+    assert_counts_of_shown_threshold(_hover_counts(plugin_page, "view-threshold", 0.62, 0.5), near=0.62)
+    # ROC and PR (both axes 0…1): hover the point of the stored threshold nearest 0.5.
+    index = core.threshold_index(curves.thresholds, 0.5)
+    tpr, fpr = tp[index] / positive.sum(), fp[index] / negative.sum()
+    precision = tp[index] / (tp[index] + fp[index])
+    assert_counts_of_shown_threshold(_hover_counts(plugin_page, "view-roc", fpr, 1 - tpr))
+    assert_counts_of_shown_threshold(_hover_counts(plugin_page, "view-pr", tpr, 1 - precision))
 
 
 def test_dragging_the_distribution_line_moves_the_threshold_to_stored_ones(plugin_page, browser_logdir):
