@@ -304,3 +304,29 @@ def test_every_view_exports_csv_json_and_png(plugin_page, tag, views):
             if not looks_right(data):
                 problems[f"{view} {file_format}"] = data[:80]
     assert not problems, problems
+
+
+def test_a_thousand_class_matrix_draws_and_zooms(start_tensorboard, page_on, tmp_path):
+    """1000 classes (8 MB per step): the heatmap draws, hover reads a cell, the wheel zooms in."""
+    rng = np.random.default_rng(0)
+    size = 1000
+    matrix = rng.poisson(0.05, size=(size, size)).astype(np.float64)
+    matrix[np.arange(size), np.arange(size)] += 100
+    names = [f"c{index}" for index in range(size)]
+    with SummaryWriter(tmp_path / "logs" / "big") as writer:
+        writer.add_summary(summary.confusion_matrix_pb_from_counts("confusion_matrix", matrix, names), step=0)
+    server = start_tensorboard(tmp_path / "logs", load_fast=True)
+    server.wait_until(lambda listing: "big" in listing, "/data/plugin/tb_metrics/tags")
+    plugin_page = page_on(server).open()
+    plugin_page.show("big", "confusion_matrix")
+    plugin_page.assert_drawn("view-confusion")
+    view = plugin_page.testid("view-confusion")
+    canvas = view.locator("canvas").first
+    box = canvas.bounding_box()
+    canvas.hover(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})
+    text = view.locator(".tbm-tooltip").inner_text()
+    found = re.search(r"true c(\d+) → predicted c(\d+)\ncount (\d+)", text)
+    assert found and int(found[3]) == matrix[int(found[1]), int(found[2])], text
+    whole = plugin_page.canvas_fingerprint("view-confusion")
+    plugin_page.page.mouse.wheel(0, -3000)
+    plugin_page.wait_until(lambda: plugin_page.canvas_fingerprint("view-confusion") != whole, "the wheel to zoom")
