@@ -285,6 +285,18 @@ def _auc_ap(y, scores, thresholds=None):
 
 
 @pytest.mark.parametrize("case", ["calibrated", "confident", "rare_calibrated", "rare_confident", "rare_separated"])
+def test_interpolated_pr_auc_estimates_the_exact_ap_within_1e3(case):
+    """Keras' PR-AUC on the counts (Davis–Goadrich: TP and FP grow linearly inside a bin, i.e. the
+    order of positives and negatives within a bin is unknown rather than tied) is within 1e-3 of
+    scikit-learn's AP of the raw scores in every case, rare well-separated positives included
+    (measured: at most 5.7e-4, rare calibrated; 6e-5 for rare separated, where step AP is 1.2e-3 off)."""
+    y, scores = _case(case, np.random.default_rng(7))
+    _, decoded, _ = decode_pb(summary.threshold_curves_pb("t", y, scores))
+    pos, neg = decoded.positive_histograms[0], decoded.negative_histograms[0]
+    assert abs(core.pr_auc(pos, neg) - skm.average_precision_score(y, scores)) <= 1e-3
+
+
+@pytest.mark.parametrize("case", ["calibrated", "confident", "rare_calibrated", "rare_confident", "rare_separated"])
 def test_auc_on_default_grid_matches_sklearn(case):
     y, scores = _case(case, np.random.default_rng(7))
     assert y.sum() > 500
