@@ -96,10 +96,23 @@ def test_dragging_the_distribution_line_moves_the_threshold_to_stored_ones(plugi
     mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] / 2, steps=8)
     mouse.up()
     plugin_page.wait_until(lambda: plugin_page.metric("threshold") > pressed, "the drag to raise the threshold")
-    dragged = plugin_page.metric("threshold")
+    # The drag applies its last pointer position in a later frame than mouse.up: read the threshold
+    # and the TP cell together, once two idle reads agree (no render between them).
+    readings = []
+
+    def settled() -> bool:
+        plugin_page.wait_idle()
+        readings.append(plugin_page.frame.evaluate(
+            """() => ['[data-testid=readout] [data-metric=threshold]', '[data-testid=confusion-binary] [data-cell=tp]']
+                 .map((selector) => Number(document.querySelector(selector).dataset.value))"""))
+        return len(readings) >= 2 and readings[-1] == readings[-2]
+
+    plugin_page.wait_until(settled, "the threshold and the confusion cells to settle after the drag")
+    dragged, shown_tp = readings[-1]
+    assert dragged > pressed
     assert pressed in grid and dragged in grid, (pressed, dragged)
     index = core.threshold_index(curves.thresholds, dragged)
-    assert plugin_page.cell("tp") == core.confusion_at_thresholds(
+    assert shown_tp == core.confusion_at_thresholds(
         curves.positive_histograms[0], curves.negative_histograms[0])[0][index]
 
 
