@@ -64,6 +64,8 @@ class Bucketizer:
         self._bin_at_cell_start = np.searchsorted(
             threshold_cells, np.arange(NUM_CELLS, dtype=np.int32), side="left"
         ).astype(np.intp)
+        # 2·bin per cell: `signed_bins` gets 2·bin + is_positive with one look-up and one add.
+        self._twice_bin_at_cell_start = 2 * self._bin_at_cell_start
         unaligned_cells = threshold_cells[~is_cell_aligned(self.thresholds)]
         self._corrections = int(np.bincount(unaligned_cells).max()) if unaligned_cells.size else 0
         self._thresholds_then_inf = np.append(self.thresholds, np.float32(np.inf))
@@ -79,6 +81,19 @@ class Bucketizer:
         for _ in range(self._corrections):
             bins += scores > np.take(self._thresholds_then_inf, bins)
         return bins
+
+    def signed_bins(
+        self, scores: np.ndarray, is_positive: np.ndarray, work: np.ndarray | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """2·bins[i] + is_positive[i] as intp: the bin and the sign of each score in one index, so a
+        single `np.bincount` counts positives and negatives (interleaved) at once."""
+        scores = np.asarray(scores, dtype=np.float32)
+        signed = np.take(self._twice_bin_at_cell_start, score_cells(scores, work), out=out, mode="clip")
+        for _ in range(self._corrections):
+            signed += 2 * (scores > np.take(self._thresholds_then_inf, signed >> 1))
+        signed += is_positive
+        return signed
 
 
 @functools.lru_cache(maxsize=8)
@@ -110,10 +125,15 @@ def threshold_histograms(
       of samples with thresholds[k-1] < score <= thresholds[k] (thresholds[-1] = -inf,
       thresholds[T] = +inf), so TP(j) = Σ_{k>j} positive_histograms[:, k].
 
-    Unweighted, the negatives' histogram is the histogram of all N·C scores minus the positives'
-    one (exact integer counts): every score is counted once, and only the positives a second time
-    (N of them for single-label data instead of N·C). Weighted, each item is counted once into the
-    histogram of its own sign, so no rounding of a difference can make a count negative.
+    Two exact ways to count, chosen by which touches less memory:
+    - *interleaved*, when the 2·C·(T+1) histogram is small beside a chunk and the data are binary,
+      weighted, or have positives for at least a quarter of the items (multi-label; judged on the
+      first chunk): each item's index is 2·(class offset + bin) + is_positive, and one
+      `np.bincount` per chunk counts both signs;
+    - otherwise (many classes, few positives: single-label multiclass), unweighted: the negatives'
+      histogram is the histogram of all N·C scores minus the positives' one (integer counts), so
+      only the positives (N of them instead of N·C) are scattered a second time; weighted: each
+      item is added to the histogram of its own sign (no difference can round a count below 0).
     """
     scores = np.ascontiguousarray(scores, dtype=np.float32)
     is_positive = np.ascontiguousarray(is_positive, dtype=bool)
@@ -126,7 +146,15 @@ def threshold_histograms(
     buffer_rows = min(rows_per_chunk, num_rows)
     work = np.empty((buffer_rows, num_classes), dtype=np.float32)
     flat_index = np.empty((buffer_rows, num_classes), dtype=np.intp)
-    if weights is None:
+    # Positives' share judged on the first chunk: a pass over all N·C labels would cost more than
+    # the choice saves.
+    first_labels = is_positive[:rows_per_chunk]
+    interleaved = 2 * histogram_size <= _CHUNK_ITEMS and (
+        weights is not None or num_classes == 1 or 4 * np.count_nonzero(first_labels) > first_labels.size
+    )
+    if interleaved:
+        signed_counts = np.zeros(2 * histogram_size, dtype=np.int64 if weights is None else np.float64)
+    elif weights is None:
         all_counts = np.zeros(histogram_size, dtype=np.int64)
         positive_counts = np.zeros(histogram_size, dtype=np.int64)
     else:
@@ -134,6 +162,15 @@ def threshold_histograms(
     for start in range(0, num_rows, rows_per_chunk):
         rows = slice(start, start + rows_per_chunk)
         chunk_rows = min(rows_per_chunk, num_rows - start)
+        chunk_weights = None if weights is None else np.repeat(weights[rows], num_classes)
+        if interleaved:
+            chunk_index = bucketize.signed_bins(
+                scores[rows], is_positive[rows], work[:chunk_rows], flat_index[:chunk_rows]
+            )
+            if num_classes > 1:
+                chunk_index += 2 * class_offsets
+            signed_counts += np.bincount(chunk_index.reshape(-1), chunk_weights, minlength=2 * histogram_size)
+            continue
         chunk_index = bucketize.bins(scores[rows], work[:chunk_rows], flat_index[:chunk_rows])
         if num_classes > 1:
             chunk_index += class_offsets
@@ -144,8 +181,10 @@ def threshold_histograms(
             np.add.at(positive_counts, chunk_index[np.flatnonzero(chunk_positive)], 1)
         else:
             np.add(chunk_index, histogram_size, out=chunk_index, where=~chunk_positive)
-            np.add.at(signed_histograms, chunk_index, np.repeat(weights[rows], num_classes))
-    if weights is None:
+            np.add.at(signed_histograms, chunk_index, chunk_weights)
+    if interleaved:
+        positive, negative = signed_counts[1::2].astype(np.float64), signed_counts[0::2].astype(np.float64)
+    elif weights is None:
         positive = positive_counts.astype(np.float64)
         negative = (all_counts - positive_counts).astype(np.float64)
     else:
