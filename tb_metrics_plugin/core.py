@@ -160,12 +160,16 @@ def _average_rows(values: np.ndarray, support: np.ndarray, average: str) -> np.n
     return _divide(np.sum(weights * filled, axis=0), np.sum(weights, axis=0), math.nan)
 
 
-def _per_class_or_average(per_class: np.ndarray, positive: np.ndarray, average: str | None, micro):
-    """Shared tail of the area functions: per-class values, or their average, or `micro()`."""
+def _area(area_rows, positive_histograms: ArrayLike, negative_histograms: ArrayLike, average: str | None):
+    """Shared body of the area functions: `area_rows(positive, negative)` per class, their average
+    (macro / weighted), or the area of the summed counts (micro)."""
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    _check_average(average, positive)
+    if average == "micro":
+        return float(area_rows(*_summed(positive, negative)))
+    per_class = area_rows(positive, negative)
     if average is None:
         return _scalar(per_class)
-    if average == "micro":
-        return micro()
     return average_over_classes(per_class, positive.sum(axis=-1), average)
 
 
@@ -449,12 +453,7 @@ def roc_auc(positive_histograms: ArrayLike, negative_histograms: ArrayLike, aver
     >>> roc_auc([0, 1, 1], [1, 1, 0])
     0.875
     """
-    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
-    _check_average(average, positive)
-    per_class = _roc_auc_rows(positive, negative)
-    return _per_class_or_average(
-        per_class, positive, average, lambda: float(_roc_auc_rows(*_summed(positive, negative)))
-    )
+    return _area(_roc_auc_rows, positive_histograms, negative_histograms, average)
 
 
 def _average_precision_rows(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
@@ -480,12 +479,7 @@ def average_precision(
     >>> average_precision([0, 1, 1], [1, 1, 0])
     0.8333333333333333
     """
-    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
-    _check_average(average, positive)
-    per_class = _average_precision_rows(positive, negative)
-    return _per_class_or_average(
-        per_class, positive, average, lambda: float(_average_precision_rows(*_summed(positive, negative)))
-    )
+    return _area(_average_precision_rows, positive_histograms, negative_histograms, average)
 
 
 def _pr_auc_rows(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
@@ -521,12 +515,7 @@ def pr_auc(positive_histograms: ArrayLike, negative_histograms: ArrayLike, avera
     >>> round(pr_auc([0, 1, 1], [1, 1, 0]), 6)
     0.887327
     """
-    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
-    _check_average(average, positive)
-    per_class = _pr_auc_rows(positive, negative)
-    return _per_class_or_average(
-        per_class, positive, average, lambda: float(_pr_auc_rows(*_summed(positive, negative)))
-    )
+    return _area(_pr_auc_rows, positive_histograms, negative_histograms, average)
 
 
 # --------------------------------------------------------------------------------------------------
