@@ -63,6 +63,8 @@ class MetricsCallback(keras.callbacks.Callback):
         batch_size: int = 32,
     ):
         super().__init__()
+        summary.check_class_names_list(class_names)
+        inputs.check_ignore_class(ignore_class)
         self.log_dir = os.fspath(log_dir)
         self.validation_data = validation_data
         self.class_names = None if class_names is None else tuple(class_names)

@@ -124,6 +124,7 @@ def prepare(
         one-hot rows that do not sum to 1, negative or non-finite weights, and a `num_classes` that
         disagrees with the data.
     """
+    check_ignore_class(ignore_class)
     predictions = _as_numeric_array(predictions, "predictions")
     labels = _as_numeric_array(labels, "labels")
     plan = resolve_shapes(labels.shape, predictions.shape)
@@ -181,12 +182,35 @@ def prepare(
     return PreparedBatch(scores, is_positive, weights, true_classes, plan.num_classes)
 
 
+def check_ignore_class(ignore_class) -> None:
+    """Refuses an `ignore_class` that is not an integer: a string or 1.5 would silently match no label.
+
+    Raises:
+      ValueError: naming the value.
+    """
+    if ignore_class is None:
+        return
+    if isinstance(ignore_class, (bool, np.bool_)) or not isinstance(ignore_class, (int, np.integer)):
+        raise ValueError(
+            f"ignore_class={ignore_class!r} must be None or an integer label value (e.g. 255 or -1)."
+        )
+
+
+def is_real_dtype_kind(kind: str) -> bool:
+    """True for the numpy dtype kinds that can be counted: bool, signed, unsigned and float."""
+    return kind in "biuf"
+
+
 def _as_numeric_array(values, name: str) -> np.ndarray:
-    array = np.asarray(values)
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError) as error:  # ragged nested lists, objects numpy cannot read
+        raise ValueError(f"{name} is not a rectangular array of numbers ({error}); pass one.") from None
     if array.dtype == bool:
         return array.astype(np.int8)
-    if not (np.issubdtype(array.dtype, np.number)):
-        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}; convert it to numbers.")
+    # Complex values would silently lose their imaginary part; strings, objects and dates are no counts.
+    if not is_real_dtype_kind(array.dtype.kind):
+        raise ValueError(f"{name} must be real numbers, got dtype {array.dtype}; convert it to numbers.")
     return array
 
 
@@ -194,17 +218,7 @@ def _flat_weights(sample_weight, item_shape, labels_shape) -> np.ndarray | None:
     if sample_weight is None:
         return None
     weights = _as_numeric_array(sample_weight, "sample_weight").astype(np.float64)
-    # Trailing size-1 axes ((N, 1) for (N,) items) are squeezed, then a leading prefix of the item
-    # shape ((N,) for (N, H, W) pixels) is broadcast over the rest.
-    shape = weights.shape
-    while len(shape) > len(item_shape) and shape[-1] == 1:
-        shape = shape[:-1]
-    weights = weights.reshape(shape)
-    if shape != tuple(item_shape[: len(shape)]):
-        raise ValueError(
-            f"sample_weight of shape {weights.shape} does not fit labels of shape {labels_shape}; "
-            f"pass one weight per sample {tuple(item_shape[:1])} or per item {tuple(item_shape)}."
-        )
+    shape = weight_shape(weights.shape, item_shape, labels_shape)
     weights = weights.reshape(shape + (1,) * (len(item_shape) - len(shape)))
     weights = np.broadcast_to(weights, item_shape).reshape(-1)
     bad = ~np.isfinite(weights) | (weights < 0)
@@ -214,6 +228,34 @@ def _flat_weights(sample_weight, item_shape, labels_shape) -> np.ndarray | None:
             f"(e.g. {weights[bad][0].item()!r}); weights must be finite and >= 0."
         )
     return weights
+
+
+def weight_shape(sample_weight_shape, item_shape, labels_shape) -> tuple[int | None, ...]:
+    """The shape `sample_weight` is read as: a leading prefix of the item shape ((N,) for (N, H, W)
+    pixels), broadcast over the rest, after squeezing trailing size-1 axes that do not fit it
+    (Keras' (N, 1) per-sample weights, for (N,) items as for (N, H, W) pixels). Unknown (None)
+    dimensions fit anything. Shared with the Keras metrics.
+
+    Raises:
+      ValueError: the weights fit neither one weight per sample nor one per item.
+    """
+
+    def fits(shape) -> bool:
+        prefix = item_shape[: len(shape)]
+        return len(shape) <= len(item_shape) and all(
+            given is None or wanted is None or given == wanted for given, wanted in zip(shape, prefix, strict=True)
+        )
+
+    shape = tuple(sample_weight_shape)
+    while shape and shape[-1] == 1 and not fits(shape):
+        shape = shape[:-1]
+    if not fits(shape):
+        raise ValueError(
+            f"sample_weight of shape {tuple(sample_weight_shape)} does not fit labels of shape "
+            f"{tuple(labels_shape)}; pass one weight per sample {tuple(item_shape[:1])} or per item "
+            f"{tuple(item_shape)}."
+        )
+    return shape
 
 
 def _check_finite(values: np.ndarray, name: str, why: str) -> None:
@@ -278,7 +320,9 @@ def _check_one_hot(is_positive: np.ndarray) -> None:
 
 def _activate(logits: np.ndarray, softmax: bool) -> np.ndarray:
     if softmax:
-        shifted = logits - logits.max(axis=1, keepdims=True)
+        # Logits ±1e308 apart overflow the shift to -inf, whose exp is the right 0: no warning.
+        with np.errstate(over="ignore"):
+            shifted = logits - logits.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
         return exp / exp.sum(axis=1, keepdims=True)
     # exp(-|x|) never overflows; both branches give 1 / (1 + exp(-x)).

@@ -27,6 +27,8 @@ class _CountingMetric(keras.metrics.Metric):
 
     def __init__(self, *, from_logits, multi_label, num_classes, ignore_class, class_names, name, dtype):
         super().__init__(name=name, dtype=dtype or "float32")
+        inputs.check_ignore_class(ignore_class)
+        summary.check_class_names_list(class_names)  # the length is checked once the data is seen
         self.from_logits = bool(from_logits)
         self.multi_label = bool(multi_label)
         self.num_classes = num_classes
@@ -43,6 +45,17 @@ class _CountingMetric(keras.metrics.Metric):
             )
         if plan.num_score_columns is None:
             raise ValueError("predictions need a static class axis (last dimension) to be counted.")
+        # The same refusals as the numpy writer (`inputs.prepare`), decided from shapes alone.
+        if self.multi_label and plan.form == inputs.FORM_SPARSE:
+            raise ValueError(
+                f"{type(self).__name__}(multi_label=True) needs labels shaped like the predictions "
+                f"(..., {plan.num_score_columns}), got integer labels; pass 0/1 labels per class."
+            )
+        if self.ignore_class is not None and plan.form == inputs.FORM_INDICATOR:
+            raise ValueError(
+                f"{type(self).__name__}(ignore_class={self.ignore_class}) needs integer class labels, got "
+                "labels shaped like the predictions; pass sparse labels (argmax of one-hot)."
+            )
         summary.resolve_class_names(self.class_names, plan.num_classes)
         self.plan = plan
         self.invalid_count = self.add_variable(shape=(), initializer="zeros", name="invalid_count")
@@ -51,8 +64,8 @@ class _CountingMetric(keras.metrics.Metric):
 
     def _flat_inputs(self, y_true, y_pred, sample_weight):
         """Returns (labels, scores (M, C), weights (M,), valid (M,)) with invalid items weighted 0."""
-        y_pred = ops.convert_to_tensor(y_pred)
-        y_true = ops.convert_to_tensor(y_true)
+        y_pred = _real_tensor(y_pred, "y_pred")
+        y_true = _real_tensor(y_true, "y_true")
         plan = inputs.resolve_shapes(tuple(y_true.shape), tuple(y_pred.shape))
         if not self._built:
             self._build(plan)
@@ -69,8 +82,9 @@ class _CountingMetric(keras.metrics.Metric):
         if sample_weight is None:
             weights = ops.ones((num_items,), dtype="float32")
         else:
-            weights = ops.cast(ops.convert_to_tensor(sample_weight), "float32")
-            while len(weights.shape) > len(plan.item_shape) and weights.shape[-1] == 1:
+            weights = ops.cast(_real_tensor(sample_weight, "sample_weight"), "float32")
+            shape = inputs.weight_shape(tuple(weights.shape), plan.item_shape, tuple(y_true.shape))
+            while len(weights.shape) > len(shape):
                 weights = ops.squeeze(weights, axis=-1)
             item_rank = len(plan.item_shape)
             weights = ops.reshape(weights, tuple(ops.shape(weights)) + (1,) * (item_rank - len(weights.shape)))
@@ -120,6 +134,19 @@ class _CountingMetric(keras.metrics.Metric):
     def resolved_class_names(self) -> tuple[str, ...]:
         """The class names of the problem (binary: 2), defaults filled in."""
         return summary.resolve_class_names(self.class_names, self.plan.num_classes)
+
+
+def _real_tensor(value, argument: str):
+    """`value` as a tensor of real numbers or bools, else a ValueError naming `argument`: casting
+    strings fails deep inside the backend, and complex numbers would lose their imaginary part."""
+    try:
+        tensor = ops.convert_to_tensor(value)
+    except (ValueError, TypeError) as error:  # ragged or mixed-type lists, None
+        raise ValueError(f"{argument} cannot be read as a tensor of numbers ({error}); pass an array.") from None
+    dtype = keras.backend.standardize_dtype(tensor.dtype)
+    if dtype != "bool" and not dtype.startswith(("float", "int", "uint", "bfloat")):
+        raise ValueError(f"{argument} must be real numbers or bools, got dtype {dtype}; convert it to numbers.")
+    return tensor
 
 
 @keras.saving.register_keras_serializable(package="tb_metrics_plugin")

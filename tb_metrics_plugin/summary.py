@@ -12,7 +12,7 @@ Counting is O(N) time and O(C·T) memory (see `counting`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
@@ -48,6 +48,7 @@ def resolve_class_names(class_names: Sequence[str] | None, num_classes: int) -> 
     """
     if class_names is None:
         return ("negative", "positive") if num_classes == 2 else tuple(str(i) for i in range(num_classes))
+    check_class_names_list(class_names)
     names = tuple(class_names)
     if len(names) != num_classes:
         raise ValueError(
@@ -58,6 +59,16 @@ def resolve_class_names(class_names: Sequence[str] | None, num_classes: int) -> 
     if not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
         raise ValueError(f"class_names must be distinct strings, got {list(names)!r}.")
     return names
+
+
+def check_class_names_list(class_names) -> None:
+    """Refuses `class_names` that is not a list of names (before the number of classes is known).
+
+    Raises:
+      ValueError: a lone string (it would split into one-letter names) or a non-iterable.
+    """
+    if class_names is not None and (isinstance(class_names, (str, bytes)) or not isinstance(class_names, Iterable)):
+        raise ValueError(f"class_names={class_names!r} must be a list of names, one per class, or None.")
 
 
 def curve_class_names(class_names: tuple[str, ...], num_score_columns: int) -> tuple[str, ...]:
@@ -77,6 +88,7 @@ def threshold_curves_pb_from_counts(
 ) -> summary_pb2.Summary:
     """A threshold-curve `Summary` from histograms already counted (see `layout`)."""
     plugin_data = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(curve_names))
+    check_counts(positive_histograms, negative_histograms)
     tensor = layout.encode_threshold_curves(thresholds, positive_histograms, negative_histograms)
     return _summary(name, tensor, plugin_data, display_name, description)
 
@@ -92,15 +104,52 @@ def confusion_matrix_pb_from_counts(
     description: str | None = None,
 ) -> summary_pb2.Summary:
     """A confusion-matrix `Summary` from a C×C matrix already counted (rows: true class)."""
+    inputs.check_ignore_class(ignore_class)
     plugin_data = metadata.PluginData(
         metadata.KIND_CONFUSION_MATRIX, tuple(class_names), ignore_class=ignore_class, decision=decision
     )
+    check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
     return _summary(name, layout.encode_confusion_matrix(matrix), plugin_data, display_name, description)
 
 
-def _summary(name, tensor, plugin_data, display_name, description) -> summary_pb2.Summary:
+def check_counts(*counts) -> None:
+    """Refuses counts a reader would take for damage or turn into NaN metrics: finite non-negative
+    weights can still sum past the largest float (1e308 in float64, 3.4e38 in a Keras metric's
+    float32 state), in a cell or in a class's total (what TP/FP at the lowest threshold add up).
+
+    Args:
+      counts: arrays of the same shape whose last axis is summed into one total per row (a class).
+
+    Raises:
+      ValueError: some count or total is infinite or NaN, or a count is negative.
+    """
+    arrays = [np.asarray(array, dtype=np.float64) for array in counts]
+    if not arrays or arrays[0].size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        totals = sum(array.sum(axis=-1) for array in arrays)
+        finite = bool(np.isfinite(totals).all()) and min(array.min() for array in arrays) >= 0
+    if not finite:
+        raise ValueError(
+            "the weighted counts overflow to infinity: sample_weight values sum to more than the counts' "
+            "float type holds; scale sample_weight down (only ratios of weights matter). Nothing was written."
+        )
+
+
+def _check_name(name) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name={name!r} must be a non-empty string (the tag shown in TensorBoard).")
+
+
+def _check_text(value, argument: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{argument}={value!r} must be a string or None.")
+
+
+def _summary(name, tensor, plugin_data, display_name, description) -> summary_pb2.Summary:
+    _check_name(name)
+    _check_text(display_name, "display_name")
+    _check_text(description, "description")
     summary_metadata = metadata.create_summary_metadata(plugin_data, display_name, description)
     summary = summary_pb2.Summary()
     summary.value.add(tag=name, metadata=summary_metadata, tensor=tensor_util.make_tensor_proto(tensor))
@@ -245,6 +294,7 @@ def threshold_curves(
     them as `tf.errors.InvalidArgumentError` carrying the same message. Either way nothing is written.
     """
     grid = resolve_thresholds(num_thresholds, thresholds)
+    inputs.check_ignore_class(ignore_class)
 
     def count(labels_value, predictions_value, weights_value):
         batch = inputs.prepare(
@@ -253,6 +303,7 @@ def threshold_curves(
         )
         _require_items(batch)
         positive, negative = counting.threshold_histograms(batch.is_positive, batch.scores, grid, batch.weights)
+        check_counts(positive, negative)
         return np.vstack([np.append(grid.astype(np.float64), np.inf)[None, :], positive, negative])
 
     def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
@@ -281,6 +332,7 @@ def confusion_matrix(
     Same calling conventions and error behaviour as `threshold_curves`.
     """
     check_decision_threshold(threshold)
+    inputs.check_ignore_class(ignore_class)
 
     def count(labels_value, predictions_value, weights_value):
         batch = inputs.prepare(
@@ -288,9 +340,11 @@ def confusion_matrix(
             ignore_class=ignore_class, num_classes=num_classes,
         )
         _require_items(batch)
-        return counting.confusion_counts(
+        matrix = counting.confusion_counts(
             batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
         )
+        check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
+        return matrix
 
     def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
         return metadata.PluginData(
@@ -306,8 +360,11 @@ def confusion_matrix(
 def _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data_for):
     import tensorflow as tf  # only these two ops need TensorFlow
 
-    labels = tf.convert_to_tensor(labels)
-    predictions = tf.convert_to_tensor(predictions)
+    _check_name(name)
+    _check_text(description, "description")
+    _check_step(step, tf)
+    labels = _to_tensor(labels, "labels", tf)
+    predictions = _to_tensor(predictions, "predictions", tf)
     if predictions.shape.rank is None or labels.shape.rank is None:
         raise ValueError("labels and predictions need a known rank to decide the input kind.")
     plan = inputs.resolve_shapes(tuple(labels.shape), tuple(predictions.shape))
@@ -317,7 +374,7 @@ def _write_tf(name, labels, predictions, sample_weight, step, description, count
             "output a static last dimension."
         )
     summary_metadata = metadata.create_summary_metadata(plugin_data_for(plan), description=description)
-    weights = tf.constant(np.nan) if sample_weight is None else tf.convert_to_tensor(sample_weight)
+    weights = tf.constant(np.nan) if sample_weight is None else _to_tensor(sample_weight, "sample_weight", tf)
 
     def count_or_raise(labels_value, predictions_value, weights_value):
         weights_value = None if sample_weight is None else weights_value
@@ -328,3 +385,20 @@ def _write_tf(name, labels, predictions, sample_weight, step, description, count
     else:
         tensor = tf.numpy_function(count_or_raise, [labels, predictions, weights], tf.float64, stateful=False)
     return tf.summary.write(tag=name, tensor=tensor, step=step, metadata=summary_metadata)
+
+
+def _to_tensor(value, argument: str, tf):
+    try:
+        return tf.convert_to_tensor(value)
+    except (ValueError, TypeError) as error:  # ragged or mixed-type lists, None, objects
+        raise ValueError(f"{argument} cannot be read as a tensor of numbers ({error}); pass an array.") from None
+
+
+def _check_step(step, tf) -> None:
+    """Python and numpy steps are checked here; tensors and variables (optimizer.iterations) by TF."""
+    if step is None or isinstance(step, (tf.Tensor, tf.Variable)):
+        return
+    if isinstance(step, np.ndarray) and step.ndim == 0:
+        step = step.item()
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or step < 0:
+        raise ValueError(f"step={step!r} must be a non-negative integer (the epoch or batch number).")

@@ -99,7 +99,14 @@ def validate_thresholds(thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
       ValueError: empty, not 1-D, not finite, outside [0, 1], or not strictly increasing (also after
         rounding to float32, which is what Keras compares with).
     """
-    values = np.asarray(thresholds, dtype=np.float64)
+    try:
+        if np.iscomplexobj(thresholds):  # numpy would drop the imaginary part with a mere warning
+            raise TypeError("complex numbers")
+        values = np.asarray(thresholds, dtype=np.float64)
+    except (ValueError, TypeError) as error:  # strings, ragged lists, complex numbers, dicts
+        raise ValueError(
+            f"thresholds must be a non-empty 1-D list of numbers in [0, 1], got {_shorten(thresholds)} ({error})."
+        ) from None
     if values.ndim != 1 or values.size == 0:
         raise ValueError(
             f"thresholds must be a non-empty 1-D list of numbers in [0, 1], got shape {values.shape}."
@@ -120,3 +127,8 @@ def validate_thresholds(thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
             f"{values[where].item()!r} is followed by {values[where + 1].item()!r}. Sort them and drop duplicates."
         )
     return rounded
+
+
+def _shorten(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
