@@ -1,57 +1,83 @@
 // Turns what a view exports into files the browser downloads.
 
-/** Splits one CSV line, honouring double-quoted fields ("a,b" and "" escapes). */
-function splitCsvLine(line) {
-  const fields = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const char = line[i];
-    if (quoted) {
-      if (char === '"' && line[i + 1] === '"') {
-        field += '"';
+/**
+ * Parses CSV text into rows of fields `{text, quoted}`; quoted fields may hold commas, quotes ("")
+ * and line breaks.
+ */
+function parseCsv(csv) {
+  const rows = [];
+  let row = [];
+  let field = { text: "", quoted: false };
+  let quoting = false;
+  const endField = () => {
+    row.push(field);
+    field = { text: "", quoted: false };
+  };
+  for (let i = 0; i < csv.length; i++) {
+    const char = csv[i];
+    if (quoting) {
+      if (char === '"' && csv[i + 1] === '"') {
+        field.text += '"';
         i++;
       } else if (char === '"') {
-        quoted = false;
+        quoting = false;
       } else {
-        field += char;
+        field.text += char;
       }
     } else if (char === '"') {
-      quoted = true;
+      quoting = true;
+      field.quoted = true;
     } else if (char === ",") {
-      fields.push(field);
-      field = "";
+      endField();
+    } else if (char === "\n" || char === "\r") {
+      if (char === "\r" && csv[i + 1] === "\n") i++;
+      endField();
+      rows.push(row);
+      row = [];
     } else {
-      field += char;
+      field.text += char;
     }
   }
-  fields.push(field);
-  return fields;
+  if (row.length > 0 || field.text !== "" || field.quoted) {
+    endField();
+    rows.push(row);
+  }
+  // Blank lines hold one empty unquoted field: not records.
+  return rows.filter((fields) => !(fields.length === 1 && fields[0].text === "" && !fields[0].quoted));
 }
 
-/** CSV text (header row first) as an array of records; numeric fields become numbers. */
+/** True when unquoted CSV `text` reads back as a number (or NaN, undefined), not as this text. */
+function readsAsNumber(text) {
+  return text === "NaN" || (text.trim() !== "" && Number.isFinite(Number(text)));
+}
+
+/**
+ * CSV text (header row first) as an array of records: unquoted numbers become numbers, "NaN"
+ * null; quoted fields stay text (`csvField` quotes a name such as "007", so it stays a name).
+ */
 export function csvToRecords(csv) {
-  const lines = csv.split(/\r?\n/).filter((line) => line.length > 0);
-  if (lines.length === 0) return [];
-  const header = splitCsvLine(lines[0]);
-  return lines.slice(1).map((line) => {
-    const values = splitCsvLine(line);
+  const rows = parseCsv(csv);
+  if (rows.length === 0) return [];
+  const header = rows[0].map((field) => field.text);
+  return rows.slice(1).map((fields) => {
     const record = {};
     header.forEach((name, index) => {
-      const text = values[index] ?? "";
-      const number = Number(text);
-      record[name] = text !== "" && Number.isFinite(number) ? number : text === "NaN" ? null : text;
+      const { text, quoted } = fields[index] ?? { text: "", quoted: false };
+      record[name] = quoted || !readsAsNumber(text) ? text : text === "NaN" ? null : Number(text);
     });
     return record;
   });
 }
 
-/** One CSV field, quoted when it holds a comma, quote or newline. */
+/**
+ * One CSV field: numbers as they are; text quoted when it holds a comma, quote or line break, or
+ * would read back as a number ("007", "1e3", "NaN"), so that names survive a round trip.
+ */
 export function csvField(value) {
   if (value === null || value === undefined) return "";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
   const text = String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return /[",\n\r]/.test(text) || readsAsNumber(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 /** Rows of values as CSV text, header first. */
@@ -59,12 +85,25 @@ export function toCsv(header, rows) {
   return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\n") + "\n";
 }
 
-/** A file name safe on every OS, from parts like ["val", "roc", "step 3"]. */
+// File names are kept well under the 255 bytes most file systems allow per name.
+const MAX_FILE_NAME_PART = 60;
+const MAX_FILE_NAME_STEM = 150;
+
+/**
+ * A file name safe on every OS, from parts like ["val", "roc", "step 3"]: ASCII letters, digits,
+ * ".", "_" and "-" only, each part at most MAX_FILE_NAME_PART characters and the whole name
+ * bounded (middle parts are cut first: the last part, such as the step, is kept).
+ */
 export function exportFileName(parts, extension) {
-  const stem = parts
+  const cleaned = parts
     .filter((part) => part !== null && part !== undefined && part !== "")
-    .map((part) => String(part).replace(/[^A-Za-z0-9._-]+/g, "_"))
-    .join("_");
+    .map((part) => String(part).replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, MAX_FILE_NAME_PART).replace(/^_+|_+$/g, ""))
+    .filter((part) => part !== "");
+  let stem = cleaned.join("_");
+  if (stem.length > MAX_FILE_NAME_STEM && cleaned.length > 1) {
+    const last = cleaned[cleaned.length - 1];
+    stem = `${cleaned.slice(0, -1).join("_").slice(0, MAX_FILE_NAME_STEM - last.length - 1)}_${last}`;
+  }
   return `${stem || "tb_metrics"}.${extension}`;
 }
 
