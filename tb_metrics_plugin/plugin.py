@@ -8,12 +8,14 @@ Python), remote logdirs and `--path_prefix` work. Routes and their parameters: d
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import math
 import mimetypes
 import os
 import re
+import threading
 from typing import Any
 
 from tensorboard import errors as tb_errors
@@ -28,7 +30,12 @@ logger = logging.getLogger(__name__)
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _JSON = "application/json"
+# Experiments whose caches are kept. The experiment id comes from the URL or a request header, so
+# any client can make up new ones: an unbounded cache per id would let it grow memory without end.
+MAX_CACHED_EXPERIMENTS = 8
 _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+# Run and tag names are unbounded; file systems allow 255 bytes per file name.
+_MAX_FILENAME_PART = 60
 
 
 class BadParameterError(reading.ReadError):
@@ -44,9 +51,9 @@ class MetricsPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context: base_plugin.TBContext):
         self._data_provider = context.data_provider
-        # Steps of each run/tag, re-read only when its max_step or max_wall_time moves.
-        self._step_cache: reading.StepCache = {}
-        self._summary_caches: dict[str, export.SummaryCache] = {}  # by experiment
+        # Per experiment: steps of each run/tag (re-read only when its max_step or max_wall_time
+        # moves) and per-step summaries.
+        self._caches = _ExperimentCaches(MAX_CACHED_EXPERIMENTS)
 
     def get_plugin_apps(self):
         return {
@@ -98,7 +105,8 @@ class MetricsPlugin(base_plugin.TBPlugin):
             export_format = _required(request, "format")
             if export_format not in export.EXPORT_FORMATS:
                 raise BadParameterError(f"format={export_format!r} is not one of {list(export.EXPORT_FORMATS)}.")
-            content = _single(request, "content") or "metrics"
+            content = _single(request, "content")
+            content = "metrics" if content is None else content  # `content=` (empty) is refused below
             if content not in export.EXPORT_CONTENTS:
                 raise BadParameterError(f"content={content!r} is not one of {list(export.EXPORT_CONTENTS)}.")
             if content == "counts" and threshold is not None:
@@ -126,7 +134,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
     def tags_impl(self, ctx, experiment: str) -> dict[str, dict[str, dict[str, Any]]]:
         """{run: {tag: {kind, class_names, version, num_steps, steps, max_step, ignore_class,
         decision}}}; a tag this plugin cannot read has `{error}` instead (see `reading.tag_listing`)."""
-        return reading.tag_listing(self._data_provider, ctx, experiment, self._step_cache)
+        return reading.tag_listing(self._data_provider, ctx, experiment, self._caches.steps(experiment))
 
     def counts_impl(self, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> dict[str, Any]:
         """The raw counts of one run/tag, all steps or only `step`, with typed arrays (see `wire`).
@@ -152,7 +160,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag)
         answer = {key: _header(series)[key] for key in ("run", "tag", "kind", "class_names", "steps", "wall_times")}
-        answer["series"] = export.summary_series(series, self._summary_caches.setdefault(experiment, {}))
+        answer["series"] = export.summary_series(series, self._caches.summaries(experiment))
         return core.json_safe(answer)
 
     def export_impl(
@@ -181,12 +189,41 @@ class MetricsPlugin(base_plugin.TBPlugin):
         if content == "counts":
             records = export.count_records(series)
         else:
-            records = export.records(series, threshold, self._summary_caches.setdefault(experiment, {}))
+            records = export.records(series, threshold, self._caches.summaries(experiment))
         body = export.to_csv(records) if export_format == "csv" else export.to_json(records)
         parts = ["tb_metrics", run, tag] + ([f"step{step}"] if step is not None else [])
         parts += ["counts"] if content == "counts" else []
-        filename = _SAFE_FILENAME.sub("_", "_".join(parts)).strip("_") + "." + export_format
+        parts = [_SAFE_FILENAME.sub("_", part)[:_MAX_FILENAME_PART].strip("_") for part in parts]
+        filename = "_".join(part for part in parts if part) + "." + export_format
         return body, filename
+
+
+class _ExperimentCaches:
+    """The step and summary caches of the `limit` most recently used experiments."""
+
+    def __init__(self, limit: int):
+        self._limit = limit
+        self._by_experiment: collections.OrderedDict[str, tuple[reading.StepCache, export.SummaryCache]] = (
+            collections.OrderedDict()
+        )
+        self._lock = threading.Lock()  # routes run on the server's request threads
+
+    def steps(self, experiment: str) -> reading.StepCache:
+        return self._get(experiment)[0]
+
+    def summaries(self, experiment: str) -> export.SummaryCache:
+        return self._get(experiment)[1]
+
+    def __len__(self) -> int:
+        return len(self._by_experiment)
+
+    def _get(self, experiment: str) -> tuple[reading.StepCache, export.SummaryCache]:
+        with self._lock:
+            caches = self._by_experiment.pop(experiment, None) or ({}, {})
+            self._by_experiment[experiment] = caches
+            while len(self._by_experiment) > self._limit:
+                self._by_experiment.popitem(last=False)
+            return caches
 
 
 def _where(request: wrappers.Request) -> tuple[Any, str]:
@@ -210,7 +247,7 @@ def _header(series: reading.TagSeries) -> dict[str, Any]:
 def _respond(request: wrappers.Request, answer, allowed: set[str]) -> wrappers.Response:
     """Runs `answer()`; turns every refusal into a 4xx JSON `{"error": ...}`, never a traceback."""
     try:
-        unknown = sorted(set(request.args) - allowed)
+        unknown = sorted(set(_arguments(request)) - allowed)
         if unknown:
             raise BadParameterError(
                 f"unknown parameter {unknown[0]!r}; this route takes "
@@ -223,7 +260,8 @@ def _respond(request: wrappers.Request, answer, allowed: set[str]) -> wrappers.R
     except tb_errors.PublicError as error:  # raised by the data provider, e.g. an unknown experiment
         return _error(request, str(error), error.http_code)
     except Exception:  # noqa: BLE001 - a bug must not leak a traceback to the browser
-        logger.exception("tb_metrics: %s failed", request.full_path)
+        # Not `request.full_path`: it decodes the query strictly, and this handler must not fail.
+        logger.exception("tb_metrics: %s?%s failed", request.path, request.query_string.decode("utf-8", "replace"))
         return _error(request, "internal error in the tb_metrics plugin; the TensorBoard log has details.", 500)
 
 
@@ -237,8 +275,23 @@ def _json_response(request: wrappers.Request, answer: Any) -> wrappers.Response:
     return http_util.Respond(request, wire.dumps(core.json_safe(answer)), _JSON)
 
 
+def _arguments(request: wrappers.Request):
+    """The query's parameters; a query string that is not UTF-8 is the client's error, not ours.
+
+    werkzeug decodes percent-escapes that are not UTF-8 leniently, but raw bytes sent on the request
+    line (not percent-encoded) make `request.args` raise `UnicodeDecodeError`.
+    """
+    try:
+        return request.args
+    except UnicodeDecodeError:
+        raise BadParameterError(
+            f"the query string {request.query_string[:200]!r} is not valid UTF-8; percent-encode its "
+            "parameters (as a browser's URLSearchParams or encodeURIComponent does)."
+        ) from None
+
+
 def _single(request: wrappers.Request, name: str) -> str | None:
-    values = request.args.getlist(name)
+    values = _arguments(request).getlist(name)
     if len(values) > 1:
         raise BadParameterError(f"parameter {name!r} was given {len(values)} times ({values!r}); give it once.")
     return values[0] if values else None

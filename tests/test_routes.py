@@ -486,7 +486,7 @@ def test_summary_and_export_reuse_step_summaries_only_for_unchanged_steps(fitted
     direct = plugin.MetricsPlugin(base_plugin.TBContext(data_provider=provider))
     ctx = RequestContext()
     first = direct.summary_impl(ctx, "", "digits/validation", "threshold_curves")
-    cache = direct._summary_caches[""]
+    cache = direct._caches.summaries("")
     assert len(cache) == fitted_logs.epochs
     assert direct.summary_impl(ctx, "", "digits/validation", "threshold_curves") == first
     assert len(cache) == fitted_logs.epochs
