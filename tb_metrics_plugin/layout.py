@@ -51,8 +51,9 @@ class ConfusionMatrixCounts:
 def compact(values: np.ndarray) -> np.ndarray:
     """`values` as float32 when that is exact, else as float64 (halves the size of typical logs)."""
     values = np.asarray(values, dtype=np.float64)
-    as_float32 = values.astype(np.float32)
-    with np.errstate(invalid="ignore"):
+    # Counts above float32's 3.4e38 become inf there: not exact, kept as float64, no warning needed.
+    with np.errstate(over="ignore", invalid="ignore"):
+        as_float32 = values.astype(np.float32)
         exact = np.array_equal(as_float32.astype(np.float64), values)
     return as_float32 if exact else values
 
@@ -69,9 +70,11 @@ def decode_threshold_curves(tensor: np.ndarray, plugin_data: metadata.PluginData
     """Inverse of `encode_threshold_curves`.
 
     Raises:
-      metadata.UnsupportedFormatError: the tensor's shape or values do not fit the metadata.
+      metadata.UnsupportedFormatError: the tensor's dtype, shape or values do not fit the metadata
+        (not numeric, wrong number of rows for the class names, edges not increasing, negative or
+        non-finite counts).
     """
-    tensor = np.asarray(tensor, dtype=np.float64)
+    tensor = _float_tensor(tensor, metadata.KIND_THRESHOLD_CURVES)
     num_classes = len(plugin_data.class_names)
     if tensor.ndim != 2 or tensor.shape[0] != 1 + 2 * num_classes or tensor.shape[1] < 2:
         raise metadata.UnsupportedFormatError(
@@ -81,6 +84,7 @@ def decode_threshold_curves(tensor: np.ndarray, plugin_data: metadata.PluginData
     thresholds = tensor[0, :-1]
     if not (np.all(np.diff(thresholds) > 0) and np.isinf(tensor[0, -1])):
         raise metadata.UnsupportedFormatError("threshold_curves tensor row 0 is not increasing edges")
+    _check_counts(tensor[1:], metadata.KIND_THRESHOLD_CURVES)
     return ThresholdCurveCounts(
         thresholds=thresholds.astype(np.float32),
         positive_histograms=tensor[1 : 1 + num_classes],
@@ -97,14 +101,16 @@ def decode_confusion_matrix(tensor: np.ndarray, plugin_data: metadata.PluginData
     """Inverse of `encode_confusion_matrix`.
 
     Raises:
-      metadata.UnsupportedFormatError: the tensor is not C×C for the metadata's C class names.
+      metadata.UnsupportedFormatError: the tensor is not C×C for the metadata's C class names, not
+        numeric, or holds negative or non-finite counts.
     """
-    tensor = np.asarray(tensor, dtype=np.float64)
+    tensor = _float_tensor(tensor, metadata.KIND_CONFUSION_MATRIX)
     num_classes = len(plugin_data.class_names)
     if tensor.shape != (num_classes, num_classes):
         raise metadata.UnsupportedFormatError(
             f"confusion_matrix tensor has shape {tensor.shape}, expected ({num_classes}, {num_classes})"
         )
+    _check_counts(tensor, metadata.KIND_CONFUSION_MATRIX)
     return ConfusionMatrixCounts(tensor, plugin_data.class_names, plugin_data.ignore_class)
 
 
@@ -113,3 +119,27 @@ def decode(tensor: np.ndarray, plugin_data: metadata.PluginData):
     if plugin_data.kind == metadata.KIND_THRESHOLD_CURVES:
         return decode_threshold_curves(tensor, plugin_data)
     return decode_confusion_matrix(tensor, plugin_data)
+
+
+def _float_tensor(tensor, kind: str) -> np.ndarray:
+    # A damaged or foreign log can hold any dtype; only real numbers are counts (strings such as
+    # b"1.5" would otherwise be parsed by numpy, and other strings raise a bare ValueError).
+    array = np.asarray(tensor)
+    if array.dtype.kind not in "fiu":
+        raise metadata.UnsupportedFormatError(
+            f"{kind} tensor has dtype {array.dtype}, expected float32 or float64 counts"
+        )
+    return array.astype(np.float64, copy=False)
+
+
+def _check_counts(counts: np.ndarray, kind: str) -> None:
+    # Writers only ever store finite, non-negative weights; anything else is damage (e.g. a flipped
+    # sign or exponent bit that the Rust data server, which skips checksums of records that parse,
+    # passes on).
+    bad = ~np.isfinite(counts) | (counts < 0)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise metadata.UnsupportedFormatError(
+            f"{kind} tensor holds {int(bad.sum())} negative or non-finite counts (first {float(counts[index])} at "
+            f"{list(index)}); counts are finite and non-negative, so this step of the log is damaged"
+        )

@@ -91,7 +91,11 @@ def list_series(data_provider, ctx, experiment: str) -> dict[str, dict[str, Any]
     return data_provider.list_tensors(ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME)
 
 
-StepCache = dict[tuple[str, str, str], tuple[tuple[int, float], list[int], bool]]
+# (experiment, run, tag) -> ((max_step, max_wall_time), steps, complete, problem or None, the
+# (step, wall_time) pairs already decoded without a problem, so that a new epoch checks only itself).
+StepCache = dict[
+    tuple[str, str, str], tuple[tuple[int, float], list[int], bool, str | None, frozenset[tuple[int, float]]]
+]
 
 
 def tag_listing(
@@ -103,8 +107,9 @@ def tag_listing(
     one run/tag per call (a run/tag of which not even one step fits in a data-server reply is
     listed with `error`). With `step_cache` (a dict kept between calls), a run/tag whose
     `max_step` and `max_wall_time` are unchanged since the last call is not read again: a new or
-    rewritten step changes one of them. Tags whose metadata cannot be read are listed with `error`
-    instead; a run/tag too large for one data-server reply is listed with the steps of a sample,
+    rewritten step changes one of them. Tags whose metadata or any step's tensor cannot be decoded
+    (newer format, damaged log) are listed with `error` naming the problem, logged once as a
+    warning; a run/tag too large for one data-server reply is listed with the steps of a sample,
     `sampled: true` and a `warning`.
     """
     result: dict[str, dict[str, dict[str, Any]]] = {}
@@ -118,9 +123,15 @@ def tag_listing(
                 entry = {"error": str(error)}
             else:
                 try:
-                    steps, complete = _steps(data_provider, ctx, experiment, run, tag, time_series, step_cache)
+                    steps, complete, problem = _steps(
+                        data_provider, ctx, experiment, run, tag, time_series, plugin_data, step_cache
+                    )
                 except TooLargeError as error:
                     result.setdefault(run, {})[tag] = {"error": str(error)}
+                    continue
+                if problem is not None:
+                    _warn_once(run, tag, problem)
+                    result.setdefault(run, {})[tag] = {"error": problem}
                     continue
                 entry = {
                     "kind": plugin_data.kind,
@@ -139,16 +150,34 @@ def tag_listing(
     return result
 
 
-def _steps(data_provider, ctx, experiment, run, tag, time_series, step_cache) -> tuple[list[int], bool]:
+def _steps(
+    data_provider, ctx, experiment, run, tag, time_series, plugin_data, step_cache
+) -> tuple[list[int], bool, str | None]:
+    """(steps, complete, problem): the stored steps, and the first step that cannot be decoded, in words."""
     version = (time_series.max_step, time_series.max_wall_time)
     key = (experiment, run, tag)
-    if step_cache is not None and key in step_cache and step_cache[key][0] == version:
-        return step_cache[key][1], step_cache[key][2]
+    cached = step_cache.get(key) if step_cache is not None else None
+    if cached is not None and cached[0] == version:
+        return cached[1], cached[2], cached[3]
     data, complete = _read_data(data_provider, ctx, experiment, run, tag)
     steps = sorted({int(datum.step) for datum in data})
+    checked = cached[4] if cached is not None else frozenset()
+    unchecked = [datum for datum in data if (int(datum.step), datum.wall_time) not in checked]
+    problem = next(filter(None, (_step_problem(datum, plugin_data) for datum in unchecked)), None)
     if step_cache is not None:
-        step_cache[key] = (version, steps, complete)
-    return steps, complete
+        if problem is None:
+            checked = frozenset((int(datum.step), datum.wall_time) for datum in data)
+        step_cache[key] = (version, steps, complete, problem, checked)
+    return steps, complete, problem
+
+
+def _step_problem(datum, plugin_data: metadata.PluginData) -> str | None:
+    """Why one stored step cannot be decoded according to the tag's metadata, or None if it can."""
+    try:
+        layout.decode(datum.numpy, plugin_data)  # checks dtype, shape, edges and counts
+    except metadata.UnsupportedFormatError as error:
+        return f"step={int(datum.step)}: {error}"
+    return None
 
 
 def read_series(data_provider, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> TagSeries:
@@ -195,20 +224,30 @@ def _plugin_data(data_provider, ctx, experiment: str, run: str, tag: str) -> met
     try:
         return metadata.parse_plugin_metadata(listing[run][tag].plugin_content)
     except metadata.UnsupportedFormatError as error:
-        raise UnreadableError(f"run={run!r} tag={tag!r}: {error}") from error
+        raise _unreadable(run, tag, str(error)) from error
+
+
+def _unreadable(run: str, tag: str, problem: str) -> UnreadableError:
+    """The 422 error for `problem`, logged as a warning the first time only (not once per request)."""
+    _warn_once(run, tag, problem)
+    return UnreadableError(f"run={run!r} tag={tag!r}: {problem}")
 
 
 def _read_data(data_provider, ctx, experiment: str, run: str, tag: str) -> tuple[list, bool]:
     """The provider's data points of one run/tag, and whether they are all of them.
 
     A run/tag larger than one reply of the Rust data server is read as the largest sample that
-    fits (the data server's sample always holds the last step).
+    fits (the data server's sample always holds the last step). Through the data server the last
+    step is read first, and the run/tag is never asked for whole when that many steps cannot fit:
+    the data server builds the whole reply before it is refused (seconds and gigabytes of its
+    memory), and above 2 GiB it cancels the stream instead of reporting RESOURCE_EXHAUSTED.
     """
-    try:
-        return _read(data_provider, ctx, experiment, run, tag, ALL_STEPS), True
-    except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
-        if not _is_reply_too_large(error):
-            raise
+    if not _is_data_server(data_provider):
+        try:
+            return _read(data_provider, ctx, experiment, run, tag, ALL_STEPS), True
+        except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
+            if not _is_reply_too_large(error):
+                raise
     try:
         last = _read(data_provider, ctx, experiment, run, tag, 1)
     except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
@@ -220,10 +259,21 @@ def _read_data(data_provider, ctx, experiment: str, run: str, tag: str) -> tuple
         ) from None
     bytes_per_step = max(1, max(datum.numpy.nbytes for datum in last)) if last else 1
     fitting = max(1, int(_FALLBACK_SHARE * DATA_SERVER_REPLY_LIMIT_BYTES // bytes_per_step))
+    try:  # one step more than fits in the share: fewer back means these are all the steps
+        data = _read(data_provider, ctx, experiment, run, tag, fitting + 1)
+        if len(data) <= fitting:
+            return data, True
+        fitting += 1
+    except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
+        if not _is_reply_too_large(error):
+            raise
+        data = None
     logger.warning(
         "tb_metrics: run %r tag %r exceeds one data-server reply (%s); reading a sample of %d steps",
         run, tag, _mib(DATA_SERVER_REPLY_LIMIT_BYTES), fitting,
     )
+    if data is not None:
+        return data, False
     try:
         return _read(data_provider, ctx, experiment, run, tag, fitting), False
     except Exception as error:  # noqa: BLE001 - steps of uneven size: the sample did not fit either
@@ -247,21 +297,33 @@ def _read(data_provider, ctx, experiment: str, run: str, tag: str, downsample: i
     return list(data.get(run, {}).get(tag, []))
 
 
+def _is_data_server(data_provider) -> bool:
+    """True for TensorBoard's gRPC client of the Rust data server (its replies are capped)."""
+    try:
+        from tensorboard.data import grpc_provider
+    except ImportError:  # no gRPC, so no data server
+        return False
+    return isinstance(data_provider, grpc_provider.GrpcDataProvider)
+
+
 def _is_reply_too_large(error: Exception) -> bool:
     try:
         import grpc
     except ImportError:  # no gRPC, so no data server
         return False
-    return isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    if not isinstance(error, grpc.RpcError):
+        return False
+    # Above 2 GiB the data server resets the stream (RST_STREAM, CANCEL) rather than send it.
+    cancelled = error.code() == grpc.StatusCode.CANCELLED and "RST_STREAM" in (error.details() or "")
+    return error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED or cancelled
 
 
 def _stack(run: str, tag: str, plugin_data: metadata.PluginData, data: list, complete: bool) -> TagSeries:
     tensors = []
     for datum in data:
-        try:
-            layout.decode(datum.numpy, plugin_data)  # validates shape and edges of every step
-        except metadata.UnsupportedFormatError as error:
-            raise UnreadableError(f"run={run!r} tag={tag!r} step={datum.step}: {error}") from error
+        problem = _step_problem(datum, plugin_data)
+        if problem is not None:
+            raise _unreadable(run, tag, problem)
         tensors.append(datum.numpy)
     shapes = {tensor.shape for tensor in tensors}
     if len(shapes) > 1:
