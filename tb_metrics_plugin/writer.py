@@ -16,6 +16,8 @@ class SummaryWriter:
 
     Works without TensorFlow (PyTorch, Keras on JAX or torch). Several writers may share a folder
     with Keras' TensorBoard callback: TensorBoard merges every event file of a folder into one run.
+    Events reach the file on `flush()`, on `close()` and every `flush_secs`: in a custom loop call
+    `flush()` after each epoch, so that a killed process keeps every completed epoch.
 
     Example:
       >>> with SummaryWriter("logs/run1/validation") as writer:  # doctest: +SKIP
