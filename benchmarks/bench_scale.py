@@ -50,7 +50,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serving import App, peak_rss_mb, timed_get  # noqa: E402 - sibling benchmark module
+import bench_serving  # noqa: E402 - sibling benchmark module
+from bench_serving import App, peak_rss_mb, timed_get  # noqa: E402
 
 from tb_metrics_plugin import counting, layout, metadata, summary, wire  # noqa: E402
 from tb_metrics_plugin.thresholds import default_thresholds  # noqa: E402
@@ -77,16 +78,10 @@ def synthetic_matrix(epoch: int, num_classes: int, num_epochs: int) -> np.ndarra
 
 
 def synthetic_histograms(epoch: int, num_classes: int, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Poisson score histograms of 10,000 samples: positives pile up near 1, negatives near 0."""
+    """`bench_serving`'s Poisson score histograms of 10,000 samples, seeded by (epoch, shape) so that
+    any epoch can be rebuilt on its own."""
     rng = np.random.default_rng([epoch, num_classes, num_bins])
-    position = np.linspace(0.0, 1.0, num_bins)
-    positive_shape = np.exp(-((position - 0.8) ** 2) / 0.02)
-    negative_shape = np.exp(-((position - 0.2) ** 2) / 0.02)
-    positives = VALIDATION_SAMPLES / num_classes
-    positive = rng.poisson(positives * positive_shape / positive_shape.sum(), (num_classes, num_bins))
-    negative = rng.poisson((VALIDATION_SAMPLES - positives) * negative_shape / negative_shape.sum(),
-                           (num_classes, num_bins))
-    return positive.astype(np.float64), negative.astype(np.float64)
+    return bench_serving.synthetic_histograms(rng, num_classes, num_bins)
 
 
 def class_names(num_classes: int) -> list[str]:

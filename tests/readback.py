@@ -75,3 +75,15 @@ def assert_same_matrix(actual, expected, exact: bool = True) -> None:
         np.testing.assert_array_equal(actual.matrix, expected.matrix)
     else:
         np.testing.assert_allclose(actual.matrix, expected.matrix, rtol=1e-5, atol=1e-4)
+
+
+def assert_served_step(answer, position: int, written) -> None:
+    """The `position`-th step of a `counts` route answer holds exactly the decoded counts `written`."""
+    from tb_metrics_plugin import wire
+
+    if isinstance(written, layout.ThresholdCurveCounts):
+        np.testing.assert_array_equal(wire.decode_array(answer["thresholds"])[position], written.thresholds)
+        np.testing.assert_array_equal(wire.decode_array(answer["positive"])[position], written.positive_histograms)
+        np.testing.assert_array_equal(wire.decode_array(answer["negative"])[position], written.negative_histograms)
+    else:
+        np.testing.assert_array_equal(wire.decode_array(answer["matrix"])[position], written.matrix)

@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix
 
-from tb_metrics_plugin import SummaryWriter, core, metadata, summary, wire
-from tests.readback import decode_summary
+from tb_metrics_plugin import SummaryWriter, core, metadata, summary
+from tests.readback import assert_served_step, decode_summary
 
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 NUM_RUNS = 100
@@ -114,13 +114,7 @@ def check_counts(answer, data: RunData, run: str, tag: str, steps: list[int]) ->
     assert (answer["run"], answer["tag"], answer["steps"]) == (run, tag, steps), answer["steps"]
     assert answer["class_names"] == data.class_names
     for position, step in enumerate(steps):
-        written = data.counts[tag][step]
-        if tag == "threshold_curves":
-            np.testing.assert_array_equal(wire.decode_array(answer["thresholds"])[position], written.thresholds)
-            np.testing.assert_array_equal(wire.decode_array(answer["positive"])[position], written.positive_histograms)
-            np.testing.assert_array_equal(wire.decode_array(answer["negative"])[position], written.negative_histograms)
-        else:
-            np.testing.assert_array_equal(wire.decode_array(answer["matrix"])[position], written.matrix)
+        assert_served_step(answer, position, data.counts[tag][step])
 
 
 def check_summary(answer, data: RunData, run: str, tag: str) -> None:

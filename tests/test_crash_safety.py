@@ -17,7 +17,7 @@ import pytest
 from tb_metrics_plugin import metadata, wire
 from tests import training_child
 from tests.conftest import InProcessTensorBoard
-from tests.readback import read_run
+from tests.readback import assert_served_step, read_run
 
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 TAGS = ("threshold_curves", "confusion_matrix")
@@ -112,12 +112,7 @@ def test_a_kill_mid_epoch_keeps_every_completed_epoch(tmp_path, read_on_both_loa
             assert sorted(on_disk[run][tag]) == completed
             for answer in answers:
                 for position, step in enumerate(completed):
-                    stored = on_disk[run][tag][step]
-                    if tag == "threshold_curves":
-                        np.testing.assert_array_equal(
-                            wire.decode_array(answer["positive"])[position], stored.positive_histograms)
-                    else:
-                        np.testing.assert_array_equal(wire.decode_array(answer["matrix"])[position], stored.matrix)
+                    assert_served_step(answer, position, on_disk[run][tag][step])
 
 
 @pytest.mark.parametrize("seed", [0])

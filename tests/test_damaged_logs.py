@@ -21,9 +21,9 @@ import pytest
 from tensorboard.compat.proto import event_pb2
 from tensorboard.util import tensor_util
 
-from tb_metrics_plugin import SummaryWriter, metadata, reading, summary, wire
+from tb_metrics_plugin import SummaryWriter, metadata, reading, summary
 from tests.conftest import InProcessTensorBoard
-from tests.readback import decode_summary
+from tests.readback import assert_served_step, decode_summary
 
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 STEPS = 5
@@ -174,14 +174,8 @@ def get(board, route, **params):
 
 def assert_counts_are(answer, position: int, step: int, tag: str) -> None:
     """The answer's `position`-th step holds exactly what was written at `step`."""
-    written = decode_summary(_step_summaries(step)[tag])
     assert answer["steps"][position] == step
-    if tag == "threshold_curves":
-        np.testing.assert_array_equal(wire.decode_array(answer["thresholds"])[position], written.thresholds)
-        np.testing.assert_array_equal(wire.decode_array(answer["positive"])[position], written.positive_histograms)
-        np.testing.assert_array_equal(wire.decode_array(answer["negative"])[position], written.negative_histograms)
-    else:
-        np.testing.assert_array_equal(wire.decode_array(answer["matrix"])[position], written.matrix)
+    assert_served_step(answer, position, decode_summary(_step_summaries(step)[tag]))
 
 
 # The good run is served whole -----------------------------------------------------------------------
