@@ -351,11 +351,18 @@ def _static_file(request: wrappers.Request, name: str) -> wrappers.Response:
 
 
 class MetricsLoader(base_plugin.TBLoader):
-    """Registers the plugin and makes TensorBoard keep every step of our tags.
+    """Registers the plugin, makes TensorBoard keep every step of our tags and follow every event
+    file of a run.
 
-    TensorBoard keeps a random sample of each tensor tag (100 steps with the Rust data server, 10
-    with the Python loader); curves over epochs need all of them. `--samples_per_plugin
-    tb_metrics=N` given by the user still wins.
+    - TensorBoard keeps a random sample of each tensor tag (100 steps with the Rust data server, 10
+      with the Python loader); curves over epochs need all of them. `--samples_per_plugin
+      tb_metrics=N` given by the user still wins.
+    - Our writer and Keras' TensorBoard callback each append to their own event file in the same
+      run folder. The Python loader (`--load_fast=false`) by default follows only the file whose
+      name sorts last: when Keras' file sorts after ours (both created in the same second), our
+      epochs after the first would not appear until TensorBoard restarts. So `--reload_multifile`
+      is turned on unless the user set it (TensorBoard's default, None, reads as false). The Rust
+      data server always follows every file.
     """
 
     def fix_flags(self, flags) -> None:
@@ -364,6 +371,8 @@ class MetricsLoader(base_plugin.TBLoader):
             flags.samples_per_plugin = samples = {}
         if isinstance(samples, dict):
             samples.setdefault(metadata.PLUGIN_NAME, 0)
+        if hasattr(flags, "reload_multifile") and flags.reload_multifile is None:
+            flags.reload_multifile = True
 
     def load(self, context: base_plugin.TBContext) -> MetricsPlugin:
         return MetricsPlugin(context)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 import keras
+import numpy as np
 import pytest
 
 import tb_metrics_plugin as tbm
@@ -87,3 +89,58 @@ def test_loader_fix_flags_defaults_to_keep_all():
     flags = parser.parse_args(["--logdir", "x", "--samples_per_plugin", f"{metadata.PLUGIN_NAME}=7,scalars=3"])
     MetricsLoader().fix_flags(flags)
     assert flags.samples_per_plugin == {metadata.PLUGIN_NAME: 7, "scalars": 3}
+
+
+def test_loader_turns_on_multifile_reloading_unless_the_user_set_it():
+    from tensorboard.plugins.core import core_plugin
+
+    from tb_metrics_plugin.plugin import MetricsLoader
+
+    parser = argparse.ArgumentParser()
+    core_plugin.CorePluginLoader().define_flags(parser)
+    flags = parser.parse_args(["--logdir", "x"])
+    MetricsLoader().fix_flags(flags)
+    assert flags.reload_multifile is True
+    for given in ("false", "true"):
+        flags = parser.parse_args(["--logdir", "x", "--reload_multifile", given])
+        MetricsLoader().fix_flags(flags)
+        assert flags.reload_multifile is (given == "true")
+
+
+def test_new_epochs_of_our_file_appear_when_keras_file_sorts_after_it(tmp_path, start_tensorboard, load_fast):
+    """Our writer and Keras' TensorBoard callback append to two event files of one run folder. The
+    Python loader by default follows only the file whose name sorts last, here Keras'; the plugin's
+    loader turns on --reload_multifile so that our later epochs still appear."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    from tb_metrics_plugin import SummaryWriter, summary
+
+    run_dir = tmp_path / "logs" / "run" / "validation"
+    labels, scores = np.array([0, 1, 1, 0]), np.array([0.2, 0.9, 0.6, 0.4])
+    ours = SummaryWriter(run_dir)
+    ours.add_summary(summary.threshold_curves_pb("threshold_curves", labels, scores), step=0)
+    ours.flush()
+    (our_file,) = run_dir.iterdir()
+    # A scalar file named to sort after ours, as Keras' `.v2` file does when both start in one second.
+    scratch = tmp_path / "scratch"
+    keras_like = EventFileWriter(str(scratch))
+    scalar = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="epoch_loss", simple_value=0.5)])
+    keras_like.add_event(event_pb2.Event(wall_time=time.time(), step=0, summary=scalar))
+    keras_like.close()
+    (scratch_file,) = scratch.iterdir()
+    scratch_file.rename(run_dir / (our_file.name + ".keras.v2"))
+    assert sorted(path.name for path in run_dir.iterdir())[-1].endswith(".keras.v2")
+
+    server = start_tensorboard(tmp_path / "logs", load_fast)
+    server.wait_until(lambda listing: "epoch_loss" in listing.get("run/validation", {}), "/data/plugin/scalars/tags")
+    server.wait_until(lambda listing: listing.get("run/validation", {}).get("threshold_curves", {}).get("steps") == [0],
+                      f"/data/plugin/{metadata.PLUGIN_NAME}/tags")
+    ours.add_summary(summary.threshold_curves_pb("threshold_curves", labels, scores * 0.9), step=1)
+    ours.flush()
+    listing = server.wait_until(
+        lambda listing: listing["run/validation"]["threshold_curves"].get("steps") == [0, 1],
+        f"/data/plugin/{metadata.PLUGIN_NAME}/tags", timeout=20,
+    )
+    assert listing["run/validation"]["threshold_curves"]["num_steps"] == 2
+    ours.close()
