@@ -11,7 +11,6 @@ import time
 import urllib.error
 import urllib.request
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -96,13 +95,9 @@ def start_tensorboard():
 @pytest.fixture(scope="session")
 def breast_cancer():
     """Standardised breast-cancer data (shipped with scikit-learn), split 400 / 169."""
-    from sklearn.datasets import load_breast_cancer
+    from tests.datasets import breast_cancer_split
 
-    features, labels = load_breast_cancer(return_X_y=True)
-    features = ((features - features.mean(0)) / features.std(0)).astype("float32")
-    order = np.random.default_rng(0).permutation(len(labels))
-    features, labels = features[order], labels[order].astype("float32")
-    return (features[:400], labels[:400]), (features[400:], labels[400:])
+    return breast_cancer_split()
 
 
 def tiny_binary_model(num_features: int):

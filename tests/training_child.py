@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from tests.datasets import breast_cancer_split
+
 BATCH_SIZE = 50
 HANG_SECONDS = 120  # the parent kills the child long before; bounded so an orphan ends by itself
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,17 +64,6 @@ def wait_for(process, status_path, predicate, timeout: float = 240.0) -> dict:
             raise RuntimeError(f"training child exited {process.returncode}: {process.stderr.read()[-3000:]!r}")
         time.sleep(0.05)
     raise AssertionError(f"training child: timed out after {timeout} s; last status {read_status(status_path)}")
-
-
-def _data():
-    import numpy as np
-    from sklearn.datasets import load_breast_cancer
-
-    features, labels = load_breast_cancer(return_X_y=True)
-    features = ((features - features.mean(0)) / features.std(0)).astype("float32")
-    order = np.random.default_rng(0).permutation(len(labels))
-    features, labels = features[order], labels[order].astype("float32")
-    return (features[:400], labels[:400]), (features[400:], labels[400:])
 
 
 def _progress_callback(status_path: str, status: dict, sleep: float, hang_in_epoch: int | None):
@@ -125,7 +116,7 @@ def main() -> None:
 
     import tb_metrics_plugin as tbm
 
-    (x_train, y_train), (x_val, y_val) = _data()
+    (x_train, y_train), (x_val, y_val) = breast_cancer_split()
     status = {"train_size": len(y_train), "validation_size": len(y_val), "written": {},
               "hanging_in_epoch": None, "ready": False, "done": False}
     progress = _progress_callback(args.status, status, args.sleep, args.hang_in_epoch)
