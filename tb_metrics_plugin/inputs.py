@@ -196,11 +196,6 @@ def check_ignore_class(ignore_class) -> None:
         )
 
 
-def is_real_dtype_kind(kind: str) -> bool:
-    """True for the numpy dtype kinds that can be counted: bool, signed, unsigned and float."""
-    return kind in "biuf"
-
-
 def _as_numeric_array(values, name: str) -> np.ndarray:
     try:
         array = np.asarray(values)
@@ -209,7 +204,7 @@ def _as_numeric_array(values, name: str) -> np.ndarray:
     if array.dtype == bool:
         return array.astype(np.int8)
     # Complex values would silently lose their imaginary part; strings, objects and dates are no counts.
-    if not is_real_dtype_kind(array.dtype.kind):
+    if array.dtype.kind not in "biuf":  # bool, signed, unsigned, float
         raise ValueError(f"{name} must be real numbers, got dtype {array.dtype}; convert it to numbers.")
     return array
 
