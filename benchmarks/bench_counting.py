@@ -115,9 +115,8 @@ def floor_contenders(prepared: inputs.PreparedBatch, grid: np.ndarray) -> dict[s
     over the float32 scores (`1 − s` into a reused buffer). Our counting needs one of the first and
     about seven of the second (bit-pattern cell, table gather, class offset, positives)."""
     num_classes = prepared.scores.shape[1]
-    flat_index = counting.bucketizer(grid).bins(prepared.scores)
-    flat_index += np.arange(num_classes) * (len(grid) + 1)
-    flat_index = flat_index.reshape(-1)
+    bins = counting.bucketizer(grid).bins(prepared.scores)
+    flat_index = (bins + np.arange(num_classes, dtype=np.intp) * (len(grid) + 1)).reshape(-1)
     histogram_size = num_classes * (len(grid) + 1)
     complement = np.empty_like(prepared.scores)
     return {
@@ -150,7 +149,7 @@ def binary_contenders(rng: np.random.Generator) -> dict[str, Contender]:
     grid = default_thresholds()
     prepared = inputs.prepare(labels, scores)
     return {
-        BASELINE: (lambda: counting.threshold_histograms(prepared.is_positive, prepared.scores, grid), None),
+        BASELINE: (lambda: prepared.threshold_histograms(grid), None),
         "ours: threshold_curves_pb": (lambda: summary.threshold_curves_pb("roc", labels, scores), None),
         **metric_contenders("ours: ThresholdCurves", tbm.ThresholdCurves, labels, scores),
         **metric_contenders("keras.metrics.AUC", lambda: keras.metrics.AUC(num_thresholds=KERAS_NUM_THRESHOLDS),
@@ -172,7 +171,7 @@ def multiclass_contenders(rng: np.random.Generator) -> dict[str, Contender]:
             num_thresholds=KERAS_NUM_THRESHOLDS, multi_label=True, num_labels=MULTICLASS_CLASSES)
 
     return {
-        BASELINE: (lambda: counting.threshold_histograms(prepared.is_positive, prepared.scores, grid), None),
+        BASELINE: (lambda: prepared.threshold_histograms(grid), None),
         "ours: threshold_curves_pb": (lambda: summary.threshold_curves_pb("roc", labels, scores), None),
         **metric_contenders("ours: ThresholdCurves", tbm.ThresholdCurves, labels, scores),
         **metric_contenders("keras.metrics.AUC", keras_auc, one_hot, scores, xla=True),

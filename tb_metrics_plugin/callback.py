@@ -190,9 +190,7 @@ class MetricsCallback(keras.callbacks.Callback):
             )
             if num_classes is None:
                 num_classes, num_columns = batch.num_classes, batch.scores.shape[1]
-            batch_positive, batch_negative = counting.threshold_histograms(
-                batch.is_positive, batch.scores, self.grid, batch.weights
-            )
+            batch_positive, batch_negative = batch.threshold_histograms(self.grid)
             positive = batch_positive if positive is None else positive + batch_positive
             negative = batch_negative if negative is None else negative + batch_negative
             if self.write_confusion_matrix and batch.true_classes is not None:

@@ -20,9 +20,9 @@ CELL_SHIFT = 12
 _CELL_OFFSET = (1 << CELL_SHIFT) - 1
 _KEY_BIAS = np.int32(_ONE_BITS + _CELL_OFFSET)
 NUM_CELLS = ((2 * _ONE_BITS + _CELL_OFFSET) >> CELL_SHIFT) + 1
-# Items (rows × classes) counted per chunk. Chunk buffers (12 bytes an item, 3 MB) stay in L3; the
-# histograms are added to with np.add.at, so no per-chunk histogram is allocated and chunks need not
-# be larger than the histogram. 2^17-2^18 items were fastest for 1e6 binary and 1e5 x 100 scores
+# Items (rows × classes) counted per chunk. Chunk buffers (16 bytes an item, 4 MB) stay in L3; a
+# histogram larger than a chunk is added to in place (`_scatter_add`), so chunks need not be larger
+# than the histogram. 2^17-2^18 items were fastest for 1e6 binary and 1e5 x 100 scores
 # (2^14: 1.4x slower for 100 classes).
 _CHUNK_ITEMS = 1 << 18
 
@@ -60,10 +60,11 @@ class Bucketizer:
     def __init__(self, thresholds: np.ndarray):
         self.thresholds = np.asarray(thresholds, dtype=np.float32)
         threshold_cells = score_cells(self.thresholds)
-        # intp bins feed np.bincount without a conversion copy.
+        # int32 tables (2 MB) gather faster than intp ones; the caller's next add (class offsets or
+        # signs) widens to intp for np.bincount in the same pass.
         self._bin_at_cell_start = np.searchsorted(
             threshold_cells, np.arange(NUM_CELLS, dtype=np.int32), side="left"
-        ).astype(np.intp)
+        ).astype(np.int32)
         # 2·bin per cell: `signed_bins` gets 2·bin + is_positive with one look-up and one add.
         self._twice_bin_at_cell_start = 2 * self._bin_at_cell_start
         unaligned_cells = threshold_cells[~is_cell_aligned(self.thresholds)]
@@ -71,29 +72,26 @@ class Bucketizer:
         self._thresholds_then_inf = np.append(self.thresholds, np.float32(np.inf))
 
     def bins(self, scores: np.ndarray, work: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
-        """bins[i] = #{j : thresholds[j] < scores[i]} as intp, for float32 scores in [0, 1].
+        """bins[i] = #{j : thresholds[j] < scores[i]} as int32, for float32 scores in [0, 1].
 
-        `work` (float32) and `out` (intp), shaped like `scores`, are optional reusable buffers.
+        `work` (float32) and `out` (int32), shaped like `scores`, are optional reusable buffers.
         """
+        return self._look_up(self._bin_at_cell_start, 1, scores, work, out)
+
+    def twice_bins(
+        self, scores: np.ndarray, work: np.ndarray | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """2·bins[i] as int32: adding is_positive[i] gives one index for the bin and the sign of each
+        score, so a single `np.bincount` counts positives and negatives (interleaved) at once."""
+        return self._look_up(self._twice_bin_at_cell_start, 2, scores, work, out)
+
+    def _look_up(self, table, scale, scores, work, out):
         scores = np.asarray(scores, dtype=np.float32)
         # mode="clip" lets np.take write into `out` without a buffer; cells are always in range.
-        bins = np.take(self._bin_at_cell_start, score_cells(scores, work), out=out, mode="clip")
+        found = np.take(table, score_cells(scores, work), out=out, mode="clip")
         for _ in range(self._corrections):
-            bins += scores > np.take(self._thresholds_then_inf, bins)
-        return bins
-
-    def signed_bins(
-        self, scores: np.ndarray, is_positive: np.ndarray, work: np.ndarray | None = None,
-        out: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """2·bins[i] + is_positive[i] as intp: the bin and the sign of each score in one index, so a
-        single `np.bincount` counts positives and negatives (interleaved) at once."""
-        scores = np.asarray(scores, dtype=np.float32)
-        signed = np.take(self._twice_bin_at_cell_start, score_cells(scores, work), out=out, mode="clip")
-        for _ in range(self._corrections):
-            signed += 2 * (scores > np.take(self._thresholds_then_inf, signed >> 1))
-        signed += is_positive
-        return signed
+            found += scale * (scores > np.take(self._thresholds_then_inf, found // scale))
+        return found
 
 
 @functools.lru_cache(maxsize=8)
@@ -111,6 +109,7 @@ def threshold_histograms(
     scores: np.ndarray,
     thresholds: np.ndarray,
     weights: np.ndarray | None = None,
+    true_classes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted score histograms of positives and negatives per class over the threshold bins.
 
@@ -119,6 +118,9 @@ def threshold_histograms(
       scores: float32 (N, C) in [0, 1].
       thresholds: float32 (T,), strictly increasing.
       weights: float (N,) sample weights, or None for 1.
+      true_classes: optional int (N,) for single-label data with C > 1 columns: the one column of
+        each row that `is_positive` marks. It lets the positives be picked out with N look-ups
+        instead of a pass over all N·C labels; it must agree with `is_positive`.
 
     Returns:
       (positive_histograms, negative_histograms), each float64 (C, T + 1). Column k holds the weight
@@ -128,8 +130,8 @@ def threshold_histograms(
     Two exact ways to count, chosen by which touches less memory:
     - *interleaved*, when the 2·C·(T+1) histogram is small beside a chunk and the data are binary,
       weighted, or have positives for at least a quarter of the items (multi-label; judged on the
-      first chunk): each item's index is 2·(class offset + bin) + is_positive, and one
-      `np.bincount` per chunk counts both signs;
+      first chunk): each item's index is 2·(class offset + bin) + is_positive, and one scatter per
+      chunk counts both signs;
     - otherwise (many classes, few positives: single-label multiclass), unweighted: the negatives'
       histogram is the histogram of all N·C scores minus the positives' one (integer counts), so
       only the positives (N of them instead of N·C) are scattered a second time; weighted: each
@@ -145,6 +147,7 @@ def threshold_histograms(
     rows_per_chunk = max(1, _CHUNK_ITEMS // max(num_classes, 1))
     buffer_rows = min(rows_per_chunk, num_rows)
     work = np.empty((buffer_rows, num_classes), dtype=np.float32)
+    found_bins = np.empty((buffer_rows, num_classes), dtype=np.int32)
     flat_index = np.empty((buffer_rows, num_classes), dtype=np.intp)
     # Positives' share judged on the first chunk: a pass over all N·C labels would cost more than
     # the choice saves.
@@ -163,25 +166,25 @@ def threshold_histograms(
         rows = slice(start, start + rows_per_chunk)
         chunk_rows = min(rows_per_chunk, num_rows - start)
         chunk_weights = None if weights is None else np.repeat(weights[rows], num_classes)
+        chunk_index = flat_index[:chunk_rows]
+        buffers = (work[:chunk_rows], found_bins[:chunk_rows])
         if interleaved:
-            chunk_index = bucketize.signed_bins(
-                scores[rows], is_positive[rows], work[:chunk_rows], flat_index[:chunk_rows]
-            )
+            np.add(bucketize.twice_bins(scores[rows], *buffers), is_positive[rows], out=chunk_index)
             if num_classes > 1:
                 chunk_index += 2 * class_offsets
-            signed_counts += np.bincount(chunk_index.reshape(-1), chunk_weights, minlength=2 * histogram_size)
+            _scatter_add(signed_counts, chunk_index.reshape(-1), chunk_weights)
             continue
-        chunk_index = bucketize.bins(scores[rows], work[:chunk_rows], flat_index[:chunk_rows])
-        if num_classes > 1:
-            chunk_index += class_offsets
-        chunk_index = chunk_index.reshape(-1)
-        chunk_positive = is_positive[rows].reshape(-1)
+        np.add(bucketize.bins(scores[rows], *buffers), class_offsets, out=chunk_index)
         if weights is None:
-            np.add.at(all_counts, chunk_index, 1)
-            np.add.at(positive_counts, chunk_index[np.flatnonzero(chunk_positive)], 1)
+            _scatter_add(all_counts, chunk_index.reshape(-1))
+            if true_classes is None:
+                positive_index = chunk_index.reshape(-1)[np.flatnonzero(is_positive[rows])]
+            else:
+                positive_index = chunk_index[np.arange(chunk_rows), true_classes[rows]]
+            _scatter_add(positive_counts, positive_index)
         else:
-            np.add(chunk_index, histogram_size, out=chunk_index, where=~chunk_positive)
-            np.add.at(signed_histograms, chunk_index, chunk_weights)
+            np.add(chunk_index, histogram_size, out=chunk_index, where=~is_positive[rows])
+            _scatter_add(signed_histograms, chunk_index.reshape(-1), chunk_weights)
     if interleaved:
         positive, negative = signed_counts[1::2].astype(np.float64), signed_counts[0::2].astype(np.float64)
     elif weights is None:
@@ -190,6 +193,18 @@ def threshold_histograms(
     else:
         positive, negative = signed_histograms[:histogram_size], signed_histograms[histogram_size:]
     return positive.reshape(num_classes, num_bins), negative.reshape(num_classes, num_bins)
+
+
+def _scatter_add(histogram: np.ndarray, index: np.ndarray, weights: np.ndarray | None = None) -> None:
+    """histogram[index] += weights (1 each when None), repeated indices adding up. np.bincount is
+    the faster scatter (1.3-1.5x for 1e5 x 100 scores) but builds a whole histogram per call, so a
+    histogram larger than the index is added to in place with np.add.at instead. Weights whose sum
+    overflows give inf either way, without a warning: `summary.check_counts` refuses such counts."""
+    with np.errstate(over="ignore"):
+        if histogram.size <= index.size:
+            histogram += np.bincount(index, weights, minlength=histogram.size)
+        else:
+            np.add.at(histogram, index, 1 if weights is None else weights)
 
 
 def confusion_counts(

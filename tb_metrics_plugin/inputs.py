@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tb_metrics_plugin import counting
+
 FORM_BINARY = "binary"
 FORM_SPARSE = "sparse"
 FORM_INDICATOR = "indicator"
@@ -95,6 +97,14 @@ class PreparedBatch:
     weights: np.ndarray | None
     true_classes: np.ndarray | None
     num_classes: int
+
+    def threshold_histograms(self, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`counting.threshold_histograms` of these items: (positive, negative) float64 (C, T + 1)."""
+        # A single score column's true_classes are 0/1 labels, not the column of the positive.
+        positive_columns = self.true_classes if self.scores.shape[1] > 1 else None
+        return counting.threshold_histograms(
+            self.is_positive, self.scores, thresholds, self.weights, true_classes=positive_columns
+        )
 
     def predicted_classes(self, threshold: float = 0.5) -> np.ndarray:
         """argmax of the scores, or `score > threshold` for a single sigmoid column."""

@@ -193,7 +193,7 @@ def threshold_curves_pb(
     )
     names = resolve_class_names(class_names, batch.num_classes)
     _require_items(batch)
-    positive, negative = counting.threshold_histograms(batch.is_positive, batch.scores, grid, batch.weights)
+    positive, negative = batch.threshold_histograms(grid)
     return threshold_curves_pb_from_counts(
         name, grid, positive, negative, curve_class_names(names, batch.scores.shape[1]),
         display_name=display_name, description=description,
@@ -302,7 +302,7 @@ def threshold_curves(
             multi_label=multi_label, ignore_class=ignore_class, num_classes=num_classes,
         )
         _require_items(batch)
-        positive, negative = counting.threshold_histograms(batch.is_positive, batch.scores, grid, batch.weights)
+        positive, negative = batch.threshold_histograms(grid)
         check_counts(positive, negative)
         return np.vstack([np.append(grid.astype(np.float64), np.inf)[None, :], positive, negative])
 

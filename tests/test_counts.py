@@ -568,10 +568,14 @@ def test_counts_across_counting_chunks_equal_sklearn():
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("positives", ["single_label", "multi_label", "none", "all"])
-def test_threshold_histograms_equal_brute_force_across_chunks(monkeypatch, weighted, positives):
+@pytest.mark.parametrize("chunk_items", [64, 1024])
+def test_threshold_histograms_equal_brute_force_across_chunks(monkeypatch, weighted, positives, chunk_items):
     """Unweighted negatives are the all-score histogram minus the positives'; weighted ones are
-    counted directly. Both must equal the N×C×T comparison, for any positives and chunk split."""
-    monkeypatch.setattr(counting, "_CHUNK_ITEMS", 64)  # 64 items a chunk: many chunks and a ragged last
+    counted directly. Both must equal the N×C×T comparison, for any positives and chunk split.
+    Chunks of 64 items are smaller than the 5·41-bin histogram (scattered with np.add.at, never
+    interleaved); chunks of 1024 are larger (np.bincount, interleaved where the data allow). Both
+    leave a ragged last chunk."""
+    monkeypatch.setattr(counting, "_CHUNK_ITEMS", chunk_items)
     rng = np.random.default_rng(14)
     n, c = 1001, 5
     grid = thresholds_module.default_thresholds(40)
@@ -590,6 +594,10 @@ def test_threshold_histograms_equal_brute_force_across_chunks(monkeypatch, weigh
     for a, b in zip(ours, reference, strict=True):
         assert np.array_equal(a, b)  # multiples of 1/4: exact in any summation order
     assert positive.min() >= 0 and negative.min() >= 0
+    if positives == "single_label":
+        true_classes = np.argmax(is_positive, axis=1)
+        by_class = counting.threshold_histograms(is_positive, scores, grid, weights, true_classes=true_classes)
+        assert np.array_equal(by_class[0], positive) and np.array_equal(by_class[1], negative)
 
 
 def test_counts_too_large_for_float32_are_stored_as_float64():

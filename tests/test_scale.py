@@ -32,9 +32,11 @@ CELL_BYTES = 8
 # T = 10,000. Ten copies leave room; a bool N·C × T one-hot of the 200 items of that case would
 # alone be 2.5× this bound, and the growth check below allows only copies of the extra input.
 HISTOGRAM_COPIES = 10
-# Chunk buffers of `counting.threshold_histograms` (float32 work + intp index + a chunk's bool
-# mask and positives), independent of N.
-CHUNK_BYTES = counting._CHUNK_ITEMS * 16
+# Per-chunk memory of `counting.threshold_histograms`, independent of N: float32 work, int32 bins
+# and intp index buffers (16 bytes an item), plus a chunk's np.bincount histogram (never larger
+# than the chunk) or repeated weights (8), a bool mask and the positives: 24-32 bytes an item
+# measured.
+CHUNK_BYTES = counting._CHUNK_ITEMS * 32
 # Copies of the input the writer may make (float32 scores, the bool one-hot of integer labels).
 INPUT_COPIES = 3
 # Thresholds and classes checked against a brute-force count (the rest is the same code path).
