@@ -7,13 +7,17 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.tensorflow_stub import errors as tf_errors
+from tensorboard.compat.tensorflow_stub import pywrap_tensorflow as reference_crc
 from tensorboard.util import tensor_util
 
-from tb_metrics_plugin import SummaryWriter, core, layout, metadata, summary
+from tb_metrics_plugin import SummaryWriter, core, crc32c, layout, metadata, summary
 
 F32 = np.float32
 
@@ -105,6 +109,95 @@ def test_add_summary_rejects_bad_steps(tmp_path):
         writer.add_summary(pb, step=4)
         writer.add_summary(pb, step=np.arange(6)[5])  # a numpy integer is an integer
     assert list(read_back(tmp_path)["cm"]) == [4, 5]
+
+
+# --- Record framing: checksums, flushing, threads ----------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [0, 1, 4, 5, 1023, 1024, 1025, 1031, 4096, 65_537, 300_007])
+@pytest.mark.parametrize("content", ["random", "zeros", "ones"])
+def test_crc32c_equals_tensorboards_reference(length, content):
+    """Lengths around the byte-by-byte limit (1024), lane counts odd and even, and a zero-padded
+    front (lengths that are no multiple of the lane size)."""
+    data = {
+        "random": np.random.default_rng(length).integers(0, 256, length, dtype=np.uint8).tobytes(),
+        "zeros": bytes(length),
+        "ones": b"\xff" * length,
+    }[content]
+    assert crc32c.crc32c(data) == reference_crc.crc32c(data)
+    assert crc32c.masked_crc32c(data) == reference_crc.masked_crc32c(data)
+
+
+def test_crc32c_known_value():
+    assert crc32c.crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
+    assert crc32c.crc32c(b"123456789" * 200) == reference_crc.crc32c(b"123456789" * 200)
+
+
+def _records(path):
+    """Every record of an event file through TensorBoard's TF-free reader, which checks both CRCs."""
+    reader = reference_crc.PyRecordReader_New(str(path))
+    records = []
+    while True:
+        try:
+            reader.GetNext()
+        except tf_errors.OutOfRangeError:
+            return records
+        records.append(reader.record())
+
+
+def test_big_records_carry_checksums_that_tensorboard_and_tensorflow_verify(tmp_path):
+    """A 1000-class epoch (a 2001 × 961 threshold-curve tensor, 7.7 MB) checksummed with numpy is
+    accepted by TensorBoard's reader and TensorFlow's; one flipped byte is refused by both."""
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(3)
+    labels, scores = rng.integers(0, 1000, 3000), rng.dirichlet(np.ones(1000), 3000).astype(F32)
+    pb = summary.threshold_curves_pb("curves", labels, scores)
+    with SummaryWriter(tmp_path / "run") as writer:
+        writer.add_summary(pb, step=0)
+    (path,) = (tmp_path / "run").iterdir()
+    records = _records(path)
+    assert len(records) == 2  # the file-version event, then ours
+    assert len(records[1]) > 7_000_000
+    assert [len(r) for r in tf.compat.v1.io.tf_record_iterator(str(path))] == [len(r) for r in records]
+    assert event_pb2.Event.FromString(records[1]).summary == pb
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(tf_errors.DataLossError, match="crc32"):
+        _records(path)
+    with pytest.raises(tf.errors.DataLossError):
+        list(tf.compat.v1.io.tf_record_iterator(str(path)))
+
+
+def test_events_reach_the_file_on_flush_and_after_flush_secs(tmp_path):
+    pb = summary.confusion_matrix_pb("cm", [0, 1], [0.2, 0.7])
+    writer = SummaryWriter(tmp_path / "slow", flush_secs=3600)
+    writer.add_summary(pb, step=0)
+    assert len(_records(writer.path)) == 1  # only the file-version event, flushed on creation
+    writer.flush()
+    assert len(_records(writer.path)) == 2
+    writer.close()
+    eager = SummaryWriter(tmp_path / "eager", flush_secs=0)
+    eager.add_summary(pb, step=0)
+    assert len(_records(eager.path)) == 2  # flush_secs passed: flushed when added
+    eager.close()
+
+
+def test_closed_writer_refuses_events_and_closes_twice(tmp_path):
+    writer = SummaryWriter(tmp_path)
+    writer.close()
+    writer.close()
+    writer.flush()
+    with pytest.raises(ValueError, match="is closed; create a new one"):
+        writer.add_summary(summary.confusion_matrix_pb("cm", [0, 1], [0.2, 0.7]), step=0)
+
+
+def test_threads_sharing_a_writer_never_interleave_records(tmp_path):
+    pbs = [summary.confusion_matrix_pb(f"cm{k}", [0, 1, 1], [0.2, 0.7, 0.4]) for k in range(4)]
+    with SummaryWriter(tmp_path) as writer, ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda k: [writer.add_summary(pbs[k], step=step) for step in range(50)], range(4)))
+    logged = read_back(tmp_path)
+    assert {tag: sorted(steps) for tag, steps in logged.items()} == {f"cm{k}": list(range(50)) for k in range(4)}
 
 
 # --- TensorFlow summary ops -----------------------------------------------------------------------
