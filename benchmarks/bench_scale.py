@@ -16,9 +16,9 @@ What it does, in a temporary folder it deletes at the end:
    - `curves/validation`: a `threshold_curves` tag for C classes on the default 960-threshold grid,
      `--curve-epochs` epochs of (1 + 2C) × 961 float32 (7.7 MB per step at C = 1000).
    Tensors and metadata are exactly what `summary.*_pb_from_counts` makes; the events are written
-   with TensorFlow's native event writer, because the TensorFlow-free `SummaryWriter` computes its
-   record checksums in Python (2–6 MB/s here, timed on `--summary-writer-steps` steps and
-   reported): 4 GB would take 11–29 minutes.
+   with TensorFlow's native event writer, because the recorded run predates the numpy checksums of
+   the TensorFlow-free `SummaryWriter` (it then managed 2–6 MB/s; its speed is timed on
+   `--summary-writer-steps` steps and reported).
 3. Serving, through TensorBoard's real WSGI app (`bench_serving.App`): the Rust data server reads the
    full logs; the Python loader reads a second copy with `--python-epochs` confusion-matrix epochs
    (the Python loader keeps every tensor in this process and the data-provider API converts every
