@@ -140,7 +140,8 @@ class MetricsPlugin(base_plugin.TBPlugin):
         """The raw counts of one run/tag, all steps or only `step`, with typed arrays (see `wire`).
 
         threshold_curves: `thresholds` (S, T) float32, `positive` and `negative` (S, C, T + 1);
-        confusion_matrix: `matrix` (S, C, C). S is 1 when `step` is given.
+        confusion_matrix: `matrix` (S, C, C). S is 1 when `step` is given. `damaged_steps` lists the
+        steps left out because their tensors cannot be decoded.
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
         answer = _header(series)
@@ -155,11 +156,13 @@ class MetricsPlugin(base_plugin.TBPlugin):
     def summary_impl(self, ctx, experiment: str, run: str, tag: str) -> dict[str, Any]:
         """Per-step metrics of one run/tag for "over epochs" charts, from the numeric core.
 
-        {run, tag, kind, class_names, steps, wall_times, series: {metric: {per_class, macro, micro,
-        weighted} or {value}}}; see `export.summary_series`. Undefined values are None.
+        {run, tag, kind, class_names, steps, wall_times, damaged_steps, series: {metric: {per_class,
+        macro, micro, weighted} or {value}}}; see `export.summary_series`. Undefined values are None.
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag)
-        answer = {key: _header(series)[key] for key in ("run", "tag", "kind", "class_names", "steps", "wall_times")}
+        header = _header(series)
+        keys = ("run", "tag", "kind", "class_names", "steps", "wall_times", "damaged_steps")
+        answer = {key: header[key] for key in keys}
         answer["series"] = export.summary_series(series, self._caches.summaries(experiment))
         return core.json_safe(answer)
 
@@ -241,6 +244,7 @@ def _header(series: reading.TagSeries) -> dict[str, Any]:
         "version": series.plugin_data.version,
         "steps": series.steps.tolist(),
         "wall_times": series.wall_times.tolist(),
+        "damaged_steps": list(series.damaged_steps),
     }
 
 

@@ -64,6 +64,7 @@ class TagSeries:
         the stored tensors were (exact), else float64. See `layout`.
       matrices: confusion matrices only: (S, C, C).
       complete: False when the data provider could only send a sample of the steps.
+      damaged_steps: steps left out because their tensors cannot be decoded (see `tag_listing`).
     """
 
     run: str
@@ -76,6 +77,7 @@ class TagSeries:
     negative_histograms: np.ndarray | None = None
     matrices: np.ndarray | None = None
     complete: bool = True
+    damaged_steps: tuple[int, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -91,10 +93,12 @@ def list_series(data_provider, ctx, experiment: str) -> dict[str, dict[str, Any]
     return data_provider.list_tensors(ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME)
 
 
-# (experiment, run, tag) -> ((max_step, max_wall_time), steps, complete, problem or None, the
-# (step, wall_time) pairs already decoded without a problem, so that a new epoch checks only itself).
+# (experiment, run, tag) -> ((max_step, max_wall_time), good steps, complete, {damaged step: problem},
+# {(step, wall_time): problem or None} of every datum decoded so far, so that a new epoch decodes
+# only itself).
 StepCache = dict[
-    tuple[str, str, str], tuple[tuple[int, float], list[int], bool, str | None, frozenset[tuple[int, float]]]
+    tuple[str, str, str],
+    tuple[tuple[int, float], list[int], bool, dict[int, str], dict[tuple[int, float], str | None]],
 ]
 
 
@@ -107,10 +111,11 @@ def tag_listing(
     one run/tag per call (a run/tag of which not even one step fits in a data-server reply is
     listed with `error`). With `step_cache` (a dict kept between calls), a run/tag whose
     `max_step` and `max_wall_time` are unchanged since the last call is not read again: a new or
-    rewritten step changes one of them. Tags whose metadata or any step's tensor cannot be decoded
-    (newer format, damaged log) are listed with `error` naming the problem, logged once as a
-    warning; a run/tag too large for one data-server reply is listed with the steps of a sample,
-    `sampled: true` and a `warning`.
+    rewritten step changes one of them. Tags whose metadata or every step's tensor cannot be
+    decoded (newer format, damaged log) are listed with `error` naming the problem; steps that
+    cannot be decoded beside good ones are left out of `steps` and listed in `damaged_steps`, with
+    a `warning`. Each problem is logged once as a warning. A run/tag too large for one data-server
+    reply is listed with the steps of a sample, `sampled: true` and a `warning`.
     """
     result: dict[str, dict[str, dict[str, Any]]] = {}
     for run, tags in sorted(list_series(data_provider, ctx, experiment).items()):
@@ -123,15 +128,16 @@ def tag_listing(
                 entry = {"error": str(error)}
             else:
                 try:
-                    steps, complete, problem = _steps(
+                    steps, complete, damaged = _steps(
                         data_provider, ctx, experiment, run, tag, time_series, plugin_data, step_cache
                     )
                 except TooLargeError as error:
                     result.setdefault(run, {})[tag] = {"error": str(error)}
                     continue
-                if problem is not None:
+                for problem in damaged.values():
                     _warn_once(run, tag, problem)
-                    result.setdefault(run, {})[tag] = {"error": problem}
+                if damaged and not steps:
+                    result.setdefault(run, {})[tag] = {"error": damaged[min(damaged)]}
                     continue
                 entry = {
                     "kind": plugin_data.kind,
@@ -143,32 +149,40 @@ def tag_listing(
                     "ignore_class": plugin_data.ignore_class,
                     "decision": plugin_data.decision,
                 }
+                warnings = []
+                if damaged:
+                    entry["damaged_steps"] = sorted(damaged)
+                    warnings.append(_damaged_warning(damaged, len(steps) + len(damaged)))
                 if not complete:
                     entry["sampled"] = True
-                    entry["warning"] = _sampled_warning(len(steps))
+                    warnings.append(_sampled_warning(len(steps)))
+                if warnings:
+                    entry["warning"] = " ".join(warnings)
             result.setdefault(run, {})[tag] = entry
     return result
 
 
 def _steps(
     data_provider, ctx, experiment, run, tag, time_series, plugin_data, step_cache
-) -> tuple[list[int], bool, str | None]:
-    """(steps, complete, problem): the stored steps, and the first step that cannot be decoded, in words."""
+) -> tuple[list[int], bool, dict[int, str]]:
+    """(good steps, complete, {damaged step: its problem in words}); for a step written twice the
+    datum the provider lists last counts, as in `read_series`."""
     version = (time_series.max_step, time_series.max_wall_time)
     key = (experiment, run, tag)
     cached = step_cache.get(key) if step_cache is not None else None
     if cached is not None and cached[0] == version:
         return cached[1], cached[2], cached[3]
     data, complete = _read_data(data_provider, ctx, experiment, run, tag)
-    steps = sorted({int(datum.step) for datum in data})
-    checked = cached[4] if cached is not None else frozenset()
-    unchecked = [datum for datum in data if (int(datum.step), datum.wall_time) not in checked]
-    problem = next(filter(None, (_step_problem(datum, plugin_data) for datum in unchecked)), None)
+    decoded = cached[4] if cached is not None else {}
+    problems = {}
+    for datum in {int(datum.step): datum for datum in data}.values():
+        seen = (int(datum.step), datum.wall_time)
+        problems[seen] = decoded[seen] if seen in decoded else _step_problem(datum, plugin_data)
+    damaged = {step: problem for (step, _), problem in problems.items() if problem is not None}
+    steps = sorted(step for step, _ in problems if step not in damaged)
     if step_cache is not None:
-        if problem is None:
-            checked = frozenset((int(datum.step), datum.wall_time) for datum in data)
-        step_cache[key] = (version, steps, complete, problem, checked)
-    return steps, complete, problem
+        step_cache[key] = (version, steps, complete, damaged, problems)
+    return steps, complete, damaged
 
 
 def _step_problem(datum, plugin_data: metadata.PluginData) -> str | None:
@@ -183,11 +197,14 @@ def _step_problem(datum, plugin_data: metadata.PluginData) -> str | None:
 def read_series(data_provider, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> TagSeries:
     """All stored steps of `run`/`tag` (or only `step`), decoded and stacked.
 
-    When a step was written twice (a restarted run), the datum the provider lists last wins.
+    When a step was written twice (a restarted run), the datum the provider lists last wins. Steps
+    whose tensors cannot be decoded are left out of a whole-run read and named in
+    `damaged_steps`.
 
     Raises:
       NotFoundError: unknown run, tag or step (the message lists what exists).
-      UnreadableError: metadata or tensors this plugin version cannot decode.
+      UnreadableError: metadata this plugin version cannot decode, the requested step's tensor, or
+        every step's.
       TooLargeError: the whole run/tag exceeds one data-server reply and `step` is not in the
         sample that fits.
     """
@@ -319,12 +336,15 @@ def _is_reply_too_large(error: Exception) -> bool:
 
 
 def _stack(run: str, tag: str, plugin_data: metadata.PluginData, data: list, complete: bool) -> TagSeries:
-    tensors = []
-    for datum in data:
-        problem = _step_problem(datum, plugin_data)
-        if problem is not None:
-            raise _unreadable(run, tag, problem)
-        tensors.append(datum.numpy)
+    """The decodable steps of `data` stacked; raises UnreadableError when none of them is."""
+    problems = {int(datum.step): _step_problem(datum, plugin_data) for datum in data}
+    damaged = {step: problem for step, problem in problems.items() if problem is not None}
+    for problem in damaged.values():
+        _warn_once(run, tag, problem)
+    if damaged and len(damaged) == len(data):
+        raise _unreadable(run, tag, damaged[min(damaged)])
+    data = [datum for datum in data if int(datum.step) not in damaged]
+    tensors = [datum.numpy for datum in data]
     shapes = {tensor.shape for tensor in tensors}
     if len(shapes) > 1:
         raise UnreadableError(
@@ -340,6 +360,7 @@ def _stack(run: str, tag: str, plugin_data: metadata.PluginData, data: list, com
         "steps": np.array([datum.step for datum in data], dtype=np.int64),
         "wall_times": np.array([datum.wall_time for datum in data], dtype=np.float64),
         "complete": complete,
+        "damaged_steps": tuple(sorted(damaged)),
     }
     num_classes = len(plugin_data.class_names)
     if plugin_data.kind == metadata.KIND_THRESHOLD_CURVES:
@@ -362,6 +383,15 @@ def _describe_steps(by_step: dict[int, Any]) -> str:
     steps = sorted(by_step)
     shown = ", ".join(map(str, steps[:10])) + (", ..." if len(steps) > 10 else "")
     return f"its {len(steps)} steps: {shown} (last {steps[-1]})"
+
+
+def _damaged_warning(damaged: dict[int, str], num_steps: int) -> str:
+    first = min(damaged)
+    more = f" (and {len(damaged) - 1} more steps)" if len(damaged) > 1 else ""
+    return (
+        f"{len(damaged)} of {num_steps} steps cannot be decoded and are left out: {damaged[first]}{more}; "
+        "the log is damaged there."
+    )
 
 
 def _sampled_warning(num_steps: int) -> str:

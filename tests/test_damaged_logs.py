@@ -1,5 +1,6 @@
 """Damaged logs through the real app on both loaders: everything readable is served, every damaged
-tag is listed with an error naming the problem, refused with a 4xx JSON error, and logged once.
+tag is listed with an error naming the problem, refused with a 4xx JSON error, and logged once; a
+tag with damaged steps beside good ones keeps its good steps and names the damaged ones.
 
 The logdir holds one good run beside runs with: the last record of the event file cut short, a
 record in the middle whose payload no longer parses, a count whose sign and exponent byte flipped
@@ -258,21 +259,31 @@ def test_an_unparsable_record_stops_the_file_and_the_steps_before_it_are_intact(
 
 def test_a_flipped_count_is_never_served_as_data(board):
     """The Python loader checks every record's CRC and stops at the bad one. The Rust data server
-    skips the CRC of records that parse and passes the damaged tensor on: the plugin refuses it
-    (a negative count), names the step, and still serves the good steps one by one."""
+    skips the CRC of records that parse and passes the damaged tensor on: the plugin refuses that
+    step (a negative count), lists it in `damaged_steps` with a warning naming it, and serves every
+    good step, alone and in whole-run answers."""
     _, listing = get(board, "tags")
     entry = listing[FLIPPED]["threshold_curves"]
     good_steps = list(range(DAMAGED_STEP)) if not board.load_fast else [s for s in range(STEPS) if s != DAMAGED_STEP]
+    assert entry["steps"] == good_steps and entry["num_steps"] == len(good_steps)
     if board.load_fast:
-        assert entry["error"].startswith(f"step={DAMAGED_STEP}: threshold_curves tensor holds 1 negative")
-        status, answer = get(board, "counts", run=FLIPPED, tag="threshold_curves")
-        assert status == 422 and f"step={DAMAGED_STEP}" in answer["error"]
+        assert entry["damaged_steps"] == [DAMAGED_STEP]
+        assert entry["warning"].startswith(
+            f"1 of {STEPS} steps cannot be decoded and are left out: step={DAMAGED_STEP}: threshold_curves tensor "
+            "holds 1 negative")
         status, answer = get(board, "counts", run=FLIPPED, tag="threshold_curves", step=str(DAMAGED_STEP))
-        assert status == 422 and "negative" in answer["error"]
-        status, _ = get(board, "export", run=FLIPPED, tag="threshold_curves", format="json")
-        assert status == 422
+        assert status == 422 and "negative" in answer["error"] and f"step={DAMAGED_STEP}" in answer["error"]
     else:
-        assert entry["steps"] == good_steps
+        assert "damaged_steps" not in entry and "warning" not in entry
+    for route in ("counts", "summary"):
+        status, answer = get(board, route, run=FLIPPED, tag="threshold_curves")
+        assert status == 200 and answer["steps"] == good_steps
+        assert answer["damaged_steps"] == ([DAMAGED_STEP] if board.load_fast else [])
+    _, answer = get(board, "counts", run=FLIPPED, tag="threshold_curves")
+    for position, step in enumerate(good_steps):
+        assert_counts_are(answer, position, step, "threshold_curves")
+    status, text = get(board, "export", run=FLIPPED, tag="threshold_curves", format="csv")
+    assert status == 200 and {int(row["step"]) for row in csv.DictReader(io.StringIO(text))} == set(good_steps)
     for step in good_steps:
         status, answer = get(board, "counts", run=FLIPPED, tag="threshold_curves", step=str(step))
         assert status == 200
@@ -291,7 +302,8 @@ def test_empty_run_folders_are_not_listed_and_not_found(board):
 
 def test_a_damaged_step_written_after_good_ones_is_caught_despite_the_step_cache(tmp_path):
     """The listing keeps the steps it already checked (a new epoch is decoded alone); a damaged
-    step that arrives later is still found, named, and the good steps stay readable one by one."""
+    step that arrives later is still found and named, good steps after it are listed, and the
+    good steps stay readable. A tag whose every step is damaged is listed with only an error."""
     from tensorboard.backend.event_processing import data_provider as multiplexer_provider
     from tensorboard.backend.event_processing import plugin_event_multiplexer
     from tensorboard.context import RequestContext
@@ -302,20 +314,33 @@ def test_a_damaged_step_written_after_good_ones_is_caught_despite_the_step_cache
     multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
     direct = plugin.MetricsPlugin(base_plugin.TBContext(
         data_provider=multiplexer_provider.MultiplexerDataProvider(multiplexer, str(tmp_path))))
-    with SummaryWriter(tmp_path / "run", flush_secs=0.01) as writer:
-        for step in range(3):
+    problem = ("step=2: confusion_matrix tensor holds 1 negative or non-finite counts (first -1.0 at [0, 1]); "
+               "counts are finite and non-negative, so this step of the log is damaged")
+    negative_count = tensor_util.make_tensor_proto(np.array([[3, -1], [0, 2]], np.float32))
+    with SummaryWriter(tmp_path / "run", flush_secs=0.01) as writer, \
+            SummaryWriter(tmp_path / "all_damaged", flush_secs=0.01) as all_damaged:
+        for step in range(4):
             pb = _step_summaries(step)["confusion_matrix"]
             if step == 2:  # a negative count, as a flipped sign bit would leave
-                pb.value[0].tensor.CopyFrom(tensor_util.make_tensor_proto(np.array([[3, -1], [0, 2]], np.float32)))
+                pb.value[0].tensor.CopyFrom(negative_count)
             writer.add_summary(pb, step=step)
             writer.flush()
             multiplexer.AddRunsFromDirectory(str(tmp_path))
             multiplexer.Reload()
             listing = direct.tags_impl(RequestContext(), "")["run"]["confusion_matrix"]
-            if step < 2:
-                assert listing["steps"] == list(range(step + 1))
-    assert listing == {"error": "step=2: confusion_matrix tensor holds 1 negative or non-finite counts (first -1.0 at "
-                                "[0, 1]); counts are finite and non-negative, so this step of the log is damaged"}
+            assert listing["steps"] == [s for s in range(step + 1) if s != 2]
+            assert listing.get("damaged_steps", []) == ([2] if step >= 2 else [])
+        pb.value[0].tensor.CopyFrom(negative_count)
+        all_damaged.add_summary(pb, step=2)
+    assert listing["warning"] == (
+        f"1 of 4 steps cannot be decoded and are left out: {problem}; the log is damaged there.")
+    answer = direct.counts_impl(RequestContext(), "", "run", "confusion_matrix")
+    assert answer["steps"] == [0, 1, 3] and answer["damaged_steps"] == [2]
     assert direct.counts_impl(RequestContext(), "", "run", "confusion_matrix", step=1)["steps"] == [1]
     with pytest.raises(reading.UnreadableError, match="step=2"):
-        direct.counts_impl(RequestContext(), "", "run", "confusion_matrix")
+        direct.counts_impl(RequestContext(), "", "run", "confusion_matrix", step=2)
+    multiplexer.AddRunsFromDirectory(str(tmp_path))
+    multiplexer.Reload()
+    assert direct.tags_impl(RequestContext(), "")["all_damaged"] == {"confusion_matrix": {"error": problem}}
+    with pytest.raises(reading.UnreadableError, match="step=2"):
+        direct.counts_impl(RequestContext(), "", "all_damaged", "confusion_matrix")

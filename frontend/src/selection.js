@@ -27,7 +27,8 @@ export function assignRunColors(allRuns, previous = {}) {
 }
 
 /**
- * Digests the tags route: sorted runs, tags, per-(run, tag) info and the entries in error.
+ * Digests the tags route: sorted runs, tags, per-(run, tag) info, and messages for the entries in
+ * error (not shown) and those with a warning (shown without their damaged or unsampled steps).
  * @returns {{allRuns: string[], tags: string[], info: Map<string, object>, problems: string[]}}
  */
 export function indexTags(tagsJson) {
@@ -41,6 +42,7 @@ export function indexTags(tagsJson) {
         problems.push(`Run “${run}”, tag “${tag}” cannot be shown: ${entry.error}`);
         continue;
       }
+      if (entry.warning) problems.push(`Run “${run}”, tag “${tag}”: ${entry.warning}`);
       tags.add(tag);
       info.set(`${run}\u0000${tag}`, entry);
     }

@@ -25,6 +25,19 @@ test("tags are indexed by run and tag; broken entries become messages", () => {
   assert.match(index.problems[0], /a\/train.*broken.*upgrade/);
 });
 
+test("a tag with a warning (damaged or sampled steps) is shown with its good steps and a message", () => {
+  const damaged = {
+    run: { curves: { kind: "threshold_curves", class_names: ["x"], steps: [0, 1, 3], damaged_steps: [2],
+                     warning: "1 of 4 steps cannot be decoded and are left out: step=2: negative counts" } },
+  };
+  const index = indexTags(damaged);
+  assert.deepEqual(index.tags, ["curves"]);
+  assert.deepEqual(index.problems, ["Run “run”, tag “curves”: 1 of 4 steps cannot be decoded and are left out: step=2: negative counts"]);
+  const { patch, tagInfo } = reconcileState({ ...DEFAULT_STATE, step: 2 }, index);
+  assert.deepEqual(tagInfo.steps, [0, 1, 3]);
+  assert.equal(patch.step, 3);
+});
+
 test("an empty selection picks the threshold-curves tag, its first run and its latest step", () => {
   const { patch, runsWithTag, tagInfo } = reconcileState({ ...DEFAULT_STATE }, indexTags(TAGS));
   assert.deepEqual(patch, { tag: "threshold_curves", runs: ["a/train"], step: 5 });

@@ -1,15 +1,17 @@
-"""Damaged logs in the browser: the tab names, in words, every tag it cannot read, and the good run
-still works; TensorBoard's log holds one warning per problem however often the page asks."""
+"""Damaged logs in the browser: the tab names, in words, every tag it cannot read and every step it
+leaves out, the good run and the good steps of a partly damaged tag still work; TensorBoard's log
+holds one warning per problem however often the page asks."""
 
 from __future__ import annotations
 
 from tb_metrics_plugin import metadata
-from tests.test_damaged_logs import FLIPPED, STEPS, UNPARSABLE, UNREADABLE, write_damaged_logdir
+from tests.test_damaged_logs import DAMAGED_STEP, FLIPPED, STEPS, UNPARSABLE, UNREADABLE, write_damaged_logdir
 
-# run -> words of its problem the error bar must show (the Rust data server passes the flipped
-# count on, and the plugin refuses it).
-SHOWN_PROBLEMS = {**{run: words for run, (_tag, words) in UNREADABLE.items()},
-                  FLIPPED: "threshold_curves tensor holds 1 negative or non-finite counts"}
+# run -> words of its problem the error bar must show.
+SHOWN_PROBLEMS = {run: words for run, (_tag, words) in UNREADABLE.items()}
+# The Rust data server passes the flipped count on: the plugin leaves that step out and says so.
+FLIPPED_WARNING = (f"Run “{FLIPPED}”, tag “threshold_curves”: 1 of {STEPS} steps cannot be decoded and are left "
+                   f"out: step={DAMAGED_STEP}: threshold_curves tensor holds 1 negative or non-finite counts")
 
 
 def test_the_tab_names_each_unreadable_tag_and_shows_the_good_run(start_tensorboard, page_on, tmp_path):
@@ -17,7 +19,7 @@ def test_the_tab_names_each_unreadable_tag_and_shows_the_good_run(start_tensorbo
     write_damaged_logdir(logdir)
     server = start_tensorboard(logdir, load_fast=True)
     server.wait_until(
-        lambda listing: set(SHOWN_PROBLEMS) <= set(listing)
+        lambda listing: {*SHOWN_PROBLEMS, FLIPPED} <= set(listing)
         and listing.get("good", {}).get("threshold_curves", {}).get("num_steps") == STEPS
         and UNPARSABLE in listing,
         f"/data/plugin/{metadata.PLUGIN_NAME}/tags",
@@ -27,10 +29,16 @@ def test_the_tab_names_each_unreadable_tag_and_shows_the_good_run(start_tensorbo
     error.wait_for(state="visible")
     text = error.inner_text()
     for run, words in SHOWN_PROBLEMS.items():
-        tag = UNREADABLE[run][0] if run in UNREADABLE else "threshold_curves"
-        assert f"Run “{run}”, tag “{tag}” cannot be shown: " in text, (run, text)
+        assert f"Run “{run}”, tag “{UNREADABLE[run][0]}” cannot be shown: " in text, (run, text)
         assert words in text, (run, text)
+    assert FLIPPED_WARNING in text
     assert "“good”" not in text
+
+    plugin_page.show(FLIPPED, "threshold_curves")
+    plugin_page.assert_drawn("view-roc")
+    plugin_page.set_epoch(DAMAGED_STEP + 1)
+    plugin_page.set_range("epoch-slider", DAMAGED_STEP)  # the slider offers only the good steps
+    assert plugin_page.epoch() in (DAMAGED_STEP - 1, DAMAGED_STEP + 1)
 
     plugin_page.show("good", "threshold_curves")
     plugin_page.assert_drawn("view-roc")
@@ -41,5 +49,5 @@ def test_the_tab_names_each_unreadable_tag_and_shows_the_good_run(start_tensorbo
     plugin_page.reload()  # every route asked again
 
     log = server.log_text()
-    for run in SHOWN_PROBLEMS:
+    for run in [*SHOWN_PROBLEMS, FLIPPED]:
         assert log.count(f"tb_metrics: cannot read run {run!r}") == 1, (run, log[-3000:])
