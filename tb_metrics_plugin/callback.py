@@ -107,9 +107,11 @@ class MetricsCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._in_epoch = False
+        # Every worker reads the metric state, as fit's own epoch-end logs do: under a multi-worker
+        # strategy a read of sync-on-read variables can be a collective that needs every worker.
+        compiled = self._summaries_from_metrics()
         if not _is_chief():
             return
-        compiled = self._summaries_from_metrics()
         by_run: dict[str, list] = {}
         if compiled:
             if self._train_snapshot is not None:

@@ -108,3 +108,21 @@ def test_chief_rule_is_read_at_every_epoch(tmp_path, monkeypatch, breast_cancer)
     model.fit(x_train[:32], y_train[:32], epochs=3, verbose=0, validation_data=(x_val[:40], y_val[:40]),
               callbacks=[tbm.MetricsCallback(tmp_path), demote])
     assert sorted(read_run(tmp_path / "validation")["threshold_curves"]) == [0]
+
+
+def test_every_worker_reads_the_metric_state_and_only_the_chief_writes(tmp_path, monkeypatch, breast_cancer):
+    """Under a multi-worker strategy reading sync-on-read metric variables can be a collective that
+    needs every worker, so a non-chief worker reads the state at each epoch end exactly as the chief
+    does (training part and validation part) and then writes nothing."""
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": CLUSTER_OF_WORKERS, "task": {"type": "worker", "index": 1}}))
+    reads = []
+    original = tbm.ThresholdCurves.histogram_values
+    monkeypatch.setattr(tbm.ThresholdCurves, "histogram_values",
+                        lambda metric: reads.append(metric.name) or original(metric))
+    (x_train, y_train), (x_val, y_val) = breast_cancer
+    model = tiny_binary_model(x_train.shape[1])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[tbm.ThresholdCurves()])
+    model.fit(x_train[:32], y_train[:32], epochs=2, verbose=0, validation_data=(x_val[:40], y_val[:40]),
+              callbacks=[tbm.MetricsCallback(tmp_path / "logs")])
+    assert reads == ["threshold_curves"] * 4  # per epoch: the training snapshot, then validation
+    assert not (tmp_path / "logs").exists()
