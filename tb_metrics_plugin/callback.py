@@ -88,6 +88,14 @@ class MetricsCallback(keras.callbacks.Callback):
                 "(no extra pass over the data), or pass MetricsCallback(log_dir, "
                 "validation_data=(x_val, y_val))."
             )
+        if not self._compiled_metrics_declared() and _spans_several_workers(self.model):
+            raise ValueError(
+                "MetricsCallback(validation_data=...) cannot predict under a multi-worker "
+                "tf.distribute strategy: Keras' predict is a collective that every worker must join, "
+                "and only the chief writes. Compile the model with "
+                "metrics=[tb_metrics_plugin.ThresholdCurves(), tb_metrics_plugin.ConfusionMatrix()] "
+                "and pass fit(validation_data=...) instead: the workers' counts are then added up."
+            )
         if self.validation_data is not None and _is_empty(self.validation_data):
             raise ValueError("validation_data is empty; pass at least one sample.")
         if self.validation_data is not None and _is_infinite(self.validation_data):
@@ -288,6 +296,16 @@ def _take_rows(x, rows):
     if isinstance(x, (list, tuple)):
         return [np.asarray(value)[rows] for value in x]
     return np.asarray(x)[rows]
+
+
+def _spans_several_workers(model) -> bool:
+    """True when the model's tf.distribute strategy has a cluster of more than one worker process
+    (MultiWorkerMirroredStrategy with a TF_CONFIG cluster); False on other backends and strategies."""
+    resolver = getattr(getattr(model, "distribute_strategy", None), "cluster_resolver", None)
+    if resolver is None:
+        return False
+    cluster = resolver.cluster_spec().as_dict()
+    return sum(len(cluster.get(job, ())) for job in ("chief", "worker")) > 1
 
 
 def _is_chief() -> bool:

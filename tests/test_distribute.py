@@ -1,9 +1,11 @@
-"""Distributed training: MirroredStrategy counts equal single-device counts; only the chief writes."""
+"""Distributed training: MirroredStrategy counts equal single-device counts; under a real two-process
+MultiWorkerMirroredStrategy the workers' counts add up and only the chief writes."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -125,4 +127,73 @@ def test_every_worker_reads_the_metric_state_and_only_the_chief_writes(tmp_path,
     model.fit(x_train[:32], y_train[:32], epochs=2, verbose=0, validation_data=(x_val[:40], y_val[:40]),
               callbacks=[tbm.MetricsCallback(tmp_path / "logs")])
     assert reads == ["threshold_curves"] * 4  # per epoch: the training snapshot, then validation
+    assert not (tmp_path / "logs").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def _run_two_workers(log_dir, *options: str) -> list[dict]:
+    """Runs tests/multiworker_child.py as workers 0 and 1 of one cluster; their last output lines."""
+    ports = [str(_free_port()), str(_free_port())]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    env.pop("TF_CONFIG", None)
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "tests.multiworker_child", str(index), *ports, str(log_dir), *options],
+                         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for index in range(2)
+    ]
+    outputs = []
+    try:
+        for worker in workers:
+            outputs.append(worker.communicate(timeout=180))
+    finally:
+        for worker in workers:
+            worker.kill()
+    for worker, (_, stderr) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, stderr[-4000:]
+    return [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs]
+
+
+def test_two_real_workers_add_up_their_counts_and_only_the_chief_writes(tmp_path):
+    """Two processes form a MultiWorkerMirroredStrategy cluster on loopback (tests/multiworker_child.py:
+    Keras cannot `fit` under it, so each worker runs fit's parts by hand). Each counts its shard of
+    the 400 training samples with our compiled metrics; worker 0 (the chief) writes counts equal to a
+    single-process count of all 400, worker 1 writes nothing. Worker 1 still reads the metric state:
+    with a chief-only read the chief's read is an all-reduce that worker 1 never joins, and the
+    cluster fails ("Shape mismatch in the collective instance", seen before the callback's fix)."""
+    from tests.multiworker_child import EPOCHS
+    from tests.readback import decode_summary
+
+    log_dir = tmp_path / "logs"
+    assert _run_two_workers(log_dir) == [{"worker": 0, "replicas": 2}, {"worker": 1, "replicas": 2}]
+
+    assert sorted(path.name for path in log_dir.iterdir()) == ["reference.npz", "train"]
+    assert len(list((log_dir / "train").iterdir())) == 1  # one event file: the chief's
+    written = read_run(log_dir / "train")
+    reference = np.load(log_dir / "reference.npz")
+    expected_curves = decode_summary(tbm.summary.threshold_curves_pb(
+        "threshold_curves", reference["labels"], reference["scores"]))
+    expected_matrix = decode_summary(tbm.summary.confusion_matrix_pb(
+        "confusion_matrix", reference["labels"], reference["scores"]))
+    for epoch in range(EPOCHS):
+        curves, matrix = written["threshold_curves"][epoch], written["confusion_matrix"][epoch]
+        assert np.array_equal(curves.positive_histograms, expected_curves.positive_histograms)
+        assert np.array_equal(curves.negative_histograms, expected_curves.negative_histograms)
+        assert np.array_equal(matrix.matrix, expected_matrix.matrix)
+        assert matrix.matrix.sum() == 400
+
+
+def test_two_real_workers_refuse_validation_data_with_the_fix(tmp_path):
+    """Predicting `validation_data` on the chief alone is a collective the other workers never join
+    (it fails with a collective type mismatch), so every worker refuses it at on_train_begin and
+    names compiled metrics as the fix; nothing is written."""
+    answers = _run_two_workers(tmp_path / "logs", "--validation-data")
+    assert [answer["worker"] for answer in answers] == [0, 1]
+    for answer in answers:
+        assert answer["refused"].startswith("MetricsCallback(validation_data=...) cannot predict under a multi-worker")
+        assert "metrics=[tb_metrics_plugin.ThresholdCurves(), tb_metrics_plugin.ConfusionMatrix()]" in answer["refused"]
     assert not (tmp_path / "logs").exists()
