@@ -98,6 +98,26 @@ class PreparedBatch:
     true_classes: np.ndarray | None
     num_classes: int
 
+    @staticmethod
+    def concatenate(batches: list[PreparedBatch]) -> PreparedBatch:
+        """One batch of the items of `batches` (prepared from the same data: same columns and kind).
+        Items of unweighted batches weigh 1 when other batches carry weights."""
+        first = batches[0]
+        if len(batches) == 1:
+            return first
+        weights = None
+        if any(batch.weights is not None for batch in batches):
+            weights = np.concatenate([
+                np.ones(len(batch.scores)) if batch.weights is None else batch.weights for batch in batches
+            ])
+        return PreparedBatch(
+            np.concatenate([batch.scores for batch in batches]),
+            np.concatenate([batch.is_positive for batch in batches]),
+            weights,
+            None if first.true_classes is None else np.concatenate([batch.true_classes for batch in batches]),
+            first.num_classes,
+        )
+
     def threshold_histograms(self, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`counting.threshold_histograms` of these items: (positive, negative) float64 (C, T + 1)."""
         # A single score column's true_classes are 0/1 labels, not the column of the positive.

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tb_metrics_plugin as tbm
+from tb_metrics_plugin import callback as callback_module
 from tests.conftest import tiny_binary_model
 from tests.readback import (
     assert_same_curves,
@@ -282,7 +283,12 @@ def _validation_inputs(kind, x_val, y_val, weights):
 
 
 @pytest.mark.parametrize("kind", ["arrays", "arrays_weighted", "tf_data", "tf_data_weighted", "py_dataset"])
-def test_validation_data_path(tmp_path, breast_cancer, kind):
+@pytest.mark.parametrize("block_items", [None, 40], ids=["one_block", "blocks_of_2_batches"])
+def test_validation_data_path(tmp_path, monkeypatch, breast_cancer, kind, block_items):
+    """Predictions are counted in blocks of batches; 40 items make blocks of 2 batches of 32 and a
+    ragged last one, and must count exactly as one block."""
+    if block_items is not None:
+        monkeypatch.setattr(callback_module, "_BLOCK_ITEMS", block_items)
     (x_train, y_train), (x_val, y_val) = breast_cancer
     weights = np.random.default_rng(0).choice([0.5, 1.0, 3.0], size=len(y_val)).astype("float32")
     validation_data, expected_weights = _validation_inputs(kind, x_val, y_val, weights)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 from tensorboard.util import tensor_util
 
-from tb_metrics_plugin import core, counting, layout, metadata, summary
+from tb_metrics_plugin import core, counting, inputs, layout, metadata, summary
 from tb_metrics_plugin import thresholds as thresholds_module
 
 F32 = np.float32
@@ -605,3 +605,23 @@ def test_counts_too_large_for_float32_are_stored_as_float64():
     matrix = np.array([[big, 0.0], [1.0, 2.0]])
     _, cm, tensor = decode_pb(summary.confusion_matrix_pb_from_counts("cm", matrix, ["a", "b"]))
     assert tensor.dtype == np.float64 and cm.matrix[0, 0] == big
+
+
+def test_concatenated_batches_count_like_one_batch():
+    """The callback counts validation batches in blocks: a block's counts equal the sum of its
+    batches' counts, an unweighted batch among weighted ones weighing 1 per item."""
+    rng = np.random.default_rng(21)
+    labels, scores = rng.integers(0, 3, 90), rng.dirichlet(np.ones(3), 90).astype(F32)
+    weights = rng.integers(1, 5, 90) / 2
+    batches = [
+        inputs.prepare(labels[:40], scores[:40], sample_weight=weights[:40]),
+        inputs.prepare(labels[40:70], scores[40:70]),
+        inputs.prepare(labels[70:], scores[70:], sample_weight=weights[70:]),
+    ]
+    grid = thresholds_module.default_thresholds()
+    block = inputs.PreparedBatch.concatenate(batches)
+    separately = [batch.threshold_histograms(grid) for batch in batches]
+    for together, apart in zip(block.threshold_histograms(grid), zip(*separately, strict=True), strict=True):
+        assert np.array_equal(together, sum(apart))  # halves: exact in any order
+    assert np.array_equal(block.true_classes, labels)
+    assert np.array_equal(block.weights, np.concatenate([weights[:40], np.ones(30), weights[70:]]))
