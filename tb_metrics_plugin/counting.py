@@ -65,7 +65,7 @@ class Bucketizer:
         self._bin_at_cell_start = np.searchsorted(
             threshold_cells, np.arange(NUM_CELLS, dtype=np.int32), side="left"
         ).astype(np.int32)
-        # 2·bin per cell: `signed_bins` gets 2·bin + is_positive with one look-up and one add.
+        # 2·bin per cell: `twice_bins` plus is_positive gives 2·bin + is_positive with one look-up and one add.
         self._twice_bin_at_cell_start = 2 * self._bin_at_cell_start
         unaligned_cells = threshold_cells[~is_cell_aligned(self.thresholds)]
         self._corrections = int(np.bincount(unaligned_cells).max()) if unaligned_cells.size else 0
@@ -197,7 +197,7 @@ def threshold_histograms(
 
 def _scatter_add(histogram: np.ndarray, index: np.ndarray, weights: np.ndarray | None = None) -> None:
     """histogram[index] += weights (1 each when None), repeated indices adding up. np.bincount is
-    the faster scatter (1.3-1.5x for 1e5 x 100 scores) but builds a whole histogram per call, so a
+    the faster scatter (about 1.3x for 1e5 x 100 scores) but builds a whole histogram per call, so a
     histogram larger than the index is added to in place with np.add.at instead. Weights whose sum
     overflows give inf either way, without a warning: `summary.check_counts` refuses such counts."""
     with np.errstate(over="ignore"):
