@@ -88,7 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     checking.add_argument("--max", type=float, help="fail when the metric is above this")
     checking.add_argument("--step", type=_step, default="last", help="a logged step, or 'last' (default)")
     checking.add_argument("--class", dest="classes", action="append",
-                          help="only this class name or micro/macro/weighted (repeatable; default: all)")
+                          help="only this class name (repeatable; default: every class and average); "
+                          "micro/macro/weighted name the average unless a class has that name")
+    checking.add_argument("--average", dest="averages", action="append", choices=export.AVERAGES,
+                          help="only this average (repeatable), also when a class has its name")
     return parser
 
 
@@ -173,6 +176,18 @@ def _export(args: argparse.Namespace, stdout: TextIO) -> int:
     return EXIT_OK
 
 
+def _selected(record: dict[str, Any], class_names, classes: list[str] | None, averages: list[str] | None) -> bool:
+    """Whether `check` looks at this record: every one without --class / --average; else a class's
+    row named by --class, and an average's row named by --average, or by --class when no class of
+    the tag has that name."""
+    if not classes and not averages:
+        return True
+    average = record.get("average")
+    if average is None:
+        return record["class"] in (classes or ())
+    return average in (averages or ()) or (average in (classes or ()) and average not in class_names)
+
+
 def _check(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.min is None and args.max is None:
         raise UsageError("give --min and/or --max: the bounds the metric must stay within.")
@@ -182,11 +197,12 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
         if series.kind != kind:
             continue
         for record in export.records(series):
-            if args.classes and record["class"] not in args.classes:
+            if not _selected(record, series.class_names, args.classes, args.averages):
                 continue
             checked += 1
             value = record[args.metric]
             where = f"run={record['run']!r} tag={record['tag']!r} step={record['step']} class={record['class']!r}"
+            where += " (average)" if record.get("average") else ""
             if value is None:
                 failures.append(f"{where}: {args.metric} is undefined (no positives or no negatives)")
             elif args.min is not None and value < args.min:
@@ -197,6 +213,7 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
         raise UsageError(
             f"no {kind} data to check {args.metric} on"
             + (f" for --class {args.classes}" if args.classes else "")
+            + (f" for --average {args.averages}" if args.averages else "")
             + "; `tb-metrics export` lists what there is."
         )
     for failure in failures:

@@ -53,10 +53,12 @@ def records(
     """Flat records: per step, one per class then micro, macro, weighted (threshold curves), or
     one with class "all" (confusion matrices).
 
-    Threshold curves: run, tag, step, class, roc_auc, average_precision, pr_auc, best_f1,
-    best_f1_threshold. With `threshold`, also `threshold` (the stored threshold nearest to the one
-    asked for: counts exist only there), precision, recall, f1 and tp, fp, tn, fn at it; micro rows
-    hold the summed counts, macro / weighted rows average the rates and leave the counts empty.
+    Threshold curves: run, tag, step, class, average, roc_auc, average_precision, pr_auc, best_f1,
+    best_f1_threshold. `average` is None on a class's row and micro / macro / weighted on an
+    average's row (whose `class` repeats the name), so a class named like an average stays
+    distinct. With `threshold`, also `threshold` (the stored threshold nearest to the one asked
+    for: counts exist only there), precision, recall, f1 and tp, fp, tn, fn at it; micro rows hold
+    the summed counts, macro / weighted rows average the rates and leave the counts empty.
     Confusion matrices: run, tag, step, class, accuracy, mean_iou, kappa, per_class_iou
     ({class name: IoU}).
     """
@@ -80,7 +82,7 @@ def records(
             def pick(value, column=column):
                 return np.asarray(value)[column] if column is not None else value
 
-            record = {**where, "class": name}
+            record = {**where, "class": name, "average": None if column is not None else name}
             record.update({metric: pick(numbers[metric][key]) for metric in THRESHOLD_CURVE_METRICS})
             if at is not None:
                 record.update({name_: pick(value) for name_, value in at[key].items()})

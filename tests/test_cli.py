@@ -17,7 +17,8 @@ from sklearn.metrics import roc_auc_score
 from tb_metrics_plugin import core, export
 from tests.readback import read_run
 
-CURVE_KEYS = {"run", "tag", "step", "class", "roc_auc", "average_precision", "pr_auc", "best_f1", "best_f1_threshold"}
+CURVE_KEYS = {"run", "tag", "step", "class", "average", "roc_auc", "average_precision", "pr_auc", "best_f1",
+              "best_f1_threshold"}
 
 
 def run_cli(*args, module: bool = True):
@@ -113,6 +114,36 @@ def test_check_passes_and_fails_with_the_failing_class_named(fitted_logs, last_c
     status, out, err = run_cli(*args, "--min", 0.5)
     assert status == 0, (out, err)
     assert "13 of 13 roc_auc values >= 0.5" in out
+
+
+def test_classes_named_like_averages_stay_distinct_in_export_and_check(tmp_path):
+    """A class called "macro" (or "micro"): export tells its record from the average's by the
+    `average` field; check --class picks the class, --average the average."""
+    from tb_metrics_plugin import SummaryWriter, summary
+
+    rng = np.random.default_rng(5)
+    labels, scores = rng.integers(0, 3, 300), rng.dirichlet(np.ones(3), 300).astype(np.float32)
+    with SummaryWriter(tmp_path / "run") as writer:
+        writer.add_summary(summary.threshold_curves_pb(
+            "threshold_curves", labels, scores, class_names=["macro", "micro", "cat"]), step=0)
+    status, out, err = run_cli("export", "--logdir", tmp_path, "--format", "json")
+    assert status == 0, err
+    records = json.loads(out)
+    assert [(r["class"], r["average"]) for r in records] == [
+        ("macro", None), ("micro", None), ("cat", None),
+        ("micro", "micro"), ("macro", "macro"), ("weighted", "weighted")]
+    status, out, err = run_cli("export", "--logdir", tmp_path, "--format", "csv")
+    assert [(row["class"], row["average"]) for row in csv.DictReader(io.StringIO(out))][2:4] == [
+        ("cat", ""), ("micro", "micro")]
+    check = ["check", "--logdir", tmp_path, "--metric", "roc_auc", "--min", 1.5]
+    status, out, _ = run_cli(*check, "--class", "macro")
+    assert status == 1
+    assert out.splitlines()[0].endswith(f"class='macro': roc_auc={records[0]['roc_auc']:.6g} < --min 1.5")
+    assert "0 of 1 roc_auc values" in out
+    status, out, _ = run_cli(*check, "--average", "macro", "--class", "weighted")
+    assert status == 1 and "0 of 2 roc_auc values" in out
+    assert f"class='macro' (average): roc_auc={records[4]['roc_auc']:.6g}" in out
+    assert "class='weighted' (average)" in out  # no class is called "weighted": --class names the average
 
 
 def test_check_a_confusion_matrix_metric_at_a_step(fitted_logs):
