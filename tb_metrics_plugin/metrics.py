@@ -215,19 +215,17 @@ class ThresholdCurves(_CountingMetric):
         self.histograms.assign_add(ops.reshape(counts, self.histograms.shape))
 
     def result(self):
+        """Mean ROC-AUC over the classes with positives and negatives. Per class, the trapezoid over
+        the stored thresholds is the Mann–Whitney statistic with ties (one bin) counted half:
+        AUC = Σ_k pos[k]·(Σ_{j<k} neg[j] + neg[k]/2) / (P·N). Keras evaluates this at every
+        training step for the logs, so it takes one cumulative sum and no reversed copies."""
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
         positive, negative = self.histograms[0], self.histograms[1]
-        # TP and FP from "everything positive" (−inf) to "nothing" (+inf): reverse cumulative sums.
-        tp = ops.flip(ops.cumsum(ops.flip(positive, axis=-1), axis=-1), axis=-1)
-        fp = ops.flip(ops.cumsum(ops.flip(negative, axis=-1), axis=-1), axis=-1)
-        tp = ops.concatenate([tp, ops.zeros_like(tp[:, :1])], axis=-1)
-        fp = ops.concatenate([fp, ops.zeros_like(fp[:, :1])], axis=-1)
-        positives, negatives = tp[:, :1], fp[:, :1]
-        tpr = ops.divide_no_nan(tp, positives)
-        fpr = ops.divide_no_nan(fp, negatives)
-        areas = ops.sum((fpr[:, :-1] - fpr[:, 1:]) * (tpr[:, :-1] + tpr[:, 1:]) / 2, axis=-1)
-        defined = ops.cast((positives[:, 0] > 0) & (negatives[:, 0] > 0), "float32")
+        negatives_below = ops.cumsum(negative, axis=-1) - 0.5 * negative
+        positives, negatives = ops.sum(positive, axis=-1), ops.sum(negative, axis=-1)
+        areas = ops.divide_no_nan(ops.sum(positive * negatives_below, axis=-1), positives * negatives)
+        defined = ops.cast((positives > 0) & (negatives > 0), "float32")
         return ops.divide_no_nan(ops.sum(areas * defined), ops.sum(defined))
 
     def histogram_values(self) -> tuple[np.ndarray, np.ndarray]:
