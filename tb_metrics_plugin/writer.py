@@ -20,7 +20,7 @@ _file_numbers = itertools.count()
 
 
 class SummaryWriter:
-    """Appends summaries to an event file in `logdir` (created if missing).
+    """Appends summaries to an event file in the local folder `logdir` (created if missing).
 
     Works without TensorFlow (PyTorch, Keras on JAX or torch). Several writers may share a folder
     with Keras' TensorBoard callback: TensorBoard merges every event file of a folder into one run.
