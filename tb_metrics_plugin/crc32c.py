@@ -39,6 +39,7 @@ def _byte_table() -> np.ndarray:
 _TABLE = _byte_table()
 _TABLE_INTS = _TABLE.tolist()
 _BIT_OF_BYTE = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(bool)  # (256, 8)
+_REGISTER_BITS = np.uint32(1) << np.arange(32, dtype=np.uint32)  # the 32 one-bit registers
 
 
 def _apply(tables: np.ndarray, registers: np.ndarray) -> np.ndarray:
@@ -64,11 +65,9 @@ def _tables_of(columns: np.ndarray) -> np.ndarray:
 def _zeros_shift_tables(log2_bytes: int) -> np.ndarray:
     """Byte tables of shift_n for n = 2^log2_bytes: the register after feeding n zero bytes."""
     if log2_bytes == 0:
-        bits = np.uint32(1) << np.arange(32, dtype=np.uint32)
-        return _tables_of(_TABLE[bits & 0xFF] ^ (bits >> 8))
+        return _tables_of(_TABLE[_REGISTER_BITS & 0xFF] ^ (_REGISTER_BITS >> 8))
     half = _zeros_shift_tables(log2_bytes - 1)
-    bits = np.uint32(1) << np.arange(32, dtype=np.uint32)
-    return _tables_of(_apply(half, _apply(half, bits)))
+    return _tables_of(_apply(half, _apply(half, _REGISTER_BITS)))
 
 
 def _lane_bytes(num_bytes: int) -> int:
