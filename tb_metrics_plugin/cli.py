@@ -4,25 +4,29 @@
                       --format json|csv [--content metrics|counts]
     tb-metrics check --logdir DIR --metric roc_auc --min 0.9 [--run R] [--tag T] [--step S|last]
 
-Logs are read with TensorBoard's own loader (`EventMultiplexer`, every step kept) through the same
-data-provider interface and the same record builder (`export.records`) as the plugin's routes, so
-the numbers are those of the browser's downloads. Exit status: 0 done / check passed, 1 check
-failed, 2 bad input (missing logdir, unknown run/tag/step/metric, nothing to read).
+Event files are read without TensorFlow (`event_files`, the way TensorBoard's Python loader reads
+them, every step kept), through the same data-provider calls (`reading`) and the same record
+builder (`export.records`) as the plugin's routes, so the numbers are those of the browser's
+downloads and a command takes a fraction of a second, not the 10-20 s of importing TensorFlow.
+`check` leaves out the training split of each train/validation pair unless `--run` names it.
+Exit status: 0 done / check passed, 1 check failed, 2 bad input (missing logdir, unknown
+run/tag/step/metric, nothing to read).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from tb_metrics_plugin import __version__, export, metadata, reading
+from tb_metrics_plugin import __version__, event_files, export, metadata, reading
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# The last path parts of the runs Keras' TensorBoard callback and MetricsCallback write.
+TRAINING_SPLIT, VALIDATION_SPLIT = "train", "validation"
 CHECKABLE_METRICS = {
     metadata.KIND_THRESHOLD_CURVES: ("roc_auc", "average_precision", "pr_auc", "best_f1"),
     metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa"),
@@ -42,7 +46,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         if args.command == "export":
             return _export(args, stdout)
         return _check(args, stdout)
-    except (UsageError, reading.ReadError) as error:
+    except (UsageError, reading.ReadError, event_files.UnsupportedTensorError) as error:
         print(f"tb-metrics {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -55,9 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def common(command: argparse.ArgumentParser) -> None:
+    def common(command: argparse.ArgumentParser, runs_by_default: str = "every run") -> None:
         command.add_argument("--logdir", required=True, help="the folder given to `tensorboard --logdir`")
-        command.add_argument("--run", action="append", help="run name as TensorBoard shows it (repeatable)")
+        command.add_argument("--run", action="append",
+                             help=f"run name as TensorBoard shows it (repeatable; default: {runs_by_default})")
         command.add_argument("--tag", action="append", help="tag name (repeatable; default: every tag)")
 
     exporting = commands.add_parser(
@@ -79,9 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     checking = commands.add_parser(
         "check", help="exit 1 when a metric is out of bounds (a CI quality gate)",
         description="Check a metric of every selected run, tag and class (and the micro / macro / weighted averages) "
-        "against bounds. Exit 1 naming each failure, 0 when all pass, 2 on bad input.",
+        "against bounds. Exit 1 naming each failure, 0 when all pass, 2 on bad input. Without --run, the "
+        f"training split of each train/validation pair is left out: a run whose last path part is '{TRAINING_SPLIT}' "
+        f"is not checked when a sibling run '{VALIDATION_SPLIT}' exists, so the gate is on held-out data; the "
+        "output names the runs checked and those left out.",
     )
-    common(checking)
+    common(checking, runs_by_default=f"every run but a '{TRAINING_SPLIT}' run beside a '{VALIDATION_SPLIT}' run")
     all_metrics = sorted({m for names in CHECKABLE_METRICS.values() for m in names})
     checking.add_argument("--metric", required=True, choices=all_metrics)
     checking.add_argument("--min", type=float, help="fail when the metric is below this")
@@ -113,33 +121,46 @@ def _threshold(text: str) -> float:
     return value
 
 
-def load(logdir: str):
-    """A TensorBoard data provider over `logdir`, every step of this plugin's tags loaded.
+def load(logdir: str) -> event_files.EventFileDataProvider:
+    """A data provider over the event files under `logdir`, every step of this plugin's tags read.
 
     Raises:
       UsageError: `logdir` is not a folder.
     """
-    if not os.path.isdir(logdir):
+    if not os.path.isdir(os.path.expanduser(logdir)):
         raise UsageError(f"--logdir {logdir!r} is not a folder; give the folder you pass to `tensorboard --logdir`.")
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-
-    logging.getLogger("tensorboard").setLevel(logging.ERROR)
-    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    return data_provider.MultiplexerDataProvider(multiplexer, logdir)
+    return event_files.EventFileDataProvider(logdir)
 
 
-def select_series(args: argparse.Namespace, step_choice: int | str | None) -> list[reading.TagSeries]:
-    """The run/tag series the arguments select, each with the chosen step (None: all steps).
+def training_runs_with_validation(runs) -> list[str]:
+    """The runs whose last path part is `train` beside a sibling run `validation` (same parent
+    folder): the training split of a train/validation pair, sorted.
+
+    >>> training_runs_with_validation(["a/train", "a/validation", "b/train", "train", "validation"])
+    ['a/train', 'train']
+    """
+    parts = {run: run.replace(os.sep, "/").rpartition("/") for run in runs}
+    validation_parents = {parent for parent, _, last in parts.values() if last == VALIDATION_SPLIT}
+    return sorted(run for run, (parent, _, last) in parts.items()
+                  if last == TRAINING_SPLIT and parent in validation_parents)
+
+
+def select_series(
+    args: argparse.Namespace, step_choice: int | str | None, kind: str | None = None, skip_training_runs: bool = False
+) -> tuple[list[reading.TagSeries], list[str]]:
+    """The run/tag series the arguments select, each with the chosen step (None: all steps), and the
+    runs left out: with `skip_training_runs` and no --run, the training split of each
+    train/validation pair (see `training_runs_with_validation`).
+
+    `kind` keeps only tags of that summary kind (tags whose metadata cannot be decoded stay, so
+    that their error is reported), and only those are read: a step missing from a tag of
+    another kind is no error.
 
     Raises:
       UsageError: no data in the logdir, or a --run / --tag that matches nothing.
     """
-    from tensorboard.context import RequestContext
-
-    provider, ctx = load(args.logdir), RequestContext()
-    listing = reading.list_series(provider, ctx, "")
+    provider = load(args.logdir)
+    listing = reading.list_series(provider, None, "")
     if not listing:
         raise UsageError(f"no tb_metrics data under --logdir {args.logdir!r}; write some with MetricsCallback.")
     for run in args.run or []:
@@ -149,25 +170,40 @@ def select_series(args: argparse.Namespace, step_choice: int | str | None) -> li
     for tag in args.tag or []:
         if tag not in tags_found:
             raise UsageError(f"--tag {tag!r} is not a tb_metrics tag; tags: {sorted(tags_found)}.")
+    left_out = []
+    if skip_training_runs and not args.run:
+        left_out = training_runs_with_validation(listing)
     selected = []
     for run in sorted(listing):
-        if args.run and run not in args.run:
+        if (args.run and run not in args.run) or run in left_out:
             continue
         for tag in sorted(listing[run]):
             if args.tag and tag not in args.tag:
                 continue
+            if kind is not None and _kind_of(listing[run][tag]) not in (kind, None):
+                continue
             step = listing[run][tag].max_step if step_choice == "last" else step_choice
-            selected.append(reading.read_series(provider, ctx, "", run, tag, step))
+            selected.append(reading.read_series(provider, None, "", run, tag, step))
     if not selected:
-        raise UsageError(f"no run has the tags {args.tag}; runs: {sorted(listing)}.")
-    return selected
+        wanted = f"{kind} tags" if kind else "tags"
+        raise UsageError(f"no selected run has {wanted}{f' {args.tag}' if args.tag else ''}; runs: {sorted(listing)}.")
+    return selected, left_out
+
+
+def _kind_of(time_series) -> str | None:
+    """The summary kind a listed tag's metadata names, None when it cannot be decoded."""
+    try:
+        return metadata.parse_plugin_metadata(time_series.plugin_content).kind
+    except metadata.UnsupportedFormatError:
+        return None
 
 
 def _export(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.content == "counts" and args.threshold is not None:
         raise UsageError("--threshold applies to --content metrics; --content counts has every threshold.")
     records: list[dict[str, Any]] = []
-    for series in select_series(args, None if args.all_steps else args.step):
+    selected, _ = select_series(args, None if args.all_steps else args.step)
+    for series in selected:
         if args.content == "counts":
             records.extend(export.count_records(series))
         else:
@@ -192,14 +228,14 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.min is None and args.max is None:
         raise UsageError("give --min and/or --max: the bounds the metric must stay within.")
     kind = next(kind for kind, names in CHECKABLE_METRICS.items() if args.metric in names)
-    checked, failures = 0, []
-    for series in select_series(args, args.step):
-        if series.kind != kind:
-            continue
+    checked, failures, runs_checked = 0, [], set()
+    selected, left_out = select_series(args, args.step, kind, skip_training_runs=True)
+    for series in selected:
         for record in export.records(series):
             if not _selected(record, series.class_names, args.classes, args.averages):
                 continue
             checked += 1
+            runs_checked.add(series.run)
             value = record[args.metric]
             where = f"run={record['run']!r} tag={record['tag']!r} step={record['step']} class={record['class']!r}"
             where += " (average)" if record.get("average") else ""
@@ -223,4 +259,8 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
                           f"<= {args.max:g}" if args.max is not None else "") if text
     )
     print(f"{checked - len(failures)} of {checked} {args.metric} values {bounds}", file=stdout)
+    print(f"runs checked: {', '.join(map(repr, sorted(runs_checked)))}", file=stdout)
+    if left_out:
+        print(f"training runs left out (their validation run is checked; name them with --run to check them): "
+              f"{', '.join(map(repr, left_out))}", file=stdout)
     return EXIT_CHECK_FAILED if failures else EXIT_OK

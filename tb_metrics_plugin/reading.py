@@ -1,13 +1,15 @@
 """Reading our summaries through a TensorBoard data provider, one run/tag per call.
 
 The backend gets its data provider from TensorBoard (Rust data server or Python loader); the CLI
-builds one over TensorBoard's own `EventMultiplexer`. Both then read through this module, so a
-step, a run or a tag means the same thing in a route and on the command line.
+builds one over the event files (`event_files`, read as TensorBoard's Python loader reads them).
+Both then read through this module, so a step, a run or a tag means the same thing in a route and
+on the command line.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,12 +317,13 @@ def _read(data_provider, ctx, experiment: str, run: str, tag: str, downsample: i
 
 
 def _is_data_server(data_provider) -> bool:
-    """True for TensorBoard's gRPC client of the Rust data server (its replies are capped)."""
-    try:
-        from tensorboard.data import grpc_provider
-    except ImportError:  # no gRPC, so no data server
-        return False
-    return isinstance(data_provider, grpc_provider.GrpcDataProvider)
+    """True for TensorBoard's gRPC client of the Rust data server (its replies are capped).
+
+    Looked up in `sys.modules`, not imported: a provider of that class means its module is loaded,
+    and importing it (gRPC, TensorBoard's tensor helpers) would add a second to the command line.
+    """
+    grpc_provider = sys.modules.get("tensorboard.data.grpc_provider")
+    return grpc_provider is not None and isinstance(data_provider, grpc_provider.GrpcDataProvider)
 
 
 def _is_reply_too_large(error: Exception) -> bool:
