@@ -227,7 +227,8 @@ def threshold_index(thresholds: ArrayLike, threshold: float, exact: bool = False
     Grid counts (`exact=False`) are exact only at stored thresholds: the nearest one stands for
     `threshold` (the lower one on a tie); −1 when there are no thresholds or `threshold` is NaN.
     Exact counts (`exact=True`: the thresholds are the distinct scores) are exact at any threshold:
-    the index is that of the largest stored threshold ≤ `threshold`, and −1 when `threshold` lies
+    the index is that of the largest stored threshold ≤ float32(`threshold`) (scores are compared in
+    float32, as Keras does), and −1 when `threshold` lies
     below every score (every item is then predicted positive: TP = P, FP = N, which
     `counts_at_index` gives for −1).
 
@@ -247,9 +248,11 @@ def _resolve_indices(row: np.ndarray, values: np.ndarray, exact: bool) -> np.nda
     finite = row[np.isfinite(row)]
     if finite.size == 0:
         return np.full(values.shape, -1, dtype=np.intp)
-    above = np.searchsorted(finite, values, side="right")  # count of stored thresholds <= value
     if exact:
-        return above - 1
+        # Scores and thresholds are compared as float32 (Keras' `score > threshold`): 0.3 stands for
+        # float32(0.3), which is a little above 0.3.
+        return np.searchsorted(finite, values.astype(np.float32).astype(np.float64), side="right") - 1
+    above = np.searchsorted(finite, values, side="right")  # count of stored thresholds <= value
     # Nearest: the last one <= value or the first one > value; the lower one on a tie.
     lower = np.clip(above - 1, 0, finite.size - 1)
     upper = np.clip(above, 0, finite.size - 1)
