@@ -48,8 +48,31 @@ def scalar_steps(run_dir, tag: str) -> list[int]:
 
 
 def reference_curves(labels, predictions, **kwargs):
-    """Counts of the numpy writer (tested against scikit-learn elsewhere)."""
-    return decode_summary(summary.threshold_curves_pb("reference", labels, predictions, **kwargs))
+    """Counts of the numpy writer (tested against scikit-learn elsewhere) on its threshold grid: the
+    exact classes it stores re-binned onto the grid (`on_grid`), what a grid counter must match."""
+    grid = summary.resolve_thresholds(
+        kwargs.get("num_thresholds", summary.DEFAULT_NUM_THRESHOLDS), kwargs.get("thresholds"))
+    return on_grid(decode_summary(summary.threshold_curves_pb("reference", labels, predictions, **kwargs)), grid)
+
+
+def on_grid(counts: layout.ThresholdCurveCounts, grid) -> layout.ThresholdCurveCounts:
+    """`counts` with every exact class re-binned onto `grid`: a distinct score s goes to bin
+    #{t in grid : t < s}, the bin a grid counter puts it in."""
+    grid = np.asarray(grid, dtype=np.float32)
+    positive = np.zeros((len(counts.class_names), grid.size + 1))
+    negative = np.zeros_like(positive)
+    rows = counts.per_class_thresholds
+    for c in range(len(counts.class_names)):
+        if counts.exact[c]:
+            scores = rows[c][np.isfinite(rows[c])]
+            bins = np.searchsorted(grid, scores.astype(np.float32), side="left")
+            held = slice(0, scores.size)
+            positive[c] = np.bincount(bins, counts.positive_histograms[c, held], minlength=grid.size + 1)
+            negative[c] = np.bincount(bins, counts.negative_histograms[c, held], minlength=grid.size + 1)
+        else:
+            np.testing.assert_array_equal(rows[c], grid)
+            positive[c], negative[c] = counts.positive_histograms[c], counts.negative_histograms[c]
+    return layout.ThresholdCurveCounts(grid, positive, negative, counts.class_names)
 
 
 def reference_matrix(labels, predictions, **kwargs):
