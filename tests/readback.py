@@ -48,11 +48,9 @@ def scalar_steps(run_dir, tag: str) -> list[int]:
 
 
 def reference_curves(labels, predictions, **kwargs):
-    """Counts of the numpy writer (tested against scikit-learn elsewhere) on its threshold grid: the
-    exact classes it stores re-binned onto the grid (`on_grid`), what a grid counter must match."""
-    grid = summary.resolve_thresholds(
-        kwargs.get("num_thresholds", summary.DEFAULT_NUM_THRESHOLDS), kwargs.get("thresholds"))
-    return on_grid(decode_summary(summary.threshold_curves_pb("reference", labels, predictions, **kwargs)), grid)
+    """Counts of the numpy writer (tested against scikit-learn elsewhere), exact where it stores
+    a class exactly."""
+    return decode_summary(summary.threshold_curves_pb("reference", labels, predictions, **kwargs))
 
 
 def on_grid(counts: layout.ThresholdCurveCounts, grid) -> layout.ThresholdCurveCounts:
@@ -80,7 +78,12 @@ def reference_matrix(labels, predictions, **kwargs):
 
 
 def assert_same_curves(actual, expected, exact: bool = True) -> None:
-    """Thresholds, class names and both histograms equal (exactly, or to float32 rounding)."""
+    """Thresholds, class names and both histograms equal (exactly, or to float32 rounding). Grid
+    counts (a Keras metric's) are compared with the reference's exact classes re-binned onto the
+    same grid (`on_grid`)."""
+    if not actual.exact.any() and expected.exact.any():
+        expected = on_grid(expected, actual.thresholds)
+    np.testing.assert_array_equal(actual.exact, expected.exact)
     np.testing.assert_array_equal(actual.thresholds, expected.thresholds)
     assert tuple(actual.class_names) == tuple(expected.class_names)
     if exact:
