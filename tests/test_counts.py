@@ -25,9 +25,7 @@ grid_curves_pb = functools.partial(summary.threshold_curves_pb, exact=False)
 
 def stored_dtypes(tensor, kind) -> dict[str, str]:
     """{array name: dtype} of a version-2 blob: how the counts were stored."""
-    names = ("grid", "exact", "cells", "grid_steps", "score_steps", "positive", "negative")
-    if kind == metadata.KIND_CONFUSION_MATRIX:
-        names = ("shape", "cell_steps", "counts")
+    names = layout.MATRIX_ARRAYS if kind == metadata.KIND_CONFUSION_MATRIX else layout.CURVE_ARRAYS
     return {name: array.dtype.name for name, array in layout._unpack(tensor, kind, names).items()}
 
 
