@@ -108,8 +108,17 @@ def assert_served_step(answer, position: int, written) -> None:
     from tb_metrics_plugin import wire
 
     if isinstance(written, layout.ThresholdCurveCounts):
-        np.testing.assert_array_equal(wire.decode_array(answer["thresholds"])[position], written.thresholds)
-        np.testing.assert_array_equal(wire.decode_array(answer["positive"])[position], written.positive_histograms)
-        np.testing.assert_array_equal(wire.decode_array(answer["negative"])[position], written.negative_histograms)
+        # Steps of one answer share a width: a narrower step's rows are padded with +inf thresholds
+        # and empty bins, which must be all that was added.
+        served = wire.decode_array(answer["thresholds"])[position]
+        rows = written.thresholds if served.ndim == 1 else written.per_class_thresholds
+        width = rows.shape[-1]
+        np.testing.assert_array_equal(served[..., :width], rows)
+        assert np.all(np.isinf(served[..., width:]))
+        np.testing.assert_array_equal(wire.decode_array(answer["exact"])[position], written.exact)
+        for name, histograms in (("positive", written.positive_histograms), ("negative", written.negative_histograms)):
+            served_histograms = wire.decode_array(answer[name])[position]
+            np.testing.assert_array_equal(served_histograms[:, : width + 1], histograms)
+            assert not served_histograms[:, width + 1 :].any()
     else:
         np.testing.assert_array_equal(wire.decode_array(answer["matrix"])[position], written.matrix)
