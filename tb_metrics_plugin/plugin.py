@@ -139,7 +139,9 @@ class MetricsPlugin(base_plugin.TBPlugin):
     def counts_impl(self, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> dict[str, Any]:
         """The raw counts of one run/tag, all steps or only `step`, with typed arrays (see `wire`).
 
-        threshold_curves: `thresholds` (S, T) float32, `positive` and `negative` (S, C, T + 1);
+        threshold_curves: `thresholds` float32, (S, T) when every class of every step shares one grid,
+        else (S, C, T) per class padded with +inf; `positive` and `negative` (S, C, T + 1); `exact`
+        uint8 (S, C), 1 where a class's thresholds are its distinct scores (see `reading.TagSeries`);
         confusion_matrix: `matrix` (S, C, C). S is 1 when `step` is given. `damaged_steps` lists the
         steps left out because their tensors cannot be decoded.
         """
@@ -149,6 +151,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
             answer["thresholds"] = wire.encode_array(series.thresholds, "float32")
             answer["positive"] = wire.encode_array(series.positive_histograms)
             answer["negative"] = wire.encode_array(series.negative_histograms)
+            answer["exact"] = wire.encode_array(series.exact, "uint8")
         else:
             answer["matrix"] = wire.encode_array(series.matrices)
         return answer
@@ -159,11 +162,14 @@ class MetricsPlugin(base_plugin.TBPlugin):
         {run, tag, kind, class_names, steps, wall_times, damaged_steps, series: {metric: {per_class,
         macro, micro, weighted} or {value}}}; see `export.summary_series`. Undefined values are None.
         """
-        series = reading.read_series(self._data_provider, ctx, experiment, run, tag)
+        summaries = self._caches.summaries(experiment)
+        # Steps summarised by an earlier request (same step and wall time) are not decoded again.
+        summarised = {(step, wall) for (run_, tag_, step, wall) in list(summaries) if (run_, tag_) == (run, tag)}
+        series = reading.read_series(self._data_provider, ctx, experiment, run, tag, already_summarised=summarised)
         header = _header(series)
         keys = ("run", "tag", "kind", "class_names", "steps", "wall_times", "damaged_steps")
         answer = {key: header[key] for key in keys}
-        answer["series"] = export.summary_series(series, self._caches.summaries(experiment))
+        answer["series"] = export.summary_series(series, summaries)
         return core.json_safe(answer)
 
     def export_impl(

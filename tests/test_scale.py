@@ -20,7 +20,7 @@ import pytest
 from tb_metrics_plugin import counting, metadata, summary, wire
 from tb_metrics_plugin.writer import SummaryWriter
 from tests.conftest import InProcessTensorBoard
-from tests.readback import assert_same_curves, decode_summary, read_run, reference_curves
+from tests.readback import assert_same_curves, assert_served_step, decode_summary, read_run, reference_curves
 
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 MIB = 2**20
@@ -283,7 +283,9 @@ def over_two_gib_board(tmp_path_factory):
     num_classes, num_steps = 3162, 56
     logdir = tmp_path_factory.mktemp("over_two_gib")
     names = tuple(str(c) for c in range(num_classes))
-    content = metadata.create_summary_metadata(metadata.PluginData(metadata.KIND_CONFUSION_MATRIX, names))
+    # Format version 1 (dense float32 matrices): version 2 stores only the non-zero cells, which makes
+    # a log this large hard to reach; old logs still are.
+    content = metadata.create_summary_metadata(metadata.PluginData(metadata.KIND_CONFUSION_MATRIX, names, version=1))
     matrix = np.zeros((num_classes, num_classes), dtype=np.float32)
     with tf.summary.create_file_writer(str(logdir / "big")).as_default():
         for step in range(num_steps):
@@ -328,3 +330,55 @@ def test_a_run_over_two_gib_is_served_from_a_sample_not_a_500(over_two_gib_board
         assert response.status_code == 413, response.get_data(as_text=True)[:300]
         assert "256 MiB" in response.get_json()["error"]
     # (summary and export of the whole run take the same path as counts without step)
+
+
+# (d) every epoch on both loaders: 1000 epochs × 100 classes × 10,000 samples ---------------------------
+
+
+@pytest.fixture(scope="module")
+def thousand_epochs_logdir(tmp_path_factory):
+    """1000 epochs of a 100-class model on 10,000 validation samples (ten distinct epochs, repeated):
+    27 MB of version-2 event files, where version 1 wrote 772 MB and the Rust data server could
+    serve only a sample of 347 epochs."""
+    logdir = tmp_path_factory.mktemp("thousand_epochs")
+    protos = []
+    for epoch in range(10):
+        rng = np.random.default_rng(epoch)
+        labels = rng.integers(0, 100, 10_000)
+        logits = rng.normal(size=(10_000, 100)) * 1.5
+        logits[np.arange(10_000), labels] += 1.0 + 0.3 * epoch
+        scores = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities = scores / scores.sum(axis=1, keepdims=True)
+        protos.append(summary.threshold_curves_pb("threshold_curves", labels, probabilities))
+    with SummaryWriter(logdir / "run") as writer:
+        for step in range(1000):
+            writer.add_summary(protos[step % 10], step=step)
+    yield logdir, [decode_summary(proto) for proto in protos]
+    shutil.rmtree(logdir, ignore_errors=True)
+
+
+def test_a_thousand_epochs_of_100_classes_are_listed_whole_and_every_step_opens(thousand_epochs_logdir, load_fast):
+    logdir, decoded = thousand_epochs_logdir
+    board = InProcessTensorBoard(logdir, load_fast=load_fast)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            listing = board.client.get(f"{PREFIX}/tags").get_json()
+            entry = listing.get("run", {}).get("threshold_curves", {})
+            if entry.get("num_steps") == 1000:
+                break
+            assert time.monotonic() < deadline, f"1000 steps not listed in 300 s: {str(entry)[:300]}"
+            time.sleep(1)
+        assert entry["steps"] == list(range(1000)) and "sampled" not in entry and "warning" not in entry
+        # The whole run fits one data-server reply: every step can be read.
+        whole = board.client.get(f"{PREFIX}/counts", query_string={"run": "run", "tag": "threshold_curves"})
+        assert whole.status_code == 200
+        assert whole.get_json()["steps"] == list(range(1000))
+        for step in (0, 1, 499, 998, 999):
+            answer = board.client.get(f"{PREFIX}/counts", query_string={
+                "run": "run", "tag": "threshold_curves", "step": str(step)}).get_json()
+            assert_served_step(answer, 0, decoded[step % 10])
+        series = board.client.get(f"{PREFIX}/summary", query_string={"run": "run", "tag": "threshold_curves"})
+        assert series.status_code == 200 and len(series.get_json()["series"]["roc_auc"]["macro"]) == 1000
+    finally:
+        board.close()
