@@ -225,24 +225,150 @@ function curveThresholds(thresholds) {
 }
 
 /**
- * Index of the stored threshold nearest to `threshold` (the lower one on a tie); −1 when there are
- * no thresholds or `threshold` is NaN / null. Counts are exact only at stored thresholds.
- * @param {ArrayLike<number>} thresholds increasing
+ * The stored threshold a user's `threshold` x resolves to, as an index into `thresholds` (rule of
+ * docs/format.md, "Resolving a threshold"):
+ * - grid mode (`exact` false): the stored threshold nearest to x, the lower one on a tie. Counts are
+ *   exact only at stored thresholds.
+ * - exact mode (`exact` true, the thresholds are the class's distinct scores): the floor,
+ *   j = #{finite t_k <= x} − 1, which is −1 when x is below every score: everything is predicted
+ *   positive (TP = P, FP = N). No item scores in (t_j, x], so the counts at j are the counts at x.
+ * −1 when there are no finite thresholds or x is NaN / null; padding (+Infinity at the end) is
+ * never picked.
+ * @param {ArrayLike<number>} thresholds increasing, possibly padded at the end with +Infinity
  * @param {number} threshold
+ * @param {boolean} [exact=false]
  * @returns {number}
  */
-export function thresholdIndex(thresholds, threshold) {
+export function thresholdIndex(thresholds, threshold, exact = false) {
   if (thresholds.length === 0 || threshold == null || Number.isNaN(threshold)) return -1;
   let low = 0;
   let high = thresholds.length;
+  if (exact) {
+    // First index whose threshold is above x (or not finite): the number of finite t_k <= x.
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (thresholds[middle] <= threshold && thresholds[middle] !== Infinity) low = middle + 1;
+      else high = middle;
+    }
+    return low - 1;
+  }
+  // The first padding slot (+Infinity): nearest is looked for among the finite thresholds.
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (thresholds[middle] !== Infinity) low = middle + 1;
+    else high = middle;
+  }
+  const end = low;
+  if (end === 0) return -1;
+  low = 0;
   while (low < high) {
     const middle = (low + high) >> 1;
     if (thresholds[middle] < threshold) low = middle + 1;
     else high = middle;
   }
-  if (low === thresholds.length) return low - 1;
+  if (low === end) return low - 1;
   if (low === 0) return 0;
   return Math.abs(thresholds[low - 1] - threshold) <= Math.abs(thresholds[low] - threshold) ? low - 1 : low;
+}
+
+function sameRow(a, b) {
+  if (a.length !== b.length) return false;
+  for (let j = 0; j < a.length; j++) if (!Object.is(a[j], b[j])) return false;
+  return true;
+}
+
+/** The sorted union of the finite values of `rows`, without repeats. */
+function unionOfFinite(rows) {
+  let size = 0;
+  for (const row of rows) for (let j = 0; j < row.length; j++) if (Number.isFinite(row[j])) size++;
+  const all = new Float64Array(size);
+  let at = 0;
+  for (const row of rows) for (let j = 0; j < row.length; j++) if (Number.isFinite(row[j])) all[at++] = row[j];
+  all.sort();
+  let distinct = 0;
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[distinct - 1]) all[distinct++] = all[i];
+  return all.slice(0, distinct);
+}
+
+/**
+ * One class's histograms re-binned onto `axis` (U increasing thresholds): for each u_k its counts
+ * are those at the index `thresholdIndex(thresholds, u_k, exact)` resolves to, and
+ * pos'[0] = FN(u_0), pos'[k] = TP(u_{k−1}) − TP(u_k) (0 < k < U), pos'[U] = TP(u_{U−1});
+ * likewise neg' with FP and TN. Mass is moved, never created: Σ pos' = Σ pos.
+ * @returns {{positive: Float64Array, negative: Float64Array}} U + 1 bins each
+ */
+function alignRow(thresholds, positive, negative, exact, axis) {
+  const count = thresholds.length;
+  // Counts above each stored index j, and for j = −1 everything: TP(j) = above[j + 1].
+  const above = new Float64Array(count + 1);
+  const aboveNegative = new Float64Array(count + 1);
+  let tp = 0;
+  let fp = 0;
+  for (let j = count - 1; j >= -1; j--) {
+    tp += positive[j + 1];
+    fp += negative[j + 1];
+    above[j + 1] = tp;
+    aboveNegative[j + 1] = fp;
+  }
+  const positives = above[0];
+  const negatives = aboveNegative[0];
+  const size = axis.length;
+  const alignedPositive = new Float64Array(size + 1);
+  const alignedNegative = new Float64Array(size + 1);
+  let previousTp = positives;
+  let previousFp = negatives;
+  for (let k = 0; k < size; k++) {
+    const j = thresholdIndex(thresholds, axis[k], exact);
+    const tpHere = above[j + 1];
+    const fpHere = aboveNegative[j + 1];
+    alignedPositive[k] = previousTp - tpHere;
+    alignedNegative[k] = previousFp - fpHere;
+    previousTp = tpHere;
+    previousFp = fpHere;
+  }
+  alignedPositive[size] = previousTp;
+  alignedNegative[size] = previousFp;
+  return { positive: alignedPositive, negative: alignedNegative };
+}
+
+/**
+ * Puts classes that do not share thresholds on one axis, so that the shared-axis code (micro, macro
+ * and weighted averages, averaged curves and optima) applies unchanged. The axis U is the sorted
+ * union of every class's finite thresholds; class c's histograms are rebuilt from its counts at U,
+ * each u resolved by `thresholdIndex` with that class's `exact` flag (nearest for grid rows, floor
+ * for exact rows; see `alignRow`). An exact class keeps its exact counts at every u; a grid class
+ * visits each of its own thresholds, so its curve, areas and optima are unchanged.
+ * When every row is the same and none is exact the input is returned as it is (v1 logs).
+ * @param {ArrayLike<number>[]} thresholds C rows of T, each increasing, padded with +Infinity
+ * @param {ArrayLike<number>[]} positiveHistograms C rows of T + 1
+ * @param {ArrayLike<number>[]} negativeHistograms C rows of T + 1
+ * @param {ArrayLike<number|boolean>} exact C flags (1 = the row holds distinct scores)
+ * @returns {{axis: ArrayLike<number>, positive: ArrayLike<number>[], negative: ArrayLike<number>[]}}
+ *   axis (U), positive and negative (C rows of U + 1)
+ */
+export function alignClasses(thresholds, positiveHistograms, negativeHistograms, exact) {
+  const rows = thresholds.length;
+  if (!isRows(thresholds) || !isRows(positiveHistograms) || positiveHistograms.length !== rows || exact.length !== rows) {
+    throw new Error(
+      `alignClasses needs C rows of thresholds, positive and negative histograms and C exact flags; got ${thresholds.length}, ` +
+        `${positiveHistograms.length}, ${negativeHistograms.length} and ${exact.length}`,
+    );
+  }
+  checkPair(positiveHistograms, negativeHistograms);
+  checkThresholds(thresholds[0], positiveHistograms);
+  const anyExact = Array.from(exact).some(Boolean);
+  if (!anyExact && thresholds.every((row) => sameRow(row, thresholds[0]))) {
+    return { axis: thresholds[0], positive: positiveHistograms, negative: negativeHistograms };
+  }
+  const axis = unionOfFinite(thresholds);
+  const positive = [];
+  const negative = [];
+  for (let c = 0; c < rows; c++) {
+    const row = alignRow(thresholds[c], positiveHistograms[c], negativeHistograms[c], Boolean(exact[c]), axis);
+    positive.push(row.positive);
+    negative.push(row.negative);
+  }
+  return { axis, positive, negative };
 }
 
 // ------------------------------------------------------------------------------------------------
