@@ -339,7 +339,8 @@ function alignRow(thresholds, positive, negative, exact, axis) {
  * for exact rows; see `alignRow`). An exact class keeps its exact counts at every u; a grid class
  * visits each of its own thresholds, so its curve, areas and optima are unchanged.
  * When every row is the same and none is exact the input is returned as it is (v1 logs).
- * @param {ArrayLike<number>[]} thresholds C rows of T, each increasing, padded with +Infinity
+ * @param {ArrayLike<number>[]} thresholds C rows of T, each increasing, padded with +Infinity (in JS
+ *   the rows may also differ in length, padding trimmed)
  * @param {ArrayLike<number>[]} positiveHistograms C rows of T + 1
  * @param {ArrayLike<number>[]} negativeHistograms C rows of T + 1
  * @param {ArrayLike<number|boolean>} exact C flags (1 = the row holds distinct scores)
@@ -348,14 +349,20 @@ function alignRow(thresholds, positive, negative, exact, axis) {
  */
 export function alignClasses(thresholds, positiveHistograms, negativeHistograms, exact) {
   const rows = thresholds.length;
-  if (!isRows(thresholds) || !isRows(positiveHistograms) || positiveHistograms.length !== rows || exact.length !== rows) {
+  if (!isRows(thresholds) || !isRows(positiveHistograms) || !isRows(negativeHistograms) ||
+      positiveHistograms.length !== rows || negativeHistograms.length !== rows || exact.length !== rows) {
     throw new Error(
       `alignClasses needs C rows of thresholds, positive and negative histograms and C exact flags; got ${thresholds.length}, ` +
         `${positiveHistograms.length}, ${negativeHistograms.length} and ${exact.length}`,
     );
   }
-  checkPair(positiveHistograms, negativeHistograms);
-  checkThresholds(thresholds[0], positiveHistograms);
+  // Rows may differ in length (padding trimmed); each row's histograms have one bin more than it has thresholds.
+  for (let c = 0; c < rows; c++) {
+    checkPair(positiveHistograms[c], negativeHistograms[c]);
+    if (thresholds[c].length !== positiveHistograms[c].length - 1) {
+      throw new Error(`thresholds row ${c} has length ${thresholds[c].length}, expected ${positiveHistograms[c].length - 1}: one per histogram bin but the last`);
+    }
+  }
   const anyExact = Array.from(exact).some(Boolean);
   if (!anyExact && thresholds.every((row) => sameRow(row, thresholds[0]))) {
     return { axis: thresholds[0], positive: positiveHistograms, negative: negativeHistograms };

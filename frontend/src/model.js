@@ -16,10 +16,27 @@ export function classLabel(classKey, classNames) {
   return name === undefined ? `class ${classKey}` : `class ${name}`;
 }
 
-/** Row `index` of a [1, rows, width] typed array (one step) as a Float64Array. */
-function row(encoded, index) {
-  const width = encoded.shape[encoded.shape.length - 1];
-  return Float64Array.from(encoded.values.subarray(index * width, (index + 1) * width));
+/**
+ * Class `c` of one step of a threshold-curves answer: its thresholds (the step's shared row, or the
+ * class's own row of a (1, C, T) array) with the +Infinity padding of format v2 left out, its
+ * histograms cut to match (padded bins are empty), and whether the row holds the class's distinct
+ * scores (exact mode; `exact` absent, as for v1 logs, means grid mode).
+ * @returns {{thresholds: Float64Array, positive: Float64Array, negative: Float64Array, exact: boolean}}
+ */
+export function classRow(counts, c) {
+  const bins = counts.positive.shape[counts.positive.shape.length - 1];
+  const width = bins - 1;
+  const values = counts.thresholds.values;
+  const start = counts.thresholds.shape.length === 3 ? c * width : 0;
+  let length = width;
+  while (length > 0 && values[start + length - 1] === Infinity) length--;
+  const histogram = (encoded) => Float64Array.from(encoded.values.subarray(c * bins, c * bins + length + 1));
+  return {
+    thresholds: Float64Array.from(values.subarray(start, start + length)),
+    positive: histogram(counts.positive),
+    negative: histogram(counts.negative),
+    exact: counts.exact ? counts.exact.values[c] === 1 : false,
+  };
 }
 
 function sumRows(rows) {
@@ -35,29 +52,72 @@ function total(values) {
 }
 
 /**
+ * The stored-threshold index a curve's counts are read at for the user's `threshold`: the core's
+ * `thresholdIndex` with the curve's mode (nearest on the grid, floor when exact; −1 then means
+ * everything positive).
+ */
+export function resolveThreshold(curve, threshold) {
+  return core.thresholdIndex(curve.thresholds, threshold, curve.exact);
+}
+
+/**
+ * `key` ("tp", "fp", "tn" or "fn") of a curve at index `j` of its thresholds; j = −1 (an exact
+ * curve below every score) is everything positive: TP = P, FP = N, TN = FN = 0.
+ */
+export function countAt(curve, key, j) {
+  if (j >= 0) return curve[key][j];
+  return key === "tp" ? curve.positives : key === "fp" ? curve.negatives : 0;
+}
+
+/**
  * One run's curve for a class or an average, from the counts of one step.
  *
- * A class, or the micro average (histograms summed over classes, one-vs-rest pooled), has exact
- * counts. Macro and weighted averages are threshold averages of rates (the core's `rocCurve` with
- * `average`): their tp/fp/tn/fn are the averaged TPR and FPR times the mean class size, so that rate
- * views draw the averaged curves; exact averaged metrics come from the per-class histograms kept in
- * `positiveHistograms` / `negativeHistograms` with `average`.
+ * A class has its own thresholds (`thresholds`, padding left out) and `exact` flag. For an average
+ * the classes are put on one axis first when they do not share thresholds (`core.alignClasses`:
+ * exact rows keep their exact counts there), and `thresholds` is that axis; `exact` when every class
+ * is exact. A class, or the micro average (histograms summed over classes, one-vs-rest pooled), has
+ * real counts. Macro and weighted averages are threshold averages of rates (the core's `rocCurve`
+ * with `average`): their tp/fp/tn/fn are the averaged TPR and FPR times the mean class size, so that
+ * rate views draw the averaged curves; exact averaged metrics come from the per-class histograms kept
+ * in `positiveHistograms` / `negativeHistograms` with `average`, and the readout resolves the
+ * threshold in each class's own row (`classes`).
  */
 export function buildCurve(run, color, counts, classKey) {
   const numClasses = counts.positive.shape[1];
-  const thresholds = Float64Array.from(counts.thresholds.values.subarray(0, counts.thresholds.shape[1]));
-  const positiveRows = Array.from({ length: numClasses }, (_, c) => row(counts.positive, c));
-  const negativeRows = Array.from({ length: numClasses }, (_, c) => row(counts.negative, c));
   const average = AVERAGES.includes(classKey) ? classKey : null;
-  let positiveHistogram;
-  let negativeHistogram;
-  if (average) {
-    positiveHistogram = sumRows(positiveRows);
-    negativeHistogram = sumRows(negativeRows);
-  } else {
-    positiveHistogram = positiveRows[Number(classKey)];
-    negativeHistogram = negativeRows[Number(classKey)];
+  if (!average) {
+    const row = classRow(counts, Number(classKey));
+    return {
+      run,
+      color,
+      classKey,
+      average,
+      exact: row.exact,
+      thresholds: row.thresholds,
+      ...core.confusionAtThresholds(row.positive, row.negative),
+      positives: total(row.positive),
+      negatives: total(row.negative),
+      positiveHistogram: row.positive,
+      negativeHistogram: row.negative,
+      // What the core's operating-point and averaged functions take: one class's histograms, or all
+      // classes' with `average`.
+      positiveHistograms: row.positive,
+      negativeHistograms: row.negative,
+      classes: [row],
+    };
   }
+  const classes = Array.from({ length: numClasses }, (_, c) => classRow(counts, c));
+  const aligned = core.alignClasses(
+    classes.map((row) => row.thresholds),
+    classes.map((row) => row.positive),
+    classes.map((row) => row.negative),
+    classes.map((row) => row.exact),
+  );
+  const thresholds = aligned.axis;
+  const positiveRows = aligned.positive;
+  const negativeRows = aligned.negative;
+  let positiveHistogram = sumRows(positiveRows);
+  let negativeHistogram = sumRows(negativeRows);
   let { tp, fp, tn, fn } = core.confusionAtThresholds(positiveHistogram, negativeHistogram);
   let positives = total(positiveHistogram);
   let negatives = total(negativeHistogram);
@@ -85,6 +145,7 @@ export function buildCurve(run, color, counts, classKey) {
     color,
     classKey,
     average,
+    exact: classes.every((row) => row.exact),
     thresholds,
     tp,
     fp,
@@ -94,40 +155,67 @@ export function buildCurve(run, color, counts, classKey) {
     negatives,
     positiveHistogram,
     negativeHistogram,
-    // What the core's operating-point and averaged functions take: one class's histograms, or all
-    // classes' with `average`.
-    positiveHistograms: average ? positiveRows : positiveHistogram,
-    negativeHistograms: average ? negativeRows : negativeHistogram,
+    positiveHistograms: positiveRows,
+    negativeHistograms: negativeRows,
+    classes,
   };
 }
 
-/** The operating point of a curve at `threshold`: exact counts and every metric there. */
+/**
+ * What the user's `threshold` resolves to in a curve, for the readout: `exact` when the counts are
+ * those at `threshold` itself (every class concerned is in exact mode); otherwise `stored`, the
+ * grid threshold the counts are read at (NaN when the classes of an average resolve to different
+ * ones), and `exactClasses`, how many classes of an average are exact.
+ */
+function resolution(curve, indices, threshold) {
+  const gridClasses = curve.classes.filter((row) => !row.exact);
+  if (gridClasses.length === 0) return { exact: true, stored: threshold, exactClasses: curve.classes.length };
+  const storedValues = new Set(curve.classes.map((row, c) => (row.exact ? null : row.thresholds[indices[c]])).filter((t) => t !== null));
+  const stored = storedValues.size === 1 ? [...storedValues][0] : NaN;
+  return { exact: false, stored, exactClasses: curve.classes.length - gridClasses.length };
+}
+
+/**
+ * The operating point of a curve at `threshold`: exact counts and every metric there. Each class
+ * resolves the threshold in its own row (`resolveThreshold` rules: nearest stored threshold on the
+ * grid, floor in exact mode), so an average is the average of its classes' operating points.
+ */
 export function curveOperatingPoint(curve, threshold, beta) {
-  const index = core.thresholdIndex(curve.thresholds, threshold);
-  const gridThreshold = curve.thresholds[index];
+  // Per-class counts of every threshold, computed once per curve: moving the threshold only indexes them.
+  curve.classCounts ??= curve.average
+    ? curve.classes.map((row) => ({
+      ...core.confusionAtThresholds(row.positive, row.negative), positives: total(row.positive), negatives: total(row.negative),
+    }))
+    : [curve];
+  const indices = curve.classes.map((row) => core.thresholdIndex(row.thresholds, threshold, row.exact));
+  const classCounts = curve.classCounts.map((source, c) => ({
+    tp: countAt(source, "tp", indices[c]),
+    fp: countAt(source, "fp", indices[c]),
+    tn: countAt(source, "tn", indices[c]),
+    fn: countAt(source, "fn", indices[c]),
+  }));
   let counts;
   let metrics;
   if (curve.average) {
-    // Per-class counts of every threshold, computed once per curve: dragging only indexes them.
-    curve.perClassCounts ??= core.confusionAtThresholds(curve.positiveHistograms, curve.negativeHistograms);
-    const perClass = curve.perClassCounts;
-    const at = (rows) => rows.map((values) => [values[index]]);
     counts = { tp: 0, fp: 0, tn: 0, fn: 0 };
-    for (const key of Object.keys(counts)) for (const values of perClass[key]) counts[key] += values[index];
-    const averaged = core.averageThresholdMetrics(at(perClass.tp), at(perClass.fp), at(perClass.tn), at(perClass.fn), curve.average, beta);
+    for (const key of Object.keys(counts)) for (const values of classCounts) counts[key] += values[key];
+    const column = (key) => classCounts.map((values) => [values[key]]);
+    const averaged = core.averageThresholdMetrics(column("tp"), column("fp"), column("tn"), column("fn"), curve.average, beta);
     metrics = Object.fromEntries(Object.entries(averaged).map(([name, values]) => [name, values[0]]));
   } else {
-    counts = { tp: curve.tp[index], fp: curve.fp[index], tn: curve.tn[index], fn: curve.fn[index] };
+    counts = classCounts[0];
     metrics = core.thresholdMetrics(counts.tp, counts.fp, counts.tn, counts.fn, beta);
   }
+  const resolved = resolution(curve, indices, threshold);
   return {
     run: curve.run,
     color: curve.color,
-    index,
-    gridThreshold,
     counts,
+    resolved,
+    // The threshold the counts hold at: the user's in exact mode, else the stored one.
+    resolvedThreshold: resolved.exact ? threshold : resolved.stored,
     // Wilson intervals describe one proportion of counts: a class or the micro pool, not a mean of rates.
-    exact: curve.average === null || curve.average === "micro",
+    hasIntervals: curve.average === null || curve.average === "micro",
     metrics: { ...metrics, ...counts, threshold },
   };
 }
@@ -178,10 +266,10 @@ export function matrixOperatingPoint(entry, classKey, beta) {
   return {
     run: entry.run,
     color: entry.color,
-    index: -1,
-    gridThreshold: NaN,
     counts,
-    exact: average === null || average === "micro",
+    resolved: null,
+    resolvedThreshold: NaN,
+    hasIntervals: average === null || average === "micro",
     // An argmax matrix has no threshold: the readout shows none rather than an unused one.
     metrics: { ...metrics, ...counts, threshold: NaN },
   };
