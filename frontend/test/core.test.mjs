@@ -65,9 +65,17 @@ test("every Python core function in the golden file has a JS twin", () => {
   }
 });
 
+// Python returns these tuples, JS objects: when the golden file keeps a tuple as a list, compare in this order.
+const TUPLE_KEYS = {
+  confusion_at_thresholds: ["tp", "fp", "tn", "fn"],
+  counts_at_index: ["tp", "fp", "tn", "fn"],
+  align_classes: ["axis", "positive", "negative"],
+};
+
 for (const testCase of golden.cases) {
   test(`golden: ${testCase.name} (${testCase.function})`, () => {
-    const actual = core[camelCase(testCase.function)](...argumentsOf(testCase));
+    let actual = core[camelCase(testCase.function)](...argumentsOf(testCase));
+    if (Array.isArray(testCase.expected) && TUPLE_KEYS[testCase.function]) actual = TUPLE_KEYS[testCase.function].map((key) => actual[key]);
     let expected = testCase.expected;
     if (testCase.function === "normalize_matrix") expected = expected.flat();
     assertClose(actual, expected, testCase.function, golden.tolerance);
@@ -214,4 +222,29 @@ test("aligned exact classes: micro and macro averages equal scikit-learn's on th
       close(metrics.f1[0], f1, `${average} F1 at ${x}`);
     }
   }
+});
+
+test("per-class threshold rows: each class is read on its own row; an average refuses unaligned rows", () => {
+  const thresholds = [Float64Array.of(0.25, 0.5, Infinity), Float64Array.of(0.1, 0.6, 0.9)];
+  const positive = [Float64Array.of(1, 2, 0, 0), Float64Array.of(0, 1, 1, 1)];
+  const negative = [Float64Array.of(2, 1, 0, 0), Float64Array.of(1, 1, 0, 1)];
+  const roc = core.rocCurve(positive, negative, thresholds);
+  assert.deepEqual(roc.thresholds.map((row) => Array.from(row)), [[Infinity, Infinity, 0.5, 0.25, -Infinity], [Infinity, 0.9, 0.6, 0.1, -Infinity]]);
+  const best = core.bestFbetaThreshold(positive, negative, thresholds);
+  assert.equal(best.threshold[0], thresholds[0][best.index[0]]);
+  assert.equal(best.threshold[1], thresholds[1][best.index[1]]);
+  assert.throws(() => core.rocCurve(positive, negative, thresholds, "macro"), /align them first with alignClasses/);
+  assert.throws(() => core.rocCurve(positive, negative, [thresholds[0]]), /expected one row of 3 or, per class, 2 rows of 3/);
+  // Padding is clipped to the scores' range (the open top bin to 1): the padded bin is zero wide.
+  const distribution = core.scoreDistribution(positive, negative, thresholds);
+  assert.deepEqual(Array.from(distribution.upper[0]), [0.25, 0.5, 1, 1]);
+  assert.deepEqual(Array.from(distribution.lower[0]), [0, 0.25, 0.5, 1]);
+});
+
+test("countsAtIndex: −1 is everything positive, the last index nothing", () => {
+  const positive = Float64Array.of(1, 0, 2);
+  const negative = Float64Array.of(2, 1, 0);
+  assert.deepEqual(core.countsAtIndex(positive, negative, -1), { tp: 3, fp: 3, tn: 0, fn: 0 });
+  assert.deepEqual(core.countsAtIndex(positive, negative, 0), { tp: 2, fp: 1, tn: 2, fn: 1 });
+  assert.deepEqual(core.countsAtIndex(positive, negative, 1), { tp: 2, fp: 0, tn: 3, fn: 1 });
 });
