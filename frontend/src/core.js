@@ -335,8 +335,8 @@ function sameRow(a, b) {
   return true;
 }
 
-/** The sorted union of the finite values of `rows`, without repeats. */
-function unionOfFinite(rows) {
+/** JS only: the sorted union of the finite values of `rows`, without repeats, the axis `alignClasses` uses. */
+export function unionOfFinite(rows) {
   let size = 0;
   for (const row of rows) for (let j = 0; j < row.length; j++) if (Number.isFinite(row[j])) size++;
   const all = new Float64Array(size);
@@ -375,8 +375,24 @@ function alignRow(thresholds, positive, negative, exact, axis) {
   const alignedNegative = new Float64Array(size + 1);
   let previousTp = positives;
   let previousFp = negatives;
+  // The axis is increasing: `thresholdIndex(thresholds, axis[k], exact)` by one walk over both.
+  let end = count;
+  while (end > 0 && thresholds[end - 1] === Infinity) end--; // padding
+  let passed = 0; // finite thresholds <= axis[k] (exact), or < axis[k] (nearest)
   for (let k = 0; k < size; k++) {
-    const j = thresholdIndex(thresholds, axis[k], exact);
+    const u = axis[k];
+    let j;
+    if (end === 0 || Number.isNaN(u)) {
+      j = -1;
+    } else if (exact) {
+      while (passed < end && thresholds[passed] <= u) passed++;
+      j = passed - 1;
+    } else {
+      while (passed < end && thresholds[passed] < u) passed++;
+      if (passed === end) j = end - 1;
+      else if (passed === 0) j = 0;
+      else j = Math.abs(thresholds[passed - 1] - u) <= Math.abs(thresholds[passed] - u) ? passed - 1 : passed;
+    }
     const tpHere = above[j + 1];
     const fpHere = aboveNegative[j + 1];
     alignedPositive[k] = previousTp - tpHere;
@@ -404,10 +420,12 @@ function alignRow(thresholds, positive, negative, exact, axis) {
  * @param {ArrayLike<number>[]} positiveHistograms C rows of T + 1
  * @param {ArrayLike<number>[]} negativeHistograms C rows of T + 1
  * @param {ArrayLike<number|boolean>|null} [exact=null] C flags (1 = the row holds distinct scores); null: none
+ * @param {ArrayLike<number>|null} [axis=null] JS only: the increasing axis to align on instead of the
+ *   union (e.g. a subset of it, to bound C × U); the counts at each of its values follow the same rules
  * @returns {{axis: ArrayLike<number>, positive: ArrayLike<number>[], negative: ArrayLike<number>[]}}
  *   axis (U), positive and negative (C rows of U + 1)
  */
-export function alignClasses(thresholds, positiveHistograms, negativeHistograms, exact = null) {
+export function alignClasses(thresholds, positiveHistograms, negativeHistograms, exact = null, axis = null) {
   if (!isRows(thresholds)) thresholds = Array.from(positiveHistograms, () => thresholds);
   exact ??= new Uint8Array(positiveHistograms.length);
   const rows = thresholds.length;
@@ -426,10 +444,10 @@ export function alignClasses(thresholds, positiveHistograms, negativeHistograms,
     }
   }
   const anyExact = Array.from(exact).some(Boolean);
-  if (!anyExact && thresholds.every((row) => row === thresholds[0] || sameRow(row, thresholds[0]))) {
+  if (axis === null && !anyExact && thresholds.every((row) => row === thresholds[0] || sameRow(row, thresholds[0]))) {
     return { axis: thresholds[0], positive: positiveHistograms, negative: negativeHistograms };
   }
-  const axis = unionOfFinite(thresholds);
+  axis ??= unionOfFinite(thresholds);
   const positive = [];
   const negative = [];
   for (let c = 0; c < rows; c++) {

@@ -5,8 +5,18 @@
 import * as core from "./core.js";
 
 const AVERAGES = ["micro", "macro", "weighted"];
-/** Curves kept for quick return to an earlier (run, step, class); the oldest is dropped first. */
-const CURVE_CACHE_SIZE = 48;
+/**
+ * Curves kept for quick return to an earlier (run, step, class), bounded by the numbers they hold
+ * (about 8 bytes each); the oldest is dropped first. 100 classes × 1000 thresholds is ~0.2 M.
+ */
+const CURVE_CACHE_CELLS = 2 ** 24;
+/**
+ * At most this many cells (classes × axis thresholds) in an average's aligned histograms. An average
+ * of classes with their own thresholds lives on the union of them all, up to ~16,000 thresholds
+ * (docs/format.md); with many classes that would be C × 16,000 cells per histogram, so the axis is
+ * then thinned to evenly spaced thresholds of the union. Its counts stay exact where they are.
+ */
+export const ALIGNED_CELLS_BUDGET = 2 ** 20;
 const AVERAGE_LABELS = { micro: "micro average", macro: "macro average", weighted: "weighted average" };
 
 /** "class dog", "micro average", … for the class key of a tag. */
@@ -23,16 +33,17 @@ export function classLabel(classKey, classNames) {
  * scores (exact mode; `exact` absent, as for v1 logs, means grid mode).
  * @returns {{thresholds: Float64Array, positive: Float64Array, negative: Float64Array, exact: boolean}}
  */
-export function classRow(counts, c) {
+export function classRow(counts, c, sharedThresholds = null) {
   const bins = counts.positive.shape[counts.positive.shape.length - 1];
   const width = bins - 1;
   const values = counts.thresholds.values;
   const start = counts.thresholds.shape.length === 3 ? c * width : 0;
   let length = width;
   while (length > 0 && values[start + length - 1] === Infinity) length--;
-  const histogram = (encoded) => Float64Array.from(encoded.values.subarray(c * bins, c * bins + length + 1));
+  const histogram = (encoded) => new Float64Array(encoded.values.subarray(c * bins, c * bins + length + 1));
   return {
-    thresholds: Float64Array.from(values.subarray(start, start + length)),
+    // Classes that share one row may share one array (`sharedThresholds`): averages test identity first.
+    thresholds: sharedThresholds ?? new Float64Array(values.subarray(start, start + length)),
     positive: histogram(counts.positive),
     negative: histogram(counts.negative),
     exact: counts.exact ? counts.exact.values[c] === 1 : false,
@@ -67,6 +78,16 @@ export function resolveThreshold(curve, threshold) {
 export function countAt(curve, key, j) {
   if (j >= 0) return curve[key][j];
   return key === "tp" ? curve.positives : key === "fp" ? curve.negatives : 0;
+}
+
+/**
+ * The axis an average is aligned on: the union of the classes' thresholds, or, when C × (U + 1)
+ * would exceed ALIGNED_CELLS_BUDGET, evenly spaced thresholds of it (first and last kept).
+ */
+export function alignmentAxis(union, numClasses) {
+  const size = Math.max(2, Math.floor(ALIGNED_CELLS_BUDGET / numClasses) - 1);
+  if (union.length <= size) return union;
+  return Float64Array.from({ length: size }, (_, i) => union[Math.round((i * (union.length - 1)) / (size - 1))]);
 }
 
 /**
@@ -106,14 +127,21 @@ export function buildCurve(run, color, counts, classKey) {
       classes: [row],
     };
   }
-  const classes = Array.from({ length: numClasses }, (_, c) => classRow(counts, c));
-  const aligned = core.alignClasses(
-    classes.map((row) => row.thresholds),
-    classes.map((row) => row.positive),
-    classes.map((row) => row.negative),
-    classes.map((row) => row.exact),
-  );
+  // One threshold row for every class (v1, or v2 on the grid): the classes share one array.
+  const shared = counts.thresholds.shape.length === 2 ? classRow(counts, 0).thresholds : null;
+  const classes = Array.from({ length: numClasses }, (_, c) => classRow(counts, c, shared));
+  const union = shared && !classes.some((row) => row.exact) ? null : core.unionOfFinite(classes.map((row) => row.thresholds));
+  const aligned = shared && !classes.some((row) => row.exact)
+    ? { axis: shared, positive: classes.map((row) => row.positive), negative: classes.map((row) => row.negative) }
+    : core.alignClasses(
+      classes.map((row) => row.thresholds),
+      classes.map((row) => row.positive),
+      classes.map((row) => row.negative),
+      classes.map((row) => row.exact),
+      alignmentAxis(union, numClasses),
+    );
   const thresholds = aligned.axis;
+  const axisThresholds = union ? union.length : thresholds.length;
   const positiveRows = aligned.positive;
   const negativeRows = aligned.negative;
   let positiveHistogram = sumRows(positiveRows);
@@ -145,8 +173,11 @@ export function buildCurve(run, color, counts, classKey) {
     color,
     classKey,
     average,
-    exact: classes.every((row) => row.exact),
+    // Exact at any threshold only on the whole union: a thinned axis is exact at its own thresholds.
+    exact: classes.every((row) => row.exact) && axisThresholds === thresholds.length,
     thresholds,
+    // How many thresholds the classes have in all (the union); more than `thresholds` when thinned.
+    axisThresholds,
     tp,
     fp,
     tn,
@@ -168,11 +199,20 @@ export function buildCurve(run, color, counts, classKey) {
  * ones), and `exactClasses`, how many classes of an average are exact.
  */
 function resolution(curve, indices, threshold) {
-  const gridClasses = curve.classes.filter((row) => !row.exact);
-  if (gridClasses.length === 0) return { exact: true, stored: threshold, exactClasses: curve.classes.length };
-  const storedValues = new Set(curve.classes.map((row, c) => (row.exact ? null : row.thresholds[indices[c]])).filter((t) => t !== null));
-  const stored = storedValues.size === 1 ? [...storedValues][0] : NaN;
-  return { exact: false, stored, exactClasses: curve.classes.length - gridClasses.length };
+  let exactClasses = 0;
+  let stored = null;
+  for (let c = 0; c < curve.classes.length; c++) {
+    const row = curve.classes[c];
+    if (row.exact) {
+      exactClasses++;
+      continue;
+    }
+    const value = row.thresholds[indices[c]];
+    // Grid classes at different stored thresholds (rows of different grids): none to name.
+    stored = stored === null || Object.is(stored, value) ? value : NaN;
+  }
+  if (stored === null) return { exact: true, stored: threshold, exactClasses };
+  return { exact: false, stored, exactClasses };
 }
 
 /**
@@ -187,23 +227,36 @@ export function curveOperatingPoint(curve, threshold, beta) {
       ...core.confusionAtThresholds(row.positive, row.negative), positives: total(row.positive), negatives: total(row.negative),
     }))
     : [curve];
-  const indices = curve.classes.map((row) => core.thresholdIndex(row.thresholds, threshold, row.exact));
-  const classCounts = curve.classCounts.map((source, c) => ({
-    tp: countAt(source, "tp", indices[c]),
-    fp: countAt(source, "fp", indices[c]),
-    tn: countAt(source, "tn", indices[c]),
-    fn: countAt(source, "fn", indices[c]),
-  }));
+  // Classes sharing one grid row resolve alike: one search per distinct row and mode.
+  let lastRow = null;
+  let lastExact = null;
+  let lastIndex = -1;
+  const indices = curve.classes.map((row) => {
+    if (row.thresholds !== lastRow || row.exact !== lastExact) {
+      lastRow = row.thresholds;
+      lastExact = row.exact;
+      lastIndex = core.thresholdIndex(row.thresholds, threshold, row.exact);
+    }
+    return lastIndex;
+  });
+  const keys = ["tp", "fp", "tn", "fn"];
   let counts;
   let metrics;
   if (curve.average) {
+    // One-element columns per class: the averaged metrics at this one threshold.
     counts = { tp: 0, fp: 0, tn: 0, fn: 0 };
-    for (const key of Object.keys(counts)) for (const values of classCounts) counts[key] += values[key];
-    const column = (key) => classCounts.map((values) => [values[key]]);
-    const averaged = core.averageThresholdMetrics(column("tp"), column("fp"), column("tn"), column("fn"), curve.average, beta);
+    const columns = { tp: [], fp: [], tn: [], fn: [] };
+    curve.classCounts.forEach((source, c) => {
+      for (const key of keys) {
+        const value = countAt(source, key, indices[c]);
+        columns[key].push([value]);
+        counts[key] += value;
+      }
+    });
+    const averaged = core.averageThresholdMetrics(columns.tp, columns.fp, columns.tn, columns.fn, curve.average, beta);
     metrics = Object.fromEntries(Object.entries(averaged).map(([name, values]) => [name, values[0]]));
   } else {
-    counts = classCounts[0];
+    counts = Object.fromEntries(keys.map((key) => [key, countAt(curve, key, indices[0])]));
     metrics = core.thresholdMetrics(counts.tp, counts.fp, counts.tn, counts.fn, beta);
   }
   const resolved = resolution(curve, indices, threshold);
@@ -275,6 +328,14 @@ export function matrixOperatingPoint(entry, classKey, beta) {
   };
 }
 
+/** About how many numbers a curve holds: its classes' rows and, for an average, the aligned rows. */
+function curveCells(curve) {
+  let cells = 0;
+  for (const row of curve.classes) cells += 2 * row.positive.length;
+  if (curve.average) cells += 2 * curve.positiveHistograms.length * (curve.thresholds.length + 1);
+  return cells + 6 * curve.thresholds.length;
+}
+
 /** The model builder with its caches (one per app). */
 export function createModelBuilder() {
   const curveCache = new Map();
@@ -283,14 +344,21 @@ export function createModelBuilder() {
   let lastCurves = [];
   let lastMatrices = [];
 
+  let cachedCells = 0;
   const cachedCurve = (counts, run, color, classKey) => {
     const key = `${run}\u0000${counts.tag}\u0000${counts.steps[0]}\u0000${classKey}\u0000${color}`;
     const hit = curveCache.get(key);
     if (hit && hit.counts === counts) return hit.curve;
     const curve = buildCurve(run, color, counts, classKey);
-    curveCache.set(key, { counts, curve });
-    // Bounded: 100 classes × 1000 thresholds is about 1.5 MB a curve.
-    if (curveCache.size > CURVE_CACHE_SIZE) curveCache.delete(curveCache.keys().next().value);
+    const cells = curveCells(curve);
+    if (hit) cachedCells -= hit.cells;
+    curveCache.set(key, { counts, curve, cells });
+    cachedCells += cells;
+    while (cachedCells > CURVE_CACHE_CELLS && curveCache.size > 1) {
+      const oldest = curveCache.keys().next().value;
+      cachedCells -= curveCache.get(oldest).cells;
+      curveCache.delete(oldest);
+    }
     return curve;
   };
 

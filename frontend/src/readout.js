@@ -268,7 +268,11 @@ export function createReadout(container, store, exportUrl) {
       renderRunPicker((model.curves ?? []).map((curve) => curve.run));
       const className = model.classLabel;
       const missing = model.runsWithoutData.length ? ` · no data at this epoch: ${model.runsWithoutData.join(", ")}` : "";
-      subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${kind === "threshold_curves" ? "" : " · argmax decision"}${missing}`;
+      const thinned = (model.curves ?? []).find((curve) => curve.axisThresholds > curve.thresholds.length);
+      const thinnedNote = thinned
+        ? ` · average curves at ${thinned.thresholds.length.toLocaleString("en-US")} of the classes' ${thinned.axisThresholds.toLocaleString("en-US")} thresholds`
+        : "";
+      subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${kind === "threshold_curves" ? "" : " · argmax decision"}${missing}${thinnedNote}`;
       if (points.length === 0) {
         tableSignature = "";
         table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", {}, "No data for the selected runs at this epoch."))));

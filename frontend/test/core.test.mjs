@@ -248,3 +248,30 @@ test("countsAtIndex: −1 is everything positive, the last index nothing", () =>
   assert.deepEqual(core.countsAtIndex(positive, negative, 0), { tp: 2, fp: 1, tn: 2, fn: 1 });
   assert.deepEqual(core.countsAtIndex(positive, negative, 1), { tp: 2, fp: 0, tn: 3, fn: 1 });
 });
+
+test("alignClasses agrees with thresholdIndex at every axis point, ties and padding included", () => {
+  let seed = 11;
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  for (let trial = 0; trial < 30; trial++) {
+    const width = 6;
+    const rows = Array.from({ length: 3 }, (_, c) => {
+      const values = Array.from(new Set(Array.from({ length: width }, () => Math.round(random() * 12) / 12))).sort((a, b) => a - b);
+      const thresholds = Float64Array.from({ length: width }, (_, k) => (k < values.length ? values[k] : Infinity));
+      const positive = Float64Array.from({ length: width + 1 }, (_, k) => (k <= values.length ? Math.floor(random() * 4) : 0));
+      const negative = Float64Array.from({ length: width + 1 }, (_, k) => (k <= values.length ? Math.floor(random() * 4) : 0));
+      return { thresholds, positive, negative, exact: c !== 1 || trial % 2 === 0 };
+    });
+    const aligned = core.alignClasses(rows.map((r) => r.thresholds), rows.map((r) => r.positive), rows.map((r) => r.negative), rows.map((r) => r.exact));
+    rows.forEach((row, c) => {
+      const total = row.positive.reduce((a, b) => a + b, 0);
+      const tpAt = (j) => row.positive.reduce((sum, value, k) => (k > j ? sum + value : sum), 0);
+      let previous = total;
+      aligned.axis.forEach((u, k) => {
+        const here = tpAt(core.thresholdIndex(row.thresholds, u, row.exact));
+        assert.equal(aligned.positive[c][k], previous - here, `trial ${trial}, class ${c}, axis point ${k}`);
+        previous = here;
+      });
+      assert.equal(aligned.positive[c][aligned.axis.length], previous);
+    });
+  }
+});

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as core from "../src/core.js";
 import {
-  buildCurve, classLabel, classRow, countAt, createModelBuilder, curveOperatingPoint, matrixOperatingPoint, resolveThreshold,
+  ALIGNED_CELLS_BUDGET, alignmentAxis, buildCurve, classLabel, classRow, countAt, createModelBuilder, curveOperatingPoint,
+  matrixOperatingPoint, resolveThreshold,
 } from "../src/model.js";
 
 const typed = (values, shape) => ({ values: Float32Array.from(values), shape });
@@ -161,4 +162,35 @@ test("v2: averages align the classes; the readout resolves each class in its own
   const macroCurve = buildCurve("r", "#000000", V2_COUNTS, "macro");
   const macroAuc = core.rocAuc(macroCurve.positiveHistograms, macroCurve.negativeHistograms, "macro");
   assert.ok(Math.abs(macroAuc - (auc("0") + auc("1")) / 2) < 1e-12);
+});
+
+test("v2: a large average is aligned on evenly spaced thresholds of the union, exact there", () => {
+  // 300 exact classes with 40 distinct scores each: 12,000 thresholds in all, 3.6 M cells, above the budget.
+  const numClasses = 300;
+  const width = 40;
+  const scores = Float32Array.from({ length: numClasses * width }, (_, i) => ((i * 7919) % 12000 + 0.5) / 12000);
+  for (let c = 0; c < numClasses; c++) scores.subarray(c * width, (c + 1) * width).sort();
+  const positive = Float32Array.from({ length: numClasses * (width + 1) }, (_, i) => (i % (width + 1) === width ? 0 : i % 3 === 0 ? 1 : 0));
+  const negative = Float32Array.from(positive, (value, i) => (i % (width + 1) === width ? 0 : 1 - value));
+  const counts = {
+    kind: "threshold_curves", tag: "t", steps: [0],
+    thresholds: { values: scores, shape: [1, numClasses, width] },
+    positive: { values: positive, shape: [1, numClasses, width + 1] },
+    negative: { values: negative, shape: [1, numClasses, width + 1] },
+    exact: { values: new Uint8Array(numClasses).fill(1), shape: [1, numClasses] },
+  };
+  const micro = buildCurve("r", "#000000", counts, "micro");
+  assert.equal(micro.axisThresholds, 12000);
+  assert.ok(micro.thresholds.length < 12000 && numClasses * (micro.thresholds.length + 1) <= ALIGNED_CELLS_BUDGET);
+  assert.equal(micro.exact, false); // exact only at the kept thresholds: the tab snaps to them
+  // At each kept threshold the micro counts are the sum of the classes' exact counts there.
+  for (const j of [0, 100, micro.thresholds.length - 1]) {
+    const at = micro.thresholds[j];
+    let tp = 0;
+    for (let c = 0; c < numClasses; c++) {
+      for (let k = 0; k < width; k++) if (scores[c * width + k] > at) tp += positive[c * (width + 1) + k];
+    }
+    assert.equal(micro.tp[j], tp, `TP at ${at}`);
+  }
+  assert.deepEqual(Array.from(alignmentAxis(Float64Array.of(0.1, 0.2, 0.3), 2)), [0.1, 0.2, 0.3]);
 });
