@@ -196,6 +196,51 @@ def build_cases() -> list[dict[str, Any]]:
             threshold=value)
     add("threshold index, no thresholds", "threshold_index", thresholds=np.zeros(0), threshold=0.5)
 
+    # ---- format version 2: exact classes (thresholds = distinct scores, padded with +inf) and mixed
+    # steps (an exact class beside grid classes): per-class rows, exact resolution, alignment.
+    exact_rows = np.array([
+        [0.1, 0.25, 0.3, 0.6, 0.9, np.inf, np.inf],  # exact: 5 distinct scores
+        [0.05, 0.3, 0.45, 0.5, 0.7, 0.8, 0.95],  # exact: 7 distinct scores
+        [0.2, 0.4, 0.6, 0.8, np.inf, np.inf, np.inf],  # exact: 4
+    ])
+    exact_pos = np.array([[0, 1, 0, 2, 3, 0, 0, 0], [0, 0, 1, 0, 2, 1, 1, 0], [1, 0, 1, 1, 0, 0, 0, 0]], float)
+    exact_neg = np.array([[2, 1, 3, 1, 0, 0, 0, 0], [1, 2, 1, 1, 0, 1, 0, 0], [0, 2, 1, 0, 0, 0, 0, 0]], float)
+    all_exact = np.ones(3, dtype=bool)
+    mixed_rows = np.vstack([grid(7), exact_rows[0], grid(7)])
+    mixed_pos = np.vstack([positive[0, :8], exact_pos[0], positive[1, :8]])
+    mixed_neg = np.vstack([negative[0, :8], exact_neg[0], negative[1, :8]])
+    mixed_exact = np.array([False, True, False])
+    for label, (rows, pos, neg, flags) in {
+        "exact": (exact_rows, exact_pos, exact_neg, all_exact),
+        "mixed": (mixed_rows, mixed_pos, mixed_neg, mixed_exact),
+    }.items():
+        add(f"align classes, {label}", "align_classes", thresholds=rows, positive_histograms=pos,
+            negative_histograms=neg, exact=flags)
+        add(f"summary, {label}", "threshold_curves_summary", positive_histograms=pos, negative_histograms=neg,
+            thresholds=rows, exact=flags)
+        per_class = {"positive_histograms": pos, "negative_histograms": neg, "thresholds": rows}
+        for function in ("roc_curve", "pr_curve", "best_fbeta_threshold", "best_youden_threshold",
+                         "score_distribution"):
+            add(f"{function}, per-class thresholds, {label}", function, **per_class)
+        add(f"min cost, per-class thresholds, {label}", "min_cost_threshold", **per_class, cost_ratio=2.0)
+        add(f"recall at precision, per-class thresholds, {label}", "recall_at_precision", **per_class,
+            min_precision=0.6)
+        axis, aligned_pos, aligned_neg = core.align_classes(rows, pos, neg, flags)
+        aligned = {"positive_histograms": aligned_pos, "negative_histograms": aligned_neg, "thresholds": axis}
+        for average in ("micro", "macro"):
+            add(f"best F1 aligned, {label}, {average}", "best_fbeta_threshold", **aligned, beta=1.0, average=average)
+            add(f"roc curve aligned, {label}, {average}", "roc_curve", **aligned, average=average)
+    add("align classes, shared grid unchanged", "align_classes", thresholds=thresholds, positive_histograms=positive,
+        negative_histograms=negative, exact=np.zeros(4, dtype=bool))
+    add("reliability, exact class", "reliability_diagram", positive_histograms=exact_pos[0],
+        negative_histograms=exact_neg[0], thresholds=exact_rows[0], num_bins=4)
+    for value in (0.0, 0.1, 0.3, 0.2999999, 0.35, 0.9, 1.0, -1.0, math.nan):
+        add(f"threshold index of {value}, exact", "threshold_index", thresholds=exact_rows[0], threshold=value,
+            exact=True)
+    for index in (-1, 0, 2, 4, 6):
+        add(f"counts at index {index}", "counts_at_index", positive_histograms=exact_pos[0],
+            negative_histograms=exact_neg[0], index=index)
+
     # ---- uncertainty
     add("Wilson, scalars", "wilson_interval", successes=8.0, trials=10.0, z=1.96)
     add("Wilson, arrays", "wilson_interval", successes=np.array([0.0, 3.0, 10.0, 7.5, 0.0]),

@@ -194,23 +194,27 @@ class MetricsCallback(keras.callbacks.Callback):
     def _summaries_from_validation_data(self) -> list:
         """Predicts `validation_data` batch by batch and counts the predictions in blocks of about
         `_BLOCK_ITEMS` items: counting has a fixed cost of a few C·(T+1) histograms per call, which
-        batch by batch dominated (29x the counting itself for 1000 classes in batches of 32)."""
+        batch by batch dominated (29x the counting itself for 1000 classes in batches of 32). When
+        every prediction fits one block, the threshold curves are counted from the items themselves,
+        so small classes are stored exactly (`summary.curve_counts`)."""
         positive = negative = matrix = None
         block: list[inputs.PreparedBatch] = []
         block_items = 0
 
-        def count_block():
+        def count_block(items: inputs.PreparedBatch):
             nonlocal positive, negative, matrix
-            items = inputs.PreparedBatch.concatenate(block)
             block_positive, block_negative = items.threshold_histograms(self.grid)
             positive = block_positive if positive is None else positive + block_positive
             negative = block_negative if negative is None else negative + block_negative
+            count_matrix(items)
+
+        def count_matrix(items: inputs.PreparedBatch):
+            nonlocal matrix
             if self.write_confusion_matrix and items.true_classes is not None:
                 block_matrix = counting.confusion_counts(
                     items.true_classes, items.predicted_classes(), items.num_classes, items.weights
                 )
                 matrix = block_matrix if matrix is None else matrix + block_matrix
-            block.clear()
 
         num_classes = num_columns = None
         for x, y, sample_weight in _batches(self.validation_data, self.batch_size):
@@ -224,15 +228,29 @@ class MetricsCallback(keras.callbacks.Callback):
             block.append(batch)
             block_items += batch.scores.size
             if block_items >= _BLOCK_ITEMS:
-                count_block()
+                count_block(inputs.PreparedBatch.concatenate(block))
+                block.clear()
                 block_items = 0
-        if block:
-            count_block()
-        if positive is None or (positive.sum() + negative.sum()) == 0:
+        if num_classes is None:
             raise ValueError("validation_data produced no items to count (empty, or all ignore_class).")
         names = summary.resolve_class_names(self.class_names, num_classes)
-        summaries = [summary.threshold_curves_pb_from_counts(
-            "threshold_curves", self.grid, positive, negative, summary.curve_class_names(names, num_columns))]
+        curve_names = summary.curve_class_names(names, num_columns)
+        last_block = inputs.PreparedBatch.concatenate(block) if block else None
+        weighs_something = last_block is not None and last_block.scores.shape[0] and (
+            last_block.weights is None or last_block.weights.sum() > 0)
+        if positive is None and weighs_something:
+            # Every prediction in one block: count from the items, exact where a class is small.
+            count_matrix(last_block)
+            curves = summary.threshold_curves_pb_from_curve_counts(
+                "threshold_curves", summary.curve_counts(last_block, self.grid, curve_names))
+        else:
+            if last_block is not None:
+                count_block(last_block)
+            if positive is None or (positive.sum() + negative.sum()) == 0:
+                raise ValueError("validation_data produced no items to count (empty, or all ignore_class).")
+            curves = summary.threshold_curves_pb_from_counts(
+                "threshold_curves", self.grid, positive, negative, curve_names)
+        summaries = [curves]
         if matrix is not None:
             summaries.append(summary.confusion_matrix_pb_from_counts(
                 "confusion_matrix", matrix, names, ignore_class=self.ignore_class,

@@ -39,11 +39,13 @@ __all__ = [
     "NORMALIZATIONS",
     "average_over_classes",
     "average_precision",
+    "align_classes",
     "average_threshold_metrics",
     "best_fbeta_threshold",
     "best_youden_threshold",
     "confusion_at_thresholds",
     "confusion_matrix_summary",
+    "counts_at_index",
     "det_curve",
     "expected_calibration_error",
     "hanley_mcneil_se",
@@ -90,13 +92,28 @@ def _histogram_pair(positive_histograms, negative_histograms) -> tuple[np.ndarra
 
 
 def _thresholds_for(thresholds, positive: np.ndarray) -> np.ndarray:
+    """`thresholds` as float64: (T,) shared by every class, or (C, T), one row per class."""
     thresholds = np.asarray(thresholds, dtype=np.float64)
-    if thresholds.shape != (positive.shape[-1] - 1,):
+    width = positive.shape[-1] - 1
+    if thresholds.shape == (width,) or (positive.ndim == 2 and thresholds.shape == (positive.shape[0], width)):
+        return thresholds
+    raise ValueError(
+        f"thresholds has shape {thresholds.shape}, expected ({width},) or, per class, "
+        f"({positive.shape[0] if positive.ndim == 2 else 'C'}, {width}): one per histogram bin but the last "
+        f"(histograms have {positive.shape[-1]} bins)"
+    )
+
+
+def _shared_thresholds(thresholds: np.ndarray, average: str | None) -> np.ndarray:
+    """The one threshold row an average needs; per-class rows must first be aligned (`align_classes`)."""
+    if average is None or thresholds.ndim == 1:
+        return thresholds
+    if not np.array_equal(thresholds, np.broadcast_to(thresholds[:1], thresholds.shape)):
         raise ValueError(
-            f"thresholds has shape {thresholds.shape}, expected ({positive.shape[-1] - 1},): one per "
-            f"histogram bin but the last (histograms have {positive.shape[-1]} bins)"
+            f"average={average!r} needs thresholds shared by every class; these classes have their own "
+            "(exact-mode or mixed counts): align them first with core.align_classes(...)"
         )
-    return thresholds
+    return thresholds[0]
 
 
 def _check_average(average: str | None, positive: np.ndarray) -> None:
@@ -204,18 +221,114 @@ def confusion_at_thresholds(
     return tp, fp, tn, fn
 
 
-def threshold_index(thresholds: ArrayLike, threshold: float) -> int:
-    """Index of the stored threshold nearest to `threshold` (the lower one on a tie); −1 when there
-    are no thresholds or `threshold` is NaN. Counts are exact only at stored thresholds: this is the
-    one a slider value stands for.
+def threshold_index(thresholds: ArrayLike, threshold: float, exact: bool = False) -> int:
+    """Index of the stored threshold that stands for `threshold`; −1 when there is none.
+
+    Grid counts (`exact=False`) are exact only at stored thresholds: the nearest one stands for
+    `threshold` (the lower one on a tie); −1 when there are no thresholds or `threshold` is NaN.
+    Exact counts (`exact=True`: the thresholds are the distinct scores) are exact at any threshold:
+    the index is that of the largest stored threshold ≤ float32(`threshold`) (scores are compared in
+    float32, as Keras does), and −1 when `threshold` lies
+    below every score (every item is then predicted positive: TP = P, FP = N, which
+    `counts_at_index` gives for −1).
 
     >>> threshold_index([0.0, 0.25, 0.5, 1.0], 0.3)
     1
+    >>> threshold_index([0.2, 0.7], 0.69, exact=True), threshold_index([0.2, 0.7], 0.1, exact=True)
+    (0, -1)
     """
     thresholds = np.asarray(thresholds, dtype=np.float64)
     if thresholds.size == 0 or math.isnan(threshold):
         return -1
-    return int(np.argmin(np.abs(thresholds - threshold)))
+    return int(_resolve_indices(thresholds, np.array([threshold], dtype=np.float64), exact)[0])
+
+
+def _resolve_indices(row: np.ndarray, values: np.ndarray, exact: bool) -> np.ndarray:
+    """`threshold_index` of each of `values` (sorted or not) in one increasing row (+inf padding ignored)."""
+    finite = row[np.isfinite(row)]
+    if finite.size == 0:
+        return np.full(values.shape, -1, dtype=np.intp)
+    if exact:
+        # Scores and thresholds are compared as float32 (Keras' `score > threshold`): 0.3 stands for
+        # float32(0.3), which is a little above 0.3.
+        return np.searchsorted(finite, values.astype(np.float32).astype(np.float64), side="right") - 1
+    above = np.searchsorted(finite, values, side="right")  # count of stored thresholds <= value
+    # Nearest: the last one <= value or the first one > value; the lower one on a tie.
+    lower = np.clip(above - 1, 0, finite.size - 1)
+    upper = np.clip(above, 0, finite.size - 1)
+    return np.where(np.abs(finite[upper] - values) < np.abs(values - finite[lower]), upper, lower)
+
+
+def counts_at_index(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, index: int
+) -> tuple[float, float, float, float]:
+    """(TP, FP, TN, FN) of one class at stored threshold `index` (−1: below every threshold, all
+    predicted positive): TP = Σ_{k>index} pos[k], FN = Σ_{k≤index} pos[k], likewise FP and TN.
+
+    >>> counts_at_index([1, 0, 2], [2, 1, 0], -1)
+    (3.0, 3.0, 0.0, 0.0)
+    """
+    positive = np.asarray(positive_histograms, dtype=np.float64)
+    negative = np.asarray(negative_histograms, dtype=np.float64)
+    split = index + 1
+    return (float(positive[split:].sum()), float(negative[split:].sum()),
+            float(negative[:split].sum()), float(positive[:split].sum()))
+
+
+def align_classes(
+    thresholds: ArrayLike,
+    positive_histograms: ArrayLike,
+    negative_histograms: ArrayLike,
+    exact: ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Puts classes with their own thresholds on one common axis, for averages over classes.
+
+    The axis U is the sorted union of every class's finite thresholds. Class c's counts at u ∈ U are
+    those at its own stored threshold that stands for u (`threshold_index` with that class's
+    `exact`: the largest ≤ u for exact counts, so exact classes stay exact at every u; the nearest
+    for grid counts). Its aligned histograms follow from those counts:
+    pos'[0] = FN(u_0), pos'[k] = TP(u_{k−1}) − TP(u_k), pos'[|U|] = TP(u_{|U|−1}); likewise neg'.
+    When every class shares one row and none is exact the input comes back unchanged, so the
+    averages of grid counts are those of format version 1. Micro averages of aligned exact classes
+    equal scikit-learn's micro averages on the raveled scores.
+
+    Args:
+      thresholds: (T,) shared, or (C, T) one increasing row per class (+inf padding at the end).
+      positive_histograms, negative_histograms: (C, T + 1).
+      exact: (C,) bool, True where a class's thresholds are its distinct scores; None: all False.
+
+    Returns:
+      (axis (U,), positive (C, U + 1), negative (C, U + 1)), float64.
+
+    >>> axis, pos, neg = align_classes([[0.2, 0.7], [0.5, np.inf]], [[1, 1, 0], [1, 0, 0]],
+    ...                                [[0, 1, 0], [1, 0, 0]], exact=[True, True])
+    >>> axis.tolist(), pos.tolist()
+    ([0.2, 0.5, 0.7], [[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    """
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    positive, negative = np.atleast_2d(positive), np.atleast_2d(negative)
+    thresholds = _thresholds_for(thresholds, positive)
+    num_classes = positive.shape[0]
+    exact = np.zeros(num_classes, dtype=bool) if exact is None else np.asarray(exact, dtype=bool).reshape(-1)
+    if exact.shape != (num_classes,):
+        raise ValueError(f"exact has {exact.size} flags for {num_classes} classes; pass one per class")
+    if thresholds.ndim == 1:
+        thresholds = np.broadcast_to(thresholds, (num_classes, thresholds.size))
+    if not exact.any() and np.array_equal(thresholds, np.broadcast_to(thresholds[:1], thresholds.shape)):
+        return thresholds[0].copy(), positive, negative
+    axis = np.unique(thresholds[np.isfinite(thresholds)])
+    aligned = []
+    for histograms in (positive, negative):
+        # Weight above each stored threshold, with "below every threshold" (index −1) in front.
+        above = np.cumsum(histograms[:, ::-1], axis=1)[:, ::-1]  # above[:, k] = Σ_{k' ≥ k}
+        rows = []
+        for c in range(num_classes):
+            index = _resolve_indices(thresholds[c], axis, bool(exact[c]))
+            over = above[c, index + 1]  # weight with score above the threshold standing for u
+            total = above[c, 0]
+            rows.append(np.concatenate([[total - over[0]], over[:-1] - over[1:], [over[-1]]]))
+        aligned.append(np.array(rows))
+    return axis, aligned[0], aligned[1]
 
 
 def _curve_counts(positive: np.ndarray, negative: np.ndarray):
@@ -230,7 +343,9 @@ def _curve_counts(positive: np.ndarray, negative: np.ndarray):
 
 
 def _curve_thresholds(thresholds: np.ndarray) -> np.ndarray:
-    return np.concatenate([[np.inf], thresholds[::-1], [-np.inf]])
+    """+inf, the stored thresholds from the highest down, −inf: (T + 2,), or (C, T + 2) per class."""
+    ends = thresholds.shape[:-1] + (1,)
+    return np.concatenate([np.full(ends, np.inf), thresholds[..., ::-1], np.full(ends, -np.inf)], axis=-1)
 
 
 def _summed(positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -360,6 +475,7 @@ def roc_curve(
     positive, negative = _histogram_pair(positive_histograms, negative_histograms)
     thresholds = _thresholds_for(thresholds, positive)
     _check_average(average, positive)
+    thresholds = _shared_thresholds(thresholds, average)
     if average == "micro":
         positive, negative = _summed(positive, negative)
     tp, fp, positives, negatives = _curve_counts(positive, negative)
@@ -387,6 +503,7 @@ def pr_curve(
     positive, negative = _histogram_pair(positive_histograms, negative_histograms)
     thresholds = _thresholds_for(thresholds, positive)
     _check_average(average, positive)
+    thresholds = _shared_thresholds(thresholds, average)
     if average == "micro":
         positive, negative = _summed(positive, negative)
     tp, fp, positives, _ = _curve_counts(positive, negative)
@@ -412,6 +529,7 @@ def det_curve(
     positive, negative = _histogram_pair(positive_histograms, negative_histograms)
     thresholds = _thresholds_for(thresholds, positive)
     _check_average(average, positive)
+    thresholds = _shared_thresholds(thresholds, average)
     if average == "micro":
         positive, negative = _summed(positive, negative)
     tp, fp, positives, negatives = _curve_counts(positive, negative)
@@ -542,7 +660,11 @@ def _operating_point(index: np.ndarray, thresholds: np.ndarray, objective: np.nd
     found = index >= 0
     safe = np.where(found, index, 0)
     value = np.where(found, np.take_along_axis(objective, safe[..., None], axis=-1)[..., 0], infeasible_value)
-    threshold = np.where(found, thresholds[safe], math.nan)
+    if thresholds.ndim == 2:  # one row per class
+        chosen = np.take_along_axis(thresholds, np.reshape(safe, (-1, 1)), axis=-1)[:, 0]
+    else:
+        chosen = thresholds[safe]
+    threshold = np.where(found, chosen, math.nan)
     return {"index": _scalar(index), "threshold": _scalar(threshold), "value": _scalar(value)}
 
 
@@ -550,6 +672,7 @@ def _prepare_point(positive_histograms, negative_histograms, thresholds, average
     positive, negative = _histogram_pair(positive_histograms, negative_histograms)
     thresholds = _thresholds_for(thresholds, positive)
     _check_average(average, positive)
+    thresholds = _shared_thresholds(thresholds, average)
     return positive, negative, thresholds, _metrics_at_thresholds(positive, negative, average, beta)
 
 
@@ -590,6 +713,7 @@ def best_fbeta_threshold(
     positive, negative = _histogram_pair(positive_histograms, negative_histograms)
     thresholds = _thresholds_for(thresholds, positive)
     _check_average(average, positive)
+    thresholds = _shared_thresholds(thresholds, average)
     objective = _averaged_fbeta(positive, negative, average, beta)
     index = _best_index(objective, np.ones(objective.shape, dtype=bool))
     return _operating_point(index, thresholds, objective, math.nan)
@@ -640,6 +764,7 @@ def min_cost_threshold(
     positive, negative = _histogram_pair(positive_histograms, negative_histograms)
     thresholds = _thresholds_for(thresholds, positive)
     _check_average(average, positive)
+    thresholds = _shared_thresholds(thresholds, average)
     if average == "micro":
         positive, negative = _summed(positive, negative)
     tp, fp, tn, fn = confusion_at_thresholds(positive, negative)
@@ -854,9 +979,13 @@ def top_confusions(matrix: ArrayLike, k: int = 10) -> dict[str, np.ndarray]:
 
 
 def _bin_edges(thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper edges of the T + 1 bins, the open outer bins clipped to [0, 1]."""
-    lower = np.concatenate([[min(0.0, thresholds[0])], thresholds])
-    upper = np.concatenate([thresholds, [max(1.0, thresholds[-1])]])
+    """Lower and upper edges of the T + 1 bins (per row for (C, T) thresholds), clipped to the scores'
+    range: the open outer bins to [0, 1], +inf padding of exact-mode rows to the last score."""
+    finite = np.where(np.isfinite(thresholds), thresholds, -np.inf)
+    low = np.minimum(0.0, thresholds[..., :1])
+    high = np.maximum(1.0, finite.max(axis=-1, keepdims=True))
+    lower = np.minimum(np.concatenate([low, thresholds], axis=-1), high)
+    upper = np.minimum(np.concatenate([thresholds, high], axis=-1), high)
     return lower, upper
 
 
@@ -870,7 +999,8 @@ def score_distribution(
     negative_k.
 
     Returns:
-      {"lower", "upper"} of shape (T + 1,), {"positive", "negative"} of shape (..., T + 1).
+      {"lower", "upper"} of shape (T + 1,) (or (C, T + 1) for per-class thresholds), {"positive",
+      "negative"} of shape (..., T + 1).
     """
     positive, negative = _histogram_pair(positive_histograms, negative_histograms)
     thresholds = _thresholds_for(thresholds, positive)
@@ -1010,14 +1140,18 @@ def hanley_mcneil_se(auc: ArrayLike, positives: ArrayLike, negatives: ArrayLike)
 
 
 def threshold_curves_summary(
-    positive_histograms: ArrayLike, negative_histograms: ArrayLike, thresholds: ArrayLike
+    positive_histograms: ArrayLike,
+    negative_histograms: ArrayLike,
+    thresholds: ArrayLike,
+    exact: ArrayLike | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The per-step numbers of a threshold-curves summary, for every class and every average.
 
     metrics: roc_auc, average_precision, pr_auc (areas: macro / weighted average the per-class areas,
     micro is the area of the summed histograms) and best_f1 / best_f1_threshold (per class: the F1
     maximum over thresholds; micro / macro / weighted: the maximum of the averaged F1 at one shared
-    threshold, see `best_fbeta_threshold`).
+    threshold, see `best_fbeta_threshold`). Classes with their own thresholds (`exact`, or per-class
+    rows) are put on one axis with `align_classes` for the micro numbers and the averaged F1.
 
     Returns:
       {metric: {"per_class": (C,) array, "micro": float, "macro": float, "weighted": float}}.
@@ -1026,7 +1160,9 @@ def threshold_curves_summary(
     positive, negative = np.atleast_2d(positive), np.atleast_2d(negative)
     thresholds = _thresholds_for(thresholds, positive)
     curve = _curve_counts(positive, negative)
-    micro_curve = tuple(np.sum(counts, axis=0) for counts in curve)
+    axis, aligned_positive, aligned_negative = align_classes(thresholds, positive, negative, exact)
+    aligned_curve = curve if aligned_positive is positive else _curve_counts(aligned_positive, aligned_negative)
+    micro_curve = tuple(np.sum(counts, axis=0) for counts in aligned_curve)
     support = curve[2]
     summary: dict[str, dict[str, Any]] = {}
     for name, area in (
@@ -1042,18 +1178,24 @@ def threshold_curves_summary(
             "weighted": average_over_classes(per_class, support, "weighted"),
         }
     summary["best_f1"], summary["best_f1_threshold"] = {}, {}
-    # The curve's inner points, back in increasing-threshold order: TP and FP at t_0, ..., t_{T-1}.
-    tp, fp = curve[0][:, -2:0:-1], curve[1][:, -2:0:-1]
-    fn = support[:, None] - tp
+
+    def f1_of(curve_counts):
+        # The curve's inner points, back in increasing-threshold order: TP and FP at t_0, ..., t_{T-1}.
+        tp, fp = curve_counts[0][:, -2:0:-1], curve_counts[1][:, -2:0:-1]
+        return tp, fp, curve_counts[2][:, None] - tp
+
+    tp, fp, fn = f1_of(curve)
     f1_per_class = _fbeta_of_counts(tp, fp, fn, 1.0)
+    tp, fp, fn = f1_of(aligned_curve)
+    aligned_f1 = _fbeta_of_counts(tp, fp, fn, 1.0)
     f1_by_average = {
-        "per_class": f1_per_class,
-        "micro": _fbeta_of_counts(tp.sum(0), fp.sum(0), fn.sum(0), 1.0),
-        "macro": _average_rows(f1_per_class, support, "macro"),
-        "weighted": _average_rows(f1_per_class, support, "weighted"),
+        "per_class": (f1_per_class, thresholds),
+        "micro": (_fbeta_of_counts(tp.sum(0), fp.sum(0), fn.sum(0), 1.0), axis),
+        "macro": (_average_rows(aligned_f1, support, "macro"), axis),
+        "weighted": (_average_rows(aligned_f1, support, "weighted"), axis),
     }
-    for key, f1 in f1_by_average.items():
-        point = _operating_point(_best_index(f1, np.ones(f1.shape, dtype=bool)), thresholds, f1, math.nan)
+    for key, (f1, at) in f1_by_average.items():
+        point = _operating_point(_best_index(f1, np.ones(f1.shape, dtype=bool)), at, f1, math.nan)
         summary["best_f1"][key] = point["value"]
         summary["best_f1_threshold"][key] = point["threshold"]
     return summary
@@ -1081,7 +1223,9 @@ def step_summary(counts: Any) -> dict[str, dict[str, Any]]:
     if hasattr(counts, "matrix"):
         return confusion_matrix_summary(counts.matrix)
     if hasattr(counts, "positive_histograms"):
-        return threshold_curves_summary(counts.positive_histograms, counts.negative_histograms, counts.thresholds)
+        return threshold_curves_summary(
+            counts.positive_histograms, counts.negative_histograms, counts.thresholds, getattr(counts, "exact", None)
+        )
     raise TypeError(f"step_summary takes decoded threshold-curve or confusion-matrix counts, not {type(counts)!r}")
 
 

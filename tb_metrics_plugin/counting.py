@@ -218,3 +218,46 @@ def confusion_counts(
     flat_index = true_classes.astype(np.intp) * num_classes + predicted_classes
     counts = np.bincount(flat_index, weights=weights, minlength=num_classes * num_classes)
     return counts.astype(np.float64).reshape(num_classes, num_classes)
+
+
+def distinct_score_counts(
+    scores: np.ndarray, is_positive: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct scores of one class with the weight of its positives and negatives at each.
+
+    Args:
+      scores: float32 (N,) in [0, 1]; is_positive: bool (N,); weights: float (N,) or None for 1.
+
+    Returns:
+      (values float32 (K,) increasing, positive float64 (K,), negative float64 (K,)); scores whose
+      items all weigh 0 are left out, as scikit-learn's curves leave out zero-weight samples.
+
+    >>> values, positive, negative = distinct_score_counts(
+    ...     np.array([0.5, 0.2, 0.5], np.float32), np.array([True, False, False]))
+    >>> values.tolist(), positive.tolist(), negative.tolist()
+    ([0.20000000298023224, 0.5], [0.0, 1.0], [1.0, 1.0])
+    """
+    values, inverse = np.unique(np.asarray(scores, dtype=np.float32), return_inverse=True)
+    weights = np.ones(len(inverse)) if weights is None else np.asarray(weights, dtype=np.float64)
+    is_positive = np.asarray(is_positive, dtype=bool)
+    with np.errstate(over="ignore"):
+        positive = np.bincount(inverse, weights=np.where(is_positive, weights, 0.0), minlength=len(values))
+        negative = np.bincount(inverse, weights=np.where(is_positive, 0.0, weights), minlength=len(values))
+    kept = (positive != 0) | (negative != 0)
+    return values[kept], positive[kept], negative[kept]
+
+
+def num_distinct_at_most(scores: np.ndarray, limit: int) -> int | None:
+    """The number of distinct values in `scores` if it is at most `limit`, else None.
+
+    A prefix of 4·limit + 1 values is checked first, so scores with many distinct values (the usual
+    case for large validation sets) cost one small `np.unique` instead of a sort of all of them.
+    """
+    scores = np.asarray(scores)
+    prefix = scores[: 4 * limit + 1]
+    if len(np.unique(prefix)) > limit:
+        return None
+    if len(prefix) == len(scores):
+        return len(np.unique(prefix))
+    count = len(np.unique(scores))
+    return count if count <= limit else None

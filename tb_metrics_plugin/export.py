@@ -56,8 +56,8 @@ def records(
     Threshold curves: run, tag, step, class, average, roc_auc, average_precision, pr_auc, best_f1,
     best_f1_threshold. `average` is None on a class's row and micro / macro / weighted on an
     average's row (whose `class` repeats the name), so a class named like an average stays
-    distinct. With `threshold`, also `threshold` (the stored threshold nearest to the one asked
-    for: counts exist only there), precision, recall, f1 and tp, fp, tn, fn at it; micro rows hold
+    distinct. With `threshold`, also `threshold` (the stored threshold that stands for the one asked
+    for, see `_at_threshold`), precision, recall, f1 and tp, fp, tn, fn at it; micro rows hold
     the summed counts, macro / weighted rows average the rates and leave the counts empty.
     Confusion matrices: run, tag, step, class, accuracy, mean_iou, kappa, per_class_iou
     ({class name: IoU}).
@@ -95,7 +95,8 @@ def count_records(series: TagSeries) -> list[dict[str, Any]]:
 
     Threshold curves: per step, class and stored threshold t_j: run, tag, step, class, threshold,
     tp, fp, tn, fn (`core.confusion_at_thresholds`: predicted positive when score > t_j); C · T
-    records per step (96,000 for 100 classes and the default grid). Confusion matrices: per step
+    records per step (96,000 for 100 classes and the default grid); an exact class's thresholds are
+    its distinct scores. Confusion matrices: per step
     and cell: run, tag, step, true_class, predicted_class, count.
     """
     result = []
@@ -110,11 +111,13 @@ def count_records(series: TagSeries) -> list[dict[str, Any]]:
                 for column, predicted_name in enumerate(names)
             )
             continue
-        thresholds = series.thresholds[index].astype(np.float64).tolist()
+        step_counts = series.counts[index]
+        rows = step_counts.per_class_thresholds.astype(np.float64)
         counts = [np.atleast_2d(c).tolist() for c in core.confusion_at_thresholds(
-            series.positive_histograms[index], series.negative_histograms[index])]
+            step_counts.positive_histograms, step_counts.negative_histograms)]
         for position, name in enumerate(names):
             tp, fp, tn, fn = (c[position] for c in counts)
+            thresholds = rows[position][np.isfinite(rows[position])].tolist()  # +inf is padding
             result.extend(
                 {**where, "class": name, "threshold": threshold, "tp": tp[j], "fp": fp[j], "tn": tn[j], "fn": fn[j]}
                 for j, threshold in enumerate(thresholds)
@@ -142,15 +145,6 @@ def to_csv(records_: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def nearest_threshold_index(thresholds: np.ndarray, threshold: float) -> int:
-    """Index of the stored threshold nearest to `threshold` (the lower one on a tie).
-
-    >>> nearest_threshold_index(np.array([0.0, 0.25, 0.5, 1.0], dtype=np.float32), 0.4)
-    2
-    """
-    return int(np.argmin(np.abs(np.asarray(thresholds, dtype=np.float64) - threshold)))
-
-
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in record.items():
@@ -165,41 +159,44 @@ def _step_summary(series: TagSeries, index: int, cache: SummaryCache | None) -> 
     key = (series.run, series.tag, int(series.steps[index]), float(series.wall_times[index]))
     if cache is not None and key in cache:
         return cache[key]
-    if series.kind == metadata.KIND_CONFUSION_MATRIX:
-        numbers = core.confusion_matrix_summary(series.matrices[index])
-    else:
-        numbers = core.threshold_curves_summary(
-            series.positive_histograms[index], series.negative_histograms[index], series.thresholds[index]
-        )
+    numbers = core.step_summary(series.counts[index])
     if cache is not None:
         cache[key] = numbers
     return numbers
 
 
 def _at_threshold(series: TagSeries, index: int, threshold: float) -> dict[str, dict[str, Any]]:
-    """{"per_class": {name: (C,)}, "micro" | "macro" | "weighted": {name: value}} at the stored
-    threshold nearest to `threshold`."""
-    thresholds = series.thresholds[index]
-    column = nearest_threshold_index(thresholds, threshold)
-    tp, fp, tn, fn = (
-        np.atleast_2d(counts)
-        for counts in core.confusion_at_thresholds(
-            series.positive_histograms[index], series.negative_histograms[index]
-        )
-    )
-    used = float(thresholds[column])
-    per_class = core.threshold_metrics(tp[:, column], fp[:, column], tn[:, column], fn[:, column])
+    """{"per_class": {name: (C,)}, "micro" | "macro" | "weighted": {name: value}} at `threshold`.
+
+    Each class is taken at the stored threshold that stands for `threshold` (`core.threshold_index`:
+    the nearest grid threshold, or, for an exact class, the threshold itself); `threshold` in the
+    records is that stored grid threshold, or the one asked for where the counts are exact there.
+    """
+    step_counts = series.counts[index]
+    rows = step_counts.per_class_thresholds
+    columns = [
+        core.threshold_index(row, threshold, bool(exact)) for row, exact in zip(rows, step_counts.exact, strict=True)
+    ]
+    tp, fp, tn, fn = (np.array(values) for values in zip(*(
+        core.counts_at_index(positive, negative, column)
+        for positive, negative, column in zip(
+            step_counts.positive_histograms, step_counts.negative_histograms, columns, strict=True)
+    ), strict=True))
+    used = np.array([threshold if exact else float(row[column])
+                     for row, exact, column in zip(rows, step_counts.exact, columns, strict=True)])
+    per_class = core.threshold_metrics(tp, fp, tn, fn)
     at: dict[str, dict[str, Any]] = {
         "per_class": {
-            "threshold": np.full(tp.shape[0], used),
+            "threshold": used,
             **{name: per_class[name] for name in AT_THRESHOLD_RATES},
-            **dict(zip(AT_THRESHOLD_COUNTS, (tp[:, column], fp[:, column], tn[:, column], fn[:, column]), strict=True)),
+            **dict(zip(AT_THRESHOLD_COUNTS, (tp, fp, tn, fn), strict=True)),
         }
     }
+    # Every class at its own stored threshold: one shared one for grid counts (format version 1).
+    shared = float(used[0]) if np.all(used == used[0]) else threshold
     for average in AVERAGES:
-        averaged = core.average_threshold_metrics(tp, fp, tn, fn, average)
-        at[average] = {"threshold": used, **{name: float(averaged[name][column]) for name in AT_THRESHOLD_RATES}}
-        summed = (float(tp[:, column].sum()), float(fp[:, column].sum()), float(tn[:, column].sum()),
-                  float(fn[:, column].sum()))
+        averaged = core.average_threshold_metrics(*(values[:, None] for values in (tp, fp, tn, fn)), average)
+        at[average] = {"threshold": shared, **{name: float(averaged[name][0]) for name in AT_THRESHOLD_RATES}}
+        summed = (float(tp.sum()), float(fp.sum()), float(tn.sum()), float(fn.sum()))
         at[average].update(dict(zip(AT_THRESHOLD_COUNTS, summed if average == "micro" else (None,) * 4, strict=True)))
     return at

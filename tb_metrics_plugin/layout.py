@@ -1,21 +1,27 @@
-"""How counts are laid out in the summary tensor of each kind (format version 1).
+"""How counts are laid out in the summary tensor of each kind, for every format version: the one
+module that encodes and decodes them (docs/format.md describes the bytes).
 
-threshold_curves: a float tensor of shape (1 + 2·C, T + 1)
-  row 0          bin upper edges: thresholds t_0 < … < t_{T−1} (float32 values), then +inf
-  rows 1 … C     positive_histograms[c, k]: weight of positives of class c with t_{k−1} < s ≤ t_k
-  rows C+1 … 2C  negative_histograms[c, k]: the same for negatives
-  so TP_c(t_j) = Σ_{k>j} positive_histograms[c, k] and FN_c(t_j) = Σ_{k≤j} positive_histograms[c, k].
+Version 2 (written today): one scalar string tensor per step holding a compact blob (`_pack`):
+  threshold_curves: per class either EXACT cells — the class's distinct scores with the weight of
+    its positives and negatives at each — or GRID cells — the non-empty bins of a threshold grid;
+    only cells holding weight are stored, counts in the smallest integer type that holds them.
+  confusion_matrix: the non-zero cells of the C×C matrix.
+Version 1: dense float tensors:
+  threshold_curves: (1 + 2·C, T + 1): row 0 the thresholds then +inf, rows 1…C positive_histograms,
+    rows C+1…2C negative_histograms.
+  confusion_matrix: (C, C).
 
-confusion_matrix: a float tensor of shape (C, C); [i, j] = weight of items of true class i
-  predicted as class j.
-
-Tensors are float32 when every value is exactly representable in float32 (unweighted counts below
-2^24), float64 otherwise; readers accept both. Counts are never rounded to integers.
+Both decode to the same in-memory counts: for class c, bin k holds the weight with
+t_{k−1} < score ≤ t_k, so TP_c(t_j) = Σ_{k>j} positive_histograms[c, k] and
+FN_c(t_j) = Σ_{k≤j} positive_histograms[c, k]. An exact class's thresholds are its distinct scores
+(bin k holds the items scoring exactly t_k; its last bin is empty).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import zlib
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,16 +33,32 @@ class ThresholdCurveCounts:
     """Decoded threshold-curve summary of one step.
 
     Attributes:
-      thresholds: float32 (T,), strictly increasing, in [0, 1].
+      thresholds: float32, strictly increasing, in [0, 1]: (T,) shared by every class (grid counts,
+        all of version 1), or (C, T) one row per class when some class is exact; a row shorter than
+        T is padded at its end with +inf, whose bins hold nothing.
       positive_histograms: float64 (C, T + 1), see the module docstring.
       negative_histograms: float64 (C, T + 1).
       class_names: C names, one per curve.
+      exact: bool (C,): True where the class's thresholds are its distinct scores (counts exact at
+        every threshold), False where they are a grid (exact at the grid's thresholds).
     """
 
     thresholds: np.ndarray
     positive_histograms: np.ndarray
     negative_histograms: np.ndarray
     class_names: tuple[str, ...]
+    exact: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self):
+        if self.exact.shape != (self.positive_histograms.shape[0],):
+            object.__setattr__(self, "exact", np.zeros(self.positive_histograms.shape[0], dtype=bool))
+
+    @property
+    def per_class_thresholds(self) -> np.ndarray:
+        """(C, T) thresholds, one row per class (a shared grid repeated)."""
+        if self.thresholds.ndim == 2:
+            return self.thresholds
+        return np.broadcast_to(self.thresholds, (self.positive_histograms.shape[0], self.thresholds.size))
 
 
 @dataclass(frozen=True)
@@ -58,22 +80,129 @@ def compact(values: np.ndarray) -> np.ndarray:
     return as_float32 if exact else values
 
 
-def encode_threshold_curves(
-    thresholds: np.ndarray, positive_histograms: np.ndarray, negative_histograms: np.ndarray
-) -> np.ndarray:
-    """Stacks edges and histograms into the (1 + 2C, T + 1) tensor described above."""
-    edges = np.append(np.asarray(thresholds, dtype=np.float64), np.inf)
-    return compact(np.vstack([edges[None, :], positive_histograms, negative_histograms]))
+def encode_threshold_curves(counts: ThresholdCurveCounts) -> np.ndarray:
+    """The version-2 tensor (a scalar bytes array) of one step's threshold-curve counts.
+
+    Per class, exact classes store their distinct scores (as deltas of their float32 bit patterns)
+    and grid classes the indices of their non-empty bins (as deltas), each with the positive and
+    negative weight there; see docs/format.md.
+    """
+    positive, negative = counts.positive_histograms, counts.negative_histograms
+    num_classes = positive.shape[0]
+    rows = counts.per_class_thresholds
+    grid = _grid_of(counts)
+    cells, grid_steps, score_steps, positive_cells, negative_cells = [], [], [], [], []
+    for c in range(num_classes):
+        held = np.flatnonzero((positive[c] != 0) | (negative[c] != 0))
+        if counts.exact[c]:
+            scores = rows[c][held].astype(np.float32)  # an exact class's last bin is empty
+            bits = scores.view(np.int32).astype(np.int64)
+            score_steps.append(np.diff(bits, prepend=0))
+        else:
+            grid_steps.append(np.diff(held, prepend=-1))
+        cells.append(held.size)
+        positive_cells.append(positive[c, held])
+        negative_cells.append(negative[c, held])
+    count_values = np.concatenate(positive_cells + negative_cells)
+    arrays = {
+        "grid": grid,
+        "exact": counts.exact.astype(np.uint8),
+        "cells": np.array(cells, dtype=np.uint32),
+        "grid_steps": _smallest_unsigned(np.concatenate(grid_steps) if grid_steps else np.zeros(0, np.int64)),
+        "score_steps": _smallest_unsigned(np.concatenate(score_steps) if score_steps else np.zeros(0, np.int64)),
+        "positive": np.concatenate(positive_cells).astype(_count_dtype(count_values)),
+        "negative": np.concatenate(negative_cells).astype(_count_dtype(count_values)),
+    }
+    return _pack(arrays)
+
+
+def _grid_of(counts: ThresholdCurveCounts) -> np.ndarray:
+    """The threshold grid the grid classes share (empty when every class is exact)."""
+    grid_rows = counts.per_class_thresholds[~counts.exact]
+    if grid_rows.shape[0] == 0:
+        return np.zeros(0, dtype=np.float32)
+    if not np.array_equal(grid_rows, np.broadcast_to(grid_rows[:1], grid_rows.shape)):
+        raise ValueError("the grid classes of one step must share their thresholds")
+    grid = grid_rows[0]
+    return grid[np.isfinite(grid)].astype(np.float32)
+
+
+def encode_confusion_matrix(matrix: np.ndarray) -> np.ndarray:
+    """The version-2 tensor of a C×C confusion matrix: its non-zero cells (flat index deltas, counts)."""
+    flat = np.asarray(matrix, dtype=np.float64).reshape(-1)
+    held = np.flatnonzero(flat)
+    return _pack({
+        "shape": np.array(np.shape(matrix), dtype=np.uint32),
+        "cell_steps": _smallest_unsigned(np.diff(held, prepend=-1)),
+        "counts": flat[held].astype(_count_dtype(flat[held])),
+    })
 
 
 def decode_threshold_curves(tensor: np.ndarray, plugin_data: metadata.PluginData) -> ThresholdCurveCounts:
-    """Inverse of `encode_threshold_curves`.
+    """Threshold-curve counts of one step, from a tensor of any format version.
 
     Raises:
-      metadata.UnsupportedFormatError: the tensor's dtype, shape or values do not fit the metadata
-        (not numeric, wrong number of rows for the class names, edges not increasing, negative or
-        non-finite counts).
+      metadata.UnsupportedFormatError: the tensor does not fit the metadata (wrong dtype, shape or
+        lengths, thresholds not increasing, bins out of range, negative or non-finite counts).
     """
+    if plugin_data.version == 1:
+        return _decode_threshold_curves_v1(tensor, plugin_data)
+    kind = metadata.KIND_THRESHOLD_CURVES
+    arrays = _unpack(tensor, kind, ("grid", "exact", "cells", "grid_steps", "score_steps", "positive", "negative"))
+    num_classes = len(plugin_data.class_names)
+    grid, exact, cells = arrays["grid"].astype(np.float32), arrays["exact"].astype(bool), arrays["cells"]
+    if exact.shape != (num_classes,) or cells.shape != (num_classes,):
+        raise metadata.UnsupportedFormatError(
+            f"{kind} blob describes {exact.size} classes but the metadata names {num_classes}"
+        )
+    total = int(cells.sum())
+    grid_cells, exact_cells = int(cells[~exact].sum()), int(cells[exact].sum())
+    if (arrays["positive"].size, arrays["negative"].size) != (total, total) or arrays["grid_steps"].size != grid_cells \
+            or arrays["score_steps"].size != exact_cells:
+        raise metadata.UnsupportedFormatError(f"{kind} blob: cell counts do not add up to its arrays' lengths")
+    if grid.size and not np.all(np.diff(grid) > 0):
+        raise metadata.UnsupportedFormatError(f"{kind} blob: grid thresholds are not increasing")
+    if (~exact).any() and grid.size == 0:
+        raise metadata.UnsupportedFormatError(f"{kind} blob: grid classes without a grid")
+    positive_cells = arrays["positive"].astype(np.float64)
+    negative_cells = arrays["negative"].astype(np.float64)
+    _check_counts(np.concatenate([positive_cells, negative_cells]), kind)
+    width = max([grid.size] + [int(n) for n in cells[exact]])  # thresholds per row
+    positive = np.zeros((num_classes, width + 1))
+    negative = np.zeros((num_classes, width + 1))
+    rows = np.full((num_classes, width), np.inf, dtype=np.float32)
+    grid_steps, score_steps = arrays["grid_steps"].astype(np.int64), arrays["score_steps"].astype(np.int64)
+    start, grid_start, score_start = 0, 0, 0
+    for c in range(num_classes):
+        n = int(cells[c])
+        if exact[c]:
+            bits = np.cumsum(score_steps[score_start : score_start + n])
+            score_start += n
+            if n and (bits[0] < 0 or bits[-1] > np.float32(1).view(np.int32) or np.any(np.diff(bits) <= 0)):
+                raise metadata.UnsupportedFormatError(f"{kind} blob: class {c}'s scores are not increasing in [0, 1]")
+            rows[c, :n] = bits.astype(np.int32).view(np.float32)
+            bins = np.arange(n)
+        else:
+            bins = np.cumsum(grid_steps[grid_start : grid_start + n]) - 1
+            grid_start += n
+            if n and (bins[0] < 0 or bins[-1] > grid.size or np.any(np.diff(bins) <= 0)):
+                raise metadata.UnsupportedFormatError(f"{kind} blob: class {c}'s bins are out of range")
+            rows[c, : grid.size] = grid
+        positive[c, bins] = positive_cells[start : start + n]
+        negative[c, bins] = negative_cells[start : start + n]
+        start += n
+    shared = not exact.any() and width == grid.size
+    return ThresholdCurveCounts(
+        thresholds=grid if shared else rows,
+        positive_histograms=positive,
+        negative_histograms=negative,
+        class_names=plugin_data.class_names,
+        exact=exact,
+    )
+
+
+def _decode_threshold_curves_v1(tensor: np.ndarray, plugin_data: metadata.PluginData) -> ThresholdCurveCounts:
+    """A version-1 tensor (1 + 2C, T + 1), see the module docstring."""
     tensor = _float_tensor(tensor, metadata.KIND_THRESHOLD_CURVES)
     num_classes = len(plugin_data.class_names)
     if tensor.ndim != 2 or tensor.shape[0] != 1 + 2 * num_classes or tensor.shape[1] < 2:
@@ -93,25 +222,33 @@ def decode_threshold_curves(tensor: np.ndarray, plugin_data: metadata.PluginData
     )
 
 
-def encode_confusion_matrix(matrix: np.ndarray) -> np.ndarray:
-    return compact(matrix)
-
-
 def decode_confusion_matrix(tensor: np.ndarray, plugin_data: metadata.PluginData) -> ConfusionMatrixCounts:
-    """Inverse of `encode_confusion_matrix`.
+    """A confusion matrix of one step, from a tensor of any format version.
 
     Raises:
       metadata.UnsupportedFormatError: the tensor is not C×C for the metadata's C class names, not
         numeric, or holds negative or non-finite counts.
     """
-    tensor = _float_tensor(tensor, metadata.KIND_CONFUSION_MATRIX)
+    kind = metadata.KIND_CONFUSION_MATRIX
     num_classes = len(plugin_data.class_names)
-    if tensor.shape != (num_classes, num_classes):
+    if plugin_data.version == 1:
+        matrix = _float_tensor(tensor, kind)
+    else:
+        arrays = _unpack(tensor, kind, ("shape", "cell_steps", "counts"))
+        shape = tuple(int(n) for n in arrays["shape"])
+        cells = np.cumsum(arrays["cell_steps"].astype(np.int64)) - 1
+        if len(shape) != 2 or cells.size != arrays["counts"].size or (
+                cells.size and (cells[0] < 0 or cells[-1] >= np.prod(shape) or np.any(np.diff(cells) <= 0))):
+            raise metadata.UnsupportedFormatError(f"{kind} blob: cells do not fit its shape {list(shape)}")
+        matrix = np.zeros(int(np.prod(shape)))
+        matrix[cells] = arrays["counts"]
+        matrix = matrix.reshape(shape)
+    if matrix.shape != (num_classes, num_classes):
         raise metadata.UnsupportedFormatError(
-            f"confusion_matrix tensor has shape {tensor.shape}, expected ({num_classes}, {num_classes})"
+            f"confusion_matrix tensor has shape {matrix.shape}, expected ({num_classes}, {num_classes})"
         )
-    _check_counts(tensor, metadata.KIND_CONFUSION_MATRIX)
-    return ConfusionMatrixCounts(tensor, plugin_data.class_names, plugin_data.ignore_class)
+    _check_counts(matrix, kind)
+    return ConfusionMatrixCounts(matrix, plugin_data.class_names, plugin_data.ignore_class)
 
 
 def decode(tensor: np.ndarray, plugin_data: metadata.PluginData):
@@ -143,3 +280,83 @@ def _check_counts(counts: np.ndarray, kind: str) -> None:
             f"{kind} tensor holds {int(bad.sum())} negative or non-finite counts (first {float(counts[index])} at "
             f"{list(index)}); counts are finite and non-negative, so this step of the log is damaged"
         )
+
+
+# The version-2 blob -------------------------------------------------------------------------------
+
+# First byte of a blob: how the rest is stored.
+_RAW, _ZLIB = 0, 1
+_BLOB_DTYPES = ("uint8", "uint16", "uint32", "uint64", "float32", "float64")
+
+
+def _smallest_unsigned(values: np.ndarray) -> np.ndarray:
+    """Non-negative integers in the smallest of uint8/16/32/64 that holds them all."""
+    values = np.asarray(values, dtype=np.int64)
+    largest = int(values.max()) if values.size else 0
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if largest <= np.iinfo(dtype).max:
+            return values.astype(dtype)
+    return values.astype(np.uint64)
+
+
+def _count_dtype(counts: np.ndarray) -> np.dtype:
+    """How a step's counts are stored: the smallest unsigned integer type when every count is a whole
+    number below 2^32 (unweighted counts), else float32 when that is exact, else float64: weights
+    are never rounded."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.size == 0:
+        return np.dtype(np.uint8)
+    if bool(np.all(counts == np.floor(counts))) and counts.max() < 2**32:
+        return _smallest_unsigned(np.array([counts.max()], dtype=np.int64)).dtype
+    return compact(counts).dtype
+
+
+def _pack(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Named 1-D arrays as one blob: codec byte, then (zlib-compressed when that is smaller) a
+    4-byte little-endian header length, a JSON header [[name, dtype, length], ...] and each array's
+    little-endian bytes, multi-byte types split into byte planes (all first bytes, then all second
+    bytes, ...), which lets zlib find the runs in small counts and close scores."""
+    header = json.dumps([[name, array.dtype.name, int(array.size)] for name, array in arrays.items()]).encode()
+    parts = [len(header).to_bytes(4, "little"), header]
+    for array in arrays.values():
+        little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+        parts.append(little.view(np.uint8).reshape(-1, little.itemsize).T.tobytes())
+    body = b"".join(parts)
+    packed = zlib.compress(body, 6)
+    blob = bytes([_ZLIB]) + packed if len(packed) < len(body) else bytes([_RAW]) + body
+    return np.array(blob, dtype=object)
+
+
+def _unpack(tensor, kind: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Inverse of `_pack`, checking that the blob holds exactly the arrays `names`."""
+    array = np.asarray(tensor)
+    if array.dtype.kind not in "OSU" or array.size != 1:
+        raise metadata.UnsupportedFormatError(
+            f"{kind} tensor has dtype {array.dtype} and shape {array.shape}; format version 2 stores one "
+            "string (a blob) per step"
+        )
+    blob = array.reshape(-1)[0]
+    blob = blob.encode("latin-1") if isinstance(blob, str) else bytes(blob)
+    try:
+        if not blob or blob[0] not in (_RAW, _ZLIB):
+            raise ValueError(f"unknown codec byte {blob[:1]!r}")
+        body = zlib.decompress(blob[1:]) if blob[0] == _ZLIB else blob[1:]
+        header_length = int.from_bytes(body[:4], "little")
+        header = json.loads(body[4 : 4 + header_length].decode("utf-8"))
+        offset = 4 + header_length
+        arrays = {}
+        for name, dtype_name, length in header:
+            if dtype_name not in _BLOB_DTYPES or not isinstance(length, int) or length < 0:
+                raise ValueError(f"array {name!r} has dtype {dtype_name!r} and length {length!r}")
+            dtype = np.dtype(dtype_name).newbyteorder("<")
+            size = dtype.itemsize * length
+            planes = np.frombuffer(body, dtype=np.uint8, count=size, offset=offset)
+            offset += size
+            arrays[name] = planes.reshape(dtype.itemsize, length).T.copy().view(dtype).reshape(-1)
+        if offset != len(body):
+            raise ValueError(f"{len(body) - offset} bytes left over")
+    except (ValueError, TypeError, zlib.error, UnicodeDecodeError, IndexError) as error:
+        raise metadata.UnsupportedFormatError(f"{kind} blob cannot be decoded: {error}") from None
+    if tuple(sorted(arrays)) != tuple(sorted(names)):
+        raise metadata.UnsupportedFormatError(f"{kind} blob holds arrays {sorted(arrays)}, expected {sorted(names)}")
+    return arrays

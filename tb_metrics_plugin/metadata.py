@@ -17,8 +17,10 @@ from tensorboard.compat.proto import summary_pb2
 PLUGIN_NAME = "tb_metrics"
 
 # Version of the metadata content and tensor layout written by this package. Readers accept every
-# version up to this one and refuse newer ones (a log written by a newer plugin).
-FORMAT_VERSION = 1
+# version up to this one and refuse newer ones (a log written by a newer plugin). Version 1: dense
+# float tensors; version 2: one compact blob per step, exact distinct scores for small classes (see
+# layout.py). The metadata fields are the same in both.
+FORMAT_VERSION = 2
 
 KIND_THRESHOLD_CURVES = "threshold_curves"
 KIND_CONFUSION_MATRIX = "confusion_matrix"
@@ -103,10 +105,10 @@ def parse_plugin_metadata(content: bytes) -> PluginData:
             f"summary format version {version} is newer than this plugin reads ({FORMAT_VERSION}); "
             "upgrade tb-metrics-plugin"
         )
-    return _parse_v1(fields)
+    return _parse_fields(fields)
 
 
-def _parse_v1(fields: dict[str, Any]) -> PluginData:
+def _parse_fields(fields: dict[str, Any]) -> PluginData:
     kind = fields.get("kind")
     if kind not in KINDS:
         raise UnsupportedFormatError(f"metadata kind={kind!r} is not one of {KINDS}")

@@ -139,7 +139,9 @@ class MetricsPlugin(base_plugin.TBPlugin):
     def counts_impl(self, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> dict[str, Any]:
         """The raw counts of one run/tag, all steps or only `step`, with typed arrays (see `wire`).
 
-        threshold_curves: `thresholds` (S, T) float32, `positive` and `negative` (S, C, T + 1);
+        threshold_curves: `thresholds` float32, (S, T) when every class of every step shares one grid,
+        else (S, C, T) per class padded with +inf; `positive` and `negative` (S, C, T + 1); `exact`
+        uint8 (S, C), 1 where a class's thresholds are its distinct scores (see `reading.TagSeries`);
         confusion_matrix: `matrix` (S, C, C). S is 1 when `step` is given. `damaged_steps` lists the
         steps left out because their tensors cannot be decoded.
         """
@@ -149,6 +151,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
             answer["thresholds"] = wire.encode_array(series.thresholds, "float32")
             answer["positive"] = wire.encode_array(series.positive_histograms)
             answer["negative"] = wire.encode_array(series.negative_histograms)
+            answer["exact"] = wire.encode_array(series.exact, "uint8")
         else:
             answer["matrix"] = wire.encode_array(series.matrices)
         return answer

@@ -52,19 +52,19 @@ class UnreadableError(ReadError):
 
 @dataclass(frozen=True)
 class TagSeries:
-    """Every (or one) stored step of one run/tag, stacked along a leading step axis.
+    """Every (or one) stored step of one run/tag, decoded step by step.
 
     Attributes:
       run, tag: where the data came from.
       plugin_data: the tag's decoded metadata (kind, class names, version, ...).
       steps: int64 (S,), increasing.
       wall_times: float64 (S,), seconds since the epoch.
-      thresholds: threshold curves only: float32 (S, T).
-      positive_histograms, negative_histograms: threshold curves only: (S, C, T + 1), float32 when
-        the stored tensors were (exact), else float64. See `layout`.
-      matrices: confusion matrices only: (S, C, C).
+      counts: S decoded steps, `layout.ThresholdCurveCounts` or `layout.ConfusionMatrixCounts`.
       complete: False when the data provider could only send a sample of the steps.
       damaged_steps: steps left out because their tensors cannot be decoded (see `tag_listing`).
+
+    The stacked views (`thresholds`, `positive_histograms`, `negative_histograms`, `exact`,
+    `matrices`) put every step on one array, for the wire and for tests.
     """
 
     run: str
@@ -72,10 +72,7 @@ class TagSeries:
     plugin_data: metadata.PluginData
     steps: np.ndarray
     wall_times: np.ndarray
-    thresholds: np.ndarray | None = None
-    positive_histograms: np.ndarray | None = None
-    negative_histograms: np.ndarray | None = None
-    matrices: np.ndarray | None = None
+    counts: tuple = ()
     complete: bool = True
     damaged_steps: tuple[int, ...] = ()
 
@@ -86,6 +83,58 @@ class TagSeries:
     @property
     def class_names(self) -> tuple[str, ...]:
         return self.plugin_data.class_names
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        """float32 (S, T) when every class of every step shares one grid of T thresholds (all of
+        format version 1), else (S, C, T) per class, rows padded at the end with +inf."""
+        return self._stacked()[0]
+
+    @property
+    def positive_histograms(self) -> np.ndarray:
+        """(S, C, T + 1), padded bins empty; see `layout`."""
+        return self._stacked()[1]
+
+    @property
+    def negative_histograms(self) -> np.ndarray:
+        return self._stacked()[2]
+
+    @property
+    def exact(self) -> np.ndarray:
+        """bool (S, C): True where a class's thresholds are its distinct scores."""
+        num_classes = len(self.class_names)
+        return np.array([c.exact for c in self.counts], dtype=bool).reshape(len(self.counts), num_classes)
+
+    @property
+    def matrices(self) -> np.ndarray:
+        """Confusion matrices only: (S, C, C)."""
+        num_classes = len(self.class_names)
+        if not self.counts:
+            return np.zeros((0, num_classes, num_classes), dtype=np.float32)
+        return np.stack([c.matrix for c in self.counts])
+
+    def _stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        num_classes = len(self.class_names)
+        if not self.counts:
+            empty = np.zeros((0, num_classes, 2), dtype=np.float32)
+            return np.zeros((0, 1), dtype=np.float32), empty, empty
+        width = max(c.thresholds.shape[-1] for c in self.counts)
+        shared = all(c.thresholds.ndim == 1 and c.thresholds.size == width for c in self.counts)
+        if shared:
+            thresholds = np.stack([c.thresholds for c in self.counts]).astype(np.float32)
+        else:
+            thresholds = np.full((len(self.counts), num_classes, width), np.inf, dtype=np.float32)
+            for index, c in enumerate(self.counts):
+                rows = c.per_class_thresholds
+                thresholds[index, :, : rows.shape[1]] = rows
+        histograms = []
+        for name in ("positive_histograms", "negative_histograms"):
+            stacked = np.zeros((len(self.counts), num_classes, width + 1))
+            for index, c in enumerate(self.counts):
+                values = getattr(c, name)
+                stacked[index, :, : values.shape[1]] = values
+            histograms.append(stacked)
+        return thresholds, histograms[0], histograms[1]
 
 
 def list_series(data_provider, ctx, experiment: str) -> dict[str, dict[str, Any]]:
@@ -274,7 +323,7 @@ def _read_data(data_provider, ctx, experiment: str, run: str, tag: str) -> tuple
             f"one step of run={run!r} tag={tag!r} is larger than the {_mib(DATA_SERVER_REPLY_LIMIT_BYTES)} the "
             "TensorBoard data server can send in one reply; start TensorBoard with --load_fast=false."
         ) from None
-    bytes_per_step = max(1, max(datum.numpy.nbytes for datum in last)) if last else 1
+    bytes_per_step = max(1, max(_stored_bytes(datum.numpy) for datum in last)) if last else 1
     fitting = max(1, int(_FALLBACK_SHARE * DATA_SERVER_REPLY_LIMIT_BYTES // bytes_per_step))
     try:  # one step more than fits in the share: fewer back means these are all the steps
         data = _read(data_provider, ctx, experiment, run, tag, fitting + 1)
@@ -314,6 +363,13 @@ def _read(data_provider, ctx, experiment: str, run: str, tag: str, downsample: i
     return list(data.get(run, {}).get(tag, []))
 
 
+def _stored_bytes(tensor: np.ndarray) -> int:
+    """Bytes of one step's tensor: its numbers, or (format version 2) the length of its blob."""
+    if tensor.dtype.kind == "O":
+        return sum(len(item) for item in tensor.reshape(-1))
+    return tensor.nbytes
+
+
 def _is_data_server(data_provider) -> bool:
     """True for TensorBoard's gRPC client of the Rust data server (its replies are capped)."""
     try:
@@ -336,45 +392,27 @@ def _is_reply_too_large(error: Exception) -> bool:
 
 
 def _stack(run: str, tag: str, plugin_data: metadata.PluginData, data: list, complete: bool) -> TagSeries:
-    """The decodable steps of `data` stacked; raises UnreadableError when none of them is."""
-    problems = {int(datum.step): _step_problem(datum, plugin_data) for datum in data}
-    damaged = {step: problem for step, problem in problems.items() if problem is not None}
+    """The decodable steps of `data`, each decoded once; raises UnreadableError when none is."""
+    decoded, damaged = [], {}
+    for datum in data:
+        try:
+            decoded.append((datum, layout.decode(datum.numpy, plugin_data)))
+        except metadata.UnsupportedFormatError as error:
+            damaged[int(datum.step)] = f"step={int(datum.step)}: {error}"
     for problem in damaged.values():
         _warn_once(run, tag, problem)
-    if damaged and len(damaged) == len(data):
+    if damaged and not decoded:
         raise _unreadable(run, tag, damaged[min(damaged)])
-    data = [datum for datum in data if int(datum.step) not in damaged]
-    tensors = [datum.numpy for datum in data]
-    shapes = {tensor.shape for tensor in tensors}
-    if len(shapes) > 1:
-        raise UnreadableError(
-            f"run={run!r} tag={tag!r} changes tensor shape between steps ({sorted(shapes)}): the threshold "
-            "grid changed during the run; request one step at a time with step=S."
-        )
-    dtype = np.result_type(*tensors) if tensors else np.float32
-    stacked = np.stack(tensors).astype(dtype, copy=False) if tensors else None
-    common = {
-        "run": run,
-        "tag": tag,
-        "plugin_data": plugin_data,
-        "steps": np.array([datum.step for datum in data], dtype=np.int64),
-        "wall_times": np.array([datum.wall_time for datum in data], dtype=np.float64),
-        "complete": complete,
-        "damaged_steps": tuple(sorted(damaged)),
-    }
-    num_classes = len(plugin_data.class_names)
-    if plugin_data.kind == metadata.KIND_THRESHOLD_CURVES:
-        if stacked is None:
-            stacked = np.zeros((0, 1 + 2 * num_classes, 2), dtype=np.float32)
-        return TagSeries(
-            **common,
-            thresholds=stacked[:, 0, :-1].astype(np.float32),
-            positive_histograms=stacked[:, 1 : 1 + num_classes],
-            negative_histograms=stacked[:, 1 + num_classes :],
-        )
-    if stacked is None:
-        stacked = np.zeros((0, num_classes, num_classes), dtype=np.float32)
-    return TagSeries(**common, matrices=stacked)
+    return TagSeries(
+        run=run,
+        tag=tag,
+        plugin_data=plugin_data,
+        steps=np.array([datum.step for datum, _ in decoded], dtype=np.int64),
+        wall_times=np.array([datum.wall_time for datum, _ in decoded], dtype=np.float64),
+        counts=tuple(counts for _, counts in decoded),
+        complete=complete,
+        damaged_steps=tuple(sorted(damaged)),
+    )
 
 
 def _describe_steps(by_step: dict[int, Any]) -> str:

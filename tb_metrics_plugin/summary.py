@@ -19,7 +19,13 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
 
 from tb_metrics_plugin import counting, inputs, layout, metadata
-from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS, default_thresholds, validate_thresholds
+from tb_metrics_plugin.thresholds import (
+    DEFAULT_NUM_THRESHOLDS,
+    EXACT_SCORES_PER_THRESHOLD,
+    EXACT_STEP_BUDGET_PER_THRESHOLD,
+    default_thresholds,
+    validate_thresholds,
+)
 
 __all__ = [
     "confusion_matrix",
@@ -28,6 +34,7 @@ __all__ = [
     "threshold_curves",
     "threshold_curves_pb",
     "threshold_curves_pb_from_counts",
+    "curve_counts",
     "resolve_thresholds",
     "resolve_class_names",
 ]
@@ -86,11 +93,72 @@ def threshold_curves_pb_from_counts(
     display_name: str | None = None,
     description: str | None = None,
 ) -> summary_pb2.Summary:
-    """A threshold-curve `Summary` from histograms already counted (see `layout`)."""
-    plugin_data = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(curve_names))
+    """A threshold-curve `Summary` from grid histograms already counted (see `layout`)."""
     check_counts(positive_histograms, negative_histograms)
-    tensor = layout.encode_threshold_curves(thresholds, positive_histograms, negative_histograms)
-    return _summary(name, tensor, plugin_data, display_name, description)
+    counts = layout.ThresholdCurveCounts(
+        np.asarray(thresholds, dtype=np.float32),
+        np.asarray(positive_histograms, dtype=np.float64),
+        np.asarray(negative_histograms, dtype=np.float64),
+        tuple(curve_names),
+    )
+    return threshold_curves_pb_from_curve_counts(name, counts, display_name=display_name, description=description)
+
+
+def threshold_curves_pb_from_curve_counts(
+    name: str, counts: layout.ThresholdCurveCounts, *, display_name: str | None = None, description: str | None = None
+) -> summary_pb2.Summary:
+    """A threshold-curve `Summary` of counts from `curve_counts` (exact or grid, class by class)."""
+    plugin_data = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(counts.class_names))
+    check_counts(counts.positive_histograms, counts.negative_histograms)
+    return _summary(name, layout.encode_threshold_curves(counts), plugin_data, display_name, description)
+
+
+def curve_counts(
+    batch: inputs.PreparedBatch, grid: np.ndarray, curve_names: Sequence[str]
+) -> layout.ThresholdCurveCounts:
+    """Threshold-curve counts of prepared items, each class exact or on `grid`.
+
+    A class is exact — its thresholds are its distinct float32 scores, with the weight of its
+    positives and negatives at each — when it has at most `EXACT_SCORES_PER_THRESHOLD`·T distinct
+    scores (T = len(grid)) and the step's exact classes stay within
+    `EXACT_STEP_BUDGET_PER_THRESHOLD`·T distinct scores in all (classes with fewer scores first);
+    the other classes get their histograms over `grid`. Exact classes' curves, areas and optima equal
+    scikit-learn's on the same scores; grid classes are exact at the grid's thresholds.
+    """
+    scores, is_positive = batch.scores, batch.is_positive
+    num_classes, num_thresholds = scores.shape[1], len(grid)
+    limit = EXACT_SCORES_PER_THRESHOLD * num_thresholds
+    distinct = [counting.num_distinct_at_most(scores[:, c], limit) for c in range(num_classes)]
+    exact = np.zeros(num_classes, dtype=bool)
+    budget = EXACT_STEP_BUDGET_PER_THRESHOLD * num_thresholds
+    for count, c in sorted((count, c) for c, count in enumerate(distinct) if count is not None):
+        if count > budget:
+            break
+        exact[c], budget = True, budget - count
+    cells = {c: counting.distinct_score_counts(scores[:, c], is_positive[:, c], batch.weights)
+             for c in np.flatnonzero(exact)}
+    width = max([0 if exact.all() else num_thresholds] + [len(values) for values, _, _ in cells.values()])
+    if exact.all():
+        positive, negative = np.zeros((num_classes, width + 1)), np.zeros((num_classes, width + 1))
+    else:
+        positive, negative = batch.threshold_histograms(grid)
+        positive, negative = _widen(positive, width + 1), _widen(negative, width + 1)
+    if not exact.any():
+        return layout.ThresholdCurveCounts(grid, positive, negative, tuple(curve_names), exact)
+    thresholds = np.full((num_classes, width), np.inf, dtype=np.float32)
+    if not exact.all():
+        thresholds[:, :num_thresholds] = grid
+    for c, (values, positive_weights, negative_weights) in cells.items():
+        thresholds[c] = np.inf
+        thresholds[c, : len(values)] = values
+        positive[c], negative[c] = 0.0, 0.0
+        positive[c, : len(values)], negative[c, : len(values)] = positive_weights, negative_weights
+    return layout.ThresholdCurveCounts(thresholds, positive, negative, tuple(curve_names), exact)
+
+
+def _widen(histograms: np.ndarray, width: int) -> np.ndarray:
+    """Histograms padded with empty bins at the end to `width` bins."""
+    return np.pad(histograms, ((0, 0), (0, width - histograms.shape[1])))
 
 
 def confusion_matrix_pb_from_counts(
@@ -193,11 +261,8 @@ def threshold_curves_pb(
     )
     names = resolve_class_names(class_names, batch.num_classes)
     _require_items(batch)
-    positive, negative = batch.threshold_histograms(grid)
-    return threshold_curves_pb_from_counts(
-        name, grid, positive, negative, curve_class_names(names, batch.scores.shape[1]),
-        display_name=display_name, description=description,
-    )
+    counts = curve_counts(batch, grid, curve_class_names(names, batch.scores.shape[1]))
+    return threshold_curves_pb_from_curve_counts(name, counts, display_name=display_name, description=description)
 
 
 def confusion_matrix_pb(
@@ -302,9 +367,9 @@ def threshold_curves(
             multi_label=multi_label, ignore_class=ignore_class, num_classes=num_classes,
         )
         _require_items(batch)
-        positive, negative = batch.threshold_histograms(grid)
-        check_counts(positive, negative)
-        return np.vstack([np.append(grid.astype(np.float64), np.inf)[None, :], positive, negative])
+        counts = curve_counts(batch, grid, [""] * batch.scores.shape[1])
+        check_counts(counts.positive_histograms, counts.negative_histograms)
+        return layout.encode_threshold_curves(counts)
 
     def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
         names = resolve_class_names(class_names, plan.num_classes)
@@ -344,7 +409,7 @@ def confusion_matrix(
             batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
         )
         check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
-        return matrix
+        return layout.encode_confusion_matrix(matrix)
 
     def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
         return metadata.PluginData(
@@ -378,12 +443,13 @@ def _write_tf(name, labels, predictions, sample_weight, step, description, count
 
     def count_or_raise(labels_value, predictions_value, weights_value):
         weights_value = None if sample_weight is None else weights_value
-        return count(labels_value, predictions_value, weights_value).astype(np.float64)
+        return count(labels_value, predictions_value, weights_value).item()  # the blob's bytes
 
     if tf.executing_eagerly():
         tensor = tf.constant(count_or_raise(labels.numpy(), predictions.numpy(), weights.numpy()))
     else:
-        tensor = tf.numpy_function(count_or_raise, [labels, predictions, weights], tf.float64, stateful=False)
+        tensor = tf.numpy_function(count_or_raise, [labels, predictions, weights], tf.string, stateful=False)
+        tensor.set_shape(())
     return tf.summary.write(tag=name, tensor=tensor, step=step, metadata=summary_metadata)
 
 

@@ -15,6 +15,14 @@ from tb_metrics_plugin import counting
 # With this many thresholds a binary summary stays under 24 kB even with float64 (weighted) counts:
 # (1 + 2·1) rows × 961 columns × 8 bytes = 23,064 bytes of tensor content.
 DEFAULT_NUM_THRESHOLDS = 960
+# Exact mode (format version 2): a class whose distinct scores in a step number at most
+# EXACT_SCORES_PER_THRESHOLD × T (T = the grid's thresholds) is stored as those scores, so every
+# operating point and area equals scikit-learn's on the same float32 scores; a step stores at most
+# EXACT_STEP_BUDGET_PER_THRESHOLD × T distinct scores in all (classes with the fewest go first, the
+# others use the grid), which bounds what averaging over classes must align (core.align_classes).
+# At the default grid: up to 3,840 distinct scores per class and 15,360 per step.
+EXACT_SCORES_PER_THRESHOLD = 4
+EXACT_STEP_BUDGET_PER_THRESHOLD = 16
 # The default grid is the quantiles of a mixture: 70 % uniform in score, 30 % uniform in logit over
 # [−20, 20]. The first part resolves calibrated models, the second confident ones whose scores pile
 # up within 1e-8 of 0 or 1.

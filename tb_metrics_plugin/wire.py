@@ -1,6 +1,6 @@
 """How the plugin's routes put arrays on the wire: typed arrays as base64 in JSON.
 
-A typed array travels as `{"dtype": "float32"|"float64", "shape": [...], "data": "<base64>"}`,
+A typed array travels as `{"dtype": "float32"|"float64"|"uint8", "shape": [...], "data": "<base64>"}`,
 `data` being the little-endian bytes of the C-ordered array. Against one JSON number per count this
 is about 3× smaller (a float32 count is 4 bytes, 5.33 in base64; as JSON text it is 6–12
 characters plus a comma) and needs no number parsing in the browser: `atob` and a `Float32Array`
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-_WIRE_DTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
+_WIRE_DTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8"), "uint8": np.dtype("u1")}
 
 
 def encode_array(values: np.ndarray, dtype: str | None = None) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def encode_array(values: np.ndarray, dtype: str | None = None) -> dict[str, Any]
 
     Args:
       values: any real array.
-      dtype: "float32" or "float64"; by default float32 when every value is exactly a float32
+      dtype: "float32", "float64" or "uint8" (flags); by default float32 when every value is exactly a float32
         (counts below 2^24, the usual case), else float64, so no count is ever rounded.
 
     >>> encode_array(np.array([[1.0, 2.0]]))

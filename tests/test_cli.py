@@ -73,7 +73,7 @@ def test_export_csv_with_a_threshold_for_one_run_tag_and_step(fitted_logs):
     assert {row["step"] for row in rows} == {"1"}
     assert {"precision", "recall", "f1", "tp", "fp", "tn", "fn", "threshold"} <= set(rows[0])
     counts = read_run(fitted_logs.logdir / "digits/validation")["threshold_curves"][1]
-    column = export.nearest_threshold_index(counts.thresholds, 0.3)
+    column = core.threshold_index(counts.thresholds, 0.3)
     tp, fp, tn, fn = core.confusion_at_thresholds(counts.positive_histograms, counts.negative_histograms)
     for digit in range(10):
         assert float(rows[digit]["threshold"]) == pytest.approx(float(counts.thresholds[column]))
