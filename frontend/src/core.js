@@ -261,8 +261,9 @@ function curveThresholds(thresholds) {
  * - grid mode (`exact` false): the stored threshold nearest to x, the lower one on a tie. Counts are
  *   exact only at stored thresholds.
  * - exact mode (`exact` true, the thresholds are the class's distinct scores): the floor,
- *   j = #{finite t_k <= x} − 1, which is −1 when x is below every score: everything is predicted
- *   positive (TP = P, FP = N). No item scores in (t_j, x], so the counts at j are the counts at x.
+ *   j = #{finite t_k <= float32(x)} − 1 (scores are compared in float32, as Keras does), which is −1
+ *   when x is below every score: everything is predicted positive (TP = P, FP = N). No item scores
+ *   in (t_j, x], so the counts at j are the counts at x.
  * −1 when there are no finite thresholds or x is NaN / null; padding (+Infinity at the end) is
  * never picked.
  * @param {ArrayLike<number>} thresholds increasing, possibly padded at the end with +Infinity
@@ -275,10 +276,12 @@ export function thresholdIndex(thresholds, threshold, exact = false) {
   let low = 0;
   let high = thresholds.length;
   if (exact) {
+    // Scores are compared in float32, as Keras does: 0.3 stands for float32(0.3), a little above it.
+    const x = Math.fround(threshold);
     // First index whose threshold is above x (or not finite): the number of finite t_k <= x.
     while (low < high) {
       const middle = (low + high) >> 1;
-      if (thresholds[middle] <= threshold && thresholds[middle] !== Infinity) low = middle + 1;
+      if (thresholds[middle] <= x && thresholds[middle] !== Infinity) low = middle + 1;
       else high = middle;
     }
     return low - 1;
@@ -385,7 +388,8 @@ function alignRow(thresholds, positive, negative, exact, axis) {
     if (end === 0 || Number.isNaN(u)) {
       j = -1;
     } else if (exact) {
-      while (passed < end && thresholds[passed] <= u) passed++;
+      const x = Math.fround(u); // as thresholdIndex: compared in float32
+      while (passed < end && thresholds[passed] <= x) passed++;
       j = passed - 1;
     } else {
       while (passed < end && thresholds[passed] < u) passed++;

@@ -147,12 +147,17 @@ function padded({ thresholds, positive, negative }, size) {
 }
 
 test("exact rows: thresholdIndex is the floor, −1 below every score; grid rows keep the nearest", () => {
-  const thresholds = Float64Array.of(0.1, 0.3, 0.7, Infinity, Infinity);
+  // Stored scores are float32; a typed 0.3 stands for float32(0.3), so it is "at" the score 0.3.
+  const thresholds = Float64Array.of(Math.fround(0.1), Math.fround(0.3), Math.fround(0.7), Infinity, Infinity);
   const cases = [[-1, -1, 0], [0.05, -1, 0], [0.1, 0, 0], [0.19, 0, 0], [0.29, 0, 1], [0.3, 1, 1], [0.69, 1, 2], [0.7, 2, 2], [1, 2, 2], [Infinity, 2, 2]];
   for (const [x, floor, nearest] of cases) {
     assert.equal(core.thresholdIndex(thresholds, x, true), floor, `floor of ${x}`);
     assert.equal(core.thresholdIndex(thresholds, x), nearest, `nearest to ${x}`);
   }
+  // Exact resolution compares in float32: just below float32(0.3) in float64 is still at 0.3 …
+  assert.equal(core.thresholdIndex(thresholds, Math.fround(0.3) - 1e-12, true), 1);
+  // … and a float64 threshold between two float32 values falls to the lower one.
+  assert.equal(core.thresholdIndex(Float64Array.of(0.7), 0.7, true), -1);
   assert.equal(core.thresholdIndex(thresholds, NaN, true), -1);
   assert.equal(core.thresholdIndex(new Float64Array(0), 0.5, true), -1);
   // A tie keeps the lower stored threshold in grid mode.

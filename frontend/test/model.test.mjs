@@ -124,11 +124,10 @@ test("v2: an exact class's counts hold at any threshold, everything positive bel
   // Scores: 0.2 (1 positive, 2 negatives), 0.6 (2 positives, 1 negative); positive when score > x.
   assert.deepEqual(at(0.1).counts, { tp: 3, fp: 3, tn: 0, fn: 0 });
   assert.deepEqual(at(0.19).counts, { tp: 3, fp: 3, tn: 0, fn: 0 });
-  // The stored scores are float32: 0.2 stands for Math.fround(0.2), a little above 0.2.
-  assert.deepEqual(at(0.2).counts, { tp: 3, fp: 3, tn: 0, fn: 0 });
-  assert.deepEqual(at(Math.fround(0.2)).counts, { tp: 2, fp: 1, tn: 2, fn: 1 });
-  assert.deepEqual(at(0.6).counts, { tp: 2, fp: 1, tn: 2, fn: 1 });
-  assert.deepEqual(at(Math.fround(0.6)).counts, { tp: 0, fp: 0, tn: 3, fn: 3 });
+  // Scores are float32 and compared in float32: a typed 0.2 is the stored score 0.2 (Keras' rule).
+  assert.deepEqual(at(0.2).counts, { tp: 2, fp: 1, tn: 2, fn: 1 });
+  assert.deepEqual(at(0.59).counts, { tp: 2, fp: 1, tn: 2, fn: 1 });
+  assert.deepEqual(at(0.6).counts, { tp: 0, fp: 0, tn: 3, fn: 3 });
   const point = at(0.4);
   assert.deepEqual(point.resolved, { exact: true, stored: 0.4, exactClasses: 1 });
   assert.equal(point.resolvedThreshold, 0.4);
