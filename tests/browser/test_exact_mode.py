@@ -162,3 +162,25 @@ def _binary_histograms() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     positive = np.bincount(index, weights=BINARY_LABELS, minlength=thresholds.size + 1).astype(float)
     negative = np.bincount(index, weights=1 - BINARY_LABELS, minlength=thresholds.size + 1).astype(float)
     return positive, negative, thresholds.astype(np.float64)
+
+
+def test_the_optimisers_work_on_the_run_picked_beside_them(exact_page, exact_logdir):
+    grid = read_run(exact_logdir / "grid")["threshold_curves"][0]
+    best = core.best_fbeta_threshold(grid.positive_histograms[0], grid.negative_histograms[0], grid.thresholds)
+    exact_page.show("binary", "threshold_curves", "0")
+    exact_page.select_runs("binary", "grid")
+    picker = exact_page.testid("optimizer-run")
+    assert picker.input_value() == "binary"  # no validation run: the first selected
+    picker.select_option("grid")
+    exact_page.testid("opt-max-fbeta").click()
+    exact_page.wait_until(lambda: exact_page.metric("threshold") == float(best["threshold"]), "grid's optimum")
+    _assert_close(exact_page.metric("f1", run="grid"), best["value"], "grid's F1 at its optimum")
+
+
+@pytest.mark.parametrize("class_key", ["2", "macro"])
+def test_every_view_draws_exact_classes_and_their_averages(exact_page, class_key):
+    exact_page.show("multiclass", "threshold_curves", class_key)
+    exact_page.set_threshold("0.05")  # below most scores: exact curves resolve many classes to "all positive"
+    for view in ("view-roc", "view-pr", "view-threshold", "view-distribution", "view-calibration", "view-confusion",
+                 "view-iou"):
+        exact_page.assert_drawn(view)
