@@ -170,12 +170,12 @@ def write_logs(logdir: Path, num_classes: int, epochs: int, curve_epochs: int, s
     with tf.summary.create_file_writer(str(logdir / CONFUSION_RUN)).as_default():
         for epoch in range(epochs):
             tensor = layout.encode_confusion_matrix(synthetic_matrix(epoch, num_classes, epochs))
-            stored += tensor.nbytes
+            stored += len(tensor.item())
             tf.summary.write(CONFUSION_TAG, tensor, step=epoch, metadata=matrix_metadata)
             if epoch == 0:
                 figures["memory_after_first_epoch"] = memory_mb()
     figures["confusion"] = {"epochs": epochs, "classes": num_classes, "tensor_bytes": stored,
-                            "dtype": str(tensor.dtype), "seconds": time.perf_counter() - started}
+                            "encoding": "version 2 blob", "seconds": time.perf_counter() - started}
     started = time.perf_counter()
     stored = 0
     if curve_epochs:
@@ -186,11 +186,12 @@ def write_logs(logdir: Path, num_classes: int, epochs: int, curve_epochs: int, s
                 if curves_metadata is None:
                     curves_metadata = content(summary.threshold_curves_pb_from_counts(
                         CURVES_TAG, thresholds, positive, negative, names))
-                tensor = layout.encode_threshold_curves(thresholds, positive, negative)
-                stored += tensor.nbytes
+                tensor = layout.encode_threshold_curves(
+                    layout.ThresholdCurveCounts(thresholds, positive, negative, tuple(names)))
+                stored += len(tensor.item())
                 tf.summary.write(CURVES_TAG, tensor, step=epoch, metadata=curves_metadata)
         figures["curves"] = {"epochs": curve_epochs, "classes": num_classes, "thresholds": len(thresholds),
-                             "tensor_bytes": stored, "dtype": str(tensor.dtype),
+                             "tensor_bytes": stored, "encoding": "version 2 blob",
                              "seconds": time.perf_counter() - started}
     figures["memory_at_end"] = memory_mb()
     # The TensorFlow-free writer, on a few steps of the same size, in a folder removed right after.

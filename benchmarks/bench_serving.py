@@ -88,7 +88,7 @@ def write_ours(run_dir: Path, epochs: int, num_classes: int, seed: int = 0) -> i
         for epoch in range(epochs):
             positive, negative = synthetic_histograms(rng, num_classes, len(thresholds) + 1)
             pb = summary.threshold_curves_pb_from_counts("threshold_curves", thresholds, positive, negative, names)
-            stored += len(pb.value[0].tensor.tensor_content)
+            stored += len(pb.value[0].tensor.SerializeToString())
             writer.add_summary(pb, step=epoch)
     return stored
 
@@ -108,7 +108,7 @@ def write_pr_curves(run_dir: Path, epochs: int, num_thresholds: int, seed: int =
             made = pr_summary.raw_data_pb("pr_curve", tp, fp, tn, fn, precision, recall, num_thresholds=num_thresholds)
             # With TensorFlow installed the op returns TensorFlow's Summary class; same wire format.
             pb = summary_pb2.Summary.FromString(made.SerializeToString())
-            stored += len(pb.value[0].tensor.tensor_content) or 4 * len(pb.value[0].tensor.float_val)
+            stored += len(pb.value[0].tensor.SerializeToString()) or 4 * len(pb.value[0].tensor.float_val)
             writer.add_summary(pb, step=epoch)
     return stored
 

@@ -19,7 +19,6 @@ FN_c(t_j) = Σ_{k≤j} positive_histograms[c, k]. An exact class's thresholds ar
 
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import dataclass, field
 
@@ -132,7 +131,7 @@ def encode_confusion_matrix(matrix: np.ndarray) -> np.ndarray:
     flat = np.asarray(matrix, dtype=np.float64).reshape(-1)
     held = np.flatnonzero(flat)
     return _pack({
-        "shape": np.array(np.shape(matrix), dtype=np.uint32),
+        "shape": _smallest_unsigned(np.array(np.shape(matrix))),
         "cell_steps": _smallest_unsigned(np.diff(held, prepend=-1)),
         "counts": flat[held].astype(_count_dtype(flat[held])),
     })
@@ -148,7 +147,7 @@ def decode_threshold_curves(tensor: np.ndarray, plugin_data: metadata.PluginData
     if plugin_data.version == 1:
         return _decode_threshold_curves_v1(tensor, plugin_data)
     kind = metadata.KIND_THRESHOLD_CURVES
-    arrays = _unpack(tensor, kind, ("grid", "exact", "cells", "grid_steps", "score_steps", "positive", "negative"))
+    arrays = _unpack(tensor, kind, CURVE_ARRAYS)
     num_classes = len(plugin_data.class_names)
     grid, exact, cells = arrays["grid"].astype(np.float32), arrays["exact"].astype(bool), arrays["cells"]
     if exact.shape != (num_classes,) or cells.shape != (num_classes,):
@@ -234,7 +233,7 @@ def decode_confusion_matrix(tensor: np.ndarray, plugin_data: metadata.PluginData
     if plugin_data.version == 1:
         matrix = _float_tensor(tensor, kind)
     else:
-        arrays = _unpack(tensor, kind, ("shape", "cell_steps", "counts"))
+        arrays = _unpack(tensor, kind, MATRIX_ARRAYS)
         shape = tuple(int(n) for n in arrays["shape"])
         cells = np.cumsum(arrays["cell_steps"].astype(np.int64)) - 1
         if len(shape) != 2 or cells.size != arrays["counts"].size or (
@@ -284,9 +283,14 @@ def _check_counts(counts: np.ndarray, kind: str) -> None:
 
 # The version-2 blob -------------------------------------------------------------------------------
 
+# The arrays of each kind's blob, in their order (docs/format.md says what each holds).
+CURVE_ARRAYS = ("grid", "exact", "cells", "grid_steps", "score_steps", "positive", "negative")
+MATRIX_ARRAYS = ("shape", "cell_steps", "counts")
 # First byte of a blob: how the rest is stored.
 _RAW, _ZLIB = 0, 1
-_BLOB_DTYPES = ("uint8", "uint16", "uint32", "uint64", "float32", "float64")
+# Array types a blob may hold, by their one-byte code in the header.
+_BLOB_DTYPES = tuple(np.dtype(name).newbyteorder("<") for name in
+                     ("uint8", "uint16", "uint32", "uint64", "float32", "float64"))
 
 
 def _smallest_unsigned(values: np.ndarray) -> np.ndarray:
@@ -312,23 +316,37 @@ def _count_dtype(counts: np.ndarray) -> np.dtype:
 
 
 def _pack(arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """Named 1-D arrays as one blob: codec byte, then (zlib-compressed when that is smaller) a
-    4-byte little-endian header length, a JSON header [[name, dtype, length], ...] and each array's
-    little-endian bytes, multi-byte types split into byte planes (all first bytes, then all second
-    bytes, ...), which lets zlib find the runs in small counts and close scores."""
-    header = json.dumps([[name, array.dtype.name, int(array.size)] for name, array in arrays.items()]).encode()
-    parts = [len(header).to_bytes(4, "little"), header]
+    """The 1-D arrays of a kind, in its fixed order, as one blob: a codec byte, then (zlib-compressed
+    when that is smaller) per array a dtype code byte and its length as an unsigned LEB128 varint,
+    then each array's little-endian bytes split into byte planes (all first bytes, then all second
+    bytes, ...), which lets zlib find the runs in small counts and nearby scores."""
+    if tuple(arrays) not in (CURVE_ARRAYS, MATRIX_ARRAYS):
+        raise ValueError(f"arrays {list(arrays)} are not those of a kind, in order")
+    header = bytearray()
+    planes = []
     for array in arrays.values():
-        little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
-        parts.append(little.view(np.uint8).reshape(-1, little.itemsize).T.tobytes())
-    body = b"".join(parts)
+        dtype = array.dtype.newbyteorder("<")
+        header.append(_BLOB_DTYPES.index(dtype))
+        header += _varint(array.size)
+        little = np.ascontiguousarray(array, dtype=dtype)
+        planes.append(little.view(np.uint8).reshape(-1, dtype.itemsize).T.tobytes())
+    body = bytes(header) + b"".join(planes)
     packed = zlib.compress(body, 6)
     blob = bytes([_ZLIB]) + packed if len(packed) < len(body) else bytes([_RAW]) + body
     return np.array(blob, dtype=object)
 
 
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
 def _unpack(tensor, kind: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Inverse of `_pack`, checking that the blob holds exactly the arrays `names`."""
+    """Inverse of `_pack` for the arrays `names` of `kind`, checking every length."""
     array = np.asarray(tensor)
     if array.dtype.kind not in "OSU" or array.size != 1:
         raise metadata.UnsupportedFormatError(
@@ -341,22 +359,30 @@ def _unpack(tensor, kind: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         if not blob or blob[0] not in (_RAW, _ZLIB):
             raise ValueError(f"unknown codec byte {blob[:1]!r}")
         body = zlib.decompress(blob[1:]) if blob[0] == _ZLIB else blob[1:]
-        header_length = int.from_bytes(body[:4], "little")
-        header = json.loads(body[4 : 4 + header_length].decode("utf-8"))
-        offset = 4 + header_length
+        offset, layout_of = 0, []
+        for name in names:
+            code = body[offset]
+            if code >= len(_BLOB_DTYPES):
+                raise ValueError(f"array {name!r} has an unknown type code {code}")
+            length, shift = 0, 0
+            while True:
+                offset += 1
+                length |= (body[offset] & 0x7F) << shift
+                shift += 7
+                if not body[offset] & 0x80:
+                    break
+            offset += 1
+            layout_of.append((name, _BLOB_DTYPES[code], length))
         arrays = {}
-        for name, dtype_name, length in header:
-            if dtype_name not in _BLOB_DTYPES or not isinstance(length, int) or length < 0:
-                raise ValueError(f"array {name!r} has dtype {dtype_name!r} and length {length!r}")
-            dtype = np.dtype(dtype_name).newbyteorder("<")
+        for name, dtype, length in layout_of:
             size = dtype.itemsize * length
+            if offset + size > len(body):
+                raise ValueError(f"array {name!r} of {length} items runs past the end")
             planes = np.frombuffer(body, dtype=np.uint8, count=size, offset=offset)
             offset += size
             arrays[name] = planes.reshape(dtype.itemsize, length).T.copy().view(dtype).reshape(-1)
         if offset != len(body):
             raise ValueError(f"{len(body) - offset} bytes left over")
-    except (ValueError, TypeError, zlib.error, UnicodeDecodeError, IndexError) as error:
+    except (ValueError, TypeError, zlib.error, IndexError) as error:
         raise metadata.UnsupportedFormatError(f"{kind} blob cannot be decoded: {error}") from None
-    if tuple(sorted(arrays)) != tuple(sorted(names)):
-        raise metadata.UnsupportedFormatError(f"{kind} blob holds arrays {sorted(arrays)}, expected {sorted(names)}")
     return arrays

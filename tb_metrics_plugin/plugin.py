@@ -162,11 +162,14 @@ class MetricsPlugin(base_plugin.TBPlugin):
         {run, tag, kind, class_names, steps, wall_times, damaged_steps, series: {metric: {per_class,
         macro, micro, weighted} or {value}}}; see `export.summary_series`. Undefined values are None.
         """
-        series = reading.read_series(self._data_provider, ctx, experiment, run, tag)
+        summaries = self._caches.summaries(experiment)
+        # Steps summarised by an earlier request (same step and wall time) are not decoded again.
+        summarised = {(step, wall) for (run_, tag_, step, wall) in list(summaries) if (run_, tag_) == (run, tag)}
+        series = reading.read_series(self._data_provider, ctx, experiment, run, tag, already_summarised=summarised)
         header = _header(series)
         keys = ("run", "tag", "kind", "class_names", "steps", "wall_times", "damaged_steps")
         answer = {key: header[key] for key in keys}
-        answer["series"] = export.summary_series(series, self._caches.summaries(experiment))
+        answer["series"] = export.summary_series(series, summaries)
         return core.json_safe(answer)
 
     def export_impl(

@@ -8,6 +8,7 @@ step, a run or a tag means the same thing in a route and on the command line.
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,8 @@ class TagSeries:
       plugin_data: the tag's decoded metadata (kind, class names, version, ...).
       steps: int64 (S,), increasing.
       wall_times: float64 (S,), seconds since the epoch.
-      counts: S decoded steps, `layout.ThresholdCurveCounts` or `layout.ConfusionMatrixCounts`.
+      counts: S decoded steps, `layout.ThresholdCurveCounts` or `layout.ConfusionMatrixCounts` (None
+        for steps a caller asked not to decode, see `read_series`).
       complete: False when the data provider could only send a sample of the steps.
       damaged_steps: steps left out because their tensors cannot be decoded (see `tag_listing`).
 
@@ -243,8 +245,14 @@ def _step_problem(datum, plugin_data: metadata.PluginData) -> str | None:
     return None
 
 
-def read_series(data_provider, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> TagSeries:
-    """All stored steps of `run`/`tag` (or only `step`), decoded and stacked.
+def read_series(
+    data_provider, ctx, experiment: str, run: str, tag: str, step: int | None = None,
+    already_summarised: Container[tuple[int, float]] = (),
+) -> TagSeries:
+    """All stored steps of `run`/`tag` (or only `step`), each decoded once.
+
+    Steps whose (step, wall time) are in `already_summarised` (decoded and summarised by an earlier
+    request: a rewritten step has a new wall time) are not decoded again: their `counts` are None.
 
     When a step was written twice (a restarted run), the datum the provider lists last wins. Steps
     whose tensors cannot be decoded are left out of a whole-run read and named in
@@ -278,7 +286,7 @@ def read_series(data_provider, ctx, experiment: str, run: str, tag: str, step: i
         )
     else:
         raise NotFoundError(f"step={step} is not a stored step of run={run!r} tag={tag!r}; {_describe_steps(by_step)}.")
-    return _stack(run, tag, plugin_data, chosen, complete)
+    return _stack(run, tag, plugin_data, chosen, complete, already_summarised)
 
 
 def _plugin_data(data_provider, ctx, experiment: str, run: str, tag: str) -> metadata.PluginData:
@@ -391,10 +399,16 @@ def _is_reply_too_large(error: Exception) -> bool:
     return error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED or cancelled
 
 
-def _stack(run: str, tag: str, plugin_data: metadata.PluginData, data: list, complete: bool) -> TagSeries:
+def _stack(
+    run: str, tag: str, plugin_data: metadata.PluginData, data: list, complete: bool,
+    already_summarised: Container[tuple[int, float]] = (),
+) -> TagSeries:
     """The decodable steps of `data`, each decoded once; raises UnreadableError when none is."""
     decoded, damaged = [], {}
     for datum in data:
+        if (int(datum.step), datum.wall_time) in already_summarised:
+            decoded.append((datum, None))
+            continue
         try:
             decoded.append((datum, layout.decode(datum.numpy, plugin_data)))
         except metadata.UnsupportedFormatError as error:

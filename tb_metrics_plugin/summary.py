@@ -114,7 +114,7 @@ def threshold_curves_pb_from_curve_counts(
 
 
 def curve_counts(
-    batch: inputs.PreparedBatch, grid: np.ndarray, curve_names: Sequence[str]
+    batch: inputs.PreparedBatch, grid: np.ndarray, curve_names: Sequence[str], exact: bool = True
 ) -> layout.ThresholdCurveCounts:
     """Threshold-curve counts of prepared items, each class exact or on `grid`.
 
@@ -123,12 +123,13 @@ def curve_counts(
     scores (T = len(grid)) and the step's exact classes stay within
     `EXACT_STEP_BUDGET_PER_THRESHOLD`·T distinct scores in all (classes with fewer scores first);
     the other classes get their histograms over `grid`. Exact classes' curves, areas and optima equal
-    scikit-learn's on the same scores; grid classes are exact at the grid's thresholds.
+    scikit-learn's on the same scores; grid classes are exact at the grid's thresholds. With
+    `exact=False` every class is on the grid.
     """
     scores, is_positive = batch.scores, batch.is_positive
     num_classes, num_thresholds = scores.shape[1], len(grid)
-    limit = EXACT_SCORES_PER_THRESHOLD * num_thresholds
-    distinct = [counting.num_distinct_at_most(scores[:, c], limit) for c in range(num_classes)]
+    limit = EXACT_SCORES_PER_THRESHOLD * num_thresholds if exact else 0
+    distinct = [counting.num_distinct_at_most(scores[:, c], limit) if limit else None for c in range(num_classes)]
     exact = np.zeros(num_classes, dtype=bool)
     budget = EXACT_STEP_BUDGET_PER_THRESHOLD * num_thresholds
     for count, c in sorted((count, c) for c, count in enumerate(distinct) if count is not None):
@@ -237,14 +238,18 @@ def threshold_curves_pb(
     multi_label: bool = False,
     ignore_class: int | None = None,
     num_classes: int | None = None,
+    exact: bool = True,
     display_name: str | None = None,
     description: str | None = None,
 ) -> summary_pb2.Summary:
-    """Counts per-class score histograms over a threshold grid and returns them as a `Summary`.
+    """Counts each class's scores and returns the counts as a `Summary`.
 
-    For each class c (one-vs-rest; one curve for a binary output) and threshold t_j it stores what
-    gives TP, FP, TN and FN of the rule `score > t_j` exactly (see `layout`). Inputs are described
-    in `inputs`; `thresholds` overrides the default grid of `num_thresholds` values.
+    For each class c (one-vs-rest; one curve for a binary output) it stores what gives TP, FP, TN
+    and FN of the rule `score > t` exactly: at every threshold t for a class with few distinct
+    scores (exact mode, see `curve_counts`), else at each threshold t_j of the grid (see `layout`).
+    Inputs are described in `inputs`; `thresholds` overrides the default grid of `num_thresholds`
+    values; `exact=False` counts every class on the grid (counts identical to Keras'
+    `TruePositives(thresholds=...)` etc., but not exact between grid thresholds).
 
     Example:
       >>> summary = threshold_curves_pb("val/curves", [0, 1, 1], [0.2, 0.9, 0.4])
@@ -261,7 +266,7 @@ def threshold_curves_pb(
     )
     names = resolve_class_names(class_names, batch.num_classes)
     _require_items(batch)
-    counts = curve_counts(batch, grid, curve_class_names(names, batch.scores.shape[1]))
+    counts = curve_counts(batch, grid, curve_class_names(names, batch.scores.shape[1]), exact=exact)
     return threshold_curves_pb_from_curve_counts(name, counts, display_name=display_name, description=description)
 
 
@@ -347,6 +352,7 @@ def threshold_curves(
     multi_label: bool = False,
     ignore_class: int | None = None,
     num_classes: int | None = None,
+    exact: bool = True,
     description: str | None = None,
 ):
     """TensorFlow op: writes `threshold_curves_pb(...)` to the default `tf.summary` writer.
@@ -367,7 +373,7 @@ def threshold_curves(
             multi_label=multi_label, ignore_class=ignore_class, num_classes=num_classes,
         )
         _require_items(batch)
-        counts = curve_counts(batch, grid, [""] * batch.scores.shape[1])
+        counts = curve_counts(batch, grid, [""] * batch.scores.shape[1], exact=exact)
         check_counts(counts.positive_histograms, counts.negative_histograms)
         return layout.encode_threshold_curves(counts)
 

@@ -48,8 +48,29 @@ def scalar_steps(run_dir, tag: str) -> list[int]:
 
 
 def reference_curves(labels, predictions, **kwargs):
-    """Counts of the numpy writer (tested against scikit-learn elsewhere)."""
+    """Counts of the numpy writer (tested against scikit-learn elsewhere), exact where it stores
+    a class exactly."""
     return decode_summary(summary.threshold_curves_pb("reference", labels, predictions, **kwargs))
+
+
+def on_grid(counts: layout.ThresholdCurveCounts, grid) -> layout.ThresholdCurveCounts:
+    """`counts` with every exact class re-binned onto `grid`: a distinct score s goes to bin
+    #{t in grid : t < s}, the bin a grid counter puts it in."""
+    grid = np.asarray(grid, dtype=np.float32)
+    positive = np.zeros((len(counts.class_names), grid.size + 1))
+    negative = np.zeros_like(positive)
+    rows = counts.per_class_thresholds
+    for c in range(len(counts.class_names)):
+        if counts.exact[c]:
+            scores = rows[c][np.isfinite(rows[c])]
+            bins = np.searchsorted(grid, scores.astype(np.float32), side="left")
+            held = slice(0, scores.size)
+            positive[c] = np.bincount(bins, counts.positive_histograms[c, held], minlength=grid.size + 1)
+            negative[c] = np.bincount(bins, counts.negative_histograms[c, held], minlength=grid.size + 1)
+        else:
+            np.testing.assert_array_equal(rows[c], grid)
+            positive[c], negative[c] = counts.positive_histograms[c], counts.negative_histograms[c]
+    return layout.ThresholdCurveCounts(grid, positive, negative, counts.class_names)
 
 
 def reference_matrix(labels, predictions, **kwargs):
@@ -57,7 +78,12 @@ def reference_matrix(labels, predictions, **kwargs):
 
 
 def assert_same_curves(actual, expected, exact: bool = True) -> None:
-    """Thresholds, class names and both histograms equal (exactly, or to float32 rounding)."""
+    """Thresholds, class names and both histograms equal (exactly, or to float32 rounding). Grid
+    counts (a Keras metric's) are compared with the reference's exact classes re-binned onto the
+    same grid (`on_grid`)."""
+    if not actual.exact.any() and expected.exact.any():
+        expected = on_grid(expected, actual.thresholds)
+    np.testing.assert_array_equal(actual.exact, expected.exact)
     np.testing.assert_array_equal(actual.thresholds, expected.thresholds)
     assert tuple(actual.class_names) == tuple(expected.class_names)
     if exact:
@@ -82,8 +108,17 @@ def assert_served_step(answer, position: int, written) -> None:
     from tb_metrics_plugin import wire
 
     if isinstance(written, layout.ThresholdCurveCounts):
-        np.testing.assert_array_equal(wire.decode_array(answer["thresholds"])[position], written.thresholds)
-        np.testing.assert_array_equal(wire.decode_array(answer["positive"])[position], written.positive_histograms)
-        np.testing.assert_array_equal(wire.decode_array(answer["negative"])[position], written.negative_histograms)
+        # Steps of one answer share a width: a narrower step's rows are padded with +inf thresholds
+        # and empty bins, which must be all that was added.
+        served = wire.decode_array(answer["thresholds"])[position]
+        rows = written.thresholds if served.ndim == 1 else written.per_class_thresholds
+        width = rows.shape[-1]
+        np.testing.assert_array_equal(served[..., :width], rows)
+        assert np.all(np.isinf(served[..., width:]))
+        np.testing.assert_array_equal(wire.decode_array(answer["exact"])[position], written.exact)
+        for name, histograms in (("positive", written.positive_histograms), ("negative", written.negative_histograms)):
+            served_histograms = wire.decode_array(answer[name])[position]
+            np.testing.assert_array_equal(served_histograms[:, : width + 1], histograms)
+            assert not served_histograms[:, width + 1 :].any()
     else:
         np.testing.assert_array_equal(wire.decode_array(answer["matrix"])[position], written.matrix)

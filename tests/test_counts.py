@@ -1,7 +1,11 @@
-"""Counts against independent references: scikit-learn, Keras' confusion metrics and brute force."""
+"""Grid counts against independent references: scikit-learn, Keras' confusion metrics and brute force.
+
+The writers here count on the grid (`exact=False`); exact mode is tested in test_format_versions.py.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -15,6 +19,14 @@ from tb_metrics_plugin import core, counting, inputs, layout, metadata, summary
 from tb_metrics_plugin import thresholds as thresholds_module
 
 F32 = np.float32
+# The grid path of the numpy writer: every class counted on the threshold grid.
+grid_curves_pb = functools.partial(summary.threshold_curves_pb, exact=False)
+
+
+def stored_dtypes(tensor, kind) -> dict[str, str]:
+    """{array name: dtype} of a version-2 blob: how the counts were stored."""
+    names = layout.MATRIX_ARRAYS if kind == metadata.KIND_CONFUSION_MATRIX else layout.CURVE_ARRAYS
+    return {name: array.dtype.name for name, array in layout._unpack(tensor, kind, names).items()}
 
 
 def decode_pb(summary_proto):
@@ -91,7 +103,7 @@ def test_binary_counts_equal_sklearn(weighted, grid):
     scores = _scores_with_ties(rng, 20_000, grid_values)
     labels = (rng.random(len(scores)) < scores).astype(np.int64)
     weights = rng.uniform(0.0, 3.0, len(scores)) if weighted else None
-    pb = summary.threshold_curves_pb(
+    pb = grid_curves_pb(
         "t", labels, scores, sample_weight=weights, thresholds=None if grid == "default" else explicit
     )
     tp, fp, tn, fn, thresholds = counts_of(pb)
@@ -109,7 +121,7 @@ def test_binary_counts_equal_sklearn(weighted, grid):
 def test_all_scores_tied_on_a_threshold():
     labels = np.array([0, 1, 1, 0, 1])
     scores = np.full(5, 0.5, dtype=F32)
-    pb = summary.threshold_curves_pb("t", labels, scores, thresholds=[0.25, 0.5, 0.75])
+    pb = grid_curves_pb("t", labels, scores, thresholds=[0.25, 0.5, 0.75])
     tp, fp, tn, fn, thresholds = counts_of(pb)
     assert tp.tolist() == [3, 0, 0] and fp.tolist() == [2, 0, 0]
     assert tn.tolist() == [0, 2, 2] and fn.tolist() == [0, 3, 3]
@@ -128,7 +140,7 @@ def test_multiclass_one_vs_rest_counts_and_confusion_matrix_equal_sklearn():
     probs[:50] = np.round(probs[:50] * 4) / 4  # ties, and argmax ties (first wins, as np.argmax)
     weights = rng.integers(0, 5, n).astype(np.float64)
     names = ["cat", "dog", "bird", "fish"]
-    pb = summary.threshold_curves_pb("t", labels, probs, sample_weight=weights, class_names=names)
+    pb = grid_curves_pb("t", labels, probs, sample_weight=weights, class_names=names)
     plugin_data, decoded, _ = decode_pb(pb)
     assert plugin_data.class_names == tuple(names)
     for k in range(c):
@@ -163,7 +175,7 @@ def test_segmentation_with_ignore_class_equals_flattened_reference():
     labels[rng.random((n, h, w)) < 0.2] = 255
     per_image_weight = np.array([1.0, 0.5, 2.0])
     kwargs = dict(from_logits=True, ignore_class=255, sample_weight=per_image_weight)
-    pb = summary.threshold_curves_pb("seg", labels, logits, **kwargs)
+    pb = grid_curves_pb("seg", labels, logits, **kwargs)
     cm_pb = summary.confusion_matrix_pb("seg_cm", labels, logits, **kwargs)
 
     flat_logits = logits.reshape(-1, c).astype(np.float64)
@@ -226,7 +238,7 @@ def test_explicit_thresholds_identical_to_keras(thresholds, weighted):
     # Multiples of 1/4: every partial sum is exact in Keras' float32 variables and in our float64.
     weights = rng.integers(0, 9, len(scores)) / 4 if weighted else None
     tp, fp, tn, fn, grid = counts_of(
-        summary.threshold_curves_pb("t", labels, scores, thresholds=thresholds, sample_weight=weights)
+        grid_curves_pb("t", labels, scores, thresholds=thresholds, sample_weight=weights)
     )
     assert np.array_equal(grid, np.asarray(thresholds, dtype=F32))
     keras_tp, keras_fp, keras_tn, keras_fn = _keras_counts(labels, scores, thresholds, weights)
@@ -243,14 +255,14 @@ def test_evenly_spaced_thresholds_follow_the_strict_rule():
     grid = np.arange(11) / 10
     scores = _scores_with_ties(rng, 4000, grid)
     labels = rng.integers(0, 2, len(scores))
-    tp, fp, tn, fn, thresholds = counts_of(summary.threshold_curves_pb("t", labels, scores, thresholds=grid))
+    tp, fp, tn, fn, thresholds = counts_of(grid_curves_pb("t", labels, scores, thresholds=grid))
     ref = brute_force(np.stack([labels == 1], 1), scores[:, None], thresholds)
     for a, b in zip((tp, fp, tn, fn), ref, strict=True):
         assert np.array_equal(a, b[0])
     # Away from the thresholds Keras agrees.
     far = np.min(np.abs(scores[:, None].astype(np.float64) - grid[None, :]), axis=1) > 1e-6
     keras_counts = _keras_counts(labels[far], scores[far], grid, None)
-    _, far_decoded, _ = decode_pb(summary.threshold_curves_pb("t", labels[far], scores[far], thresholds=grid))
+    _, far_decoded, _ = decode_pb(grid_curves_pb("t", labels[far], scores[far], thresholds=grid))
     ours = core.confusion_at_thresholds(far_decoded.positive_histograms[0], far_decoded.negative_histograms[0])
     for a, b in zip(ours, keras_counts, strict=True):
         assert np.array_equal(a, b)
@@ -279,7 +291,7 @@ def _case(name, rng, n=1_000_000):
 
 
 def _auc_ap(y, scores, thresholds=None):
-    _, decoded, _ = decode_pb(summary.threshold_curves_pb("t", y, scores, thresholds=thresholds))
+    _, decoded, _ = decode_pb(grid_curves_pb("t", y, scores, thresholds=thresholds))
     pos, neg = decoded.positive_histograms[0], decoded.negative_histograms[0]
     return core.roc_auc(pos, neg), core.average_precision(pos, neg), decoded.thresholds
 
@@ -291,7 +303,7 @@ def test_interpolated_pr_auc_estimates_the_exact_ap_within_1e3(case):
     scikit-learn's AP of the raw scores in every case, rare well-separated positives included
     (measured: at most 5.7e-4, rare calibrated; 6e-5 for rare separated, where step AP is 1.2e-3 off)."""
     y, scores = _case(case, np.random.default_rng(7))
-    _, decoded, _ = decode_pb(summary.threshold_curves_pb("t", y, scores))
+    _, decoded, _ = decode_pb(grid_curves_pb("t", y, scores))
     pos, neg = decoded.positive_histograms[0], decoded.negative_histograms[0]
     assert abs(core.pr_auc(pos, neg) - skm.average_precision_score(y, scores)) <= 1e-3
 
@@ -333,7 +345,7 @@ def test_auc_and_ap_are_exact_when_every_score_is_a_threshold():
     scores = rng.choice(grid, 3000)
     y = (rng.random(3000) < scores).astype(int)
     w = rng.random(3000)
-    _, decoded, _ = decode_pb(summary.threshold_curves_pb("t", y, scores, thresholds=grid, sample_weight=w))
+    _, decoded, _ = decode_pb(grid_curves_pb("t", y, scores, thresholds=grid, sample_weight=w))
     pos, neg = decoded.positive_histograms[0], decoded.negative_histograms[0]
     assert core.roc_auc(pos, neg) == pytest.approx(skm.roc_auc_score(y, scores, sample_weight=w), abs=1e-12)
     assert core.average_precision(pos, neg) == pytest.approx(
@@ -351,10 +363,10 @@ def test_default_summary_is_at_most_24_kB(weighted):
     y = rng.integers(0, 2, n)
     scores = _sigmoid(rng.normal(0, 8, n)).astype(F32)
     weights = rng.uniform(0.1, 2.0, n) if weighted else None
-    pb = summary.threshold_curves_pb("validation/threshold_curves", y, scores, sample_weight=weights)
-    _, _, tensor = decode_pb(pb)
-    assert tensor.dtype == (np.float64 if weighted else np.float32)
-    assert tensor.shape == (3, thresholds_module.DEFAULT_NUM_THRESHOLDS + 1)
+    pb = grid_curves_pb("validation/threshold_curves", y, scores, sample_weight=weights)
+    _, decoded, tensor = decode_pb(pb)
+    assert stored_dtypes(tensor, metadata.KIND_THRESHOLD_CURVES)["positive"] == ("float64" if weighted else "uint16")
+    assert decoded.thresholds.shape == (thresholds_module.DEFAULT_NUM_THRESHOLDS,)
     assert len(pb.SerializeToString()) <= 24_000
 
 
@@ -444,7 +456,7 @@ def test_layout_round_trip_and_exact_fractional_counts():
     negative = np.array([[0.7, 0.1, 0.2, 0.3, 1e-9], [5.0, 4.0, 3.0, 2.0, 1.0]])
     pb = summary.threshold_curves_pb_from_counts("t", grid, positive, negative, ["a", "b"])
     plugin_data, decoded, tensor = decode_pb(pb)
-    assert tensor.dtype == np.float64  # 0.3 is not a float32
+    assert stored_dtypes(tensor, metadata.KIND_THRESHOLD_CURVES)["positive"] == "float64"  # 0.3 is not a float32
     assert plugin_data == metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, ("a", "b"))
     assert np.array_equal(decoded.thresholds, grid) and decoded.thresholds.dtype == np.float32
     assert np.array_equal(decoded.positive_histograms, positive)  # bit-exact, not rounded
@@ -454,19 +466,20 @@ def test_layout_round_trip_and_exact_fractional_counts():
     matrix = np.array([[0.3, 1.0], [2.0, 1e-3]])
     cm_pb = summary.confusion_matrix_pb_from_counts("cm", matrix, ["x", "y"], ignore_class=7)
     cm_data, cm, cm_tensor = decode_pb(cm_pb)
-    assert cm_tensor.dtype == np.float64 and np.array_equal(cm.matrix, matrix)
+    assert stored_dtypes(cm_tensor, metadata.KIND_CONFUSION_MATRIX)["counts"] == "float64"
+    assert np.array_equal(cm.matrix, matrix)
     assert cm.ignore_class == 7 and cm_data.decision == "argmax"
-    # Whole counts are stored as float32.
+    # Whole counts are stored in the smallest unsigned integer type that holds them.
     _, _, small = decode_pb(summary.confusion_matrix_pb_from_counts("cm", np.eye(2) * 3, ["x", "y"]))
-    assert small.dtype == np.float32
+    assert stored_dtypes(small, metadata.KIND_CONFUSION_MATRIX)["counts"] == "uint8"
 
 
 def test_weights_like_0_3_survive_end_to_end():
     y = np.array([1, 0, 1, 0])
     scores = np.array([0.9, 0.8, 0.2, 0.1], F32)
     w = np.array([0.3, 0.1, 0.7, 0.3])
-    _, decoded, tensor = decode_pb(summary.threshold_curves_pb("t", y, scores, thresholds=[0.5], sample_weight=w))
-    assert tensor.dtype == np.float64
+    _, decoded, tensor = decode_pb(grid_curves_pb("t", y, scores, thresholds=[0.5], sample_weight=w))
+    assert stored_dtypes(tensor, metadata.KIND_THRESHOLD_CURVES)["positive"] == "float64"
     tp, fp, tn, fn = core.confusion_at_thresholds(decoded.positive_histograms[0], decoded.negative_histograms[0])
     assert (tp[0], fp[0], tn[0], fn[0]) == (0.3, 0.1, 0.3, 0.7)
     _, cm, _ = decode_pb(summary.confusion_matrix_pb("cm", y, scores, sample_weight=w))
@@ -485,7 +498,8 @@ def test_metadata_round_trip_and_future_version_is_refused():
     assert proto.plugin_data.plugin_name == metadata.PLUGIN_NAME
     assert proto.data_class == metadata.summary_pb2.DATA_CLASS_TENSOR
     assert metadata.parse_plugin_metadata(proto.plugin_data.content) == plugin_data
-    with pytest.raises(metadata.UnsupportedFormatError, match=r"version 2 is newer .*upgrade"):
+    newer = metadata.FORMAT_VERSION + 1
+    with pytest.raises(metadata.UnsupportedFormatError, match=rf"version {newer} is newer .*upgrade"):
         metadata.parse_plugin_metadata(_content(version=metadata.FORMAT_VERSION + 1))
     for bad in (b"\xff", b"[1]", _content(version=0), _content(kind="pr_curves"), _content(class_names="ab"),
                 _content(ignore_class="x")):
@@ -497,18 +511,27 @@ def test_metadata_round_trip_and_future_version_is_refused():
 
 def test_tensor_that_does_not_fit_the_metadata_is_refused():
     curves = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, ("a", "b"))
-    good = layout.encode_threshold_curves(np.array([0, 0.5, 1], F32), np.ones((2, 4)), np.ones((2, 4)))
+    good = layout.encode_threshold_curves(layout.ThresholdCurveCounts(
+        np.array([0, 0.5, 1], F32), np.ones((2, 4)), np.ones((2, 4)), ("a", "b")))
     assert layout.decode(good, curves).positive_histograms.shape == (2, 4)
-    with pytest.raises(metadata.UnsupportedFormatError, match="shape"):
+    with pytest.raises(metadata.UnsupportedFormatError, match="metadata names 1"):
         layout.decode(good, metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, ("a",)))
+    with pytest.raises(metadata.UnsupportedFormatError, match="one string"):
+        layout.decode(np.ones((3, 4), F32), curves)
+    # Version 1: dense (1 + 2C, T + 1) tensors, checked as before.
+    v1 = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, ("a", "b"), version=1)
+    dense = np.vstack([[0, 0.5, 1, np.inf], np.ones((4, 4))])
+    assert layout.decode(dense, v1).positive_histograms.shape == (2, 4)
     with pytest.raises(metadata.UnsupportedFormatError, match="shape"):
-        layout.decode(good[:, :1], curves)
+        layout.decode(dense, metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, ("a",), version=1))
     with pytest.raises(metadata.UnsupportedFormatError, match="shape"):
-        layout.decode(good.reshape(-1), curves)
-    shuffled = good.copy()
+        layout.decode(dense[:, :1], v1)
+    with pytest.raises(metadata.UnsupportedFormatError, match="shape"):
+        layout.decode(dense.reshape(-1), v1)
+    shuffled = dense.copy()
     shuffled[0, :2] = shuffled[0, 1::-1]
     with pytest.raises(metadata.UnsupportedFormatError, match="increasing"):
-        layout.decode(shuffled, curves)
+        layout.decode(shuffled, v1)
     cm = metadata.PluginData(metadata.KIND_CONFUSION_MATRIX, ("a", "b"))
     with pytest.raises(metadata.UnsupportedFormatError, match="shape"):
         layout.decode(np.ones((3, 3)), cm)
@@ -541,7 +564,7 @@ def _problems(draw):
 def test_counts_equal_brute_force(problem):
     grid, scores, labels, weights = problem
     c = scores.shape[1]
-    pb = summary.threshold_curves_pb("t", labels, scores, thresholds=grid, sample_weight=weights)
+    pb = grid_curves_pb("t", labels, scores, thresholds=grid, sample_weight=weights)
     _, decoded, _ = decode_pb(pb)
     is_positive = (labels[:, None] == 1) if c == 1 else (labels[:, None] == np.arange(c))
     ours = core.confusion_at_thresholds(decoded.positive_histograms, decoded.negative_histograms)
@@ -558,7 +581,7 @@ def test_counts_across_counting_chunks_equal_sklearn():
     labels = rng.integers(0, c, n)
     probs = rng.dirichlet(np.ones(c) * 0.3, n).astype(F32)
     weights = rng.integers(0, 4, n).astype(np.float64)
-    _, decoded, _ = decode_pb(summary.threshold_curves_pb("t", labels, probs, sample_weight=weights))
+    _, decoded, _ = decode_pb(grid_curves_pb("t", labels, probs, sample_weight=weights))
     for k in range(c):
         ours = core.confusion_at_thresholds(decoded.positive_histograms[k], decoded.negative_histograms[k])
         reference = sklearn_counts_at(labels == k, probs[:, k], decoded.thresholds, weights)
@@ -600,11 +623,15 @@ def test_threshold_histograms_equal_brute_force_across_chunks(monkeypatch, weigh
         assert np.array_equal(by_class[0], positive) and np.array_equal(by_class[1], negative)
 
 
-def test_counts_too_large_for_float32_are_stored_as_float64():
-    big = float(2**24 + 1)  # not a float32
+def test_counts_too_large_for_float32_are_never_rounded():
+    big = float(2**24 + 1)  # not a float32, but a whole number below 2^32
     matrix = np.array([[big, 0.0], [1.0, 2.0]])
     _, cm, tensor = decode_pb(summary.confusion_matrix_pb_from_counts("cm", matrix, ["a", "b"]))
-    assert tensor.dtype == np.float64 and cm.matrix[0, 0] == big
+    assert stored_dtypes(tensor, metadata.KIND_CONFUSION_MATRIX)["counts"] == "uint32" and cm.matrix[0, 0] == big
+    huge = float(2**53 - 1)  # beyond uint32 and float32
+    matrix = np.array([[huge, 0.0], [1.0, 2.0]])
+    _, cm, tensor = decode_pb(summary.confusion_matrix_pb_from_counts("cm", matrix, ["a", "b"]))
+    assert stored_dtypes(tensor, metadata.KIND_CONFUSION_MATRIX)["counts"] == "float64" and cm.matrix[0, 0] == huge
 
 
 def test_concatenated_batches_count_like_one_batch():

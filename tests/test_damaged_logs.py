@@ -22,7 +22,7 @@ import pytest
 from tensorboard.compat.proto import event_pb2
 from tensorboard.util import tensor_util
 
-from tb_metrics_plugin import SummaryWriter, metadata, reading, summary
+from tb_metrics_plugin import SummaryWriter, layout, metadata, reading, summary
 from tests.conftest import InProcessTensorBoard
 from tests.readback import assert_served_step, decode_summary
 
@@ -35,9 +35,9 @@ CLASS_NAMES = ["negative", "positive"]
 # run -> (tag, words the error must contain) for tags whose metadata or tensors do not fit.
 UNREADABLE = {
     "future_version": ("threshold_curves", "summary format version 99 is newer than this plugin reads"),
-    "wrong_rows": ("threshold_curves", "tensor has shape (7, 17), expected (1 + 2·4, T + 1) for 4 class names"),
+    "wrong_rows": ("threshold_curves", "blob describes 3 classes but the metadata names 4"),
     "non_square": ("confusion_matrix", "tensor has shape (3, 2), expected (3, 3)"),
-    "strings": ("threshold_curves", "tensor has dtype object, expected float32 or float64 counts"),
+    "strings": ("threshold_curves", "tensor has dtype object and shape (2,); format version 2 stores one string"),
 }
 # Damage inside an event file is handled by TensorBoard's loaders before the plugin sees anything.
 TRUNCATED, UNPARSABLE, FLIPPED = "truncated_last_record", "unparsable_record", "flipped_count"
@@ -97,7 +97,7 @@ def write_damaged_logdir(logdir) -> None:
         file.write(data[:-30])  # the last step's record loses its end, as when a copy is cut short
 
     # Record 0 is the file-version event, record 1 + s is step s.
-    for run, flip in ((UNPARSABLE, "payload start"), (FLIPPED, "count sign")):
+    for run, flip in ((UNPARSABLE, "payload start"), (FLIPPED, "blob byte")):
         path = _write_run(logdir / run, tags=("threshold_curves",))
         with open(path, "rb") as file:
             data = bytearray(file.read())
@@ -107,14 +107,11 @@ def write_damaged_logdir(logdir) -> None:
             # The Event's first field tag becomes an invalid wire type: the record no longer parses.
             data[payload.start] ^= 0xFF
         else:
-            # Positive-histogram count [1, 1] (1.0 or more): its top byte (sign and exponent) flips, so
-            # the value turns negative and the record still parses; only its CRC tells.
+            # A byte in the middle of the step's blob (its compressed counts) flips: the record still
+            # parses, only its CRC and the blob's own zlib checksum tell.
             event = event_pb2.Event.FromString(bytes(data[payload]))
-            content = event.summary.value[0].tensor.tensor_content
-            tensor = np.frombuffer(content, dtype=np.float32).reshape(3, NUM_THRESHOLDS + 1)
-            column = int(np.argmax(tensor[1] >= 1))
-            index = NUM_THRESHOLDS + 1 + column
-            at = payload.start + bytes(data[payload]).index(content) + 4 * index + 3
+            content = event.summary.value[0].tensor.string_val[0]
+            at = payload.start + bytes(data[payload]).index(content) + len(content) // 2
             data[at] ^= 0xFF
         with open(path, "wb") as file:
             file.write(bytes(data))
@@ -124,7 +121,7 @@ def write_damaged_logdir(logdir) -> None:
         "threshold_curves", [0, 1, 2, 1], np.eye(3)[[0, 1, 2, 2]] * 0.8 + 0.2 / 3, num_thresholds=NUM_THRESHOLDS)
     _write_one(logdir / "wrong_rows", _with_metadata(three_classes, class_names=["a", "b", "c", "d"]))
     matrix = summary.confusion_matrix_pb("confusion_matrix", [0, 1, 2], np.eye(3), class_names=["a", "b", "c"])
-    matrix.value[0].tensor.CopyFrom(tensor_util.make_tensor_proto(np.ones((3, 2), dtype=np.float32)))
+    matrix.value[0].tensor.CopyFrom(tensor_util.make_tensor_proto(layout.encode_confusion_matrix(np.ones((3, 2)))))
     _write_one(logdir / "non_square", matrix)
     strings = _step_summaries(0)["threshold_curves"]
     strings.value[0].tensor.CopyFrom(tensor_util.make_tensor_proto(np.array([b"1", b"x"], dtype=object)))
@@ -260,7 +257,7 @@ def test_an_unparsable_record_stops_the_file_and_the_steps_before_it_are_intact(
 def test_a_flipped_count_is_never_served_as_data(board):
     """The Python loader checks every record's CRC and stops at the bad one. The Rust data server
     skips the CRC of records that parse and passes the damaged tensor on: the plugin refuses that
-    step (a negative count), lists it in `damaged_steps` with a warning naming it, and serves every
+    step (its blob does not decode), lists it in `damaged_steps` with a warning naming it, and serves every
     good step, alone and in whole-run answers."""
     _, listing = get(board, "tags")
     entry = listing[FLIPPED]["threshold_curves"]
@@ -269,10 +266,10 @@ def test_a_flipped_count_is_never_served_as_data(board):
     if board.load_fast:
         assert entry["damaged_steps"] == [DAMAGED_STEP]
         assert entry["warning"].startswith(
-            f"1 of {STEPS} steps cannot be decoded and are left out: step={DAMAGED_STEP}: threshold_curves tensor "
-            "holds 1 negative")
+            f"1 of {STEPS} steps cannot be decoded and are left out: step={DAMAGED_STEP}: threshold_curves blob "
+            "cannot be decoded")
         status, answer = get(board, "counts", run=FLIPPED, tag="threshold_curves", step=str(DAMAGED_STEP))
-        assert status == 422 and "negative" in answer["error"] and f"step={DAMAGED_STEP}" in answer["error"]
+        assert status == 422 and "cannot be decoded" in answer["error"] and f"step={DAMAGED_STEP}" in answer["error"]
     else:
         assert "damaged_steps" not in entry and "warning" not in entry
     for route in ("counts", "summary"):
@@ -316,7 +313,8 @@ def test_a_damaged_step_written_after_good_ones_is_caught_despite_the_step_cache
         data_provider=multiplexer_provider.MultiplexerDataProvider(multiplexer, str(tmp_path))))
     problem = ("step=2: confusion_matrix tensor holds 1 negative or non-finite counts (first -1.0 at [0, 1]); "
                "counts are finite and non-negative, so this step of the log is damaged")
-    negative_count = tensor_util.make_tensor_proto(np.array([[3, -1], [0, 2]], np.float32))
+    # A negative count, as damage that still decodes would leave (weighted, so stored as floats).
+    negative_count = tensor_util.make_tensor_proto(layout.encode_confusion_matrix(np.array([[3, -1], [0, 2.5]])))
     with SummaryWriter(tmp_path / "run", flush_secs=0.01) as writer, \
             SummaryWriter(tmp_path / "all_damaged", flush_secs=0.01) as all_damaged:
         for step in range(4):

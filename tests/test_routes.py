@@ -505,19 +505,21 @@ def oversized_board(tmp_path_factory):
     `huge` one step of 277 MB."""
     import tensorflow as tf
 
-    from tb_metrics_plugin import layout
     from tb_metrics_plugin.thresholds import default_thresholds
 
     logdir = tmp_path_factory.mktemp("oversized")
     thresholds = default_thresholds()
     for run, num_classes, num_steps in (("many", 6500, 6), ("huge", 36000, 1)):
         names = [str(c) for c in range(num_classes)]
-        content = metadata.create_summary_metadata(metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(names)))
-        histograms = np.zeros((num_classes, len(thresholds) + 1))
+        # Format version 1 (dense float tensors): version 2 would store these counts in a few kB.
+        content = metadata.create_summary_metadata(
+            metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(names), version=1))
+        histograms = np.zeros((num_classes, len(thresholds) + 1), dtype=np.float32)
         histograms[:, -1] = 1.0
+        edges = np.append(thresholds, np.inf).astype(np.float32)[None, :]
         with tf.summary.create_file_writer(str(logdir / run)).as_default():
             for step in range(num_steps):
-                tensor = layout.encode_threshold_curves(thresholds, histograms * (step + 1), histograms)
+                tensor = np.vstack([edges, histograms * (step + 1), histograms])
                 tf.summary.write("threshold_curves", tensor, step=step, metadata=content.SerializeToString())
         del histograms
     board = InProcessTensorBoard(logdir, load_fast=True)

@@ -86,18 +86,19 @@ def test_summary_writer_event_file_is_read_by_tensorboard(tmp_path):
     assert sorted(logged["curves"]) == [0, 1, 2]
     for step, (curves, cm) in expected.items():
         plugin_data, decoded, tensor = logged["curves"][step]
-        assert plugin_data.kind == metadata.KIND_THRESHOLD_CURVES
-        assert tensor.dtype == (np.float64 if step == 2 else np.float32)
+        assert plugin_data.kind == metadata.KIND_THRESHOLD_CURVES and plugin_data.version == metadata.FORMAT_VERSION
+        assert tensor.dtype == object and decoded.exact.all()  # one blob; 500 scores per class are exact
         assert_same_counts(decoded, curves)
         assert_same_counts(logged["cm"][step][1], cm)
     # And the decoded counts mean what they should.
     labels, probs, _ = _batch(0)
     _, decoded, _ = logged["curves"][0]
-    tp, fp, tn, fn = core.confusion_at_thresholds(decoded.positive_histograms, decoded.negative_histograms)
-    j = int(np.searchsorted(decoded.thresholds, F32(0.5)))
-    threshold = decoded.thresholds[j]
-    assert np.array_equal(tp[:, j], [np.sum((labels == k) & (probs[:, k] > threshold)) for k in range(3)])
-    assert np.all(tp + fp + tn + fn == len(labels))
+    for k in range(3):
+        index = core.threshold_index(decoded.per_class_thresholds[k], 0.5, exact=bool(decoded.exact[k]))
+        tp, fp, tn, fn = core.counts_at_index(decoded.positive_histograms[k], decoded.negative_histograms[k], index)
+        assert tp == np.sum((labels == k) & (probs[:, k] > F32(0.5)))
+        assert fp == np.sum((labels != k) & (probs[:, k] > F32(0.5)))
+        assert tp + fp + tn + fn == len(labels)
 
 
 def test_add_summary_rejects_bad_steps(tmp_path):
@@ -146,12 +147,14 @@ def _records(path):
 
 
 def test_big_records_carry_checksums_that_tensorboard_and_tensorflow_verify(tmp_path):
-    """A 1000-class epoch (a 2001 × 961 threshold-curve tensor, 7.7 MB) checksummed with numpy is
-    accepted by TensorBoard's reader and TensorFlow's; one flipped byte is refused by both."""
+    """A 1000-class epoch of weighted grid counts (random float64 weights do not compress: over 7 MB)
+    checksummed with numpy is accepted by TensorBoard's reader and TensorFlow's; one flipped byte is
+    refused by both."""
     tf = pytest.importorskip("tensorflow")
     rng = np.random.default_rng(3)
-    labels, scores = rng.integers(0, 1000, 3000), rng.dirichlet(np.ones(1000), 3000).astype(F32)
-    pb = summary.threshold_curves_pb("curves", labels, scores)
+    labels, scores = rng.integers(0, 2, (1500, 1000)), rng.random((1500, 1000)).astype(F32)
+    pb = summary.threshold_curves_pb(
+        "curves", labels, scores, sample_weight=rng.random(1500), multi_label=True, exact=False)
     with SummaryWriter(tmp_path / "run") as writer:
         writer.add_summary(pb, step=0)
     (path,) = (tmp_path / "run").iterdir()
