@@ -2,6 +2,7 @@
 // (slider, arrow keys, typed value) that drives every view. It only reads and writes the store.
 
 import { el } from "./dom.js";
+import { formatThresholdValue } from "./readout.js";
 
 /** Slider resolution; the typed input accepts any value in [0, 1]. */
 export const THRESHOLD_SLIDER_STEP = 0.001;
@@ -209,9 +210,11 @@ export function createControls(container, store) {
       }
 
       if (Number(thresholdSlider.value) !== state.threshold) thresholdSlider.value = String(state.threshold);
-      // Do not rewrite the box while the user types in it ("0." must stay "0.").
-      if (doc.activeElement !== thresholdInput && Number(thresholdInput.value) !== state.threshold) {
-        thresholdInput.value = String(state.threshold);
+      // Do not rewrite the box while the user types in it ("0." must stay "0."). It shows the
+      // threshold rounded (an optimum is kept exact in the store, not as 0.2842610478401184).
+      const shown = formatThresholdValue(state.threshold);
+      if (doc.activeElement !== thresholdInput && thresholdInput.value !== shown) {
+        thresholdInput.value = shown;
         thresholdInput.setAttribute("aria-invalid", "false");
       }
     },

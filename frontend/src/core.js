@@ -64,13 +64,41 @@ function shapeOf(value) {
   return isRows(value) ? `${value.length}×${value[0].length}` : `${value.length}`;
 }
 
+/** Thresholds shared by every class (one row), or one row per class (C rows of T, format v2). */
 function checkThresholds(thresholds, positive) {
   const bins = isRows(positive) ? positive[0].length : positive.length;
+  if (isRows(thresholds)) {
+    const classes = isRows(positive) ? positive.length : 1;
+    if (!isRows(positive) || thresholds.length !== classes || thresholds.some((row) => row.length !== bins - 1)) {
+      throw new Error(
+        `thresholds has ${thresholds.length} rows of ${thresholds[0].length}, expected one row of ${bins - 1} or, per class, ` +
+          `${classes} rows of ${bins - 1}: one per histogram bin but the last`,
+      );
+    }
+    return;
+  }
   if (thresholds.length !== bins - 1) {
     throw new Error(
       `thresholds has length ${thresholds.length}, expected ${bins - 1}: one per histogram bin but the last`,
     );
   }
+}
+
+/** Class c's thresholds: its own row, or the one shared row. */
+function rowOf(thresholds, c) {
+  return isRows(thresholds) ? thresholds[c] : thresholds;
+}
+
+/** The one threshold row an average needs; per-class rows must first be aligned (`alignClasses`). */
+function sharedThresholds(thresholds, average) {
+  if (average == null || !isRows(thresholds)) return thresholds;
+  if (!thresholds.every((row) => sameRow(row, thresholds[0]))) {
+    throw new Error(
+      `average=${JSON.stringify(average)} needs thresholds shared by every class; these classes have their own ` +
+        "(exact-mode or mixed counts): align them first with alignClasses(...)",
+    );
+  }
+  return thresholds[0];
 }
 
 function checkAverage(average, positive) {
@@ -96,14 +124,17 @@ function sumRows(rows) {
   return total;
 }
 
-/** Calls `fn` on each class and stacks the results like numpy: numbers into Float64Array, arrays into rows. */
+/**
+ * Calls `fn(positive, negative, c)` on each class and stacks the results like numpy: numbers into
+ * Float64Array, arrays into rows; `thresholds` stays one array when every class has the same one.
+ */
 function perClass(positive, negative, fn) {
-  const results = positive.map((row, c) => fn(row, negative[c]));
+  const results = positive.map((row, c) => fn(row, negative[c], c));
   const first = results[0];
   if (typeof first === "number") return Float64Array.from(results);
   const stacked = {};
   for (const key of Object.keys(first)) {
-    if (key === "thresholds") stacked[key] = first[key];
+    if (key === "thresholds") stacked[key] = results.every((result) => result[key] === first[key]) ? first[key] : results.map((result) => result[key]);
     else if (typeof first[key] === "number") stacked[key] = Float64Array.from(results, (result) => result[key]);
     else stacked[key] = results.map((result) => result[key]);
   }
@@ -225,24 +256,210 @@ function curveThresholds(thresholds) {
 }
 
 /**
- * Index of the stored threshold nearest to `threshold` (the lower one on a tie); −1 when there are
- * no thresholds or `threshold` is NaN / null. Counts are exact only at stored thresholds.
- * @param {ArrayLike<number>} thresholds increasing
+ * The stored threshold a user's `threshold` x resolves to, as an index into `thresholds` (rule of
+ * docs/format.md, "Resolving a threshold"):
+ * - grid mode (`exact` false): the stored threshold nearest to x, the lower one on a tie. Counts are
+ *   exact only at stored thresholds.
+ * - exact mode (`exact` true, the thresholds are the class's distinct scores): the floor,
+ *   j = #{finite t_k <= float32(x)} − 1 (scores are compared in float32, as Keras does), which is −1
+ *   when x is below every score: everything is predicted positive (TP = P, FP = N). No item scores
+ *   in (t_j, x], so the counts at j are the counts at x.
+ * −1 when there are no finite thresholds or x is NaN / null; padding (+Infinity at the end) is
+ * never picked.
+ * @param {ArrayLike<number>} thresholds increasing, possibly padded at the end with +Infinity
  * @param {number} threshold
+ * @param {boolean} [exact=false]
  * @returns {number}
  */
-export function thresholdIndex(thresholds, threshold) {
+export function thresholdIndex(thresholds, threshold, exact = false) {
   if (thresholds.length === 0 || threshold == null || Number.isNaN(threshold)) return -1;
   let low = 0;
   let high = thresholds.length;
+  if (exact) {
+    // Scores are compared in float32, as Keras does: 0.3 stands for float32(0.3), a little above it.
+    const x = Math.fround(threshold);
+    // First index whose threshold is above x (or not finite): the number of finite t_k <= x.
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (thresholds[middle] <= x && thresholds[middle] !== Infinity) low = middle + 1;
+      else high = middle;
+    }
+    return low - 1;
+  }
+  // The first padding slot (+Infinity): nearest is looked for among the finite thresholds.
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (thresholds[middle] !== Infinity) low = middle + 1;
+    else high = middle;
+  }
+  const end = low;
+  if (end === 0) return -1;
+  low = 0;
   while (low < high) {
     const middle = (low + high) >> 1;
     if (thresholds[middle] < threshold) low = middle + 1;
     else high = middle;
   }
-  if (low === thresholds.length) return low - 1;
+  if (low === end) return low - 1;
   if (low === 0) return 0;
   return Math.abs(thresholds[low - 1] - threshold) <= Math.abs(thresholds[low] - threshold) ? low - 1 : low;
+}
+
+/**
+ * TP, FP, TN, FN of one class at stored threshold `index` (−1: below every threshold, everything
+ * predicted positive): TP = Σ_{k>index} pos[k], FN = Σ_{k<=index} pos[k], likewise FP and TN.
+ * @param {ArrayLike<number>} positiveHistograms one class (T + 1)
+ * @param {ArrayLike<number>} negativeHistograms
+ * @param {number} index −1 … T − 1
+ * @returns {{tp: number, fp: number, tn: number, fn: number}}
+ */
+export function countsAtIndex(positiveHistograms, negativeHistograms, index) {
+  checkPair(positiveHistograms, negativeHistograms);
+  if (isRows(positiveHistograms)) throw new Error("countsAtIndex takes one class's histograms");
+  let tp = 0;
+  let fp = 0;
+  let tn = 0;
+  let fn = 0;
+  for (let k = 0; k < positiveHistograms.length; k++) {
+    if (k > index) {
+      tp += positiveHistograms[k];
+      fp += negativeHistograms[k];
+    } else {
+      fn += positiveHistograms[k];
+      tn += negativeHistograms[k];
+    }
+  }
+  return { tp, fp, tn, fn };
+}
+
+function sameRow(a, b) {
+  if (a.length !== b.length) return false;
+  for (let j = 0; j < a.length; j++) if (!Object.is(a[j], b[j])) return false;
+  return true;
+}
+
+/** JS only: the sorted union of the finite values of `rows`, without repeats, the axis `alignClasses` uses. */
+export function unionOfFinite(rows) {
+  let size = 0;
+  for (const row of rows) for (let j = 0; j < row.length; j++) if (Number.isFinite(row[j])) size++;
+  const all = new Float64Array(size);
+  let at = 0;
+  for (const row of rows) for (let j = 0; j < row.length; j++) if (Number.isFinite(row[j])) all[at++] = row[j];
+  all.sort();
+  let distinct = 0;
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[distinct - 1]) all[distinct++] = all[i];
+  return all.slice(0, distinct);
+}
+
+/**
+ * One class's histograms re-binned onto `axis` (U increasing thresholds): for each u_k its counts
+ * are those at the index `thresholdIndex(thresholds, u_k, exact)` resolves to, and
+ * pos'[0] = FN(u_0), pos'[k] = TP(u_{k−1}) − TP(u_k) (0 < k < U), pos'[U] = TP(u_{U−1});
+ * likewise neg' with FP and TN. Mass is moved, never created: Σ pos' = Σ pos.
+ * @returns {{positive: Float64Array, negative: Float64Array}} U + 1 bins each
+ */
+function alignRow(thresholds, positive, negative, exact, axis) {
+  const count = thresholds.length;
+  // Counts above each stored index j, and for j = −1 everything: TP(j) = above[j + 1].
+  const above = new Float64Array(count + 1);
+  const aboveNegative = new Float64Array(count + 1);
+  let tp = 0;
+  let fp = 0;
+  for (let j = count - 1; j >= -1; j--) {
+    tp += positive[j + 1];
+    fp += negative[j + 1];
+    above[j + 1] = tp;
+    aboveNegative[j + 1] = fp;
+  }
+  const positives = above[0];
+  const negatives = aboveNegative[0];
+  const size = axis.length;
+  const alignedPositive = new Float64Array(size + 1);
+  const alignedNegative = new Float64Array(size + 1);
+  let previousTp = positives;
+  let previousFp = negatives;
+  // The axis is increasing: `thresholdIndex(thresholds, axis[k], exact)` by one walk over both.
+  let end = count;
+  while (end > 0 && thresholds[end - 1] === Infinity) end--; // padding
+  let passed = 0; // finite thresholds <= axis[k] (exact), or < axis[k] (nearest)
+  for (let k = 0; k < size; k++) {
+    const u = axis[k];
+    let j;
+    if (end === 0 || Number.isNaN(u)) {
+      j = -1;
+    } else if (exact) {
+      const x = Math.fround(u); // as thresholdIndex: compared in float32
+      while (passed < end && thresholds[passed] <= x) passed++;
+      j = passed - 1;
+    } else {
+      while (passed < end && thresholds[passed] < u) passed++;
+      if (passed === end) j = end - 1;
+      else if (passed === 0) j = 0;
+      else j = Math.abs(thresholds[passed - 1] - u) <= Math.abs(thresholds[passed] - u) ? passed - 1 : passed;
+    }
+    const tpHere = above[j + 1];
+    const fpHere = aboveNegative[j + 1];
+    alignedPositive[k] = previousTp - tpHere;
+    alignedNegative[k] = previousFp - fpHere;
+    previousTp = tpHere;
+    previousFp = fpHere;
+  }
+  alignedPositive[size] = previousTp;
+  alignedNegative[size] = previousFp;
+  return { positive: alignedPositive, negative: alignedNegative };
+}
+
+/**
+ * Puts classes that do not share thresholds on one axis, so that the shared-axis code (micro, macro
+ * and weighted averages, averaged curves and optima) applies unchanged. The axis U is the sorted
+ * union of every class's finite thresholds; class c's histograms are rebuilt from its counts at U,
+ * each u resolved by `thresholdIndex` with that class's `exact` flag (nearest for grid rows, floor
+ * for exact rows; see `alignRow`). An exact class keeps its exact counts at every u; a grid class
+ * visits each of its own thresholds, so its curve, areas and optima are unchanged.
+ * When every row is the same and none is exact the input is returned as it is (v1 logs). Micro
+ * averages of aligned exact classes equal scikit-learn's micro averages on the raveled scores.
+ * @param {ArrayLike<number>|ArrayLike<number>[]} thresholds one row shared by every class, or C rows
+ *   of T, each increasing, padded with +Infinity (in JS the rows may also differ in length, padding
+ *   trimmed)
+ * @param {ArrayLike<number>[]} positiveHistograms C rows of T + 1
+ * @param {ArrayLike<number>[]} negativeHistograms C rows of T + 1
+ * @param {ArrayLike<number|boolean>|null} [exact=null] C flags (1 = the row holds distinct scores); null: none
+ * @param {ArrayLike<number>|null} [axis=null] JS only: the increasing axis to align on instead of the
+ *   union (e.g. a subset of it, to bound C × U); the counts at each of its values follow the same rules
+ * @returns {{axis: ArrayLike<number>, positive: ArrayLike<number>[], negative: ArrayLike<number>[]}}
+ *   axis (U), positive and negative (C rows of U + 1)
+ */
+export function alignClasses(thresholds, positiveHistograms, negativeHistograms, exact = null, axis = null) {
+  if (!isRows(thresholds)) thresholds = Array.from(positiveHistograms, () => thresholds);
+  exact ??= new Uint8Array(positiveHistograms.length);
+  const rows = thresholds.length;
+  if (!isRows(thresholds) || !isRows(positiveHistograms) || !isRows(negativeHistograms) ||
+      positiveHistograms.length !== rows || negativeHistograms.length !== rows || exact.length !== rows) {
+    throw new Error(
+      `alignClasses needs C rows of thresholds, positive and negative histograms and C exact flags; got ${thresholds.length}, ` +
+        `${positiveHistograms.length}, ${negativeHistograms.length} and ${exact.length}`,
+    );
+  }
+  // Rows may differ in length (padding trimmed); each row's histograms have one bin more than it has thresholds.
+  for (let c = 0; c < rows; c++) {
+    checkPair(positiveHistograms[c], negativeHistograms[c]);
+    if (thresholds[c].length !== positiveHistograms[c].length - 1) {
+      throw new Error(`thresholds row ${c} has length ${thresholds[c].length}, expected ${positiveHistograms[c].length - 1}: one per histogram bin but the last`);
+    }
+  }
+  const anyExact = Array.from(exact).some(Boolean);
+  if (axis === null && !anyExact && thresholds.every((row) => row === thresholds[0] || sameRow(row, thresholds[0]))) {
+    return { axis: thresholds[0], positive: positiveHistograms, negative: negativeHistograms };
+  }
+  axis ??= unionOfFinite(thresholds);
+  const positive = [];
+  const negative = [];
+  for (let c = 0; c < rows; c++) {
+    const row = alignRow(thresholds[c], positiveHistograms[c], negativeHistograms[c], Boolean(exact[c]), axis);
+    positive.push(row.positive);
+    negative.push(row.negative);
+  }
+  return { axis, positive, negative };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -420,10 +637,11 @@ function curve(positiveHistograms, negativeHistograms, thresholds, average, keys
   checkPair(positiveHistograms, negativeHistograms);
   checkThresholds(thresholds, positiveHistograms);
   checkAverage(average, positiveHistograms);
-  const points = curveThresholds(thresholds);
-  const one = (positive, negative) => {
+  thresholds = sharedThresholds(thresholds, average);
+  const points = isRows(thresholds) ? thresholds.map(curveThresholds) : curveThresholds(thresholds);
+  const one = (positive, negative, c = 0) => {
     const [a, b] = rates(curveCounts(positive, negative));
-    return { [keys[0]]: a, [keys[1]]: b, thresholds: points };
+    return { [keys[0]]: a, [keys[1]]: b, thresholds: isRows(points) ? points[c] : points };
   };
   if (!isRows(positiveHistograms)) return one(positiveHistograms, negativeHistograms);
   if (average === "micro") return one(sumRows(positiveHistograms), sumRows(negativeHistograms));
@@ -585,9 +803,9 @@ function operatingPoint(index, thresholds, objective, infeasibleValue) {
   return { index, threshold: thresholds[index], value: objective[index] };
 }
 
-/** Per class (rows, no average): runs `one` on each row and stacks {index, threshold, value}. */
+/** Per class (rows, no average): runs `one(positive, negative, c)` on each row and stacks {index, threshold, value}. */
 function pointPerClass(positiveHistograms, negativeHistograms, one) {
-  const points = positiveHistograms.map((row, c) => one(row, negativeHistograms[c]));
+  const points = positiveHistograms.map((row, c) => one(row, negativeHistograms[c], c));
   return {
     index: Int32Array.from(points, (point) => point.index),
     threshold: Float64Array.from(points, (point) => point.threshold),
@@ -595,10 +813,12 @@ function pointPerClass(positiveHistograms, negativeHistograms, one) {
   };
 }
 
+/** Checks an optimiser's input; returns the thresholds to use (the shared row for an average). */
 function preparePoint(positiveHistograms, negativeHistograms, thresholds, average) {
   checkPair(positiveHistograms, negativeHistograms);
   checkThresholds(thresholds, positiveHistograms);
   checkAverage(average, positiveHistograms);
+  return sharedThresholds(thresholds, average);
 }
 
 /**
@@ -623,9 +843,9 @@ const always = () => true;
  */
 export function bestFbetaThreshold(positiveHistograms, negativeHistograms, thresholds, beta = 1, average = null) {
   checkBeta(beta);
-  preparePoint(positiveHistograms, negativeHistograms, thresholds, average);
+  thresholds = preparePoint(positiveHistograms, negativeHistograms, thresholds, average);
   if (isRows(positiveHistograms) && average == null) {
-    return pointPerClass(positiveHistograms, negativeHistograms, (p, n) => bestFbetaThreshold(p, n, thresholds, beta));
+    return pointPerClass(positiveHistograms, negativeHistograms, (p, n, c) => bestFbetaThreshold(p, n, rowOf(thresholds, c), beta));
   }
   const objective = metricsAtThresholds(positiveHistograms, negativeHistograms, average, beta, ["fbeta"]).fbeta;
   return operatingPoint(bestIndex(objective, always), thresholds, objective, NaN);
@@ -637,9 +857,9 @@ export function bestFbetaThreshold(positiveHistograms, negativeHistograms, thres
  * @returns {{index: number, threshold: number, value: number}}
  */
 export function bestYoudenThreshold(positiveHistograms, negativeHistograms, thresholds, average = null) {
-  preparePoint(positiveHistograms, negativeHistograms, thresholds, average);
+  thresholds = preparePoint(positiveHistograms, negativeHistograms, thresholds, average);
   if (isRows(positiveHistograms) && average == null) {
-    return pointPerClass(positiveHistograms, negativeHistograms, (p, n) => bestYoudenThreshold(p, n, thresholds));
+    return pointPerClass(positiveHistograms, negativeHistograms, (p, n, c) => bestYoudenThreshold(p, n, rowOf(thresholds, c)));
   }
   const metrics = metricsAtThresholds(positiveHistograms, negativeHistograms, average, 1, ["recall", "fpr"]);
   const objective = new Float64Array(thresholds.length);
@@ -661,9 +881,9 @@ export function minCostThreshold(positiveHistograms, negativeHistograms, thresho
   if (prevalence != null && !(prevalence >= 0 && prevalence <= 1)) {
     throw new Error(`prevalence=${prevalence}; expected a fraction in [0, 1] or null (observed)`);
   }
-  preparePoint(positiveHistograms, negativeHistograms, thresholds, average);
+  thresholds = preparePoint(positiveHistograms, negativeHistograms, thresholds, average);
   if (isRows(positiveHistograms) && average == null) {
-    return pointPerClass(positiveHistograms, negativeHistograms, (p, n) => minCostThreshold(p, n, thresholds, costRatio, prevalence));
+    return pointPerClass(positiveHistograms, negativeHistograms, (p, n, c) => minCostThreshold(p, n, rowOf(thresholds, c), costRatio, prevalence));
   }
   const costOf = (positive, negative) => {
     const { tp, fp, tn, fn } = confusionAtThresholds(positive, negative);
@@ -690,9 +910,9 @@ export function minCostThreshold(positiveHistograms, negativeHistograms, thresho
 
 function atConstraint(positiveHistograms, negativeHistograms, thresholds, average, constrained, dependent, bound, self) {
   if (!(bound >= 0 && bound <= 1)) throw new Error(`minimum ${constrained}=${bound}; expected a fraction in [0, 1]`);
-  preparePoint(positiveHistograms, negativeHistograms, thresholds, average);
+  thresholds = preparePoint(positiveHistograms, negativeHistograms, thresholds, average);
   if (isRows(positiveHistograms) && average == null) {
-    return pointPerClass(positiveHistograms, negativeHistograms, (p, n) => self(p, n, thresholds, bound));
+    return pointPerClass(positiveHistograms, negativeHistograms, (p, n, c) => self(p, n, rowOf(thresholds, c), bound));
   }
   const metrics = metricsAtThresholds(positiveHistograms, negativeHistograms, average, 1, [constrained, dependent]);
   const limit = metrics[constrained];
@@ -913,29 +1133,39 @@ export function topConfusions(matrix, numClasses, k = 10) {
 // ------------------------------------------------------------------------------------------------
 // Score distribution and calibration
 
+/**
+ * Lower and upper edges of the T + 1 bins, clipped to the scores' range: the open outer bins to
+ * [0, 1], the +Infinity padding of an exact row to its last score (so padded bins have no width).
+ */
 function binEdges(thresholds) {
   const count = thresholds.length;
+  let high = 1;
+  for (let k = 0; k < count; k++) if (Number.isFinite(thresholds[k]) && thresholds[k] > high) high = thresholds[k];
   const lower = new Float64Array(count + 1);
   const upper = new Float64Array(count + 1);
-  lower[0] = Math.min(0, thresholds[0]);
+  lower[0] = Math.min(0, thresholds[0], high);
   for (let k = 0; k < count; k++) {
-    lower[k + 1] = thresholds[k];
-    upper[k] = thresholds[k];
+    lower[k + 1] = Math.min(thresholds[k], high);
+    upper[k] = Math.min(thresholds[k], high);
   }
-  upper[count] = Math.max(1, thresholds[count - 1]);
+  upper[count] = high;
   return { lower, upper };
 }
 
 /**
  * Per-bin fractions of the positives' and the negatives' weight: bin k holds scores in
  * (t_{k−1}, t_k], the outer bins shown clipped to [0, 1]. positive_k = pos_k / Σ pos (NaN without
- * positives), likewise negative; rows of them for rows in.
+ * positives), likewise negative; rows of them for rows in. With per-class thresholds (rows) the
+ * edges are per class too.
  * @returns {{lower: Float64Array, upper: Float64Array, positive: Float64Array, negative: Float64Array}}
  */
 export function scoreDistribution(positiveHistograms, negativeHistograms, thresholds) {
   checkPair(positiveHistograms, negativeHistograms);
   checkThresholds(thresholds, positiveHistograms);
-  const { lower, upper } = binEdges(thresholds);
+  // Per-class thresholds: per-class edges, rows of them.
+  const { lower, upper } = isRows(thresholds)
+    ? { lower: thresholds.map((row) => binEdges(row).lower), upper: thresholds.map((row) => binEdges(row).upper) }
+    : binEdges(thresholds);
   const fractions = (histogram) => {
     const total = sum(histogram);
     return Float64Array.from(histogram, (value) => divide(value, total, NaN));
@@ -1079,23 +1309,33 @@ export function hanleyMcneilSe(auc, positives, negatives) {
 /**
  * roc_auc, average_precision, pr_auc (per class; macro/weighted average the areas, micro is the area
  * of the summed histograms) and best_f1 / best_f1_threshold (per class; micro/macro/weighted: the
- * maximum of the averaged F1 at one shared threshold).
+ * maximum of the averaged F1 at one shared threshold). Classes with their own thresholds (per-class
+ * rows, `exact`) are put on one axis with `alignClasses` for the micro numbers and the averaged F1.
+ * @param {ArrayLike<number>|ArrayLike<number>[]} thresholds one shared row or one row per class
+ * @param {ArrayLike<number|boolean>|null} [exact=null] per-class exact flags
  * @returns {Object<string, {per_class: Float64Array, micro: number, macro: number, weighted: number}>}
  */
-export function thresholdCurvesSummary(positiveHistograms, negativeHistograms, thresholds) {
+export function thresholdCurvesSummary(positiveHistograms, negativeHistograms, thresholds, exact = null) {
   const positive = isRows(positiveHistograms) ? positiveHistograms : [positiveHistograms];
   const negative = isRows(negativeHistograms) ? negativeHistograms : [negativeHistograms];
   checkPair(positive, negative);
   checkThresholds(thresholds, positive);
+  const aligned = alignClasses(thresholds, positive, negative, exact);
   const summary = {};
   for (const [name, fn] of [["roc_auc", rocAuc], ["average_precision", averagePrecision], ["pr_auc", prAuc]]) {
-    summary[name] = { per_class: fn(positive, negative) };
-    for (const average of AVERAGES) summary[name][average] = fn(positive, negative, average);
+    summary[name] = {
+      per_class: fn(positive, negative),
+      micro: fn(aligned.positive, aligned.negative, "micro"),
+      macro: fn(positive, negative, "macro"),
+      weighted: fn(positive, negative, "weighted"),
+    };
   }
   summary.best_f1 = {};
   summary.best_f1_threshold = {};
   for (const average of [null, ...AVERAGES]) {
-    const point = bestFbetaThreshold(positive, negative, thresholds, 1, average);
+    const point = average == null
+      ? bestFbetaThreshold(positive, negative, thresholds, 1, null)
+      : bestFbetaThreshold(aligned.positive, aligned.negative, aligned.axis, 1, average);
     summary.best_f1[average ?? "per_class"] = point.value;
     summary.best_f1_threshold[average ?? "per_class"] = point.threshold;
   }

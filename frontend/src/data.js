@@ -11,17 +11,17 @@ export class DataError extends Error {
   }
 }
 
-const ARRAY_TYPES = { float32: Float32Array, float64: Float64Array };
+const ARRAY_TYPES = { float32: Float32Array, float64: Float64Array, uint8: Uint8Array };
 
 /**
  * Decodes a typed array sent as {dtype, shape, data: base64 of little-endian bytes}.
  * Every browser TensorBoard supports is little-endian, so the bytes are used as they are.
- * @returns {{values: Float32Array|Float64Array, shape: number[]}}
+ * @returns {{values: Float32Array|Float64Array|Uint8Array, shape: number[]}}
  */
 export function decodeTypedArray(encoded) {
   const ArrayType = ARRAY_TYPES[encoded?.dtype];
   if (!ArrayType) {
-    throw new DataError(`Unsupported array dtype ${JSON.stringify(encoded?.dtype)}: expected float32 or float64.`);
+    throw new DataError(`Unsupported array dtype ${JSON.stringify(encoded?.dtype)}: expected float32, float64 or uint8.`);
   }
   const binary = atob(encoded.data);
   const bytes = new Uint8Array(binary.length);
@@ -35,9 +35,13 @@ export function decodeTypedArray(encoded) {
   return { values: new ArrayType(bytes.buffer), shape: encoded.shape };
 }
 
-const TYPED_FIELDS = ["thresholds", "positive", "negative", "matrix"];
+const TYPED_FIELDS = ["thresholds", "positive", "negative", "exact", "matrix"];
 
-/** The counts route's JSON with its typed arrays decoded in place of the base64 objects. */
+/**
+ * The counts route's JSON with its typed arrays decoded in place of the base64 objects. Threshold
+ * curves: `thresholds` (S, T) shared by the classes of a step or (S, C, T) per class; `exact`
+ * (S, C) uint8, absent for v1 logs (every row on the grid).
+ */
 export function decodeCounts(json) {
   const decoded = { ...json };
   for (const field of TYPED_FIELDS) {

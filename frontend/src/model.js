@@ -5,8 +5,18 @@
 import * as core from "./core.js";
 
 const AVERAGES = ["micro", "macro", "weighted"];
-/** Curves kept for quick return to an earlier (run, step, class); the oldest is dropped first. */
-const CURVE_CACHE_SIZE = 48;
+/**
+ * Curves kept for quick return to an earlier (run, step, class), bounded by the numbers they hold
+ * (about 8 bytes each); the oldest is dropped first. 100 classes × 1000 thresholds is ~0.2 M.
+ */
+const CURVE_CACHE_CELLS = 2 ** 24;
+/**
+ * At most this many cells (classes × axis thresholds) in an average's aligned histograms. An average
+ * of classes with their own thresholds lives on the union of them all, up to ~16,000 thresholds
+ * (docs/format.md); with many classes that would be C × 16,000 cells per histogram, so the axis is
+ * then thinned to evenly spaced thresholds of the union. Its counts stay exact where they are.
+ */
+export const ALIGNED_CELLS_BUDGET = 2 ** 20;
 const AVERAGE_LABELS = { micro: "micro average", macro: "macro average", weighted: "weighted average" };
 
 /** "class dog", "micro average", … for the class key of a tag. */
@@ -16,10 +26,28 @@ export function classLabel(classKey, classNames) {
   return name === undefined ? `class ${classKey}` : `class ${name}`;
 }
 
-/** Row `index` of a [1, rows, width] typed array (one step) as a Float64Array. */
-function row(encoded, index) {
-  const width = encoded.shape[encoded.shape.length - 1];
-  return Float64Array.from(encoded.values.subarray(index * width, (index + 1) * width));
+/**
+ * Class `c` of one step of a threshold-curves answer: its thresholds (the step's shared row, or the
+ * class's own row of a (1, C, T) array) with the +Infinity padding of format v2 left out, its
+ * histograms cut to match (padded bins are empty), and whether the row holds the class's distinct
+ * scores (exact mode; `exact` absent, as for v1 logs, means grid mode).
+ * @returns {{thresholds: Float64Array, positive: Float64Array, negative: Float64Array, exact: boolean}}
+ */
+export function classRow(counts, c, sharedThresholds = null) {
+  const bins = counts.positive.shape[counts.positive.shape.length - 1];
+  const width = bins - 1;
+  const values = counts.thresholds.values;
+  const start = counts.thresholds.shape.length === 3 ? c * width : 0;
+  let length = width;
+  while (length > 0 && values[start + length - 1] === Infinity) length--;
+  const histogram = (encoded) => new Float64Array(encoded.values.subarray(c * bins, c * bins + length + 1));
+  return {
+    // Classes that share one row may share one array (`sharedThresholds`): averages test identity first.
+    thresholds: sharedThresholds ?? new Float64Array(values.subarray(start, start + length)),
+    positive: histogram(counts.positive),
+    negative: histogram(counts.negative),
+    exact: counts.exact ? counts.exact.values[c] === 1 : false,
+  };
 }
 
 function sumRows(rows) {
@@ -35,29 +63,89 @@ function total(values) {
 }
 
 /**
+ * The stored-threshold index a curve's counts are read at for the user's `threshold`: the core's
+ * `thresholdIndex` with the curve's mode (nearest on the grid, floor when exact; −1 then means
+ * everything positive).
+ */
+export function resolveThreshold(curve, threshold) {
+  return core.thresholdIndex(curve.thresholds, threshold, curve.exact);
+}
+
+/**
+ * `key` ("tp", "fp", "tn" or "fn") of a curve at index `j` of its thresholds; j = −1 (an exact
+ * curve below every score) is everything positive: TP = P, FP = N, TN = FN = 0.
+ */
+export function countAt(curve, key, j) {
+  if (j >= 0) return curve[key][j];
+  return key === "tp" ? curve.positives : key === "fp" ? curve.negatives : 0;
+}
+
+/**
+ * The axis an average is aligned on: the union of the classes' thresholds, or, when C × (U + 1)
+ * would exceed ALIGNED_CELLS_BUDGET, evenly spaced thresholds of it (first and last kept).
+ */
+export function alignmentAxis(union, numClasses) {
+  const size = Math.max(2, Math.floor(ALIGNED_CELLS_BUDGET / numClasses) - 1);
+  if (union.length <= size) return union;
+  return Float64Array.from({ length: size }, (_, i) => union[Math.round((i * (union.length - 1)) / (size - 1))]);
+}
+
+/**
  * One run's curve for a class or an average, from the counts of one step.
  *
- * A class, or the micro average (histograms summed over classes, one-vs-rest pooled), has exact
- * counts. Macro and weighted averages are threshold averages of rates (the core's `rocCurve` with
- * `average`): their tp/fp/tn/fn are the averaged TPR and FPR times the mean class size, so that rate
- * views draw the averaged curves; exact averaged metrics come from the per-class histograms kept in
- * `positiveHistograms` / `negativeHistograms` with `average`.
+ * A class has its own thresholds (`thresholds`, padding left out) and `exact` flag. For an average
+ * the classes are put on one axis first when they do not share thresholds (`core.alignClasses`:
+ * exact rows keep their exact counts there), and `thresholds` is that axis; `exact` when every class
+ * is exact. A class, or the micro average (histograms summed over classes, one-vs-rest pooled), has
+ * real counts. Macro and weighted averages are threshold averages of rates (the core's `rocCurve`
+ * with `average`): their tp/fp/tn/fn are the averaged TPR and FPR times the mean class size, so that
+ * rate views draw the averaged curves; exact averaged metrics come from the per-class histograms kept
+ * in `positiveHistograms` / `negativeHistograms` with `average`, and the readout resolves the
+ * threshold in each class's own row (`classes`).
  */
 export function buildCurve(run, color, counts, classKey) {
   const numClasses = counts.positive.shape[1];
-  const thresholds = Float64Array.from(counts.thresholds.values.subarray(0, counts.thresholds.shape[1]));
-  const positiveRows = Array.from({ length: numClasses }, (_, c) => row(counts.positive, c));
-  const negativeRows = Array.from({ length: numClasses }, (_, c) => row(counts.negative, c));
   const average = AVERAGES.includes(classKey) ? classKey : null;
-  let positiveHistogram;
-  let negativeHistogram;
-  if (average) {
-    positiveHistogram = sumRows(positiveRows);
-    negativeHistogram = sumRows(negativeRows);
-  } else {
-    positiveHistogram = positiveRows[Number(classKey)];
-    negativeHistogram = negativeRows[Number(classKey)];
+  if (!average) {
+    const row = classRow(counts, Number(classKey));
+    return {
+      run,
+      color,
+      classKey,
+      average,
+      exact: row.exact,
+      thresholds: row.thresholds,
+      ...core.confusionAtThresholds(row.positive, row.negative),
+      positives: total(row.positive),
+      negatives: total(row.negative),
+      positiveHistogram: row.positive,
+      negativeHistogram: row.negative,
+      // What the core's operating-point and averaged functions take: one class's histograms, or all
+      // classes' with `average`.
+      positiveHistograms: row.positive,
+      negativeHistograms: row.negative,
+      classes: [row],
+    };
   }
+  // One threshold row for every class (v1, or v2 on the grid): the classes share one array.
+  const shared = counts.thresholds.shape.length === 2 ? classRow(counts, 0).thresholds : null;
+  const classes = Array.from({ length: numClasses }, (_, c) => classRow(counts, c, shared));
+  const union = shared && !classes.some((row) => row.exact) ? null : core.unionOfFinite(classes.map((row) => row.thresholds));
+  const aligned = shared && !classes.some((row) => row.exact)
+    ? { axis: shared, positive: classes.map((row) => row.positive), negative: classes.map((row) => row.negative) }
+    : core.alignClasses(
+      classes.map((row) => row.thresholds),
+      classes.map((row) => row.positive),
+      classes.map((row) => row.negative),
+      classes.map((row) => row.exact),
+      alignmentAxis(union, numClasses),
+    );
+  const thresholds = aligned.axis;
+  const axisThresholds = union ? union.length : thresholds.length;
+  const positiveRows = aligned.positive;
+  const negativeRows = aligned.negative;
+  let positiveHistogram = sumRows(positiveRows);
+  let negativeHistogram = sumRows(negativeRows);
   let { tp, fp, tn, fn } = core.confusionAtThresholds(positiveHistogram, negativeHistogram);
   let positives = total(positiveHistogram);
   let negatives = total(negativeHistogram);
@@ -85,7 +173,11 @@ export function buildCurve(run, color, counts, classKey) {
     color,
     classKey,
     average,
+    // Exact at any threshold only on the whole union: a thinned axis is exact at its own thresholds.
+    exact: classes.every((row) => row.exact) && axisThresholds === thresholds.length,
     thresholds,
+    // How many thresholds the classes have in all (the union); more than `thresholds` when thinned.
+    axisThresholds,
     tp,
     fp,
     tn,
@@ -94,40 +186,89 @@ export function buildCurve(run, color, counts, classKey) {
     negatives,
     positiveHistogram,
     negativeHistogram,
-    // What the core's operating-point and averaged functions take: one class's histograms, or all
-    // classes' with `average`.
-    positiveHistograms: average ? positiveRows : positiveHistogram,
-    negativeHistograms: average ? negativeRows : negativeHistogram,
+    positiveHistograms: positiveRows,
+    negativeHistograms: negativeRows,
+    classes,
   };
 }
 
-/** The operating point of a curve at `threshold`: exact counts and every metric there. */
+/**
+ * What the user's `threshold` resolves to in a curve, for the readout: `exact` when the counts are
+ * those at `threshold` itself (every class concerned is in exact mode); otherwise `stored`, the
+ * grid threshold the counts are read at (NaN when the classes of an average resolve to different
+ * ones), and `exactClasses`, how many classes of an average are exact.
+ */
+function resolution(curve, indices, threshold) {
+  let exactClasses = 0;
+  let stored = null;
+  for (let c = 0; c < curve.classes.length; c++) {
+    const row = curve.classes[c];
+    if (row.exact) {
+      exactClasses++;
+      continue;
+    }
+    const value = row.thresholds[indices[c]];
+    // Grid classes at different stored thresholds (rows of different grids): none to name.
+    stored = stored === null || Object.is(stored, value) ? value : NaN;
+  }
+  if (stored === null) return { exact: true, stored: threshold, exactClasses };
+  return { exact: false, stored, exactClasses };
+}
+
+/**
+ * The operating point of a curve at `threshold`: exact counts and every metric there. Each class
+ * resolves the threshold in its own row (`resolveThreshold` rules: nearest stored threshold on the
+ * grid, floor in exact mode), so an average is the average of its classes' operating points.
+ */
 export function curveOperatingPoint(curve, threshold, beta) {
-  const index = core.thresholdIndex(curve.thresholds, threshold);
-  const gridThreshold = curve.thresholds[index];
+  // Per-class counts of every threshold, computed once per curve: moving the threshold only indexes them.
+  curve.classCounts ??= curve.average
+    ? curve.classes.map((row) => ({
+      ...core.confusionAtThresholds(row.positive, row.negative), positives: total(row.positive), negatives: total(row.negative),
+    }))
+    : [curve];
+  // Classes sharing one grid row resolve alike: one search per distinct row and mode.
+  let lastRow = null;
+  let lastExact = null;
+  let lastIndex = -1;
+  const indices = curve.classes.map((row) => {
+    if (row.thresholds !== lastRow || row.exact !== lastExact) {
+      lastRow = row.thresholds;
+      lastExact = row.exact;
+      lastIndex = core.thresholdIndex(row.thresholds, threshold, row.exact);
+    }
+    return lastIndex;
+  });
+  const keys = ["tp", "fp", "tn", "fn"];
   let counts;
   let metrics;
   if (curve.average) {
-    // Per-class counts of every threshold, computed once per curve: dragging only indexes them.
-    curve.perClassCounts ??= core.confusionAtThresholds(curve.positiveHistograms, curve.negativeHistograms);
-    const perClass = curve.perClassCounts;
-    const at = (rows) => rows.map((values) => [values[index]]);
+    // One-element columns per class: the averaged metrics at this one threshold.
     counts = { tp: 0, fp: 0, tn: 0, fn: 0 };
-    for (const key of Object.keys(counts)) for (const values of perClass[key]) counts[key] += values[index];
-    const averaged = core.averageThresholdMetrics(at(perClass.tp), at(perClass.fp), at(perClass.tn), at(perClass.fn), curve.average, beta);
+    const columns = { tp: [], fp: [], tn: [], fn: [] };
+    curve.classCounts.forEach((source, c) => {
+      for (const key of keys) {
+        const value = countAt(source, key, indices[c]);
+        columns[key].push([value]);
+        counts[key] += value;
+      }
+    });
+    const averaged = core.averageThresholdMetrics(columns.tp, columns.fp, columns.tn, columns.fn, curve.average, beta);
     metrics = Object.fromEntries(Object.entries(averaged).map(([name, values]) => [name, values[0]]));
   } else {
-    counts = { tp: curve.tp[index], fp: curve.fp[index], tn: curve.tn[index], fn: curve.fn[index] };
+    counts = Object.fromEntries(keys.map((key) => [key, countAt(curve, key, indices[0])]));
     metrics = core.thresholdMetrics(counts.tp, counts.fp, counts.tn, counts.fn, beta);
   }
+  const resolved = resolution(curve, indices, threshold);
   return {
     run: curve.run,
     color: curve.color,
-    index,
-    gridThreshold,
     counts,
+    resolved,
+    // The threshold the counts hold at: the user's in exact mode, else the stored one.
+    resolvedThreshold: resolved.exact ? threshold : resolved.stored,
     // Wilson intervals describe one proportion of counts: a class or the micro pool, not a mean of rates.
-    exact: curve.average === null || curve.average === "micro",
+    hasIntervals: curve.average === null || curve.average === "micro",
     metrics: { ...metrics, ...counts, threshold },
   };
 }
@@ -178,13 +319,21 @@ export function matrixOperatingPoint(entry, classKey, beta) {
   return {
     run: entry.run,
     color: entry.color,
-    index: -1,
-    gridThreshold: NaN,
     counts,
-    exact: average === null || average === "micro",
+    resolved: null,
+    resolvedThreshold: NaN,
+    hasIntervals: average === null || average === "micro",
     // An argmax matrix has no threshold: the readout shows none rather than an unused one.
     metrics: { ...metrics, ...counts, threshold: NaN },
   };
+}
+
+/** About how many numbers a curve holds: its classes' rows and, for an average, the aligned rows. */
+function curveCells(curve) {
+  let cells = 0;
+  for (const row of curve.classes) cells += 2 * row.positive.length;
+  if (curve.average) cells += 2 * curve.positiveHistograms.length * (curve.thresholds.length + 1);
+  return cells + 6 * curve.thresholds.length;
 }
 
 /** The model builder with its caches (one per app). */
@@ -195,14 +344,21 @@ export function createModelBuilder() {
   let lastCurves = [];
   let lastMatrices = [];
 
+  let cachedCells = 0;
   const cachedCurve = (counts, run, color, classKey) => {
     const key = `${run}\u0000${counts.tag}\u0000${counts.steps[0]}\u0000${classKey}\u0000${color}`;
     const hit = curveCache.get(key);
     if (hit && hit.counts === counts) return hit.curve;
     const curve = buildCurve(run, color, counts, classKey);
-    curveCache.set(key, { counts, curve });
-    // Bounded: 100 classes × 1000 thresholds is about 1.5 MB a curve.
-    if (curveCache.size > CURVE_CACHE_SIZE) curveCache.delete(curveCache.keys().next().value);
+    const cells = curveCells(curve);
+    if (hit) cachedCells -= hit.cells;
+    curveCache.set(key, { counts, curve, cells });
+    cachedCells += cells;
+    while (cachedCells > CURVE_CACHE_CELLS && curveCache.size > 1) {
+      const oldest = curveCache.keys().next().value;
+      cachedCells -= curveCache.get(oldest).cells;
+      curveCache.delete(oldest);
+    }
     return curve;
   };
 

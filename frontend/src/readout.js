@@ -28,8 +28,48 @@ const COUNT_METRICS = new Set(["tp", "fp", "tn", "fn"]);
 export function formatMetric(name, value) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   if (COUNT_METRICS.has(name)) return Number.isInteger(value) ? String(value) : value.toPrecision(5);
-  if (name === "threshold" && value > 0 && value < 1e-3) return value.toExponential(3);
   return value.toFixed(4);
+}
+
+/**
+ * A threshold for people: at most 4 decimals, trailing zeros dropped ("0.5", "0.2843"); within
+ * 1e-3 of 0 or 1, 3 significant digits of the distance, so that it stays off the ends
+ * ("0.99999994", "1.23e-7"). The text parses back as a number (it also goes in the threshold box);
+ * the store keeps the exact value.
+ */
+export function formatThresholdValue(value) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  if (!(value > 0 && value < 1)) return String(value);
+  const distance = Math.min(value, 1 - value);
+  const decimals = distance >= 1e-3 ? 4 : Math.min(20, Math.ceil(-Math.log10(distance)) + 2);
+  return String(Number(value.toFixed(decimals)));
+}
+
+/**
+ * What the readout's threshold row says: the threshold the user asked for and what the counts are
+ * read at. Exact rows: "0.5 (exact)"; grid rows: "0.5 → stored 0.4993", or just the threshold when
+ * it is a stored one; an average whose classes resolve to different stored thresholds says so.
+ * `resolved` is a model operating point's (null for an argmax matrix: "–").
+ */
+export function describeThreshold(threshold, resolved) {
+  if (!resolved || threshold === null || threshold === undefined || Number.isNaN(threshold)) return "–";
+  const asked = formatThresholdValue(threshold);
+  if (resolved.exact) return `${asked} (exact)`;
+  const exactNote = resolved.exactClasses > 0 ? ` (${resolved.exactClasses} ${resolved.exactClasses === 1 ? "class" : "classes"} exact)` : "";
+  if (Number.isNaN(resolved.stored)) return `${asked} → stored per class${exactNote}`;
+  if (resolved.stored === threshold) return `${asked}${exactNote}`;
+  return `${asked} → stored ${formatThresholdValue(resolved.stored)}${exactNote}`;
+}
+
+/** True for a run of a validation split ("…/validation", "val", "valid", "eval"). */
+function isValidationRun(run) {
+  return /(^|\/)(validation|valid|val|eval)$/i.test(run);
+}
+
+/** The run the optimisers work on: the user's pick while it has data, else the first validation run, else the first. */
+export function optimizerRun(runs, picked) {
+  if (runs.includes(picked)) return picked;
+  return runs.find(isValidationRun) ?? runs[0] ?? null;
 }
 
 function formatInterval([low, high]) {
@@ -88,7 +128,16 @@ export function createReadout(container, store, exportUrl) {
     buttons.recallAtSpecificity,
     el("label", { className: "tbm-row" }, ["s", inputs.minSpecificity]),
   ]);
-  const optimizerBox = el("div", {}, [el("h3", {}, "Move the threshold to"), optimizers]);
+  const runPicker = el("select", { dataset: { testid: "optimizer-run" }, title: "The run whose curve the buttons optimise" });
+  let pickedRun = null;
+  runPicker.addEventListener("change", () => {
+    pickedRun = runPicker.value;
+  });
+  const optimizerBox = el("div", {}, [
+    el("h3", {}, "Move the threshold to"),
+    el("label", { className: "tbm-row tbm-optimizer-run" }, ["optimum of run", runPicker]),
+    optimizers,
+  ]);
   const matrixBox = el("div");
   // Server-side exports of the first selected run at this epoch, computed by the Python core.
   const downloads = {
@@ -113,9 +162,14 @@ export function createReadout(container, store, exportUrl) {
 
   let model = null;
 
-  /** Runs an optimiser on the first selected run and moves the threshold to its answer. */
+  /**
+   * Runs an optimiser on the picked run and moves the threshold to its answer: the exact optimum
+   * (a stored threshold, so that it resolves to that operating point), shown rounded.
+   */
   const optimize = (describe, find) => () => {
-    const curve = model?.curves?.[0];
+    const curves = model?.curves ?? [];
+    const run = optimizerRun(curves.map((candidate) => candidate.run), pickedRun);
+    const curve = curves.find((candidate) => candidate.run === run);
     if (!curve) {
       note.textContent = "Select a run with data at this epoch first.";
       return;
@@ -125,7 +179,7 @@ export function createReadout(container, store, exportUrl) {
       note.textContent = `No threshold of run “${curve.run}” satisfies ${describe(model.state)}.`;
       return;
     }
-    note.textContent = `${describe(model.state)} on run “${curve.run}”: threshold ${formatMetric("threshold", point.threshold)} (value ${formatMetric("", point.value)}).`;
+    note.textContent = `${describe(model.state)} on run “${curve.run}”: threshold ${formatThresholdValue(point.threshold)} (value ${formatMetric("", point.value)}).`;
     store.set({ threshold: point.threshold });
   };
   const args = (curve) => [curve.positiveHistograms, curve.negativeHistograms, curve.thresholds];
@@ -174,14 +228,32 @@ export function createReadout(container, store, exportUrl) {
         const { cell, text, interval } = valueCells[k++];
         const value = point.metrics[metric.name];
         cell.dataset.value = String(value);
-        text.data = formatMetric(metric.name, value);
-        const bounds = metric.wilson && point.exact ? core.wilsonInterval(...metric.wilson(point.counts)) : null;
+        if (metric.name === "threshold") {
+          // The counts' own threshold (the user's in exact mode, else the stored one), for tests and tools.
+          cell.dataset.resolved = String(point.resolvedThreshold);
+          text.data = describeThreshold(value, point.resolved);
+        } else {
+          text.data = formatMetric(metric.name, value);
+        }
+        const bounds = metric.wilson && point.hasIntervals ? core.wilsonInterval(...metric.wilson(point.counts)) : null;
         interval.textContent = bounds ? formatInterval(bounds) : "";
         interval.hidden = !bounds;
       }
     }
   }
 
+
+  function renderRunPicker(runs) {
+    const signature = JSON.stringify(runs);
+    if (runPicker.dataset.signature !== signature) {
+      runPicker.dataset.signature = signature;
+      runPicker.replaceChildren(...runs.map((run) => el("option", { value: run, title: run }, run)));
+    }
+    const run = optimizerRun(runs, pickedRun);
+    if (run !== null && runPicker.value !== run) runPicker.value = run;
+    // One run: nothing to pick.
+    runPicker.parentElement.hidden = runs.length <= 1;
+  }
 
   return {
     update(nextModel) {
@@ -193,9 +265,14 @@ export function createReadout(container, store, exportUrl) {
       const points = model.operatingPoints;
       const kind = model.tagInfo.kind;
       optimizerBox.hidden = kind !== "threshold_curves";
+      renderRunPicker((model.curves ?? []).map((curve) => curve.run));
       const className = model.classLabel;
       const missing = model.runsWithoutData.length ? ` · no data at this epoch: ${model.runsWithoutData.join(", ")}` : "";
-      subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${kind === "threshold_curves" ? "" : " · argmax decision"}${missing}`;
+      const thinned = (model.curves ?? []).find((curve) => curve.axisThresholds > curve.thresholds.length);
+      const thinnedNote = thinned
+        ? ` · average curves at ${thinned.thresholds.length.toLocaleString("en-US")} of the classes' ${thinned.axisThresholds.toLocaleString("en-US")} thresholds`
+        : "";
+      subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${kind === "threshold_curves" ? "" : " · argmax decision"}${missing}${thinnedNote}`;
       if (points.length === 0) {
         tableSignature = "";
         table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", {}, "No data for the selected runs at this epoch."))));

@@ -20,7 +20,7 @@ test("float32 and float64 arrays decode to the same numbers", () => {
 });
 
 test("a wrong dtype or byte count is an error that says what was expected", () => {
-  assert.throws(() => decodeTypedArray({ dtype: "int8", shape: [1], data: "AA==" }), (error) => error instanceof DataError && /float32 or float64/.test(error.message));
+  assert.throws(() => decodeTypedArray({ dtype: "int8", shape: [1], data: "AA==" }), (error) => error instanceof DataError && /float32, float64 or uint8/.test(error.message));
   assert.throws(() => decodeTypedArray(encode(Float32Array, "float32", [1, 2], [3])), /needs 12 bytes, got 8/);
 });
 
@@ -31,4 +31,14 @@ test("decodeCounts decodes only the typed fields", () => {
   assert.deepEqual(decoded.steps, [3]);
   assert.deepEqual(Array.from(decoded.thresholds.values), [0, 1]);
   assert.equal(decoded.matrix, undefined);
+});
+
+test("uint8 arrays (the exact flags of format v2) decode as they are", () => {
+  const flags = decodeTypedArray(encode(Uint8Array, "uint8", [1, 0, 1], [1, 3]));
+  assert.ok(flags.values instanceof Uint8Array);
+  assert.deepEqual(Array.from(flags.values), [1, 0, 1]);
+  const json = { exact: encode(Uint8Array, "uint8", [0, 1], [1, 2]), thresholds: encode(Float32Array, "float32", [0.5, 1, 0.25, Infinity], [1, 2, 2]) };
+  const decoded = decodeCounts(json);
+  assert.deepEqual(Array.from(decoded.exact.values), [0, 1]);
+  assert.deepEqual(decoded.thresholds.shape, [1, 2, 2]);
 });

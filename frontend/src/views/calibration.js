@@ -5,6 +5,9 @@
  *
  * It reads the score histograms, so it is meaningful when the scores are probabilities of the
  * class shown (a sigmoid output, or one class of a softmax, one-vs-rest).
+ *
+ * An exact curve (format v2: its thresholds are the distinct scores) is binned by its scores, as
+ * scikit-learn's calibration_curve does; a grid curve by the stored thresholds nearest to the edges.
  */
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
@@ -15,6 +18,52 @@ import {
 } from "./chart_common.js";
 
 const NUM_BINS = 10;
+
+/**
+ * Reliability diagram of an exact curve: its distinct scores in `numBins` equal bins of [0, 1], a
+ * score on an inner edge i/numBins going to the lower bin (scikit-learn's calibration_curve,
+ * strategy="uniform"); per bin, count = Σ(pos+neg), fraction_positive = Σpos / count and
+ * mean_predicted = Σ(pos+neg)·score / count, so that for unweighted items (fraction_positive,
+ * mean_predicted) are calibration_curve's (prob_true, prob_pred). Empty bins are left out.
+ * @param {ArrayLike<number>} scores the distinct scores, increasing
+ * @param {ArrayLike<number>} positive positives' weight at each score (extra entries ignored)
+ * @param {ArrayLike<number>} negative negatives' weight at each score
+ * @returns {{lower, upper, mean_predicted, fraction_positive, count}} Float64Array each
+ */
+export function exactReliabilityDiagram(scores, positive, negative, numBins = NUM_BINS) {
+  const step = 1 / numBins; // numpy.linspace(0, 1, numBins + 1) has the edges i·step
+  const count = new Float64Array(numBins);
+  const positives = new Float64Array(numBins);
+  const weightedScores = new Float64Array(numBins);
+  let bin = 0;
+  for (let k = 0; k < scores.length; k++) {
+    while (bin < numBins - 1 && (bin + 1) * step < scores[k]) bin++;
+    const weight = positive[k] + negative[k];
+    count[bin] += weight;
+    positives[bin] += positive[k];
+    weightedScores[bin] += weight * scores[k];
+  }
+  const kept = [];
+  for (let b = 0; b < numBins; b++) if (count[b] > 0) kept.push(b);
+  return {
+    lower: Float64Array.from(kept, (b) => b * step),
+    upper: Float64Array.from(kept, (b) => (b === numBins - 1 ? 1 : (b + 1) * step)),
+    mean_predicted: Float64Array.from(kept, (b) => weightedScores[b] / count[b]),
+    fraction_positive: Float64Array.from(kept, (b) => positives[b] / count[b]),
+    count: Float64Array.from(kept, (b) => count[b]),
+  };
+}
+
+/** ECE = Σ_b (count_b / n)·|fraction_positive_b − mean_predicted_b| of a diagram; NaN when empty. */
+function calibrationError(diagram) {
+  let total = 0;
+  let weighted = 0;
+  for (let b = 0; b < diagram.count.length; b++) {
+    total += diagram.count[b];
+    weighted += diagram.count[b] * Math.abs(diagram.fraction_positive[b] - diagram.mean_predicted[b]);
+  }
+  return total > 0 ? weighted / total : NaN;
+}
 
 /** Creates the calibration view in `container`. */
 export function createCalibrationView(container) {
@@ -80,12 +129,11 @@ export function createCalibrationView(container) {
       chart.clear();
       return;
     }
-    diagrams = curves.map((curve) =>
-      core.reliabilityDiagram(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds, NUM_BINS),
-    );
-    errors = curves.map((curve) =>
-      core.expectedCalibrationError(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds, NUM_BINS),
-    );
+    diagrams = curves.map((curve) => (curve.exact
+      ? exactReliabilityDiagram(curve.thresholds, curve.positiveHistogram, curve.negativeHistogram, NUM_BINS)
+      : core.reliabilityDiagram(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds, NUM_BINS)));
+    // The core's expectedCalibrationError formula, on either kind of diagram.
+    errors = diagrams.map(calibrationError);
     chart.setLegend([
       ...curves.map((curve, r) => ({ color: curve.color, text: `${curve.run}  ECE ${formatNumber(errors[r])}` })),
       { color: chart.theme.reference, text: "perfectly calibrated", dash: true },

@@ -12,6 +12,7 @@
 import uPlot from "uplot";
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
+import { countAt, resolveThreshold } from "../model.js";
 
 // ------------------------------------------------------------------------------------------------
 // The TensorBoard look
@@ -567,21 +568,25 @@ export function runsTableHtml(curves, rows) {
 }
 
 /**
- * The stored threshold of each run that the core picks for `score` (`thresholdIndex`, as the
- * readout does): what a tooltip over a score axis reports counts at.
+ * The stored threshold of each run that `score` resolves to (`resolveThreshold`, as the readout
+ * does: nearest on the grid, floor for an exact curve, where −1 is everything positive): what a
+ * tooltip over a score axis reports counts at.
  */
 export function thresholdIndices(curves, score) {
-  return curves.map((curve) => core.thresholdIndex(curve.thresholds, score));
+  return curves.map((curve) => resolveThreshold(curve, score));
 }
 
-/** A `runsTableHtml` row: each run's stored threshold `index[r]`. */
-export function thresholdRow(curves, index) {
-  return ["threshold", (r) => formatThreshold(curves[r].thresholds[index[r]])];
+/**
+ * A `runsTableHtml` row: the threshold each run's counts hold at: its stored threshold `index[r]`,
+ * or for an exact curve `score` itself, marked "(exact)".
+ */
+export function thresholdRow(curves, index, score) {
+  return ["threshold", (r) => (curves[r].exact ? `${formatThreshold(score)} (exact)` : formatThreshold(curves[r].thresholds[index[r]]))];
 }
 
-/** `runsTableHtml` rows: each run's TP, FP, TN and FN at its stored threshold `index[r]`. */
+/** `runsTableHtml` rows: each run's TP, FP, TN and FN at its stored threshold `index[r]` (−1: everything positive). */
 export function countRows(curves, index) {
-  return ["tp", "fp", "tn", "fn"].map((key) => [key.toUpperCase(), (r) => formatCount(curves[r][key][index[r]])]);
+  return ["tp", "fp", "tn", "fn"].map((key) => [key.toUpperCase(), (r) => formatCount(countAt(curves[r], key, index[r]))]);
 }
 
 /**
@@ -626,22 +631,23 @@ function perFrame(fn) {
 
 /**
  * Lets the user drag the threshold on a chart whose x scale is the score: pressing anywhere in the
- * plotting area and moving sets the threshold to the stored threshold at the pointer (the counts
- * exist only there). `getThresholds()` gives that grid; `setThreshold(t)` applies it.
+ * plotting area and moving sets the threshold to the score at the pointer, snapped to the nearest
+ * stored threshold on a grid (the counts exist only there; an exact curve has counts at any score).
+ * `getCurve()` gives the curve that decides ({thresholds, exact}); `setThreshold(t)` applies it.
  * Returns a uPlot plugin.
  */
-export function thresholdDragPlugin(getThresholds, setThreshold) {
+export function thresholdDragPlugin(getCurve, setThreshold) {
   return {
     hooks: {
       init: (u) => {
         const over = u.over;
         over.style.cursor = "ew-resize";
         const apply = perFrame((clientX) => {
-          const thresholds = getThresholds();
-          if (!thresholds || !thresholds.length) return;
+          const curve = getCurve();
+          if (!curve || !curve.thresholds.length) return;
           const left = clientX - over.getBoundingClientRect().left;
           const value = Math.min(1, Math.max(0, u.posToVal(left, "x")));
-          setThreshold(thresholds[core.thresholdIndex(thresholds, value)]);
+          setThreshold(curve.exact ? value : curve.thresholds[core.thresholdIndex(curve.thresholds, value)]);
         });
         const onMove = (event) => apply(event.clientX);
         const onUp = () => {
@@ -675,11 +681,12 @@ export function curveGridIndex(numThresholds) {
 
 /**
  * The curve point (see `curveGridIndex`) of the operating point at `threshold`: the stored
- * threshold the core picks for it (`thresholdIndex`, as the readout does); −1 when there is none.
+ * threshold the core picks for it (`thresholdIndex` with `exact`, as the readout does; for an exact
+ * curve below every score, the "everything positive" end); −1 when there is none.
  */
-export function curvePointAt(thresholds, threshold) {
-  const index = core.thresholdIndex(thresholds, threshold);
-  return index < 0 ? -1 : thresholds.length - index;
+export function curvePointAt(thresholds, threshold, exact = false) {
+  const index = core.thresholdIndex(thresholds, threshold, exact);
+  return index < 0 && !exact ? -1 : thresholds.length - index;
 }
 
 /**
@@ -735,6 +742,25 @@ export function metricsAtThresholds(curve) {
   return core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn);
 }
 
+/**
+ * `metricsAtThresholds` of "everything positive" (TP = P, FP = N), where an exact curve is below
+ * its lowest score: one number per metric.
+ */
+export function allPositiveMetrics(curve) {
+  if (curve.average === "macro" || curve.average === "weighted") {
+    const column = (key) => curve.classes.map((row) => [key === "tp" ? sumOf(row.positive) : key === "fp" ? sumOf(row.negative) : 0]);
+    const averaged = core.averageThresholdMetrics(column("tp"), column("fp"), column("tn"), column("fn"), curve.average);
+    return Object.fromEntries(Object.entries(averaged).map(([name, values]) => [name, values[0]]));
+  }
+  return core.thresholdMetrics(curve.positives, curve.negatives, 0, 0);
+}
+
+function sumOf(values) {
+  let total = 0;
+  for (let k = 0; k < values.length; k++) total += values[k];
+  return total;
+}
+
 /** The arguments the core's curve and area functions take for a model curve (class or average). */
 export function histogramArgs(curve) {
   return [curve.positiveHistograms ?? curve.positiveHistogram, curve.negativeHistograms ?? curve.negativeHistogram];
@@ -779,13 +805,13 @@ export function logitScale(range) {
 export function mostlyConfident(curves) {
   let outer = 0;
   let all = 0;
-  for (const { thresholds, positiveHistogram, negativeHistogram } of curves) {
+  for (const { thresholds, positiveHistogram, negativeHistogram, exact } of curves) {
     for (let k = 0; k < positiveHistogram.length; k++) {
       const weight = positiveHistogram[k] + negativeHistogram[k];
       all += weight;
-      // Bin k holds scores in (t_{k−1}, t_k].
+      // Bin k holds scores in (t_{k−1}, t_k]; in an exact curve, the score t_k itself.
       const upper = k < thresholds.length ? thresholds[k] : Infinity;
-      const lower = k > 0 ? thresholds[k - 1] : -Infinity;
+      const lower = exact ? upper : k > 0 ? thresholds[k - 1] : -Infinity;
       if (upper <= 0.01 || lower >= 0.99) outer += weight;
     }
   }
@@ -799,11 +825,12 @@ export function mostlyConfident(curves) {
 export function occupiedScoreRange(curves) {
   let from = Infinity;
   let to = -Infinity;
-  for (const { thresholds, positiveHistogram, negativeHistogram } of curves) {
+  for (const { thresholds, positiveHistogram, negativeHistogram, exact } of curves) {
     const last = thresholds.length - 1;
     for (let k = 0; k < positiveHistogram.length; k++) {
       if (!(positiveHistogram[k] > 0 || negativeHistogram[k] > 0)) continue;
-      from = Math.min(from, thresholds[Math.max(0, k - 1)]);
+      // An exact curve's bin k is the score t_k; a grid bin spans (t_{k−1}, t_k].
+      from = Math.min(from, thresholds[Math.max(0, exact ? Math.min(last, k) : k - 1)]);
       to = Math.max(to, thresholds[Math.min(last, k)]);
     }
   }
@@ -1149,7 +1176,7 @@ export function createCurveView(container, spec) {
 
   function paintOverlay(ctx, u) {
     curves.forEach((curve, r) => {
-      const i = curvePointAt(curve.thresholds, chart.threshold);
+      const i = curvePointAt(curve.thresholds, chart.threshold, curve.exact);
       if (i < 0) return;
       const [x, y] = operatingPoint(curve, series[r].all, i);
       drawMarker(ctx, u.valToPos(x, "x"), u.valToPos(y, "y"), curve.color, chart.theme);

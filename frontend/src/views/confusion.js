@@ -5,7 +5,7 @@
 import * as core from "../core.js";
 import { el } from "../dom.js";
 import { toCsv } from "../export.js";
-import { formatMetric } from "../readout.js";
+import { describeThreshold, formatMetric } from "../readout.js";
 import { createHeatmap } from "./heatmap.js";
 
 const NORMALIZATION_LABELS = { none: "counts", true: "by true class (recall)", pred: "by predicted class (precision)", all: "by total" };
@@ -90,7 +90,7 @@ function createBinaryPart(root) {
       points.forEach((point, i) => {
         const { cells, caption } = parts[i];
         const m = point.metrics;
-        caption.textContent = `threshold ${formatMetric("threshold", point.gridThreshold)} · ${model.classLabel}`;
+        caption.textContent = `threshold ${describeThreshold(m.threshold, point.resolved)} · ${model.classLabel}`;
         const rates = { tp: ["TPR", m.recall], fn: ["FNR", m.fnr], fp: ["FPR", m.fpr], tn: ["TNR", m.specificity] };
         for (const [name, [label, rate]] of Object.entries(rates)) {
           const value = point.counts[name];
@@ -103,7 +103,7 @@ function createBinaryPart(root) {
     exportCsv(model) {
       return toCsv(
         ["run", "step", "class", "threshold", "tp", "fp", "tn", "fn", "tpr", "fpr", "tnr", "fnr", "precision"],
-        rows.map((p) => [p.run, model.state.step, model.classLabel, p.gridThreshold, p.counts.tp, p.counts.fp, p.counts.tn, p.counts.fn,
+        rows.map((p) => [p.run, model.state.step, model.classLabel, p.resolvedThreshold, p.counts.tp, p.counts.fp, p.counts.tn, p.counts.fn,
           p.metrics.recall, p.metrics.fpr, p.metrics.specificity, p.metrics.fnr, p.metrics.precision]),
       );
     },
@@ -122,7 +122,7 @@ function createBinaryPart(root) {
       ctx.font = "13px Roboto, sans-serif";
       rows.forEach((p, i) => {
         const y = 20 + i * 110;
-        ctx.fillText(`${p.run} · threshold ${formatMetric("threshold", p.gridThreshold)}`, 8, y);
+        ctx.fillText(`${p.run} · threshold ${describeThreshold(p.metrics.threshold, p.resolved)}`, 8, y);
         const cells = [["TP", p.counts.tp], ["FN", p.counts.fn], ["FP", p.counts.fp], ["TN", p.counts.tn]];
         cells.forEach(([name, value], k) => {
           const x = 8 + (k % 2) * 200;

@@ -9,13 +9,17 @@
  * is divided by its width in axis units. On the default score axis that is density per unit score;
  * with "logit axis" on it is density per unit logit, which spreads the scores of confident models
  * that pile up within 1e-6 of 0 or 1 and would otherwise fill a single bar at each end.
+ *
+ * An exact curve (format v2: its thresholds are the distinct scores, bin k holds the items scoring
+ * t_k) has no bins of its own: its scores are summed into DISPLAY_BINS equal bins of the axis. They
+ * are for display; the readout's numbers stay exact.
  */
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
 import {
   axis, countRows, createChartView, createScoreAxis, drawVerticalLine, formatCount, formatNumber, formatThreshold,
   hasExactCounts, NO_CURVES_TEXT, runsLayoutKey, runsTableHtml, thresholdDragPlugin, thresholdIndices,
-  thresholdRow, tickValues, uPlot,
+  sigmoid, thresholdRow, tickValues, uPlot,
 } from "./chart_common.js";
 
 const DISPLAY_BINS = 60;
@@ -75,6 +79,38 @@ export function displayBins(distribution, position, [from, to]) {
   return { edges, positive: positiveDensity, negative: negativeDensity, outside };
 }
 
+/**
+ * Display bins for one exact run: DISPLAY_BINS bins of equal width in `position` units over
+ * [from, to], with edges back in scores by `score` (the inverse of `position`); the fraction at
+ * score t_k goes to the bin (e_b, e_{b+1}] holding it (the first bin also holds `from`). Scores
+ * outside [from, to] are reported apart. Same result shape as `displayBins`.
+ * @param {ArrayLike<number>} scores the distinct scores, increasing
+ * @param {ArrayLike<number>} positive fraction of the positives' weight at each score (NaN: none)
+ * @param {ArrayLike<number>} negative likewise for the negatives
+ */
+export function exactDisplayBins(scores, positive, negative, position, score, [from, to]) {
+  const start = position(from);
+  const width = (position(to) - start) / DISPLAY_BINS;
+  const edges = Array.from({ length: DISPLAY_BINS + 1 }, (_, b) => (b === 0 ? from : b === DISPLAY_BINS ? to : score(start + b * width)));
+  const positiveDensity = new Array(DISPLAY_BINS).fill(0);
+  const negativeDensity = new Array(DISPLAY_BINS).fill(0);
+  const outside = { positive: 0, negative: 0 };
+  for (let k = 0; k < scores.length; k++) {
+    const p = Number.isNaN(positive[k]) ? 0 : positive[k];
+    const n = Number.isNaN(negative[k]) ? 0 : negative[k];
+    if (p === 0 && n === 0) continue;
+    if (scores[k] < from || scores[k] > to || !(width > 0)) {
+      outside.positive += p;
+      outside.negative += n;
+      continue;
+    }
+    const b = Math.min(DISPLAY_BINS - 1, Math.max(0, Math.ceil((position(scores[k]) - start) / width) - 1));
+    positiveDensity[b] += p / width;
+    negativeDensity[b] += n / width;
+  }
+  return { edges, positive: positiveDensity, negative: negativeDensity, outside };
+}
+
 /** Creates the score-distribution view in `container`. */
 export function createDistributionView(container) {
   const chart = createChartView(container, {
@@ -105,7 +141,7 @@ export function createDistributionView(container) {
       ["score bin", binRange],
       [`positives / ${unit}`, (r) => formatNumber(bins[r].positive[bin(r)], 3)],
       [`negatives / ${unit}`, (r) => formatNumber(bins[r].negative[bin(r)], 3)],
-      thresholdRow(curves, j),
+      thresholdRow(curves, j, score),
       ...countRows(curves, j),
     ];
     return `<div>score ${formatThreshold(score)}</div>${runsTableHtml(curves, rows)}`;
@@ -139,7 +175,7 @@ export function createDistributionView(container) {
         ]),
       ],
       cursor: { drag: { x: false, y: false }, points: { show: false } },
-      plugins: [thresholdDragPlugin(() => curves[0] && curves[0].thresholds, chart.setThreshold)],
+      plugins: [thresholdDragPlugin(() => curves[0], chart.setThreshold)],
     });
   }
 
@@ -162,12 +198,16 @@ export function createDistributionView(container) {
     const distributions = curves.map((curve) =>
       core.scoreDistribution(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds),
     );
-    bins = distributions.map((distribution) => displayBins(distribution, scoreAxis.position, scoreAxis.range));
+    const score = (position) => (scoreAxis.logit ? sigmoid(position) : position);
+    bins = distributions.map((distribution, r) => (curves[r].exact
+      ? exactDisplayBins(curves[r].thresholds, distribution.positive, distribution.negative, scoreAxis.position, score, scoreAxis.range)
+      : displayBins(distribution, scoreAxis.position, scoreAxis.range)));
     const notes = [];
     curves.forEach((curve, r) => {
       const { positive, negative } = bins[r].outside;
       if (positive > 0 || negative > 0) {
-        notes.push(`${curve.run}: ${formatNumber(positive * 100, 2)} % of positives and ${formatNumber(negative * 100, 2)} % of negatives score outside (0, 1]`);
+        const range = curve.exact ? `[${formatThreshold(scoreAxis.range[0])}, ${formatThreshold(scoreAxis.range[1])}]` : "(0, 1]";
+        notes.push(`${curve.run}: ${formatNumber(positive * 100, 2)} % of positives and ${formatNumber(negative * 100, 2)} % of negatives score outside ${range}`);
       }
     });
     // An average has no scores of its own: the classes' one-vs-rest scores are pooled.
@@ -192,15 +232,18 @@ export function createDistributionView(container) {
   }
 
   function exportCsv() {
-    // The stored bins themselves (exact, no merging): what the densities are drawn from.
+    // The stored bins themselves (exact, no merging): what the densities are drawn from. An exact
+    // curve's bin is one score (lower = upper), its empty bin above the highest score left out.
     const header = ["run", "bin_lower", "bin_upper", "positives", "negatives", "positive_fraction", "negative_fraction"];
     const rows = [];
     for (const curve of curves) {
       const { lower, upper, positive, negative } = core.scoreDistribution(
         curve.positiveHistogram, curve.negativeHistogram, curve.thresholds,
       );
-      for (let k = 0; k < lower.length; k++) {
-        rows.push([curve.run, lower[k], upper[k], curve.positiveHistogram[k], curve.negativeHistogram[k], positive[k], negative[k]]);
+      const count = curve.exact ? curve.thresholds.length : lower.length;
+      for (let k = 0; k < count; k++) {
+        const [from, to] = curve.exact ? [curve.thresholds[k], curve.thresholds[k]] : [lower[k], upper[k]];
+        rows.push([curve.run, from, to, curve.positiveHistogram[k], curve.negativeHistogram[k], positive[k], negative[k]]);
       }
     }
     return toCsv(header, rows);

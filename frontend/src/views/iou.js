@@ -4,8 +4,9 @@
 
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
+import { resolveThreshold } from "../model.js";
 import {
-  CHART_HEIGHT, axis, countsTableHtml, createOverlay, createPlotHolder, createViewRoot, drawMarker, drawVerticalLine,
+  CHART_HEIGHT, allPositiveMetrics, axis, countsTableHtml, createOverlay, createPlotHolder, createViewRoot, drawMarker, drawVerticalLine,
   escapeHtml, exportChartPng, formatNumber, renderLegend, runHeaderHtml, themeOf, tickValues, tooltipPlugin, uPlot,
 } from "./chart_common.js";
 
@@ -19,7 +20,7 @@ function matrixIous(model) {
   });
 }
 
-/** Per-run IoU at every stored threshold of the model's curves. */
+/** Per-run IoU at every stored threshold of the model's curves (and, for exact curves, below them all). */
 function curveIous(model) {
   return model.curves.map((curve) => ({
     curve,
@@ -27,7 +28,23 @@ function curveIous(model) {
     color: curve.color,
     thresholds: curve.thresholds,
     iou: core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn).iou,
+    allPositiveIou: allPositiveMetrics(curve).iou,
   }));
+}
+
+/** IoU of a row at the user's threshold: at the stored threshold it resolves to (−1: everything positive). */
+function iouAt(row, threshold) {
+  const j = resolveThreshold(row.curve, threshold);
+  if (j >= 0) return row.iou[j];
+  return row.curve.exact ? row.allPositiveIou : NaN;
+}
+
+/** uPlot data of the rows' IoU curves: one x array when they share thresholds, else joined. */
+function iouData(rows) {
+  const first = rows[0]?.thresholds ?? new Float64Array(0);
+  const shared = rows.every((row) => row.thresholds.length === first.length && row.thresholds.every((t, j) => t === first[j]));
+  if (shared) return [Float64Array.from(first), ...rows.map((row) => row.iou)];
+  return uPlot.join(rows.map((row) => [row.thresholds, row.iou]));
 }
 
 /** Creates the IoU view in `container` (update / exportCsv / exportPng / destroy). */
@@ -54,7 +71,13 @@ export function createIouView(container) {
   function thresholdTooltip(u) {
     const index = u.cursor.idx;
     if (index == null) return null;
-    return rows.map((row) => `${runHeaderHtml(row.run, row.color)}<div>IoU ${formatNumber(row.iou[index])}</div>${countsTableHtml(row.curve, index)}`).join("");
+    // Each run's counts at the stored threshold the hovered one resolves to (runs may differ in thresholds).
+    const hovered = u.data[0][index];
+    return rows.map((row) => {
+      const j = resolveThreshold(row.curve, hovered);
+      const counts = j >= 0 ? countsTableHtml(row.curve, j) : "";
+      return `${runHeaderHtml(row.run, row.color)}<div>IoU ${formatNumber(iouAt(row, hovered))}</div>${counts}`;
+    }).join("");
   }
 
   function barOptions(width, classNames) {
@@ -100,7 +123,11 @@ export function createIouView(container) {
       axes: [axis(getTheme, { label: "Threshold", values: tickValues }), axis(getTheme, { label: "IoU", values: tickValues })],
       series: [
         { label: "threshold", value: (_u, v) => (v == null ? "–" : v.toFixed(4)) },
-        ...rows.map((row) => ({ label: row.run, stroke: row.color, width: 2, points: { show: false }, value: (_u, v) => formatNumber(v) })),
+        ...rows.map((row) => ({
+          label: row.run, stroke: row.color, width: 2, points: { show: false }, value: (_u, v) => formatNumber(v),
+          // An exact curve's IoU holds from each score up to the next one.
+          ...(row.curve.exact ? { paths: uPlot.paths.stepped({ align: 1 }) } : {}),
+        })),
       ],
       hooks: { draw: [() => drawMarkers()] },
     };
@@ -111,17 +138,17 @@ export function createIouView(container) {
     overlay.draw((ctx, u) => {
       drawVerticalLine(ctx, u, u.valToPos(threshold, "x"), "#f57c00", 1.5, [4, 3]);
       for (const row of rows) {
-        const j = core.thresholdIndex(row.thresholds, threshold);
-        if (j >= 0) drawMarker(ctx, u.valToPos(row.thresholds[j], "x"), u.valToPos(row.iou[j], "y"), row.color, theme);
+        const j = resolveThreshold(row.curve, threshold);
+        if (j < 0 && !row.curve.exact) continue;
+        // An exact curve has its counts at the threshold itself; a grid curve at the stored one.
+        const x = row.curve.exact ? threshold : row.thresholds[j];
+        drawMarker(ctx, u.valToPos(x, "x"), u.valToPos(iouAt(row, threshold), "y"), row.color, theme);
       }
     });
   }
 
   function atThresholdText() {
-    return rows.map((row) => {
-      const j = core.thresholdIndex(row.thresholds, threshold);
-      return { color: row.color, text: `${row.run}: IoU ${formatNumber(j >= 0 ? row.iou[j] : NaN)} at threshold` };
-    });
+    return rows.map((row) => ({ color: row.color, text: `${row.run}: IoU ${formatNumber(iouAt(row, threshold))} at threshold` }));
   }
 
   return {
@@ -151,10 +178,9 @@ export function createIouView(container) {
         rows = curveIous(model);
         mode = "threshold";
         dom.message.textContent = rows.length ? `IoU = TP / (TP + FP + FN) of ${model.classLabel}` : "No data for the selected runs at this epoch.";
-        const thresholds = rows[0]?.thresholds ?? new Float64Array(0);
-        // Runs share the threshold grid when logged with the defaults; others are resampled by index.
-        const layoutKey = `threshold|${rows.map((row) => row.run).join(",")}|${model.state.theme}`;
-        holder.show(layoutKey, thresholdOptions, [Float64Array.from(thresholds), ...rows.map((row) => row.iou.length === thresholds.length ? row.iou : new Float64Array(thresholds.length).fill(NaN))]);
+        const modes = rows.map((row) => (row.curve.exact ? "exact" : "grid")).join(",");
+        const layoutKey = `threshold|${rows.map((row) => row.run).join(",")}|${modes}|${model.state.theme}`;
+        holder.show(layoutKey, thresholdOptions, iouData(rows));
       }
       legendItems = atThresholdText();
       renderLegend(dom.legend, legendItems);

@@ -4,6 +4,7 @@
  * point at the current threshold.
  */
 import * as core from "../core.js";
+import { countAt } from "../model.js";
 import { createCurveView, FONT_FAMILY, formatNumber, histogramArgs, uPlot, unitAxes } from "./chart_common.js";
 
 const ISO_F1_LEVELS = [0.2, 0.4, 0.6, 0.8];
@@ -67,8 +68,9 @@ export function createPrView(container) {
     y: { name: "precision", column: "precision" },
     // The metric's precision (0 when nothing is predicted positive), not the curve's end point.
     operatingPoint(curve, { x, y }, i) {
-      const j = curve.thresholds.length - i; // the stored threshold of point i (see curveGridIndex)
-      return [x[i], curve.tp[j] + curve.fp[j] === 0 ? 0 : y[i]];
+      // The stored threshold of point i (see curveGridIndex); −1 is an exact curve's "everything positive".
+      const j = curve.thresholds.length - i;
+      return [x[i], countAt(curve, "tp", j) + countAt(curve, "fp", j) === 0 ? 0 : y[i]];
     },
     plotAxes: (getTheme) => unitAxes(getTheme, "Recall", "Precision", 1.02),
     perRun: {

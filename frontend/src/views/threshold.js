@@ -3,10 +3,10 @@
  * stored threshold for each selected run, with a cursor at the current threshold that the user can
  * drag. One run: a colour per metric; several runs: each run's colour, a dash pattern per metric.
  */
-import * as core from "../core.js";
 import { toCsv } from "../export.js";
+import { resolveThreshold } from "../model.js";
 import {
-  axis, countRows, createChartView, createScoreAxis, drawMarker, drawVerticalLine, formatNumber, metricsAtThresholds,
+  allPositiveMetrics, axis, countRows, createChartView, createScoreAxis, drawMarker, drawVerticalLine, formatNumber, metricsAtThresholds,
   NO_CURVES_TEXT, runsLayoutKey, runsTableHtml, thresholdDragPlugin, thresholdIndices, thresholdRow, thresholdRows,
   tickValues, uPlot,
 } from "./chart_common.js";
@@ -38,7 +38,11 @@ export function createThresholdView(container) {
   let curves = [];
   let metricValues = []; // per run: {precision: Float64Array(T), ...}
   let yLow = 0;
+  let allPositive = []; // per run: the metrics where an exact curve is below every score
   const shown = Object.fromEntries(METRICS.map((metric) => [metric.name, true]));
+  const steppedPaths = uPlot.paths.stepped({ align: 1 });
+  /** Metric `name` of run r at its stored threshold j (−1: everything positive). */
+  const metricAt = (r, name, j) => (j >= 0 ? metricValues[r][name][j] : allPositive[r][name]);
 
   const seriesIndex = (r, m) => 1 + r * METRICS.length + m;
   const colorOf = (r, m) => (curves.length === 1 ? METRICS[m].color : curves[r].color);
@@ -55,11 +59,12 @@ export function createThresholdView(container) {
   function tooltip(u) {
     const idx = u.cursor.idx;
     if (idx == null) return null;
-    const j = thresholdIndices(curves, u.data[0][idx]);
+    const score = u.data[0][idx];
+    const j = thresholdIndices(curves, score);
     const rows = [
-      thresholdRow(curves, j),
+      thresholdRow(curves, j, score),
       ...METRICS.filter((metric) => shown[metric.name])
-        .map((metric) => [metric.label, (r) => formatNumber(metricValues[r][metric.name][j[r]])]),
+        .map((metric) => [metric.label, (r) => formatNumber(metricAt(r, metric.name, j[r]))]),
       ...countRows(curves, j),
     ];
     return runsTableHtml(curves, rows);
@@ -83,23 +88,26 @@ export function createThresholdView(container) {
             dash: curves.length === 1 ? [] : metric.dash,
             show: shown[metric.name],
             points: { show: false },
+            // An exact curve's metrics hold from each score up to the next one: steps, not slopes.
+            ...(curve.exact ? { paths: steppedPaths } : {}),
           })),
         ),
       ],
       cursor: { drag: { x: false, y: false }, points: { show: false } },
-      plugins: [thresholdDragPlugin(() => curves[0] && curves[0].thresholds, chart.setThreshold)],
+      plugins: [thresholdDragPlugin(() => curves[0], chart.setThreshold)],
     });
   }
 
   function paintOverlay(ctx, u) {
     drawVerticalLine(ctx, u, u.valToPos(chart.threshold, "x"), chart.theme.accent, 1.5);
     curves.forEach((curve, r) => {
-      const j = core.thresholdIndex(curve.thresholds, chart.threshold);
-      if (j < 0) return;
-      const x = u.valToPos(curve.thresholds[j], "x");
+      const j = resolveThreshold(curve, chart.threshold);
+      if (j < 0 && !curve.exact) return;
+      // An exact curve has its counts at the threshold itself; a grid curve at the stored one.
+      const x = u.valToPos(curve.exact ? chart.threshold : curve.thresholds[j], "x");
       METRICS.forEach((metric, m) => {
         if (!shown[metric.name]) return;
-        drawMarker(ctx, x, u.valToPos(metricValues[r][metric.name][j], "y"), colorOf(r, m), chart.theme, 3.5);
+        drawMarker(ctx, x, u.valToPos(metricAt(r, metric.name, j), "y"), colorOf(r, m), chart.theme, 3.5);
       });
     });
   }
@@ -127,12 +135,14 @@ export function createThresholdView(container) {
       return;
     }
     metricValues = curves.map((curve) => metricsAtThresholds(curve));
+    allPositive = curves.map((curve) => allPositiveMetrics(curve));
     // MCC is the one metric below 0: show [−1, 1] only when it goes there.
     yLow = metricValues.some((values) => values.mcc.some((v) => v < 0)) ? -1 : 0;
     renderMetricLegend();
     const tables = curves.map((curve, r) => [curve.thresholds, ...METRICS.map((metric) => metricValues[r][metric.name])]);
     const data = sameGrids(curves) ? [curves[0].thresholds, ...tables.flatMap((table) => table.slice(1))] : uPlot.join(tables);
-    chart.holder.show(`${scoreAxis.logit}|${runsLayoutKey(curves)}`, options, data);
+    const modes = curves.map((curve) => (curve.exact ? "exact" : "grid")).join(",");
+    chart.holder.show(`${scoreAxis.logit}|${modes}|${runsLayoutKey(curves)}`, options, data);
   }
 
   function exportCsv() {
