@@ -128,7 +128,7 @@ def object_files(log_dir: str, storage_options: Mapping[str, Any] | None = None)
         back_end = _FSSPEC_BACK_ENDS.get(scheme, f"the fsspec back end for {scheme}://")
         raise ValueError(
             f"no installed file system writes {scheme}:// (log_dir={log_dir!r}): "
-            f"{_tensorflow_note(tensorflow_schemes)} and fsspec is not installed. "
+            f"{_tensorflow_note(tensorflow_schemes)}, and fsspec is not installed. "
             f"Install fsspec and {back_end} (pip install \"tb-metrics-plugin[remote]\" {back_end.split()[0]})."
         ) from None
     try:
@@ -136,8 +136,8 @@ def object_files(log_dir: str, storage_options: Mapping[str, Any] | None = None)
     except (ImportError, ValueError) as error:
         raise ValueError(
             f"no installed file system writes {scheme}:// (log_dir={log_dir!r}): "
-            f"{_tensorflow_note(tensorflow_schemes)}, and fsspec says: {error}. Install the fsspec "
-            f"back end for {scheme}://, or pass a local folder."
+            f"{_tensorflow_note(tensorflow_schemes)}; fsspec says: {str(error).rstrip('.')}. Install the "
+            f"fsspec back end for {scheme}://, or log to a local folder."
         ) from None
     file_system, root_path = fsspec.core.url_to_fs(log_dir, **dict(storage_options or {}))
     return FsspecFiles(file_system, log_dir, root_path)
