@@ -34,6 +34,7 @@ class _RequestLog(logging.Handler):
     def __init__(self):
         super().__init__(logging.INFO)
         self.requests: list[tuple[str, str, int]] = []
+        self.times: list[float] = []  # time.monotonic() when each request was logged
         self._lock = threading.Lock()
 
     def emit(self, record):
@@ -41,6 +42,7 @@ class _RequestLog(logging.Handler):
         if match:
             with self._lock:
                 self.requests.append((match[1], match[2], int(match[3])))
+                self.times.append(time.monotonic())
 
     def since(self, start: int, until=None, timeout: float = 10.0) -> list[tuple[str, str, int]]:
         """The requests logged from index `start` on; with `until`, first waits until
