@@ -125,11 +125,12 @@ def object_files(log_dir: str, storage_options: Mapping[str, Any] | None = None)
     try:
         import fsspec
     except ImportError:
-        back_end = _FSSPEC_BACK_ENDS.get(scheme, f"the fsspec back end for {scheme}://")
+        back_end = _FSSPEC_BACK_ENDS.get(scheme)
+        install = (f"fsspec and {back_end} (pip install \"tb-metrics-plugin[remote]\" {back_end})" if back_end
+                   else f"fsspec and its back end for {scheme}:// (pip install \"tb-metrics-plugin[remote]\" ...)")
         raise ValueError(
             f"no installed file system writes {scheme}:// (log_dir={log_dir!r}): "
-            f"{_tensorflow_note(tensorflow_schemes)}, and fsspec is not installed. "
-            f"Install fsspec and {back_end} (pip install \"tb-metrics-plugin[remote]\" {back_end.split()[0]})."
+            f"{_tensorflow_note(tensorflow_schemes)}, and fsspec is not installed. Install {install}."
         ) from None
     try:
         fsspec.get_filesystem_class(scheme)
