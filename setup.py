@@ -27,6 +27,9 @@ setup(
         # GPU users keep their own TensorFlow build; tensorflow-cpu is enough for the tests.
         "tensorflow": ["tensorflow>=2.21,<2.22", "keras>=3.15,<4"],
         "keras": ["keras>=3.15,<4"],
+        # Log dirs on object storage without TensorFlow (or for schemes it lacks, e.g. s3://): add
+        # the fsspec back end of your store, e.g. s3fs, gcsfs or adlfs.
+        "remote": ["fsspec>=2024.2"],
     },
     entry_points={
         "tensorboard_plugins": ["tb_metrics = tb_metrics_plugin.plugin:MetricsLoader"],

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from tb_metrics_plugin import counting, inputs, summary
+from tb_metrics_plugin import counting, inputs, storage, summary
 from tb_metrics_plugin.metrics import ConfusionMatrix, ThresholdCurves
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 from tb_metrics_plugin.writer import SummaryWriter
@@ -36,7 +36,8 @@ class MetricsCallback(keras.callbacks.Callback):
        goes (memory independent of the number of samples); written to `validation` only.
 
     Args:
-      log_dir: the same folder as Keras' TensorBoard callback.
+      log_dir: the same folder as Keras' TensorBoard callback: a local path or a URL
+        (`gs://bucket/logs`, `s3://...`), written as `SummaryWriter` writes it.
       validation_data: data to predict when no metric of ours is compiled.
       class_names: names of the classes (binary: 2 names); overrides names given to the metrics.
       num_thresholds, thresholds, from_logits, multi_label, ignore_class: as in `ThresholdCurves`,
@@ -46,7 +47,8 @@ class MetricsCallback(keras.callbacks.Callback):
       batch_size: batch size for option 2 when `validation_data` is arrays.
 
     Raises:
-      ValueError: at `on_train_begin` when there is neither a compiled metric of ours nor
+      ValueError: at construction when `log_dir` is a URL no installed file system writes; at
+        `on_train_begin` when there is neither a compiled metric of ours nor
         `validation_data`, or `validation_data` is empty; at epoch end for bad values (NaN scores,
         labels out of range), in which case nothing is written for that epoch.
     """
@@ -69,6 +71,7 @@ class MetricsCallback(keras.callbacks.Callback):
         summary.check_class_names_list(class_names)
         inputs.check_ignore_class(ignore_class)
         self.log_dir = os.fspath(log_dir)
+        storage.check_writable(self.log_dir)  # a URL nothing can write fails now, not after an epoch
         self.validation_data = validation_data
         self.class_names = None if class_names is None else tuple(class_names)
         self.grid = summary.resolve_thresholds(num_thresholds, thresholds)
@@ -148,7 +151,7 @@ class MetricsCallback(keras.callbacks.Callback):
 
     def _writer(self, run: str) -> SummaryWriter:
         if run not in self._writers:
-            self._writers[run] = SummaryWriter(os.path.join(self.log_dir, run))
+            self._writers[run] = SummaryWriter(storage.join(self.log_dir, run))
         return self._writers[run]
 
     def _our_metrics(self) -> list:
