@@ -170,26 +170,31 @@ def decode_threshold_curves(tensor: np.ndarray, plugin_data: metadata.PluginData
     positive = np.zeros((num_classes, width + 1))
     negative = np.zeros((num_classes, width + 1))
     rows = np.full((num_classes, width), np.inf, dtype=np.float32)
-    grid_steps, score_steps = arrays["grid_steps"].astype(np.int64), arrays["score_steps"].astype(np.int64)
-    start, grid_start, score_start = 0, 0, 0
-    for c in range(num_classes):
-        n = int(cells[c])
-        if exact[c]:
-            bits = np.cumsum(score_steps[score_start : score_start + n])
-            score_start += n
-            if n and (bits[0] < 0 or bits[-1] > np.float32(1).view(np.int32) or np.any(np.diff(bits) <= 0)):
-                raise metadata.UnsupportedFormatError(f"{kind} blob: class {c}'s scores are not increasing in [0, 1]")
-            rows[c, :n] = bits.astype(np.int32).view(np.float32)
-            bins = np.arange(n)
-        else:
-            bins = np.cumsum(grid_steps[grid_start : grid_start + n]) - 1
-            grid_start += n
-            if n and (bins[0] < 0 or bins[-1] > grid.size or np.any(np.diff(bins) <= 0)):
-                raise metadata.UnsupportedFormatError(f"{kind} blob: class {c}'s bins are out of range")
-            rows[c, : grid.size] = grid
-        positive[c, bins] = positive_cells[start : start + n]
-        negative[c, bins] = negative_cells[start : start + n]
-        start += n
+    rows[~exact, : grid.size] = grid
+    # Every class's cells at once: a class's positions are the running sum of its steps.
+    grid_bins = _segment_cumsum(arrays["grid_steps"], cells[~exact]) - 1
+    score_bits = _segment_cumsum(arrays["score_steps"], cells[exact])
+    if grid_bins.size and (grid_bins.min() < 0 or grid_bins.max() > grid.size):
+        raise metadata.UnsupportedFormatError(f"{kind} blob: grid bins are out of range")
+    if score_bits.size and (score_bits.min() < 0 or score_bits.max() > np.float32(1).view(np.int32)):
+        raise metadata.UnsupportedFormatError(f"{kind} blob: exact scores are not in [0, 1]")
+    cell_class = np.repeat(np.arange(num_classes), cells)
+    cell_exact = exact[cell_class]
+    columns = np.empty(total, dtype=np.int64)
+    columns[~cell_exact] = grid_bins
+    # An exact class's k-th cell is its k-th distinct score: bin k.
+    columns[cell_exact] = np.arange(exact_cells) - np.repeat(np.cumsum(cells[exact]) - cells[exact], cells[exact])
+    exact_classes = cell_class[cell_exact]
+    rows[exact_classes, columns[cell_exact]] = score_bits.astype(np.int32).view(np.float32)
+    with np.errstate(invalid="ignore"):  # inf − inf in the padding
+        increasing = (np.diff(rows, axis=1) > 0) | ~np.isfinite(rows[:, 1:])
+    if not increasing.all():
+        raise metadata.UnsupportedFormatError(f"{kind} blob: a class's thresholds are not increasing")
+    grid_rows = cell_class[~cell_exact]
+    if grid_bins.size and np.any((np.diff(grid_bins) <= 0) & (np.diff(grid_rows) == 0)):
+        raise metadata.UnsupportedFormatError(f"{kind} blob: a class's bins are not increasing")
+    positive[cell_class, columns] = positive_cells
+    negative[cell_class, columns] = negative_cells
     shared = not exact.any() and width == grid.size
     return ThresholdCurveCounts(
         thresholds=grid if shared else rows,
@@ -198,6 +203,14 @@ def decode_threshold_curves(tensor: np.ndarray, plugin_data: metadata.PluginData
         class_names=plugin_data.class_names,
         exact=exact,
     )
+
+
+def _segment_cumsum(steps: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Running sums of `steps` restarting at each segment (one segment of `lengths[i]` per class)."""
+    totals = np.cumsum(steps.astype(np.int64))
+    starts = np.cumsum(lengths) - lengths  # index of each segment's first step
+    before = np.concatenate([[0], totals])[starts]  # the running sum just before each segment
+    return totals - np.repeat(before, lengths)
 
 
 def _decode_threshold_curves_v1(tensor: np.ndarray, plugin_data: metadata.PluginData) -> ThresholdCurveCounts:

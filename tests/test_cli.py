@@ -73,13 +73,18 @@ def test_export_csv_with_a_threshold_for_one_run_tag_and_step(fitted_logs):
     assert {row["step"] for row in rows} == {"1"}
     assert {"precision", "recall", "f1", "tp", "fp", "tn", "fn", "threshold"} <= set(rows[0])
     counts = read_run(fitted_logs.logdir / "digits/validation")["threshold_curves"][1]
-    column = core.threshold_index(counts.thresholds, 0.3)
-    tp, fp, tn, fn = core.confusion_at_thresholds(counts.positive_histograms, counts.negative_histograms)
+    thresholds = counts.per_class_thresholds
+    micro_tp = 0.0
     for digit in range(10):
-        assert float(rows[digit]["threshold"]) == pytest.approx(float(counts.thresholds[column]))
-        assert [float(rows[digit][k]) for k in ("tp", "fp", "tn", "fn")] == [
-            tp[digit, column], fp[digit, column], tn[digit, column], fn[digit, column]]
-    assert float(rows[10]["tp"]) == tp[:, column].sum()  # micro: pooled counts
+        # Each class at the stored threshold that stands for 0.3: the nearest on a grid, 0.3 itself
+        # for an exact class (its counts are exact there).
+        exact = bool(counts.exact[digit])
+        index = core.threshold_index(thresholds[digit], 0.3, exact=exact)
+        expected = core.counts_at_index(counts.positive_histograms[digit], counts.negative_histograms[digit], index)
+        assert float(rows[digit]["threshold"]) == pytest.approx(0.3 if exact else float(thresholds[digit][index]))
+        assert [float(rows[digit][k]) for k in ("tp", "fp", "tn", "fn")] == list(expected)
+        micro_tp += expected[0]
+    assert float(rows[10]["tp"]) == micro_tp  # micro: pooled counts
     assert rows[11]["tp"] == ""  # macro averages rates, not counts
     # Every sample is a positive of exactly one digit.
     assert sum(float(rows[d]["tp"]) + float(rows[d]["fn"]) for d in range(10)) == 200

@@ -129,7 +129,8 @@ def test_counts_use_float32_on_the_wire_when_exact(board):
     answer = get_json(board, "counts", run="binary/validation", tag="threshold_curves")
     assert answer["positive"]["dtype"] == "float32"  # unweighted counts are exact float32
     num_steps, num_classes, num_bins = answer["positive"]["shape"]
-    assert (num_steps, num_classes, num_bins) == (3, 1, answer["thresholds"]["shape"][1] + 1)
+    assert (num_steps, num_classes, num_bins) == (3, 1, answer["thresholds"]["shape"][-1] + 1)
+    assert answer["exact"]["dtype"] == "uint8" and answer["exact"]["shape"] == [3, 1]
 
 
 # summary ------------------------------------------------------------------------------------------
