@@ -250,8 +250,8 @@ def _resolve_indices(row: np.ndarray, values: np.ndarray, exact: bool) -> np.nda
         return np.full(values.shape, -1, dtype=np.intp)
     if exact:
         # Scores and thresholds are compared as float32 (Keras' `score > threshold`): 0.3 stands for
-        # float32(0.3), which is a little above 0.3.
-        return np.searchsorted(finite, values.astype(np.float32).astype(np.float64), side="right") - 1
+        # float32(0.3), which is a little above 0.3; stored thresholds are float32 scores.
+        return np.searchsorted(finite.astype(np.float32), values.astype(np.float32), side="right") - 1
     above = np.searchsorted(finite, values, side="right")  # count of stored thresholds <= value
     # Nearest: the last one <= value or the first one > value; the lower one on a tie.
     lower = np.clip(above - 1, 0, finite.size - 1)

@@ -289,8 +289,8 @@ def confusion_matrix_pb(
 
     Example:
       >>> summary = confusion_matrix_pb("val/cm", [0, 2, 1], [[.8, .1, .1], [.2, .2, .6], [.5, .3, .2]])
-      >>> summary.value[0].tensor.tensor_shape.dim[0].size
-      3
+      >>> summary.value[0].metadata.plugin_data.plugin_name
+      'tb_metrics'
 
     Raises:
       ValueError: bad input (see `inputs.prepare`), multi-label data, empty input, bad class names,

@@ -260,12 +260,15 @@ def test_export_of_the_raw_counts(board, written):
     )
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     counts = written["digits/validation"]["threshold_curves"][1]
-    num_thresholds = len(counts.thresholds)
-    assert len(rows) == 10 * num_thresholds
+    # One record per class and stored threshold: an exact class's are its distinct scores.
+    thresholds = counts.per_class_thresholds
+    sizes = [int(np.isfinite(row).sum()) for row in thresholds]
+    starts = np.cumsum([0] + sizes[:-1])
+    assert len(rows) == sum(sizes)
     tp, fp, tn, fn = core.confusion_at_thresholds(counts.positive_histograms, counts.negative_histograms)
-    for digit, j in [(0, 0), (3, num_thresholds // 2), (9, num_thresholds - 1)]:
-        row = rows[digit * num_thresholds + j]
-        assert row["class"] == f"digit {digit}" and float(row["threshold"]) == float(counts.thresholds[j])
+    for digit, j in [(0, 0), (3, sizes[3] // 2), (9, sizes[9] - 1)]:
+        row = rows[starts[digit] + j]
+        assert row["class"] == f"digit {digit}" and float(row["threshold"]) == float(thresholds[digit][j])
         expected = [tp[digit, j], fp[digit, j], tn[digit, j], fn[digit, j]]
         assert [float(row[k]) for k in ("tp", "fp", "tn", "fn")] == expected
     response = board.client.get(f"{PREFIX}/export", query_string={

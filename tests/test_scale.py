@@ -125,7 +125,7 @@ def test_threshold_curves_pb_peak_memory_is_the_histogram_plus_the_input_as_n_gr
         input_bytes = labels.nbytes + scores.nbytes
         peak, pb = traced_peak(
             lambda labels=labels, scores=scores: summary.threshold_curves_pb(
-                "curves", labels, scores, thresholds=thresholds))
+                "curves", labels, scores, thresholds=thresholds, exact=False))  # the grid path's memory
         peaks[items] = (peak, input_bytes)
         assert peak <= INPUT_COPIES * input_bytes + HISTOGRAM_COPIES * histogram_bytes + CHUNK_BYTES, (
             f"N={items}, C={num_classes}, T={len(thresholds)}: peak {peak / MIB:.1f} MiB for an input of "
@@ -209,7 +209,8 @@ def ten_thousand_threshold_logs(tmp_path_factory):
         for step in range(3):
             labels, scores = random_inputs(400, 5, seed=100 + step)
             inputs["numpy/validation"][step] = (labels, scores)
-            pb = summary.threshold_curves_pb("threshold_curves", labels, scores, thresholds=TEN_THOUSAND_THRESHOLDS)
+            pb = summary.threshold_curves_pb(
+                "threshold_curves", labels, scores, thresholds=TEN_THOUSAND_THRESHOLDS, exact=False)
             writer.add_summary(pb, step=step)
 
     rng = np.random.default_rng(5)
@@ -231,7 +232,8 @@ def test_ten_thousand_thresholds_are_written_listed_and_served_exactly(ten_thous
     written = {run: read_run(logdir / run)["threshold_curves"] for run in inputs}
     for run, steps in inputs.items():  # written: the event files hold the reference counts
         for step, (labels, scores) in steps.items():
-            assert_same_curves(written[run][step], reference_curves(labels, scores, thresholds=TEN_THOUSAND_THRESHOLDS))
+            assert_same_curves(written[run][step], reference_curves(
+                labels, scores, thresholds=TEN_THOUSAND_THRESHOLDS, exact=run != "numpy/validation"))
     board = InProcessTensorBoard(logdir, load_fast=load_fast)
     try:
         deadline = time.monotonic() + 60

@@ -281,7 +281,7 @@ export function thresholdIndex(thresholds, threshold, exact = false) {
     // First index whose threshold is above x (or not finite): the number of finite t_k <= x.
     while (low < high) {
       const middle = (low + high) >> 1;
-      if (thresholds[middle] <= x && thresholds[middle] !== Infinity) low = middle + 1;
+      if (Math.fround(thresholds[middle]) <= x && thresholds[middle] !== Infinity) low = middle + 1;
       else high = middle;
     }
     return low - 1;
@@ -389,7 +389,7 @@ function alignRow(thresholds, positive, negative, exact, axis) {
       j = -1;
     } else if (exact) {
       const x = Math.fround(u); // as thresholdIndex: compared in float32
-      while (passed < end && thresholds[passed] <= x) passed++;
+      while (passed < end && Math.fround(thresholds[passed]) <= x) passed++;
       j = passed - 1;
     } else {
       while (passed < end && thresholds[passed] < u) passed++;

@@ -156,8 +156,10 @@ test("exact rows: thresholdIndex is the floor, −1 below every score; grid rows
   }
   // Exact resolution compares in float32: just below float32(0.3) in float64 is still at 0.3 …
   assert.equal(core.thresholdIndex(thresholds, Math.fround(0.3) - 1e-12, true), 1);
-  // … and a float64 threshold between two float32 values falls to the lower one.
-  assert.equal(core.thresholdIndex(Float64Array.of(0.7), 0.7, true), -1);
+  // … and stored thresholds are compared as float32 too (they are float32 scores): a float64 row
+  // [0.7] holds float32(0.7), which a typed 0.7 reaches.
+  assert.equal(core.thresholdIndex(Float64Array.of(0.7), 0.7, true), 0);
+  assert.equal(core.thresholdIndex(Float64Array.of(0.7), 0.6999999, true), -1);
   assert.equal(core.thresholdIndex(thresholds, NaN, true), -1);
   assert.equal(core.thresholdIndex(new Float64Array(0), 0.5, true), -1);
   // A tie keeps the lower stored threshold in grid mode.
