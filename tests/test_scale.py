@@ -252,12 +252,12 @@ def test_ten_thousand_thresholds_are_written_listed_and_served_exactly(ten_thous
             answer = response.get_json()
             assert answer["steps"] == sorted(written[run])
             served_thresholds = wire.decode_array(answer["thresholds"])
-            positive, negative = wire.decode_array(answer["positive"]), wire.decode_array(answer["negative"])
-            assert served_thresholds.shape == (len(written[run]), 10_000)
+            if run == "numpy/validation":  # the grid, asked for explicitly
+                assert served_thresholds.shape == (len(written[run]), 10_000)
+                for position in range(len(written[run])):
+                    np.testing.assert_array_equal(served_thresholds[position], TEN_THOUSAND_THRESHOLDS)
             for position, step in enumerate(answer["steps"]):
-                np.testing.assert_array_equal(served_thresholds[position], TEN_THOUSAND_THRESHOLDS)
-                np.testing.assert_array_equal(positive[position], written[run][step].positive_histograms)
-                np.testing.assert_array_equal(negative[position], written[run][step].negative_histograms)
+                assert_served_step(answer, position, written[run][step])
             last = max(written[run])
             one_step = board.client.get(f"{PREFIX}/counts", query_string={
                 "run": run, "tag": "threshold_curves", "step": str(last)}).get_json()
