@@ -307,7 +307,10 @@ export function createConfusionView(container) {
         partKind = kind;
         part = kind === "confusion_matrix" ? createMatrixPart(body, () => setState) : createBinaryPart(body);
       }
-      title.textContent = kind === "confusion_matrix" ? "Confusion matrix (argmax)" : "Confusion matrix at the threshold";
+      // The rule the matrix was counted with, as logged ("argmax", "score > 0.5").
+      title.textContent = kind === "confusion_matrix"
+        ? `Confusion matrix (${model.tagInfo.decision || "argmax"})`
+        : "Confusion matrix at the threshold";
       part.update(model);
     },
     exportCsv: (model) => part?.exportCsv(model) ?? "",
