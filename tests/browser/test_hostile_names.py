@@ -297,13 +297,15 @@ def test_hostile_names_are_shown_as_text_and_nothing_runs(probe, hostile_server)
     name, data = download(plugin, lambda: confusion.locator("[data-export=csv]").click())
     assert_safe_filename(name)
     table = list(csv.reader(io.StringIO(data.decode("utf-8"))))
-    assert table[0] == ["true \\ predicted", *CLASSES]
-    assert [row[0] for row in table[1:]] == list(CLASSES)
+    context = ["run", "tag", "step", "decision"]
+    assert table[0] == [*context, "true \\ predicted", *CLASSES]
+    assert [row[0] for row in table[1:]] == [runs[0]] * len(CLASSES)
+    assert [row[len(context)] for row in table[1:]] == list(CLASSES)
     name, data = download(plugin, lambda: confusion.locator("[data-export=json]").click())
     assert_safe_filename(name)
     records = json.loads(data)
     assert [record["true \\ predicted"] for record in records] == list(CLASSES)
-    assert all(set(record) == {"true \\ predicted", *CLASSES} for record in records)
+    assert all(set(record) == {*context, "true \\ predicted", *CLASSES} for record in records)
 
     # IoU bars: the hovered class and the run in the tooltip; the class column of its exports.
     iou = plugin.testid("view-iou")

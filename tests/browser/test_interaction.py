@@ -175,12 +175,12 @@ def test_a_logdir_without_our_summaries_shows_the_empty_state_with_a_snippet(sta
     assert plugin_page.testid("readout").count() == 0 or plugin_page.testid("readout").is_hidden()
 
 
-def _rounded(value: float) -> str:
-    """JavaScript's `toFixed(4)` (ties away from zero)."""
-    return str(Decimal(float(value)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+def _rounded(value: float, digits: int = 4) -> str:
+    """JavaScript's `toFixed(digits)` (ties away from zero)."""
+    return str(Decimal(float(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
-def test_legends_show_the_cores_auc_with_its_error_ap_and_ece(plugin_page, browser_logdir):
+def test_legends_show_the_cores_auc_with_its_interval_ap_and_ece(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
     positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
     auc = core.roc_auc(positive, negative)
@@ -190,7 +190,9 @@ def test_legends_show_the_cores_auc_with_its_error_ap_and_ece(plugin_page, brows
     plugin_page.set_epoch(LAST_STEP)
     roc, pr, calibration = (
         plugin_page.testid(view).inner_text() for view in ("view-roc", "view-pr", "view-calibration"))
-    assert f"AUC {_rounded(auc)} ± {_rounded(auc_se)}" in roc, roc
+    # The 95 % interval, as the readout gives its Wilson intervals (a bare "±" would not say what it is).
+    low, high = max(0.0, auc - 1.959963984540054 * auc_se), min(1.0, auc + 1.959963984540054 * auc_se)
+    assert f"AUC {_rounded(auc)} (95 % CI {_rounded(low, 3)}–{_rounded(high, 3)})" in roc, roc
     assert f"AP {_rounded(core.average_precision(positive, negative))}" in pr, pr
     ece = core.expected_calibration_error(positive, negative, curves.thresholds, num_bins=10)
     assert f"ECE {_rounded(ece)}" in calibration, calibration
