@@ -2,17 +2,26 @@
 // of the part they share with other runs ("multic…/validation"), so the part that differs stays
 // visible; the whole name is in the element's title (shown on hover).
 
-const SEPARATOR = /[/\\_.\-: ]/;
+const SEPARATOR = /^[/\\_.\-: ]$/;
 const ELLIPSIS = "…";
+const segmenter = typeof Intl !== "undefined" && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
 
-/** Length of the longest common prefix of `a` and `b`. */
+/**
+ * The characters of `text` as the reader sees them (grapheme clusters: an emoji with its modifiers,
+ * a letter with its accents), so that shortening never splits one.
+ */
+export function graphemes(text) {
+  return segmenter ? Array.from(segmenter.segment(text), (part) => part.segment) : Array.from(text);
+}
+
+/** Length of the longest common prefix of the character arrays `a` and `b`. */
 function commonPrefix(a, b) {
   let k = 0;
   while (k < a.length && k < b.length && a[k] === b[k]) k++;
   return k;
 }
 
-/** Length of the longest common suffix of `a` and `b`. */
+/** Length of the longest common suffix of the character arrays `a` and `b`. */
 function commonSuffix(a, b) {
   let k = 0;
   while (k < a.length && k < b.length && a[a.length - 1 - k] === b[b.length - 1 - k]) k++;
@@ -20,34 +29,37 @@ function commonSuffix(a, b) {
 }
 
 /**
- * [start, end): the part of `name` that tells it apart from the other `names`. The prefix and
- * suffix it shares with its most similar other name are cut at separators (/ \ _ . - : space), so
- * "multiclass/train" vs "multiclass/validation" gives "train" and "validation", not "rain" and
- * "validatio". A name alone (or equal to every other) is all difference: [0, length).
+ * [start, end): the part of `name` that tells it apart from the other `names`, in `graphemes`.
+ * The prefix and suffix it shares with its most similar other name are cut at separators
+ * (/ \ _ . - : space), so "multiclass/train" vs "multiclass/validation" gives "train" and
+ * "validation", not "rain" and "validatio". A name alone (or equal to every other) is all
+ * difference: [0, length).
  */
 export function differingSpan(name, names) {
+  const chars = graphemes(name);
   let prefix = 0;
   let suffix = 0;
   for (const other of names) {
     if (other === name) continue;
-    prefix = Math.max(prefix, commonPrefix(name, other));
-    suffix = Math.max(suffix, commonSuffix(name, other));
+    const otherChars = graphemes(other);
+    prefix = Math.max(prefix, commonPrefix(chars, otherChars));
+    suffix = Math.max(suffix, commonSuffix(chars, otherChars));
   }
   // Back to the last separator inside the shared prefix (it stays with the prefix) …
-  while (prefix > 0 && !SEPARATOR.test(name[prefix - 1])) prefix--;
+  while (prefix > 0 && !SEPARATOR.test(chars[prefix - 1])) prefix--;
   // … and forward to the first separator inside the shared suffix.
-  while (suffix > 0 && !SEPARATOR.test(name[name.length - suffix])) suffix--;
+  while (suffix > 0 && !SEPARATOR.test(chars[chars.length - suffix])) suffix--;
   const start = prefix;
-  const end = Math.max(start, name.length - suffix);
-  return start < end ? [start, end] : [0, name.length];
+  const end = Math.max(start, chars.length - suffix);
+  return start < end ? [start, end] : [0, chars.length];
 }
 
-/** `text` with `removed` characters of its middle replaced by "…", keeping its first and last. */
-function elideMiddle(text, removed) {
-  if (removed <= 0) return text;
-  const kept = text.length - removed;
+/** Characters `chars` with `removed` of their middle replaced by "…", keeping the first and last. */
+function elideMiddle(chars, removed) {
+  if (removed <= 0) return chars.join("");
+  const kept = chars.length - removed;
   const head = Math.ceil(kept / 2);
-  return `${text.slice(0, head)}${ELLIPSIS}${text.slice(text.length - (kept - head))}`;
+  return `${chars.slice(0, head).join("")}${ELLIPSIS}${chars.slice(chars.length - (kept - head)).join("")}`;
 }
 
 /**
@@ -58,24 +70,22 @@ function elideMiddle(text, removed) {
  */
 export function shortenedName(name, span, removed) {
   const [start, end] = span;
+  const chars = graphemes(name);
+  const text = (from, to) => chars.slice(from, to).join("");
   const prefixRoom = Math.max(0, start - 2);
-  const suffixRoom = Math.max(0, name.length - end - 2);
+  const suffixRoom = Math.max(0, chars.length - end - 2);
   const fromPrefix = Math.min(removed, prefixRoom);
   const fromSuffix = Math.min(removed - fromPrefix, suffixRoom);
   const fromSpan = Math.min(removed - fromPrefix - fromSuffix, Math.max(0, end - start - 2));
-  const prefix = fromPrefix > 0
-    ? `${name.slice(0, start - 1 - fromPrefix)}${ELLIPSIS}${name.slice(start - 1, start)}`
-    : name.slice(0, start);
-  const suffix = fromSuffix > 0
-    ? `${name.slice(end, end + 1)}${ELLIPSIS}${name.slice(end + 1 + fromSuffix)}`
-    : name.slice(end);
-  return `${prefix}${elideMiddle(name.slice(start, end), fromSpan)}${suffix}`;
+  const prefix = fromPrefix > 0 ? `${text(0, start - 1 - fromPrefix)}${ELLIPSIS}${text(start - 1, start)}` : text(0, start);
+  const suffix = fromSuffix > 0 ? `${text(end, end + 1)}${ELLIPSIS}${text(end + 1 + fromSuffix)}` : text(end);
+  return `${prefix}${elideMiddle(chars.slice(start, end), fromSpan)}${suffix}`;
 }
 
 /** How many characters `shortenedName` can leave out of `name` at most. */
 export function maxRemovable(name, span) {
   const [start, end] = span;
-  return Math.max(0, start - 2) + Math.max(0, name.length - end - 2) + Math.max(0, end - start - 2);
+  return Math.max(0, start - 2) + Math.max(0, graphemes(name).length - end - 2) + Math.max(0, end - start - 2);
 }
 
 /**

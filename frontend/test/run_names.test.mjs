@@ -1,7 +1,7 @@
 // Run names shortened in the middle of what they share, so the part that tells runs apart stays.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { differingSpan, fitName, maxRemovable, shortenedName } from "../src/run_names.js";
+import { differingSpan, fitName, graphemes, maxRemovable, shortenedName } from "../src/run_names.js";
 
 // One unit per character: widths in characters.
 const chars = (text) => text.length;
@@ -42,4 +42,13 @@ test("shared suffixes go next, then the middle of the differing part", () => {
   assert.equal(fitName(name, names, 14, chars), "e…/seed1/…tion");
   // Narrower than the differing part: its middle goes, its first and last characters stay.
   assert.equal(fitName("averyveryverylongname", ["other"], 8, chars), "aver…ame");
+});
+
+test("shortening never splits an emoji, a flag or a letter with its accent", () => {
+  const name = "run 🐱‍👤🧪🇩🇪 é́ tail/validation";
+  for (let removed = 1; removed <= maxRemovable(name, differingSpan(name, [name])); removed++) {
+    const shown = shortenedName(name, differingSpan(name, [name]), removed);
+    // Every character shown is one of the name's (or the ellipsis): no lone surrogate or half cluster.
+    for (const char of graphemes(shown)) assert.ok(char === "…" || graphemes(name).includes(char), `${removed}: ${shown}`);
+  }
 });

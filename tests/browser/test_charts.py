@@ -16,7 +16,7 @@ from tests.browser.conftest import one_loader
 
 LAST_STEP = 2
 
-# Pixels of the chart canvas of a view in a box given in CSS px of the page: {"r,g,b": count}.
+# Pixels of the first canvas of a view in a box in CSS px of the plugin's frame: {"r,g,b": count}.
 _COLOURS_IN_BOX_JS = """([view, box]) => {
   const canvas = view.querySelector('canvas');
   const rect = canvas.getBoundingClientRect();
@@ -35,9 +35,18 @@ _COLOURS_IN_BOX_JS = """([view, box]) => {
 
 
 def _colours_in(plugin_page, view: str, left: float, top: float, width: float, height: float) -> dict[str, int]:
+    """Colours in a box given in the plugin frame's CSS px (see `_frame_box`)."""
     element = plugin_page.testid(view).element_handle()
     box = {"left": left, "top": top, "width": width, "height": height}
     return plugin_page.frame.evaluate(_COLOURS_IN_BOX_JS, [element, box])
+
+
+def _frame_box(locator) -> dict:
+    """An element's box in the plugin frame's CSS px (Playwright's `bounding_box` is in the page's)."""
+    return locator.evaluate("""(node) => {
+      const r = node.getBoundingClientRect();
+      return {x: r.left, y: r.top, width: r.width, height: r.height};
+    }""")
 
 
 def _run_colour(plugin_page, run: str) -> str:
@@ -48,7 +57,8 @@ def _run_colour(plugin_page, run: str) -> str:
 
 
 def _plot_box(plugin_page, view: str) -> dict:
-    return plugin_page.testid(view).locator(".u-over").first.bounding_box()
+    """The plotting area of a uPlot view, in the plugin frame's CSS px."""
+    return _frame_box(plugin_page.testid(view).locator(".u-over").first)
 
 
 @one_loader
@@ -144,8 +154,10 @@ def test_zoomed_matrix_shows_no_cut_numbers_and_its_tooltip_follows_the_zoom(plu
     plugin_page.show("multiclass/validation", "confusion_matrix")
     view = plugin_page.testid("view-confusion")
     canvas = view.locator("canvas").first
-    box = canvas.bounding_box()
     (left, top, side), _ = _heatmap_geometry(canvas)
+    # Hovering scrolls the matrix into the window; the mouse then works in page coordinates.
+    canvas.hover(position={"x": left + side / 2, "y": top + side / 2})
+    box = canvas.bounding_box()
     mouse = plugin_page.page.mouse
 
     # Zoom in at the middle, to 3 cells across.
@@ -166,10 +178,11 @@ def test_zoomed_matrix_shows_no_cut_numbers_and_its_tooltip_follows_the_zoom(plu
     cut = 1 - (x0 % 1)  # the visible part of the leftmost column, in cells
     assert abs(cut * cell - cell / 2 - 3) < 1, f"the pan should cut a column 3 px past its middle: x0={x0}"
     # The cut column's strip, in two fully visible rows: the cells' fill only, no digits.
-    strip = _colours_in(plugin_page, "view-confusion", box["x"] + left + 1, box["y"] + top + (1 - y0 % 1) * cell + 2,
-                        cut * cell - 2, cell * 2 - 4)
-    text_ink = {key: count for key, count in strip.items() if key in ("0,0,0", "255,255,255")}
-    assert not text_ink, f"a cut number is drawn next to the row labels: {strip}"
+    in_frame = _frame_box(canvas)
+    strip = _colours_in(plugin_page, "view-confusion", in_frame["x"] + left + 1,
+                        in_frame["y"] + top + (1 - y0 % 1) * cell + 2, cut * cell - 2, cell * 2 - 4)
+    # Filled cells and grid lines are a few colours; digits add their anti-aliased shades.
+    assert len(strip) <= 4, f"a cut number is drawn next to the row labels: {strip}"
 
     # Hover a cell near the left edge, then zoom out there: clamped at the matrix's edge, the view
     # shifts, and the cell under the pointer with it.
