@@ -186,6 +186,8 @@ export function createControls(container, store) {
     setStep(stepAfter(steps, store.get().step, offset));
   };
   doc.addEventListener("keydown", onKey);
+  // Names measured before Roboto arrived used a fallback font's widths.
+  doc.fonts?.ready.then(() => fitRunNames());
 
   function renderRuns(allRuns, runColors, selected) {
     const signature = JSON.stringify([runsWithTag, allRuns.map((run) => runColors[run])]);

@@ -158,6 +158,8 @@ export function createReadout(container, store, exportUrl) {
     }
   }
   new ResizeObserver(fitHeaders).observe(table);
+  // Names measured before Roboto arrived used a fallback font's widths.
+  container.ownerDocument.fonts?.ready.then(fitHeaders);
 
   function buildTable(points, beta, kind) {
     // An argmax matrix has no threshold: no row for one.
