@@ -4,15 +4,14 @@
 import { createControls } from "./controls.js";
 import { el } from "./dom.js";
 import { createViewCard, viewsFor } from "./layout.js";
+import { createPoller, listenToHostReload } from "./live.js";
 import { createModelBuilder } from "./model.js";
 import { createReadout } from "./readout.js";
 import { assignRunColors, indexTags, reconcileState } from "./selection.js";
 import { DEFAULT_STATE, createStore, persistState, restoreState } from "./state.js";
 import { applyTheme, readHostTheme, watchHostTheme } from "./theme.js";
 
-/** How often "follow latest" asks for new epochs. */
-export const FOLLOW_POLL_MS = 5000;
-const DATA_KEYS = ["runs", "tag", "step", "classKey"];
+const DATA_KEYS = ["runs", "tag", "step", "classKey", "className"];
 /** State keys that change what views draw but never which runs, tag, class or step are valid. */
 const VIEW_ONLY_KEYS = new Set(["threshold", "beta", "costRatio", "minPrecision", "minRecall", "minSpecificity", "normalization", "sortBy", "showDet", "theme"]);
 
@@ -64,8 +63,13 @@ export function createApp(root, { client, win = window }) {
       el("code", {}, "tb_metrics_plugin.summary.threshold_curves_pb(name, labels, scores)"),
       " with ",
       el("code", {}, "tb_metrics_plugin.SummaryWriter(logdir)"),
-      ". This page checks for new data every few seconds.",
+      ". This page checks for new data on its own and when TensorBoard reloads.",
     ]),
+  ]);
+  // The user unticked every run: say so rather than tick one again behind their back.
+  const noRunState = el("div", { className: "tbm-empty tbm-no-run", hidden: true }, [
+    el("h2", {}, "Select a run"),
+    el("p", {}, "Tick a run in the Runs list above, or click its name to show it alone."),
   ]);
   const controlsBox = el("div", { className: "tbm-controls" });
   const detToggle = el("input", { type: "checkbox", onchange: () => store.set({ showDet: detToggle.checked }) });
@@ -75,7 +79,8 @@ export function createApp(root, { client, win = window }) {
   ]);
   const readoutBox = el("aside", { className: "tbm-readout" });
   const viewsBox = el("div", { className: "tbm-views" });
-  const content = el("div", { hidden: true }, [controlsBox, el("div", { className: "tbm-main" }, [readoutBox, viewsBox])]);
+  const main = el("div", { className: "tbm-main" }, [readoutBox, viewsBox]);
+  const content = el("div", { hidden: true }, [controlsBox, noRunState, main]);
   root.append(errorBar, loading, emptyState, content);
 
   const controls = createControls(controlsBox, store);
@@ -94,7 +99,6 @@ export function createApp(root, { client, win = window }) {
   let pendingRequests = 0;
   let pendingKeys = new Set();
   let frame = null;
-  let pollTimer = null;
   const problems = { tags: [], data: [] };
 
   function showProblems() {
@@ -109,7 +113,10 @@ export function createApp(root, { client, win = window }) {
     loading.classList.toggle("tbm-overlay-loading", tagIndex !== null);
   }
 
-  /** Loads the tag list; `quiet` (polling) shows no loading indicator. */
+  /**
+   * Loads the tag list; `quiet` (polling) shows no loading indicator.
+   * @returns {Promise<boolean>} whether it changed (new runs, tags or epochs)
+   */
   async function refreshTags({ quiet = false } = {}) {
     if (!quiet) setLoading(1);
     let tagsJson;
@@ -118,7 +125,7 @@ export function createApp(root, { client, win = window }) {
     } catch (error) {
       problems.tags = [error.message];
       showProblems();
-      return;
+      return false;
     } finally {
       if (!quiet) setLoading(-1);
     }
@@ -127,7 +134,7 @@ export function createApp(root, { client, win = window }) {
       // Nothing new; a poll that failed before may have left its message up.
       problems.tags = tagIndex.problems;
       showProblems();
-      return;
+      return false;
     }
     tagsSignature = signature;
     tagIndex = indexTags(tagsJson);
@@ -138,8 +145,8 @@ export function createApp(root, { client, win = window }) {
     const empty = tagIndex.tags.length === 0;
     showIf(emptyState, "empty-state", empty);
     content.hidden = empty;
-    if (empty) return;
-    applyState(store.get(), new Set(DATA_KEYS));
+    if (!empty) applyState(store.get(), new Set(DATA_KEYS));
+    return true;
   }
 
   let controlsContext = null;
@@ -162,14 +169,21 @@ export function createApp(root, { client, win = window }) {
         tags: tagIndex.tags,
         runColors,
         classNames: reconciled.tagInfo.class_names,
+        classKey: reconciled.classKey,
+        classNote: reconciled.classNote,
         steps: reconciled.tagInfo.steps,
+        kind: reconciled.tagInfo.kind,
+        decision: reconciled.tagInfo.decision,
       };
     }
     if (changedKeys.has("theme")) applyTheme(state.theme, root.ownerDocument);
     controls.update(state, controlsContext);
     detToggle.checked = state.showDet;
     detControl.hidden = reconciled.tagInfo.kind !== "threshold_curves";
-    schedulePolling(state);
+    const noRun = state.runs.length === 0;
+    showIf(noRunState, "no-run-selected", noRun);
+    main.hidden = noRun;
+    if (noRun) return;
     for (const key of changedKeys) pendingKeys.add(key);
     if (DATA_KEYS.some((key) => changedKeys.has(key))) {
       loadData(state);
@@ -224,7 +238,8 @@ export function createApp(root, { client, win = window }) {
   }
 
   function renderViews() {
-    const state = store.get();
+    if (!reconciled || store.get().runs.length === 0) return;
+    const state = shownState(store.get());
     const changedKeys = pendingKeys;
     pendingKeys = new Set();
     const kind = reconciled.tagInfo.kind;
@@ -248,20 +263,14 @@ export function createApp(root, { client, win = window }) {
     for (const card of cards) card.update(model, changedKeys);
   }
 
+  /** The state the views draw: the user's choices with the class key shown for this tag. */
+  function shownState(state) {
+    return state.classKey === reconciled.classKey ? state : { ...state, classKey: reconciled.classKey };
+  }
+
   function reportViewError(message) {
     problems.data = [...problems.data, message];
     showProblems();
-  }
-
-  /** While "follow latest" is on (or nothing is logged yet), asks for new epochs every few seconds. */
-  function schedulePolling(state) {
-    const wanted = state.followLatest || (tagIndex && tagIndex.tags.length === 0);
-    if (wanted && pollTimer === null) {
-      pollTimer = win.setInterval(() => refreshTags({ quiet: true }), FOLLOW_POLL_MS);
-    } else if (!wanted && pollTimer !== null) {
-      win.clearInterval(pollTimer);
-      pollTimer = null;
-    }
   }
 
   store.subscribe(applyState);
@@ -278,10 +287,11 @@ export function createApp(root, { client, win = window }) {
         scheduleRender();
       });
       await refreshTags();
-      // An empty log directory is polled too: the tab fills in once training starts.
-      if (tagIndex && tagIndex.tags.length === 0 && pollTimer === null) {
-        pollTimer = win.setInterval(() => refreshTags({ quiet: true }), FOLLOW_POLL_MS);
-      }
+      // New epochs and runs appear on their own, as in TensorBoard's dashboards; an empty log
+      // directory fills in once training starts.
+      const poller = createPoller(() => refreshTags({ quiet: true }), win);
+      poller.start();
+      listenToHostReload(win, () => poller.refreshNow());
     },
   };
 }

@@ -3,6 +3,8 @@
 
 import { el } from "./dom.js";
 import { formatThresholdValue } from "./readout.js";
+import { fitRunName } from "./run_names.js";
+import { uniqueClassName } from "./selection.js";
 
 /** Slider resolution; the typed input accepts any value in [0, 1]. */
 export const THRESHOLD_SLIDER_STEP = 0.001;
@@ -30,6 +32,16 @@ export function stepAfter(steps, current, offset) {
 
 function clampThreshold(value) {
   return Math.min(1, Math.max(0, value));
+}
+
+/** Widest a run name may be in the run list before it is shortened (px). */
+const RUN_NAME_MAX_WIDTH = 320;
+
+/** Shows or hides a note; its test id is present only while it is shown. */
+function showNote(element, testid, shown) {
+  element.hidden = !shown;
+  if (shown) element.dataset.testid = testid;
+  else delete element.dataset.testid;
 }
 
 function isTextEntry(target) {
@@ -76,7 +88,13 @@ export function createControls(container, store) {
     max: "1",
     step: "any",
   });
-  const classControl = el("label", { className: "tbm-control" }, [el("span", { className: "tbm-label" }, "Class"), classSelect]);
+  const classNote = el("div", { className: "tbm-hint tbm-class-note", hidden: true, attrs: { role: "status" } });
+  const classControl = el("div", { className: "tbm-control" }, [
+    el("label", { className: "tbm-control" }, [el("span", { className: "tbm-label" }, "Class"), classSelect]),
+    classNote,
+  ]);
+  const thresholdLabel = el("span", { className: "tbm-label" });
+  const thresholdNote = el("div", { className: "tbm-hint", dataset: { testid: "threshold-note" } });
 
   container.append(
     el("div", { className: "tbm-control" }, [el("span", { className: "tbm-label" }, "Runs"), runList]),
@@ -88,31 +106,41 @@ export function createControls(container, store) {
       el("label", { className: "tbm-row" }, [followLatest, "Follow latest"]),
     ]),
     el("div", { className: "tbm-control" }, [
-      el("span", { className: "tbm-label" }, "Threshold (score > t is positive)"),
+      thresholdLabel,
       el("div", { className: "tbm-row" }, [thresholdSlider, thresholdInput]),
+      thresholdNote,
     ]),
   );
 
   let steps = [];
   let runsWithTag = [];
+  let classNames = [];
   let lastContext = null;
   let lastStep = null;
   let lastFollow = null;
 
+  // As in TensorBoard's run selector: the box adds or removes a run, a click on its name shows it alone.
   runList.addEventListener("change", () => {
     const checked = [...runList.querySelectorAll("input:checked")].map((input) => input.value);
     // Keep the order of the list, so the first selected run (the one the optimisers use) is stable.
     store.set({ runs: runsWithTag.filter((run) => checked.includes(run)) });
   });
+  runList.addEventListener("click", (event) => {
+    const name = event.target instanceof Element ? event.target.closest("[data-run-name]") : null;
+    if (name) store.set({ runs: [name.dataset.runName] });
+  });
   tagSelect.addEventListener("change", () => store.set({ tag: tagSelect.value }));
-  classSelect.addEventListener("change", () => store.set({ classKey: classSelect.value }));
+  classSelect.addEventListener("change", () => {
+    const classKey = classSelect.value;
+    // The class is remembered by name (other tags may order classes differently), unless its name
+    // is not unique in this tag: then by index.
+    store.set({ classKey, className: uniqueClassName(classNames, classKey) });
+  });
 
   const setStep = (step) => {
     if (steps.length === 0) return;
-    const patch = { step };
-    // Moving back in time means the user wants to look at that epoch, not at the newest one.
-    if (step !== steps[steps.length - 1]) patch.followLatest = false;
-    store.set(patch);
+    // At the latest epoch the view moves on with training; at an earlier one it stays there.
+    store.set({ step, followLatest: step === steps[steps.length - 1] });
   };
   epochSlider.addEventListener("input", () => setStep(nearestStep(steps, Number(epochSlider.value))));
   // Logged steps may be sparse (every 5th epoch): arrow keys go to the neighbouring logged step.
@@ -159,23 +187,37 @@ export function createControls(container, store) {
     setStep(stepAfter(steps, store.get().step, offset));
   };
   doc.addEventListener("keydown", onKey);
+  // Names measured before Roboto arrived used a fallback font's widths.
+  doc.fonts?.ready.then(() => fitRunNames());
 
   function renderRuns(allRuns, runColors, selected) {
     const signature = JSON.stringify([runsWithTag, allRuns.map((run) => runColors[run])]);
     if (runList.dataset.signature !== signature) {
       runList.dataset.signature = signature;
       runList.replaceChildren(
-        ...runsWithTag.map((run) =>
-          el("label", { className: "tbm-run", title: run }, [
-            el("input", { type: "checkbox", value: run }),
+        ...runsWithTag.map((run) => {
+          const name = el("button", { type: "button", className: "tbm-run-label", dataset: { runName: run } });
+          return el("div", { className: "tbm-run" }, [
+            el("input", { type: "checkbox", value: run, title: `Add or remove ${run}`, attrs: { "aria-label": run } }),
             el("span", { className: "tbm-swatch", style: { background: runColors[run] } }),
-            el("span", {}, run),
-          ]),
-        ),
+            name,
+          ]);
+        }),
       );
       if (runsWithTag.length === 0) runList.append(el("span", { className: "tbm-muted" }, "No run has this tag."));
+      fitRunNames();
     }
     for (const input of runList.querySelectorAll("input")) input.checked = selected.includes(input.value);
+  }
+
+  /** Run names whole when they fit the list's width, else shortened in the middle. */
+  function fitRunNames() {
+    const buttons = [...runList.querySelectorAll("[data-run-name]")];
+    const names = buttons.map((button) => button.dataset.runName);
+    for (const button of buttons) {
+      const run = button.dataset.runName;
+      fitRunName(button, run, names, RUN_NAME_MAX_WIDTH, `${run} (click to show this run alone)`);
+    }
   }
 
   function renderSelect(select, options, value) {
@@ -197,9 +239,19 @@ export function createControls(container, store) {
         lastFollow = state.followLatest;
         steps = context.steps;
         runsWithTag = context.runsWithTag;
+        classNames = context.classNames;
         renderRuns(context.allRuns, context.runColors, state.runs);
         renderSelect(tagSelect, context.tags.map((tag) => ({ value: tag, label: tag })), state.tag ?? "");
-        renderSelect(classSelect, classOptions(context.classNames), state.classKey);
+        renderSelect(classSelect, classOptions(context.classNames), context.classKey);
+        classNote.textContent = context.classNote;
+        showNote(classNote, "class-note", context.classNote !== "");
+        // An argmax matrix (or one at a fixed score cut) does not move with the threshold.
+        const thresholdActs = context.kind !== "confusion_matrix";
+        thresholdSlider.disabled = !thresholdActs;
+        thresholdInput.disabled = !thresholdActs;
+        thresholdLabel.textContent = thresholdActs ? "Threshold (score > t is positive)" : "Threshold (not used by this tag)";
+        thresholdNote.textContent = thresholdActs ? "" : `A confusion-matrix tag was counted at a fixed decision: ${context.decision || "argmax"}.`;
+        thresholdNote.hidden = thresholdActs;
         epochSlider.min = String(steps[0] ?? 0);
         epochSlider.max = String(steps[steps.length - 1] ?? 0);
         epochSlider.disabled = steps.length <= 1;

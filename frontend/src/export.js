@@ -85,6 +85,32 @@ export function toCsv(header, rows) {
   return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\n") + "\n";
 }
 
+/** A parsed field written back as it was read (quoted fields quoted again). */
+function rawField({ text, quoted }) {
+  return quoted ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
+ * CSV text with the same value in every row for each of `columns` ([name, value] pairs), placed
+ * after the "run" column (or first). A name the CSV already has is left out, except "threshold",
+ * which then becomes "selected_threshold" (the rows' own column lists stored thresholds).
+ */
+export function withColumns(csv, columns) {
+  const rows = parseCsv(csv);
+  if (rows.length === 0) return csv;
+  const header = rows[0].map((field) => field.text);
+  const added = columns
+    .map(([name, value]) => [name === "threshold" && header.includes(name) ? "selected_threshold" : name, value])
+    .filter(([name]) => !header.includes(name));
+  const at = header.indexOf("run") + 1;
+  const names = added.map(([name]) => csvField(name));
+  const values = added.map(([, value]) => csvField(value));
+  return rows.map((fields, r) => {
+    const raw = fields.map(rawField);
+    return [...raw.slice(0, at), ...(r === 0 ? names : values), ...raw.slice(at)].join(",");
+  }).join("\n") + "\n";
+}
+
 // File names are kept well under the 255 bytes most file systems allow per name.
 const MAX_FILE_NAME_PART = 60;
 const MAX_FILE_NAME_STEM = 150;
@@ -92,18 +118,21 @@ const MAX_FILE_NAME_STEM = 150;
 /**
  * A file name safe on every OS, from parts like ["val", "roc", "step 3"]: ASCII letters, digits,
  * ".", "_" and "-" only, each part at most MAX_FILE_NAME_PART characters and the whole name
- * bounded (middle parts are cut first: the last part, such as the step, is kept).
+ * bounded. The longest parts (usually run names) are cut first, so short ones such as the class,
+ * the step and the threshold stay whole.
  */
 export function exportFileName(parts, extension) {
   const cleaned = parts
     .filter((part) => part !== null && part !== undefined && part !== "")
     .map((part) => String(part).replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, MAX_FILE_NAME_PART).replace(/^_+|_+$/g, ""))
     .filter((part) => part !== "");
-  let stem = cleaned.join("_");
-  if (stem.length > MAX_FILE_NAME_STEM && cleaned.length > 1) {
-    const last = cleaned[cleaned.length - 1];
-    stem = `${cleaned.slice(0, -1).join("_").slice(0, MAX_FILE_NAME_STEM - last.length - 1)}_${last}`;
+  let excess = cleaned.join("_").length - MAX_FILE_NAME_STEM;
+  while (excess > 0) {
+    const longest = cleaned.reduce((best, part, index) => (part.length > cleaned[best].length ? index : best), 0);
+    cleaned[longest] = cleaned[longest].slice(0, -1);
+    excess--;
   }
+  const stem = cleaned.filter((part) => part !== "").join("_");
   return `${stem || "tb_metrics"}.${extension}`;
 }
 

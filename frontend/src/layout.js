@@ -10,12 +10,16 @@ import { createPrView } from "./views/pr.js";
 import { createRocView } from "./views/roc.js";
 import { createThresholdView } from "./views/threshold.js";
 import { el } from "./dom.js";
-import { csvToRecords, downloadFile, exportFileName } from "./export.js";
+import { csvToRecords, downloadFile, exportFileName, withColumns } from "./export.js";
+import { exportContext } from "./export_naming.js";
 
 const CURVES = "threshold_curves";
 const MATRIX = "confusion_matrix";
 
-/** Every view: its id (data-testid "view-<id>"), factory, the tag kinds it serves, full width? */
+/**
+ * Every view: its id (data-testid "view-<id>"), factory, the tag kinds it serves, full width for
+ * some, and whether it shows every logged step (its exports then name no single step).
+ */
 export const VIEW_SPECS = [
   { id: "roc", create: createRocView, kinds: [CURVES] },
   { id: "pr", create: createPrView, kinds: [CURVES] },
@@ -25,7 +29,7 @@ export const VIEW_SPECS = [
   { id: "det", create: createDetView, kinds: [CURVES], optional: "showDet" },
   { id: "confusion", create: createConfusionView, kinds: [CURVES, MATRIX], wideFor: [MATRIX] },
   { id: "iou", create: createIouView, kinds: [CURVES, MATRIX] },
-  { id: "epochs", create: createEpochsView, kinds: [CURVES, MATRIX] },
+  { id: "epochs", create: createEpochsView, kinds: [CURVES, MATRIX], allSteps: true },
 ];
 
 /** The view specs to show for a tag kind and state (DET only when asked for). */
@@ -53,11 +57,9 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
   const view = spec.create(body);
   const viewRoot = body.querySelector(`[data-testid="view-${spec.id}"]`) ?? body;
 
-  const fileName = (extension) => {
-    const model = getModel();
-    const state = model?.state ?? {};
-    return exportFileName([state.tag, spec.id, ...(state.runs ?? []), state.step != null ? `step${state.step}` : ""], extension);
-  };
+  const fileName = (model, extension) => exportFileName(exportContext(model, spec).fileParts, extension);
+  // Every row says what it holds: run, tag, step, class or average, threshold (or decision).
+  const csvOf = (model) => withColumns(view.exportCsv(model), exportContext(model, spec).columns);
   const guarded = (action) => async () => {
     const model = getModel();
     if (!model) return;
@@ -68,12 +70,9 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
     }
   };
   const buttons = {
-    csv: guarded((model) => downloadFile(view.exportCsv(model), fileName("csv"), "text/csv")),
-    json: guarded((model) => {
-      const content = view.exportJson ? view.exportJson(model) : csvToRecords(view.exportCsv(model));
-      return downloadFile(JSON.stringify(content, null, 1), fileName("json"), "application/json");
-    }),
-    png: guarded(async () => downloadFile(await pngBlobOrUrl(view.exportPng()), fileName("png"), "image/png")),
+    csv: guarded((model) => downloadFile(csvOf(model), fileName(model, "csv"), "text/csv")),
+    json: guarded((model) => downloadFile(JSON.stringify(csvToRecords(csvOf(model)), null, 1), fileName(model, "json"), "application/json")),
+    png: guarded(async (model) => downloadFile(await pngBlobOrUrl(view.exportPng()), fileName(model, "png"), "image/png")),
   };
   const actions = el(
     "span",

@@ -3,6 +3,7 @@
 
 import * as core from "./core.js";
 import { el } from "./dom.js";
+import { fitRunName } from "./run_names.js";
 
 /** Readout rows: metric name (data-metric), label, and what its Wilson interval counts (if any). */
 const METRICS = [
@@ -23,6 +24,11 @@ const METRICS = [
   { name: "fn", label: "FN" },
 ];
 const COUNT_METRICS = new Set(["tp", "fp", "tn", "fn"]);
+/** Width of the metric-name column, and the least width of a run's column (px). */
+const LABEL_COLUMN_PX = 118;
+const RUN_COLUMN_MIN_PX = 84;
+/** Room a run header's colour dot and cell padding take (px). */
+const RUN_HEADER_CHROME_PX = 22;
 
 /** A number for the table: counts as integers (weighted counts with 4 digits), rates with 4 decimals. */
 export function formatMetric(name, value) {
@@ -84,6 +90,7 @@ function formatInterval([low, high]) {
  * @returns {{update(model: object, changedKeys: Set<string>): void}}
  */
 export function createReadout(container, store, exportUrl) {
+  const heading = el("h3", { dataset: { testid: "readout-heading" } }, "At this threshold");
   const subtitle = el("div", { className: "tbm-muted" });
   const table = el("table");
   const note = el("div", { className: "tbm-hint", attrs: { role: "status" } });
@@ -150,7 +157,7 @@ export function createReadout(container, store, exportUrl) {
   ]);
   container.append(
     el("div", { dataset: { testid: "readout" } }, [
-      el("h3", {}, "At this threshold"),
+      heading,
       subtitle,
       el("div", { className: "tbm-table-scroll" }, table),
       matrixBox,
@@ -194,14 +201,31 @@ export function createReadout(container, store, exportUrl) {
   // place (rebuilding ~100 cells each frame showed up in the drag profile).
   let tableSignature = "";
   let valueCells = [];
+  let rowMetrics = METRICS;
+  let runNames = [];
 
-  function buildTable(points, beta) {
-    const head = el("tr", {}, [el("th", {}, "metric"), ...points.map((point) => el("th", { title: point.run }, [
+  /** Run headers whole when they fit their column, else shortened in the middle (whole on hover). */
+  function fitHeaders() {
+    for (const name of table.querySelectorAll("thead [data-run]")) {
+      const width = name.parentElement.clientWidth - RUN_HEADER_CHROME_PX;
+      if (width > 0) fitRunName(name, name.dataset.run, runNames, width);
+    }
+  }
+  new ResizeObserver(fitHeaders).observe(table);
+  // Names measured before Roboto arrived used a fallback font's widths.
+  container.ownerDocument.fonts?.ready.then(fitHeaders);
+
+  function buildTable(points, beta, kind) {
+    // An argmax matrix has no threshold: no row for one.
+    rowMetrics = kind === "threshold_curves" ? METRICS : METRICS.filter((metric) => metric.name !== "threshold");
+    runNames = points.map((point) => point.run);
+    table.style.minWidth = `${LABEL_COLUMN_PX + RUN_COLUMN_MIN_PX * points.length}px`;
+    const head = el("tr", {}, [el("th", { style: { width: `${LABEL_COLUMN_PX}px` } }, "metric"), ...points.map((point) => el("th", {}, [
       el("span", { className: "tbm-swatch", style: { background: point.color, display: "inline-block", marginRight: "4px" } }),
-      el("span", { className: "tbm-run-name" }, point.run),
+      el("span", { className: "tbm-run-name", dataset: { run: point.run } }, point.run),
     ]))]);
     valueCells = [];
-    const rows = METRICS.map((metric) =>
+    const rows = rowMetrics.map((metric) =>
       el("tr", {}, [
         el("td", {}, metric.name === "fbeta" ? `F-β (β = ${beta})` : metric.label),
         ...points.map((point) => {
@@ -214,16 +238,17 @@ export function createReadout(container, store, exportUrl) {
       ]),
     );
     table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
+    fitHeaders();
   }
 
-  function renderTable(points, beta) {
-    const signature = JSON.stringify([points.map((point) => [point.run, point.color]), beta]);
+  function renderTable(points, beta, kind) {
+    const signature = JSON.stringify([points.map((point) => [point.run, point.color]), beta, kind]);
     if (signature !== tableSignature) {
       tableSignature = signature;
-      buildTable(points, beta);
+      buildTable(points, beta, kind);
     }
     let k = 0;
-    for (const metric of METRICS) {
+    for (const metric of rowMetrics) {
       for (const point of points) {
         const { cell, text, interval } = valueCells[k++];
         const value = point.metrics[metric.name];
@@ -268,16 +293,18 @@ export function createReadout(container, store, exportUrl) {
       renderRunPicker((model.curves ?? []).map((curve) => curve.run));
       const className = model.classLabel;
       const missing = model.runsWithoutData.length ? ` · no data at this epoch: ${model.runsWithoutData.join(", ")}` : "";
+      // A confusion-matrix tag was counted at a fixed decision; say which, not "at this threshold".
+      heading.textContent = kind === "threshold_curves" ? "At this threshold" : `At the logged decision: ${model.tagInfo.decision || "argmax"}`;
       const thinned = (model.curves ?? []).find((curve) => curve.axisThresholds > curve.thresholds.length);
       const thinnedNote = thinned
         ? ` · average curves at ${thinned.thresholds.length.toLocaleString("en-US")} of the classes' ${thinned.axisThresholds.toLocaleString("en-US")} thresholds`
         : "";
-      subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${kind === "threshold_curves" ? "" : " · argmax decision"}${missing}${thinnedNote}`;
+      subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${missing}${thinnedNote}`;
       if (points.length === 0) {
         tableSignature = "";
         table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", {}, "No data for the selected runs at this epoch."))));
       } else {
-        renderTable(points, state.beta);
+        renderTable(points, state.beta, kind);
       }
       const run = points[0]?.run;
       downloadBox.hidden = !run;

@@ -4,11 +4,15 @@
 
 /** Every state key with its default value. */
 export const DEFAULT_STATE = Object.freeze({
-  runs: [],
+  // null: not chosen yet (the tab picks a validation run); []: the user unticked every run.
+  runs: null,
   tag: null,
+  // The chosen class (index or average) and that class's name, by which it is found in other tags.
   classKey: "0",
+  className: null,
   step: null,
-  followLatest: false,
+  // On while the user is at the latest epoch: new epochs are then shown as they are logged.
+  followLatest: true,
   threshold: 0.5,
   beta: 1,
   costRatio: 1,
@@ -90,6 +94,7 @@ const CODECS = {
     encode: String,
     decode: (text) => (/^\d+$/.test(text) || AVERAGES.includes(text) ? text : undefined),
   },
+  className: { encode: String, decode: (text) => text },
   step: { encode: String, decode: (text) => parseNumber(text, -Infinity, Infinity) },
   followLatest: { encode: (v) => (v ? "1" : "0"), decode: parseBoolean },
   threshold: { encode: String, decode: (text) => parseNumber(text, 0, 1) },

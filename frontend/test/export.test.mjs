@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { csvToRecords, exportFileName, toCsv } from "../src/export.js";
+import { csvToRecords, exportFileName, toCsv, withColumns } from "../src/export.js";
+import { exportContext } from "../src/export_naming.js";
 
 const HOSTILE = [
   "007", "1e3", "NaN", " ", "-0", "Infinity", "a,b", 'say "hi"', "line\nbreak", "cr\r\nlf", "<script>x</script>",
@@ -31,4 +32,49 @@ test("export file names are plain ASCII, bounded, and keep the last part", () =>
   assert.ok(name.length <= 160, name);
   assert.ok(name.endsWith("_step12.csv"), name);
   assert.equal(exportFileName(["\u202e😀", "تقييم"], "json"), "tb_metrics.json");
+});
+
+test("context columns go after the run column; a view's own threshold column keeps its name", () => {
+  const csv = toCsv(["run", "threshold", "tpr"], [["a,b", 0.25, 1], ["c", 0.5, 0.5]]);
+  const added = withColumns(csv, [["tag", "curves"], ["step", 3], ["class", "007"], ["average", ""], ["threshold", 0.5]]);
+  assert.equal(added.split("\n")[0], "run,tag,step,class,average,selected_threshold,threshold,tpr");
+  assert.deepEqual(csvToRecords(added), [
+    { run: "a,b", tag: "curves", step: 3, class: "007", average: "", selected_threshold: 0.5, threshold: 0.25, tpr: 1 },
+    { run: "c", tag: "curves", step: 3, class: "007", average: "", selected_threshold: 0.5, threshold: 0.5, tpr: 0.5 },
+  ]);
+  // Columns a view already has are not repeated; without a run column they go first.
+  assert.equal(withColumns(toCsv(["step", "x"], [[1, 2]]), [["tag", "t"], ["step", 9]]), "tag,step,x\nt,1,2\n");
+  assert.equal(withColumns("", [["tag", "t"]]), "");
+});
+
+const MODEL = {
+  state: { tag: "curves", runs: ["m/train", "m/validation"], step: 2, threshold: 0.5, classKey: "3" },
+  tagInfo: { kind: "threshold_curves", class_names: ["0", "1", "2", "macro"], steps: [0, 1, 2] },
+};
+
+test("exports of class 3 and of the macro average never share a name or rows", () => {
+  const spec = { id: "roc" };
+  const ofClass = exportContext(MODEL, spec);
+  const ofMacro = exportContext({ ...MODEL, state: { ...MODEL.state, classKey: "macro" } }, spec);
+  assert.equal(exportFileName(ofClass.fileParts, "csv"), "curves_roc_m_train_m_validation_class3-macro_step2_t0.5.csv");
+  assert.equal(exportFileName(ofMacro.fileParts, "csv"), "curves_roc_m_train_m_validation_macro-average_step2_t0.5.csv");
+  assert.deepEqual(ofClass.columns, [["tag", "curves"], ["step", 2], ["class", "macro"], ["average", ""], ["threshold", 0.5]]);
+  assert.deepEqual(ofMacro.columns, [["tag", "curves"], ["step", 2], ["class", "macro"], ["average", "macro"], ["threshold", 0.5]]);
+  // Over epochs: every step, so the name gives their range and the rows their own step.
+  const epochs = exportContext(MODEL, { id: "epochs", allSteps: true });
+  assert.ok(exportFileName(epochs.fileParts, "csv").includes("_steps0-2_"));
+  assert.ok(!epochs.columns.some(([name]) => name === "step"));
+  // A confusion-matrix tag names its decision rule, not a class or threshold.
+  const matrix = exportContext({
+    state: { ...MODEL.state, tag: "cm" }, tagInfo: { kind: "confusion_matrix", class_names: ["a", "b"], decision: "score > 0.5", steps: [2] },
+  }, { id: "confusion" });
+  assert.deepEqual(matrix.columns, [["tag", "cm"], ["step", 2], ["decision", "score > 0.5"]]);
+  assert.equal(exportFileName(matrix.fileParts, "png"), "cm_confusion_m_train_m_validation_step2_score_0.5.png");
+});
+
+test("long run names are cut before the class, step and threshold", () => {
+  const long = { ...MODEL, state: { ...MODEL.state, runs: ["r".repeat(80), "s".repeat(80)] } };
+  const name = exportFileName(exportContext(long, { id: "roc" }).fileParts, "csv");
+  assert.ok(name.length <= 160, name);
+  assert.ok(name.endsWith("_class3-macro_step2_t0.5.csv"), name);
 });

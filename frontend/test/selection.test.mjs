@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DEFAULT_STATE } from "../src/state.js";
-import { assignRunColors, indexTags, reconcileState } from "../src/selection.js";
+import { assignRunColors, defaultRuns, indexTags, reconcileClass, reconcileState } from "../src/selection.js";
 import { csvToRecords, exportFileName, toCsv } from "../src/export.js";
 import { nearestStep, stepAfter, classOptions } from "../src/controls.js";
 
@@ -38,15 +38,33 @@ test("a tag with a warning (damaged or sampled steps) is shown with its good ste
   assert.equal(patch.step, 3);
 });
 
-test("an empty selection picks the threshold-curves tag, its first run and its latest step", () => {
+test("a first visit picks the threshold-curves tag, a validation run and its latest step", () => {
   const { patch, runsWithTag, tagInfo } = reconcileState({ ...DEFAULT_STATE }, indexTags(TAGS));
-  assert.deepEqual(patch, { tag: "threshold_curves", runs: ["a/train"], step: 5 });
+  // Class 0, shown by index, is from now on kept by its name.
+  assert.deepEqual(patch, { tag: "threshold_curves", runs: ["b/validation"], step: 2, className: "x" });
   assert.deepEqual(runsWithTag, ["a/train", "b/validation"]);
   assert.equal(tagInfo.kind, "threshold_curves");
 });
 
+test("held-out splits are preferred, whatever they are called; else the first run", () => {
+  assert.deepEqual(defaultRuns(["binary/train", "binary/validation", "multiclass/validation"]), ["binary/validation"]);
+  assert.deepEqual(defaultRuns(["m_train", "m_val"]), ["m_val"]);
+  assert.deepEqual(defaultRuns(["run1/train", "run1/eval"]), ["run1/eval"]);
+  assert.deepEqual(defaultRuns(["a", "b"]), ["a"]);
+  assert.deepEqual(defaultRuns(["interval"]), ["interval"]); // "val" inside a word is no split
+  assert.deepEqual(defaultRuns([]), []);
+});
+
+test("an emptied selection stays empty; runs without the tag give way to the default", () => {
+  const index = indexTags(TAGS);
+  const none = reconcileState({ ...DEFAULT_STATE, tag: "threshold_curves", runs: [], className: "x" }, index);
+  assert.deepEqual(none.patch, {});
+  const gone = reconcileState({ ...DEFAULT_STATE, tag: "confusion_matrix", runs: ["a/train"], step: 2, className: "x" }, index);
+  assert.deepEqual(gone.patch, { runs: ["b/validation"] });
+});
+
 test("steps are the union over the selected runs; a missing step moves to the latest", () => {
-  const state = { ...DEFAULT_STATE, tag: "threshold_curves", runs: ["a/train", "b/validation"], step: 1 };
+  const state = { ...DEFAULT_STATE, tag: "threshold_curves", runs: ["a/train", "b/validation"], step: 1, followLatest: false, className: "x" };
   const { patch, tagInfo } = reconcileState(state, indexTags(TAGS));
   assert.deepEqual(tagInfo.steps, [0, 1, 2, 5]);
   assert.deepEqual(patch, {});
@@ -54,10 +72,34 @@ test("steps are the union over the selected runs; a missing step moves to the la
   assert.deepEqual(reconcileState({ ...state, followLatest: true }, indexTags(TAGS)).patch, { step: 5 });
 });
 
-test("a class key outside the tag's classes is replaced", () => {
+test("a class key outside the tag's classes shows the micro average and says so", () => {
   const state = { ...DEFAULT_STATE, tag: "confusion_matrix", runs: ["b/validation"], step: 2, classKey: "7" };
-  assert.deepEqual(reconcileState(state, indexTags(TAGS)).patch, { classKey: "micro" });
-  assert.deepEqual(reconcileState({ ...state, classKey: "2" }, indexTags(TAGS)).patch, {});
+  const outside = reconcileState(state, indexTags(TAGS));
+  assert.deepEqual(outside.patch, {}); // the choice is kept; what is shown is not patched into it
+  assert.equal(outside.classKey, "micro");
+  assert.equal(outside.classNote, "Tag “confusion_matrix” has no class 7; showing micro average.");
+  const inside = reconcileState({ ...state, classKey: "2" }, indexTags(TAGS));
+  assert.deepEqual([inside.classKey, inside.classNote], ["2", ""]);
+});
+
+test("the class is kept by name across tags that order classes differently", () => {
+  const curves = ["benign"];
+  const matrix = ["malignant", "benign"];
+  const chosen = { classKey: "0", className: "benign" };
+  assert.deepEqual(reconcileClass(chosen, curves, "threshold_curves"), { classKey: "0", note: "" });
+  assert.deepEqual(reconcileClass(chosen, matrix, "confusion_matrix"), { classKey: "1", note: "" });
+  // A name the tag lacks: shown is the fallback, and a note says so.
+  const missing = reconcileClass({ classKey: "0", className: "malignant" }, curves, "threshold_curves");
+  assert.equal(missing.classKey, "0");
+  assert.equal(missing.note, "Class “malignant” is not in tag “threshold_curves” of the selected runs; showing class “benign”.");
+  // Repeated names: the chosen index wins while it still holds the name.
+  assert.deepEqual(reconcileClass({ classKey: "2", className: "x" }, ["x", "y", "x"], "t"), { classKey: "2", note: "" });
+  // No name (an old URL): by index.
+  assert.deepEqual(reconcileClass({ classKey: "1", className: null }, matrix, "t"), { classKey: "1", note: "" });
+  // An average of a one-class tag.
+  const average = reconcileClass({ classKey: "macro", className: null }, curves, "threshold_curves");
+  assert.equal(average.classKey, "0");
+  assert.match(average.note, /one class, so no macro average: showing class “benign”/);
 });
 
 test("run colours are distinct and kept when new runs appear", () => {

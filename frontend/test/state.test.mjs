@@ -7,7 +7,7 @@ test("set notifies subscribers with exactly the keys that changed", () => {
   const store = createStore({ ...DEFAULT_STATE });
   const calls = [];
   const unsubscribe = store.subscribe((state, changed) => calls.push([state.threshold, [...changed].sort()]));
-  store.set({ threshold: 0.25, beta: 1, runs: [] }); // beta and runs unchanged
+  store.set({ threshold: 0.25, beta: 1, runs: null }); // beta and runs unchanged
   store.set({ threshold: 0.25 }); // nothing changed: no call
   store.set({ runs: ["a"] });
   unsubscribe();
@@ -26,8 +26,9 @@ test("the hash round-trips every persisted key and leaves defaults and theme out
     runs: ["binary/validation", "a,b&c"],
     tag: "threshold_curves",
     classKey: "macro",
+    className: "007",
     step: 7,
-    followLatest: true,
+    followLatest: false,
     threshold: 0.3125,
     beta: 2,
     costRatio: 5,

@@ -10,6 +10,7 @@ import {
 } from "../src/views/chart_common.js";
 import { displayBins } from "../src/views/distribution.js";
 import { summaryValues } from "../src/views/epochs.js";
+import { classTickLayout, MAX_UPRIGHT_LABEL_PX } from "../src/views/class_axis.js";
 
 test("probit is the standard normal quantile and normalCdf its inverse", () => {
   // Reference quantiles: Φ⁻¹(0.975), Φ⁻¹(0.001), Φ⁻¹(0.5).
@@ -147,4 +148,22 @@ test("summaryValues picks a class, an average or a single value, null where unde
   assert.deepEqual(summaryValues(summary, "roc_auc", "macro"), [0.55, 0.7]);
   assert.deepEqual(summaryValues(summary, "accuracy", "0"), [0.8, 0.9]);
   assert.equal(summaryValues(summary, "mean_iou", "0"), null);
+});
+
+test("every class gets a label while a line of text fits per class; wide names stand upright", () => {
+  const px = (text) => 7 * text.length; // 7 px a character
+  const digits = Array.from({ length: 10 }, (_, c) => String(c));
+  assert.deepEqual(classTickLayout(digits, 400, px), { every: 1, rotate: 0, labels: digits, size: 20 });
+  const names = ["background", "square", "disc", "cross"];
+  const upright = classTickLayout(names, 160, px); // 40 px a class: "background" (70 px) does not fit across
+  assert.deepEqual([upright.every, upright.rotate, upright.labels], [1, 90, names]);
+  assert.equal(upright.size, 70 + 6);
+  // 100 classes in 400 px: 4 px each, so every 4th class is labelled (a 14 px line of text each).
+  const many = Array.from({ length: 100 }, (_, c) => `class ${String(c).padStart(3, "0")}`);
+  const sparse = classTickLayout(many, 400, px);
+  assert.equal(sparse.every, 4);
+  assert.deepEqual(sparse.labels.filter(Boolean), many.filter((_, c) => c % 4 === 0));
+  // Names longer than MAX_UPRIGHT_LABEL_PX are shortened in the middle.
+  const long = classTickLayout(["a very long class name indeed", "b"], 40, px);
+  assert.ok(px(long.labels[0]) <= MAX_UPRIGHT_LABEL_PX && long.labels[0].includes("…"), long.labels[0]);
 });

@@ -237,12 +237,16 @@ class PluginPage:
 
     def download(self, testid: str, file_format: str, timeout_ms: float = TIMEOUT_MS) -> bytes:
         """Clicks a view's export button (`csv`, `json`, `png`) and returns the downloaded bytes."""
+        return self.download_file(testid, file_format, timeout_ms)[1]
+
+    def download_file(self, testid: str, file_format: str, timeout_ms: float = TIMEOUT_MS) -> tuple[str, bytes]:
+        """Clicks a view's export button; the suggested file name and the downloaded bytes."""
         with self.page.expect_download(timeout=timeout_ms) as download_info:
             self.testid(testid).locator(f"[data-export={file_format}]").click()
         download = download_info.value
         assert download.failure() is None, download.failure()
         with open(download.path(), "rb") as file:
-            return file.read()
+            return download.suggested_filename, file.read()
 
     def screenshot(self, path, testid: str | None = None, height: int | None = None) -> None:
         """One view of the plugin, or the page (in a window `height` px tall: the tab scrolls inside

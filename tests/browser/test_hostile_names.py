@@ -187,6 +187,22 @@ def download(plugin: PluginPage, click) -> tuple[str, bytes]:
         return saved.suggested_filename, file.read()
 
 
+def shortened_from(text: str, name: str) -> bool:
+    """True when `text` is `name`, or `name` with parts of it replaced by "…" (first and last kept)."""
+    if text == name:
+        return True
+    pieces = text.split("…")
+    if len(pieces) < 2 or not name.startswith(pieces[0]) or not name.endswith(pieces[-1]):
+        return False
+    position = len(pieces[0])
+    for piece in pieces[1:-1]:
+        position = name.find(piece, position)
+        if position < 0:
+            return False
+        position += len(piece)
+    return position <= len(name) - len(pieces[-1])
+
+
 def assert_safe_filename(name: str) -> None:
     assert SAFE_FILENAME.fullmatch(name), f"download file name {name!r} is not a plain short name"
 
@@ -217,11 +233,14 @@ def test_hostile_names_are_shown_as_text_and_nothing_runs(probe, hostile_server)
     assert sorted(texts(options)) == sorted(TAGS)
     assert sorted(options.evaluate_all("(nodes) => nodes.map((node) => node.value)")) == sorted(TAGS)
 
-    # Run list: each run exactly (checkbox value, label text, tooltip).
+    # Run list: each run exactly (checkbox value, name button, tooltip); the long one shortened.
     check_runs(plugin, runs)
-    labels = plugin.testid("run-select").locator("label")
-    assert sorted(texts(labels)) == sorted(runs)
-    assert sorted(labels.evaluate_all("(nodes) => nodes.map((node) => node.title)")) == sorted(runs)
+    names = plugin.testid("run-select").locator("[data-run-name]")
+    listed = names.evaluate_all("(nodes) => nodes.map((node) => [node.dataset.runName, node.textContent, node.title])")
+    assert sorted(run for run, _, _ in listed) == sorted(runs)
+    for run, text, title in listed:
+        assert shortened_from(text, run), (run, text)
+        assert title == f"{run} (click to show this run alone)"
 
     # Class select and the readout's subtitle, class by class.
     class_options = plugin.testid("class-select").locator("option")
@@ -235,11 +254,13 @@ def test_hostile_names_are_shown_as_text_and_nothing_runs(probe, hostile_server)
         plugin.wait_until(lambda name=name: shown().startswith(f"class {name} · "),
                           f"the readout to name class {index} ({name!r}); it shows {shown()!r}")
 
-    # Readout table: one column per run, named exactly.
+    # Readout table: one column per run, named exactly (shortened in the middle where too long).
     readout = plugin.testid("readout")
-    shown_runs = texts(readout.locator("th .tbm-run-name"))
-    assert sorted(shown_runs) == sorted(runs)
-    assert sorted(readout.locator("th[title]").evaluate_all("(nodes) => nodes.map((n) => n.title)")) == sorted(runs)
+    headers = readout.locator("th .tbm-run-name").evaluate_all(
+        "(nodes) => nodes.map((node) => [node.dataset.run, node.textContent, node.title])")
+    assert sorted(run for run, _, _ in headers) == sorted(runs)
+    for run, text, title in headers:
+        assert shortened_from(text, run) and title == run, (run, text, title)
     cells = readout.locator("td[data-run]")
     assert set(cells.evaluate_all("(nodes) => nodes.map((n) => n.dataset.run)")) == set(runs)
 
@@ -268,7 +289,7 @@ def test_hostile_names_are_shown_as_text_and_nothing_runs(probe, hostile_server)
     assert {record["run"] for record in json.loads(data)} == set(runs)
 
     # Server-side exports of the readout (first run, this class, epoch and threshold).
-    first_run = shown_runs[0]
+    first_run = headers[0][0]
     plugin.select_class("micro")
     name, data = download(plugin, lambda: frame.get_by_role("link", name="metrics CSV").click())
     assert_safe_filename(name)
@@ -297,13 +318,15 @@ def test_hostile_names_are_shown_as_text_and_nothing_runs(probe, hostile_server)
     name, data = download(plugin, lambda: confusion.locator("[data-export=csv]").click())
     assert_safe_filename(name)
     table = list(csv.reader(io.StringIO(data.decode("utf-8"))))
-    assert table[0] == ["true \\ predicted", *CLASSES]
-    assert [row[0] for row in table[1:]] == list(CLASSES)
+    context = ["run", "tag", "step", "decision"]
+    assert table[0] == [*context, "true \\ predicted", *CLASSES]
+    assert [row[0] for row in table[1:]] == [runs[0]] * len(CLASSES)
+    assert [row[len(context)] for row in table[1:]] == list(CLASSES)
     name, data = download(plugin, lambda: confusion.locator("[data-export=json]").click())
     assert_safe_filename(name)
     records = json.loads(data)
     assert [record["true \\ predicted"] for record in records] == list(CLASSES)
-    assert all(set(record) == {"true \\ predicted", *CLASSES} for record in records)
+    assert all(set(record) == {*context, "true \\ predicted", *CLASSES} for record in records)
 
     # IoU bars: the hovered class and the run in the tooltip; the class column of its exports.
     iou = plugin.testid("view-iou")

@@ -1,4 +1,4 @@
-"""Export, hover, dragging, several runs, following a run that is still training, the empty state."""
+"""Export, hover, dragging, several runs, the empty state."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from tb_metrics_plugin import SummaryWriter, core, summary
 from tests.browser import expected
 from tests.browser.conftest import MANY_CLASSES_RUN, one_loader
+from tests.browser.synthetic_logs import write_binary_steps
 
 LAST_STEP = 2
 
@@ -156,32 +157,6 @@ def test_two_runs_side_by_side_each_match_the_core(plugin_page, browser_logdir):
     assert all(colours == swatches for colours in legends.values()), f"run colours differ: {swatches} {legends}"
 
 
-def _write_binary_steps(run_dir, steps) -> None:
-    rng = np.random.default_rng(1)
-    labels = rng.integers(0, 2, size=500)
-    with SummaryWriter(run_dir, flush_secs=0.1) as writer:
-        for step in steps:
-            scores = np.clip(labels * (0.2 + 0.1 * step) + rng.uniform(0, 0.7, size=labels.size), 0, 1)
-            writer.add_summary(summary.threshold_curves_pb("threshold_curves", labels, scores), step)
-
-
-def test_follow_latest_picks_up_an_epoch_written_while_the_page_is_open(start_tensorboard, page_on, tmp_path,
-                                                                       load_fast):
-    """A run still training, on its own TensorBoard (the shared logs stay as the other tests expect)."""
-    run_dir = tmp_path / "logs" / "live"
-    _write_binary_steps(run_dir, steps=(0, 1))
-    server = start_tensorboard(tmp_path / "logs", load_fast)
-    server.wait_until(lambda listing: listing.get("live", {}).get("threshold_curves", {}).get("num_steps") == 2,
-                      "/data/plugin/tb_metrics/tags")
-    plugin_page = page_on(server).open()
-    plugin_page.show("live", "threshold_curves")
-    plugin_page.testid("follow-latest").check()
-    plugin_page.wait_until(lambda: plugin_page.epoch() == 1, "epoch 1 with follow latest")
-    _write_binary_steps(run_dir, steps=(2,))
-    plugin_page.wait_until(lambda: plugin_page.epoch() == 2, "the new epoch 2 to be shown", timeout=45)
-    assert plugin_page.testid("follow-latest").is_checked()
-
-
 def test_a_logdir_without_our_summaries_shows_the_empty_state_with_a_snippet(start_tensorboard, page_on, tmp_path):
     """Opened from TensorBoard's "inactive" menu (or a bookmark) before any of our data exists."""
     from tensorboard.compat.proto import event_pb2, summary_pb2
@@ -200,12 +175,12 @@ def test_a_logdir_without_our_summaries_shows_the_empty_state_with_a_snippet(sta
     assert plugin_page.testid("readout").count() == 0 or plugin_page.testid("readout").is_hidden()
 
 
-def _rounded(value: float) -> str:
-    """JavaScript's `toFixed(4)` (ties away from zero)."""
-    return str(Decimal(float(value)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+def _rounded(value: float, digits: int = 4) -> str:
+    """JavaScript's `toFixed(digits)` (ties away from zero)."""
+    return str(Decimal(float(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
-def test_legends_show_the_cores_auc_with_its_error_ap_and_ece(plugin_page, browser_logdir):
+def test_legends_show_the_cores_auc_with_its_interval_ap_and_ece(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
     positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
     auc = core.roc_auc(positive, negative)
@@ -215,7 +190,9 @@ def test_legends_show_the_cores_auc_with_its_error_ap_and_ece(plugin_page, brows
     plugin_page.set_epoch(LAST_STEP)
     roc, pr, calibration = (
         plugin_page.testid(view).inner_text() for view in ("view-roc", "view-pr", "view-calibration"))
-    assert f"AUC {_rounded(auc)} ± {_rounded(auc_se)}" in roc, roc
+    # The 95 % interval, as the readout gives its Wilson intervals (a bare "±" would not say what it is).
+    low, high = max(0.0, auc - 1.959963984540054 * auc_se), min(1.0, auc + 1.959963984540054 * auc_se)
+    assert f"AUC {_rounded(auc)} (95 % CI {_rounded(low, 3)}–{_rounded(high, 3)})" in roc, roc
     assert f"AP {_rounded(core.average_precision(positive, negative))}" in pr, pr
     ece = core.expected_calibration_error(positive, negative, curves.thresholds, num_bins=10)
     assert f"ECE {_rounded(ece)}" in calibration, calibration
@@ -242,7 +219,7 @@ def test_a_tag_written_by_a_newer_format_is_reported_in_words(start_tensorboard,
     from tb_metrics_plugin import metadata
 
     logdir = tmp_path / "logs"
-    _write_binary_steps(logdir / "good", steps=(0,))
+    write_binary_steps(logdir / "good", steps=(0,))
     future = summary.threshold_curves_pb("threshold_curves", [0, 1, 1], [0.2, 0.9, 0.4])
     plugin_data = json.loads(future.value[0].metadata.plugin_data.content)
     plugin_data["version"] = metadata.FORMAT_VERSION + 1

@@ -21,7 +21,7 @@ const ACCENT = "#f57c00";
 
 export const FONT_FAMILY = "Roboto, 'Helvetica Neue', Arial, sans-serif";
 
-const AXIS_FONT = `12px ${FONT_FAMILY}`;
+export const AXIS_FONT = `12px ${FONT_FAMILY}`;
 
 const LABEL_FONT = `13px ${FONT_FAMILY}`;
 
@@ -666,6 +666,33 @@ export function thresholdDragPlugin(getCurve, setThreshold) {
   };
 }
 
+/** A press and release closer than this (px) is a click, not a drag (which zooms). */
+const CLICK_SLOP_PX = 4;
+
+/**
+ * Lets a click on a curve chart (ROC, precision–recall, DET) move the threshold to the point the
+ * click is nearest to, as a press on the metrics-vs-threshold chart does. `pointThreshold(u)` is
+ * the stored threshold of the hovered point (null: none near, or an end point); a drag still zooms.
+ * Returns a uPlot plugin.
+ */
+export function clickToThresholdPlugin(pointThreshold, setThreshold) {
+  return {
+    hooks: {
+      init: (u) => {
+        let press = null;
+        u.over.addEventListener("mousedown", (event) => {
+          press = event.button === 0 ? { x: event.clientX, y: event.clientY } : null;
+        });
+        u.over.addEventListener("click", (event) => {
+          if (!press || Math.hypot(event.clientX - press.x, event.clientY - press.y) > CLICK_SLOP_PX) return;
+          const threshold = pointThreshold(u);
+          if (threshold !== null) setThreshold(threshold);
+        });
+      },
+    },
+  };
+}
+
 // ------------------------------------------------------------------------------------------------
 // Curves, thresholds and the core
 
@@ -1119,8 +1146,8 @@ const NO_REFERENCES = { legend: () => [], series: () => [], data: () => [], plug
  * - `perRun`, optional: `{columns, values(curve) → numbers, legendText(curve, values)}`, numbers of
  *   each run (e.g. its AUC) in the legend and in CSV columns before `threshold`.
  * - `references`, optional: lines drawn after the curves (chance, iso-F1), as
- *   `{legend(theme) → legend items, series(getTheme, curves) → uPlot series, data(curves) → their
- *   data, plugins(getTheme) → uPlot plugins}`.
+ *   `{legend(theme, curves) → legend items, series(getTheme, curves) → uPlot series, data(curves) →
+ *   their data, plugins(getTheme) → uPlot plugins}`.
  * - `operatingPoint(curve, points, i)`, optional: `[x, y]` of the marker at point i (default the
  *   point itself).
  */
@@ -1160,6 +1187,14 @@ export function createCurveView(container, spec) {
     return runHeaderHtml(curves[r].run, curves[r].color) + point + counts;
   }
 
+  /** The stored threshold of the curve point nearest the pointer (the hovered one), or null. */
+  function hoveredThreshold(u) {
+    const hovered = hoveredCurvePoint(u, curves.length);
+    if (!hovered) return null;
+    const j = series[hovered.r].gridIndex[hovered.i];
+    return j >= 0 ? curves[hovered.r].thresholds[j] : null;
+  }
+
   function options(width) {
     return chart.options(width, tooltip, {
       mode: 2,
@@ -1170,7 +1205,7 @@ export function createCurveView(container, spec) {
         ...references.series(chart.getTheme, curves),
       ],
       cursor: curveCursor(chart.getTheme, curves.length, { x: true, y: true, uni: 20 }),
-      plugins: references.plugins(chart.getTheme),
+      plugins: [...references.plugins(chart.getTheme), clickToThresholdPlugin(hoveredThreshold, chart.setThreshold)],
     });
   }
 
@@ -1198,7 +1233,7 @@ export function createCurveView(container, spec) {
     perRunValues = curves.map((curve) => perRun.values(curve));
     chart.setLegend([
       ...curves.map((curve, r) => ({ color: curve.color, text: perRun.legendText(curve, perRunValues[r]) })),
-      ...references.legend(chart.theme),
+      ...references.legend(chart.theme, curves),
     ]);
     const data = [null, ...series.map((s) => [s.x, s.y]), ...references.data(curves)];
     chart.holder.show(runsLayoutKey(curves), options, data);

@@ -100,10 +100,11 @@ function createBinaryPart(root) {
         }
       });
     },
-    exportCsv(model) {
+    // `threshold`: the stored threshold the counts are at (the card adds the selected one).
+    exportCsv() {
       return toCsv(
-        ["run", "step", "class", "threshold", "tp", "fp", "tn", "fn", "tpr", "fpr", "tnr", "fnr", "precision"],
-        rows.map((p) => [p.run, model.state.step, model.classLabel, p.resolvedThreshold, p.counts.tp, p.counts.fp, p.counts.tn, p.counts.fn,
+        ["run", "threshold", "tp", "fp", "tn", "fn", "tpr", "fpr", "tnr", "fnr", "precision"],
+        rows.map((p) => [p.run, p.resolvedThreshold, p.counts.tp, p.counts.fp, p.counts.tn, p.counts.fn,
           p.metrics.recall, p.metrics.fpr, p.metrics.specificity, p.metrics.fnr, p.metrics.precision]),
       );
     },
@@ -267,9 +268,9 @@ function createMatrixPart(root, getSetState) {
       const { entry, size, normalized } = shown;
       const rows = [];
       for (let r = 0; r < size; r++) {
-        rows.push([entry.classNames[r], ...Array.from(normalized.subarray(r * size, (r + 1) * size))]);
+        rows.push([entry.run, entry.classNames[r], ...Array.from(normalized.subarray(r * size, (r + 1) * size))]);
       }
-      return toCsv(["true \\ predicted", ...entry.classNames], rows);
+      return toCsv(["run", "true \\ predicted", ...entry.classNames], rows);
     },
     exportPng() {
       return heatmap.canvas.toDataURL("image/png");
@@ -307,10 +308,13 @@ export function createConfusionView(container) {
         partKind = kind;
         part = kind === "confusion_matrix" ? createMatrixPart(body, () => setState) : createBinaryPart(body);
       }
-      title.textContent = kind === "confusion_matrix" ? "Confusion matrix (argmax)" : "Confusion matrix at the threshold";
+      // The rule the matrix was counted with, as logged ("argmax", "score > 0.5").
+      title.textContent = kind === "confusion_matrix"
+        ? `Confusion matrix (${model.tagInfo.decision || "argmax"})`
+        : "Confusion matrix at the threshold";
       part.update(model);
     },
-    exportCsv: (model) => part?.exportCsv(model) ?? "",
+    exportCsv: () => part?.exportCsv() ?? "",
     exportPng: () => part?.exportPng() ?? "",
     destroy() {
       root.remove();

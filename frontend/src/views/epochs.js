@@ -91,7 +91,10 @@ export function createEpochsView(container) {
             u.over.style.cursor = "pointer";
             u.over.addEventListener("click", () => {
               const idx = u.cursor.idx;
-              if (idx != null && model) model.setState({ step: u.data[0][idx], followLatest: false });
+              if (idx == null || !model) return;
+              // Back at the latest epoch the view follows training again.
+              const step = u.data[0][idx];
+              model.setState({ step, followLatest: step === model.tagInfo.max_step });
             });
           },
         },

@@ -114,17 +114,29 @@ export function createHeatmap(container, { onHover }) {
       ctx.stroke();
     }
     if (cell >= VALUE_MIN_CELL) {
-      ctx.font = `${Math.min(13, Math.floor(cell / 3.2))}px Roboto, sans-serif`;
+      const fontSize = Math.min(13, Math.floor(cell / 3.2));
+      ctx.font = `${fontSize}px Roboto, sans-serif`;
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
       for (let row = first.row; row < last.row; row++) {
+        const y = top + (row - view.y0 + 0.5) * cell;
+        // Only whole numbers: a number cut at the edge ("46" showing as "6") reads as another one,
+        // right next to the row labels.
+        if (y - fontSize / 2 < top || y + fontSize / 2 > top + side) continue;
         for (let col = first.col; col < last.col; col++) {
           const value = values[row * size + col];
+          const text = formatValue(value);
+          const x = left + (col - view.x0 + 0.5) * cell;
+          const halfWidth = ctx.measureText(text).width / 2;
+          if (x - halfWidth < left || x + halfWidth > left + side) continue;
           ctx.fillStyle = readableTextOn(table, maxValue > 0 ? value / maxValue : 0);
-          ctx.fillText(formatValue(value), left + (col - view.x0 + 0.5) * cell, top + (row - view.y0 + 0.5) * cell);
+          ctx.fillText(text, x, y);
         }
       }
     }
+    // Where the plotting area is and which cells it shows, in CSS px and cell units.
+    canvas.dataset.plot = `${left} ${top} ${side}`;
+    canvas.dataset.window = `${view.x0} ${view.y0} ${view.span}`;
     ctx.restore();
     // Axis labels, outside the clip.
     ctx.fillStyle = colors.text;
@@ -209,6 +221,8 @@ export function createHeatmap(container, { onHover }) {
     view.span = span;
     clampView();
     requestDraw();
+    // The cell under the pointer changed when the view did (zooming out is clamped at the edges).
+    onHover(cellAt(event), event);
   }, { passive: false });
   canvas.addEventListener("pointerdown", (event) => {
     drag = { x: event.clientX, y: event.clientY, x0: view.x0, y0: view.y0 };

@@ -1,4 +1,5 @@
-// The IoU view. Confusion matrices: per-class IoU bars and mean IoU for every selected run.
+// The IoU view. Confusion matrices: per-class IoU bars and mean IoU for every selected run, the
+// runs' bars of a class side by side in their colours, every class labelled (class_axis.js).
 // Threshold curves (binary or per-class segmentation masks): IoU = TP / (TP + FP + FN) against the
 // threshold, with the current threshold marked.
 
@@ -9,8 +10,37 @@ import {
   CHART_HEIGHT, allPositiveMetrics, axis, countsTableHtml, createOverlay, createPlotHolder, createViewRoot, drawMarker, drawVerticalLine,
   escapeHtml, exportChartPng, formatNumber, renderLegend, runHeaderHtml, themeOf, tickValues, tooltipPlugin, uPlot,
 } from "./chart_common.js";
+import { classAxis } from "./class_axis.js";
 
-const BAR_FILL_ALPHA = "99"; // hex alpha: overlapping runs stay visible
+/** Share of a class's slot its group of bars spans, and the gap between two runs' bars (px). */
+const GROUP_FRACTION = 0.8;
+const BAR_GAP_PX = 1;
+
+/**
+ * uPlot `paths` drawing series `seriesIdx` (run r = seriesIdx − 1 of `numRuns`) as bars grouped by
+ * class: class c's group spans GROUP_FRACTION of its slot, run r's bar its r-th part, from 0 to the
+ * value. Undefined values (NaN, null) draw no bar.
+ */
+export function groupedBars(numRuns) {
+  return (u, seriesIdx, idx0, idx1) => {
+    const xs = u.data[0];
+    const ys = u.data[seriesIdx];
+    const slot = Math.abs(u.valToPos(1, "x", true) - u.valToPos(0, "x", true));
+    const group = slot * GROUP_FRACTION;
+    const bar = group / numRuns;
+    const zero = Math.round(u.valToPos(0, "y", true));
+    const path = new Path2D();
+    for (let i = idx0; i <= idx1; i++) {
+      const value = ys[i];
+      if (value == null || Number.isNaN(value)) continue;
+      const left = Math.round(u.valToPos(xs[i], "x", true) - group / 2 + (seriesIdx - 1) * bar);
+      const right = Math.round(u.valToPos(xs[i], "x", true) - group / 2 + seriesIdx * bar) - (numRuns > 1 ? BAR_GAP_PX : 0);
+      const top = Math.round(u.valToPos(value, "y", true));
+      path.rect(left, top, Math.max(1, right - left), zero - top);
+    }
+    return { stroke: path, fill: path };
+  };
+}
 
 /** Per-run per-class IoU and mean IoU of the model's matrices (the core's formulas). */
 function matrixIous(model) {
@@ -90,9 +120,9 @@ export function createIouView(container) {
       cursor: { points: { show: false }, drag: { x: true, y: false } },
       scales: { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] }, y: { range: [0, 1] } },
       axes: [
-        axis(getTheme, {
-          label: "class",
-          values: (_u, splits) => splits.map((v) => (Number.isInteger(v) && classNames[v] !== undefined ? classNames[v] : "")),
+        // The class names drawn, for tests and assistive tools (the canvas holds them as pixels).
+        classAxis(getTheme, "class", classNames, (labels) => {
+          dom.root.dataset.classLabels = JSON.stringify(labels);
         }),
         axis(getTheme, { label: "IoU", values: tickValues }),
       ],
@@ -101,9 +131,9 @@ export function createIouView(container) {
         ...rows.map((row) => ({
           label: row.run,
           stroke: row.color,
-          fill: `${row.color}${BAR_FILL_ALPHA}`,
-          width: 1,
-          paths: uPlot.paths.bars({ size: [0.8, 60] }),
+          fill: row.color,
+          width: 0,
+          paths: groupedBars(rows.length),
           points: { show: false },
           value: (_u, v) => formatNumber(v),
         })),

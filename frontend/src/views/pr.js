@@ -25,22 +25,33 @@ function isoF1Line(f) {
 }
 const ISO_F1_LINES = ISO_F1_LEVELS.map(isoF1Line);
 
-/** Labels "F1 = f" at the right end of each iso-F1 line, drawn with the axes (they never move). */
+/**
+ * Labels "F1=f" at the right end of each iso-F1 line, drawn after the curves on a plate of the
+ * background colour, so that no curve or prevalence line runs through them.
+ */
 function isoF1LabelPlugin(getTheme) {
   return {
     hooks: {
-      drawAxes: (u) => {
+      draw: (u) => {
         const { ctx } = u;
+        const ratio = uPlot.pxRatio;
+        const theme = getTheme();
         ctx.save();
-        ctx.font = `${Math.round(10 * uPlot.pxRatio)}px ${FONT_FAMILY}`;
-        ctx.fillStyle = getTheme().faint;
+        ctx.font = `${Math.round(10 * ratio)}px ${FONT_FAMILY}`;
         ctx.textAlign = "right";
         ctx.textBaseline = "bottom";
+        const pad = 2 * ratio;
+        const height = 11 * ratio;
         ISO_F1_LINES.forEach(([recall, precision], k) => {
           const last = recall.length - 1;
-          const x = u.valToPos(recall[last], "x", true) - 3;
-          const y = u.valToPos(precision[last], "y", true) - 2;
-          ctx.fillText(`F1=${ISO_F1_LEVELS[k]}`, x, y);
+          const x = u.valToPos(recall[last], "x", true) - 3 * ratio;
+          const y = u.valToPos(precision[last], "y", true) - 2 * ratio;
+          const text = `F1=${ISO_F1_LEVELS[k]}`;
+          const width = ctx.measureText(text).width;
+          ctx.fillStyle = theme.background;
+          ctx.fillRect(x - width - pad, y - height - pad / 2, width + 2 * pad, height + pad);
+          ctx.fillStyle = theme.faint;
+          ctx.fillText(text, x, y);
         });
         ctx.restore();
       },
@@ -79,7 +90,13 @@ export function createPrView(container) {
       legendText: (curve, [averagePrecision]) => `${curve.run}  AP ${formatNumber(averagePrecision)}`,
     },
     references: {
-      legend: (theme) => [{ color: theme.faint, text: "iso-F1", dash: true }],
+      // Each run's dashed prevalence line: the precision of a classifier that guesses.
+      legend: (theme, curves) => [
+        ...curves.map((curve) => ({
+          color: curve.color, dash: [6, 4], text: `${curves.length > 1 ? `${curve.run} ` : ""}prevalence ${formatNumber(prevalence(curve), 3)}`,
+        })),
+        { color: theme.faint, text: "iso-F1", dash: true },
+      ],
       series: (getTheme, curves) => [
         ...curves.map((curve) => ({
           label: `${curve.run} prevalence`, stroke: curve.color, width: 1, dash: [6, 4], points: { show: false },
