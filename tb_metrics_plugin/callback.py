@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from tb_metrics_plugin import counting, inputs, storage, summary
-from tb_metrics_plugin.metrics import ConfusionMatrix, ThresholdCurves
+from tb_metrics_plugin.metrics import CONFUSION_MATRIX_TAG, THRESHOLD_CURVES_TAG, ConfusionMatrix, ThresholdCurves
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 from tb_metrics_plugin.writer import SummaryWriter
 
@@ -169,30 +169,9 @@ class MetricsCallback(keras.callbacks.Callback):
         )
 
     def _summaries_from_metrics(self) -> list:
-        summaries = []
-        for metric in self._our_metrics():
-            if not metric._built:
-                continue
-            invalid = float(keras.ops.convert_to_numpy(metric.invalid_count))
-            if invalid:
-                raise ValueError(
-                    f"metric {metric.name!r} saw {invalid:g} items with NaN/inf scores, probabilities "
-                    "outside [0, 1] (pass from_logits=True for logits), labels that are not valid "
-                    "class indices / 0-1 values, or negative / non-finite sample weights; nothing was "
-                    "written for this epoch."
-                )
-            names = self.class_names or metric.resolved_class_names()
-            names = summary.resolve_class_names(names, metric.plan.num_classes)
-            if isinstance(metric, ThresholdCurves):
-                positive, negative = metric.histogram_values()
-                curve_names = summary.curve_class_names(names, metric.plan.num_score_columns)
-                summaries.append(summary.threshold_curves_pb_from_counts(
-                    metric.name, metric.thresholds, positive, negative, curve_names))
-            else:
-                summaries.append(summary.confusion_matrix_pb_from_counts(
-                    metric.name, metric.matrix_values(), names,
-                    ignore_class=metric.ignore_class, decision=metric.decision()))
-        return summaries
+        """Each built metric's state as a summary (`summary_pb`); raises on invalid items."""
+        summaries = [metric.summary_pb(class_names=self.class_names) for metric in self._our_metrics()]
+        return [value for value in summaries if value is not None]
 
     def _summaries_from_validation_data(self) -> list:
         """Predicts `validation_data` batch by batch and counts the predictions in blocks of about
@@ -245,18 +224,18 @@ class MetricsCallback(keras.callbacks.Callback):
             # Every prediction in one block: count from the items, exact where a class is small.
             count_matrix(last_block)
             curves = summary.threshold_curves_pb_from_curve_counts(
-                "threshold_curves", summary.curve_counts(last_block, self.grid, curve_names))
+                THRESHOLD_CURVES_TAG, summary.curve_counts(last_block, self.grid, curve_names))
         else:
             if last_block is not None:
                 count_block(last_block)
             if positive is None or (positive.sum() + negative.sum()) == 0:
                 raise ValueError("validation_data produced no items to count (empty, or all ignore_class).")
             curves = summary.threshold_curves_pb_from_counts(
-                "threshold_curves", self.grid, positive, negative, curve_names)
+                THRESHOLD_CURVES_TAG, self.grid, positive, negative, curve_names)
         summaries = [curves]
         if matrix is not None:
             summaries.append(summary.confusion_matrix_pb_from_counts(
-                "confusion_matrix", matrix, names, ignore_class=self.ignore_class,
+                CONFUSION_MATRIX_TAG, matrix, names, ignore_class=self.ignore_class,
                 decision=summary.decision_rule(num_columns)))
         return summaries
 

@@ -2,12 +2,16 @@
 every Keras backend (TensorFlow, JAX, PyTorch).
 
 Compile them into a model and `MetricsCallback` logs their state every epoch without a second pass
-over the validation data. Variables are float32, like Keras' own confusion metrics: counts are exact
-up to 2^24 per bin.
+over the validation data: each metric hands over its state as a summary (`summary_pb`). Variables
+are float32, like Keras' own confusion metrics: counts are exact up to 2^24 per bin.
+
+Keras updates a compiled metric and evaluates its `result()` at every training step, so both are
+built to cost little: updates scatter the batch into the state in place (`metric_updates`), and
+`ThresholdCurves.result()` needs no cumulative sum over the grid.
 
 Values a graph cannot refuse (NaN scores, labels out of range, negative or non-finite sample weights)
-are not counted; they are tallied in `invalid_count`, and `MetricsCallback` raises a `ValueError`
-naming them instead of writing.
+are not counted; they are tallied in `invalid_count`, and `summary_pb` raises a `ValueError` naming
+them instead of writing.
 """
 
 from __future__ import annotations
@@ -17,18 +21,34 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 from keras import ops
+from tensorboard.compat.proto import summary_pb2
 
 from tb_metrics_plugin import inputs, summary
+from tb_metrics_plugin.metric_updates import add_at, under_distribution_strategy
+from tb_metrics_plugin.raw_items import RawItems
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
+
+# Tags the summaries are written under, whatever the metrics are called in Keras' logs.
+THRESHOLD_CURVES_TAG = "threshold_curves"
+CONFUSION_MATRIX_TAG = "confusion_matrix"
+# Cells per block of a class's histogram bins in `ThresholdCurves`: the default grid's 961 bins are
+# 31 blocks of 31, so the layout pads nothing there.
+_BLOCK = 31
+# Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
+DEFAULT_MAX_RAW_SCORES = 1 << 20
 
 
 class _CountingMetric(keras.metrics.Metric):
-    """Shared plumbing: lazy building from the first batch's shapes, flattening and validity."""
+    """Shared plumbing: lazy building from the first batch's shapes, flattening, validity, and the
+    hand-over of the state as a summary."""
 
-    def __init__(self, *, from_logits, multi_label, num_classes, ignore_class, class_names, name, dtype):
+    def __init__(self, *, from_logits, multi_label, num_classes, ignore_class, class_names, name, tag, dtype):
         super().__init__(name=name, dtype=dtype or "float32")
         inputs.check_ignore_class(ignore_class)
         summary.check_class_names_list(class_names)  # the length is checked once the data is seen
+        if not isinstance(tag, str) or not tag:
+            raise ValueError(f"tag={tag!r} must be a non-empty string (the tag shown in TensorBoard).")
+        self.tag = tag
         self.from_logits = bool(from_logits)
         self.multi_label = bool(multi_label)
         self.num_classes = num_classes
@@ -63,7 +83,10 @@ class _CountingMetric(keras.metrics.Metric):
         self._built = True
 
     def _flat_inputs(self, y_true, y_pred, sample_weight):
-        """Returns (labels, scores (M, C), weights (M,), valid (M,)) with invalid items weighted 0."""
+        """Returns (labels, scores (M, C), weights (M,), valid (M,)); invalid items weigh 0.
+
+        labels are (M, C) for one-hot / multi-label data, else (M,); invalid items' scores and
+        labels are left as they came (weight 0 makes them count nothing)."""
         y_pred = _real_tensor(y_pred, "y_pred")
         y_true = _real_tensor(y_true, "y_true")
         plan = inputs.resolve_shapes(tuple(y_true.shape), tuple(y_pred.shape))
@@ -78,10 +101,18 @@ class _CountingMetric(keras.metrics.Metric):
             scores = ops.softmax(scores, axis=-1) if softmax else ops.sigmoid(scores)
         labels = ops.cast(y_true, "float32")
         labels = ops.reshape(labels, (-1, columns) if plan.form == inputs.FORM_INDICATOR else (-1,))
-        num_items = ops.shape(scores)[0]
-        if sample_weight is None:
-            weights = ops.ones((num_items,), dtype="float32")
+
+        in_unit = ops.all((scores >= 0) & (scores <= 1), axis=-1)  # also False for NaN and ±inf
+        if plan.form == inputs.FORM_SPARSE:
+            label_ok = (labels == ops.round(labels)) & (labels >= 0) & (labels < columns)
         else:
+            label_ok = (labels == 0) | (labels == 1)
+            if plan.form == inputs.FORM_INDICATOR:
+                label_ok = ops.all(label_ok, axis=-1)
+                if not self.multi_label:
+                    label_ok = label_ok & (ops.sum(labels, axis=-1) == 1)
+        valid = in_unit & label_ok
+        if sample_weight is not None:
             weights = ops.cast(_real_tensor(sample_weight, "sample_weight"), "float32")
             shape = inputs.weight_shape(tuple(weights.shape), plan.item_shape, tuple(y_true.shape))
             while len(weights.shape) > len(shape):
@@ -89,31 +120,19 @@ class _CountingMetric(keras.metrics.Metric):
             item_rank = len(plan.item_shape)
             weights = ops.reshape(weights, tuple(ops.shape(weights)) + (1,) * (item_rank - len(weights.shape)))
             weights = ops.reshape(ops.broadcast_to(weights, ops.shape(y_pred)[:item_rank]), (-1,))
-
-        finite = ops.all(ops.isfinite(scores), axis=-1)
-        in_unit = ops.all((scores >= 0) & (scores <= 1), axis=-1)
-        whole = labels == ops.round(labels)
-        if plan.form == inputs.FORM_SPARSE:
-            label_ok = whole & (labels >= 0) & (labels < columns)
-        else:
-            label_ok = (labels == 0) | (labels == 1)
-            if plan.form == inputs.FORM_INDICATOR:
-                label_ok = ops.all(label_ok, axis=-1)
-                if not self.multi_label:
-                    label_ok = label_ok & (ops.sum(labels, axis=-1) == 1)
-        counted = ops.ones_like(finite)
+            valid = valid & ops.isfinite(weights) & (weights >= 0)
         if self.ignore_class is not None and plan.form != inputs.FORM_INDICATOR:
             counted = labels != self.ignore_class
-        weight_ok = ops.isfinite(weights) & (weights >= 0)
-        valid = finite & in_unit & label_ok & weight_ok & counted
-        self.invalid_count.assign_add(ops.sum(ops.cast(counted & ~valid, "float32")))
-        weights = ops.where(valid, weights, ops.zeros_like(weights))
-        scores = ops.where(ops.expand_dims(valid, -1), scores, ops.zeros_like(scores))
-        if plan.form == inputs.FORM_INDICATOR:
-            labels = ops.where(ops.expand_dims(valid, -1), labels, ops.zeros_like(labels))
+            invalid = counted & ~valid
+            valid = valid & counted
         else:
-            labels = ops.where(valid, labels, ops.zeros_like(labels))
-        return labels, scores, weights
+            invalid = ~valid
+        self.invalid_count.assign_add(ops.sum(ops.cast(invalid, "float32")))
+        if sample_weight is None:
+            weights = ops.cast(valid, "float32")
+        else:
+            weights = ops.where(valid, weights, ops.zeros_like(weights))
+        return labels, scores, weights, valid
 
     def reset_state(self):
         if self._built:
@@ -123,6 +142,7 @@ class _CountingMetric(keras.metrics.Metric):
     def get_config(self):
         return {
             "name": self.name,
+            "tag": self.tag,
             "dtype": self.dtype,
             "from_logits": self.from_logits,
             "multi_label": self.multi_label,
@@ -134,6 +154,34 @@ class _CountingMetric(keras.metrics.Metric):
     def resolved_class_names(self) -> tuple[str, ...]:
         """The class names of the problem (binary: 2), defaults filled in."""
         return summary.resolve_class_names(self.class_names, self.plan.num_classes)
+
+    def summary_pb(self, name: str | None = None, class_names: Sequence[str] | None = None):
+        """The state as a `Summary` proto for `tb_metrics_plugin.SummaryWriter` (what
+        `MetricsCallback` writes at each epoch end), or None before the first `update_state`.
+
+        Every worker of a multi-worker strategy must call it together: reading the state is then a
+        collective.
+
+        Args:
+          name: the tag; default `self.tag`.
+          class_names: override the metric's class names (binary: 2 names).
+
+        Raises:
+          ValueError: items were left out as invalid since the last reset (the message says which
+            kinds); nothing should be written for that state.
+        """
+        if not self._built:
+            return None
+        invalid = float(ops.convert_to_numpy(self.invalid_count))
+        if invalid:
+            raise ValueError(
+                f"metric {self.name!r} saw {invalid:g} items with NaN/inf scores, probabilities "
+                "outside [0, 1] (pass from_logits=True for logits), labels that are not valid "
+                "class indices / 0-1 values, or negative / non-finite sample weights; nothing was "
+                "written for this epoch."
+            )
+        names = summary.resolve_class_names(class_names or self.class_names, self.plan.num_classes)
+        return self._summary(name or self.tag, names)
 
 
 def _real_tensor(value, argument: str):
@@ -149,14 +197,28 @@ def _real_tensor(value, argument: str):
     return tensor
 
 
+def _check_max_raw_scores(max_raw_scores) -> None:
+    if isinstance(max_raw_scores, bool) or not isinstance(max_raw_scores, (int, np.integer)) or max_raw_scores < 0:
+        raise ValueError(
+            f"max_raw_scores={max_raw_scores!r} must be a whole number >= 0 (raw scores kept, items × "
+            "score columns); 0 keeps none and always writes the grid histograms."
+        )
+
+
 @keras.saving.register_keras_serializable(package="tb_metrics_plugin")
 class ThresholdCurves(_CountingMetric):
-    """Accumulates per-class score histograms of positives and negatives over a threshold grid.
+    """Accumulates per-class score histograms of positives and negatives over a threshold grid, and
+    keeps the raw scores while they fit.
 
-    From its state, TP/FP/TN/FN of `score > t` at every threshold t follow by cumulative sums, as
-    `keras.metrics.TruePositives(thresholds=...)` would count them. `result()` is the ROC-AUC
-    (trapezoid; the mean over classes that have positives and negatives) so training logs show a
-    number; the full curves are what `MetricsCallback` writes.
+    From the histograms, TP/FP/TN/FN of `score > t` at every threshold t follow by cumulative sums,
+    as `keras.metrics.TruePositives(thresholds=...)` would count them. Up to `max_raw_scores` scores
+    (items × score columns) are also kept raw: while every counted item of the split fits,
+    `summary_pb` hands them to `summary.threshold_curves_pb`, as if the numpy writer were given the
+    predictions; past that, it writes the histograms. Under a tf.distribute strategy nothing is kept
+    raw (replicas' copies are summed, not concatenated) and the histograms are written.
+
+    `result()`, logged by Keras as `roc_auc`, is the ROC-AUC over the grid (trapezoid; the mean over
+    classes that have positives and negatives); the full curves are what `MetricsCallback` writes.
 
     Args:
       num_thresholds: size of the default grid (see `thresholds.default_thresholds`).
@@ -166,6 +228,9 @@ class ThresholdCurves(_CountingMetric):
       num_classes: classes of the problem (binary: 2); checked against the model when given.
       ignore_class: label value whose items are not counted (segmentation "void").
       class_names: names of the classes (binary: 2 names).
+      max_raw_scores: raw scores kept (4 bytes each, plus a label and a weight per item); 0: none.
+      name: the name Keras logs `result()` under.
+      tag: the tag `summary_pb` writes; default "threshold_curves", or `name` when a name is given.
 
     Example:
       >>> model.compile(loss="binary_crossentropy", metrics=[ThresholdCurves()])  # doctest: +SKIP
@@ -180,66 +245,123 @@ class ThresholdCurves(_CountingMetric):
         num_classes: int | None = None,
         ignore_class: int | None = None,
         class_names: Sequence[str] | None = None,
-        name: str = "threshold_curves",
+        max_raw_scores: int = DEFAULT_MAX_RAW_SCORES,
+        name: str | None = None,
+        tag: str | None = None,
         dtype=None,
     ):
+        _check_max_raw_scores(max_raw_scores)
         super().__init__(
             from_logits=from_logits, multi_label=multi_label, num_classes=num_classes,
-            ignore_class=ignore_class, class_names=class_names, name=name, dtype=dtype,
+            ignore_class=ignore_class, class_names=class_names, name=name or "roc_auc",
+            tag=tag if tag is not None else name or THRESHOLD_CURVES_TAG, dtype=dtype,
         )
         self.num_thresholds = num_thresholds
         self.thresholds = summary.resolve_thresholds(num_thresholds, thresholds)
         self._explicit_thresholds = thresholds is not None
+        self.max_raw_scores = int(max_raw_scores)
+        # Each class's bins are laid out as blocks of _BLOCK cells (the last one padded), so that
+        # result() sums below each bin with one small matrix product (see there).
+        self._block = min(_BLOCK, len(self.thresholds) + 1)
+        self._cells_per_class = -(-(len(self.thresholds) + 1) // self._block) * self._block
+        self.raw_items: RawItems | None = None
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:
-        shape = (2, plan.num_score_columns, len(self.thresholds) + 1)
-        self.histograms = self.add_variable(shape=shape, initializer="zeros", name="histograms")
+        columns = plan.num_score_columns
+        self.histograms = self.add_variable(
+            shape=(2 * columns * self._cells_per_class,), initializer="zeros", name="histograms"
+        )
+        capacity = self.max_raw_scores // columns
+        if capacity and not under_distribution_strategy():
+            label_columns = columns if self.multi_label else 1
+            self.raw_items = RawItems(self, capacity, columns, label_columns)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        labels, scores, weights = self._flat_inputs(y_true, y_pred, sample_weight)
-        columns = self.plan.num_score_columns
-        num_bins = len(self.thresholds) + 1
+        labels, scores, weights, valid = self._flat_inputs(y_true, y_pred, sample_weight)
+        columns, cells = self.plan.num_score_columns, self._cells_per_class
         if self.plan.form == inputs.FORM_SPARSE:
-            is_positive = ops.one_hot(ops.cast(labels, "int32"), columns, dtype="float32")
+            is_positive = ops.expand_dims(ops.cast(labels, "int32"), -1) == ops.arange(columns, dtype="int32")
+        elif self.plan.form == inputs.FORM_INDICATOR:
+            is_positive = labels == 1
         else:
-            is_positive = ops.reshape(labels, (-1, columns))
+            is_positive = ops.expand_dims(labels == 1, -1)
         bins = ops.searchsorted(ops.convert_to_tensor(self.thresholds), ops.reshape(scores, (-1,)), side="left")
-        bins = ops.reshape(ops.cast(bins, "int32"), (-1, columns))
-        class_offsets = ops.arange(columns, dtype="int32") * num_bins
-        negative = ops.cast(1 - is_positive, "int32")
-        flat_index = bins + class_offsets + negative * (columns * num_bins)
-        item_weights = ops.broadcast_to(ops.expand_dims(weights, -1), ops.shape(flat_index))
-        counts = ops.segment_sum(
-            ops.reshape(item_weights, (-1,)), ops.reshape(flat_index, (-1,)), num_segments=2 * columns * num_bins
+        # histograms[sign, class, bin] at (sign · C + class) · cells + bin; sign 1 for negatives.
+        cell = (
+            ops.reshape(ops.cast(bins, "int32"), (-1, columns))
+            + ops.arange(columns, dtype="int32") * cells
+            + ops.cast(ops.logical_not(is_positive), "int32") * (columns * cells)
         )
-        self.histograms.assign_add(ops.reshape(counts, self.histograms.shape))
+        item_weights = ops.broadcast_to(ops.expand_dims(weights, -1), ops.shape(cell))
+        add_at(self.histograms, ops.reshape(cell, (-1,)), ops.reshape(item_weights, (-1,)))
+        if self.raw_items is not None:
+            if self.multi_label:
+                label_rows = labels
+            elif self.plan.form == inputs.FORM_INDICATOR:
+                label_rows = ops.expand_dims(ops.cast(ops.argmax(labels, axis=-1), "float32"), -1)
+            else:
+                label_rows = ops.expand_dims(labels, -1)
+            self.raw_items.append(scores, label_rows, weights, valid)
 
     def result(self):
         """Mean ROC-AUC over the classes with positives and negatives. Per class, the trapezoid over
         the stored thresholds is the Mann–Whitney statistic with ties (one bin) counted half:
-        AUC = Σ_k pos[k]·(Σ_{j<k} neg[j] + neg[k]/2) / (P·N). Keras evaluates this at every
-        training step for the logs, so it takes one cumulative sum and no reversed copies."""
+        AUC = Σ_k pos[k]·(Σ_{j<k} neg[j] + neg[k]/2) / (P·N). With the bins in blocks of B cells
+        (k = B·g + i), the inner sum is the negatives of the blocks before g (a cumulative sum over
+        the C·(T+1)/B block totals) plus those below i within block g (a product with a triangular
+        B×B matrix). Keras evaluates this at every training step, where a cumulative sum over all
+        C·(T+1) cells cost 2–3× as much."""
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
-        positive, negative = self.histograms[0], self.histograms[1]
-        negatives_below = ops.cumsum(negative, axis=-1) - 0.5 * negative
-        positives, negatives = ops.sum(positive, axis=-1), ops.sum(negative, axis=-1)
-        areas = ops.divide_no_nan(ops.sum(positive * negatives_below, axis=-1), positives * negatives)
+        block = self._block
+        columns = self.plan.num_score_columns
+        histograms = ops.reshape(self.histograms, (2, columns, -1, block))
+        positive, negative = histograms[0], histograms[1]
+        positive_per_block, negative_per_block = ops.sum(positive, axis=-1), ops.sum(negative, axis=-1)
+        negatives_in_earlier_blocks = ops.cumsum(negative_per_block, axis=-1) - negative_per_block
+        below_or_half = np.triu(np.ones((block, block), np.float32), 1) + 0.5 * np.eye(block, dtype=np.float32)
+        negatives_below_in_block = ops.reshape(ops.matmul(ops.reshape(negative, (-1, block)), below_or_half),
+                                               ops.shape(negative))
+        concordant = ops.sum(positive_per_block * negatives_in_earlier_blocks, axis=-1) + ops.sum(
+            positive * negatives_below_in_block, axis=(-2, -1)
+        )
+        positives, negatives = ops.sum(positive_per_block, axis=-1), ops.sum(negative_per_block, axis=-1)
+        areas = ops.divide_no_nan(concordant, positives * negatives)
         defined = ops.cast((positives > 0) & (negatives > 0), "float32")
         return ops.divide_no_nan(ops.sum(areas * defined), ops.sum(defined))
 
     def histogram_values(self) -> tuple[np.ndarray, np.ndarray]:
         """(positive_histograms, negative_histograms) as float64 numpy arrays of shape (C, T + 1)."""
         values = np.asarray(ops.convert_to_numpy(self.histograms), dtype=np.float64)
+        values = values.reshape(2, self.plan.num_score_columns, -1)[:, :, : len(self.thresholds) + 1]
         return values[0], values[1]
 
     def curve_names(self) -> tuple[str, ...]:
         return summary.curve_class_names(self.resolved_class_names(), self.plan.num_score_columns)
 
+    def _summary(self, tag: str, names: tuple[str, ...]) -> summary_pb2.Summary:
+        raw = None if self.raw_items is None else self.raw_items.read()
+        if raw is None:
+            positive, negative = self.histogram_values()
+            return summary.threshold_curves_pb_from_counts(
+                tag, self.thresholds, positive, negative, summary.curve_class_names(names, self.plan.num_score_columns)
+            )
+        scores, labels, weights = raw
+        if self.plan.form == inputs.FORM_BINARY:
+            scores, labels = scores[:, 0], labels[:, 0]
+        elif not self.multi_label:
+            labels = labels[:, 0].astype(np.int64)
+        return summary.threshold_curves_pb(
+            tag, labels, scores, sample_weight=None if np.all(weights == 1) else weights,
+            num_thresholds=self.num_thresholds, thresholds=self.thresholds if self._explicit_thresholds else None,
+            class_names=names, multi_label=self.multi_label,
+        )
+
     def get_config(self):
         config = super().get_config()
         config["num_thresholds"] = self.num_thresholds
         config["thresholds"] = [float(t) for t in self.thresholds] if self._explicit_thresholds else None
+        config["max_raw_scores"] = self.max_raw_scores
         return config
 
 
@@ -248,8 +370,9 @@ class ConfusionMatrix(_CountingMetric):
     """Accumulates the C×C confusion matrix of argmax predictions (rows: true class).
 
     For a single sigmoid output the prediction is `score > threshold` and the matrix is 2×2.
-    `result()` is the accuracy (trace / total). Works for segmentation outputs (..., C) with integer
-    labels (...) and `ignore_class`.
+    `result()`, logged by Keras as `cm_accuracy` (not `accuracy`, which Keras' own metric of that
+    name logs), is the accuracy: trace / total. Works for segmentation outputs (..., C) with
+    integer labels (...) and `ignore_class`.
 
     Args:
       num_classes: classes of the problem (binary: 2); checked against the model when given.
@@ -258,6 +381,8 @@ class ConfusionMatrix(_CountingMetric):
         but the activation is applied so that `threshold` is a probability.
       ignore_class: label value whose items are not counted.
       class_names: names of the classes.
+      name: the name Keras logs `result()` under.
+      tag: the tag `summary_pb` writes; default "confusion_matrix", or `name` when a name is given.
     """
 
     def __init__(
@@ -267,43 +392,54 @@ class ConfusionMatrix(_CountingMetric):
         from_logits: bool = False,
         ignore_class: int | None = None,
         class_names: Sequence[str] | None = None,
-        name: str = "confusion_matrix",
+        name: str | None = None,
+        tag: str | None = None,
         dtype=None,
     ):
         super().__init__(
             from_logits=from_logits, multi_label=False, num_classes=num_classes,
-            ignore_class=ignore_class, class_names=class_names, name=name, dtype=dtype,
+            ignore_class=ignore_class, class_names=class_names, name=name or "cm_accuracy",
+            tag=tag if tag is not None else name or CONFUSION_MATRIX_TAG, dtype=dtype,
         )
         summary.check_decision_threshold(threshold)
         self.threshold = float(threshold)
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:
-        shape = (plan.num_classes, plan.num_classes)
-        self.matrix = self.add_variable(shape=shape, initializer="zeros", name="matrix")
+        # Flat, so that an update is one scatter of (true · C + predicted) cells.
+        self.matrix = self.add_variable(shape=(plan.num_classes**2,), initializer="zeros", name="matrix")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        labels, scores, weights = self._flat_inputs(y_true, y_pred, sample_weight)
+        labels, scores, weights, valid = self._flat_inputs(y_true, y_pred, sample_weight)
         num_classes = self.plan.num_classes
         if self.plan.form == inputs.FORM_BINARY:
             predicted = ops.cast(scores[:, 0] > self.threshold, "int32")
-            true = ops.cast(labels, "int32")
+            true = ops.cast(labels == 1, "int32")
         else:
             predicted = ops.cast(ops.argmax(scores, axis=-1), "int32")
-            true = ops.cast(ops.argmax(labels, axis=-1) if self.plan.form == inputs.FORM_INDICATOR else labels, "int32")
-        counts = ops.segment_sum(weights, true * num_classes + predicted, num_segments=num_classes * num_classes)
-        self.matrix.assign_add(ops.reshape(counts, (num_classes, num_classes)))
+            if self.plan.form == inputs.FORM_INDICATOR:
+                true = ops.cast(ops.argmax(labels, axis=-1), "int32")
+            else:  # invalid items may hold any label; they weigh 0 but need a cell
+                true = ops.cast(ops.where(valid, labels, ops.zeros_like(labels)), "int32")
+        add_at(self.matrix, true * num_classes + predicted, weights)
 
     def result(self):
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
-        return ops.divide_no_nan(ops.trace(self.matrix), ops.sum(self.matrix))
+        matrix = ops.reshape(self.matrix, (self.plan.num_classes, self.plan.num_classes))
+        return ops.divide_no_nan(ops.trace(matrix), ops.sum(matrix))
 
     def matrix_values(self) -> np.ndarray:
-        """The accumulated matrix as a float64 numpy array."""
-        return np.asarray(ops.convert_to_numpy(self.matrix), dtype=np.float64)
+        """The accumulated matrix as a float64 numpy array (C, C)."""
+        values = np.asarray(ops.convert_to_numpy(self.matrix), dtype=np.float64)
+        return values.reshape(self.plan.num_classes, self.plan.num_classes)
 
     def decision(self) -> str:
         return summary.decision_rule(self.plan.num_score_columns, self.threshold)
+
+    def _summary(self, tag: str, names: tuple[str, ...]) -> summary_pb2.Summary:
+        return summary.confusion_matrix_pb_from_counts(
+            tag, self.matrix_values(), names, ignore_class=self.ignore_class, decision=self.decision()
+        )
 
     def get_config(self):
         config = super().get_config()

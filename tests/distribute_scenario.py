@@ -68,6 +68,7 @@ def main(log_dir: str) -> None:
         callbacks=[tbm.MetricsCallback(log_dir)],
     )
     mirrored_state = _state(model)  # the metric variables as a callback reads them: aggregated
+    mirrored_curves, _ = _metrics_of(model)
     validation = read_run(os.path.join(log_dir, "validation"))
     train = read_run(os.path.join(log_dir, "train"))
 
@@ -100,6 +101,8 @@ def main(log_dir: str) -> None:
             "negative": reference.negative_histograms.tolist(),
             "matrix": reference_cm.matrix.tolist(),
         },
+        "raw_items_kept": {"mirrored": mirrored_curves.raw_items is not None,
+                           "single": _metrics_of(single)[0].raw_items is not None},
         "num_validation": len(y_val),
         "num_train": len(y_train),
     }

@@ -71,7 +71,9 @@ def main(index: int, port0: str, port1: str, log_dir: str, validation_data: bool
     callback.on_train_end()
     if index == 0:
         np.savez(os.path.join(log_dir, "reference.npz"), scores=keras.ops.convert_to_numpy(model(x)), labels=y)
-    print(json.dumps({"worker": index, "replicas": strategy.num_replicas_in_sync}), flush=True)
+    (curves,) = [m for m in model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+    print(json.dumps({"worker": index, "replicas": strategy.num_replicas_in_sync,
+                      "raw_items_kept": curves.raw_items is not None}), flush=True)
 
 
 if __name__ == "__main__":

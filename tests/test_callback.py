@@ -8,9 +8,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util import tensor_util
 
 import tb_metrics_plugin as tbm
 from tb_metrics_plugin import callback as callback_module
+from tb_metrics_plugin import core
 from tests.conftest import tiny_binary_model
 from tests.readback import (
     assert_same_curves,
@@ -66,13 +69,13 @@ def compiled_run(tmp_path_factory, breast_cancer):
     model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves(), tbm.ConfusionMatrix()])
     calls = _count_predict_on_batch(model)
     recorder = _PredictionsAtEpochBegin(x_train)
-    model.fit(
+    history = model.fit(
         x_train, y_train, batch_size=len(x_train), epochs=3, verbose=0, validation_data=(x_val, y_val),
         callbacks=[recorder, keras.callbacks.TensorBoard(str(run)), tbm.MetricsCallback(run)],
     )
     return {
         "run": run, "model": model, "calls": calls, "train_predictions": recorder.predictions,
-        "y_train": y_train, "x_val": x_val, "y_val": y_val,
+        "y_train": y_train, "x_val": x_val, "y_val": y_val, "history": history.history,
     }
 
 
@@ -88,6 +91,9 @@ def test_compiled_metrics_write_validation_state_without_extra_pass(compiled_run
     assert_same_curves(written["threshold_curves"][2], reference_curves(y_val, predictions))
     assert_same_matrix(written["confusion_matrix"][2], reference_matrix(y_val, predictions))
     assert written["confusion_matrix"][2].matrix.sum() == len(y_val)
+    # The validation split fit the raw record: the curves were counted from the items themselves.
+    (curves,) = [m for m in compiled_run["model"]._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+    assert len(curves.raw_items.read()[0]) == len(y_val)
     assert written["threshold_curves"][2].class_names == ("positive",)
     assert written["confusion_matrix"][2].class_names == ("negative", "positive")
     # The model learns: the epochs are different states, not one state written three times.
@@ -113,6 +119,33 @@ def test_steps_align_with_keras_tensorboard_scalars(compiled_run):
         assert keras_steps == [0, 1, 2]
         for tag in OUR_TAGS:
             assert sorted(written[tag]) == keras_steps
+
+
+def _scalar_values(run_dir, tag: str) -> list[float]:
+    """Values, by step, of a scalar Keras' TensorBoard callback wrote."""
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    events = sorted(accumulator.Tensors(tag), key=lambda event: event.step)
+    return [float(tensor_util.make_ndarray(event.tensor_proto)) for event in events]
+
+
+def test_keras_logs_name_the_values_by_what_they_are(compiled_run):
+    """The progress bar, History and Keras' TensorBoard scalars show `roc_auc` (ThresholdCurves'
+    result, the ROC-AUC of the written counts) and `cm_accuracy` (ConfusionMatrix's result), while
+    our own tags stay `threshold_curves` and `confusion_matrix`."""
+    history = compiled_run["history"]
+    assert set(history) == {"loss", "roc_auc", "cm_accuracy", "val_loss", "val_roc_auc", "val_cm_accuracy"}
+    for split, prefix in (("train", ""), ("validation", "val_")):
+        for name in ("roc_auc", "cm_accuracy"):
+            np.testing.assert_allclose(_scalar_values(compiled_run["run"] / split, f"epoch_{name}"),
+                                       history[prefix + name], rtol=1e-6)
+        assert set(read_run(compiled_run["run"] / split)) == OUR_TAGS
+    validation = read_run(compiled_run["run"] / "validation")
+    for epoch in range(3):
+        curves, matrix = validation["threshold_curves"][epoch], validation["confusion_matrix"][epoch]
+        written_auc = core.roc_auc(curves.positive_histograms[0], curves.negative_histograms[0])
+        assert history["val_roc_auc"][epoch] == pytest.approx(written_auc, abs=1e-3)
+        assert history["val_cm_accuracy"][epoch] == pytest.approx(np.trace(matrix.matrix) / matrix.matrix.sum())
 
 
 def test_validation_freq_writes_train_only_on_epochs_without_validation(tmp_path, breast_cancer):

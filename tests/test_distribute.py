@@ -50,6 +50,13 @@ def test_mirrored_counts_equal_single_device_counts(mirrored, key):
     np.testing.assert_array_equal(np.array(mirrored["written"][key]), mirrored_state)
 
 
+def test_raw_items_are_not_kept_under_a_strategy(mirrored):
+    """Replicas would append into the same rows of their copies, and a read sums the copies: under
+    a strategy `ThresholdCurves` keeps no raw items and writes its (summed) grid histograms, which
+    the test above finds equal to one device's. Without a strategy the same data is kept raw."""
+    assert mirrored["raw_items_kept"] == {"mirrored": False, "single": True}
+
+
 def test_mirrored_totals(mirrored):
     num_validation = mirrored["num_validation"]
     positive = np.array(mirrored["written"]["positive"])
@@ -118,9 +125,9 @@ def test_every_worker_reads_the_metric_state_and_only_the_chief_writes(tmp_path,
     does (training part and validation part) and then writes nothing."""
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": CLUSTER_OF_WORKERS, "task": {"type": "worker", "index": 1}}))
     reads = []
-    original = tbm.ThresholdCurves.histogram_values
-    monkeypatch.setattr(tbm.ThresholdCurves, "histogram_values",
-                        lambda metric: reads.append(metric.name) or original(metric))
+    original = tbm.ThresholdCurves.summary_pb
+    monkeypatch.setattr(tbm.ThresholdCurves, "summary_pb",
+                        lambda metric, *args, **kwargs: reads.append(metric.tag) or original(metric, *args, **kwargs))
     (x_train, y_train), (x_val, y_val) = breast_cancer
     model = tiny_binary_model(x_train.shape[1])
     model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[tbm.ThresholdCurves()])
@@ -169,7 +176,9 @@ def test_two_real_workers_add_up_their_counts_and_only_the_chief_writes(tmp_path
     from tests.readback import decode_summary
 
     log_dir = tmp_path / "logs"
-    assert _run_two_workers(log_dir) == [{"worker": 0, "replicas": 2}, {"worker": 1, "replicas": 2}]
+    # Neither worker kept raw items (a strategy's variables are summed, not concatenated).
+    assert _run_two_workers(log_dir) == [{"worker": 0, "replicas": 2, "raw_items_kept": False},
+                                         {"worker": 1, "replicas": 2, "raw_items_kept": False}]
 
     assert sorted(path.name for path in log_dir.iterdir()) == ["reference.npz", "train"]
     assert len(list((log_dir / "train").iterdir())) == 1  # one event file: the chief's

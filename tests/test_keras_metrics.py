@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -9,9 +11,17 @@ from sklearn.metrics import accuracy_score
 
 import tb_metrics_plugin as tbm
 from tb_metrics_plugin import core, layout
-from tests.readback import assert_same_curves, assert_same_matrix, reference_curves, reference_matrix
+from tests.readback import (
+    assert_same_curves,
+    assert_same_matrix,
+    decode_summary,
+    read_run,
+    reference_curves,
+    reference_matrix,
+)
 
 RNG_SEED = 1234
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _curves(metric) -> layout.ThresholdCurveCounts:
@@ -264,7 +274,8 @@ def test_reset_state_zeroes_everything():
         assert any(np.asarray(v).sum() > 0 for v in metric.variables if v is not metric.invalid_count)
         metric.reset_state()
         assert all(not np.asarray(v).any() for v in metric.variables)
-        assert len(metric.variables) == 2
+        # invalid_count and the counts; ThresholdCurves also its raw items and their tallies.
+        assert len(metric.variables) == (4 if metric is curves else 2)
     # Counting again after a reset starts from zero.
     curves.update_state(labels[1:], scores[1:])
     assert_same_curves(_curves(curves), reference_curves(labels[1:], scores[1:]))
@@ -423,3 +434,160 @@ def test_model_with_our_metrics_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(by_type[tbm.ConfusionMatrix].matrix_values(),
                                   original[tbm.ConfusionMatrix].matrix_values())
     assert by_type[tbm.ConfusionMatrix].matrix_values().sum() == 40
+
+
+# The summary a metric hands over: raw items while they fit, else the grid ---------------------------
+
+
+def _counted_items(labels, predictions, options) -> int:
+    """Items (rows × pixels) the metric counts: all but those labelled `ignore_class`."""
+    items = int(np.prod(predictions.shape[:-1])) if predictions.ndim > 1 else len(predictions)
+    if "ignore_class" in options:
+        items -= int(np.sum(labels == options["ignore_class"]))
+    return items
+
+
+@pytest.mark.parametrize("labels, predictions, options, weighting", COUNT_PARAMS)
+def test_summary_from_raw_items_equals_numpy_writer(labels, predictions, options, weighting):
+    """While every item fits, `summary_pb` is the numpy writer's summary of the same predictions (with
+    format v2 that is the exact one), not a copy of the grid histograms."""
+    rng = np.random.default_rng(8)
+    sample_weight = None
+    if weighting == "per_sample":
+        sample_weight = rng.choice([0.0, 0.5, 1.0, 2.0, 3.25], size=len(labels)).astype(np.float32)
+    elif weighting == "per_item":
+        sample_weight = rng.choice([0.0, 0.5, 1.0, 2.0], size=predictions.shape[:-1]).astype(np.float32)
+    curves = tbm.ThresholdCurves(**options)
+    _update_in_batches(curves, labels, predictions, sample_weight)
+
+    raw = curves.raw_items.read()
+    assert raw is not None
+    assert len(raw[0]) == _counted_items(labels, predictions, options)  # ignored pixels are not kept
+    written = decode_summary(curves.summary_pb())
+    assert_same_curves(written, reference_curves(labels, predictions, sample_weight=sample_weight, **options))
+    assert curves.summary_pb().value[0].tag == "threshold_curves"
+
+
+def test_raw_items_stop_at_the_first_batch_that_does_not_fit():
+    """Capacity 40 items: 30 fit, the next 15 do not, and a later 5 that would fit do not resume the
+    record (it would miss the 15). The summary is then the grid's, with the same counts; a reset
+    starts a new record."""
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 2, 50).astype(np.float32)
+    scores = _probabilities(rng, (50,), tbm.ThresholdCurves().thresholds)
+    curves = tbm.ThresholdCurves(max_raw_scores=40)
+    _update_in_batches(curves, labels, scores, splits=(30, 45))
+    assert curves.raw_items.read() is None
+    np.testing.assert_array_equal(np.asarray(curves.raw_items.tallies), [30, 20])
+    assert_same_curves(decode_summary(curves.summary_pb()), reference_curves(labels, scores))
+    assert_same_curves(decode_summary(curves.summary_pb()), _curves(curves))
+
+    curves.reset_state()
+    curves.update_state(labels[:40], scores[:40])  # exactly the capacity
+    kept_scores, kept_labels, kept_weights = curves.raw_items.read()
+    np.testing.assert_array_equal(kept_scores[:, 0], scores[:40])
+    np.testing.assert_array_equal(kept_labels[:, 0], labels[:40])
+    np.testing.assert_array_equal(kept_weights, np.ones(40))
+
+
+def test_raw_capacity_is_counted_in_scores():
+    """max_raw_scores counts scores: 100 of them hold 25 items of 4 classes, 100 binary items."""
+    labels = np.arange(30) % 4
+    scores = _softmax_rows(np.random.default_rng(0), 30, 4)
+    curves = tbm.ThresholdCurves(max_raw_scores=100)
+    curves.update_state(labels[:25], scores[:25])
+    assert curves.raw_items.capacity == 25 and curves.raw_items.read() is not None
+    curves.update_state(labels[25:], scores[25:])
+    assert curves.raw_items.read() is None
+    binary = tbm.ThresholdCurves(max_raw_scores=100)
+    binary.update_state(labels % 2, scores[:, 0])
+    assert binary.raw_items.capacity == 100
+    none_kept = tbm.ThresholdCurves(max_raw_scores=0)
+    none_kept.update_state(labels, scores)
+    assert none_kept.raw_items is None and len(none_kept.variables) == 2
+    assert_same_curves(decode_summary(none_kept.summary_pb()), reference_curves(labels, scores))
+
+
+def test_invalid_items_are_not_kept_raw():
+    labels = np.array([0, 1, 1, 0, 1], dtype=np.float32)
+    scores = np.array([0.2, np.nan, 0.9, 1.5, 0.7], dtype=np.float32)
+    curves = tbm.ThresholdCurves()
+    curves.update_state(labels, scores)
+    kept_scores, kept_labels, _ = curves.raw_items.read()
+    np.testing.assert_array_equal(kept_scores[:, 0], scores[[0, 2, 4]])
+    np.testing.assert_array_equal(kept_labels[:, 0], [0, 1, 1])
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "1000"])
+def test_bad_max_raw_scores_raise(bad):
+    with pytest.raises(ValueError, match=r"max_raw_scores=.* must be a whole number >= 0"):
+        tbm.ThresholdCurves(max_raw_scores=bad)
+
+
+def test_summary_pb_before_any_update_is_none_and_raises_on_invalid_items():
+    for metric in (tbm.ThresholdCurves(), tbm.ConfusionMatrix()):
+        assert metric.summary_pb() is None
+        metric.update_state(np.array([0, 1.0]), np.array([0.3, np.nan], np.float32))
+        with pytest.raises(ValueError, match=rf"metric '{metric.name}' saw 1 items with NaN/inf scores"):
+            metric.summary_pb()
+
+
+def test_summary_pb_takes_a_tag_and_class_names():
+    curves, matrix = tbm.ThresholdCurves(class_names=["n", "p"]), tbm.ConfusionMatrix()
+    for metric in (curves, matrix):
+        metric.update_state(np.array([0, 1.0, 1.0]), np.array([0.3, 0.8, 0.4], np.float32))
+    assert decode_summary(curves.summary_pb()).class_names == ("p",)
+    renamed = curves.summary_pb("val/curves", class_names=["benign", "malignant"])
+    assert renamed.value[0].tag == "val/curves"
+    assert decode_summary(renamed).class_names == ("malignant",)
+    matrix_pb = matrix.summary_pb(class_names=["benign", "malignant"])
+    assert matrix_pb.value[0].tag == "confusion_matrix"
+    assert_same_matrix(decode_summary(matrix_pb), reference_matrix(
+        np.array([0, 1, 1]), np.array([0.3, 0.8, 0.4], np.float32), class_names=["benign", "malignant"]))
+
+
+# Names: what Keras logs, and the tags written --------------------------------------------------------
+
+
+def test_logged_names_say_what_result_is_and_tags_stay():
+    curves, matrix = tbm.ThresholdCurves(), tbm.ConfusionMatrix()
+    assert (curves.name, curves.tag) == ("roc_auc", "threshold_curves")
+    assert (matrix.name, matrix.tag) == ("cm_accuracy", "confusion_matrix")
+    # A name of one's own is also the tag (two heads get two tags), unless a tag is given.
+    assert tbm.ThresholdCurves(name="head_a_auc").tag == "head_a_auc"
+    assert tbm.ConfusionMatrix(name="cm_b", tag="matrix_b").tag == "matrix_b"
+    with pytest.raises(ValueError, match="tag=''"):
+        tbm.ThresholdCurves(tag="")
+
+
+def test_configs_saved_before_tags_existed_keep_their_names_as_tags():
+    """A config from a model saved with the original names has no `tag` or `max_raw_scores`: the
+    saved name stays both the logged name and the tag, so resumed runs keep their keys and tags."""
+    old_curves = {"name": "threshold_curves", "dtype": "float32", "from_logits": False, "multi_label": False,
+                  "num_classes": None, "ignore_class": None, "class_names": None, "num_thresholds": 960,
+                  "thresholds": None}
+    curves = tbm.ThresholdCurves.from_config(old_curves)
+    assert (curves.name, curves.tag, curves.max_raw_scores) == ("threshold_curves", "threshold_curves", 1 << 20)
+    old_matrix = {"name": "confusion_matrix", "dtype": "float32", "from_logits": False, "num_classes": None,
+                  "ignore_class": None, "class_names": None, "threshold": 0.5}
+    matrix = tbm.ConfusionMatrix.from_config(old_matrix)
+    assert (matrix.name, matrix.tag) == ("confusion_matrix", "confusion_matrix")
+    fresh = tbm.ThresholdCurves(max_raw_scores=64)
+    assert tbm.ThresholdCurves.from_config(fresh.get_config()).get_config() == fresh.get_config()
+
+
+def test_model_saved_with_the_original_names_loads_and_logs_as_before(tmp_path):
+    """tests/fixtures/saved_with_original_metric_names.keras was saved by the code before the
+    metrics had `tag` (ThresholdCurves and ConfusionMatrix compiled with their defaults)."""
+    model = keras.models.load_model(FIXTURES / "saved_with_original_metric_names.keras")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    history = model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y),
+                        callbacks=[tbm.MetricsCallback(tmp_path / "logs")])
+    assert set(history.history) == {"loss", "threshold_curves", "confusion_matrix",
+                                     "val_loss", "val_threshold_curves", "val_confusion_matrix"}
+    written = read_run(tmp_path / "logs" / "validation")
+    assert set(written) == {"threshold_curves", "confusion_matrix"}
+    predictions = model.predict(x, verbose=0)
+    assert_same_curves(written["threshold_curves"][0], reference_curves(y, predictions))
