@@ -182,7 +182,8 @@ def test_multiclass_digits(tmp_path):
     written = read_run(tmp_path / "validation")
     predictions = model.predict(x_val, verbose=0)
     curves, matrix = written["threshold_curves"][1], written["confusion_matrix"][1]
-    assert curves.positive_histograms.shape == (10, len(curves.thresholds) + 1)
+    assert curves.positive_histograms.shape == (10, curves.thresholds.shape[-1] + 1)
+    assert curves.exact.all()  # the compiled metric kept the 200 validation scores: stored exactly
     assert_same_curves(curves, reference_curves(y_val, predictions, class_names=names))
     assert matrix.matrix.shape == (10, 10)
     assert_same_matrix(matrix, reference_matrix(y_val, predictions, class_names=names))
