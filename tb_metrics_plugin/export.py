@@ -32,7 +32,8 @@ SummaryCache = dict[tuple[str, str, int, float], dict[str, dict[str, Any]]]
 
 
 def summary_series(series: TagSeries, cache: SummaryCache | None = None) -> dict[str, dict[str, list]]:
-    """Each metric of `core.step_summary` over the steps of `series`.
+    """Each metric of `core.threshold_curves_summary` or `core.confusion_matrix_summary` over the
+    steps of `series`.
 
     Threshold curves: {metric: {"per_class": [S][C], "micro": [S], "macro": [S], "weighted": [S]}}
     for roc_auc, average_precision, pr_auc, best_f1, best_f1_threshold. Confusion matrices:

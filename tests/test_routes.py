@@ -142,7 +142,8 @@ def test_summary_equals_the_core_on_the_stored_counts(board, written, run):
     assert answer["steps"] == sorted(stored)
     for position, step in enumerate(answer["steps"]):
         counts = stored[step]
-        expected = core.json_safe(core.step_summary(counts))
+        expected = core.json_safe(core.threshold_curves_summary(
+            counts.positive_histograms, counts.negative_histograms, counts.thresholds))
         for metric in export.THRESHOLD_CURVE_METRICS:
             assert answer["series"][metric]["per_class"][position] == expected[metric]["per_class"]
             for average in export.AVERAGES:
@@ -187,7 +188,7 @@ def test_summary_of_a_confusion_matrix(board, written):
         matrix = stored[step].matrix
         accuracy = np.trace(matrix) / matrix.sum()
         assert answer["series"]["accuracy"]["value"][position] == pytest.approx(accuracy, abs=1e-12)
-        expected = core.json_safe(core.step_summary(stored[step]))
+        expected = core.json_safe(core.confusion_matrix_summary(matrix))
         for metric in ("mean_iou", "kappa"):
             assert answer["series"][metric]["value"][position] == expected[metric]["value"]
         assert answer["series"]["iou"]["per_class"][position] == expected["iou"]["per_class"]
@@ -208,7 +209,8 @@ def test_export_json_is_an_attachment_with_the_records(board, written):
     assert [row["class"] for row in rows] == names
     assert {row["step"] for row in rows} == {2}
     counts = written["digits/validation"]["threshold_curves"][2]
-    expected = core.json_safe(core.step_summary(counts))
+    expected = core.json_safe(core.threshold_curves_summary(
+        counts.positive_histograms, counts.negative_histograms, counts.thresholds))
     for digit in range(10):
         assert rows[digit]["roc_auc"] == expected["roc_auc"]["per_class"][digit]
         assert rows[digit]["best_f1_threshold"] == expected["best_f1_threshold"]["per_class"][digit]
