@@ -129,12 +129,12 @@ class MetricsPlugin(base_plugin.TBPlugin):
         name = path[path.index(prefix) + len(prefix) :] if prefix in path else ""
         return _respond(request, lambda: _static_file(request, name), set())
 
-    # Implementations: plain data in, plain data out.
+    # Implementations: plain data in, JSON-safe plain data out (`core.json_safe`: no numpy, NaN as None).
 
     def tags_impl(self, ctx, experiment: str) -> dict[str, dict[str, dict[str, Any]]]:
         """{run: {tag: {kind, class_names, version, num_steps, steps, max_step, ignore_class,
         decision}}}; a tag this plugin cannot read has `{error}` instead (see `reading.tag_listing`)."""
-        return reading.tag_listing(self._data_provider, ctx, experiment, self._caches.steps(experiment))
+        return core.json_safe(reading.tag_listing(self._data_provider, ctx, experiment, self._caches.steps(experiment)))
 
     def counts_impl(self, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> dict[str, Any]:
         """The raw counts of one run/tag, all steps or only `step`, with typed arrays (see `wire`).
@@ -151,7 +151,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
             answer["negative"] = wire.encode_array(series.negative_histograms)
         else:
             answer["matrix"] = wire.encode_array(series.matrices)
-        return answer
+        return core.json_safe(answer)
 
     def summary_impl(self, ctx, experiment: str, run: str, tag: str) -> dict[str, Any]:
         """Per-step metrics of one run/tag for "over epochs" charts, from the numeric core.
@@ -274,9 +274,12 @@ def _error(request: wrappers.Request, message: str, status: int) -> wrappers.Res
 
 
 def _json_response(request: wrappers.Request, answer: Any) -> wrappers.Response:
-    # Serialised here rather than by `Respond` (which walks the answer with `json_util.Cleanse`):
-    # NaN becomes null, and base64 arrays are copied without an escaping scan (`wire.dumps`).
-    return http_util.Respond(request, wire.dumps(core.json_safe(answer)), _JSON)
+    """An `_impl`'s answer (plain data, made JSON-safe there by `core.json_safe`) as compact JSON.
+
+    Serialised here rather than by `Respond` (which walks the answer with `json_util.Cleanse`), so
+    base64 arrays are copied without an escaping scan (`wire.dumps`).
+    """
+    return http_util.Respond(request, wire.dumps(answer), _JSON)
 
 
 def _arguments(request: wrappers.Request):
