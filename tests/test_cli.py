@@ -110,6 +110,7 @@ def test_export_csv_with_a_threshold_for_one_run_tag_and_step(fitted_logs):
     assert sum(float(rows[d]["tp"]) + float(rows[d]["fn"]) for d in range(10)) == 200
 
 
+@pytest.mark.slow  # a new Python process, as a shell runs the command
 def test_export_all_steps_through_the_console_script(fitted_logs):
     status, out, err = run_cli_process("export", "--logdir", fitted_logs.logdir, "--run", "binary/train",
                                        "--tag", "confusion_matrix", "--all-steps", "--format", "json",
@@ -172,6 +173,7 @@ def test_classes_named_like_averages_stay_distinct_in_export_and_check(tmp_path)
     assert "class='weighted' (average)" in out  # no class is called "weighted": --class names the average
 
 
+@pytest.mark.slow  # a new Python process, as a shell runs the command
 def test_check_a_confusion_matrix_metric_at_a_step_through_python_m(fitted_logs):
     status, out, err = run_cli_process("check", "--logdir", fitted_logs.logdir, "--metric", "accuracy",
                                        "--min", 1.01, "--step", 0, "--run", "binary/validation")

@@ -34,6 +34,8 @@ import tb_metrics_plugin as tbm
 from tb_metrics_plugin import summary, thresholds
 from tests.readback import decode_summary, read_run
 
+pytestmark = pytest.mark.slow  # thousands of hypothesis examples, TensorFlow ops and fits
+
 # (test, outcome) -> examples tried; outcome is "ok" (counts checked) or "ValueError" (message checked).
 EXAMPLES: collections.Counter = collections.Counter()
 # feature -> examples of the fuzzed tests that had it (what the random problems actually covered).

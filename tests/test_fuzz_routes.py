@@ -32,6 +32,8 @@ from werkzeug.test import Client
 from tb_metrics_plugin import metadata, plugin, wire
 from tests.conftest import InProcessTensorBoard
 
+pytestmark = pytest.mark.slow  # thousands of requests per loader
+
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 DATA_ROUTES = ("tags", "counts", "summary", "export")
 # The parameters each route takes (docs/routes.md); anything else must be refused.

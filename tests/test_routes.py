@@ -524,6 +524,7 @@ def oversized_board(tmp_path_factory):
     board.close()
 
 
+@pytest.mark.slow  # `oversized_board` writes and loads 577 MB of logs
 def test_a_run_over_the_reply_cap_is_served_from_the_largest_sample_that_fits(oversized_board):
     listing = get_json(oversized_board, "tags")
     many = listing["many"]["threshold_curves"]
@@ -541,6 +542,7 @@ def test_a_run_over_the_reply_cap_is_served_from_the_largest_sample_that_fits(ov
         assert "256 MiB" in answer["error"] and "step=S" in answer["error"]
 
 
+@pytest.mark.slow  # `oversized_board`
 def test_a_single_step_over_the_reply_cap_is_listed_with_an_error(oversized_board):
     listing = get_json(oversized_board, "tags")
     assert set(listing["huge"]["threshold_curves"]) == {"error"}
