@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the public API (issue #5, item 1).
+"""Property-based fuzzing of the public API: every input either works or names what is wrong.
 
 Random problems (binary, multiclass with sparse or one-hot labels, multi-label, segmentation with
 `ignore_class`; C = 1…1000 classes, T = 1…10 000 explicit thresholds or the default grid; float16/32/64,

@@ -7,7 +7,10 @@ import {
   createCurveView, formatNumber, hasBothClasses, hasExactCounts, histogramArgs, unitAxes,
 } from "./chart_common.js";
 
-/** Creates the ROC view in `container` (see CONTRACT: update / exportCsv / exportPng / destroy). */
+/**
+ * Creates the ROC view in `container`; returns the object every view returns to the card that holds
+ * it (layout.js): `update(model, changedKeys)`, `exportCsv()`, `exportPng()`, `destroy()`.
+ */
 export function createRocView(container) {
   return createCurveView(container, {
     testid: "view-roc",
