@@ -30,6 +30,8 @@ from sklearn.metrics import confusion_matrix
 from tb_metrics_plugin import SummaryWriter, core, metadata, summary
 from tests.readback import assert_served_step, decode_summary
 
+pytestmark = pytest.mark.slow  # a tensorboard process per loader and 1000 HTTP requests
+
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 NUM_RUNS = 100
 NUM_STEPS = 3

@@ -12,7 +12,6 @@ import numpy as np
 
 from tb_metrics_plugin import core
 from tests.browser import expected
-from tests.browser.conftest import one_loader
 
 LAST_STEP = 2
 
@@ -61,7 +60,6 @@ def _plot_box(plugin_page, view: str) -> dict:
     return _frame_box(plugin_page.testid(view).locator(".u-over").first)
 
 
-@one_loader
 def test_clicking_the_roc_and_pr_curves_moves_the_threshold_to_the_clicked_point(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
     positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
@@ -88,7 +86,6 @@ def test_clicking_the_roc_and_pr_curves_moves_the_threshold_to_the_clicked_point
         assert (shown["tp"], shown["fp"]) == (tp[index], fp[index]), (view, shown, tp[index], fp[index])
 
 
-@one_loader
 def test_pr_labels_lie_over_the_curves_and_the_legend_explains_every_line(plugin_page):
     plugin_page.open()
     plugin_page.show("multiclass/validation", "threshold_curves", "3")  # its curve crosses the F1=0.4 label
@@ -105,7 +102,6 @@ def test_pr_labels_lie_over_the_curves_and_the_legend_explains_every_line(plugin
     assert "iso-F1" in legend
 
 
-@one_loader
 def test_iou_bars_of_two_runs_stand_side_by_side_under_every_class_name(plugin_page):
     runs = ("multiclass/train", "multiclass/validation")
     plugin_page.open()
@@ -148,7 +144,6 @@ def _heatmap_geometry(canvas) -> tuple[list[float], list[float]]:
     return plot, window
 
 
-@one_loader
 def test_zoomed_matrix_shows_no_cut_numbers_and_its_tooltip_follows_the_zoom(plugin_page):
     plugin_page.open()
     plugin_page.show("multiclass/validation", "confusion_matrix")

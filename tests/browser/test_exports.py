@@ -9,8 +9,6 @@ import json
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser.conftest import one_loader
-
 RUN = "multiclass/validation"
 STEP = 1
 THRESHOLD = 0.3
@@ -47,7 +45,6 @@ def _check_rows(view: str, records: list[dict], want: dict) -> None:
             assert str(record[column]) == str(value), (view, name, record)
 
 
-@one_loader
 def test_curve_exports_name_run_tag_step_class_or_average_and_threshold(plugin_page):
     plugin_page.open()
     plugin_page.show(RUN, "threshold_curves")
@@ -75,7 +72,6 @@ def test_curve_exports_name_run_tag_step_class_or_average_and_threshold(plugin_p
     assert len(set(names.values())) == len(names), "two exports share a file name"
 
 
-@one_loader
 def test_confusion_matrix_exports_name_their_decision(plugin_page):
     plugin_page.open()
     plugin_page.show(RUN, "confusion_matrix")

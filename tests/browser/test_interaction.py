@@ -15,7 +15,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tb_metrics_plugin import SummaryWriter, core, summary
 from tests.browser import expected
-from tests.browser.conftest import MANY_CLASSES_RUN, one_loader
+from tests.browser.conftest import MANY_CLASSES_RUN
 from tests.browser.synthetic_logs import write_binary_steps
 
 LAST_STEP = 2
@@ -198,7 +198,6 @@ def test_legends_show_the_cores_auc_with_its_interval_ap_and_ece(plugin_page, br
     assert f"ECE {_rounded(ece)}" in calibration, calibration
 
 
-@one_loader
 def test_threshold_slider_arrow_keys_move_in_fine_and_coarse_steps(plugin_page):
     plugin_page.open()
     plugin_page.show("binary/validation", "threshold_curves", "0")

@@ -10,7 +10,7 @@ import pytest
 
 from tb_metrics_plugin import core
 from tests.browser import expected
-from tests.browser.conftest import one_loader
+from tests.browser.conftest import both_loaders
 
 READOUT_METRICS = ("precision", "recall", "f1", "specificity", "fpr", "accuracy", "mcc", "tp", "fp", "tn", "fn")
 CELLS = ("tp", "fp", "tn", "fn")
@@ -93,6 +93,7 @@ def test_multiclass_class_and_averages_match_the_core(plugin_page, browser_logdi
             assert_readout(plugin_page, want)
 
 
+@both_loaders
 def test_changing_epoch_changes_the_numbers_to_that_epochs(plugin_page, browser_logdir):
     first = expected.counts(browser_logdir, "binary/validation", 0, "threshold_curves")
     last = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
@@ -112,7 +113,6 @@ def test_changing_epoch_changes_the_numbers_to_that_epochs(plugin_page, browser_
     assert plugin_page.metric("threshold") == threshold, "changing epoch must keep the threshold"
 
 
-@one_loader
 def test_arrow_keys_step_through_epochs(plugin_page):
     open_at(plugin_page, "binary/validation", "0", LAST_STEP)
     slider = plugin_page.testid("epoch-slider")
@@ -177,7 +177,6 @@ def test_optimal_threshold_buttons_land_where_the_core_says(plugin_page, browser
     assert not misses, f"buttons landing elsewhere than the core (shown, core): {misses}"
 
 
-@one_loader
 def test_an_unreachable_constraint_leaves_the_threshold_and_says_so(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "multiclass/validation", LAST_STEP, "threshold_curves")
     positive, negative, thresholds, average = _histograms(curves, "macro")
