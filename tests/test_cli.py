@@ -76,7 +76,7 @@ def test_export_json_of_the_last_step_by_default(fitted_logs, last_counts):
     malignant = next(r for r in curves if r["run"] == "binary/validation" and r["class"] == "malignant")
     counts = last_counts["binary/validation"]["threshold_curves"]
     expected = core.json_safe(core.threshold_curves_summary(
-        counts.positive_histograms, counts.negative_histograms, counts.thresholds))
+        counts.positive_histograms, counts.negative_histograms, counts.thresholds, counts.exact))
     for metric in export.THRESHOLD_CURVE_METRICS:
         assert malignant[metric] == expected[metric]["per_class"][0]
     exact = roc_auc_score(fitted_logs.labels["binary/validation"], fitted_logs.predictions["binary/validation"])

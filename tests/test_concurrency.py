@@ -84,7 +84,7 @@ def hundred_runs(tmp_path_factory) -> tuple[object, dict[str, RunData]]:
                                               confusion_matrix(labels, scores.argmax(axis=1),
                                                                labels=range(NUM_CLASSES)))
                 data.numbers.setdefault("threshold_curves", {})[step] = core.threshold_curves_summary(
-                    curves.positive_histograms, curves.negative_histograms, curves.thresholds)
+                    curves.positive_histograms, curves.negative_histograms, curves.thresholds, curves.exact)
                 data.numbers.setdefault("confusion_matrix", {})[step] = core.confusion_matrix_summary(
                     data.counts["confusion_matrix"][step].matrix)
     return logdir, expected

@@ -144,7 +144,7 @@ def test_summary_equals_the_core_on_the_stored_counts(board, written, run):
     for position, step in enumerate(answer["steps"]):
         counts = stored[step]
         expected = core.json_safe(core.threshold_curves_summary(
-            counts.positive_histograms, counts.negative_histograms, counts.thresholds))
+            counts.positive_histograms, counts.negative_histograms, counts.thresholds, counts.exact))
         for metric in export.THRESHOLD_CURVE_METRICS:
             assert answer["series"][metric]["per_class"][position] == expected[metric]["per_class"]
             for average in export.AVERAGES:
@@ -211,7 +211,7 @@ def test_export_json_is_an_attachment_with_the_records(board, written):
     assert {row["step"] for row in rows} == {2}
     counts = written["digits/validation"]["threshold_curves"][2]
     expected = core.json_safe(core.threshold_curves_summary(
-        counts.positive_histograms, counts.negative_histograms, counts.thresholds))
+        counts.positive_histograms, counts.negative_histograms, counts.thresholds, counts.exact))
     for digit in range(10):
         assert rows[digit]["roc_auc"] == expected["roc_auc"]["per_class"][digit]
         assert rows[digit]["best_f1_threshold"] == expected["best_f1_threshold"]["per_class"][digit]
