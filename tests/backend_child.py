@@ -5,11 +5,12 @@ with the numpy writer.
 Usage: KERAS_BACKEND=jax python -m tests.backend_child INPUTS_NPZ OUT_DIR
 
 INPUTS_NPZ holds, for each case name `c` listed in its `cases` array, `c.labels`, `c.predictions`,
-optionally `c.weights`, and `c.multi_label` (0/1); plus `x_train`, `y_train`, `x_val`, `y_val` for the
-fits. Into OUT_DIR the child writes:
+optionally `c.weights`, and `c.options` (JSON: keyword arguments of `ThresholdCurves`; those that
+`ConfusionMatrix` takes too go to it as well; no matrix when `multi_label`); plus `x_train`,
+`y_train`, `x_val`, `y_val` for the fits. Into OUT_DIR the child writes:
 
 - `c.curves.pb` / `c.matrix.pb`: the serialized `Summary` of `ThresholdCurves` / `ConfusionMatrix`
-  (no matrix for multi-label cases) after `update_state` in three uneven batches;
+  after `update_state` in three uneven batches;
 - `compiled/` and `data/`: the log dirs of a 2-epoch `fit` with compiled metrics and
   `MetricsCallback(compiled)`, and of one with `MetricsCallback(data, validation_data=...)`;
 - `predictions.npz`: `compiled_train_<epoch>` (train predictions with the weights epoch `epoch`
@@ -20,6 +21,7 @@ fits. Into OUT_DIR the child writes:
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -27,6 +29,7 @@ import numpy as np
 
 EPOCHS = 2
 SPLITS = (7, 30)  # three uneven batches
+MATRIX_OPTIONS = ("from_logits", "ignore_class", "class_names")
 
 
 def _update_in_batches(metric, labels, predictions, weights) -> None:
@@ -41,13 +44,13 @@ def _count_cases(inputs, out_dir: str) -> None:
         case = str(case)
         labels, predictions = inputs[f"{case}.labels"], inputs[f"{case}.predictions"]
         weights = inputs[f"{case}.weights"] if f"{case}.weights" in inputs.files else None
-        multi_label = bool(inputs[f"{case}.multi_label"])
-        curves = tbm.ThresholdCurves(multi_label=multi_label)
+        options = json.loads(str(inputs[f"{case}.options"]))
+        curves = tbm.ThresholdCurves(**options)
         _update_in_batches(curves, labels, predictions, weights)
         with open(os.path.join(out_dir, f"{case}.curves.pb"), "wb") as file:
             file.write(curves.summary_pb().SerializeToString())
-        if not multi_label:
-            matrix = tbm.ConfusionMatrix()
+        if not options.get("multi_label"):
+            matrix = tbm.ConfusionMatrix(**{k: v for k, v in options.items() if k in MATRIX_OPTIONS})
             _update_in_batches(matrix, labels, predictions, weights)
             with open(os.path.join(out_dir, f"{case}.matrix.pb"), "wb") as file:
                 file.write(matrix.summary_pb().SerializeToString())

@@ -9,6 +9,7 @@ it wrote.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -31,10 +32,15 @@ from tests.readback import (
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT_SECONDS = 300
+# (backend, module it needs, how to get it). JAX is in requirements-dev.txt; PyTorch is optional there
+# because its default Linux wheel bundles CUDA: install a CPU build of torch to run that backend too.
 BACKENDS = [
     pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(module) is None,
-                                                reason=f"{module} is not installed (see requirements-dev.txt)"))
-    for name, module in (("jax", "jax"),)
+                                                reason=f"{module} is not installed: {how}"))
+    for name, module, how in (
+        ("jax", "jax", "pip install -r requirements-dev.txt"),
+        ("torch", "torch", "install a CPU build of PyTorch (see requirements-dev.txt)"),
+    )
 ]
 
 
@@ -54,32 +60,42 @@ def _softmax_rows(rng, num_rows: int, num_classes: int) -> np.ndarray:
     return (exp / exp.sum(1, keepdims=True)).astype(np.float32)
 
 
-def _cases() -> dict[str, dict[str, np.ndarray]]:
-    """{case: {labels, predictions, weights (optional), multi_label}} on fixed numpy data."""
+def _cases() -> dict[str, dict]:
+    """{case: {labels, predictions, weights (optional), options}} on fixed numpy data; `options` are
+    keyword arguments of `ThresholdCurves` and of the numpy writer."""
     rng = np.random.default_rng(1234)
     n = 60
     sparse4 = rng.integers(0, 4, n)
     softmax4 = _softmax_rows(rng, n, 4)
     # Dyadic weights: float32 sums are exact, so equality is exact.
     weights = rng.choice([0.0, 0.5, 1.0, 2.0, 3.25], size=n).astype(np.float32)
+    segmentation_labels = rng.integers(0, 3, (n, 2, 2))
+    segmentation_labels[rng.random(segmentation_labels.shape) < 0.2] = 255
     return {
         "binary": {"labels": rng.integers(0, 2, n).astype(np.float32),
-                   "predictions": _probabilities_on_grid(rng, (n,)), "multi_label": np.int8(0)},
-        "softmax4_sparse": {"labels": sparse4, "predictions": softmax4, "multi_label": np.int8(0)},
+                   "predictions": _probabilities_on_grid(rng, (n,)), "options": {}},
+        "softmax4_sparse": {"labels": sparse4, "predictions": softmax4, "options": {}},
         "softmax4_onehot_weighted": {"labels": np.eye(4, dtype=np.float32)[sparse4], "predictions": softmax4,
-                                     "weights": weights, "multi_label": np.int8(0)},
+                                     "weights": weights, "options": {}},
+        # Raw scores overflow in the second batch: the histograms (a grid) are written.
+        "softmax4_sparse_weighted_grid": {"labels": sparse4, "predictions": _probabilities_on_grid(rng, (n, 4)),
+                                          "weights": weights, "options": {"max_raw_scores": 80}},
         "multilabel": {"labels": rng.integers(0, 2, (n, 3)).astype(np.float32),
-                       "predictions": _probabilities_on_grid(rng, (n, 3)), "multi_label": np.int8(1)},
+                       "predictions": _probabilities_on_grid(rng, (n, 3)), "options": {"multi_label": True}},
         "multilabel_weighted": {"labels": rng.integers(0, 2, (n, 3)).astype(np.float32),
                                 "predictions": _probabilities_on_grid(rng, (n, 3)), "weights": weights,
-                                "multi_label": np.int8(1)},
+                                "options": {"multi_label": True}},
+        "segmentation_ignore_255": {"labels": segmentation_labels,
+                                    "predictions": _softmax_rows(rng, n * 4, 3).reshape(n, 2, 2, 3),
+                                    "options": {"ignore_class": 255}},
     }
 
 
 def _run_child(backend: str, tmp_path: Path, cases, fit_data) -> Path:
     inputs = {"cases": np.array(list(cases))}
     for case, arrays in cases.items():
-        inputs.update({f"{case}.{key}": value for key, value in arrays.items()})
+        inputs.update({f"{case}.{key}": value for key, value in arrays.items() if key != "options"})
+        inputs[f"{case}.options"] = np.array(json.dumps(arrays["options"]))
     (x_train, y_train), (x_val, y_val) = fit_data
     inputs.update(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
     np.savez(tmp_path / "inputs.npz", **inputs)
@@ -111,18 +127,19 @@ def test_child_ran_on_the_requested_backend(backend_run):
 def test_compiled_metric_counts_equal_numpy_writer(backend_run):
     out = backend_run["out"]
     for case, arrays in backend_run["cases"].items():
-        weights = arrays.get("weights")
-        multi_label = bool(arrays["multi_label"])
+        weights, options = arrays.get("weights"), dict(arrays["options"])
+        grid = options.pop("max_raw_scores", None) is not None
         curves = decode_summary(summary_pb2.Summary.FromString((out / f"{case}.curves.pb").read_bytes()))
-        expected = reference_curves(arrays["labels"], arrays["predictions"], sample_weight=weights,
-                                    multi_label=multi_label)
+        expected = reference_curves(arrays["labels"], arrays["predictions"], sample_weight=weights, **options)
+        assert not curves.exact.any() if grid else curves.exact.all(), case
         assert_same_curves(curves, expected)
         assert expected.positive_histograms.sum() > 0 and expected.negative_histograms.sum() > 0
-        if multi_label:
+        if options.get("multi_label"):
             assert not (out / f"{case}.matrix.pb").exists()
             continue
         matrix = decode_summary(summary_pb2.Summary.FromString((out / f"{case}.matrix.pb").read_bytes()))
-        expected_matrix = reference_matrix(arrays["labels"], arrays["predictions"], sample_weight=weights)
+        expected_matrix = reference_matrix(arrays["labels"], arrays["predictions"], sample_weight=weights,
+                                           ignore_class=options.get("ignore_class"))
         assert_same_matrix(matrix, expected_matrix)
         assert expected_matrix.matrix.sum() > 0
 
