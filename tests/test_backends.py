@@ -32,16 +32,19 @@ from tests.readback import (
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT_SECONDS = 600  # the JAX child took 160 s on a loaded 2-core machine (eager compiles)
-# (backend, module it needs, how to get it). JAX is in requirements-dev.txt; PyTorch is optional there
-# because its default Linux wheel bundles CUDA: install a CPU build of torch to run that backend too.
+# (backend, module it needs, how to get it). Both are in requirements-dev.txt (PyTorch pinned to a CPU
+# build); elsewhere a missing one skips its backend's tests.
 BACKENDS = [
     pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(module) is None,
                                                 reason=f"{module} is not installed: {how}"))
     for name, module, how in (
         ("jax", "jax", "pip install -r requirements-dev.txt"),
-        ("torch", "torch", "install a CPU build of PyTorch (see requirements-dev.txt)"),
+        ("torch", "torch", "install a CPU build of PyTorch (requirements-dev.txt pins one)"),
     )
 ]
+
+# Child processes that import Keras under another backend and train: minutes, not seconds.
+pytestmark = pytest.mark.slow
 
 
 def _probabilities_on_grid(rng, shape) -> np.ndarray:
