@@ -59,13 +59,13 @@ def test_a_dark_host_at_load_time_gives_a_dark_plugin(plugin_page):
 
 def test_reload_keeps_run_tag_class_epoch_and_threshold(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "multiclass/validation", 1, "threshold_curves")
-    index, threshold = expected.grid_value_near(curves, 0.25)
+    threshold = expected.stored_value_near(curves, 0.25, c=7)
     plugin_page.open()
     plugin_page.show("multiclass/validation", "threshold_curves", "7")
     plugin_page.set_epoch(1)
     plugin_page.set_threshold(repr(threshold))
     plugin_page.wait_threshold(threshold)
-    want = expected.metrics_at_index(curves, "7", index)
+    want = expected.metrics_at_threshold(curves, "7", threshold)
 
     plugin_page.reload()
     plugin_page.wait_threshold(threshold)
