@@ -63,7 +63,6 @@ __all__ = [
     "score_distribution",
     "sensitivity_at_specificity",
     "specificity_at_sensitivity",
-    "step_summary",
     "threshold_curves_summary",
     "threshold_index",
     "threshold_metrics",
@@ -1211,22 +1210,6 @@ def confusion_matrix_summary(matrix: ArrayLike) -> dict[str, dict[str, Any]]:
         "kappa": {"value": metrics["kappa"]},
         "iou": {"per_class": metrics["iou"]},
     }
-
-
-def step_summary(counts: Any) -> dict[str, dict[str, Any]]:
-    """`threshold_curves_summary` or `confusion_matrix_summary` of one decoded step.
-
-    Args:
-      counts: an object with `positive_histograms`, `negative_histograms` and `thresholds` (a
-        `layout.ThresholdCurveCounts`) or with `matrix` (a `layout.ConfusionMatrixCounts`).
-    """
-    if hasattr(counts, "matrix"):
-        return confusion_matrix_summary(counts.matrix)
-    if hasattr(counts, "positive_histograms"):
-        return threshold_curves_summary(
-            counts.positive_histograms, counts.negative_histograms, counts.thresholds, getattr(counts, "exact", None)
-        )
-    raise TypeError(f"step_summary takes decoded threshold-curve or confusion-matrix counts, not {type(counts)!r}")
 
 
 def json_safe(value: Any) -> Any:

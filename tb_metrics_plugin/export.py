@@ -32,7 +32,8 @@ SummaryCache = dict[tuple[str, str, int, float], dict[str, dict[str, Any]]]
 
 
 def summary_series(series: TagSeries, cache: SummaryCache | None = None) -> dict[str, dict[str, list]]:
-    """Each metric of `core.step_summary` over the steps of `series`.
+    """Each metric of `core.threshold_curves_summary` or `core.confusion_matrix_summary` over the
+    steps of `series`.
 
     Threshold curves: {metric: {"per_class": [S][C], "micro": [S], "macro": [S], "weighted": [S]}}
     for roc_auc, average_precision, pr_auc, best_f1, best_f1_threshold. Confusion matrices:
@@ -159,7 +160,12 @@ def _step_summary(series: TagSeries, index: int, cache: SummaryCache | None) -> 
     key = (series.run, series.tag, int(series.steps[index]), float(series.wall_times[index]))
     if cache is not None and key in cache:
         return cache[key]
-    numbers = core.step_summary(series.counts[index])
+    counts = series.counts[index]
+    if series.kind == metadata.KIND_CONFUSION_MATRIX:
+        numbers = core.confusion_matrix_summary(counts.matrix)
+    else:
+        numbers = core.threshold_curves_summary(
+            counts.positive_histograms, counts.negative_histograms, counts.thresholds, counts.exact)
     if cache is not None:
         cache[key] = numbers
     return numbers

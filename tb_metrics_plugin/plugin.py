@@ -12,7 +12,6 @@ import collections
 import json
 import logging
 import math
-import mimetypes
 import os
 import re
 import threading
@@ -28,7 +27,8 @@ from tb_metrics_plugin import core, export, metadata, reading, wire
 
 logger = logging.getLogger(__name__)
 
-STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+# The frontend bundle (frontend/build.mjs writes it): the plugin's only file.
+INDEX_JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static", "index.js")
 _JSON = "application/json"
 # Experiments whose caches are kept. The experiment id comes from the URL or a request header, so
 # any client can make up new ones: an unbounded cache per id would let it grow memory without end.
@@ -62,7 +62,6 @@ class MetricsPlugin(base_plugin.TBPlugin):
             "/summary": self.summary_route,
             "/export": self.export_route,
             "/index.js": self.index_js_route,
-            "/static/*": self.static_route,
         }
 
     def is_active(self) -> bool:
@@ -120,21 +119,14 @@ class MetricsPlugin(base_plugin.TBPlugin):
 
     @wrappers.Request.application
     def index_js_route(self, request: wrappers.Request) -> wrappers.Response:
-        return _respond(request, lambda: _static_file(request, "index.js"), set())
+        return _respond(request, lambda: _index_js(request), set())
 
-    @wrappers.Request.application
-    def static_route(self, request: wrappers.Request) -> wrappers.Response:
-        prefix = f"/data/plugin/{metadata.PLUGIN_NAME}/static/"
-        path = request.path
-        name = path[path.index(prefix) + len(prefix) :] if prefix in path else ""
-        return _respond(request, lambda: _static_file(request, name), set())
-
-    # Implementations: plain data in, plain data out.
+    # Implementations: plain data in, JSON-safe plain data out (`core.json_safe`: no numpy, NaN as None).
 
     def tags_impl(self, ctx, experiment: str) -> dict[str, dict[str, dict[str, Any]]]:
         """{run: {tag: {kind, class_names, version, num_steps, steps, max_step, ignore_class,
         decision}}}; a tag this plugin cannot read has `{error}` instead (see `reading.tag_listing`)."""
-        return reading.tag_listing(self._data_provider, ctx, experiment, self._caches.steps(experiment))
+        return core.json_safe(reading.tag_listing(self._data_provider, ctx, experiment, self._caches.steps(experiment)))
 
     def counts_impl(self, ctx, experiment: str, run: str, tag: str, step: int | None = None) -> dict[str, Any]:
         """The raw counts of one run/tag, all steps or only `step`, with typed arrays (see `wire`).
@@ -154,7 +146,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
             answer["exact"] = wire.encode_array(series.exact, "uint8")
         else:
             answer["matrix"] = wire.encode_array(series.matrices)
-        return answer
+        return core.json_safe(answer)
 
     def summary_impl(self, ctx, experiment: str, run: str, tag: str) -> dict[str, Any]:
         """Per-step metrics of one run/tag for "over epochs" charts, from the numeric core.
@@ -280,9 +272,12 @@ def _error(request: wrappers.Request, message: str, status: int) -> wrappers.Res
 
 
 def _json_response(request: wrappers.Request, answer: Any) -> wrappers.Response:
-    # Serialised here rather than by `Respond` (which walks the answer with `json_util.Cleanse`):
-    # NaN becomes null, and base64 arrays are copied without an escaping scan (`wire.dumps`).
-    return http_util.Respond(request, wire.dumps(core.json_safe(answer)), _JSON)
+    """An `_impl`'s answer (plain data, made JSON-safe there by `core.json_safe`) as compact JSON.
+
+    Serialised here rather than by `Respond` (which walks the answer with `json_util.Cleanse`), so
+    base64 arrays are copied without an escaping scan (`wire.dumps`).
+    """
+    return http_util.Respond(request, wire.dumps(answer), _JSON)
 
 
 def _arguments(request: wrappers.Request):
@@ -336,28 +331,11 @@ def _threshold(request: wrappers.Request) -> float | None:
     return value
 
 
-def _static_file(request: wrappers.Request, name: str) -> wrappers.Response:
-    """A file of `STATIC_DIR` by relative name; anything that would leave that folder is refused."""
-    parts = name.split("/")
-    if (
-        not name
-        or name.startswith("/")
-        or "\\" in name
-        or "\0" in name
-        or any(part in ("", ".", "..") for part in parts)
-    ):
-        raise BadParameterError(f"static file name {name!r} is not a plain relative path inside the plugin's files.")
-    root = os.path.realpath(STATIC_DIR)
-    path = os.path.realpath(os.path.join(root, *parts))
-    if os.path.commonpath([root, path]) != root:
-        raise BadParameterError(f"static file name {name!r} leads outside the plugin's files.")
-    if not os.path.isfile(path):
-        raise reading.NotFoundError(f"static file {name!r} does not exist in the plugin's files.")
-    content_type = "text/javascript" if path.endswith((".js", ".mjs")) else (
-        mimetypes.guess_type(path)[0] or "application/octet-stream"
-    )
-    with open(path, "rb") as file:
-        return http_util.Respond(request, file.read(), content_type)
+def _index_js(request: wrappers.Request) -> wrappers.Response:
+    """The frontend bundle, the plugin's only file, as `text/javascript` (TensorBoard's pages send
+    `nosniff`, so a browser runs a module only with a JavaScript type)."""
+    with open(INDEX_JS, "rb") as file:
+        return http_util.Respond(request, file.read(), "text/javascript")
 
 
 class MetricsLoader(base_plugin.TBLoader):

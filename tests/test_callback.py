@@ -24,6 +24,8 @@ from tests.readback import (
     scalar_steps,
 )
 
+pytestmark = pytest.mark.slow  # real Keras fits, one or more per test
+
 OUR_TAGS = {"threshold_curves", "confusion_matrix"}
 
 

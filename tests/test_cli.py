@@ -1,12 +1,17 @@
-"""The `tb-metrics` command line as a user runs it: subprocesses on logs written by real Keras fits."""
+"""The `tb-metrics` command line on logs written by real Keras fits.
+
+The cases call `cli.main(argv, stdout=...)` in this process, as the console script does; one case per
+command (export, check) runs the installed command in its own process, so the entry point, the
+`python -m` form and the exit status a shell sees are tested too.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -14,16 +19,35 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tb_metrics_plugin import core, export
+from tb_metrics_plugin import cli, core, export
 from tests.readback import read_run
 
 CURVE_KEYS = {"run", "tag", "step", "class", "average", "roc_auc", "average_precision", "pr_auc", "best_f1",
               "best_f1_threshold"}
+# What pip's `tb-metrics` script does, without depending on where pip put it (a venv's bin may not
+# be on PATH): load the `console_scripts` entry point and exit with what it returns.
+CONSOLE_SCRIPT = (
+    "import importlib.metadata, sys; "
+    "(script,) = importlib.metadata.entry_points(group='console_scripts', name='tb-metrics'); "
+    "sys.exit(script.load()())"
+)
 
 
-def run_cli(*args, module: bool = True):
-    """(exit status, stdout, stderr) of `python -m tb_metrics_plugin ...` (or the `tb-metrics` script)."""
-    command = [sys.executable, "-m", "tb_metrics_plugin"] if module else [shutil.which("tb-metrics")]
+def run_cli(*args):
+    """(exit status, stdout, stderr) of `tb-metrics ...` run in this process by `cli.main`."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            status = cli.main([str(arg) for arg in args], stdout=out)
+        except SystemExit as exit_:  # argparse exits on bad usage, as the command does
+            status = exit_.code
+    return status, out.getvalue(), err.getvalue()
+
+
+def run_cli_process(*args, console_script: bool = False):
+    """(exit status, stdout, stderr) of `python -m tb_metrics_plugin ...` (or the `tb-metrics` entry
+    point) in a subprocess."""
+    command = [sys.executable, "-c", CONSOLE_SCRIPT] if console_script else [sys.executable, "-m", "tb_metrics_plugin"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=120, env=env)
     return done.returncode, done.stdout, done.stderr
@@ -51,7 +75,8 @@ def test_export_json_of_the_last_step_by_default(fitted_logs, last_counts):
     assert all({"accuracy", "mean_iou", "per_class_iou"} <= set(record) for record in matrices)
     malignant = next(r for r in curves if r["run"] == "binary/validation" and r["class"] == "malignant")
     counts = last_counts["binary/validation"]["threshold_curves"]
-    expected = core.json_safe(core.step_summary(counts))
+    expected = core.json_safe(core.threshold_curves_summary(
+        counts.positive_histograms, counts.negative_histograms, counts.thresholds, counts.exact))
     for metric in export.THRESHOLD_CURVE_METRICS:
         assert malignant[metric] == expected[metric]["per_class"][0]
     exact = roc_auc_score(fitted_logs.labels["binary/validation"], fitted_logs.predictions["binary/validation"])
@@ -90,9 +115,11 @@ def test_export_csv_with_a_threshold_for_one_run_tag_and_step(fitted_logs):
     assert sum(float(rows[d]["tp"]) + float(rows[d]["fn"]) for d in range(10)) == 200
 
 
+@pytest.mark.slow  # a new Python process, as a shell runs the command
 def test_export_all_steps_through_the_console_script(fitted_logs):
-    status, out, err = run_cli("export", "--logdir", fitted_logs.logdir, "--run", "binary/train",
-                               "--tag", "confusion_matrix", "--all-steps", "--format", "json", module=False)
+    status, out, err = run_cli_process("export", "--logdir", fitted_logs.logdir, "--run", "binary/train",
+                                       "--tag", "confusion_matrix", "--all-steps", "--format", "json",
+                                       console_script=True)
     assert status == 0, err
     assert [record["step"] for record in json.loads(out)] == list(range(fitted_logs.epochs))
 
@@ -151,9 +178,10 @@ def test_classes_named_like_averages_stay_distinct_in_export_and_check(tmp_path)
     assert "class='weighted' (average)" in out  # no class is called "weighted": --class names the average
 
 
-def test_check_a_confusion_matrix_metric_at_a_step(fitted_logs):
-    status, out, err = run_cli("check", "--logdir", fitted_logs.logdir, "--metric", "accuracy", "--min", 1.01,
-                               "--step", 0, "--run", "binary/validation")
+@pytest.mark.slow  # a new Python process, as a shell runs the command
+def test_check_a_confusion_matrix_metric_at_a_step_through_python_m(fitted_logs):
+    status, out, err = run_cli_process("check", "--logdir", fitted_logs.logdir, "--metric", "accuracy",
+                                       "--min", 1.01, "--step", 0, "--run", "binary/validation")
     assert status == 1
     assert "run='binary/validation' tag='confusion_matrix' step=0 class='all': accuracy=" in out
 

@@ -30,6 +30,8 @@ from sklearn.metrics import confusion_matrix
 from tb_metrics_plugin import SummaryWriter, core, metadata, summary
 from tests.readback import assert_served_step, decode_summary
 
+pytestmark = pytest.mark.slow  # a tensorboard process per loader and 1000 HTTP requests
+
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 NUM_RUNS = 100
 NUM_STEPS = 3
@@ -82,7 +84,7 @@ def hundred_runs(tmp_path_factory) -> tuple[object, dict[str, RunData]]:
                                               confusion_matrix(labels, scores.argmax(axis=1),
                                                                labels=range(NUM_CLASSES)))
                 data.numbers.setdefault("threshold_curves", {})[step] = core.threshold_curves_summary(
-                    curves.positive_histograms, curves.negative_histograms, curves.thresholds)
+                    curves.positive_histograms, curves.negative_histograms, curves.thresholds, curves.exact)
                 data.numbers.setdefault("confusion_matrix", {})[step] = core.confusion_matrix_summary(
                     data.counts["confusion_matrix"][step].matrix)
     return logdir, expected

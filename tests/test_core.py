@@ -540,17 +540,11 @@ def test_pr_auc_closed_form_on_two_thresholds():
     assert core.pr_auc(positive, negative) == pytest.approx(expected, abs=1e-15)
 
 
-def test_step_summary_matches_the_single_functions(multiclass_data):
+def test_step_summaries_match_the_single_functions(multiclass_data):
     labels, scores, weights = multiclass_data
     thresholds = np.linspace(0, 1, 101)
     positive, negative = histograms(label_binarize(labels, classes=range(4)) == 1, scores, thresholds, weights)
-
-    class Counts:  # the attributes of layout.ThresholdCurveCounts
-        pass
-
-    counts = Counts()
-    counts.positive_histograms, counts.negative_histograms, counts.thresholds = positive, negative, thresholds
-    summary = core.step_summary(counts)
+    summary = core.threshold_curves_summary(positive, negative, thresholds)
     for name, function in (("roc_auc", core.roc_auc), ("average_precision", core.average_precision),
                            ("pr_auc", core.pr_auc)):
         np.testing.assert_allclose(summary[name]["per_class"], function(positive, negative), rtol=0, atol=1e-15)
@@ -590,5 +584,3 @@ def test_bad_input_names_the_problem():
         core.roc_auc(np.array([1.0, np.nan]), np.ones(2))
     with pytest.raises(ValueError, match="cost_ratio"):
         core.min_cost_threshold(np.ones(3), np.ones(3), np.array([0.1, 0.2]), cost_ratio=-1)
-    with pytest.raises(TypeError, match="step_summary"):
-        core.step_summary(object())

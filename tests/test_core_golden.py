@@ -54,6 +54,6 @@ def test_golden_vectors_are_small_and_cover_every_public_function():
     functions = {case["function"] for case in json.loads(script.OUTPUT.read_text(encoding="utf-8"))["cases"]}
     from tb_metrics_plugin import core
 
-    python_only = {"json_safe", "step_summary"}  # JSON encoding and duck-typed dispatch: no JS twin
+    python_only = {"json_safe"}  # JSON encoding: no JS twin
     public = {name for name in core.__all__ if callable(getattr(core, name))}
     assert public - python_only == functions

@@ -19,6 +19,8 @@ from tests import training_child
 from tests.conftest import InProcessTensorBoard
 from tests.readback import assert_served_step, read_run
 
+pytestmark = pytest.mark.slow  # training processes killed mid-fit, then both loaders
+
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 TAGS = ("threshold_curves", "confusion_matrix")
 RUNS = ("train", "validation")

@@ -13,6 +13,8 @@ from tensorboard.util import tensor_util
 
 from tb_metrics_plugin import core, layout, metadata
 
+pytestmark = pytest.mark.slow  # the demo trains four models
+
 EPOCHS = 3
 BOTH_TAGS = {"threshold_curves", "confusion_matrix"}
 # Runs each task writes our summaries to: compiled metrics give train and validation, the

@@ -17,6 +17,8 @@ import tb_metrics_plugin as tbm
 from tests.conftest import tiny_binary_model
 from tests.readback import read_run
 
+pytestmark = pytest.mark.slow  # two-process MultiWorkerMirroredStrategy clusters
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

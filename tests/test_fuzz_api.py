@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the public API (issue #5, item 1).
+"""Property-based fuzzing of the public API: every input either works or names what is wrong.
 
 Random problems (binary, multiclass with sparse or one-hot labels, multi-label, segmentation with
 `ignore_class`; C = 1…1000 classes, T = 1…10 000 explicit thresholds or the default grid; float16/32/64,
@@ -33,6 +33,8 @@ from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 import tb_metrics_plugin as tbm
 from tb_metrics_plugin import summary, thresholds
 from tests.readback import decode_summary, read_run
+
+pytestmark = pytest.mark.slow  # thousands of hypothesis examples, TensorFlow ops and fits
 
 # (test, outcome) -> examples tried; outcome is "ok" (counts checked) or "ValueError" (message checked).
 EXAMPLES: collections.Counter = collections.Counter()

@@ -13,6 +13,8 @@ import tb_metrics_plugin as tbm
 from tb_metrics_plugin import metadata
 from tests.conftest import tiny_binary_model
 
+pytestmark = pytest.mark.slow  # a 150-epoch fit and tensorboard processes
+
 EPOCHS = 150
 
 

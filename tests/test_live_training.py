@@ -13,9 +13,12 @@ import time
 import urllib.error
 
 import numpy as np
+import pytest
 
 from tb_metrics_plugin import metadata, wire
 from tests import training_child
+
+pytestmark = pytest.mark.slow  # a training process watched by tensorboard processes
 
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 EPOCHS = 8

@@ -22,6 +22,8 @@ from tb_metrics_plugin.writer import SummaryWriter
 from tests.conftest import InProcessTensorBoard
 from tests.readback import assert_same_curves, assert_served_step, decode_summary, read_run, reference_curves
 
+pytestmark = pytest.mark.slow  # gigabyte logs, 10,000 thresholds through both loaders
+
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 MIB = 2**20
 TEN_THOUSAND_THRESHOLDS = np.linspace(0.0, 1.0, 10_000, dtype=np.float32)

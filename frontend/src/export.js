@@ -92,16 +92,13 @@ function rawField({ text, quoted }) {
 
 /**
  * CSV text with the same value in every row for each of `columns` ([name, value] pairs), placed
- * after the "run" column (or first). A name the CSV already has is left out, except "threshold",
- * which then becomes "selected_threshold" (the rows' own column lists stored thresholds).
+ * after the "run" column (or first). A column the CSV already has keeps its own values.
  */
 export function withColumns(csv, columns) {
   const rows = parseCsv(csv);
   if (rows.length === 0) return csv;
   const header = rows[0].map((field) => field.text);
-  const added = columns
-    .map(([name, value]) => [name === "threshold" && header.includes(name) ? "selected_threshold" : name, value])
-    .filter(([name]) => !header.includes(name));
+  const added = columns.filter(([name]) => !header.includes(name));
   const at = header.indexOf("run") + 1;
   const names = added.map(([name]) => csvField(name));
   const values = added.map(([, value]) => csvField(value));

@@ -16,7 +16,8 @@ function stepPart(spec, state, tagInfo) {
  * - `columns`: [name, value] pairs for every row: tag, step (unless the view exports every step),
  *   and for threshold curves class, average (micro / macro / weighted, or "" for a class, whose
  *   name then is in `class`; an average's `class` repeats its name, as the Python export does) and
- *   threshold; for a confusion matrix its decision rule instead of a class and a threshold.
+ *   selected_threshold (the tab's threshold: rows of curves list each stored `threshold` besides);
+ *   for a confusion matrix its decision rule instead of a class and a threshold.
  * - `fileParts`: tag, view, runs, "class3-cat" or "macro-average", the step and "t0.5" (or the
  *   decision), so that exports of class 3 and of the macro average never share a file name.
  */
@@ -28,7 +29,7 @@ export function exportContext(model, spec) {
   if (tagInfo.kind === "threshold_curves") {
     const average = AVERAGES.includes(state.classKey) ? state.classKey : "";
     const name = average || (tagInfo.class_names[Number(state.classKey)] ?? state.classKey);
-    columns.push(["class", name], ["average", average], ["threshold", state.threshold]);
+    columns.push(["class", name], ["average", average], ["selected_threshold", state.threshold]);
     fileParts.push(average ? `${average}-average` : `class${state.classKey}-${name}`, stepPart(spec, state, tagInfo), `t${state.threshold}`);
   } else {
     const decision = tagInfo.decision || "argmax";

@@ -34,9 +34,9 @@ test("export file names are plain ASCII, bounded, and keep the last part", () =>
   assert.equal(exportFileName(["\u202e😀", "تقييم"], "json"), "tb_metrics.json");
 });
 
-test("context columns go after the run column; a view's own threshold column keeps its name", () => {
+test("context columns go after the run column", () => {
   const csv = toCsv(["run", "threshold", "tpr"], [["a,b", 0.25, 1], ["c", 0.5, 0.5]]);
-  const added = withColumns(csv, [["tag", "curves"], ["step", 3], ["class", "007"], ["average", ""], ["threshold", 0.5]]);
+  const added = withColumns(csv, [["tag", "curves"], ["step", 3], ["class", "007"], ["average", ""], ["selected_threshold", 0.5]]);
   assert.equal(added.split("\n")[0], "run,tag,step,class,average,selected_threshold,threshold,tpr");
   assert.deepEqual(csvToRecords(added), [
     { run: "a,b", tag: "curves", step: 3, class: "007", average: "", selected_threshold: 0.5, threshold: 0.25, tpr: 1 },
@@ -58,8 +58,8 @@ test("exports of class 3 and of the macro average never share a name or rows", (
   const ofMacro = exportContext({ ...MODEL, state: { ...MODEL.state, classKey: "macro" } }, spec);
   assert.equal(exportFileName(ofClass.fileParts, "csv"), "curves_roc_m_train_m_validation_class3-macro_step2_t0.5.csv");
   assert.equal(exportFileName(ofMacro.fileParts, "csv"), "curves_roc_m_train_m_validation_macro-average_step2_t0.5.csv");
-  assert.deepEqual(ofClass.columns, [["tag", "curves"], ["step", 2], ["class", "macro"], ["average", ""], ["threshold", 0.5]]);
-  assert.deepEqual(ofMacro.columns, [["tag", "curves"], ["step", 2], ["class", "macro"], ["average", "macro"], ["threshold", 0.5]]);
+  assert.deepEqual(ofClass.columns, [["tag", "curves"], ["step", 2], ["class", "macro"], ["average", ""], ["selected_threshold", 0.5]]);
+  assert.deepEqual(ofMacro.columns, [["tag", "curves"], ["step", 2], ["class", "macro"], ["average", "macro"], ["selected_threshold", 0.5]]);
   // Over epochs: every step, so the name gives their range and the rows their own step.
   const epochs = exportContext(MODEL, { id: "epochs", allSteps: true });
   assert.ok(exportFileName(epochs.fileParts, "csv").includes("_steps0-2_"));

@@ -1,11 +1,13 @@
 """Browser fixtures: demo logs written once, a real TensorBoard per loader, one headless Chromium.
 
 Every test gets a fresh browser context (no shared localStorage) on the session's TensorBoard, with
-console errors and uncaught page errors collected; a test fails if any appear.
+console errors and uncaught page errors collected; a test fails if any appear. Every test here is
+`slow` (Chromium and `tensorboard` processes): the fast lane, `pytest -m "not slow"`, leaves them out.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -59,14 +61,25 @@ RUNS_WITH_CURVES = (
 )
 
 
-# For behaviour of the page alone (theme, keys, reload), where the loader serving the data makes no
-# difference: run on the Rust loader only, reusing its server.
-one_loader = pytest.mark.parametrize("tensorboard", [True], indirect=True, ids=["rust_loader"])
+# A page test runs on the Rust loader (TensorBoard's default) unless what the page shows depends on
+# the loader serving the data (the tab's registration, the steps it lists): those also run on the
+# Python loader. Tests of data arriving live or of damaged logs start their own servers.
+both_loaders = pytest.mark.parametrize("tensorboard", [True, False], indirect=True,
+                                       ids=["rust_loader", "python_loader"])
 
 
-@pytest.fixture(scope="session", params=[True, False], ids=["rust_loader", "python_loader"])
+def pytest_collection_modifyitems(config, items):
+    """Marks every test of this folder `slow`; pytest hands this hook the whole session's items."""
+    browser_tests = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        if str(item.path).startswith(browser_tests + os.sep):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", params=[True], ids=["rust_loader"])
 def tensorboard(request, browser_logdir):
-    """A `tensorboard` process on the session's logs that already lists every run's last step."""
+    """A `tensorboard` process on the session's logs that already lists every run's last step
+    (`both_loaders` asks for one per loader)."""
     server = TensorBoardServer(browser_logdir, load_fast=request.param)
 
     def all_loaded(listing) -> bool:

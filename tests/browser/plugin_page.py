@@ -257,9 +257,11 @@ class PluginPage:
         viewport = self.page.viewport_size
         if height is not None:
             self.page.set_viewport_size({"width": viewport["width"], "height": height})
-        # Element shots scroll the plugin's document: show it from its top.
-        self.frame.evaluate("() => window.scrollTo(0, 0)")
-        self.wait_idle()
+        # Element shots scroll the plugin's document: show it from its top (no frame yet when a test
+        # failed before `open`: the page as it is).
+        if self.frame is not None:
+            self.frame.evaluate("() => window.scrollTo(0, 0)")
+            self.wait_idle()
         self.page.screenshot(path=str(path))
         if height is not None:
             self.page.set_viewport_size(viewport)

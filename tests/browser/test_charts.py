@@ -12,7 +12,6 @@ import numpy as np
 
 from tb_metrics_plugin import core
 from tests.browser import expected
-from tests.browser.conftest import one_loader
 
 LAST_STEP = 2
 
@@ -61,21 +60,28 @@ def _plot_box(plugin_page, view: str) -> dict:
     return _frame_box(plugin_page.testid(view).locator(".u-over").first)
 
 
-@one_loader
 def test_clicking_the_roc_and_pr_curves_moves_the_threshold_to_the_clicked_point(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
     positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
-    tp, fp, tn, fn = core.confusion_at_thresholds(positive, negative)
+    # The class's own thresholds (format v2: its distinct scores when exact, else the grid).
+    row = curves.per_class_thresholds[0]
+    row = row[np.isfinite(row)]
+    exact = bool(curves.exact[0])
+
+    def counts(index: int) -> tuple[float, float, float, float]:
+        return core.counts_at_index(positive, negative, index)
+
     plugin_page.open()
     plugin_page.show("binary/validation", "threshold_curves", "0")
     plugin_page.set_epoch(LAST_STEP)
     for view, target, point in (
-        ("view-roc", 0.3, lambda j: (fp[j] / negative.sum(), 1 - tp[j] / positive.sum())),
-        ("view-pr", 0.8, lambda j: (tp[j] / positive.sum(), 1 - tp[j] / (tp[j] + fp[j]) / 1.02)),
+        ("view-roc", 0.3, lambda tp, fp: (fp / negative.sum(), 1 - tp / positive.sum())),
+        ("view-pr", 0.8, lambda tp, fp: (tp / positive.sum(), 1 - tp / (tp + fp) / 1.02)),
     ):
         plugin_page.set_threshold(0.5)
-        index = core.threshold_index(curves.thresholds, target)
-        x, y = point(index)
+        index = core.threshold_index(row, target, exact=exact)
+        tp, fp, _, _ = counts(index)
+        x, y = point(tp, fp)
         box = _plot_box(plugin_page, view)
         plugin_page.testid(view).locator(".u-over").first.click(position={"x": box["width"] * x,
                                                                            "y": box["height"] * y})
@@ -83,12 +89,11 @@ def test_clicking_the_roc_and_pr_curves_moves_the_threshold_to_the_clicked_point
                                f"a click on {view} to move the threshold")
         plugin_page.wait_idle()
         shown = {name: plugin_page.metric(name) for name in ("threshold", "tp", "fp")}
-        assert shown["threshold"] in set(curves.thresholds.astype(np.float64).tolist()), shown
+        assert shown["threshold"] in set(row.astype(np.float64).tolist()), shown
         # The clicked point: thresholds that share it have the same counts.
-        assert (shown["tp"], shown["fp"]) == (tp[index], fp[index]), (view, shown, tp[index], fp[index])
+        assert (shown["tp"], shown["fp"]) == (tp, fp), (view, shown, tp, fp)
 
 
-@one_loader
 def test_pr_labels_lie_over_the_curves_and_the_legend_explains_every_line(plugin_page):
     plugin_page.open()
     plugin_page.show("multiclass/validation", "threshold_curves", "3")  # its curve crosses the F1=0.4 label
@@ -105,7 +110,6 @@ def test_pr_labels_lie_over_the_curves_and_the_legend_explains_every_line(plugin
     assert "iso-F1" in legend
 
 
-@one_loader
 def test_iou_bars_of_two_runs_stand_side_by_side_under_every_class_name(plugin_page):
     runs = ("multiclass/train", "multiclass/validation")
     plugin_page.open()
@@ -148,7 +152,6 @@ def _heatmap_geometry(canvas) -> tuple[list[float], list[float]]:
     return plot, window
 
 
-@one_loader
 def test_zoomed_matrix_shows_no_cut_numbers_and_its_tooltip_follows_the_zoom(plugin_page):
     plugin_page.open()
     plugin_page.show("multiclass/validation", "confusion_matrix")

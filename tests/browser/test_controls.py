@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import expected
-from tests.browser.conftest import RUNS_WITH_CURVES, one_loader
+from tests.browser.conftest import RUNS_WITH_CURVES
 
 LAST_STEP = 2
 
@@ -21,7 +21,6 @@ def _click_run_name(plugin_page, run: str) -> None:
     plugin_page.wait_idle()
 
 
-@one_loader
 def test_a_validation_run_is_picked_first_a_name_click_shows_it_alone_and_no_run_stays_no_run(plugin_page):
     plugin_page.open()
     assert _checked_runs(plugin_page) == ["binary/validation"], "a validation split is preferred"
@@ -47,7 +46,6 @@ def test_a_validation_run_is_picked_first_a_name_click_shows_it_alone_and_no_run
     plugin_page.assert_drawn("view-roc")
 
 
-@one_loader
 def test_the_runs_list_shows_every_run_whole(plugin_page):
     plugin_page.open()
     rows = plugin_page.testid("run-select").evaluate(
@@ -74,7 +72,6 @@ _HEADERS_JS = """() => [...document.querySelectorAll('[data-testid=readout] thea
 })"""
 
 
-@one_loader
 @pytest.mark.parametrize("width", [900, 1600])
 def test_runs_that_share_a_prefix_read_apart_in_the_readout(plugin_page, width):
     plugin_page.page.set_viewport_size({"width": width, "height": 1000})
@@ -95,7 +92,6 @@ def test_runs_that_share_a_prefix_read_apart_in_the_readout(plugin_page, width):
         assert [header["text"] for header in headers] == [header["run"] for header in headers], headers
 
 
-@one_loader
 def test_the_class_is_kept_by_name_across_tags_and_a_missing_one_is_named(plugin_page, browser_logdir):
     matrix = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "confusion_matrix")
     assert matrix.class_names == ("malignant", "benign")
@@ -121,7 +117,6 @@ def test_the_class_is_kept_by_name_across_tags_and_a_missing_one_is_named(plugin
     assert plugin_page.metric("tp") == matrix.matrix[0, 0]
 
 
-@one_loader
 @pytest.mark.parametrize(("run", "decision"), [
     ("binary/validation", "score > 0.5"), ("multiclass/validation", "argmax")])
 def test_a_confusion_matrix_tag_disables_the_threshold_and_names_its_decision(plugin_page, run, decision):

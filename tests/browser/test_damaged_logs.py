@@ -9,9 +9,10 @@ from tests.test_damaged_logs import DAMAGED_STEP, FLIPPED, STEPS, UNPARSABLE, UN
 
 # run -> words of its problem the error bar must show.
 SHOWN_PROBLEMS = {run: words for run, (_tag, words) in UNREADABLE.items()}
-# The Rust data server passes the flipped count on: the plugin leaves that step out and says so.
+# The Rust data server passes the flipped byte of the step's compressed blob on: the plugin leaves that
+# step out and says so (the blob's own checksum tells).
 FLIPPED_WARNING = (f"Run “{FLIPPED}”, tag “threshold_curves”: 1 of {STEPS} steps cannot be decoded and are left "
-                   f"out: step={DAMAGED_STEP}: threshold_curves tensor holds 1 negative or non-finite counts")
+                   f"out: step={DAMAGED_STEP}: threshold_curves blob cannot be decoded")
 
 
 def test_the_tab_names_each_unreadable_tag_and_shows_the_good_run(start_tensorboard, page_on, tmp_path):

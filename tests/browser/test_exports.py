@@ -9,8 +9,6 @@ import json
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser.conftest import one_loader
-
 RUN = "multiclass/validation"
 STEP = 1
 THRESHOLD = 0.3
@@ -41,13 +39,9 @@ def _check_rows(view: str, records: list[dict], want: dict) -> None:
         for name, value in want.items():
             if name == "step" and view == "view-epochs":
                 continue  # every step, each in its own row
-            column = name
-            if name == "threshold" and "selected_threshold" in record:
-                column = "selected_threshold"  # the rows' own `threshold` is each stored threshold
-            assert str(record[column]) == str(value), (view, name, record)
+            assert str(record[name]) == str(value), (view, name, record)
 
 
-@one_loader
 def test_curve_exports_name_run_tag_step_class_or_average_and_threshold(plugin_page):
     plugin_page.open()
     plugin_page.show(RUN, "threshold_curves")
@@ -60,7 +54,7 @@ def test_curve_exports_name_run_tag_step_class_or_average_and_threshold(plugin_p
         ("macro", "macro-average", {"class": "macro", "average": "macro"}),
     ):
         plugin_page.select_class(class_key)
-        want = {"tag": "threshold_curves", "step": STEP, "threshold": THRESHOLD, **want}
+        want = {"tag": "threshold_curves", "step": STEP, "selected_threshold": THRESHOLD, **want}
         for view in CURVE_VIEWS:
             for file_format in FORMATS:
                 name, data = _download(plugin_page, view, file_format)
@@ -75,7 +69,6 @@ def test_curve_exports_name_run_tag_step_class_or_average_and_threshold(plugin_p
     assert len(set(names.values())) == len(names), "two exports share a file name"
 
 
-@one_loader
 def test_confusion_matrix_exports_name_their_decision(plugin_page):
     plugin_page.open()
     plugin_page.show(RUN, "confusion_matrix")

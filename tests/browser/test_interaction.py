@@ -15,7 +15,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tb_metrics_plugin import SummaryWriter, core, summary
 from tests.browser import expected
-from tests.browser.conftest import MANY_CLASSES_RUN, one_loader
+from tests.browser.conftest import MANY_CLASSES_RUN
 from tests.browser.synthetic_logs import write_binary_steps
 
 LAST_STEP = 2
@@ -23,16 +23,17 @@ LAST_STEP = 2
 
 def test_roc_exports_csv_json_and_png_with_the_cores_numbers(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
-    positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
+    # The class's own stored thresholds (format v2: its distinct scores when exact, else the grid).
+    positive, negative, thresholds, _ = expected.curve_inputs(curves, "0")
     tp, fp, tn, fn = core.confusion_at_thresholds(positive, negative)
     plugin_page.open()
     plugin_page.show("binary/validation", "threshold_curves", "0")
     plugin_page.set_epoch(LAST_STEP)
 
     rows = list(csv.DictReader(io.StringIO(plugin_page.download("view-roc", "csv").decode("utf-8"))))
-    assert len(rows) == curves.thresholds.size
+    assert len(rows) == thresholds.size
     assert {row["run"] for row in rows} == {"binary/validation"}
-    np.testing.assert_array_equal([float(row["threshold"]) for row in rows], curves.thresholds.astype(np.float64))
+    np.testing.assert_array_equal([float(row["threshold"]) for row in rows], thresholds)
     for name, want in (("tp", tp), ("fp", fp), ("tn", tn), ("fn", fn)):
         np.testing.assert_array_equal([float(row[name]) for row in rows], want, err_msg=name)
     np.testing.assert_allclose([float(row["tpr"]) for row in rows], tp / positive.sum(), rtol=1e-12)
@@ -40,7 +41,7 @@ def test_roc_exports_csv_json_and_png_with_the_cores_numbers(plugin_page, browse
     assert math.isclose(float(rows[0]["roc_auc"]), core.roc_auc(positive, negative), rel_tol=1e-9)
 
     records = json.loads(plugin_page.download("view-roc", "json"))
-    assert len(records) == curves.thresholds.size
+    assert len(records) == thresholds.size
     assert plugin_page.download("view-roc", "png")[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -52,7 +53,8 @@ def _hover_counts(plugin_page, view: str, x: float, y: float) -> dict[str, float
     tooltip = plugin_page.testid(view).locator(".tbm-chart-tooltip")
     tooltip.wait_for(state="visible")
     text = tooltip.inner_text()
-    shown = dict(re.findall(r"^(threshold|TP|FP|TN|FN)\s+(\S+)$", text, flags=re.MULTILINE))
+    # An exact curve's threshold row reads "0.6200 (exact)": the counts hold at that score itself.
+    shown = dict(re.findall(r"^(threshold|TP|FP|TN|FN)\s+(\S+)(?: \(exact\))?$", text, flags=re.MULTILINE))
     assert set(shown) == {"threshold", "TP", "FP", "TN", "FN"}, f"{view} tooltip: {text}"
     return {name: float(value) for name, value in shown.items()}
 
@@ -60,30 +62,44 @@ def _hover_counts(plugin_page, view: str, x: float, y: float) -> dict[str, float
 def test_hover_shows_the_threshold_and_its_counts(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
     positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
-    tp, fp, tn, fn = core.confusion_at_thresholds(positive, negative)
+    row, exact = expected.class_row(curves, 0)
     plugin_page.open()
     plugin_page.show("binary/validation", "threshold_curves", "0")
     plugin_page.set_epoch(LAST_STEP)
 
+    def counts_at(index: int) -> list[float]:
+        return list(core.counts_at_index(positive, negative, index))
+
     def assert_counts_of_shown_threshold(shown, near: float | None = None):
-        index = core.threshold_index(curves.thresholds, shown["threshold"])
-        assert [shown[name] for name in ("TP", "FP", "TN", "FN")] == [tp[index], fp[index], tn[index], fn[index]]
+        counts = [shown[name] for name in ("TP", "FP", "TN", "FN")]
+        if exact:
+            # The tooltip prints the threshold to 4 decimals; the counts hold at a score within that
+            # rounding (the hovered score, resolved to the largest stored one ≤ it, or a stored point).
+            half = 5e-5 + 1e-7
+            low = core.threshold_index(row, shown["threshold"] - half, exact=True)
+            high = core.threshold_index(row, shown["threshold"] + half, exact=True)
+            assert counts in [counts_at(index) for index in range(low, high + 1)], (shown, low, high)
+        else:
+            assert counts == counts_at(core.threshold_index(row, shown["threshold"])), shown
         if near is not None:
             assert abs(shown["threshold"] - near) < 0.05, shown
 
     # Metrics vs threshold: x is the threshold itself.
     assert_counts_of_shown_threshold(_hover_counts(plugin_page, "view-threshold", 0.62, 0.5), near=0.62)
-    # ROC and PR (both axes 0…1): hover the point of the stored threshold nearest 0.5.
-    index = core.threshold_index(curves.thresholds, 0.5)
-    tpr, fpr = tp[index] / positive.sum(), fp[index] / negative.sum()
-    precision = tp[index] / (tp[index] + fp[index])
+    # ROC and PR (both axes 0…1): hover the point of the stored threshold standing for 0.5.
+    tp, fp, _, _ = counts_at(core.threshold_index(row, 0.5, exact=exact))
+    tpr, fpr = tp / positive.sum(), fp / negative.sum()
+    precision = tp / (tp + fp)
     assert_counts_of_shown_threshold(_hover_counts(plugin_page, "view-roc", fpr, 1 - tpr))
     assert_counts_of_shown_threshold(_hover_counts(plugin_page, "view-pr", tpr, 1 - precision))
 
 
 def test_dragging_the_distribution_line_moves_the_threshold_to_stored_ones(plugin_page, browser_logdir):
+    """On a grid the drag snaps to stored thresholds; an exact class has counts at any score, so the
+    threshold follows the pointer; either way the counts are those the threshold resolves to."""
     curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
-    grid = set(curves.thresholds.astype(np.float64).tolist())
+    row, exact = expected.class_row(curves, 0)
+    grid = set(row.tolist())
     plugin_page.open()
     plugin_page.show("binary/validation", "threshold_curves", "0")
     plugin_page.set_threshold(0.5)
@@ -111,17 +127,19 @@ def test_dragging_the_distribution_line_moves_the_threshold_to_stored_ones(plugi
     plugin_page.wait_until(settled, "the threshold and the confusion cells to settle after the drag")
     dragged, shown_tp = readings[-1]
     assert dragged > pressed
-    assert pressed in grid and dragged in grid, (pressed, dragged)
-    index = core.threshold_index(curves.thresholds, dragged)
-    assert shown_tp == core.confusion_at_thresholds(
-        curves.positive_histograms[0], curves.negative_histograms[0])[0][index]
+    if exact:
+        assert 0 <= pressed < dragged <= 1, (pressed, dragged)
+    else:
+        assert pressed in grid and dragged in grid, (pressed, dragged)
+    index = core.threshold_index(row, dragged, exact=exact)
+    assert shown_tp == core.counts_at_index(curves.positive_histograms[0], curves.negative_histograms[0], index)[0]
 
 
 def test_two_runs_side_by_side_each_match_the_core(plugin_page, browser_logdir):
     runs = ("binary/train", "binary/validation")
     curves = {run: expected.counts(browser_logdir, run, LAST_STEP, "threshold_curves") for run in runs}
-    index, threshold = expected.grid_value_near(curves[runs[1]], 0.45)
-    assert np.array_equal(curves[runs[0]].thresholds, curves[runs[1]].thresholds)
+    # One typed threshold; each run resolves it in its own thresholds (format v2: per-run exact scores).
+    threshold = expected.stored_value_near(curves[runs[1]], 0.45)
     plugin_page.open()
     plugin_page.select_tag("threshold_curves")
     plugin_page.select_runs(*runs)
@@ -129,7 +147,7 @@ def test_two_runs_side_by_side_each_match_the_core(plugin_page, browser_logdir):
     plugin_page.set_threshold(repr(threshold))
     plugin_page.wait_threshold(threshold)
     for run in runs:
-        want = expected.metrics_at_index(curves[run], "0", index)
+        want = expected.metrics_at_threshold(curves[run], "0", threshold)
         for name in ("precision", "recall", "f1", "tp", "fp", "tn", "fn"):
             assert math.isclose(plugin_page.metric(name, run), want[name], rel_tol=1e-9), (run, name)
     swatches = plugin_page.testid("run-select").evaluate(
@@ -182,7 +200,7 @@ def _rounded(value: float, digits: int = 4) -> str:
 
 def test_legends_show_the_cores_auc_with_its_interval_ap_and_ece(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
-    positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
+    positive, negative, thresholds, _ = expected.curve_inputs(curves, "0")
     auc = core.roc_auc(positive, negative)
     auc_se = core.hanley_mcneil_se(auc, positive.sum(), negative.sum())
     plugin_page.open()
@@ -194,11 +212,13 @@ def test_legends_show_the_cores_auc_with_its_interval_ap_and_ece(plugin_page, br
     low, high = max(0.0, auc - 1.959963984540054 * auc_se), min(1.0, auc + 1.959963984540054 * auc_se)
     assert f"AUC {_rounded(auc)} (95 % CI {_rounded(low, 3)}–{_rounded(high, 3)})" in roc, roc
     assert f"AP {_rounded(core.average_precision(positive, negative))}" in pr, pr
-    ece = core.expected_calibration_error(positive, negative, curves.thresholds, num_bins=10)
+    if curves.exact[0]:
+        ece = expected.exact_calibration_error(positive, negative, thresholds, num_bins=10)
+    else:
+        ece = core.expected_calibration_error(positive, negative, thresholds, num_bins=10)
     assert f"ECE {_rounded(ece)}" in calibration, calibration
 
 
-@one_loader
 def test_threshold_slider_arrow_keys_move_in_fine_and_coarse_steps(plugin_page):
     plugin_page.open()
     plugin_page.show("binary/validation", "threshold_curves", "0")

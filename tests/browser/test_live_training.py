@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from tb_metrics_plugin import core, metadata
+from tb_metrics_plugin import metadata
+from tests.browser import expected
 from tests.readback import read_run
 
 EPOCHS = 4
@@ -193,11 +194,8 @@ def test_follow_latest_shows_each_epoch_of_a_running_fit_with_the_cores_numbers(
             assert state["max"] == str(epoch), (loader, state)
             assert state["steps"] == f"Logged steps: 0…{epoch} ({epoch + 1})", (loader, state["steps"])
             curves = written_counts[epoch]
-            positive, negative = curves.positive_histograms[0], curves.negative_histograms[0]
-            tp, fp, tn, fn = core.confusion_at_thresholds(positive, negative)
-            index = core.threshold_index(curves.thresholds, THRESHOLD)
-            want = {name: float(values[index]) for name, values in core.threshold_metrics(tp, fp, tn, fn).items()}
-            want.update(threshold=THRESHOLD, tp=tp[index], fp=fp[index], tn=tn[index], fn=fn[index])
+            # Resolved as the tab does (format v2): floor for an exact class, nearest on a grid.
+            want = expected.metrics_at_threshold(curves, "0", THRESHOLD)
             shown = state["metrics"]
             wrong = {name: (shown.get(name), want[name]) for name in READOUT
                      if not math.isclose(shown.get(name, math.nan), want[name], rel_tol=1e-9, abs_tol=1e-12)}

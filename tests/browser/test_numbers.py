@@ -10,7 +10,7 @@ import pytest
 
 from tb_metrics_plugin import core
 from tests.browser import expected
-from tests.browser.conftest import one_loader
+from tests.browser.conftest import both_loaders
 
 READOUT_METRICS = ("precision", "recall", "f1", "specificity", "fpr", "accuracy", "mcc", "tp", "fp", "tn", "fn")
 CELLS = ("tp", "fp", "tn", "fn")
@@ -54,10 +54,10 @@ def test_typed_thresholds_set_readout_and_confusion_cells_to_the_core(plugin_pag
     curves = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
     open_at(plugin_page, "binary/validation", "0", LAST_STEP)
     for target in (0.3, 0.7):
-        index, threshold = expected.grid_value_near(curves, target)
+        threshold = expected.stored_value_near(curves, target)
         plugin_page.set_threshold(repr(threshold))
         plugin_page.wait_threshold(threshold)
-        want = expected.metrics_at_index(curves, "0", index)
+        want = expected.metrics_at_threshold(curves, "0", threshold)
         assert_readout(plugin_page, want)
         # 95 % Wilson intervals under the proportions, to 3 decimals.
         for name, successes, trials in (("precision", want["tp"], want["tp"] + want["fp"]),
@@ -67,39 +67,42 @@ def test_typed_thresholds_set_readout_and_confusion_cells_to_the_core(plugin_pag
             cell = plugin_page.locator(f"[data-testid=readout] [data-metric={name}]").first.inner_text()
             assert interval in cell, (name, interval, cell)
 
-    # 0.35 is not on the grid: counts are exact only at stored thresholds, so the tab shows those of
-    # the nearest one (`core.threshold_index`) and keeps the typed value as the threshold.
-    index = core.threshold_index(curves.thresholds, 0.35)
-    assert curves.thresholds[index] != np.float32(0.35)
+    # 0.35 is not a stored threshold: the tab shows the counts of the stored one that stands for it
+    # (`core.threshold_index`: the largest ≤ 0.35 of an exact class, the nearest on a grid) and keeps
+    # the typed value as the threshold.
+    row, exact = expected.class_row(curves, 0)
+    index = core.threshold_index(row, 0.35, exact=exact)
+    assert index == -1 or row[index] != np.float32(0.35)
     plugin_page.set_threshold("0.35")
     plugin_page.wait_threshold(0.35)
-    want = expected.metrics_at_index(curves, "0", index)
-    want["threshold"] = 0.35
+    want = expected.metrics_at_threshold(curves, "0", 0.35)
+    assert (want["tp"], want["fp"], want["tn"], want["fn"]) == core.counts_at_index(
+        curves.positive_histograms[0], curves.negative_histograms[0], index)
     assert_readout(plugin_page, want)
 
 
 def test_multiclass_class_and_averages_match_the_core(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "multiclass/validation", LAST_STEP, "threshold_curves")
-    index, threshold = expected.grid_value_near(curves, 0.4)
+    threshold = expected.stored_value_near(curves, 0.4, c=4)
     open_at(plugin_page, "multiclass/validation", "4", LAST_STEP)
     plugin_page.set_threshold(repr(threshold))
     plugin_page.wait_threshold(threshold)
     for class_key in ("4", "micro", "macro", "weighted"):
         plugin_page.select_class(class_key)
-        want = expected.metrics_at_index(curves, class_key, index)
+        want = expected.metrics_at_threshold(curves, class_key, threshold)
         if class_key in ("macro", "weighted"):  # averaged rates; summed counts have no single meaning
             assert_readout(plugin_page, want, names=("precision", "recall", "f1", "specificity"), cells=())
         else:
             assert_readout(plugin_page, want)
 
 
+@both_loaders
 def test_changing_epoch_changes_the_numbers_to_that_epochs(plugin_page, browser_logdir):
     first = expected.counts(browser_logdir, "binary/validation", 0, "threshold_curves")
     last = expected.counts(browser_logdir, "binary/validation", LAST_STEP, "threshold_curves")
-    index, threshold = expected.grid_value_near(last, 0.5)
-    assert np.array_equal(first.thresholds, last.thresholds)
-    want_first = expected.metrics_at_index(first, "0", index)
-    want_last = expected.metrics_at_index(last, "0", index)
+    threshold = expected.stored_value_near(last, 0.5)
+    want_first = expected.metrics_at_threshold(first, "0", threshold)
+    want_last = expected.metrics_at_threshold(last, "0", threshold)
     assert want_first["tp"] != want_last["tp"] or want_first["fp"] != want_last["fp"], "epochs 0 and 2 agree"
 
     open_at(plugin_page, "binary/validation", "0", LAST_STEP)
@@ -112,7 +115,6 @@ def test_changing_epoch_changes_the_numbers_to_that_epochs(plugin_page, browser_
     assert plugin_page.metric("threshold") == threshold, "changing epoch must keep the threshold"
 
 
-@one_loader
 def test_arrow_keys_step_through_epochs(plugin_page):
     open_at(plugin_page, "binary/validation", "0", LAST_STEP)
     slider = plugin_page.testid("epoch-slider")
@@ -127,8 +129,7 @@ def test_arrow_keys_step_through_epochs(plugin_page):
 
 
 def _histograms(curves, class_key):
-    positive, negative, average = expected.histograms(curves, class_key)
-    return positive, negative, curves.thresholds, average
+    return expected.curve_inputs(curves, class_key)
 
 
 def optimisers(bound: float) -> dict:
@@ -177,7 +178,6 @@ def test_optimal_threshold_buttons_land_where_the_core_says(plugin_page, browser
     assert not misses, f"buttons landing elsewhere than the core (shown, core): {misses}"
 
 
-@one_loader
 def test_an_unreachable_constraint_leaves_the_threshold_and_says_so(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "multiclass/validation", LAST_STEP, "threshold_curves")
     positive, negative, thresholds, average = _histograms(curves, "macro")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from tests.browser import expected
-from tests.browser.conftest import one_loader
 
 # The colour behind the plugin's content: the first non-transparent background up the tree.
 _BACKGROUND_JS = """() => {
@@ -28,7 +27,6 @@ def choose_host_theme(page, label: str) -> None:
     page.get_by_role("menuitem", name=label).click()
 
 
-@one_loader
 def test_dark_mode_follows_the_host_live(plugin_page, artifacts_dir):
     plugin_page.open()
     plugin_page.show("binary/validation", "threshold_curves")
@@ -51,7 +49,6 @@ def test_dark_mode_follows_the_host_live(plugin_page, artifacts_dir):
                            "the plugin's background to turn light again")
 
 
-@one_loader
 def test_a_dark_host_at_load_time_gives_a_dark_plugin(plugin_page):
     plugin_page.page.goto(plugin_page.server.url + "/")
     choose_host_theme(plugin_page.page, "Dark")  # TensorBoard remembers the choice
@@ -60,16 +57,15 @@ def test_a_dark_host_at_load_time_gives_a_dark_plugin(plugin_page):
                            "a dark plugin on a dark host")
 
 
-@one_loader
 def test_reload_keeps_run_tag_class_epoch_and_threshold(plugin_page, browser_logdir):
     curves = expected.counts(browser_logdir, "multiclass/validation", 1, "threshold_curves")
-    index, threshold = expected.grid_value_near(curves, 0.25)
+    threshold = expected.stored_value_near(curves, 0.25, c=7)
     plugin_page.open()
     plugin_page.show("multiclass/validation", "threshold_curves", "7")
     plugin_page.set_epoch(1)
     plugin_page.set_threshold(repr(threshold))
     plugin_page.wait_threshold(threshold)
-    want = expected.metrics_at_index(curves, "7", index)
+    want = expected.metrics_at_threshold(curves, "7", threshold)
 
     plugin_page.reload()
     plugin_page.wait_threshold(threshold)

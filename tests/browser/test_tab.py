@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from tests.browser.conftest import both_loaders
 from tests.browser.plugin_page import PLUGIN_IFRAME
 
 
+@both_loaders
 def test_tab_appears_in_tensorboard_tab_bar_and_loads_the_plugin_frame(plugin_page):
     page = plugin_page.page
     page.goto(plugin_page.server.url + "/")

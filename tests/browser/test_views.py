@@ -1,8 +1,8 @@
-"""Every view draws, for each kind of demo run and for a 100-class run, on both loaders."""
+"""Every view draws, for each kind of demo run and for a 100-class run."""
 
 from __future__ import annotations
 
-from tests.browser.conftest import MANY_CLASSES_RUN, one_loader
+from tests.browser.conftest import MANY_CLASSES_RUN
 
 CURVE_VIEWS = ("view-roc", "view-pr", "view-threshold", "view-distribution", "view-calibration",
                "view-confusion", "view-iou", "view-epochs")
@@ -27,7 +27,6 @@ def test_every_curve_view_draws_for_the_binary_run(plugin_page, artifacts_dir):
     plugin_page.screenshot(artifacts_dir / "binary-page.png", height=2000)
 
 
-@one_loader
 def test_det_view_draws_when_asked_for(plugin_page, artifacts_dir):
     plugin_page.open()
     plugin_page.show("binary/validation", "threshold_curves")

@@ -999,8 +999,9 @@ export const NO_CURVES_TEXT = "No threshold curves for the selected runs.";
 /**
  * The frame of a view with one chart (ROC, precision–recall, DET, calibration, metrics vs
  * threshold, score distribution): its DOM, one uPlot chart with the marker overlay, the legend, the
- * theme and threshold of the last model, and the view object the tab calls (see CONTRACT:
- * update / exportCsv / exportPng / destroy).
+ * theme and threshold of the last model, and the view object that the card holding it (layout.js)
+ * calls, as it calls every view: `update(model, changedKeys)` on each state or data change,
+ * `exportCsv()`, `exportPng()` and `destroy()`.
  *
  * The view supplies:
  * - `rebuild(model)`: the curves changed. It computes what is drawn, sets the message and legend and

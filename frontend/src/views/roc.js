@@ -16,7 +16,10 @@ export function aucInterval(auc, se) {
   return [Math.max(0, auc - Z_95 * se), Math.min(1, auc + Z_95 * se)];
 }
 
-/** Creates the ROC view in `container` (see CONTRACT: update / exportCsv / exportPng / destroy). */
+/**
+ * Creates the ROC view in `container`; returns the object every view returns to the card that holds
+ * it (layout.js): `update(model, changedKeys)`, `exportCsv()`, `exportPng()`, `destroy()`.
+ */
 export function createRocView(container) {
   return createCurveView(container, {
     testid: "view-roc",
