@@ -153,10 +153,13 @@ def check_export(body: bytes, export_format: str, params: dict, data: RunData) -
             expected = numbers[metric]["per_class"][position] if position is not None else numbers[metric][name]
             assert close(record[metric], expected), (metric, name, record_step)
         if "threshold" in params and position is not None:
+            # The class at the stored threshold that stands for the one asked: exact classes at the
+            # threshold itself (largest score <= it), grid classes at the nearest.
             written = data.counts[tag][record_step]
-            column = int(np.argmin(np.abs(written.thresholds.astype(np.float64) - float(params["threshold"]))))
-            tp, fp, tn, fn = core.confusion_at_thresholds(written.positive_histograms, written.negative_histograms)
-            expected_counts = (tp[position, column], fp[position, column], tn[position, column], fn[position, column])
+            index = core.threshold_index(written.per_class_thresholds[position], float(params["threshold"]),
+                                         exact=bool(written.exact[position]))
+            expected_counts = core.counts_at_index(
+                written.positive_histograms[position], written.negative_histograms[position], index)
             assert close([record[key] for key in ("tp", "fp", "tn", "fn")], expected_counts), (name, record_step)
 
 
@@ -169,14 +172,16 @@ def check_count_records(records, tag: str, data: RunData, step: int) -> None:
         assert cells == [(true, predicted) for true in data.class_names for predicted in data.class_names]
         assert close([record["count"] for record in records], written.matrix.reshape(-1))
         return
-    num_thresholds = len(written.thresholds)
-    assert [record["class"] for record in records] == [name for name in data.class_names
-                                                       for _ in range(num_thresholds)]
-    thresholds = np.array([float(record["threshold"]) for record in records]).reshape(len(data.class_names), -1)
-    assert (thresholds == written.thresholds.astype(np.float64)).all()
-    for key, expected in zip(("tp", "fp", "tn", "fn"), core.confusion_at_thresholds(
+    # One record per class and stored threshold (an exact class's are its distinct scores).
+    rows = [row[np.isfinite(row)] for row in written.per_class_thresholds]
+    assert [record["class"] for record in records] == [name for name, row in zip(data.class_names, rows, strict=True)
+                                                       for _ in row]
+    thresholds = [float(record["threshold"]) for record in records]
+    assert thresholds == np.concatenate(rows).astype(np.float64).tolist()
+    for key, counts in zip(("tp", "fp", "tn", "fn"), core.confusion_at_thresholds(
             written.positive_histograms, written.negative_histograms), strict=True):
-        assert close([record[key] for record in records], expected.reshape(-1)), key
+        expected = np.concatenate([counts[c, : len(row)] for c, row in enumerate(rows)])
+        assert close([record[key] for record in records], expected), key
 
 
 # The clients ------------------------------------------------------------------------------------
