@@ -80,7 +80,9 @@ def main(log_dir: str) -> None:
     predictions = single.predict(x_val, batch_size=32, verbose=0)
     from tests.readback import reference_curves, reference_matrix
 
-    reference = reference_curves(y_val, predictions)
+    # The strategy's state is grid counts (raw scores are not kept under a strategy): compare with the
+    # numpy writer's grid counts.
+    reference = reference_curves(y_val, predictions, exact=False)
     reference_cm = reference_matrix(y_val, predictions)
     written_curves, written_matrix = validation["threshold_curves"][1], validation["confusion_matrix"][1]
     result = {

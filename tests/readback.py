@@ -67,9 +67,11 @@ def on_grid(counts: layout.ThresholdCurveCounts, grid) -> layout.ThresholdCurveC
             held = slice(0, scores.size)
             positive[c] = np.bincount(bins, counts.positive_histograms[c, held], minlength=grid.size + 1)
             negative[c] = np.bincount(bins, counts.negative_histograms[c, held], minlength=grid.size + 1)
-        else:
-            np.testing.assert_array_equal(rows[c], grid)
-            positive[c], negative[c] = counts.positive_histograms[c], counts.negative_histograms[c]
+        else:  # a grid class, padded like the step's widest exact class
+            np.testing.assert_array_equal(rows[c][: grid.size], grid)
+            assert np.all(np.isinf(rows[c][grid.size :]))
+            positive[c] = counts.positive_histograms[c, : grid.size + 1]
+            negative[c] = counts.negative_histograms[c, : grid.size + 1]
     return layout.ThresholdCurveCounts(grid, positive, negative, counts.class_names)
 
 

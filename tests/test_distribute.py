@@ -186,8 +186,9 @@ def test_two_real_workers_add_up_their_counts_and_only_the_chief_writes(tmp_path
     assert len(list((log_dir / "train").iterdir())) == 1  # one event file: the chief's
     written = read_run(log_dir / "train")
     reference = np.load(log_dir / "reference.npz")
+    # Under a multi-worker strategy the chief writes grid counts (raw scores are not kept there).
     expected_curves = decode_summary(tbm.summary.threshold_curves_pb(
-        "threshold_curves", reference["labels"], reference["scores"]))
+        "threshold_curves", reference["labels"], reference["scores"], exact=False))
     expected_matrix = decode_summary(tbm.summary.confusion_matrix_pb(
         "confusion_matrix", reference["labels"], reference["scores"]))
     for epoch in range(EPOCHS):
