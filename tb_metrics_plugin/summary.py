@@ -158,7 +158,9 @@ def curve_counts(
 
 
 def _widen(histograms: np.ndarray, width: int) -> np.ndarray:
-    """Histograms padded with empty bins at the end to `width` bins."""
+    """Histograms padded with empty bins at the end to `width` bins (no copy when already that wide)."""
+    if histograms.shape[1] == width:
+        return histograms
     return np.pad(histograms, ((0, 0), (0, width - histograms.shape[1])))
 
 
