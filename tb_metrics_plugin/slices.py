@@ -99,7 +99,8 @@ def _prepare_key(key: str, values, num_samples: int) -> SliceKey:
     argument = f"slices[{key!r}]"
     if isinstance(values, (str, bytes)) or np.ndim(values) == 0:
         raise ValueError(f"{argument}={values!r} must be an array with one value per sample ({num_samples}).")
-    array = np.asarray(values)
+    # A list is read element by element: np.asarray(["f", nan]) would turn NaN into the text "nan".
+    array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
     if array.ndim != 1 or len(array) != num_samples:
         raise ValueError(
             f"{argument} has shape {array.shape} but there are {num_samples} samples; pass one value per "
