@@ -169,6 +169,10 @@ def test_routes_serve_slices_on_both_loaders(sliced_board):
     counts = json.loads(sliced_board.client.get(
         "/data/plugin/tb_metrics/counts?run=run/validation&tag=curves/group%3Db&step=2").get_data())
     assert counts["slice"] == {"parent": "curves", "key": "group", "value": "b"}
+    summary_answer = json.loads(sliced_board.client.get(
+        "/data/plugin/tb_metrics/summary?run=run/validation&tag=curves/site%3D10").get_data())
+    assert summary_answer["slice"] == {"parent": "curves", "key": "site", "value": "10"}
+    assert len(summary_answer["series"]["roc_auc"]["per_class"]) == STEPS
     served = json.loads(sliced_board.client.get(
         "/data/plugin/tb_metrics/export?run=run/validation&tag=curves/group%3Db&format=json&step=2").get_data())
     labels, scores, group, _ = sliced_data(2)
