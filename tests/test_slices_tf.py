@@ -25,8 +25,11 @@ def assert_slices_match_scikit_learn(written: dict, labels, scores, group, step:
     for value in np.unique(group):
         subset = group == value
         counts = written[f"threshold_curves/group={value}"][step]
+        tolerance = 1e-9 if counts.exact[0] else 2e-3
         assert core.roc_auc(counts.positive_histograms, counts.negative_histograms)[0] == pytest.approx(
-            skm.roc_auc_score(labels[subset], scores[subset]), abs=1e-9 if counts.exact[0] else 2e-3)
+            skm.roc_auc_score(labels[subset], scores[subset]), abs=tolerance)
+        assert core.average_precision(counts.positive_histograms, counts.negative_histograms)[0] == pytest.approx(
+            skm.average_precision_score(labels[subset], scores[subset]), abs=5 * tolerance)
         if counts.exact[0]:
             tp, fp, tn, fn = (float(v[0]) for v in fairness.counts_at_threshold(counts, 0.5))
             (sk_tn, sk_fp), (sk_fn, sk_tp) = skm.confusion_matrix(labels[subset], scores[subset] > np.float32(0.5))
