@@ -15,6 +15,7 @@ from tensorboard.context import RequestContext
 
 from tb_metrics_plugin import SummaryWriter, cli, event_files, reading, slices, summary
 from tests.conftest import InProcessTensorBoard
+from tests.test_cli import run_cli_process
 from tests.test_cli_fast import tensorboard_provider
 
 STEPS = 3
@@ -179,3 +180,10 @@ def test_routes_serve_slices_on_both_loaders(sliced_board):
     assert served[0]["slice"] == "group=b"
     assert served[0]["roc_auc"] == pytest.approx(skm.roc_auc_score(labels[group == "b"], scores[group == "b"]),
                                                  abs=1e-12)
+
+
+@pytest.mark.slow  # starts the command in a process of its own
+def test_gap_gate_exit_status_through_the_console_script(sliced_logdir):
+    status, stdout, _ = run_cli_process("check", "--logdir", sliced_logdir, "--metric", "tpr", "--threshold", "0.5",
+                                        "--max-gap", "0.05", "--slice-key", "group", console_script=True)
+    assert status == 1 and stdout.startswith("FAIL run='run/validation' tag='curves'")
