@@ -7,11 +7,14 @@ Two families, same format:
 * `threshold_curves` / `confusion_matrix`: TensorFlow summary ops writing to the default
   `tf.summary` writer, eagerly or inside `tf.function` (custom training loops).
 
-Counting is O(N) time and O(C·T) memory (see `counting`).
+Counting is O(N) time and O(C·T) memory (see `counting`). With `slices`, each writer also returns
+(or writes) one summary per slice value, tag ``f"{name}/{key}={value}"`` (see `slices`); each key
+costs one more pass over the items, whatever its number of values.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -19,6 +22,7 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
 
 from tb_metrics_plugin import counting, inputs, layout, metadata
+from tb_metrics_plugin import slices as slicing
 from tb_metrics_plugin.thresholds import (
     DEFAULT_NUM_THRESHOLDS,
     EXACT_SCORES_PER_THRESHOLD,
@@ -28,6 +32,8 @@ from tb_metrics_plugin.thresholds import (
 )
 
 __all__ = [
+    "add_slice_curves",
+    "add_slice_matrix",
     "confusion_matrix",
     "confusion_matrix_pb",
     "confusion_matrix_pb_from_counts",
@@ -111,6 +117,62 @@ def threshold_curves_pb_from_curve_counts(
     plugin_data = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(counts.class_names))
     check_counts(counts.positive_histograms, counts.negative_histograms)
     return _summary(name, layout.encode_threshold_curves(counts), plugin_data, display_name, description)
+
+
+def slice_curve_counts(
+    batch: inputs.PreparedBatch, grid: np.ndarray, curve_names: Sequence[str], exact: bool = True
+) -> layout.ThresholdCurveCounts:
+    """`curve_counts` of one slice's items; a slice that counts nothing (no items, or every weight
+    0) gets all-zero counts on `grid`, so that it is still written and read as empty."""
+    if batch.scores.shape[0] == 0 or (batch.weights is not None and not batch.weights.any()):
+        zeros = np.zeros((batch.scores.shape[1], len(grid) + 1))
+        return layout.ThresholdCurveCounts(grid, zeros, zeros.copy(), tuple(curve_names))
+    return curve_counts(batch, grid, curve_names, exact=exact)
+
+
+def _slice_parts(name: str, slices, batch: inputs.PreparedBatch, labels, predictions, ignore_class):
+    """(SliceInfo, the slice's items) for every value of every key of `slices` ({} when None)."""
+    if slices is None:
+        return []
+    keys = slicing.prepare_slices(slices, np.shape(predictions)[0])
+    parts = []
+    for key in keys:
+        codes = slicing.item_codes(key.codes, labels, predictions, ignore_class)
+        for value, part in zip(key.values, slicing.partition(batch, codes, len(key.values)), strict=True):
+            parts.append((metadata.SliceInfo(name, key.key, value), part))
+    return parts
+
+
+def add_slice_curves(
+    summary: summary_pb2.Summary, info: metadata.SliceInfo, counts: layout.ThresholdCurveCounts,
+    description: str | None = None,
+) -> None:
+    """Appends to `summary` the threshold-curve value of slice `info`, tag ``parent/key=value``."""
+    check_counts(counts.positive_histograms, counts.negative_histograms)
+    plugin_data = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(counts.class_names), slice=info)
+    _add_value(summary, slicing.slice_tag(info.parent, info.key, info.value),
+               layout.encode_threshold_curves(counts), plugin_data, description)
+
+
+def add_slice_matrix(
+    summary: summary_pb2.Summary, info: metadata.SliceInfo, matrix: np.ndarray, class_names: Sequence[str], *,
+    ignore_class: int | None = None, decision: str = "argmax", description: str | None = None,
+) -> None:
+    """Appends to `summary` the confusion-matrix value of slice `info`, tag ``parent/key=value``."""
+    check_counts(np.reshape(matrix, -1))
+    plugin_data = metadata.PluginData(
+        metadata.KIND_CONFUSION_MATRIX, tuple(class_names), ignore_class=ignore_class, decision=decision, slice=info
+    )
+    _add_value(summary, slicing.slice_tag(info.parent, info.key, info.value),
+               layout.encode_confusion_matrix(matrix), plugin_data, description)
+
+
+def _add_value(summary: summary_pb2.Summary, tag: str, tensor, plugin_data, description) -> None:
+    summary.value.add(
+        tag=tag,
+        metadata=metadata.create_summary_metadata(plugin_data, description=description),
+        tensor=tensor_util.make_tensor_proto(tensor),
+    )
 
 
 def curve_counts(
@@ -243,6 +305,7 @@ def threshold_curves_pb(
     exact: bool = True,
     display_name: str | None = None,
     description: str | None = None,
+    slices=None,
 ) -> summary_pb2.Summary:
     """Counts each class's scores and returns the counts as a `Summary`.
 
@@ -253,13 +316,19 @@ def threshold_curves_pb(
     values; `exact=False` counts every class on the grid (counts identical to Keras'
     `TruePositives(thresholds=...)` etc., but not exact between grid thresholds).
 
+    `slices` ({key: one string or integer per sample}, see `slices.prepare_slices`) adds, after the
+    overall value, one value per slice tagged ``f"{name}/{key}={value}"``: the counts of that slice's
+    samples, each class exact or on the grid by the same rule applied to the slice's own scores; a
+    slice with nothing counted is written with zero counts.
+
     Example:
       >>> summary = threshold_curves_pb("val/curves", [0, 1, 1], [0.2, 0.9, 0.4])
       >>> summary.value[0].tag
       'val/curves'
 
     Raises:
-      ValueError: bad input (see `inputs.prepare`), empty input, bad thresholds or class names.
+      ValueError: bad input (see `inputs.prepare`), empty input, bad thresholds or class names, bad
+        slices (see `slices.prepare_slices`).
     """
     grid = resolve_thresholds(num_thresholds, thresholds)
     batch = inputs.prepare(
@@ -268,8 +337,13 @@ def threshold_curves_pb(
     )
     names = resolve_class_names(class_names, batch.num_classes)
     _require_items(batch)
-    counts = curve_counts(batch, grid, curve_class_names(names, batch.scores.shape[1]), exact=exact)
-    return threshold_curves_pb_from_curve_counts(name, counts, display_name=display_name, description=description)
+    parts = _slice_parts(name, slices, batch, labels, predictions, ignore_class)
+    curve_names = curve_class_names(names, batch.scores.shape[1])
+    counts = curve_counts(batch, grid, curve_names, exact=exact)
+    summary = threshold_curves_pb_from_curve_counts(name, counts, display_name=display_name, description=description)
+    for info, part in parts:
+        add_slice_curves(summary, info, slice_curve_counts(part, grid, curve_names, exact=exact), description)
+    return summary
 
 
 def confusion_matrix_pb(
@@ -285,9 +359,13 @@ def confusion_matrix_pb(
     threshold: float = 0.5,
     display_name: str | None = None,
     description: str | None = None,
+    slices=None,
 ) -> summary_pb2.Summary:
     """Counts the C×C confusion matrix of argmax predictions (or `score > threshold` for a single
     sigmoid output) and returns it as a `Summary`. Rows are true classes, columns predictions.
+
+    `slices` adds one matrix per slice value, tagged ``f"{name}/{key}={value}"``, as in
+    `threshold_curves_pb` (a slice with nothing counted has an all-zero matrix).
 
     Example:
       >>> summary = confusion_matrix_pb("val/cm", [0, 2, 1], [[.8, .1, .1], [.2, .2, .6], [.5, .3, .2]])
@@ -296,7 +374,7 @@ def confusion_matrix_pb(
 
     Raises:
       ValueError: bad input (see `inputs.prepare`), multi-label data, empty input, bad class names,
-        a `threshold` outside [0, 1].
+        a `threshold` outside [0, 1], bad slices (see `slices.prepare_slices`).
     """
     check_decision_threshold(threshold)
     batch = inputs.prepare(
@@ -305,13 +383,22 @@ def confusion_matrix_pb(
     )
     names = resolve_class_names(class_names, batch.num_classes)
     _require_items(batch)
+    parts = _slice_parts(name, slices, batch, labels, predictions, ignore_class)
+    decision = decision_rule(batch.scores.shape[1], threshold)
     matrix = counting.confusion_counts(
         batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
     )
-    return confusion_matrix_pb_from_counts(
-        name, matrix, names, ignore_class=ignore_class, decision=decision_rule(batch.scores.shape[1], threshold),
+    summary = confusion_matrix_pb_from_counts(
+        name, matrix, names, ignore_class=ignore_class, decision=decision,
         display_name=display_name, description=description,
     )
+    for info, part in parts:
+        part_matrix = counting.confusion_counts(
+            part.true_classes, part.predicted_classes(threshold), part.num_classes, part.weights
+        )
+        add_slice_matrix(summary, info, part_matrix, names, ignore_class=ignore_class, decision=decision,
+                         description=description)
+    return summary
 
 
 def check_decision_threshold(threshold) -> None:
@@ -356,6 +443,7 @@ def threshold_curves(
     num_classes: int | None = None,
     exact: bool = True,
     description: str | None = None,
+    slices=None,
 ):
     """TensorFlow op: writes `threshold_curves_pb(...)` to the default `tf.summary` writer.
 
@@ -365,25 +453,36 @@ def threshold_curves(
     Checks that need only shapes and arguments raise `ValueError` at call (or trace) time. Checks on
     values (NaN, label range, …) raise `ValueError` eagerly; inside `tf.function` TensorFlow reports
     them as `tf.errors.InvalidArgumentError` carrying the same message. Either way nothing is written.
+
+    `slices` ({key: one value per sample}) also writes one summary per slice value, tag
+    ``f"{name}/{key}={value}"``, as `threshold_curves_pb` does. Their values name the tags, so they
+    must be known when the op is built: numpy arrays or lists (constants inside `tf.function`), or
+    eager tensors.
     """
     grid = resolve_thresholds(num_thresholds, thresholds)
     inputs.check_ignore_class(ignore_class)
 
-    def count(labels_value, predictions_value, weights_value):
+    def count(labels_value, predictions_value, weights_value, keys):
         batch = inputs.prepare(
             labels_value, predictions_value, sample_weight=weights_value, from_logits=from_logits,
             multi_label=multi_label, ignore_class=ignore_class, num_classes=num_classes,
         )
         _require_items(batch)
-        counts = curve_counts(batch, grid, [""] * batch.scores.shape[1], exact=exact)
-        check_counts(counts.positive_histograms, counts.negative_histograms)
-        return layout.encode_threshold_curves(counts)
+        names = [""] * batch.scores.shape[1]
+        blobs = []
+        parts = _key_parts(keys, batch, labels_value, predictions_value, ignore_class)
+        for part in [batch, *parts]:
+            counts = curve_counts(part, grid, names, exact=exact) if part is batch else slice_curve_counts(
+                part, grid, names, exact=exact)
+            check_counts(counts.positive_histograms, counts.negative_histograms)
+            blobs.append(layout.encode_threshold_curves(counts))
+        return blobs
 
     def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
         names = resolve_class_names(class_names, plan.num_classes)
         return metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, curve_class_names(names, plan.num_score_columns))
 
-    return _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data)
+    return _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data, slices)
 
 
 def confusion_matrix(
@@ -399,25 +498,29 @@ def confusion_matrix(
     num_classes: int | None = None,
     threshold: float = 0.5,
     description: str | None = None,
+    slices=None,
 ):
     """TensorFlow op: writes `confusion_matrix_pb(...)` to the default `tf.summary` writer.
 
-    Same calling conventions and error behaviour as `threshold_curves`.
+    Same calling conventions, error behaviour and `slices` as `threshold_curves`.
     """
     check_decision_threshold(threshold)
     inputs.check_ignore_class(ignore_class)
 
-    def count(labels_value, predictions_value, weights_value):
+    def count(labels_value, predictions_value, weights_value, keys):
         batch = inputs.prepare(
             labels_value, predictions_value, sample_weight=weights_value, from_logits=from_logits,
             ignore_class=ignore_class, num_classes=num_classes,
         )
         _require_items(batch)
-        matrix = counting.confusion_counts(
-            batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
-        )
-        check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
-        return layout.encode_confusion_matrix(matrix)
+        blobs = []
+        for part in [batch, *_key_parts(keys, batch, labels_value, predictions_value, ignore_class)]:
+            matrix = counting.confusion_counts(
+                part.true_classes, part.predicted_classes(threshold), part.num_classes, part.weights
+            )
+            check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
+            blobs.append(layout.encode_confusion_matrix(matrix))
+        return blobs
 
     def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
         return metadata.PluginData(
@@ -427,10 +530,48 @@ def confusion_matrix(
             decision=decision_rule(plan.num_score_columns, threshold),
         )
 
-    return _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data)
+    return _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data, slices)
 
 
-def _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data_for):
+def _key_parts(keys, batch, labels, predictions, ignore_class) -> list[inputs.PreparedBatch]:
+    """The items of each value of each key (`slices.SliceKey`), in the order of their tags."""
+    parts = []
+    for key in keys:
+        if len(key.codes) != np.shape(predictions)[0]:
+            raise ValueError(
+                f"slices[{key.key!r}] has {len(key.codes)} values but predictions hold {np.shape(predictions)[0]} "
+                "samples; pass one value per sample."
+            )
+        codes = slicing.item_codes(key.codes, labels, predictions, ignore_class)
+        parts.extend(slicing.partition(batch, codes, len(key.values)))
+    return parts
+
+
+def _concrete_slices(slices, num_samples: int | None, tf) -> list[slicing.SliceKey]:
+    """`slices` checked, with values known now: numpy or lists, or eager tensors (string tensors
+    are decoded as UTF-8). A symbolic tensor is refused: its values would name tags at run time."""
+    if slices is None:
+        return []
+    if not isinstance(slices, dict):
+        return slicing.prepare_slices(slices, 0)  # raises, naming what slices must be
+    concrete = {}
+    for key, values in slices.items():
+        if isinstance(values, (tf.Tensor, tf.Variable)):
+            if not tf.executing_eagerly():
+                raise ValueError(
+                    f"slices[{key!r}] is a symbolic tensor inside tf.function; slice values name the tags, so "
+                    "they must be known when the op is built: pass a numpy array or list, or call the op eagerly."
+                )
+            values = values.numpy()
+            if values.dtype.kind in "OS":
+                values = np.array([value.decode("utf-8") for value in values.reshape(-1)]).reshape(values.shape)
+        concrete[key] = values
+    if num_samples is None:  # batch size unknown until run time: checked then, in `_key_parts`
+        num_samples = next((len(np.asarray(v, dtype=object)) for v in concrete.values() if np.ndim(v) == 1), 0)
+    return slicing.prepare_slices(concrete, num_samples)
+
+
+def _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data_for, slices=None):
     import tensorflow as tf  # only these two ops need TensorFlow
 
     _check_name(name)
@@ -446,19 +587,32 @@ def _write_tf(name, labels, predictions, sample_weight, step, description, count
             f"predictions of shape {predictions.shape} have an unknown class axis; give the model "
             "output a static last dimension."
         )
-    summary_metadata = metadata.create_summary_metadata(plugin_data_for(plan), description=description)
+    keys = _concrete_slices(slices, predictions.shape[0], tf)
+    overall = plugin_data_for(plan)
+    tags = [name] + [slicing.slice_tag(name, key.key, value) for key in keys for value in key.values]
+    plugin_datas = [overall] + [
+        dataclasses.replace(overall, slice=metadata.SliceInfo(name, key.key, value))
+        for key in keys for value in key.values
+    ]
     weights = tf.constant(np.nan) if sample_weight is None else _to_tensor(sample_weight, "sample_weight", tf)
 
     def count_or_raise(labels_value, predictions_value, weights_value):
         weights_value = None if sample_weight is None else weights_value
-        return count(labels_value, predictions_value, weights_value).item()  # the blob's bytes
+        return [blob.item() for blob in count(labels_value, predictions_value, weights_value, keys)]  # bytes
 
     if tf.executing_eagerly():
-        tensor = tf.constant(count_or_raise(labels.numpy(), predictions.numpy(), weights.numpy()))
+        tensors = [tf.constant(blob) for blob in count_or_raise(labels.numpy(), predictions.numpy(), weights.numpy())]
     else:
-        tensor = tf.numpy_function(count_or_raise, [labels, predictions, weights], tf.string, stateful=False)
-        tensor.set_shape(())
-    return tf.summary.write(tag=name, tensor=tensor, step=step, metadata=summary_metadata)
+        tensors = tf.numpy_function(
+            count_or_raise, [labels, predictions, weights], [tf.string] * len(tags), stateful=False)
+        for tensor in tensors:
+            tensor.set_shape(())
+    written = [
+        tf.summary.write(tag=tag, tensor=tensor, step=step,
+                         metadata=metadata.create_summary_metadata(plugin_data, description=description))
+        for tag, tensor, plugin_data in zip(tags, tensors, plugin_datas, strict=True)
+    ]
+    return written[0] if len(written) == 1 else tf.reduce_all(tf.stack(written))
 
 
 def _to_tensor(value, argument: str, tf):
