@@ -9,7 +9,7 @@ import * as core from "../src/core.js";
 const golden = JSON.parse(readFileSync(new URL("../../tests/golden/core_vectors.json", import.meta.url), "utf8"));
 
 // JS passes a C×C matrix as a flat row-major array followed by C, and returns flat matrices.
-const MATRIX_FUNCTIONS = new Set(["matrix_metrics", "normalize_matrix", "top_confusions", "confusion_matrix_summary"]);
+const MATRIX_FUNCTIONS = new Set(["matrix_metrics", "normalize_matrix", "top_confusions", "confusion_matrix_summary", "weighted_kappa"]);
 
 const camelCase = (name) => name.replace(/_([a-z])/g, (_, letter) => letter.toUpperCase());
 
