@@ -3,6 +3,7 @@
     tb-metrics export --logdir DIR [--run R] [--tag T] [--step S | --all-steps] [--threshold X]
                       --format json|csv [--content metrics|counts]
     tb-metrics check --logdir DIR --metric roc_auc --min 0.9 [--run R] [--tag T] [--step S|last]
+    tb-metrics check --logdir DIR --metric partial_roc_auc --max-fpr 0.1 --min 0.8
 
 Event files are read without TensorFlow (`event_files`, the way TensorBoard's Python loader reads
 them, every step kept), through the same data-provider calls (`reading`) and the same record
@@ -28,8 +29,11 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The last path parts of the runs Keras' TensorBoard callback and MetricsCallback write.
 TRAINING_SPLIT, VALIDATION_SPLIT = "train", "validation"
 CHECKABLE_METRICS = {
-    metadata.KIND_THRESHOLD_CURVES: ("roc_auc", "average_precision", "pr_auc", "best_f1"),
-    metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa"),
+    metadata.KIND_THRESHOLD_CURVES: (
+        "roc_auc", "average_precision", "pr_auc", "best_f1", "pr_auc_majoring", "pr_auc_minoring",
+        export.PARTIAL_ROC_AUC,
+    ),
+    metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa", "kappa_linear", "kappa_quadratic"),
 }
 
 
@@ -67,8 +71,9 @@ def _parser() -> argparse.ArgumentParser:
 
     exporting = commands.add_parser(
         "export", help="print per-step, per-class metric records",
-        description="Print metric records (run, tag, step, class, roc_auc, average_precision, pr_auc, best_f1, "
-        "best_f1_threshold; accuracy, mean_iou, kappa, per_class_iou for confusion matrices).",
+        description="Print metric records (run, tag, step, class, roc_auc, average_precision, pr_auc, "
+        "pr_auc_majoring, pr_auc_minoring, best_f1, best_f1_threshold, and partial_roc_auc with --max-fpr; "
+        "accuracy, mean_iou, kappa, kappa_linear, kappa_quadratic, per_class_iou for confusion matrices).",
     )
     common(exporting)
     steps = exporting.add_mutually_exclusive_group()
@@ -76,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     steps.add_argument("--all-steps", action="store_true", help="every logged step")
     exporting.add_argument("--threshold", type=_threshold,
                            help="also precision, recall, f1, tp, fp, tn, fn at the stored threshold nearest to this")
+    exporting.add_argument("--max-fpr", type=_max_fpr,
+                           help="also partial_roc_auc: the standardised ROC-AUC up to this false positive rate "
+                           "(scikit-learn's max_fpr)")
     exporting.add_argument("--format", required=True, choices=export.EXPORT_FORMATS)
     exporting.add_argument("--content", choices=export.EXPORT_CONTENTS, default="metrics",
                            help="metrics (default) or the raw counts: TP/FP/TN/FN at every stored threshold, "
@@ -92,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     common(checking, runs_by_default=f"every run but a '{TRAINING_SPLIT}' run beside a '{VALIDATION_SPLIT}' run")
     all_metrics = sorted({m for names in CHECKABLE_METRICS.values() for m in names})
     checking.add_argument("--metric", required=True, choices=all_metrics)
+    checking.add_argument("--max-fpr", type=_max_fpr,
+                          help="the false positive rate partial_roc_auc runs to (required by that metric)")
     checking.add_argument("--min", type=float, help="fail when the metric is below this")
     checking.add_argument("--max", type=float, help="fail when the metric is above this")
     checking.add_argument("--step", type=_step, default="last", help="a logged step, or 'last' (default)")
@@ -109,6 +119,16 @@ def _step(text: str) -> int | str:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"step={text!r} is not a non-negative integer or 'last'")
     return int(text)
+
+
+def _max_fpr(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"max-fpr={text!r} is not a number in (0, 1]") from None
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise argparse.ArgumentTypeError(f"max-fpr={text!r} is outside (0, 1]")
+    return value
 
 
 def _threshold(text: str) -> float:
@@ -201,13 +221,15 @@ def _kind_of(time_series) -> str | None:
 def _export(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.content == "counts" and args.threshold is not None:
         raise UsageError("--threshold applies to --content metrics; --content counts has every threshold.")
+    if args.content == "counts" and args.max_fpr is not None:
+        raise UsageError("--max-fpr applies to --content metrics; --content counts has no areas.")
     records: list[dict[str, Any]] = []
     selected, _ = select_series(args, None if args.all_steps else args.step)
     for series in selected:
         if args.content == "counts":
             records.extend(export.count_records(series))
         else:
-            records.extend(export.records(series, args.threshold))
+            records.extend(export.records(series, args.threshold, max_fpr=args.max_fpr))
     stdout.write(export.to_csv(records) if args.format == "csv" else export.to_json(records))
     return EXIT_OK
 
@@ -227,11 +249,16 @@ def _selected(record: dict[str, Any], class_names, classes: list[str] | None, av
 def _check(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.min is None and args.max is None:
         raise UsageError("give --min and/or --max: the bounds the metric must stay within.")
+    if (args.metric == export.PARTIAL_ROC_AUC) != (args.max_fpr is not None):
+        raise UsageError(
+            f"--metric {export.PARTIAL_ROC_AUC} needs --max-fpr (e.g. --max-fpr 0.1)"
+            if args.max_fpr is None else f"--max-fpr applies to --metric {export.PARTIAL_ROC_AUC} only"
+        )
     kind = next(kind for kind, names in CHECKABLE_METRICS.items() if args.metric in names)
     checked, failures, runs_checked = 0, [], set()
     selected, left_out = select_series(args, args.step, kind, skip_training_runs=True)
     for series in selected:
-        for record in export.records(series):
+        for record in export.records(series, max_fpr=args.max_fpr):
             if not _selected(record, series.class_names, args.classes, args.averages):
                 continue
             checked += 1
