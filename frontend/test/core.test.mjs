@@ -115,6 +115,11 @@ test("bad input is refused with a message naming it", () => {
   assert.throws(() => core.thresholdMetrics(1, 1, 1, 1, 0), /beta/);
   assert.throws(() => core.recallAtPrecision(one, one, Float64Array.of(0.2, 0.4), 1.5), /precision=1.5/);
   assert.throws(() => core.wilsonInterval(5, 3), /successes <= trials/);
+  assert.throws(() => core.partialRocAuc(one, one, 0), /maxFpr=0; expected a false positive rate in \(0, 1\]/);
+  assert.throws(() => core.partialRocAuc(one, one, 1.5), /maxFpr=1.5/);
+  assert.throws(() => core.prAucBound(one, one, "interpolation"), /summationMethod="interpolation"; expected one of majoring, minoring/);
+  assert.throws(() => core.weightedKappa(Float64Array.of(1, 0, 0, 1), 2, "squared"), /weights="squared"/);
+  assert.throws(() => core.weightedKappa(Float64Array.of(1, 0, 0), 2, "linear"), /numClasses=2/);
 });
 
 // ------------------------------------------------------------------------------------------------
