@@ -588,25 +588,25 @@ def _check_max_fpr(max_fpr: float) -> float:
 
 
 def _partial_roc_auc_of_curve(tp, fp, positives, negatives, max_fpr: float) -> np.ndarray:
-    tpr = _divide(tp, np.asarray(positives)[..., None], math.nan)
-    fpr = _divide(fp, np.asarray(negatives)[..., None], math.nan)
-    defined = (np.asarray(positives) > 0) & (np.asarray(negatives) > 0)
-    out = np.full(defined.shape, math.nan)
-    for index in np.ndindex(out.shape):
-        if not defined[index]:
-            continue
-        x, y = fpr[index], tpr[index]
-        if max_fpr < 1.0:
-            # scikit-learn's cut: the points with FPR <= max_fpr, then one interpolated at max_fpr.
-            stop = int(np.searchsorted(x, max_fpr, "right"))
-            y = np.append(y[:stop], np.interp(max_fpr, x[stop - 1 : stop + 1], y[stop - 1 : stop + 1]))
-            x = np.append(x[:stop], max_fpr)
-        area = float(np.sum(np.diff(x) * (y[1:] + y[:-1])) / 2)
-        if max_fpr < 1.0:
-            min_area, max_area = 0.5 * max_fpr**2, max_fpr
-            area = 0.5 * (1 + (area - min_area) / (max_area - min_area))
-        out[index] = area
-    return out
+    positives, negatives = np.asarray(positives, dtype=np.float64), np.asarray(negatives, dtype=np.float64)
+    tpr = _divide(tp, positives[..., None], math.nan)
+    fpr = _divide(fp, negatives[..., None], math.nan)
+    segments = np.diff(fpr, axis=-1) * (tpr[..., 1:] + tpr[..., :-1]) / 2
+    defined = (positives > 0) & (negatives > 0)
+    if max_fpr == 1.0:
+        return np.where(defined, np.sum(segments, axis=-1), math.nan)
+    # scikit-learn's cut: the points with FPR <= max_fpr (a prefix: FPR never decreases along the
+    # curve, and the last point has FPR 1 > max_fpr), then one at max_fpr, its TPR interpolated.
+    stop = np.sum(np.where(defined[..., None], fpr, 2.0) <= max_fpr, axis=-1)
+    stop = np.clip(stop, 1, fpr.shape[-1] - 1)[..., None]
+    x0, x1 = np.take_along_axis(fpr, stop - 1, -1)[..., 0], np.take_along_axis(fpr, stop, -1)[..., 0]
+    y0, y1 = np.take_along_axis(tpr, stop - 1, -1)[..., 0], np.take_along_axis(tpr, stop, -1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y_cut = (y1 - y0) / (x1 - x0) * (max_fpr - x0) + y0  # np.interp's order of operations
+    before_cut = np.arange(segments.shape[-1]) < stop - 1
+    area = np.sum(np.where(before_cut, segments, 0.0), axis=-1) + (max_fpr - x0) * (y0 + y_cut) / 2
+    min_area, max_area = 0.5 * max_fpr**2, max_fpr
+    return np.where(defined, 0.5 * (1 + (area - min_area) / (max_area - min_area)), math.nan)
 
 
 def partial_roc_auc(
