@@ -102,6 +102,10 @@ def build_cases() -> list[dict[str, Any]]:
             add(f"{function}, {label}", function, **with_thresholds)
         for function in ("roc_auc", "average_precision", "pr_auc"):
             add(f"{function}, {label}", function, **hist)
+        for max_fpr in (0.05, 0.3, 1.0):
+            add(f"partial ROC-AUC to {max_fpr}, {label}", "partial_roc_auc", **hist, max_fpr=max_fpr)
+        for method in ("majoring", "minoring"):
+            add(f"PR-AUC {method}, {label}", "pr_auc_bound", **hist, summation_method=method)
         add(f"best F1, {label}", "best_fbeta_threshold", **with_thresholds)
         add(f"best Youden, {label}", "best_youden_threshold", **with_thresholds)
         add(f"min cost, {label}", "min_cost_threshold", **with_thresholds, cost_ratio=1.0)
@@ -132,6 +136,8 @@ def build_cases() -> list[dict[str, Any]]:
     single_t = {**single, "thresholds": np.array([0.5])}
     for function in ("roc_auc", "average_precision", "pr_auc"):
         add(f"{function}, single threshold", function, **single)
+    add("partial ROC-AUC, single threshold", "partial_roc_auc", **single, max_fpr=0.4)
+    add("PR-AUC minoring, single threshold", "pr_auc_bound", **single, summation_method="minoring")
     for function in ("roc_curve", "pr_curve", "det_curve", "best_fbeta_threshold", "best_youden_threshold",
                      "reliability_diagram"):
         add(f"{function}, single threshold", function, **single_t)
@@ -145,6 +151,10 @@ def build_cases() -> list[dict[str, Any]]:
     for average in (None, "micro", "macro", "weighted"):
         for function in ("roc_auc", "average_precision", "pr_auc"):
             add(f"{function}, 4 classes, {average}", function, **multi, average=average)
+        add(f"partial ROC-AUC, 4 classes, {average}", "partial_roc_auc", **multi, max_fpr=0.25, average=average)
+        for method in ("majoring", "minoring"):
+            add(f"PR-AUC {method}, 4 classes, {average}", "pr_auc_bound", **multi, summation_method=method,
+                average=average)
         add(f"best F1, 4 classes, {average}", "best_fbeta_threshold", **multi_t, beta=1.0, average=average)
         add(f"best Youden, 4 classes, {average}", "best_youden_threshold", **multi_t, average=average)
         add(f"min cost, 4 classes, {average}", "min_cost_threshold", **multi_t,
@@ -186,6 +196,8 @@ def build_cases() -> list[dict[str, Any]]:
         for normalize in ("true", "pred", "all", "none"):
             add(f"normalize {normalize}, {label}", "normalize_matrix", matrix=matrix, normalize=normalize)
         add(f"top confusions, {label}", "top_confusions", matrix=matrix, k=4)
+        for weights in ("linear", "quadratic"):
+            add(f"{weights} kappa, {label}", "weighted_kappa", matrix=matrix, weights=weights)
     add("top confusions, k = 0", "top_confusions", matrix=matrices["3 classes"], k=0)
     tied = np.array([[1, 2, 2], [2, 1, 0], [2, 0, 1]], dtype=float)
     add("top confusions, ties", "top_confusions", matrix=tied, k=10)
@@ -222,6 +234,8 @@ def build_cases() -> list[dict[str, Any]]:
         for function in ("roc_curve", "pr_curve", "best_fbeta_threshold", "best_youden_threshold",
                          "score_distribution"):
             add(f"{function}, per-class thresholds, {label}", function, **per_class)
+        add(f"partial ROC-AUC, per-class thresholds, {label}", "partial_roc_auc", positive_histograms=pos,
+            negative_histograms=neg, max_fpr=0.2)
         add(f"min cost, per-class thresholds, {label}", "min_cost_threshold", **per_class, cost_ratio=2.0)
         add(f"recall at precision, per-class thresholds, {label}", "recall_at_precision", **per_class,
             min_precision=0.6)

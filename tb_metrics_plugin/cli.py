@@ -6,6 +6,7 @@
                      [--slice KEY=VALUE] [--threshold X]
     tb-metrics check --logdir DIR --metric tpr --threshold 0.5 --max-gap 0.05 --slice-key KEY
                      [--reference-slice VALUE]
+    tb-metrics check --logdir DIR --metric partial_roc_auc --max-fpr 0.1 --min 0.8
 
 Event files are read without TensorFlow (`event_files`, the way TensorBoard's Python loader reads
 them, every step kept), through the same data-provider calls (`reading`) and the same record
@@ -33,8 +34,11 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The last path parts of the runs Keras' TensorBoard callback and MetricsCallback write.
 TRAINING_SPLIT, VALIDATION_SPLIT = "train", "validation"
 CHECKABLE_METRICS = {
-    metadata.KIND_THRESHOLD_CURVES: ("roc_auc", "average_precision", "pr_auc", "best_f1"),
-    metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa"),
+    metadata.KIND_THRESHOLD_CURVES: (
+        "roc_auc", "average_precision", "pr_auc", "best_f1", "pr_auc_majoring", "pr_auc_minoring",
+        export.PARTIAL_ROC_AUC,
+    ),
+    metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa", "kappa_linear", "kappa_quadratic"),
 }
 # Rates at one threshold (`fairness.GAP_RATES`): threshold-curve tags, per class, need --threshold.
 RATE_METRICS = fairness.GAP_RATES
@@ -82,8 +86,9 @@ def _parser() -> argparse.ArgumentParser:
 
     exporting = commands.add_parser(
         "export", help="print per-step, per-class metric records",
-        description="Print metric records (run, tag, step, class, roc_auc, average_precision, pr_auc, best_f1, "
-        "best_f1_threshold; accuracy, mean_iou, kappa, per_class_iou for confusion matrices).",
+        description="Print metric records (run, tag, step, class, roc_auc, average_precision, pr_auc, "
+        "pr_auc_majoring, pr_auc_minoring, best_f1, best_f1_threshold, and partial_roc_auc with --max-fpr; "
+        "accuracy, mean_iou, kappa, kappa_linear, kappa_quadratic, per_class_iou for confusion matrices).",
     )
     common(exporting)
     steps = exporting.add_mutually_exclusive_group()
@@ -91,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     steps.add_argument("--all-steps", action="store_true", help="every logged step")
     exporting.add_argument("--threshold", type=_threshold,
                            help="also precision, recall, f1, tp, fp, tn, fn at the stored threshold nearest to this")
+    exporting.add_argument("--max-fpr", type=_max_fpr,
+                           help="also partial_roc_auc: the standardised ROC-AUC up to this false positive rate "
+                           "(scikit-learn's max_fpr)")
     exporting.add_argument("--format", required=True, choices=export.EXPORT_FORMATS)
     exporting.add_argument("--content", choices=export.EXPORT_CONTENTS, default="metrics",
                            help="metrics (default) or the raw counts: TP/FP/TN/FN at every stored threshold, "
@@ -109,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     checking.add_argument("--metric", required=True, choices=all_metrics,
                           help=f"a summary metric, or a rate at --threshold ({', '.join(RATE_METRICS)}; per class "
                           "of threshold-curve tags; accuracy with --threshold is the curves' accuracy there)")
+    checking.add_argument("--max-fpr", type=_max_fpr,
+                          help="the false positive rate partial_roc_auc runs to (required by that metric)")
     checking.add_argument("--min", type=float, help="fail when the metric is below this")
     checking.add_argument("--max", type=float, help="fail when the metric is above this")
     checking.add_argument("--threshold", type=_threshold,
@@ -136,6 +146,16 @@ def _step(text: str) -> int | str:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"step={text!r} is not a non-negative integer or 'last'")
     return int(text)
+
+
+def _max_fpr(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"max-fpr={text!r} is not a number in (0, 1]") from None
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise argparse.ArgumentTypeError(f"max-fpr={text!r} is outside (0, 1]")
+    return value
 
 
 def _threshold(text: str) -> float:
@@ -248,13 +268,15 @@ def _plugin_data_of(time_series) -> metadata.PluginData | None:
 def _export(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.content == "counts" and args.threshold is not None:
         raise UsageError("--threshold applies to --content metrics; --content counts has every threshold.")
+    if args.content == "counts" and args.max_fpr is not None:
+        raise UsageError("--max-fpr applies to --content metrics; --content counts has no areas.")
     records: list[dict[str, Any]] = []
     selected, _ = select_series(args, None if args.all_steps else args.step)
     for series in selected:
         if args.content == "counts":
             records.extend(export.count_records(series))
         else:
-            records.extend(export.records(series, args.threshold))
+            records.extend(export.records(series, args.threshold, max_fpr=args.max_fpr))
     stdout.write(export.to_csv(records) if args.format == "csv" else export.to_json(records))
     return EXIT_OK
 
@@ -278,12 +300,17 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
         raise UsageError("--reference-slice goes with the gap gate: add --slice-key KEY --max-gap X.")
     if args.min is None and args.max is None:
         raise UsageError("give --min and/or --max: the bounds the metric must stay within.")
+    if (args.metric == export.PARTIAL_ROC_AUC) != (args.max_fpr is not None):
+        raise UsageError(
+            f"--metric {export.PARTIAL_ROC_AUC} needs --max-fpr (e.g. --max-fpr 0.1)"
+            if args.max_fpr is None else f"--max-fpr applies to --metric {export.PARTIAL_ROC_AUC} only"
+        )
     kind = _metric_kind(args)
     keep_slice = (lambda info: info is None) if args.slice_name is None else _named_slice(args)
     checked, failures, runs_checked = 0, [], set()
     selected, left_out = select_series(args, args.step, kind, skip_training_runs=True, keep_slice=keep_slice)
     for series in selected:
-        for record in _metric_rows(series, args.metric, _rate_threshold(args)):
+        for record in _metric_rows(series, args.metric, _rate_threshold(args), args.max_fpr):
             if not _selected(record, series.class_names, args.classes, args.averages):
                 continue
             checked += 1
@@ -403,11 +430,13 @@ def _named_slice(args: argparse.Namespace):
     return lambda info: info is not None and info.name == args.slice_name
 
 
-def _metric_rows(series: reading.TagSeries, metric: str, threshold: float | None) -> list[dict[str, Any]]:
-    """The records `check` reads `metric` from: `export.records`, or with `threshold` per step and
-    class the rate (`fairness.slice_rates`) at it, None where its denominator is 0."""
+def _metric_rows(series: reading.TagSeries, metric: str, threshold: float | None,
+                 max_fpr: float | None = None) -> list[dict[str, Any]]:
+    """The records `check` reads `metric` from: `export.records` (with `max_fpr`, partial ROC-AUC
+    too), or with `threshold` per step and class the rate (`fairness.slice_rates`) at it, None
+    where its denominator is 0."""
     if threshold is None:
-        return export.records(series)
+        return export.records(series, max_fpr=max_fpr)
     rows = []
     for index, step in enumerate(series.steps.tolist()):
         counts = fairness.counts_at_threshold(series.counts[index], threshold)

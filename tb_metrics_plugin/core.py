@@ -33,6 +33,10 @@ AVERAGES = ("micro", "macro", "weighted")
 # A float for one class or an average, a (C,) array for per-class input.
 FloatOrArray = float | np.ndarray
 NORMALIZATIONS = ("true", "pred", "all", "none")
+# Keras' `AUC(summation_method=...)` Riemann sums that bound the PR curve's area from above / below.
+SUMMATION_METHODS = ("majoring", "minoring")
+# Cohen's kappa disagreement weights for ordinal classes: |i − j| and (i − j)².
+KAPPA_WEIGHTS = ("linear", "quadratic")
 
 __all__ = [
     "AVERAGES",
@@ -53,7 +57,9 @@ __all__ = [
     "matrix_metrics",
     "min_cost_threshold",
     "normalize_matrix",
+    "partial_roc_auc",
     "pr_auc",
+    "pr_auc_bound",
     "pr_curve",
     "precision_at_recall",
     "recall_at_precision",
@@ -67,6 +73,7 @@ __all__ = [
     "threshold_index",
     "threshold_metrics",
     "top_confusions",
+    "weighted_kappa",
     "wilson_interval",
 ]
 
@@ -573,6 +580,60 @@ def roc_auc(positive_histograms: ArrayLike, negative_histograms: ArrayLike, aver
     return _area(_roc_auc_rows, positive_histograms, negative_histograms, average)
 
 
+def _check_max_fpr(max_fpr: float) -> float:
+    max_fpr = float(max_fpr)
+    if not (0.0 < max_fpr <= 1.0):
+        raise ValueError(f"max_fpr={max_fpr!r}; expected a false positive rate in (0, 1], e.g. 0.1")
+    return max_fpr
+
+
+def _partial_roc_auc_of_curve(tp, fp, positives, negatives, max_fpr: float) -> np.ndarray:
+    positives, negatives = np.asarray(positives, dtype=np.float64), np.asarray(negatives, dtype=np.float64)
+    tpr = _divide(tp, positives[..., None], math.nan)
+    fpr = _divide(fp, negatives[..., None], math.nan)
+    segments = np.diff(fpr, axis=-1) * (tpr[..., 1:] + tpr[..., :-1]) / 2
+    defined = (positives > 0) & (negatives > 0)
+    if max_fpr == 1.0:
+        return np.where(defined, np.sum(segments, axis=-1), math.nan)
+    # scikit-learn's cut: the points with FPR <= max_fpr (a prefix: FPR never decreases along the
+    # curve, and the last point has FPR 1 > max_fpr), then one at max_fpr, its TPR interpolated.
+    stop = np.sum(np.where(defined[..., None], fpr, 2.0) <= max_fpr, axis=-1)
+    stop = np.clip(stop, 1, fpr.shape[-1] - 1)[..., None]
+    x0, x1 = np.take_along_axis(fpr, stop - 1, -1)[..., 0], np.take_along_axis(fpr, stop, -1)[..., 0]
+    y0, y1 = np.take_along_axis(tpr, stop - 1, -1)[..., 0], np.take_along_axis(tpr, stop, -1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y_cut = (y1 - y0) / (x1 - x0) * (max_fpr - x0) + y0  # np.interp's order of operations
+    before_cut = np.arange(segments.shape[-1]) < stop - 1
+    area = np.sum(np.where(before_cut, segments, 0.0), axis=-1) + (max_fpr - x0) * (y0 + y_cut) / 2
+    min_area, max_area = 0.5 * max_fpr**2, max_fpr
+    return np.where(defined, 0.5 * (1 + (area - min_area) / (max_area - min_area)), math.nan)
+
+
+def partial_roc_auc(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, max_fpr: float, average: str | None = None
+) -> FloatOrArray:
+    """Standardised partial ROC-AUC up to `max_fpr`, as scikit-learn's `roc_auc_score(max_fpr=...)`.
+
+    The ROC points (see `roc_curve`) with FPR <= max_fpr, plus one point at FPR = max_fpr whose TPR is
+    interpolated linearly between its neighbours, give the partial area A_p by trapezoids. McClish's
+    standardisation maps a non-discriminant curve to 0.5 and a perfect one to 1:
+
+        pAUC = ½ · (1 + (A_p − max_fpr² / 2) / (max_fpr − max_fpr² / 2))
+
+    `max_fpr = 1` is the plain `roc_auc`. NaN without positives or negatives. Averages as `roc_auc`
+    (scikit-learn's multilabel `average=...` with `max_fpr`; micro is the area of the summed counts).
+
+    >>> round(partial_roc_auc([0, 1, 1], [1, 1, 0], 0.5), 6)
+    0.833333
+    """
+    max_fpr = _check_max_fpr(max_fpr)
+
+    def rows(positive, negative):
+        return _partial_roc_auc_of_curve(*_curve_counts(positive, negative), max_fpr)
+
+    return _area(rows, positive_histograms, negative_histograms, average)
+
+
 def _average_precision_rows(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
     return _average_precision_of_curve(*_curve_counts(positive, negative))
 
@@ -633,6 +694,46 @@ def pr_auc(positive_histograms: ArrayLike, negative_histograms: ArrayLike, avera
     0.887327
     """
     return _area(_pr_auc_rows, positive_histograms, negative_histograms, average)
+
+
+def _check_summation_method(summation_method: str) -> None:
+    if summation_method not in SUMMATION_METHODS:
+        raise ValueError(
+            f"summation_method={summation_method!r}; expected one of {SUMMATION_METHODS} "
+            "(the interpolated area is pr_auc)"
+        )
+
+
+def _pr_auc_bound_of_curve(tp, fp, positives, negatives, summation_method: str) -> np.ndarray:
+    precision = _divide(tp, tp + fp)  # 0 where nothing is predicted positive, as Keras' divide_no_nan
+    pick = np.maximum if summation_method == "majoring" else np.minimum
+    heights = pick(precision[..., 1:], precision[..., :-1])
+    return _divide(np.sum(np.diff(tp, axis=-1) * heights, axis=-1), positives, math.nan)
+
+
+def pr_auc_bound(
+    positive_histograms: ArrayLike, negative_histograms: ArrayLike, summation_method: str, average: str | None = None
+) -> FloatOrArray:
+    """Keras' Riemann-sum bounds of the PR-AUC: `AUC(curve="PR", summation_method="majoring" | "minoring")`.
+
+    Over the `pr_curve` points from the highest threshold down (the ±inf ends are Keras' 1 + ε and −ε
+    for scores in [0, 1]), each recall step is a rectangle whose height is the larger ("majoring") or
+    the smaller ("minoring") precision at its two ends:
+
+        Σ_i (R_{i+1} − R_i) · max|min(P_i, P_{i+1}),  P = TP / (TP + FP) (0 when TP + FP = 0)
+
+    With the same thresholds these are Keras' values; minoring <= pr_auc <= majoring. NaN without
+    positives (Keras: 0). micro = Keras' `multi_label=False`, macro = `multi_label=True`.
+
+    >>> pr_auc_bound([0, 1, 1], [1, 1, 0], "majoring"), round(pr_auc_bound([0, 1, 1], [1, 1, 0], "minoring"), 6)
+    (1.0, 0.333333)
+    """
+    _check_summation_method(summation_method)
+
+    def rows(positive, negative):
+        return _pr_auc_bound_of_curve(*_curve_counts(positive, negative), summation_method)
+
+    return _area(rows, positive_histograms, negative_histograms, average)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -876,7 +977,8 @@ def matrix_metrics(matrix: ArrayLike) -> dict[str, Any]:
     Scalars, with n = Σ m:
       accuracy = Σ TP_c / n; balanced_accuracy = mean recall over classes with R_c > 0
       (`balanced_accuracy_score`); kappa = (p_o − p_e) / (1 − p_e), p_e = Σ R_c K_c / n²
-      (`cohen_kappa_score`, NaN when p_e = 1); mcc = (n Σ TP_c − Σ R_c K_c) / √((n² − Σ K_c²)(n² − Σ R_c²))
+      (`cohen_kappa_score`, NaN when p_e = 1); kappa_linear, kappa_quadratic: `weighted_kappa`;
+      mcc = (n Σ TP_c − Σ R_c K_c) / √((n² − Σ K_c²)(n² − Σ R_c²))
       (multiclass `matthews_corrcoef`, 0 when undefined);
       mean_iou = mean of iou_c over classes with R_c + K_c − TP_c > 0 (Keras' `MeanIoU`; NaN when no
       class qualifies, Keras 0); frequency_weighted_iou = Σ_c (R_c / n) iou_c;
@@ -918,11 +1020,44 @@ def matrix_metrics(matrix: ArrayLike) -> dict[str, Any]:
         "accuracy": math.nan if nan_if_empty else correct / total,
         "balanced_accuracy": float(np.mean(recall[has_support])) if np.any(has_support) else math.nan,
         "kappa": (total * correct - chance) / kappa_denominator if kappa_denominator != 0 else math.nan,
+        "kappa_linear": weighted_kappa(matrix, "linear"),
+        "kappa_quadratic": weighted_kappa(matrix, "quadratic"),
         "mcc": math.nan if nan_if_empty else ((total * correct - chance) / mcc_denominator if mcc_denominator else 0.0),
         "mean_iou": float(np.mean(iou[union > 0])) if np.any(union > 0) else math.nan,
         "frequency_weighted_iou": math.nan if nan_if_empty else float(np.dot(support, iou) / total),
         **averages,
     }
+
+
+def weighted_kappa(matrix: ArrayLike, weights: str = "linear") -> float:
+    """Cohen's kappa with disagreement weights for ordinal classes (class index = rank).
+
+    With w_ij = |i − j| ("linear") or (i − j)² ("quadratic"), row sums R_i, column sums K_j and
+    n = Σ m:
+
+        κ_w = 1 − Σ_ij w_ij m_ij / Σ_ij w_ij R_i K_j / n
+
+    as scikit-learn's `cohen_kappa_score(weights=...)` with `labels=range(C)` (sample weights are the
+    weighted cells). NaN when the denominator is 0 (one class only, or an empty matrix: scikit-learn's
+    `replace_undefined_by=np.nan`).
+
+    >>> round(weighted_kappa([[5, 1, 0], [1, 3, 1], [0, 1, 4]], "quadratic"), 6)
+    0.817143
+    """
+    if weights not in KAPPA_WEIGHTS:
+        raise ValueError(
+            f"weights={weights!r}; expected one of {KAPPA_WEIGHTS} (unweighted kappa is matrix_metrics' kappa)"
+        )
+    matrix = _square(matrix)
+    total = float(matrix.sum())
+    if total == 0:
+        return math.nan
+    ranks = np.arange(matrix.shape[0], dtype=np.float64)
+    distance = np.abs(ranks[:, None] - ranks[None, :])
+    disagreement = distance if weights == "linear" else distance * distance
+    expected = np.outer(matrix.sum(axis=1), matrix.sum(axis=0)) / total
+    denominator = float(np.sum(disagreement * expected))
+    return 1.0 - float(np.sum(disagreement * matrix)) / denominator if denominator != 0 else math.nan
 
 
 def normalize_matrix(matrix: ArrayLike, normalize: str | None = "true") -> np.ndarray:
@@ -1146,7 +1281,8 @@ def threshold_curves_summary(
 ) -> dict[str, dict[str, Any]]:
     """The per-step numbers of a threshold-curves summary, for every class and every average.
 
-    metrics: roc_auc, average_precision, pr_auc (areas: macro / weighted average the per-class areas,
+    metrics: roc_auc, average_precision, pr_auc, pr_auc_majoring, pr_auc_minoring (areas, see
+    `pr_auc_bound`: macro / weighted average the per-class areas,
     micro is the area of the summed histograms) and best_f1 / best_f1_threshold (per class: the F1
     maximum over thresholds; micro / macro / weighted: the maximum of the averaged F1 at one shared
     threshold, see `best_fbeta_threshold`). Classes with their own thresholds (`exact`, or per-class
@@ -1168,6 +1304,8 @@ def threshold_curves_summary(
         ("roc_auc", _roc_auc_of_curve),
         ("average_precision", _average_precision_of_curve),
         ("pr_auc", _pr_auc_of_curve),
+        ("pr_auc_majoring", lambda *curve: _pr_auc_bound_of_curve(*curve, "majoring")),
+        ("pr_auc_minoring", lambda *curve: _pr_auc_bound_of_curve(*curve, "minoring")),
     ):
         per_class = area(*curve)
         summary[name] = {
@@ -1201,13 +1339,16 @@ def threshold_curves_summary(
 
 
 def confusion_matrix_summary(matrix: ArrayLike) -> dict[str, dict[str, Any]]:
-    """The per-step numbers of a confusion matrix: accuracy, mean_iou and kappa ({"value": float}) and
+    """The per-step numbers of a confusion matrix: accuracy, mean_iou, kappa, kappa_linear and
+    kappa_quadratic ({"value": float}) and
     per-class iou ({"per_class": (C,) array}); see `matrix_metrics` for the formulas."""
     metrics = matrix_metrics(matrix)
     return {
         "accuracy": {"value": metrics["accuracy"]},
         "mean_iou": {"value": metrics["mean_iou"]},
         "kappa": {"value": metrics["kappa"]},
+        "kappa_linear": {"value": metrics["kappa_linear"]},
+        "kappa_quadratic": {"value": metrics["kappa_quadratic"]},
         "iou": {"per_class": metrics["iou"]},
     }
 

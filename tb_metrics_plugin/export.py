@@ -20,8 +20,12 @@ from tb_metrics_plugin.reading import TagSeries
 AVERAGES = core.AVERAGES
 EXPORT_FORMATS = ("csv", "json")
 EXPORT_CONTENTS = ("metrics", "counts")
-THRESHOLD_CURVE_METRICS = ("roc_auc", "average_precision", "pr_auc", "best_f1", "best_f1_threshold")
-CONFUSION_MATRIX_METRICS = ("accuracy", "mean_iou", "kappa")
+THRESHOLD_CURVE_METRICS = (
+    "roc_auc", "average_precision", "pr_auc", "pr_auc_majoring", "pr_auc_minoring", "best_f1", "best_f1_threshold",
+)
+CONFUSION_MATRIX_METRICS = ("accuracy", "mean_iou", "kappa", "kappa_linear", "kappa_quadratic")
+# A record field computed only when its parameter is given (records(max_fpr=...)).
+PARTIAL_ROC_AUC = "partial_roc_auc"
 AT_THRESHOLD_RATES = ("precision", "recall", "f1")
 AT_THRESHOLD_COUNTS = ("tp", "fp", "tn", "fn")
 
@@ -49,20 +53,25 @@ def summary_series(series: TagSeries, cache: SummaryCache | None = None) -> dict
 
 
 def records(
-    series: TagSeries, threshold: float | None = None, cache: SummaryCache | None = None
+    series: TagSeries,
+    threshold: float | None = None,
+    cache: SummaryCache | None = None,
+    max_fpr: float | None = None,
 ) -> list[dict[str, Any]]:
     """Flat records: per step, one per class then micro, macro, weighted (threshold curves), or
     one with class "all" (confusion matrices).
 
-    Threshold curves: run, tag, step, class, average, roc_auc, average_precision, pr_auc, best_f1,
-    best_f1_threshold. `average` is None on a class's row and micro / macro / weighted on an
-    average's row (whose `class` repeats the name), so a class named like an average stays
-    distinct. With `threshold`, also `threshold` (the stored threshold that stands for the one asked
-    for, see `_at_threshold`), precision, recall, f1 and tp, fp, tn, fn at it; micro rows hold
+    Threshold curves: run, tag, step, class, average, roc_auc, average_precision, pr_auc,
+    pr_auc_majoring, pr_auc_minoring, best_f1, best_f1_threshold; with `max_fpr`, also max_fpr and
+    partial_roc_auc (`core.partial_roc_auc`, McClish-standardised). `average` is None on a class's
+    row and micro / macro / weighted on an average's row (whose `class` repeats the name), so a
+    class named like an average stays distinct. With `threshold`, also `threshold` (the stored
+    threshold that stands for the one asked for, see `_at_threshold`), precision, recall, f1 and
+    tp, fp, tn, fn at it; micro rows hold
     the summed counts, macro / weighted rows average the rates and leave the counts empty.
-    Confusion matrices: run, tag, step, class, accuracy, mean_iou, kappa, per_class_iou
-    ({class name: IoU}). Every record also has `slice`, after `tag`: None for an overall tag,
-    "key=value" for a slice's tag (see `slices`).
+    Confusion matrices: run, tag, step, class, accuracy, mean_iou, kappa, kappa_linear,
+    kappa_quadratic, per_class_iou ({class name: IoU}). Every record also has `slice`, after `tag`:
+    None for an overall tag, "key=value" for a slice's tag (see `slices`).
     """
     result = []
     names = list(series.class_names)
@@ -78,6 +87,7 @@ def records(
             })
             continue
         at = _at_threshold(series, index, threshold) if threshold is not None else None
+        partial = _partial_roc_auc(series, index, max_fpr) if max_fpr is not None else None
         for position, name in enumerate([*names, *AVERAGES]):
             key, column = ("per_class", position) if position < len(names) else (name, None)
 
@@ -88,6 +98,8 @@ def records(
             record.update({metric: pick(numbers[metric][key]) for metric in THRESHOLD_CURVE_METRICS})
             if at is not None:
                 record.update({name_: pick(value) for name_, value in at[key].items()})
+            if partial is not None:
+                record.update({"max_fpr": max_fpr, PARTIAL_ROC_AUC: pick(partial[key])})
             result.append(record)
     return core.json_safe(result)
 
@@ -213,3 +225,18 @@ def _at_threshold(series: TagSeries, index: int, threshold: float) -> dict[str, 
         summed = (float(tp.sum()), float(fp.sum()), float(tn.sum()), float(fn.sum()))
         at[average].update(dict(zip(AT_THRESHOLD_COUNTS, summed if average == "micro" else (None,) * 4, strict=True)))
     return at
+
+
+def _partial_roc_auc(series: TagSeries, index: int, max_fpr: float) -> dict[str, Any]:
+    """{"per_class": (C,), "micro" | "macro" | "weighted": float} partial ROC-AUC up to `max_fpr`;
+    micro sums the classes' counts on one axis (`core.align_classes`), as the summary's micro areas."""
+    step_counts = series.counts[index]
+    positive, negative = np.atleast_2d(step_counts.positive_histograms), np.atleast_2d(step_counts.negative_histograms)
+    _, aligned_positive, aligned_negative = core.align_classes(
+        step_counts.thresholds, positive, negative, step_counts.exact)
+    return {
+        "per_class": np.atleast_1d(core.partial_roc_auc(positive, negative, max_fpr)),
+        "micro": core.partial_roc_auc(aligned_positive, aligned_negative, max_fpr, "micro"),
+        "macro": core.partial_roc_auc(positive, negative, max_fpr, "macro"),
+        "weighted": core.partial_roc_auc(positive, negative, max_fpr, "weighted"),
+    }

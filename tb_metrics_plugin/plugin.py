@@ -110,12 +110,16 @@ class MetricsPlugin(base_plugin.TBPlugin):
                 raise BadParameterError(f"content={content!r} is not one of {list(export.EXPORT_CONTENTS)}.")
             if content == "counts" and threshold is not None:
                 raise BadParameterError("threshold applies to content=metrics; content=counts has every threshold.")
-            body, filename = self.export_impl(*_where(request), run, tag, step, threshold, export_format, content)
+            max_fpr = _max_fpr(request)
+            if content == "counts" and max_fpr is not None:
+                raise BadParameterError("max_fpr applies to content=metrics; content=counts has no areas.")
+            body, filename = self.export_impl(
+                *_where(request), run, tag, step, threshold, export_format, content, max_fpr=max_fpr)
             content_type = "text/csv" if export_format == "csv" else _JSON
             disposition = [("Content-Disposition", f'attachment; filename="{filename}"')]
             return http_util.Respond(request, body, content_type, headers=disposition)
 
-        return _respond(request, answer, {"run", "tag", "step", "threshold", "format", "content"})
+        return _respond(request, answer, {"run", "tag", "step", "threshold", "format", "content", "max_fpr"})
 
     @wrappers.Request.application
     def index_js_route(self, request: wrappers.Request) -> wrappers.Response:
@@ -174,11 +178,13 @@ class MetricsPlugin(base_plugin.TBPlugin):
         threshold: float | None,
         export_format: str,
         content: str = "metrics",
+        max_fpr: float | None = None,
     ) -> tuple[str, str]:
         """(file content, file name) of the records of one run/tag, all steps or only `step`.
 
         content="metrics": the per-step, per-class metric records of the CLI's `export`
-        (`export.records`), with `threshold` also the counts and rates at that threshold;
+        (`export.records`), with `threshold` also the counts and rates at that threshold, with
+        `max_fpr` also the partial ROC-AUC up to it;
         content="counts": the raw counts (`export.count_records`).
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
@@ -187,10 +193,15 @@ class MetricsPlugin(base_plugin.TBPlugin):
                 f"threshold={threshold!r} applies to threshold_curves tags; tag={tag!r} is a {series.kind} "
                 f"(decided by {series.plugin_data.decision!r}); leave threshold out."
             )
+        if max_fpr is not None and series.kind != metadata.KIND_THRESHOLD_CURVES:
+            raise BadParameterError(
+                f"max_fpr={max_fpr!r} applies to threshold_curves tags; tag={tag!r} is a {series.kind}; "
+                "leave max_fpr out."
+            )
         if content == "counts":
             records = export.count_records(series)
         else:
-            records = export.records(series, threshold, self._caches.summaries(experiment))
+            records = export.records(series, threshold, self._caches.summaries(experiment), max_fpr=max_fpr)
         body = export.to_csv(records) if export_format == "csv" else export.to_json(records)
         parts = ["tb_metrics", run, tag] + ([f"step{step}"] if step is not None else [])
         parts += ["counts"] if content == "counts" else []
@@ -329,6 +340,19 @@ def _threshold(request: wrappers.Request) -> float | None:
         raise BadParameterError(f"threshold={text!r} is not a number; give a value in [0, 1].") from None
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
         raise BadParameterError(f"threshold={text!r} is outside [0, 1]; give a value in [0, 1].")
+    return value
+
+
+def _max_fpr(request: wrappers.Request) -> float | None:
+    text = _single(request, "max_fpr")
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadParameterError(f"max_fpr={text!r} is not a number; give a false positive rate in (0, 1].") from None
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise BadParameterError(f"max_fpr={text!r} is outside (0, 1]; give a false positive rate in (0, 1].")
     return value
 
 

@@ -200,6 +200,21 @@ def _with_slice_field(records: list) -> list:
     return [{**record, "slice": None} for record in records]
 
 
+# Record fields added after the release that wrote the v1 fixture (issue 13: the peers' metrics). They
+# must be in every record of their kind; the fixture pins the fields that release had.
+ADDED_FIELDS = {
+    "threshold_curves": {"pr_auc_majoring", "pr_auc_minoring"},
+    "confusion_matrix": {"kappa_linear", "kappa_quadratic"},
+}
+
+
+def _as_released(record: dict) -> dict:
+    """`record` without the fields added since the fixture's release, after checking it has them."""
+    added = ADDED_FIELDS["confusion_matrix" if "per_class_iou" in record else "threshold_curves"]
+    assert added <= set(record), (added, record)
+    return {key: value for key, value in record.items() if key not in added}
+
+
 def _export(*args) -> list:
     out = io.StringIO()
     assert cli.main(["export", "--logdir", str(V1_LOGS), "--all-steps", "--format", "json", *args], stdout=out) == 0
@@ -211,7 +226,7 @@ def test_version_1_logs_give_the_numbers_of_the_release_that_wrote_them():
     actual = _export("--threshold", "0.5")
     assert len(actual) == len(expected)
     for got, want in zip(actual, expected, strict=True):
-        assert _close(got, want), (got, want)
+        assert _close(_as_released(got), want), (got, want)
     expected_counts = json.loads(gzip.decompress((FIXTURES / "v1_logs_expected_counts.json.gz").read_bytes()))
     assert _export("--content", "counts") == _with_slice_field(expected_counts)
 
@@ -243,7 +258,7 @@ def test_version_1_logs_are_served_on_both_loaders(v1_board):
                 if r["run"] == "multiclass/validation" and r["tag"] == "threshold_curves"]
     assert len(served) == len(expected)
     for got, want in zip(served, expected, strict=True):
-        assert _close(got, want), (got, want)
+        assert _close(_as_released(got), want), (got, want)
     counts = json.loads(v1_board.client.get(
         "/data/plugin/tb_metrics/counts?run=multiclass/validation&tag=threshold_curves&step=1").get_data())
     assert counts["thresholds"]["shape"] == [1, DEFAULT_NUM_THRESHOLDS]

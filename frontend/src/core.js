@@ -24,6 +24,10 @@
 
 export const AVERAGES = Object.freeze(["micro", "macro", "weighted"]);
 export const NORMALIZATIONS = Object.freeze(["true", "pred", "all", "none"]);
+/** Keras' AUC(summation_method=...) Riemann sums that bound the PR-AUC from above / below. */
+export const SUMMATION_METHODS = Object.freeze(["majoring", "minoring"]);
+/** Cohen's kappa disagreement weights for ordinal classes: |i − j| and (i − j)². */
+export const KAPPA_WEIGHTS = Object.freeze(["linear", "quadratic"]);
 
 const METRIC_NAMES = Object.freeze([
   "precision", "recall", "specificity", "fpr", "fnr", "f1", "fbeta", "accuracy",
@@ -738,6 +742,50 @@ function prAucOfCurve({ tp, fp, positives }) {
   return divide(area, positives, NaN);
 }
 
+function checkMaxFpr(maxFpr) {
+  if (!(typeof maxFpr === "number" && maxFpr > 0 && maxFpr <= 1)) {
+    throw new Error(`maxFpr=${maxFpr}; expected a false positive rate in (0, 1], e.g. 0.1`);
+  }
+}
+
+/** scikit-learn's max_fpr cut of the ROC points, the partial trapezoid area, McClish's standardisation. */
+function partialRocAucOfCurve({ tp, fp, positives, negatives }, maxFpr) {
+  if (!(positives > 0 && negatives > 0)) return NaN;
+  const fprAt = (i) => fp[i] / negatives;
+  const tprAt = (i) => tp[i] / positives;
+  let area = 0;
+  for (let i = 0; i + 1 < tp.length; i++) {
+    const x0 = fprAt(i);
+    const x1 = fprAt(i + 1);
+    if (maxFpr < 1 && x1 > maxFpr) {
+      // The last segment ends at max_fpr, its TPR interpolated between the points either side.
+      const y = x1 === x0 ? tprAt(i) : tprAt(i) + ((maxFpr - x0) * (tprAt(i + 1) - tprAt(i))) / (x1 - x0);
+      area += ((maxFpr - x0) * (tprAt(i) + y)) / 2;
+      break;
+    }
+    area += ((x1 - x0) * (tprAt(i) + tprAt(i + 1))) / 2;
+  }
+  if (maxFpr === 1) return area;
+  const minArea = 0.5 * maxFpr * maxFpr;
+  return 0.5 * (1 + (area - minArea) / (maxFpr - minArea));
+}
+
+function checkSummationMethod(summationMethod) {
+  if (!SUMMATION_METHODS.includes(summationMethod)) {
+    throw new Error(`summationMethod=${JSON.stringify(summationMethod)}; expected one of ${SUMMATION_METHODS.join(", ")} (the interpolated area is prAuc)`);
+  }
+}
+
+function prAucBoundOfCurve({ tp, fp, positives }, summationMethod) {
+  const pick = summationMethod === "majoring" ? Math.max : Math.min;
+  let area = 0;
+  for (let i = 0; i + 1 < tp.length; i++) {
+    const height = pick(divide(tp[i], tp[i] + fp[i]), divide(tp[i + 1], tp[i + 1] + fp[i + 1]));
+    area += (tp[i + 1] - tp[i]) * height;
+  }
+  return divide(area, positives, NaN);
+}
+
 function area(positiveHistograms, negativeHistograms, average, ofCurve) {
   checkPair(positiveHistograms, negativeHistograms);
   checkAverage(average, positiveHistograms);
@@ -777,6 +825,32 @@ export function averagePrecision(positiveHistograms, negativeHistograms, average
  */
 export function prAuc(positiveHistograms, negativeHistograms, average = null) {
   return area(positiveHistograms, negativeHistograms, average, prAucOfCurve);
+}
+
+/**
+ * Standardised partial ROC-AUC up to `maxFpr`, scikit-learn's roc_auc_score(max_fpr=...): the ROC
+ * points with FPR <= maxFpr plus one at FPR = maxFpr (TPR interpolated linearly) give the partial
+ * area A_p; McClish: ½·(1 + (A_p − maxFpr²/2) / (maxFpr − maxFpr²/2)). maxFpr = 1 is rocAuc. NaN
+ * without positives or negatives. Averages as rocAuc.
+ * @param {number} maxFpr in (0, 1]
+ * @returns {number|Float64Array}
+ */
+export function partialRocAuc(positiveHistograms, negativeHistograms, maxFpr, average = null) {
+  checkMaxFpr(maxFpr);
+  return area(positiveHistograms, negativeHistograms, average, (curve) => partialRocAucOfCurve(curve, maxFpr));
+}
+
+/**
+ * Keras' Riemann-sum bounds of the PR-AUC, AUC(curve="PR", summation_method="majoring"|"minoring"):
+ * Σ_i (R_{i+1} − R_i)·max|min(P_i, P_{i+1}) over the prCurve points from the highest threshold
+ * down, P = TP/(TP+FP) (0 when nothing is predicted positive). minoring <= prAuc <= majoring. NaN
+ * without positives. micro = Keras' multi_label=False, macro = multi_label=True.
+ * @param {"majoring"|"minoring"} summationMethod
+ * @returns {number|Float64Array}
+ */
+export function prAucBound(positiveHistograms, negativeHistograms, summationMethod, average = null) {
+  checkSummationMethod(summationMethod);
+  return area(positiveHistograms, negativeHistograms, average, (curve) => prAucBoundOfCurve(curve, summationMethod));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -971,7 +1045,8 @@ function checkMatrix(matrix, numClasses) {
  * Metrics of a confusion matrix. Per class (Float64Array(C)), TP_c = m[c,c], R_c row sum (support),
  * K_c column sum (predicted): precision = TP/K, recall = TP/R, f1 = 2TP/(R+K), iou = TP/(R+K−TP)
  * (0 when 0/0). Scalars (n = Σ m): accuracy = ΣTP/n; balanced_accuracy = mean recall of classes with
- * R > 0; kappa = (n·ΣTP − ΣR·K)/(n² − ΣR·K) (NaN when undefined); mcc = (n·ΣTP − ΣR·K)/√((n² − ΣK²)(n² − ΣR²))
+ * R > 0; kappa = (n·ΣTP − ΣR·K)/(n² − ΣR·K) (NaN when undefined); kappa_linear, kappa_quadratic
+ * (weightedKappa); mcc = (n·ΣTP − ΣR·K)/√((n² − ΣK²)(n² − ΣR²))
  * (0 when undefined); mean_iou = mean IoU over classes with R+K−TP > 0 (Keras MeanIoU);
  * frequency_weighted_iou = Σ (R/n)·iou; macro_/weighted_ precision, recall, f1, iou. NaN scalars
  * for an all-zero matrix.
@@ -1047,11 +1122,51 @@ export function matrixMetrics(matrix, numClasses) {
     accuracy: empty ? NaN : correct / total,
     balanced_accuracy: supportedClasses > 0 ? recallSum / supportedClasses : NaN,
     kappa: kappaDenominator !== 0 ? (total * correct - chance) / kappaDenominator : NaN,
+    kappa_linear: weightedKappa(matrix, numClasses, "linear"),
+    kappa_quadratic: weightedKappa(matrix, numClasses, "quadratic"),
     mcc: empty ? NaN : mccDenominator ? (total * correct - chance) / mccDenominator : 0,
     mean_iou: iouClasses > 0 ? iouSum / iouClasses : NaN,
     frequency_weighted_iou: empty ? NaN : frequencyWeighted / total,
     ...averages,
   };
+}
+
+/**
+ * Cohen's kappa with disagreement weights for ordinal classes (class index = rank): with
+ * w_ij = |i − j| ("linear") or (i − j)² ("quadratic"), κ_w = 1 − Σ w_ij m_ij / Σ w_ij R_i K_j / n,
+ * scikit-learn's cohen_kappa_score(weights=...) with labels=range(C). NaN when the denominator is 0.
+ * @param {ArrayLike<number>} matrix flat C×C
+ * @param {number} numClasses
+ * @param {"linear"|"quadratic"} [weights="linear"]
+ * @returns {number}
+ */
+export function weightedKappa(matrix, numClasses, weights = "linear") {
+  if (!KAPPA_WEIGHTS.includes(weights)) {
+    throw new Error(`weights=${JSON.stringify(weights)}; expected one of ${KAPPA_WEIGHTS.join(", ")} (unweighted kappa is matrixMetrics' kappa)`);
+  }
+  checkMatrix(matrix, numClasses);
+  const size = numClasses;
+  const support = new Float64Array(size);
+  const predicted = new Float64Array(size);
+  let total = 0;
+  for (let r = 0; r < size; r++) {
+    for (let c = 0; c < size; c++) {
+      support[r] += matrix[r * size + c];
+      predicted[c] += matrix[r * size + c];
+      total += matrix[r * size + c];
+    }
+  }
+  if (total === 0) return NaN;
+  let observed = 0;
+  let expected = 0;
+  for (let r = 0; r < size; r++) {
+    for (let c = 0; c < size; c++) {
+      const weight = weights === "linear" ? Math.abs(r - c) : (r - c) * (r - c);
+      observed += weight * matrix[r * size + c];
+      expected += (weight * support[r] * predicted[c]) / total;
+    }
+  }
+  return expected !== 0 ? 1 - observed / expected : NaN;
 }
 
 /**
@@ -1307,7 +1422,8 @@ export function hanleyMcneilSe(auc, positives, negatives) {
 // Per-step summaries (as the backend's summary route)
 
 /**
- * roc_auc, average_precision, pr_auc (per class; macro/weighted average the areas, micro is the area
+ * roc_auc, average_precision, pr_auc, pr_auc_majoring, pr_auc_minoring (per class; macro/weighted
+ * average the areas, micro is the area
  * of the summed histograms) and best_f1 / best_f1_threshold (per class; micro/macro/weighted: the
  * maximum of the averaged F1 at one shared threshold). Classes with their own thresholds (per-class
  * rows, `exact`) are put on one axis with `alignClasses` for the micro numbers and the averaged F1.
@@ -1322,7 +1438,12 @@ export function thresholdCurvesSummary(positiveHistograms, negativeHistograms, t
   checkThresholds(thresholds, positive);
   const aligned = alignClasses(thresholds, positive, negative, exact);
   const summary = {};
-  for (const [name, fn] of [["roc_auc", rocAuc], ["average_precision", averagePrecision], ["pr_auc", prAuc]]) {
+  const majoring = (p, n, average) => prAucBound(p, n, "majoring", average);
+  const minoring = (p, n, average) => prAucBound(p, n, "minoring", average);
+  for (const [name, fn] of [
+    ["roc_auc", rocAuc], ["average_precision", averagePrecision], ["pr_auc", prAuc],
+    ["pr_auc_majoring", majoring], ["pr_auc_minoring", minoring],
+  ]) {
     summary[name] = {
       per_class: fn(positive, negative),
       micro: fn(aligned.positive, aligned.negative, "micro"),
@@ -1343,7 +1464,8 @@ export function thresholdCurvesSummary(positiveHistograms, negativeHistograms, t
 }
 
 /**
- * accuracy, mean_iou, kappa ({value}) and per-class iou ({per_class}) of a confusion matrix.
+ * accuracy, mean_iou, kappa, kappa_linear, kappa_quadratic ({value}) and per-class iou ({per_class})
+ * of a confusion matrix.
  * @param {ArrayLike<number>} matrix flat C×C
  * @param {number} numClasses
  */
@@ -1353,6 +1475,8 @@ export function confusionMatrixSummary(matrix, numClasses) {
     accuracy: { value: metrics.accuracy },
     mean_iou: { value: metrics.mean_iou },
     kappa: { value: metrics.kappa },
+    kappa_linear: { value: metrics.kappa_linear },
+    kappa_quadratic: { value: metrics.kappa_quadratic },
     iou: { per_class: metrics.iou },
   };
 }

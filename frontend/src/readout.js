@@ -311,14 +311,16 @@ export function createReadout(container, store, exportUrl) {
       if (run) {
         const where = { run, tag: state.tag, step: state.step };
         const threshold = kind === "threshold_curves" ? state.threshold : undefined;
-        downloads.metricsCsv.href = exportUrl({ ...where, threshold, format: "csv" });
-        downloads.metricsJson.href = exportUrl({ ...where, threshold, format: "json" });
+        // The ROC card's max FPR, when set, adds the partial ROC-AUC to the records.
+        const maxFpr = kind === "threshold_curves" ? state.maxFpr ?? undefined : undefined;
+        downloads.metricsCsv.href = exportUrl({ ...where, threshold, max_fpr: maxFpr, format: "csv" });
+        downloads.metricsJson.href = exportUrl({ ...where, threshold, max_fpr: maxFpr, format: "json" });
         downloads.countsCsv.href = exportUrl({ ...where, format: "csv", content: "counts" });
       }
       matrixBox.replaceChildren(...(model.matrixScalars ?? []).map(({ run, color, metrics }) =>
         el("div", { className: "tbm-hint" }, [
           el("span", { className: "tbm-swatch", style: { background: color, display: "inline-block", marginRight: "4px" } }),
-          `${run}: accuracy ${formatMetric("", metrics.accuracy)} · κ ${formatMetric("", metrics.kappa)} · MCC ${formatMetric("", metrics.mcc)} · mean IoU ${formatMetric("", metrics.mean_iou)}`,
+          `${run}: accuracy ${formatMetric("", metrics.accuracy)} · κ ${formatMetric("", metrics.kappa)} (linear ${formatMetric("", metrics.kappa_linear)}, quadratic ${formatMetric("", metrics.kappa_quadratic)}) · MCC ${formatMetric("", metrics.mcc)} · mean IoU ${formatMetric("", metrics.mean_iou)}`,
         ]),
       ));
     },

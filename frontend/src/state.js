@@ -22,6 +22,8 @@ export const DEFAULT_STATE = Object.freeze({
   normalization: "none",
   sortBy: "class",
   showDet: false,
+  // The ROC card's max FPR for the partial ROC-AUC; null: off.
+  maxFpr: null,
   theme: "light",
 });
 
@@ -106,6 +108,7 @@ const CODECS = {
   normalization: { encode: String, decode: (text) => (NORMALIZATIONS.includes(text) ? text : undefined) },
   sortBy: { encode: String, decode: (text) => (SORTS.includes(text) ? text : undefined) },
   showDet: { encode: (v) => (v ? "1" : "0"), decode: parseBoolean },
+  maxFpr: { encode: String, decode: (text) => (parseNumber(text, 0, 1) > 0 ? Number(text) : undefined) },
 };
 
 /** The state keys that differ from their defaults, as a URL hash ("#threshold=0.3&…"). */

@@ -9,7 +9,7 @@ import * as core from "../src/core.js";
 const golden = JSON.parse(readFileSync(new URL("../../tests/golden/core_vectors.json", import.meta.url), "utf8"));
 
 // JS passes a C×C matrix as a flat row-major array followed by C, and returns flat matrices.
-const MATRIX_FUNCTIONS = new Set(["matrix_metrics", "normalize_matrix", "top_confusions", "confusion_matrix_summary"]);
+const MATRIX_FUNCTIONS = new Set(["matrix_metrics", "normalize_matrix", "top_confusions", "confusion_matrix_summary", "weighted_kappa"]);
 
 const camelCase = (name) => name.replace(/_([a-z])/g, (_, letter) => letter.toUpperCase());
 
@@ -115,6 +115,11 @@ test("bad input is refused with a message naming it", () => {
   assert.throws(() => core.thresholdMetrics(1, 1, 1, 1, 0), /beta/);
   assert.throws(() => core.recallAtPrecision(one, one, Float64Array.of(0.2, 0.4), 1.5), /precision=1.5/);
   assert.throws(() => core.wilsonInterval(5, 3), /successes <= trials/);
+  assert.throws(() => core.partialRocAuc(one, one, 0), /maxFpr=0; expected a false positive rate in \(0, 1\]/);
+  assert.throws(() => core.partialRocAuc(one, one, 1.5), /maxFpr=1.5/);
+  assert.throws(() => core.prAucBound(one, one, "interpolation"), /summationMethod="interpolation"; expected one of majoring, minoring/);
+  assert.throws(() => core.weightedKappa(Float64Array.of(1, 0, 0, 1), 2, "squared"), /weights="squared"/);
+  assert.throws(() => core.weightedKappa(Float64Array.of(1, 0, 0), 2, "linear"), /numClasses=2/);
 });
 
 // ------------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ test("the hash round-trips every persisted key and leaves defaults and theme out
     normalization: "pred",
     sortBy: "error",
     showDet: true,
+    maxFpr: 0.1,
     theme: "dark",
   };
   const hash = encodeState(state);
@@ -51,4 +52,10 @@ test("the hash round-trips every persisted key and leaves defaults and theme out
 test("bad hash values are dropped, not trusted", () => {
   const patch = decodeState("#threshold=1.5&classKey=evil&normalization=x&runs=%7Bbad&step=abc&beta=-1&sortBy=error");
   assert.deepEqual(patch, { sortBy: "error" });
+});
+
+test("the ROC card's max FPR decodes only from (0, 1]", () => {
+  assert.deepEqual(decodeState("#maxFpr=0.05"), { maxFpr: 0.05 });
+  assert.deepEqual(decodeState("#maxFpr=1"), { maxFpr: 1 });
+  for (const bad of ["0", "-0.1", "1.5", "off", ""]) assert.deepEqual(decodeState(`#maxFpr=${bad}`), {}, bad);
 });

@@ -1151,6 +1151,8 @@ const NO_REFERENCES = { legend: () => [], series: () => [], data: () => [], plug
  *   their data, plugins(getTheme) → uPlot plugins}`.
  * - `operatingPoint(curve, points, i)`, optional: `[x, y]` of the marker at point i (default the
  *   point itself).
+ * - `controls(chart)`, optional: called once with the chart (`dom.controls`, `model`, `rebuild()`)
+ *   to add the view's own inputs to its header.
  */
 export function createCurveView(container, spec) {
   const perRun = spec.perRun || NO_PER_RUN;
@@ -1162,6 +1164,7 @@ export function createCurveView(container, spec) {
   const chart = createChartView(container, {
     testid: spec.testid, title: spec.title, pngTitle: spec.pngTitle, rebuild, paintOverlay, exportCsv,
   });
+  if (spec.controls) spec.controls(chart);
 
   function toSeries(curve) {
     const all = spec.points(curve);

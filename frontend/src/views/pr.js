@@ -1,5 +1,6 @@
 /**
- * The precision–recall view: one curve per selected run with its average precision in the legend,
+ * The precision–recall view: one curve per selected run with its average precision and its PR-AUC
+ * (Keras' interpolation, between Keras' minoring and majoring sums) in the legend,
  * iso-F1 lines, each run's prevalence baseline (a random classifier's precision) and its operating
  * point at the current threshold.
  */
@@ -85,9 +86,17 @@ export function createPrView(container) {
     },
     plotAxes: (getTheme) => unitAxes(getTheme, "Recall", "Precision", 1.02),
     perRun: {
-      columns: ["average_precision", "prevalence"],
-      values: (curve) => [core.averagePrecision(...histogramArgs(curve), curve.average), prevalence(curve)],
-      legendText: (curve, [averagePrecision]) => `${curve.run}  AP ${formatNumber(averagePrecision)}`,
+      columns: ["average_precision", "prevalence", "pr_auc", "pr_auc_minoring", "pr_auc_majoring"],
+      values: (curve) => {
+        const args = [...histogramArgs(curve)];
+        return [
+          core.averagePrecision(...args, curve.average), prevalence(curve), core.prAuc(...args, curve.average),
+          core.prAucBound(...args, "minoring", curve.average), core.prAucBound(...args, "majoring", curve.average),
+        ];
+      },
+      // PR-AUC (Keras' interpolation) between Keras' minoring and majoring Riemann sums.
+      legendText: (curve, [averagePrecision, , prAuc, minoring, majoring]) =>
+        `${curve.run}  AP ${formatNumber(averagePrecision)} · PR-AUC ${formatNumber(prAuc)} (bounds ${formatNumber(minoring, 3)}–${formatNumber(majoring, 3)})`,
     },
     references: {
       // Each run's dashed prevalence line: the precision of a classifier that guesses.
