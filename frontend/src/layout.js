@@ -13,6 +13,24 @@ import { el } from "./dom.js";
 import { csvToRecords, downloadFile, exportFileName, withColumns } from "./export.js";
 import { exportContext } from "./export_naming.js";
 
+/**
+ * The view contract, which every view keeps and only this module relies on. A view module exports
+ * `createXView(container)`: it draws into `container` an element carrying `data-testid="view-<id>"`
+ * and returns a {@link View}. A view never fetches and holds no state of its own that another view
+ * needs; it reads everything from the view model (model.js) it is given.
+ *
+ * @typedef {object} View
+ * @property {(model: object, changedKeys?: Set<string>) => void} update called on every state or
+ *   data change with the view model and the state keys that changed (absent: everything). Work
+ *   that does not depend on the threshold (curves, averages, sorted matrices) is redone only when
+ *   a key other than `threshold` changed or the model holds new curves; a threshold change only
+ *   repaints the markers.
+ * @property {(model: object) => string} exportCsv the CSV text of what is shown (the card adds the
+ *   run, tag, step, class and threshold columns, and derives the JSON records from the same rows).
+ * @property {() => (string | Promise<string>)} exportPng a PNG data URL of what is drawn ("" if nothing).
+ * @property {() => void} destroy removes the view's DOM and stops its observers.
+ */
+
 const CURVES = "threshold_curves";
 const MATRIX = "confusion_matrix";
 

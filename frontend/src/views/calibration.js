@@ -11,11 +11,14 @@
  */
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
-import {
-  createChartView, curveCursor, drawVerticalLine, formatCount, formatNumber, formatThreshold, hasBothClasses,
-  hasExactCounts, hoveredCurvePoint, mode2Points, NO_CURVES_TEXT, runHeaderHtml, runsLayoutKey, splitDefined,
-  unitAxes,
-} from "./chart_common.js";
+import { unitAxes } from "./chart/axes.js";
+import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
+import { hasBothClasses, hasExactCounts, splitDefined } from "./chart/curve_data.js";
+import { formatCount, formatNumber, formatThreshold } from "./chart/format.js";
+import { mode2Points, runsLayoutKey } from "./chart/frame.js";
+import { curveCursor, hoveredCurvePoint } from "./chart/hover.js";
+import { drawVerticalLine } from "./chart/overlay.js";
+import { runHeaderHtml } from "./chart/tooltip_html.js";
 
 const NUM_BINS = 10;
 

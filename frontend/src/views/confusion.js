@@ -5,6 +5,7 @@
 import * as core from "../core.js";
 import { el } from "../dom.js";
 import { toCsv } from "../export.js";
+import { PALETTE } from "../palette.js";
 import { describeThreshold, formatMetric } from "../readout.js";
 import { createHeatmap } from "./heatmap.js";
 
@@ -117,7 +118,7 @@ function createBinaryPart(root) {
       const ctx = canvas.getContext("2d");
       ctx.scale(ratio, ratio);
       const style = getComputedStyle(root);
-      ctx.fillStyle = style.getPropertyValue("--tbm-surface") || "#fff";
+      ctx.fillStyle = style.getPropertyValue("--tbm-surface") || PALETTE.light.page.surface;
       ctx.fillRect(0, 0, 420, height);
       ctx.fillStyle = style.color;
       ctx.font = "13px Roboto, sans-serif";
@@ -128,7 +129,7 @@ function createBinaryPart(root) {
         cells.forEach(([name, value], k) => {
           const x = 8 + (k % 2) * 200;
           const top = y + 10 + Math.floor(k / 2) * 45;
-          ctx.strokeStyle = "#9e9e9e";
+          ctx.strokeStyle = PALETTE.light.chart.reference;
           ctx.strokeRect(x, top, 190, 40);
           ctx.fillText(`${name}  ${formatMetric("tp", value)}`, x + 10, top + 25);
         });
@@ -283,12 +284,12 @@ function createMatrixPart(root, getSetState) {
 function themeColors(root) {
   const style = getComputedStyle(root);
   return {
-    text: style.getPropertyValue("--tbm-text").trim() || "#212121",
-    grid: style.getPropertyValue("--tbm-grid").trim() || "rgba(0,0,0,0.08)",
+    text: style.getPropertyValue("--tbm-text").trim() || PALETTE.light.page.text,
+    grid: style.getPropertyValue("--tbm-grid").trim() || PALETTE.light.page.grid,
   };
 }
 
-/** Creates the confusion-matrix view in `container` (update / exportCsv / exportPng / destroy). */
+/** Creates the confusion-matrix view in `container` (the `View` contract of layout.js). */
 export function createConfusionView(container) {
   const title = el("span", { className: "tbm-chart-title" }, "Confusion matrix");
   const head = el("div", { className: "tbm-view-head tbm-card-header" }, [title]);

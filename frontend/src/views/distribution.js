@@ -14,13 +14,17 @@
  * t_k) has no bins of its own: its scores are summed into DISPLAY_BINS equal bins of the axis. They
  * are for display; the readout's numbers stay exact.
  */
+import uPlot from "uplot";
 import * as core from "../core.js";
 import { toCsv } from "../export.js";
-import {
-  axis, countRows, createChartView, createScoreAxis, drawVerticalLine, formatCount, formatNumber, formatThreshold,
-  hasExactCounts, NO_CURVES_TEXT, runsLayoutKey, runsTableHtml, thresholdDragPlugin, thresholdIndices,
-  sigmoid, thresholdRow, tickValues, uPlot,
-} from "./chart_common.js";
+import { axis, createScoreAxis, sigmoid, tickValues } from "./chart/axes.js";
+import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
+import { hasExactCounts } from "./chart/curve_data.js";
+import { formatCount, formatNumber, formatThreshold } from "./chart/format.js";
+import { runsLayoutKey } from "./chart/frame.js";
+import { drawVerticalLine } from "./chart/overlay.js";
+import { thresholdDragPlugin } from "./chart/threshold_input.js";
+import { countRows, runsTableHtml, thresholdIndices, thresholdRow } from "./chart/tooltip_html.js";
 
 const DISPLAY_BINS = 60;
 

@@ -3,12 +3,16 @@
  * best F1 for threshold curves; accuracy and mean IoU for confusion matrices), one small chart per
  * metric, the current epoch marked. Clicking a chart moves to the epoch under the pointer.
  */
+import uPlot from "uplot";
 import { toCsv } from "../export.js";
-import {
-  axis, changedAny, createOverlay, createPlotHolder, createViewRoot, drawMarker, drawVerticalLine, escapeHtml,
-  exportChartsPng, formatNumber, REBUILD_KEYS, renderLegend, runsTableHtml, themeOf, THEMES, tickValues,
-  tooltipPlugin, uPlot,
-} from "./chart_common.js";
+import { axis, tickValues } from "./chart/axes.js";
+import { escapeHtml, formatNumber } from "./chart/format.js";
+import { changedAny, createPlotHolder, createViewRoot, REBUILD_KEYS, renderLegend } from "./chart/frame.js";
+import { tooltipPlugin } from "./chart/hover.js";
+import { createOverlay, drawMarker, drawVerticalLine } from "./chart/overlay.js";
+import { exportChartsPng } from "./chart/png.js";
+import { themeOf, THEMES } from "./chart/theme.js";
+import { runsTableHtml } from "./chart/tooltip_html.js";
 
 const METRICS_BY_KIND = {
   threshold_curves: [

@@ -3,13 +3,17 @@
  * stored threshold for each selected run, with a cursor at the current threshold that the user can
  * drag. One run: a colour per metric; several runs: each run's colour, a dash pattern per metric.
  */
+import uPlot from "uplot";
 import { toCsv } from "../export.js";
 import { resolveThreshold } from "../model.js";
-import {
-  allPositiveMetrics, axis, countRows, createChartView, createScoreAxis, drawMarker, drawVerticalLine, formatNumber, metricsAtThresholds,
-  NO_CURVES_TEXT, runsLayoutKey, runsTableHtml, thresholdDragPlugin, thresholdIndices, thresholdRow, thresholdRows,
-  tickValues, uPlot,
-} from "./chart_common.js";
+import { axis, createScoreAxis, tickValues } from "./chart/axes.js";
+import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
+import { allPositiveMetrics, metricsAtThresholds, thresholdRows } from "./chart/curve_data.js";
+import { formatNumber } from "./chart/format.js";
+import { runsLayoutKey } from "./chart/frame.js";
+import { drawMarker, drawVerticalLine } from "./chart/overlay.js";
+import { thresholdDragPlugin } from "./chart/threshold_input.js";
+import { countRows, runsTableHtml, thresholdIndices, thresholdRow } from "./chart/tooltip_html.js";
 
 /** The metrics drawn, in legend order, with their colour when a single run is shown. */
 const METRICS = [
