@@ -10,7 +10,7 @@
  * scikit-learn's calibration_curve does; a grid curve by the stored thresholds nearest to the edges.
  */
 import * as core from "../core.js";
-import { toCsv } from "../export.js";
+import { table } from "../export.js";
 import { unitAxes } from "./chart/axes.js";
 import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
 import { hasBothClasses, hasExactCounts, splitDefined } from "./chart/curve_data.js";
@@ -71,7 +71,7 @@ function calibrationError(diagram) {
 /** Creates the calibration view in `container`. */
 export function createCalibrationView(container) {
   const chart = createChartView(container, {
-    testid: "view-calibration", title: "Calibration", rebuild, paintOverlay, exportCsv,
+    testid: "view-calibration", title: "Calibration", rebuild, paintOverlay, exportTable,
   });
   let curves = [];
   let diagrams = [];
@@ -149,7 +149,7 @@ export function createCalibrationView(container) {
     chart.holder.show(runsLayoutKey(curves), options, data);
   }
 
-  function exportCsv() {
+  function exportTable() {
     const header = ["run", "ece", "bin_lower", "bin_upper", "mean_predicted", "fraction_positive", "count"];
     const rows = [];
     curves.forEach((curve, r) => {
@@ -161,7 +161,7 @@ export function createCalibrationView(container) {
         ]);
       }
     });
-    return toCsv(header, rows);
+    return table(header, rows);
   }
 
   return chart.view;

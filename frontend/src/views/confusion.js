@@ -4,7 +4,7 @@
 
 import * as core from "../core.js";
 import { el } from "../dom.js";
-import { toCsv } from "../export.js";
+import { EMPTY_TABLE, table } from "../export.js";
 import { PALETTE } from "../palette.js";
 import { describeThreshold, formatMetric } from "../readout.js";
 import { createHeatmap } from "./heatmap.js";
@@ -102,8 +102,8 @@ function createBinaryPart(root) {
       });
     },
     // `threshold`: the stored threshold the counts are at (the card adds the selected one).
-    exportCsv() {
-      return toCsv(
+    exportTable() {
+      return table(
         ["run", "threshold", "tp", "fp", "tn", "fn", "tpr", "fpr", "tnr", "fnr", "precision"],
         rows.map((p) => [p.run, p.resolvedThreshold, p.counts.tp, p.counts.fp, p.counts.tn, p.counts.fn,
           p.metrics.recall, p.metrics.fpr, p.metrics.specificity, p.metrics.fnr, p.metrics.precision]),
@@ -264,14 +264,14 @@ function createMatrixPart(root, getSetState) {
       );
       if (top.true.length === 0) topList.append(el("li", { className: "tbm-muted" }, "No confusions: every item is on the diagonal."));
     },
-    exportCsv() {
-      if (!shown) return "";
+    exportTable() {
+      if (!shown) return EMPTY_TABLE;
       const { entry, size, normalized } = shown;
       const rows = [];
       for (let r = 0; r < size; r++) {
         rows.push([entry.run, entry.classNames[r], ...Array.from(normalized.subarray(r * size, (r + 1) * size))]);
       }
-      return toCsv(["run", "true \\ predicted", ...entry.classNames], rows);
+      return table(["run", "true \\ predicted", ...entry.classNames], rows);
     },
     exportPng() {
       return heatmap.canvas.toDataURL("image/png");
@@ -315,7 +315,7 @@ export function createConfusionView(container) {
         : "Confusion matrix at the threshold";
       part.update(model);
     },
-    exportCsv: () => part?.exportCsv() ?? "",
+    exportTable: () => part?.exportTable() ?? EMPTY_TABLE,
     exportPng: () => part?.exportPng() ?? "",
     destroy() {
       root.remove();

@@ -16,7 +16,7 @@
  */
 import uPlot from "uplot";
 import * as core from "../core.js";
-import { toCsv } from "../export.js";
+import { table } from "../export.js";
 import { axis, createScoreAxis, sigmoid, tickValues } from "./chart/axes.js";
 import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
 import { hasExactCounts } from "./chart/curve_data.js";
@@ -118,7 +118,7 @@ export function exactDisplayBins(scores, positive, negative, position, score, [f
 /** Creates the score-distribution view in `container`. */
 export function createDistributionView(container) {
   const chart = createChartView(container, {
-    testid: "view-distribution", title: "Score distribution", rebuild, paintOverlay, exportCsv,
+    testid: "view-distribution", title: "Score distribution", rebuild, paintOverlay, exportTable,
   });
   const scoreAxis = createScoreAxis(chart, "Score");
   let curves = [];
@@ -235,7 +235,7 @@ export function createDistributionView(container) {
     chart.holder.show(`${scoreAxis.logit}|${runsLayoutKey(curves)}`, options, data);
   }
 
-  function exportCsv() {
+  function exportTable() {
     // The stored bins themselves (exact, no merging): what the densities are drawn from. An exact
     // curve's bin is one score (lower = upper), its empty bin above the highest score left out.
     const header = ["run", "bin_lower", "bin_upper", "positives", "negatives", "positive_fraction", "negative_fraction"];
@@ -250,7 +250,7 @@ export function createDistributionView(container) {
         rows.push([curve.run, from, to, curve.positiveHistogram[k], curve.negativeHistogram[k], positive[k], negative[k]]);
       }
     }
-    return toCsv(header, rows);
+    return table(header, rows);
   }
 
   return chart.view;

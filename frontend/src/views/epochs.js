@@ -4,7 +4,7 @@
  * metric, the current epoch marked. Clicking a chart moves to the epoch under the pointer.
  */
 import uPlot from "uplot";
-import { toCsv } from "../export.js";
+import { table } from "../export.js";
 import { axis, tickValues } from "./chart/axes.js";
 import { escapeHtml, formatNumber } from "./chart/format.js";
 import { changedAny, createPlotHolder, createViewRoot, REBUILD_KEYS, renderLegend } from "./chart/frame.js";
@@ -186,13 +186,13 @@ export function createEpochsView(container) {
       }
       drawEpochMarkers();
     },
-    exportCsv() {
+    exportTable() {
       const header = ["run", "step", ...charts.map((chart) => chart.metric.name)];
       const rows = [];
       runs.forEach(({ run, summary }, r) => {
         summary.steps.forEach((s, i) => rows.push([run, s, ...charts.map((chart) => chart.tables[r][1][i])]));
       });
-      return toCsv(header, rows);
+      return table(header, rows);
     },
     exportPng() {
       const panels = charts.map((chart) => ({

@@ -5,7 +5,7 @@
 
 import uPlot from "uplot";
 import * as core from "../core.js";
-import { toCsv } from "../export.js";
+import { table } from "../export.js";
 import { resolveThreshold } from "../model.js";
 import { PALETTE } from "../palette.js";
 import { axis, tickValues } from "./chart/axes.js";
@@ -223,13 +223,13 @@ export function createIouView(container) {
       renderLegend(dom.legend, legendItems);
       drawMarkers();
     },
-    exportCsv() {
+    exportTable() {
       if (mode === "bars") {
         const classNames = rows[0]?.classNames ?? [];
-        return toCsv(["run", "class", "iou"], rows.flatMap((row) => classNames.map((name, c) => [row.run, name, row.iou[c]]))
+        return table(["run", "class", "iou"], rows.flatMap((row) => classNames.map((name, c) => [row.run, name, row.iou[c]]))
           .concat(rows.map((row) => [row.run, "mean_iou", row.meanIou])));
       }
-      return toCsv(["run", "threshold", "iou"], rows.flatMap((row) => Array.from(row.thresholds, (t, j) => [row.run, t, row.iou[j]])));
+      return table(["run", "threshold", "iou"], rows.flatMap((row) => Array.from(row.thresholds, (t, j) => [row.run, t, row.iou[j]])));
     },
     exportPng() {
       return exportChartPng(holder.plot, overlay?.canvas ?? null, theme, "IoU", legendItems);

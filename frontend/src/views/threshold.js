@@ -4,7 +4,7 @@
  * drag. One run: a colour per metric; several runs: each run's colour, a dash pattern per metric.
  */
 import uPlot from "uplot";
-import { toCsv } from "../export.js";
+import { table } from "../export.js";
 import { resolveThreshold } from "../model.js";
 import { axis, createScoreAxis, tickValues } from "./chart/axes.js";
 import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
@@ -36,7 +36,7 @@ function sameGrids(curves) {
 /** Creates the metric-vs-threshold view in `container`. */
 export function createThresholdView(container) {
   const chart = createChartView(container, {
-    testid: "view-threshold", title: "Metrics vs threshold", rebuild, paintOverlay, exportCsv,
+    testid: "view-threshold", title: "Metrics vs threshold", rebuild, paintOverlay, exportTable,
   });
   const scoreAxis = createScoreAxis(chart, "Threshold");
   let curves = [];
@@ -149,9 +149,9 @@ export function createThresholdView(container) {
     chart.holder.show(`${scoreAxis.logit}|${modes}|${runsLayoutKey(curves)}`, options, data);
   }
 
-  function exportCsv() {
+  function exportTable() {
     const header = ["run", "threshold", ...METRICS.map((metric) => metric.name), "tp", "fp", "tn", "fn"];
-    return toCsv(header, thresholdRows(curves, (r, j) => [
+    return table(header, thresholdRows(curves, (r, j) => [
       curves[r].thresholds[j], ...METRICS.map((metric) => metricValues[r][metric.name][j]),
     ]));
   }

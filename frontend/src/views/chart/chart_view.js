@@ -20,12 +20,12 @@ export const NO_CURVES_TEXT = "No threshold curves for the selected runs.";
  *   change never recomputes a curve.
  * - `paintOverlay(ctx, u)`: the markers at `chart.threshold`, repainted on every update (see
  *   `createOverlay`: the curves' canvas is left untouched).
- * - `exportCsv()`: the CSV text of what is shown.
+ * - `exportTable()`: the rows of what is shown (`table(header, rows)` of export.js).
  *
  * @returns {object} the chart: `dom`, `holder`, `theme`, `getTheme`, `threshold`, `model`,
  *   `overlay`, `legendItems`, the methods below, and `view`, what `createXView` returns.
  */
-export function createChartView(container, { testid, title, pngTitle = title, rebuild, paintOverlay, exportCsv }) {
+export function createChartView(container, { testid, title, pngTitle = title, rebuild, paintOverlay, exportTable }) {
   const dom = createViewRoot(container, testid, title);
   const holder = createPlotHolder(dom.plot);
   const chart = {
@@ -89,7 +89,7 @@ export function createChartView(container, { testid, title, pngTitle = title, re
         }
         chart.paint();
       },
-      exportCsv: () => exportCsv(),
+      exportTable: () => exportTable(),
       exportPng: () => exportChartPng(holder.plot, chart.overlay && chart.overlay.canvas, chart.theme, pngTitle, chart.legendItems),
       destroy() {
         holder.destroy();

@@ -2,7 +2,7 @@
  * A view of one curve per selected run through its stored thresholds (`createCurveView`): ROC,
  * precision–recall and DET are each a spec of it.
  */
-import { toCsv } from "../../export.js";
+import { table } from "../../export.js";
 import { createChartView, NO_CURVES_TEXT } from "./chart_view.js";
 import { curveGridIndex, curvePointAt, curveRows, splitDefined } from "./curve_data.js";
 import { formatNumber } from "./format.js";
@@ -45,7 +45,7 @@ export function createCurveView(container, spec) {
   let series = []; // per run: the drawn {x, y, gridIndex}, and `all`: the core's T + 2 points {x, y}
   let perRunValues = [];
   const chart = createChartView(container, {
-    testid: spec.testid, title: spec.title, pngTitle: spec.pngTitle, rebuild, paintOverlay, exportCsv,
+    testid: spec.testid, title: spec.title, pngTitle: spec.pngTitle, rebuild, paintOverlay, exportTable,
   });
 
   function toSeries(curve) {
@@ -125,10 +125,10 @@ export function createCurveView(container, spec) {
     chart.holder.show(runsLayoutKey(curves), options, data);
   }
 
-  function exportCsv() {
+  function exportTable() {
     const header = ["run", ...perRun.columns, "threshold", spec.x.column, spec.y.column, "tp", "fp", "tn", "fn"];
     // Every stored threshold, also points the axes cannot show.
-    return toCsv(header, curveRows(curves, series.map((s) => s.all), (r) => perRunValues[r]));
+    return table(header, curveRows(curves, series.map((s) => s.all), (r) => perRunValues[r]));
   }
 
   return chart.view;
