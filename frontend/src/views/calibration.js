@@ -13,7 +13,7 @@ import * as core from "../core.js";
 import { table } from "../export.js";
 import { unitAxes } from "./chart/axes.js";
 import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
-import { hasBothClasses, hasExactCounts, splitDefined } from "./chart/curve_data.js";
+import { derived, hasBothClasses, hasExactCounts, splitDefined } from "./chart/curve_data.js";
 import { formatCount, formatNumber, formatThreshold } from "./chart/format.js";
 import { mode2Points, runsLayoutKey } from "./chart/frame.js";
 import { curveCursor, hoveredCurvePoint } from "./chart/hover.js";
@@ -132,9 +132,9 @@ export function createCalibrationView(container) {
       chart.clear();
       return;
     }
-    diagrams = curves.map((curve) => (curve.exact
+    diagrams = curves.map((curve) => derived(curve, "reliability diagram", () => (curve.exact
       ? exactReliabilityDiagram(curve.thresholds, curve.positiveHistogram, curve.negativeHistogram, NUM_BINS)
-      : core.reliabilityDiagram(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds, NUM_BINS)));
+      : core.reliabilityDiagram(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds, NUM_BINS))));
     // The core's expectedCalibrationError formula, on either kind of diagram.
     errors = diagrams.map(calibrationError);
     chart.setLegend([

@@ -19,7 +19,7 @@ import * as core from "../core.js";
 import { table } from "../export.js";
 import { axis, createScoreAxis, sigmoid, tickValues } from "./chart/axes.js";
 import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
-import { hasExactCounts } from "./chart/curve_data.js";
+import { derived, hasExactCounts } from "./chart/curve_data.js";
 import { formatCount, formatNumber, formatThreshold } from "./chart/format.js";
 import { runsLayoutKey } from "./chart/frame.js";
 import { drawVerticalLine } from "./chart/overlay.js";
@@ -199,9 +199,9 @@ export function createDistributionView(container) {
       chart.clear();
       return;
     }
-    const distributions = curves.map((curve) =>
+    const distributions = curves.map((curve) => derived(curve, "score distribution", () =>
       core.scoreDistribution(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds),
-    );
+    ));
     const score = (position) => (scoreAxis.logit ? sigmoid(position) : position);
     bins = distributions.map((distribution, r) => (curves[r].exact
       ? exactDisplayBins(curves[r].thresholds, distribution.positive, distribution.negative, scoreAxis.position, score, scoreAxis.range)

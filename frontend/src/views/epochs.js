@@ -180,11 +180,13 @@ export function createEpochsView(container) {
       step = model.state.step;
       const nextSources = (model.state.runs || []).map((run) => model.summaries && model.summaries[run]);
       const summariesChanged = nextSources.length !== sources.length || nextSources.some((s, i) => s !== sources[i]);
-      if (changedAny(changedKeys, EPOCH_REBUILD_KEYS) || summariesChanged) {
+      const rebuilt = changedAny(changedKeys, EPOCH_REBUILD_KEYS) || summariesChanged;
+      if (rebuilt) {
         sources = nextSources;
         rebuild();
       }
-      drawEpochMarkers();
+      // The markers show the epoch, not the threshold: a threshold drag leaves these charts alone.
+      if (rebuilt || changedAny(changedKeys, ["step"])) drawEpochMarkers();
     },
     exportTable() {
       const header = ["run", "step", ...charts.map((chart) => chart.metric.name)];

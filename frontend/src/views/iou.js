@@ -9,7 +9,7 @@ import { table } from "../export.js";
 import { resolveThreshold } from "../model.js";
 import { PALETTE } from "../palette.js";
 import { axis, tickValues } from "./chart/axes.js";
-import { allPositiveMetrics } from "./chart/curve_data.js";
+import { allPositiveMetrics, derived } from "./chart/curve_data.js";
 import { escapeHtml, formatNumber } from "./chart/format.js";
 import { CHART_HEIGHT, createPlotHolder, createViewRoot, renderLegend } from "./chart/frame.js";
 import { tooltipPlugin } from "./chart/hover.js";
@@ -64,7 +64,7 @@ function curveIous(model) {
     run: curve.run,
     color: curve.color,
     thresholds: curve.thresholds,
-    iou: core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn).iou,
+    iou: derived(curve, "iou", () => core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn).iou),
     allPositiveIou: allPositiveMetrics(curve).iou,
   }));
 }

@@ -4,6 +4,25 @@
  */
 import * as core from "../../core.js";
 
+/** What has been derived from each curve, by name (a curve's counts never change once built). */
+const derivedByCurve = new WeakMap();
+
+/**
+ * `compute()` for `curve` and `key`, computed once per curve object and kept with it. The view
+ * model keeps a curve per (run, tag, step, class), so whatever a view draws from it (a ROC curve,
+ * an area, metrics at every threshold) is computed once per epoch and class, not on every rebuild;
+ * going back to an epoch or class shown before costs no arithmetic.
+ */
+export function derived(curve, key, compute) {
+  let values = derivedByCurve.get(curve);
+  if (!values) {
+    values = new Map();
+    derivedByCurve.set(curve, values);
+  }
+  if (!values.has(key)) values.set(key, compute());
+  return values.get(key);
+}
+
 /**
  * For a curve of T + 2 points as the core returns them (+∞ end, t_{T−1} … t_0, −∞ end), the
  * index in the stored thresholds of each point (−1 for the two ends).
@@ -70,11 +89,13 @@ export function hasBothClasses(curve) {
  * its counts for a class or the micro average, the class mean for a macro / weighted average.
  */
 export function metricsAtThresholds(curve) {
-  if (curve.average === "macro" || curve.average === "weighted") {
-    const { tp, fp, tn, fn } = core.confusionAtThresholds(curve.positiveHistograms, curve.negativeHistograms);
-    return core.averageThresholdMetrics(tp, fp, tn, fn, curve.average);
-  }
-  return core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn);
+  return derived(curve, "metricsAtThresholds", () => {
+    if (curve.average === "macro" || curve.average === "weighted") {
+      const { tp, fp, tn, fn } = core.confusionAtThresholds(curve.positiveHistograms, curve.negativeHistograms);
+      return core.averageThresholdMetrics(tp, fp, tn, fn, curve.average);
+    }
+    return core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn);
+  });
 }
 
 /**
@@ -82,6 +103,10 @@ export function metricsAtThresholds(curve) {
  * its lowest score: one number per metric.
  */
 export function allPositiveMetrics(curve) {
+  return derived(curve, "allPositiveMetrics", () => allPositiveMetricsOf(curve));
+}
+
+function allPositiveMetricsOf(curve) {
   if (curve.average === "macro" || curve.average === "weighted") {
     const column = (key) => curve.classes.map((row) => [key === "tp" ? sumOf(row.positive) : key === "fp" ? sumOf(row.negative) : 0]);
     const averaged = core.averageThresholdMetrics(column("tp"), column("fp"), column("tn"), column("fn"), curve.average);

@@ -4,7 +4,7 @@
  */
 import { table } from "../../export.js";
 import { createChartView, NO_CURVES_TEXT } from "./chart_view.js";
-import { curveGridIndex, curvePointAt, curveRows, splitDefined } from "./curve_data.js";
+import { curveGridIndex, curvePointAt, curveRows, derived, splitDefined } from "./curve_data.js";
 import { formatNumber } from "./format.js";
 import { runsLayoutKey } from "./frame.js";
 import { curveCursor, hoveredCurvePoint } from "./hover.js";
@@ -49,7 +49,7 @@ export function createCurveView(container, spec) {
   });
 
   function toSeries(curve) {
-    const all = spec.points(curve);
+    const all = derived(curve, `${spec.testid} points`, () => spec.points(curve));
     const gridIndex = curveGridIndex(curve.thresholds.length);
     if (!spec.visible) return { x: all.x, y: all.y, gridIndex, all };
     const shown = { x: [], y: [], gridIndex: [], all };
@@ -116,7 +116,7 @@ export function createCurveView(container, spec) {
       return;
     }
     series = curves.map(toSeries);
-    perRunValues = curves.map((curve) => perRun.values(curve));
+    perRunValues = curves.map((curve) => derived(curve, `${spec.testid} per run`, () => perRun.values(curve)));
     chart.setLegend([
       ...curves.map((curve, r) => ({ color: curve.color, text: perRun.legendText(curve, perRunValues[r]) })),
       ...references.legend(chart.theme, curves),
