@@ -53,6 +53,7 @@ sys.path.insert(0, str(REPO))  # the browser tests' page driver
 
 from tb_metrics_plugin import SummaryWriter, summary  # noqa: E402
 from tests.browser.plugin_page import PluginPage  # noqa: E402
+from tests.browser.timing import RECORDER_JS, TIME_RENDERS_JS, TIME_REPAINTS_JS  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "frontend.json"
 TARGET_MS = 16.0
@@ -68,92 +69,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--no-first-run",
 ]
-
-# Per repetition, from a quiet task after a frame: dispatch the event (its handlers run: `sync`), then
-# the next frame, from its first rAF callback to a message posted by a rAF callback registered after
-# the app's (a message runs once the frame's style, layout and paint are done: `frame`). Idle time
-# waiting for the frame is left out of `work` = sync + frame and kept in `latency`.
-_TIME_REPAINTS_JS = """async ([selector, values, eventName]) => {
-  const nextFrame = () => new Promise((resolve) => requestAnimationFrame(resolve));
-  const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
-  const afterPaint = () => new Promise((resolve) => requestAnimationFrame(() => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => resolve(performance.now());
-    channel.port2.postMessage(null);
-  }));
-  const control = selector ? document.querySelector(selector) : document.createElement('input');
-  if (!control) throw new Error(`no element matches ${selector}`);
-  const samples = [];
-  for (const value of values) {
-    await nextFrame();
-    await nextTask();
-    let frameStarted = NaN;
-    requestAnimationFrame(() => { frameStarted = performance.now(); });
-    const started = performance.now();
-    control.value = String(value);
-    control.dispatchEvent(new Event(eventName, {bubbles: true}));
-    const dispatched = performance.now();
-    const painted = await afterPaint();
-    samples.push({sync: dispatched - started, frame: painted - frameStarted, latency: painted - started});
-  }
-  return samples;
-}"""
-
-
-# Installed in every frame before its scripts: records the app's render marks and the long tasks,
-# and lets a timing script wait for the next render.
-_RECORDER_JS = """(() => {
-  window.__tbmRenders = [];
-  window.__tbmLongTasks = [];
-  window.__tbmOnRender = null;
-  try {
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) {
-        if (entry.name !== 'tbm-render') continue;
-        window.__tbmRenders.push(entry.startTime);
-        if (window.__tbmOnRender) window.__tbmOnRender(entry.startTime);
-      }
-    }).observe({type: 'mark', buffered: true});
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) window.__tbmLongTasks.push([entry.startTime, entry.duration]);
-    }).observe({type: 'longtask', buffered: true});
-  } catch (error) { /* a frame without these entry types */ }
-})();"""
-
-# Per repetition: set the control and dispatch its event, wait for the render it causes (the app's
-# `tbm-render` mark) and the frame painted after it. `render` = event → mark, `latency` = event →
-# painted frame; `long_tasks` are those that started in between.
-_TIME_RENDERS_JS = """async ([selector, values, eventName]) => {
-  const nextFrame = () => new Promise((resolve) => requestAnimationFrame(resolve));
-  const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
-  const afterPaint = () => new Promise((resolve) => requestAnimationFrame(() => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => resolve(performance.now());
-    channel.port2.postMessage(null);
-  }));
-  const control = document.querySelector(selector);
-  if (!control) throw new Error(`no element matches ${selector}`);
-  const samples = [];
-  for (const value of values) {
-    await nextFrame();
-    await nextTask();
-    const rendered = new Promise((resolve, reject) => {
-      window.__tbmOnRender = resolve;
-      setTimeout(() => reject(new Error(`no render within 10 s after ${selector} = ${value}`)), 10000);
-    });
-    const started = performance.now();
-    control.value = String(value);
-    control.dispatchEvent(new Event(eventName, {bubbles: true}));
-    const renderEnd = await rendered;
-    window.__tbmOnRender = null;
-    const painted = await afterPaint();
-    const longTasks = window.__tbmLongTasks.filter(([start]) => start >= started && start <= painted);
-    samples.push({render: renderEnd - started, latency: painted - started,
-                  long_tasks: longTasks.map(([, duration]) => duration)});
-  }
-  return samples;
-}"""
-
 
 def write_logs(logdir: Path) -> None:
     """The 100-class run (curves on 1000 thresholds + matrix) and the 1000-class matrix run."""
@@ -213,8 +128,8 @@ class _Server:
 
 def time_control(plugin: PluginPage, selector: str | None, values: list, event_name: str = "input") -> list[dict]:
     """Per repetition {sync, frame, latency} in ms, after two untimed warm-up repetitions."""
-    plugin.frame.evaluate(_TIME_REPAINTS_JS, [selector, values[:2], event_name])
-    return plugin.frame.evaluate(_TIME_REPAINTS_JS, [selector, values, event_name])
+    plugin.frame.evaluate(TIME_REPAINTS_JS, [selector, values[:2], event_name])
+    return plugin.frame.evaluate(TIME_REPAINTS_JS, [selector, values, event_name])
 
 
 def summarise(samples: list[dict], reference: dict | None = None) -> dict:
@@ -268,8 +183,8 @@ def summarise_renders(samples: list[dict]) -> dict:
 
 def time_renders(plugin: PluginPage, selector: str, values: list, event_name: str) -> list[dict]:
     """Per repetition {render, latency, long_tasks}, after two untimed warm-up repetitions."""
-    plugin.frame.evaluate(_TIME_RENDERS_JS, [selector, values[:2], event_name])
-    return plugin.frame.evaluate(_TIME_RENDERS_JS, [selector, values, event_name])
+    plugin.frame.evaluate(TIME_RENDERS_JS, [selector, values[:2], event_name])
+    return plugin.frame.evaluate(TIME_RENDERS_JS, [selector, values, event_name])
 
 
 def long_tasks_since(plugin: PluginPage, since: float) -> list[float]:
@@ -281,7 +196,7 @@ def measure_comparison(url: str, repeats: int, browser) -> dict:
     """The 5-runs × 100-classes cases on the 10-run logdir, in a fresh browser context."""
     results: dict[str, dict] = {}
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.add_init_script(_RECORDER_JS)
+    context.add_init_script(RECORDER_JS)
     page = context.new_page()
     plugin = PluginPage(page, _Server(url)).open()
     plugin.frame.wait_for_function("() => window.__tbmRenders.length > 0")
@@ -299,9 +214,9 @@ def measure_comparison(url: str, repeats: int, browser) -> dict:
     plugin.wait_idle()
     case = f"{COMPARE_SHOWN} runs × {COMPARE_CLASSES} classes (macro, every view)"
     values = threshold_values(repeats)
-    plugin.frame.evaluate(_TIME_REPAINTS_JS, ["[data-testid=threshold-slider]", values[:2], "input"])
+    plugin.frame.evaluate(TIME_REPAINTS_JS, ["[data-testid=threshold-slider]", values[:2], "input"])
     since = plugin.frame.evaluate("() => performance.now()")
-    samples = plugin.frame.evaluate(_TIME_REPAINTS_JS, ["[data-testid=threshold-slider]", values, "input"])
+    samples = plugin.frame.evaluate(TIME_REPAINTS_JS, ["[data-testid=threshold-slider]", values, "input"])
     results[f"{case}: threshold input"] = summarise_drag(samples, long_tasks_since(plugin, since))
     results[f"{case}: epoch change"] = summarise_renders(
         time_renders(plugin, "[data-testid=epoch-slider]", _alternating(list(range(COMPARE_EPOCHS)), repeats), "input"))
