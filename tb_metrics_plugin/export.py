@@ -72,6 +72,9 @@ def records(
     Confusion matrices: run, tag, step, class, accuracy, mean_iou, kappa, kappa_linear,
     kappa_quadratic, per_class_iou ({class name: IoU}). Every record also has `slice`, after `tag`:
     None for an overall tag, "key=value" for a slice's tag (see `slices`).
+
+    The records are JSON-safe (`core.json_safe`: plain Python values, undefined numbers None), as
+    `to_json` and `to_csv` take them.
     """
     result = []
     names = list(series.class_names)
@@ -105,7 +108,8 @@ def records(
 
 
 def count_records(series: TagSeries) -> list[dict[str, Any]]:
-    """The raw counts as flat records, for people who want them in a spreadsheet.
+    """The raw counts as flat records of plain Python numbers and text (JSON-safe: counts and
+    stored thresholds are finite), for people who want them in a spreadsheet.
 
     Threshold curves: per step, class and stored threshold t_j: run, tag, step, class, threshold,
     tp, fp, tn, fn (`core.confusion_at_thresholds`: predicted positive when score > t_j); C · T
@@ -146,14 +150,16 @@ def record_origin(series: TagSeries, step: int) -> dict[str, Any]:
 
 
 def to_json(records_: list[dict[str, Any]]) -> str:
-    """The records as a JSON array; undefined numbers are null."""
-    return json.dumps(core.json_safe(records_), indent=1, allow_nan=False) + "\n"
+    """JSON-safe records (as `records` and `count_records` return them) as a JSON array; undefined
+    numbers (None) are null. A NaN left in is a `ValueError` (`allow_nan=False`), not invalid JSON."""
+    return json.dumps(records_, indent=1, allow_nan=False) + "\n"
 
 
 def to_csv(records_: list[dict[str, Any]]) -> str:
-    """The records as CSV with a header row. A dict field `f` becomes columns `f.<key>`; undefined
-    numbers are empty cells; floats are written in full precision (shortest round-trip repr)."""
-    rows = [_flatten(record) for record in core.json_safe(records_)]
+    """JSON-safe records (as `records` and `count_records` return them) as CSV with a header row. A
+    dict field `f` becomes columns `f.<key>`; undefined numbers (None) are empty cells; floats are
+    written in full precision (shortest round-trip repr)."""
+    rows = [_flatten(record) for record in records_]
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)

@@ -15,6 +15,9 @@ const DATA_KEYS = ["runs", "tag", "step", "classKey", "className"];
 /** State keys that change what views draw but never which runs, tag, class or step are valid. */
 const VIEW_ONLY_KEYS = new Set(["threshold", "beta", "costRatio", "minPrecision", "minRecall", "minSpecificity", "normalization", "sortBy", "showDet", "maxFpr", "theme"]);
 
+/** The name of the performance mark set when every view has drawn the current state. */
+export const RENDER_MARK = "tbm-render";
+
 const LOGGING_SNIPPET = `import keras
 import tb_metrics_plugin as tbm
 
@@ -93,7 +96,7 @@ export function createApp(root, { client, win = window }) {
   let reconciled = null;
   let cards = [];
   let layoutSignature = "";
-  let loaded = { counts: new Map(), summaries: {} };
+  let loaded = { tag: null, counts: new Map(), summaries: {} };
   let model = null;
   let loadToken = 0;
   let pendingRequests = 0;
@@ -202,29 +205,45 @@ export function createApp(root, { client, win = window }) {
       infoOf(run)?.steps.includes(step) ? client.counts(run, tag, step) : Promise.resolve(null),
     );
     const summaryJobs = runs.map((run) => client.summary(run, tag, infoOf(run)?.max_step ?? -1));
-    const [countsResults, summaryResults] = await Promise.all([
-      Promise.allSettled(countsJobs),
-      Promise.allSettled(summaryJobs),
-    ]);
-    setLoading(-1);
-    if (token !== loadToken) return; // a newer selection is loading
+    const countsLoaded = Promise.allSettled(countsJobs);
+    const summariesLoaded = Promise.allSettled(summaryJobs);
+    const messages = { counts: [], summaries: [] };
+    const showMessages = () => {
+      problems.data = [...messages.counts, ...messages.summaries];
+      showProblems();
+    };
+    // The counts draw every view but "over epochs": they are shown as soon as they arrive, without
+    // waiting for the summaries (which the server computes from every step, slower on a first visit).
+    const countsResults = await countsLoaded;
+    if (token !== loadToken) {
+      setLoading(-1);
+      return; // a newer selection is loading
+    }
     const counts = new Map();
-    const summaries = {};
-    const messages = [];
     runs.forEach((run, i) => {
       const countsResult = countsResults[i];
       if (countsResult.status === "fulfilled") {
         if (countsResult.value) counts.set(run, countsResult.value);
       } else {
-        messages.push(`Run “${run}”: ${countsResult.reason.message}`);
+        messages.counts.push(`Run “${run}”: ${countsResult.reason.message}`);
       }
+    });
+    showMessages();
+    // Until the summaries arrive, the last ones of this tag (they do not depend on the epoch).
+    loaded = { tag, counts, summaries: loaded.tag === tag ? loaded.summaries : {} };
+    for (const key of DATA_KEYS) pendingKeys.add(key);
+    scheduleRender();
+    const summaryResults = await summariesLoaded;
+    setLoading(-1);
+    if (token !== loadToken) return;
+    const summaries = {};
+    runs.forEach((run, i) => {
       const summaryResult = summaryResults[i];
       if (summaryResult.status === "fulfilled") summaries[run] = summaryResult.value;
-      else messages.push(`Run “${run}” over epochs: ${summaryResult.reason.message}`);
+      else messages.summaries.push(`Run “${run}” over epochs: ${summaryResult.reason.message}`);
     });
-    problems.data = messages;
-    showProblems();
-    loaded = { counts, summaries };
+    showMessages();
+    loaded = { tag, counts, summaries };
     for (const key of DATA_KEYS) pendingKeys.add(key);
     scheduleRender();
   }
@@ -261,6 +280,10 @@ export function createApp(root, { client, win = window }) {
     });
     readout.update(model, changedKeys);
     for (const card of cards) card.update(model, changedKeys);
+    // Each finished render is a performance mark (only the latest kept, so a long drag does not
+    // fill the buffer): benchmarks and tests time input → views drawn with a PerformanceObserver.
+    win.performance?.clearMarks?.(RENDER_MARK);
+    win.performance?.mark?.(RENDER_MARK);
   }
 
   /** The state the views draw: the user's choices with the class key shown for this tag. */

@@ -1,72 +1,23 @@
 // Turns what a view exports into files the browser downloads.
 
 /**
- * Parses CSV text into rows of fields `{text, quoted}`; quoted fields may hold commas, quotes ("")
- * and line breaks.
+ * The rows a view exports, with their header: what the card turns into CSV (`tableToCsv`) and
+ * JSON (`tableToRecords`), each from the same rows, so neither is parsed back from the other.
+ *
+ * @param {string[]} header column names
+ * @param {Array<Array<string|number|null>>} rows one array of values per row, in header order
+ * @returns {{header: string[], rows: Array<Array<string|number|null>>}}
  */
-function parseCsv(csv) {
-  const rows = [];
-  let row = [];
-  let field = { text: "", quoted: false };
-  let quoting = false;
-  const endField = () => {
-    row.push(field);
-    field = { text: "", quoted: false };
-  };
-  for (let i = 0; i < csv.length; i++) {
-    const char = csv[i];
-    if (quoting) {
-      if (char === '"' && csv[i + 1] === '"') {
-        field.text += '"';
-        i++;
-      } else if (char === '"') {
-        quoting = false;
-      } else {
-        field.text += char;
-      }
-    } else if (char === '"') {
-      quoting = true;
-      field.quoted = true;
-    } else if (char === ",") {
-      endField();
-    } else if (char === "\n" || char === "\r") {
-      if (char === "\r" && csv[i + 1] === "\n") i++;
-      endField();
-      rows.push(row);
-      row = [];
-    } else {
-      field.text += char;
-    }
-  }
-  if (row.length > 0 || field.text !== "" || field.quoted) {
-    endField();
-    rows.push(row);
-  }
-  // Blank lines hold one empty unquoted field: not records.
-  return rows.filter((fields) => !(fields.length === 1 && fields[0].text === "" && !fields[0].quoted));
+export function table(header, rows) {
+  return { header, rows };
 }
+
+/** A table with nothing to export (a CSV of it is empty, its JSON `[]`). */
+export const EMPTY_TABLE = table([], []);
 
 /** True when unquoted CSV `text` reads back as a number (or NaN, undefined), not as this text. */
 function readsAsNumber(text) {
   return text === "NaN" || (text.trim() !== "" && Number.isFinite(Number(text)));
-}
-
-/**
- * CSV text (header row first) as an array of records: unquoted numbers become numbers, "NaN"
- * null; quoted fields stay text (`csvField` quotes a name such as "007", so it stays a name).
- */
-export function csvToRecords(csv) {
-  const rows = parseCsv(csv);
-  if (rows.length === 0) return [];
-  const header = rows[0].map((field) => field.text);
-  return rows.slice(1).map((fields) => {
-    const record = {};
-    header.forEach((name, index) => {
-      const { text, quoted } = fields[index] ?? { text: "", quoted: false };
-      record[name] = quoted || !readsAsNumber(text) ? text : text === "NaN" ? null : Number(text);
-    });
-    return record;
-  });
 }
 
 /**
@@ -85,27 +36,46 @@ export function toCsv(header, rows) {
   return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\n") + "\n";
 }
 
-/** A parsed field written back as it was read (quoted fields quoted again). */
-function rawField({ text, quoted }) {
-  return quoted ? `"${text.replace(/"/g, '""')}"` : text;
+/** A table as CSV text, header first ("" for a table without columns). */
+export function tableToCsv({ header, rows }) {
+  return header.length ? toCsv(header, rows) : "";
 }
 
 /**
- * CSV text with the same value in every row for each of `columns` ([name, value] pairs), placed
- * after the "run" column (or first). A column the CSV already has keeps its own values.
+ * A value as a JSON record holds it: finite numbers as numbers, NaN as null, a missing value as
+ * "", and everything else (names, also "007", ±Infinity) as text, as the CSV of the same row
+ * reads (`csvField` quotes text that looks like a number, so it stays text).
  */
-export function withColumns(csv, columns) {
-  const rows = parseCsv(csv);
-  if (rows.length === 0) return csv;
-  const header = rows[0].map((field) => field.text);
+function recordValue(value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "number") return Number.isNaN(value) ? null : Number.isFinite(value) ? value : String(value);
+  return String(value);
+}
+
+/** A table as an array of records, one object per row keyed by the header. */
+export function tableToRecords({ header, rows }) {
+  const names = header.map(String);
+  return rows.map((values) => {
+    const record = {};
+    names.forEach((name, index) => {
+      record[name] = recordValue(values[index]);
+    });
+    return record;
+  });
+}
+
+/**
+ * The table with the same value in every row for each of `columns` ([name, value] pairs), placed
+ * after the "run" column (or first). A column the table already has keeps its own values.
+ */
+export function withColumns({ header, rows }, columns) {
+  if (header.length === 0) return table(header, rows);
   const added = columns.filter(([name]) => !header.includes(name));
   const at = header.indexOf("run") + 1;
-  const names = added.map(([name]) => csvField(name));
-  const values = added.map(([, value]) => csvField(value));
-  return rows.map((fields, r) => {
-    const raw = fields.map(rawField);
-    return [...raw.slice(0, at), ...(r === 0 ? names : values), ...raw.slice(at)].join(",");
-  }).join("\n") + "\n";
+  const names = added.map(([name]) => name);
+  const values = added.map(([, value]) => value);
+  const insert = (row, extra) => [...row.slice(0, at), ...extra, ...row.slice(at)];
+  return table(insert(header, names), rows.map((row) => insert(row, values)));
 }
 
 // File names are kept well under the 255 bytes most file systems allow per name.

@@ -4,12 +4,13 @@ import uplotCss from "uplot/dist/uPlot.min.css";
 import { createApp } from "./app.js";
 import { createDataClient } from "./data.js";
 import { hostFontFaces } from "./fonts.js";
+import { paletteCss } from "./palette.js";
 import styles from "./styles.css";
 
 function injectStyles(doc) {
   // TensorBoard's CSP allows inline styles ('unsafe-inline' in style-src), so no stylesheet route.
   const style = doc.createElement("style");
-  style.textContent = `${hostFontFaces(window)}\n${uplotCss}\n${styles}`;
+  style.textContent = `${hostFontFaces(window)}\n${uplotCss}\n${paletteCss()}\n${styles}`;
   doc.head.appendChild(style);
 }
 

@@ -10,8 +10,27 @@ import { createPrView } from "./views/pr.js";
 import { createRocView } from "./views/roc.js";
 import { createThresholdView } from "./views/threshold.js";
 import { el } from "./dom.js";
-import { csvToRecords, downloadFile, exportFileName, withColumns } from "./export.js";
+import { downloadFile, exportFileName, tableToCsv, tableToRecords, withColumns } from "./export.js";
 import { exportContext } from "./export_naming.js";
+
+/**
+ * The view contract, which every view keeps and only this module relies on. A view module exports
+ * `createXView(container)`: it draws into `container` an element carrying `data-testid="view-<id>"`
+ * and returns a {@link View}. A view never fetches and holds no state of its own that another view
+ * needs; it reads everything from the view model (model.js) it is given.
+ *
+ * @typedef {object} View
+ * @property {(model: object, changedKeys?: Set<string>) => void} update called on every state or
+ *   data change with the view model and the state keys that changed (absent: everything). Work
+ *   that does not depend on the threshold (curves, averages, sorted matrices) is redone only when
+ *   a key other than `threshold` changed or the model holds new curves; a threshold change only
+ *   repaints the markers.
+ * @property {(model: object) => {header: string[], rows: Array<Array<string|number|null>>}} exportTable
+ *   the rows of what is shown (`table(header, rows)` of export.js); the card adds the run, tag,
+ *   step, class and threshold columns and writes the same rows as CSV or as JSON records.
+ * @property {() => (string | Promise<string>)} exportPng a PNG data URL of what is drawn ("" if nothing).
+ * @property {() => void} destroy removes the view's DOM and stops its observers.
+ */
 
 const CURVES = "threshold_curves";
 const MATRIX = "confusion_matrix";
@@ -59,7 +78,7 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
 
   const fileName = (model, extension) => exportFileName(exportContext(model, spec).fileParts, extension);
   // Every row says what it holds: run, tag, step, class or average, threshold (or decision).
-  const csvOf = (model) => withColumns(view.exportCsv(model), exportContext(model, spec).columns);
+  const tableOf = (model) => withColumns(view.exportTable(model), exportContext(model, spec).columns);
   const guarded = (action) => async () => {
     const model = getModel();
     if (!model) return;
@@ -70,8 +89,8 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
     }
   };
   const buttons = {
-    csv: guarded((model) => downloadFile(csvOf(model), fileName(model, "csv"), "text/csv")),
-    json: guarded((model) => downloadFile(JSON.stringify(csvToRecords(csvOf(model)), null, 1), fileName(model, "json"), "application/json")),
+    csv: guarded((model) => downloadFile(tableToCsv(tableOf(model)), fileName(model, "csv"), "text/csv")),
+    json: guarded((model) => downloadFile(JSON.stringify(tableToRecords(tableOf(model)), null, 1), fileName(model, "json"), "application/json")),
     png: guarded(async (model) => downloadFile(await pngBlobOrUrl(view.exportPng()), fileName(model, "png"), "image/png")),
   };
   const actions = el(

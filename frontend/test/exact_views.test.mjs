@@ -7,7 +7,8 @@ import test from "node:test";
 import { buildCurve } from "../src/model.js";
 import { describeThreshold, formatThresholdValue, optimizerRun } from "../src/readout.js";
 import { exactReliabilityDiagram } from "../src/views/calibration.js";
-import { allPositiveMetrics, countRows, curvePointAt, thresholdIndices, thresholdRow } from "../src/views/chart_common.js";
+import { allPositiveMetrics, curvePointAt } from "../src/views/chart/curve_data.js";
+import { countRows, thresholdIndices, thresholdRow } from "../src/views/chart/tooltip_html.js";
 import { exactDisplayBins } from "../src/views/distribution.js";
 
 const typed = (values, shape) => ({ values: Float32Array.from(values), shape });

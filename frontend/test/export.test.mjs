@@ -1,9 +1,9 @@
-// Hostile names through the view exports: CSV → JSON keeps every name as the same text, and file
-// names stay plain and short.
+// Hostile names through the view exports: CSV and JSON of the same rows keep every name as the same
+// text, and file names stay plain and short.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { csvToRecords, exportFileName, toCsv, withColumns } from "../src/export.js";
+import { EMPTY_TABLE, exportFileName, table, tableToCsv, tableToRecords, withColumns } from "../src/export.js";
 import { exportContext } from "../src/export_naming.js";
 
 const HOSTILE = [
@@ -12,18 +12,20 @@ const HOSTILE = [
 ];
 
 test("names that look like numbers, or hold quotes and line breaks, come back as the same text", () => {
-  const csv = toCsv(["class", "value"], HOSTILE.map((name, index) => [name, index + 0.5]));
-  assert.deepEqual(csvToRecords(csv), HOSTILE.map((name, index) => ({ class: name, value: index + 0.5 })));
+  const rows = table(["class", "value"], HOSTILE.map((name, index) => [name, index + 0.5]));
+  assert.deepEqual(tableToRecords(rows), HOSTILE.map((name, index) => ({ class: name, value: index + 0.5 })));
   // Headers (class names as columns) too; numbers and NaN keep their meaning.
-  const wide = toCsv(["true \\ predicted", ...HOSTILE], [["007", ...HOSTILE.map(() => NaN)]]);
-  const [record] = csvToRecords(wide);
+  const wide = table(["true \\ predicted", ...HOSTILE], [["007", ...HOSTILE.map(() => NaN)]]);
+  const [record] = tableToRecords(wide);
   assert.deepEqual(Object.keys(record), ["true \\ predicted", ...HOSTILE]);
   assert.equal(record["true \\ predicted"], "007");
   assert.ok(HOSTILE.every((name) => record[name] === null));
 });
 
-test("CSV with CRLF line ends and a final line without a break parses", () => {
-  assert.deepEqual(csvToRecords('a,b\r\n1,"x\r\ny"\r\n2,z'), [{ a: 1, b: "x\r\ny" }, { a: 2, b: "z" }]);
+test("a value with CR LF line breaks is one quoted CSV field, and the same text in JSON", () => {
+  const rows = table(["a", "b"], [[1, "x\r\ny"], [2, "z"]]);
+  assert.equal(tableToCsv(rows), 'a,b\n1,"x\r\ny"\n2,z\n');
+  assert.deepEqual(tableToRecords(rows), [{ a: 1, b: "x\r\ny" }, { a: 2, b: "z" }]);
 });
 
 test("export file names are plain ASCII, bounded, and keep the last part", () => {
@@ -35,16 +37,17 @@ test("export file names are plain ASCII, bounded, and keep the last part", () =>
 });
 
 test("context columns go after the run column", () => {
-  const csv = toCsv(["run", "threshold", "tpr"], [["a,b", 0.25, 1], ["c", 0.5, 0.5]]);
-  const added = withColumns(csv, [["tag", "curves"], ["step", 3], ["class", "007"], ["average", ""], ["selected_threshold", 0.5]]);
-  assert.equal(added.split("\n")[0], "run,tag,step,class,average,selected_threshold,threshold,tpr");
-  assert.deepEqual(csvToRecords(added), [
+  const rows = table(["run", "threshold", "tpr"], [["a,b", 0.25, 1], ["c", 0.5, 0.5]]);
+  const added = withColumns(rows, [["tag", "curves"], ["step", 3], ["class", "007"], ["average", ""], ["selected_threshold", 0.5]]);
+  assert.equal(tableToCsv(added).split("\n")[0], "run,tag,step,class,average,selected_threshold,threshold,tpr");
+  assert.deepEqual(tableToRecords(added), [
     { run: "a,b", tag: "curves", step: 3, class: "007", average: "", selected_threshold: 0.5, threshold: 0.25, tpr: 1 },
     { run: "c", tag: "curves", step: 3, class: "007", average: "", selected_threshold: 0.5, threshold: 0.5, tpr: 0.5 },
   ]);
   // Columns a view already has are not repeated; without a run column they go first.
-  assert.equal(withColumns(toCsv(["step", "x"], [[1, 2]]), [["tag", "t"], ["step", 9]]), "tag,step,x\nt,1,2\n");
-  assert.equal(withColumns("", [["tag", "t"]]), "");
+  assert.equal(tableToCsv(withColumns(table(["step", "x"], [[1, 2]]), [["tag", "t"], ["step", 9]])), "tag,step,x\nt,1,2\n");
+  assert.equal(tableToCsv(withColumns(EMPTY_TABLE, [["tag", "t"]])), "");
+  assert.deepEqual(tableToRecords(withColumns(EMPTY_TABLE, [["tag", "t"]])), []);
 });
 
 const MODEL = {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DEFAULT_STATE } from "../src/state.js";
 import { assignRunColors, defaultRuns, indexTags, reconcileClass, reconcileState } from "../src/selection.js";
-import { csvToRecords, exportFileName, toCsv } from "../src/export.js";
+import { exportFileName, table, tableToCsv, tableToRecords } from "../src/export.js";
 import { nearestStep, stepAfter, classOptions } from "../src/controls.js";
 
 const TAGS = {
@@ -121,10 +121,10 @@ test("epoch navigation steps over sparse logged steps", () => {
   assert.deepEqual(classOptions(["a", "b"]).map((option) => option.value), ["micro", "macro", "weighted", "0", "1"]);
 });
 
-test("CSV round-trips through the JSON export", () => {
-  const csv = toCsv(["run", "threshold", "note"], [["a,b", 0.5, 'say "hi"'], ["c", NaN, ""]]);
-  assert.equal(csv, 'run,threshold,note\n"a,b",0.5,"say ""hi"""\nc,NaN,\n');
-  assert.deepEqual(csvToRecords(csv), [
+test("the CSV and the JSON export of the same rows say the same", () => {
+  const rows = table(["run", "threshold", "note"], [["a,b", 0.5, 'say "hi"'], ["c", NaN, ""]]);
+  assert.equal(tableToCsv(rows), 'run,threshold,note\n"a,b",0.5,"say ""hi"""\nc,NaN,\n');
+  assert.deepEqual(tableToRecords(rows), [
     { run: "a,b", threshold: 0.5, note: 'say "hi"' },
     { run: "c", threshold: null, note: "" },
   ]);

@@ -4,10 +4,11 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import * as core from "../src/core.js";
+import { logit, mostlyConfident, normalCdf, occupiedScoreRange, probit, sigmoid } from "../src/views/chart/axes.js";
 import {
-  countRows, curveGridIndex, curvePointAt, curveRows, hasBothClasses, logit, mostlyConfident, normalCdf,
-  occupiedScoreRange, probit, sigmoid, splitDefined, thresholdIndices, thresholdRow, thresholdRows,
-} from "../src/views/chart_common.js";
+  curveGridIndex, curvePointAt, curveRows, hasBothClasses, splitDefined, thresholdRows,
+} from "../src/views/chart/curve_data.js";
+import { countRows, thresholdIndices, thresholdRow } from "../src/views/chart/tooltip_html.js";
 import { displayBins } from "../src/views/distribution.js";
 import { summaryValues } from "../src/views/epochs.js";
 import { classTickLayout, MAX_UPRIGHT_LABEL_PX } from "../src/views/class_axis.js";

@@ -10,12 +10,15 @@
  * scikit-learn's calibration_curve does; a grid curve by the stored thresholds nearest to the edges.
  */
 import * as core from "../core.js";
-import { toCsv } from "../export.js";
-import {
-  createChartView, curveCursor, drawVerticalLine, formatCount, formatNumber, formatThreshold, hasBothClasses,
-  hasExactCounts, hoveredCurvePoint, mode2Points, NO_CURVES_TEXT, runHeaderHtml, runsLayoutKey, splitDefined,
-  unitAxes,
-} from "./chart_common.js";
+import { table } from "../export.js";
+import { unitAxes } from "./chart/axes.js";
+import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
+import { derived, hasBothClasses, hasExactCounts, splitDefined } from "./chart/curve_data.js";
+import { formatCount, formatNumber, formatThreshold } from "./chart/format.js";
+import { mode2Points, runsLayoutKey } from "./chart/frame.js";
+import { curveCursor, hoveredCurvePoint } from "./chart/hover.js";
+import { drawVerticalLine } from "./chart/overlay.js";
+import { runHeaderHtml } from "./chart/tooltip_html.js";
 
 const NUM_BINS = 10;
 
@@ -68,7 +71,7 @@ function calibrationError(diagram) {
 /** Creates the calibration view in `container`. */
 export function createCalibrationView(container) {
   const chart = createChartView(container, {
-    testid: "view-calibration", title: "Calibration", rebuild, paintOverlay, exportCsv,
+    testid: "view-calibration", title: "Calibration", rebuild, paintOverlay, exportTable,
   });
   let curves = [];
   let diagrams = [];
@@ -129,9 +132,9 @@ export function createCalibrationView(container) {
       chart.clear();
       return;
     }
-    diagrams = curves.map((curve) => (curve.exact
+    diagrams = curves.map((curve) => derived(curve, "reliability diagram", () => (curve.exact
       ? exactReliabilityDiagram(curve.thresholds, curve.positiveHistogram, curve.negativeHistogram, NUM_BINS)
-      : core.reliabilityDiagram(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds, NUM_BINS)));
+      : core.reliabilityDiagram(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds, NUM_BINS))));
     // The core's expectedCalibrationError formula, on either kind of diagram.
     errors = diagrams.map(calibrationError);
     chart.setLegend([
@@ -146,7 +149,7 @@ export function createCalibrationView(container) {
     chart.holder.show(runsLayoutKey(curves), options, data);
   }
 
-  function exportCsv() {
+  function exportTable() {
     const header = ["run", "ece", "bin_lower", "bin_upper", "mean_predicted", "fraction_positive", "count"];
     const rows = [];
     curves.forEach((curve, r) => {
@@ -158,7 +161,7 @@ export function createCalibrationView(container) {
         ]);
       }
     });
-    return toCsv(header, rows);
+    return table(header, rows);
   }
 
   return chart.view;

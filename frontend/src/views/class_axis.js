@@ -3,8 +3,10 @@
  * a line of text per class; names turned upright when they are wider than their slot, shortened in
  * the middle past MAX_UPRIGHT_LABEL_PX; with more classes than lines fit, every k-th class.
  */
+import uPlot from "uplot";
 import { fitName } from "../run_names.js";
-import { AXIS_FONT, axis, uPlot } from "./chart_common.js";
+import { axis } from "./chart/axes.js";
+import { AXIS_FONT } from "./chart/theme.js";
 
 /** Least room (px) one label needs across the axis: a line of 12 px text. */
 export const LABEL_LINE_PX = 14;

@@ -4,7 +4,8 @@
 
 import * as core from "../core.js";
 import { el } from "../dom.js";
-import { toCsv } from "../export.js";
+import { EMPTY_TABLE, table } from "../export.js";
+import { PALETTE } from "../palette.js";
 import { describeThreshold, formatMetric } from "../readout.js";
 import { createHeatmap } from "./heatmap.js";
 
@@ -101,8 +102,8 @@ function createBinaryPart(root) {
       });
     },
     // `threshold`: the stored threshold the counts are at (the card adds the selected one).
-    exportCsv() {
-      return toCsv(
+    exportTable() {
+      return table(
         ["run", "threshold", "tp", "fp", "tn", "fn", "tpr", "fpr", "tnr", "fnr", "precision"],
         rows.map((p) => [p.run, p.resolvedThreshold, p.counts.tp, p.counts.fp, p.counts.tn, p.counts.fn,
           p.metrics.recall, p.metrics.fpr, p.metrics.specificity, p.metrics.fnr, p.metrics.precision]),
@@ -117,7 +118,7 @@ function createBinaryPart(root) {
       const ctx = canvas.getContext("2d");
       ctx.scale(ratio, ratio);
       const style = getComputedStyle(root);
-      ctx.fillStyle = style.getPropertyValue("--tbm-surface") || "#fff";
+      ctx.fillStyle = style.getPropertyValue("--tbm-surface") || PALETTE.light.page.surface;
       ctx.fillRect(0, 0, 420, height);
       ctx.fillStyle = style.color;
       ctx.font = "13px Roboto, sans-serif";
@@ -128,7 +129,7 @@ function createBinaryPart(root) {
         cells.forEach(([name, value], k) => {
           const x = 8 + (k % 2) * 200;
           const top = y + 10 + Math.floor(k / 2) * 45;
-          ctx.strokeStyle = "#9e9e9e";
+          ctx.strokeStyle = PALETTE.light.chart.reference;
           ctx.strokeRect(x, top, 190, 40);
           ctx.fillText(`${name}  ${formatMetric("tp", value)}`, x + 10, top + 25);
         });
@@ -263,14 +264,14 @@ function createMatrixPart(root, getSetState) {
       );
       if (top.true.length === 0) topList.append(el("li", { className: "tbm-muted" }, "No confusions: every item is on the diagonal."));
     },
-    exportCsv() {
-      if (!shown) return "";
+    exportTable() {
+      if (!shown) return EMPTY_TABLE;
       const { entry, size, normalized } = shown;
       const rows = [];
       for (let r = 0; r < size; r++) {
         rows.push([entry.run, entry.classNames[r], ...Array.from(normalized.subarray(r * size, (r + 1) * size))]);
       }
-      return toCsv(["run", "true \\ predicted", ...entry.classNames], rows);
+      return table(["run", "true \\ predicted", ...entry.classNames], rows);
     },
     exportPng() {
       return heatmap.canvas.toDataURL("image/png");
@@ -283,12 +284,12 @@ function createMatrixPart(root, getSetState) {
 function themeColors(root) {
   const style = getComputedStyle(root);
   return {
-    text: style.getPropertyValue("--tbm-text").trim() || "#212121",
-    grid: style.getPropertyValue("--tbm-grid").trim() || "rgba(0,0,0,0.08)",
+    text: style.getPropertyValue("--tbm-text").trim() || PALETTE.light.page.text,
+    grid: style.getPropertyValue("--tbm-grid").trim() || PALETTE.light.page.grid,
   };
 }
 
-/** Creates the confusion-matrix view in `container` (update / exportCsv / exportPng / destroy). */
+/** Creates the confusion-matrix view in `container` (the `View` contract of layout.js). */
 export function createConfusionView(container) {
   const title = el("span", { className: "tbm-chart-title" }, "Confusion matrix");
   const head = el("div", { className: "tbm-view-head tbm-card-header" }, [title]);
@@ -314,7 +315,7 @@ export function createConfusionView(container) {
         : "Confusion matrix at the threshold";
       part.update(model);
     },
-    exportCsv: () => part?.exportCsv() ?? "",
+    exportTable: () => part?.exportTable() ?? EMPTY_TABLE,
     exportPng: () => part?.exportPng() ?? "",
     destroy() {
       root.remove();

@@ -4,9 +4,9 @@
  * curve per selected run with its operating point at the current threshold.
  */
 import * as core from "../core.js";
-import {
-  axis, createCurveView, hasBothClasses, histogramArgs, probabilityAxis, probitScale,
-} from "./chart_common.js";
+import { axis, probabilityAxis, probitScale } from "./chart/axes.js";
+import { hasBothClasses, histogramArgs } from "./chart/curve_data.js";
+import { createCurveView } from "./chart/curve_view.js";
 
 /**
  * The axes span rates from 0.001 (lower when the data goes lower, down to 1e-5) to 0.999, about

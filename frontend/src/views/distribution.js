@@ -14,13 +14,17 @@
  * t_k) has no bins of its own: its scores are summed into DISPLAY_BINS equal bins of the axis. They
  * are for display; the readout's numbers stay exact.
  */
+import uPlot from "uplot";
 import * as core from "../core.js";
-import { toCsv } from "../export.js";
-import {
-  axis, countRows, createChartView, createScoreAxis, drawVerticalLine, formatCount, formatNumber, formatThreshold,
-  hasExactCounts, NO_CURVES_TEXT, runsLayoutKey, runsTableHtml, thresholdDragPlugin, thresholdIndices,
-  sigmoid, thresholdRow, tickValues, uPlot,
-} from "./chart_common.js";
+import { table } from "../export.js";
+import { axis, createScoreAxis, sigmoid, tickValues } from "./chart/axes.js";
+import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
+import { derived, hasExactCounts } from "./chart/curve_data.js";
+import { formatCount, formatNumber, formatThreshold } from "./chart/format.js";
+import { runsLayoutKey } from "./chart/frame.js";
+import { drawVerticalLine } from "./chart/overlay.js";
+import { thresholdDragPlugin } from "./chart/threshold_input.js";
+import { countRows, runsTableHtml, thresholdIndices, thresholdRow } from "./chart/tooltip_html.js";
 
 const DISPLAY_BINS = 60;
 
@@ -114,7 +118,7 @@ export function exactDisplayBins(scores, positive, negative, position, score, [f
 /** Creates the score-distribution view in `container`. */
 export function createDistributionView(container) {
   const chart = createChartView(container, {
-    testid: "view-distribution", title: "Score distribution", rebuild, paintOverlay, exportCsv,
+    testid: "view-distribution", title: "Score distribution", rebuild, paintOverlay, exportTable,
   });
   const scoreAxis = createScoreAxis(chart, "Score");
   let curves = [];
@@ -195,9 +199,9 @@ export function createDistributionView(container) {
       chart.clear();
       return;
     }
-    const distributions = curves.map((curve) =>
+    const distributions = curves.map((curve) => derived(curve, "score distribution", () =>
       core.scoreDistribution(curve.positiveHistogram, curve.negativeHistogram, curve.thresholds),
-    );
+    ));
     const score = (position) => (scoreAxis.logit ? sigmoid(position) : position);
     bins = distributions.map((distribution, r) => (curves[r].exact
       ? exactDisplayBins(curves[r].thresholds, distribution.positive, distribution.negative, scoreAxis.position, score, scoreAxis.range)
@@ -231,7 +235,7 @@ export function createDistributionView(container) {
     chart.holder.show(`${scoreAxis.logit}|${runsLayoutKey(curves)}`, options, data);
   }
 
-  function exportCsv() {
+  function exportTable() {
     // The stored bins themselves (exact, no merging): what the densities are drawn from. An exact
     // curve's bin is one score (lower = upper), its empty bin above the highest score left out.
     const header = ["run", "bin_lower", "bin_upper", "positives", "negatives", "positive_fraction", "negative_fraction"];
@@ -246,7 +250,7 @@ export function createDistributionView(container) {
         rows.push([curve.run, from, to, curve.positiveHistogram[k], curve.negativeHistogram[k], positive[k], negative[k]]);
       }
     }
-    return toCsv(header, rows);
+    return table(header, rows);
   }
 
   return chart.view;

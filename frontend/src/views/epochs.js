@@ -3,12 +3,16 @@
  * best F1 for threshold curves; accuracy and mean IoU for confusion matrices), one small chart per
  * metric, the current epoch marked. Clicking a chart moves to the epoch under the pointer.
  */
-import { toCsv } from "../export.js";
-import {
-  axis, changedAny, createOverlay, createPlotHolder, createViewRoot, drawMarker, drawVerticalLine, escapeHtml,
-  exportChartsPng, formatNumber, REBUILD_KEYS, renderLegend, runsTableHtml, themeOf, THEMES, tickValues,
-  tooltipPlugin, uPlot,
-} from "./chart_common.js";
+import uPlot from "uplot";
+import { table } from "../export.js";
+import { axis, tickValues } from "./chart/axes.js";
+import { escapeHtml, formatNumber } from "./chart/format.js";
+import { changedAny, createPlotHolder, createViewRoot, REBUILD_KEYS, renderLegend } from "./chart/frame.js";
+import { tooltipPlugin } from "./chart/hover.js";
+import { createOverlay, drawMarker, drawVerticalLine } from "./chart/overlay.js";
+import { exportChartsPng } from "./chart/png.js";
+import { themeOf, THEMES } from "./chart/theme.js";
+import { runsTableHtml } from "./chart/tooltip_html.js";
 
 const METRICS_BY_KIND = {
   threshold_curves: [
@@ -176,19 +180,21 @@ export function createEpochsView(container) {
       step = model.state.step;
       const nextSources = (model.state.runs || []).map((run) => model.summaries && model.summaries[run]);
       const summariesChanged = nextSources.length !== sources.length || nextSources.some((s, i) => s !== sources[i]);
-      if (changedAny(changedKeys, EPOCH_REBUILD_KEYS) || summariesChanged) {
+      const rebuilt = changedAny(changedKeys, EPOCH_REBUILD_KEYS) || summariesChanged;
+      if (rebuilt) {
         sources = nextSources;
         rebuild();
       }
-      drawEpochMarkers();
+      // The markers show the epoch, not the threshold: a threshold drag leaves these charts alone.
+      if (rebuilt || changedAny(changedKeys, ["step"])) drawEpochMarkers();
     },
-    exportCsv() {
+    exportTable() {
       const header = ["run", "step", ...charts.map((chart) => chart.metric.name)];
       const rows = [];
       runs.forEach(({ run, summary }, r) => {
         summary.steps.forEach((s, i) => rows.push([run, s, ...charts.map((chart) => chart.tables[r][1][i])]));
       });
-      return toCsv(header, rows);
+      return table(header, rows);
     },
     exportPng() {
       const panels = charts.map((chart) => ({

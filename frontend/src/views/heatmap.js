@@ -3,6 +3,7 @@
 // Labels and numbers are drawn only when cells are big enough to hold them.
 
 import { interpolateOranges, interpolateInferno } from "d3-scale-chromatic";
+import { THEMES } from "./chart/theme.js";
 
 const LUT_SIZE = 256;
 const LABEL_MIN_CELL = 11; // px: class names on the axes from this cell size
@@ -45,7 +46,7 @@ export function createHeatmap(container, { onHover }) {
   let labels = [];
   let formatValue = String;
   let theme = "light";
-  let colors = { text: "#616161", grid: "rgba(0,0,0,0.08)", background: "#fff" };
+  let colors = { text: THEMES.light.text, grid: THEMES.light.grid, background: THEMES.light.background };
   // The visible window in cell units: columns [x0, x0 + span), rows [y0, y0 + span).
   let view = { x0: 0, y0: 0, span: 1 };
   let drag = null;

@@ -3,13 +3,20 @@
 // Threshold curves (binary or per-class segmentation masks): IoU = TP / (TP + FP + FN) against the
 // threshold, with the current threshold marked.
 
+import uPlot from "uplot";
 import * as core from "../core.js";
-import { toCsv } from "../export.js";
+import { table } from "../export.js";
 import { resolveThreshold } from "../model.js";
-import {
-  CHART_HEIGHT, allPositiveMetrics, axis, countsTableHtml, createOverlay, createPlotHolder, createViewRoot, drawMarker, drawVerticalLine,
-  escapeHtml, exportChartPng, formatNumber, renderLegend, runHeaderHtml, themeOf, tickValues, tooltipPlugin, uPlot,
-} from "./chart_common.js";
+import { PALETTE } from "../palette.js";
+import { axis, tickValues } from "./chart/axes.js";
+import { allPositiveMetrics, derived } from "./chart/curve_data.js";
+import { escapeHtml, formatNumber } from "./chart/format.js";
+import { CHART_HEIGHT, createPlotHolder, createViewRoot, renderLegend } from "./chart/frame.js";
+import { tooltipPlugin } from "./chart/hover.js";
+import { createOverlay, drawMarker, drawVerticalLine } from "./chart/overlay.js";
+import { exportChartPng } from "./chart/png.js";
+import { themeOf } from "./chart/theme.js";
+import { countsTableHtml, runHeaderHtml } from "./chart/tooltip_html.js";
 import { classAxis } from "./class_axis.js";
 
 /** Share of a class's slot its group of bars spans, and the gap between two runs' bars (px). */
@@ -57,7 +64,7 @@ function curveIous(model) {
     run: curve.run,
     color: curve.color,
     thresholds: curve.thresholds,
-    iou: core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn).iou,
+    iou: derived(curve, "iou", () => core.thresholdMetrics(curve.tp, curve.fp, curve.tn, curve.fn).iou),
     allPositiveIou: allPositiveMetrics(curve).iou,
   }));
 }
@@ -77,7 +84,7 @@ function iouData(rows) {
   return uPlot.join(rows.map((row) => [row.thresholds, row.iou]));
 }
 
-/** Creates the IoU view in `container` (update / exportCsv / exportPng / destroy). */
+/** Creates the IoU view in `container` (the `View` contract of layout.js). */
 export function createIouView(container) {
   const dom = createViewRoot(container, "view-iou", "IoU");
   const holder = createPlotHolder(dom.plot);
@@ -166,7 +173,7 @@ export function createIouView(container) {
   function drawMarkers() {
     if (!overlay || !holder.plot) return;
     overlay.draw((ctx, u) => {
-      drawVerticalLine(ctx, u, u.valToPos(threshold, "x"), "#f57c00", 1.5, [4, 3]);
+      drawVerticalLine(ctx, u, u.valToPos(threshold, "x"), PALETTE.light.page.accent, 1.5, [4, 3]);
       for (const row of rows) {
         const j = resolveThreshold(row.curve, threshold);
         if (j < 0 && !row.curve.exact) continue;
@@ -216,13 +223,13 @@ export function createIouView(container) {
       renderLegend(dom.legend, legendItems);
       drawMarkers();
     },
-    exportCsv() {
+    exportTable() {
       if (mode === "bars") {
         const classNames = rows[0]?.classNames ?? [];
-        return toCsv(["run", "class", "iou"], rows.flatMap((row) => classNames.map((name, c) => [row.run, name, row.iou[c]]))
+        return table(["run", "class", "iou"], rows.flatMap((row) => classNames.map((name, c) => [row.run, name, row.iou[c]]))
           .concat(rows.map((row) => [row.run, "mean_iou", row.meanIou])));
       }
-      return toCsv(["run", "threshold", "iou"], rows.flatMap((row) => Array.from(row.thresholds, (t, j) => [row.run, t, row.iou[j]])));
+      return table(["run", "threshold", "iou"], rows.flatMap((row) => Array.from(row.thresholds, (t, j) => [row.run, t, row.iou[j]])));
     },
     exportPng() {
       return exportChartPng(holder.plot, overlay?.canvas ?? null, theme, "IoU", legendItems);

@@ -4,9 +4,14 @@
  * iso-F1 lines, each run's prevalence baseline (a random classifier's precision) and its operating
  * point at the current threshold.
  */
+import uPlot from "uplot";
 import * as core from "../core.js";
 import { countAt } from "../model.js";
-import { createCurveView, FONT_FAMILY, formatNumber, histogramArgs, uPlot, unitAxes } from "./chart_common.js";
+import { unitAxes } from "./chart/axes.js";
+import { histogramArgs } from "./chart/curve_data.js";
+import { createCurveView } from "./chart/curve_view.js";
+import { formatNumber } from "./chart/format.js";
+import { FONT_FAMILY } from "./chart/theme.js";
 
 const ISO_F1_LEVELS = [0.2, 0.4, 0.6, 0.8];
 const ISO_F1_POINTS = 60;

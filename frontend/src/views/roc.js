@@ -5,9 +5,10 @@
  * operating point at the current threshold.
  */
 import * as core from "../core.js";
-import {
-  createCurveView, formatNumber, hasBothClasses, hasExactCounts, histogramArgs, unitAxes,
-} from "./chart_common.js";
+import { unitAxes } from "./chart/axes.js";
+import { hasBothClasses, hasExactCounts, histogramArgs } from "./chart/curve_data.js";
+import { createCurveView } from "./chart/curve_view.js";
+import { formatNumber } from "./chart/format.js";
 
 /** The two-sided 95 % quantile of the standard normal distribution. */
 const Z_95 = 1.959963984540054;
@@ -49,8 +50,7 @@ function addMaxFprInput(chart) {
 }
 
 /**
- * Creates the ROC view in `container`; returns the object every view returns to the card that holds
- * it (layout.js): `update(model, changedKeys)`, `exportCsv()`, `exportPng()`, `destroy()`.
+ * Creates the ROC view in `container` (the `View` contract of layout.js).
  */
 export function createRocView(container) {
   let chart = null;

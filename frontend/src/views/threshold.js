@@ -3,13 +3,17 @@
  * stored threshold for each selected run, with a cursor at the current threshold that the user can
  * drag. One run: a colour per metric; several runs: each run's colour, a dash pattern per metric.
  */
-import { toCsv } from "../export.js";
+import uPlot from "uplot";
+import { table } from "../export.js";
 import { resolveThreshold } from "../model.js";
-import {
-  allPositiveMetrics, axis, countRows, createChartView, createScoreAxis, drawMarker, drawVerticalLine, formatNumber, metricsAtThresholds,
-  NO_CURVES_TEXT, runsLayoutKey, runsTableHtml, thresholdDragPlugin, thresholdIndices, thresholdRow, thresholdRows,
-  tickValues, uPlot,
-} from "./chart_common.js";
+import { axis, createScoreAxis, tickValues } from "./chart/axes.js";
+import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
+import { allPositiveMetrics, metricsAtThresholds, thresholdRows } from "./chart/curve_data.js";
+import { formatNumber } from "./chart/format.js";
+import { runsLayoutKey } from "./chart/frame.js";
+import { drawMarker, drawVerticalLine } from "./chart/overlay.js";
+import { thresholdDragPlugin } from "./chart/threshold_input.js";
+import { countRows, runsTableHtml, thresholdIndices, thresholdRow } from "./chart/tooltip_html.js";
 
 /** The metrics drawn, in legend order, with their colour when a single run is shown. */
 const METRICS = [
@@ -32,7 +36,7 @@ function sameGrids(curves) {
 /** Creates the metric-vs-threshold view in `container`. */
 export function createThresholdView(container) {
   const chart = createChartView(container, {
-    testid: "view-threshold", title: "Metrics vs threshold", rebuild, paintOverlay, exportCsv,
+    testid: "view-threshold", title: "Metrics vs threshold", rebuild, paintOverlay, exportTable,
   });
   const scoreAxis = createScoreAxis(chart, "Threshold");
   let curves = [];
@@ -145,9 +149,9 @@ export function createThresholdView(container) {
     chart.holder.show(`${scoreAxis.logit}|${modes}|${runsLayoutKey(curves)}`, options, data);
   }
 
-  function exportCsv() {
+  function exportTable() {
     const header = ["run", "threshold", ...METRICS.map((metric) => metric.name), "tp", "fp", "tn", "fn"];
-    return toCsv(header, thresholdRows(curves, (r, j) => [
+    return table(header, thresholdRows(curves, (r, j) => [
       curves[r].thresholds[j], ...METRICS.map((metric) => metricValues[r][metric.name][j]),
     ]));
   }
