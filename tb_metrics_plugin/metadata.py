@@ -35,6 +35,26 @@ class UnsupportedFormatError(ValueError):
 
 
 @dataclass(frozen=True)
+class SliceInfo:
+    """Which slice a summary holds: the samples of summary `parent` whose `key` is `value`.
+
+    Its tag is ``f"{parent}/{key}={value}"``; `value` is text (an integer value as its decimal text).
+    """
+
+    parent: str
+    key: str
+    value: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"parent": self.parent, "key": self.key, "value": self.value}
+
+    @property
+    def name(self) -> str:
+        """``"key=value"``, how exports and the CLI name the slice."""
+        return f"{self.key}={self.value}"
+
+
+@dataclass(frozen=True)
 class PluginData:
     """The decoded metadata of one summary tag.
 
@@ -46,6 +66,8 @@ class PluginData:
       ignore_class: label value that was left out of the counts, if any.
       decision: for confusion matrices, how the predicted class was chosen ("argmax" or
         "score > 0.5" for a single sigmoid output); for threshold curves, `POSITIVE_RULE`.
+      slice: for the summary of one slice, which one (`SliceInfo`); None for the overall summary.
+        Written only when set, so overall summaries keep the metadata of earlier versions.
     """
 
     kind: str
@@ -53,16 +75,20 @@ class PluginData:
     version: int = FORMAT_VERSION
     ignore_class: int | None = None
     decision: str = POSITIVE_RULE
+    slice: SliceInfo | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        fields = {
             "version": self.version,
             "kind": self.kind,
             "class_names": list(self.class_names),
             "ignore_class": self.ignore_class,
             "decision": self.decision,
         }
+        if self.slice is not None:
+            fields["slice"] = self.slice.to_json()
+        return fields
 
 
 def create_summary_metadata(plugin_data: PluginData, display_name: str | None = None,
@@ -118,12 +144,27 @@ def _parse_fields(fields: dict[str, Any]) -> PluginData:
     ignore_class = fields.get("ignore_class")
     if ignore_class is not None and not isinstance(ignore_class, int):
         raise UnsupportedFormatError(f"metadata ignore_class={ignore_class!r} is not an integer")
-    known = {"version", "kind", "class_names", "ignore_class", "decision"}
+    known = {"version", "kind", "class_names", "ignore_class", "decision", "slice"}
     return PluginData(
         kind=kind,
         class_names=tuple(class_names),
         version=fields["version"],
         ignore_class=ignore_class,
         decision=str(fields.get("decision", POSITIVE_RULE)),
+        slice=_parse_slice(fields.get("slice")),
         extra={k: v for k, v in fields.items() if k not in known},
     )
+
+
+def _parse_slice(fields: Any) -> SliceInfo | None:
+    if fields is None:
+        return None
+    names = ("parent", "key", "value")
+    if not isinstance(fields, dict) or not all(isinstance(fields.get(name), str) for name in names):
+        raise UnsupportedFormatError(f"metadata slice={fields!r} must be an object of strings parent, key, value")
+    parent, key, value = fields["parent"], fields["key"], fields["value"]
+    if not parent or not key or "/" in key or "=" in key:
+        raise UnsupportedFormatError(
+            f"metadata slice={fields!r}: parent must be a tag and key a non-empty name without '/' or '='"
+        )
+    return SliceInfo(parent, key, value)

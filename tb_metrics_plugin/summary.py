@@ -7,7 +7,9 @@ Two families, same format:
 * `threshold_curves` / `confusion_matrix`: TensorFlow summary ops writing to the default
   `tf.summary` writer, eagerly or inside `tf.function` (custom training loops).
 
-Counting is O(N) time and O(C·T) memory (see `counting`).
+Counting is O(N) time and O(C·T) memory (see `counting`). With `slices`, each writer also returns
+(or writes) one summary per slice value, tag ``f"{name}/{key}={value}"`` (see `slices`); each key
+costs one more pass over the items, whatever its number of values.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
 
 from tb_metrics_plugin import counting, inputs, layout, metadata
+from tb_metrics_plugin import slices as slicing
 from tb_metrics_plugin.thresholds import (
     DEFAULT_NUM_THRESHOLDS,
     EXACT_SCORES_PER_THRESHOLD,
@@ -111,6 +114,38 @@ def threshold_curves_pb_from_curve_counts(
     plugin_data = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(counts.class_names))
     check_counts(counts.positive_histograms, counts.negative_histograms)
     return _summary(name, layout.encode_threshold_curves(counts), plugin_data, display_name, description)
+
+
+def slice_curve_counts(
+    batch: inputs.PreparedBatch, grid: np.ndarray, curve_names: Sequence[str], exact: bool = True
+) -> layout.ThresholdCurveCounts:
+    """`curve_counts` of one slice's items; a slice that counts nothing (no items, or every weight
+    0) gets all-zero counts on `grid`, so that it is still written and read as empty."""
+    if batch.scores.shape[0] == 0 or (batch.weights is not None and not batch.weights.any()):
+        zeros = np.zeros((batch.scores.shape[1], len(grid) + 1))
+        return layout.ThresholdCurveCounts(grid, zeros, zeros.copy(), tuple(curve_names))
+    return curve_counts(batch, grid, curve_names, exact=exact)
+
+
+def _slice_parts(name: str, slices, batch: inputs.PreparedBatch, labels, predictions, ignore_class):
+    """(SliceInfo, the slice's items) for every value of every key of `slices` ({} when None)."""
+    if slices is None:
+        return []
+    keys = slicing.prepare_slices(slices, np.shape(predictions)[0])
+    parts = []
+    for key in keys:
+        codes = slicing.item_codes(key.codes, labels, predictions, ignore_class)
+        for value, part in zip(key.values, slicing.partition(batch, codes, len(key.values)), strict=True):
+            parts.append((metadata.SliceInfo(name, key.key, value), part))
+    return parts
+
+
+def _add_value(summary: summary_pb2.Summary, tag: str, tensor, plugin_data, description) -> None:
+    summary.value.add(
+        tag=tag,
+        metadata=metadata.create_summary_metadata(plugin_data, description=description),
+        tensor=tensor_util.make_tensor_proto(tensor),
+    )
 
 
 def curve_counts(
@@ -243,6 +278,7 @@ def threshold_curves_pb(
     exact: bool = True,
     display_name: str | None = None,
     description: str | None = None,
+    slices=None,
 ) -> summary_pb2.Summary:
     """Counts each class's scores and returns the counts as a `Summary`.
 
@@ -253,13 +289,19 @@ def threshold_curves_pb(
     values; `exact=False` counts every class on the grid (counts identical to Keras'
     `TruePositives(thresholds=...)` etc., but not exact between grid thresholds).
 
+    `slices` ({key: one string or integer per sample}, see `slices.prepare_slices`) adds, after the
+    overall value, one value per slice tagged ``f"{name}/{key}={value}"``: the counts of that slice's
+    samples, each class exact or on the grid by the same rule applied to the slice's own scores; a
+    slice with nothing counted is written with zero counts.
+
     Example:
       >>> summary = threshold_curves_pb("val/curves", [0, 1, 1], [0.2, 0.9, 0.4])
       >>> summary.value[0].tag
       'val/curves'
 
     Raises:
-      ValueError: bad input (see `inputs.prepare`), empty input, bad thresholds or class names.
+      ValueError: bad input (see `inputs.prepare`), empty input, bad thresholds or class names, bad
+        slices (see `slices.prepare_slices`).
     """
     grid = resolve_thresholds(num_thresholds, thresholds)
     batch = inputs.prepare(
@@ -268,8 +310,17 @@ def threshold_curves_pb(
     )
     names = resolve_class_names(class_names, batch.num_classes)
     _require_items(batch)
-    counts = curve_counts(batch, grid, curve_class_names(names, batch.scores.shape[1]), exact=exact)
-    return threshold_curves_pb_from_curve_counts(name, counts, display_name=display_name, description=description)
+    parts = _slice_parts(name, slices, batch, labels, predictions, ignore_class)
+    curve_names = curve_class_names(names, batch.scores.shape[1])
+    counts = curve_counts(batch, grid, curve_names, exact=exact)
+    summary = threshold_curves_pb_from_curve_counts(name, counts, display_name=display_name, description=description)
+    for info, part in parts:
+        part_counts = slice_curve_counts(part, grid, curve_names, exact=exact)
+        check_counts(part_counts.positive_histograms, part_counts.negative_histograms)
+        plugin_data = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(curve_names), slice=info)
+        _add_value(summary, slicing.slice_tag(name, info.key, info.value),
+                   layout.encode_threshold_curves(part_counts), plugin_data, description)
+    return summary
 
 
 def confusion_matrix_pb(
@@ -285,9 +336,13 @@ def confusion_matrix_pb(
     threshold: float = 0.5,
     display_name: str | None = None,
     description: str | None = None,
+    slices=None,
 ) -> summary_pb2.Summary:
     """Counts the C×C confusion matrix of argmax predictions (or `score > threshold` for a single
     sigmoid output) and returns it as a `Summary`. Rows are true classes, columns predictions.
+
+    `slices` adds one matrix per slice value, tagged ``f"{name}/{key}={value}"``, as in
+    `threshold_curves_pb` (a slice with nothing counted has an all-zero matrix).
 
     Example:
       >>> summary = confusion_matrix_pb("val/cm", [0, 2, 1], [[.8, .1, .1], [.2, .2, .6], [.5, .3, .2]])
@@ -296,7 +351,7 @@ def confusion_matrix_pb(
 
     Raises:
       ValueError: bad input (see `inputs.prepare`), multi-label data, empty input, bad class names,
-        a `threshold` outside [0, 1].
+        a `threshold` outside [0, 1], bad slices (see `slices.prepare_slices`).
     """
     check_decision_threshold(threshold)
     batch = inputs.prepare(
@@ -305,13 +360,26 @@ def confusion_matrix_pb(
     )
     names = resolve_class_names(class_names, batch.num_classes)
     _require_items(batch)
+    parts = _slice_parts(name, slices, batch, labels, predictions, ignore_class)
+    decision = decision_rule(batch.scores.shape[1], threshold)
     matrix = counting.confusion_counts(
         batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
     )
-    return confusion_matrix_pb_from_counts(
-        name, matrix, names, ignore_class=ignore_class, decision=decision_rule(batch.scores.shape[1], threshold),
+    summary = confusion_matrix_pb_from_counts(
+        name, matrix, names, ignore_class=ignore_class, decision=decision,
         display_name=display_name, description=description,
     )
+    for info, part in parts:
+        part_matrix = counting.confusion_counts(
+            part.true_classes, part.predicted_classes(threshold), part.num_classes, part.weights
+        )
+        check_counts(np.reshape(part_matrix, -1))
+        plugin_data = metadata.PluginData(
+            metadata.KIND_CONFUSION_MATRIX, names, ignore_class=ignore_class, decision=decision, slice=info
+        )
+        _add_value(summary, slicing.slice_tag(name, info.key, info.value),
+                   layout.encode_confusion_matrix(part_matrix), plugin_data, description)
+    return summary
 
 
 def check_decision_threshold(threshold) -> None:
