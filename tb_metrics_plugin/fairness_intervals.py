@@ -1,13 +1,14 @@
-"""Per-slice rates at one threshold with 95 % intervals, and the gaps between slices with intervals.
+"""95 % intervals for the fairness rates of each slice (`fairness.py`) and for the gaps between slices.
 
 Pure numpy on confusion counts, one entry per slice (`(S,)` arrays of TP, FP, TN, FN at the shared
 threshold). The browser has its own copy (`frontend/src/fairness.js`), pinned to this one by golden
-vectors (`scripts/make_fairness_vectors.py`). Formulas and conventions: docs/metrics.md, "Slices".
+vectors (`scripts/make_fairness_vectors.py`). Formulas: docs/metrics.md, "Slices".
 
 Every rate is a proportion p̂ = successes / trials (see `RATE_COUNTS`), so its interval is the Wilson
 score interval the readout uses (`core.wilson_interval`). A gap compares slice s with a reference
 slice r: the difference p̂_s − p̂_r with Newcombe's hybrid score interval (built from the two Wilson
-intervals) and the ratio p̂_s / p̂_r with the Katz log interval.
+intervals, so it agrees with the per-slice intervals shown beside it) and the ratio p̂_s / p̂_r with
+the Katz log interval.
 """
 
 from __future__ import annotations
@@ -17,23 +18,18 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from tb_metrics_plugin import core
+from tb_metrics_plugin import core, fairness
+from tb_metrics_plugin.fairness import GAP_RATES
 
 __all__ = [
-    "GAP_RATES",
     "RATE_COUNTS",
+    "gap_intervals",
     "katz_ratio_interval",
-    "largest_gap",
     "newcombe_difference_interval",
-    "rate_counts",
-    "slice_gaps",
-    "slice_rates",
+    "rate_intervals",
 ]
 
-# The rates that fairness work compares between slices (the gaps), in display order.
-GAP_RATES = ("tpr", "fpr", "fnr", "precision", "selection_rate", "accuracy")
-
-# Each rate as (successes, trials) of the counts (tp, fp, tn, fn).
+# Each rate of `fairness.GAP_RATES` as (successes, trials) of the counts (tp, fp, tn, fn).
 RATE_COUNTS = {
     "tpr": lambda tp, fp, tn, fn: (tp, tp + fn),
     "fpr": lambda tp, fp, tn, fn: (fp, fp + tn),
@@ -55,36 +51,29 @@ def _counts(tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike) -> tuple
     return counts
 
 
-def rate_counts(tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, rate: str) -> tuple[np.ndarray, np.ndarray]:
-    """(successes, trials) of `rate` for each slice, e.g. TPR: (TP, TP + FN); see `RATE_COUNTS`."""
-    if rate not in RATE_COUNTS:
-        raise ValueError(f"rate={rate!r}; expected one of {tuple(RATE_COUNTS)}")
-    return RATE_COUNTS[rate](*_counts(tp, fp, tn, fn))
+def rate_intervals(tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, z: float = 1.96) -> dict[str, dict]:
+    """Each rate of `fairness.GAP_RATES` of each slice with its Wilson interval.
 
-
-def slice_rates(tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, z: float = 1.96) -> dict[str, dict]:
-    """Each gap rate of each slice with its Wilson interval.
-
-    value = successes / trials with the core's zero-division convention: 0 for TPR, FPR, FNR and
-    precision (scikit-learn's `zero_division=0`), NaN for selection rate and accuracy of an empty
-    slice (n = 0, undefined for lack of data). low / high: `core.wilson_interval`, NaN for trials = 0.
-    `trials` is returned too, so that a view can flag slices whose rate rests on few samples.
+    value: `fairness.slice_rates` (0 for TPR, FPR, FNR and precision at 0/0, NaN for the selection
+    rate and accuracy of an empty slice). low / high: `core.wilson_interval` of (successes, trials)
+    from `RATE_COUNTS`, NaN for trials = 0. `trials` is returned too, so that a view can flag rates
+    that rest on few samples.
 
     Returns:
       {rate: {"value", "low", "high", "trials"}}, each an (S,) array.
 
-    >>> rates = slice_rates([8, 0], [2, 0], [85, 0], [5, 0])
+    >>> rates = rate_intervals([8, 0], [2, 0], [85, 0], [5, 0])
     >>> rates["tpr"]["value"].round(4).tolist(), rates["accuracy"]["value"].tolist()
     ([0.6154, 0.0], [0.93, nan])
     """
     counts = _counts(tp, fp, tn, fn)
+    values = fairness.slice_rates(*counts)
     result = {}
     for rate in GAP_RATES:
         successes, trials = RATE_COUNTS[rate](*counts)
-        undefined = math.nan if rate in ("selection_rate", "accuracy") else 0.0
         low, high = core.wilson_interval(successes, trials, z)
         result[rate] = {
-            "value": core._divide(successes, trials, undefined),
+            "value": values[rate],
             "low": np.asarray(low),
             "high": np.asarray(high),
             "trials": trials,
@@ -146,10 +135,11 @@ def katz_ratio_interval(
     return ratio, ratio / spread, ratio * spread
 
 
-def slice_gaps(
+def gap_intervals(
     tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, reference: int, z: float = 1.96
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Gaps of every slice to slice `reference` in each of `GAP_RATES`, as differences and ratios.
+    """Gaps of every slice to slice `reference` in each of `GAP_RATES`, as differences and ratios,
+    with intervals (`fairness.gaps` without them).
 
     For slice s and a rate p: difference p_s − p_ref with `newcombe_difference_interval`, ratio
     p_s / p_ref with `katz_ratio_interval`. The reference's own row is difference 0 and ratio 1 (if
@@ -182,22 +172,3 @@ def slice_gaps(
             "ratio_high": ratio[2],
         }
     return result
-
-
-def largest_gap(values: ArrayLike) -> dict[str, float]:
-    """The largest gap between any two slices: max − min and min / max over the defined (non-NaN) values.
-
-    These are Fairlearn's `MetricFrame.difference()` and `.ratio()` (method "between_groups"):
-    the difference of the selection rates is `demographic_parity_difference`, the larger of the TPR and
-    FPR differences `equalized_odds_difference`. NaN with fewer than one defined value; the ratio is
-    NaN when max is 0 (a ratio to nothing).
-
-    >>> largest_gap([0.5, float("nan"), 0.8, 0.6])
-    {'difference': 0.30000000000000004, 'ratio': 0.625}
-    """
-    values = np.asarray(values, dtype=np.float64).reshape(-1)
-    defined = values[~np.isnan(values)]
-    if defined.size == 0:
-        return {"difference": math.nan, "ratio": math.nan}
-    low, high = float(defined.min()), float(defined.max())
-    return {"difference": high - low, "ratio": low / high if high != 0 else math.nan}
