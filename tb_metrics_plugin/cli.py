@@ -3,12 +3,17 @@
     tb-metrics export --logdir DIR [--run R] [--tag T] [--step S | --all-steps] [--threshold X]
                       --format json|csv [--content metrics|counts]
     tb-metrics check --logdir DIR --metric roc_auc --min 0.9 [--run R] [--tag T] [--step S|last]
+                     [--slice KEY=VALUE] [--threshold X]
+    tb-metrics check --logdir DIR --metric tpr --threshold 0.5 --max-gap 0.05 --slice-key KEY
+                     [--reference-slice VALUE]
 
 Event files are read without TensorFlow (`event_files`, the way TensorBoard's Python loader reads
 them, every step kept), through the same data-provider calls (`reading`) and the same record
 builder (`export.records`) as the plugin's routes, so the numbers are those of the browser's
 downloads and a command takes a fraction of a second, not the 10-20 s of importing TensorFlow.
-`check` leaves out the training split of each train/validation pair unless `--run` names it.
+`check` leaves out the training split of each train/validation pair unless `--run` names it, and
+checks overall tags unless `--slice` names one slice; `--slice-key` with `--max-gap` gates the
+largest gap of a metric between the slices of one key (`fairness.largest_gap`).
 Exit status: 0 done / check passed, 1 check failed, 2 bad input (missing logdir, unknown
 run/tag/step/metric, nothing to read).
 """
@@ -22,7 +27,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from tb_metrics_plugin import __version__, event_files, export, metadata, reading
+from tb_metrics_plugin import __version__, event_files, export, fairness, metadata, reading
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The last path parts of the runs Keras' TensorBoard callback and MetricsCallback write.
@@ -30,6 +35,15 @@ TRAINING_SPLIT, VALIDATION_SPLIT = "train", "validation"
 CHECKABLE_METRICS = {
     metadata.KIND_THRESHOLD_CURVES: ("roc_auc", "average_precision", "pr_auc", "best_f1"),
     metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa"),
+}
+# Rates at one threshold (`fairness.GAP_RATES`): threshold-curve tags, per class, need --threshold.
+RATE_METRICS = fairness.GAP_RATES
+# The denominator that leaves each rate undefined when 0: such a slice is left out of a gap.
+RATE_DENOMINATORS = {
+    "tpr": lambda tp, fp, tn, fn: tp + fn, "fnr": lambda tp, fp, tn, fn: tp + fn,
+    "fpr": lambda tp, fp, tn, fn: fp + tn, "precision": lambda tp, fp, tn, fn: tp + fp,
+    "selection_rate": lambda tp, fp, tn, fn: tp + fp + tn + fn,
+    "accuracy": lambda tp, fp, tn, fn: tp + fp + tn + fn,
 }
 
 
@@ -63,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--logdir", required=True, help="the folder given to `tensorboard --logdir`")
         command.add_argument("--run", action="append",
                              help=f"run name as TensorBoard shows it (repeatable; default: {runs_by_default})")
-        command.add_argument("--tag", action="append", help="tag name (repeatable; default: every tag)")
+        command.add_argument("--tag", action="append",
+                             help="tag name (repeatable; default: every tag); a tag also selects its slices' tags")
 
     exporting = commands.add_parser(
         "export", help="print per-step, per-class metric records",
@@ -90,10 +105,22 @@ def _parser() -> argparse.ArgumentParser:
         "output names the runs checked and those left out.",
     )
     common(checking, runs_by_default=f"every run but a '{TRAINING_SPLIT}' run beside a '{VALIDATION_SPLIT}' run")
-    all_metrics = sorted({m for names in CHECKABLE_METRICS.values() for m in names})
-    checking.add_argument("--metric", required=True, choices=all_metrics)
+    all_metrics = sorted({m for names in CHECKABLE_METRICS.values() for m in names} | set(RATE_METRICS))
+    checking.add_argument("--metric", required=True, choices=all_metrics,
+                          help=f"a summary metric, or a rate at --threshold ({', '.join(RATE_METRICS)}; per class "
+                          "of threshold-curve tags; accuracy with --threshold is the curves' accuracy there)")
     checking.add_argument("--min", type=float, help="fail when the metric is below this")
     checking.add_argument("--max", type=float, help="fail when the metric is above this")
+    checking.add_argument("--threshold", type=_threshold,
+                          help="the decision threshold of the rate metrics (needed for them)")
+    checking.add_argument("--slice", dest="slice_name", metavar="KEY=VALUE",
+                          help="check this slice's tags (e.g. sex=female) instead of the overall tags")
+    checking.add_argument("--slice-key", metavar="KEY",
+                          help="gap gate: fail when the largest gap of --metric between the slices of KEY "
+                          "(max - min over slices where it is defined) exceeds --max-gap; names the two slices")
+    checking.add_argument("--max-gap", type=float, help="the largest gap allowed (with --slice-key)")
+    checking.add_argument("--reference-slice", metavar="VALUE",
+                          help="with --slice-key: measure each slice's gap to this one (e.g. female) instead")
     checking.add_argument("--step", type=_step, default="last", help="a logged step, or 'last' (default)")
     checking.add_argument("--class", dest="classes", action="append",
                           help="only this class name (repeatable; default: every class and average); "
@@ -146,7 +173,8 @@ def training_runs_with_validation(runs) -> list[str]:
 
 
 def select_series(
-    args: argparse.Namespace, step_choice: int | str | None, kind: str | None = None, skip_training_runs: bool = False
+    args: argparse.Namespace, step_choice: int | str | None, kind: str | None = None, skip_training_runs: bool = False,
+    keep_slice=lambda info: True,
 ) -> tuple[list[reading.TagSeries], list[str]]:
     """The run/tag series the arguments select, each with the chosen step (None: all steps), and the
     runs left out: with `skip_training_runs` and no --run, the training split of each
@@ -154,7 +182,8 @@ def select_series(
 
     `kind` keeps only tags of that summary kind (tags whose metadata cannot be decoded stay, so
     that their error is reported), and only those are read: a step missing from a tag of
-    another kind is no error.
+    another kind is no error. `keep_slice(SliceInfo or None)` says which tags to keep by the slice
+    they hold (None: an overall tag); a --tag selects a tag and the slices whose parent it is.
 
     Raises:
       UsageError: no data in the logdir, or a --run / --tag that matches nothing.
@@ -178,9 +207,13 @@ def select_series(
         if (args.run and run not in args.run) or run in left_out:
             continue
         for tag in sorted(listing[run]):
-            if args.tag and tag not in args.tag:
+            plugin_data = _plugin_data_of(listing[run][tag])
+            info = plugin_data.slice if plugin_data is not None else None
+            if args.tag and tag not in args.tag and (info is None or info.parent not in args.tag):
                 continue
-            if kind is not None and _kind_of(listing[run][tag]) not in (kind, None):
+            if kind is not None and plugin_data is not None and plugin_data.kind != kind:
+                continue
+            if not keep_slice(info):
                 continue
             step = listing[run][tag].max_step if step_choice == "last" else step_choice
             selected.append(reading.read_series(provider, None, "", run, tag, step))
@@ -190,10 +223,24 @@ def select_series(
     return selected, left_out
 
 
-def _kind_of(time_series) -> str | None:
-    """The summary kind a listed tag's metadata names, None when it cannot be decoded."""
+def slice_names(args: argparse.Namespace) -> list[str]:
+    """The "key=value" names of every slice of the selected runs and tags, sorted."""
+    listing = reading.list_series(load(args.logdir), None, "")
+    names = set()
+    for run, tags in listing.items():
+        for time_series in tags.values():
+            plugin_data = _plugin_data_of(time_series)
+            if args.run and run not in args.run or plugin_data is None or plugin_data.slice is None:
+                continue
+            if not args.tag or plugin_data.slice.parent in args.tag:
+                names.add(plugin_data.slice.name)
+    return sorted(names)
+
+
+def _plugin_data_of(time_series) -> metadata.PluginData | None:
+    """The decoded metadata of a listed tag, None when it cannot be decoded."""
     try:
-        return metadata.parse_plugin_metadata(time_series.plugin_content).kind
+        return metadata.parse_plugin_metadata(time_series.plugin_content)
     except metadata.UnsupportedFormatError:
         return None
 
@@ -225,20 +272,24 @@ def _selected(record: dict[str, Any], class_names, classes: list[str] | None, av
 
 
 def _check(args: argparse.Namespace, stdout: TextIO) -> int:
+    if args.slice_key is not None or args.max_gap is not None:
+        return _check_gap(args, stdout)
+    if args.reference_slice is not None:
+        raise UsageError("--reference-slice goes with the gap gate: add --slice-key KEY --max-gap X.")
     if args.min is None and args.max is None:
         raise UsageError("give --min and/or --max: the bounds the metric must stay within.")
-    kind = next(kind for kind, names in CHECKABLE_METRICS.items() if args.metric in names)
+    kind = _metric_kind(args)
+    keep_slice = (lambda info: info is None) if args.slice_name is None else _named_slice(args)
     checked, failures, runs_checked = 0, [], set()
-    selected, left_out = select_series(args, args.step, kind, skip_training_runs=True)
+    selected, left_out = select_series(args, args.step, kind, skip_training_runs=True, keep_slice=keep_slice)
     for series in selected:
-        for record in export.records(series):
+        for record in _metric_rows(series, args.metric, _rate_threshold(args)):
             if not _selected(record, series.class_names, args.classes, args.averages):
                 continue
             checked += 1
             runs_checked.add(series.run)
             value = record[args.metric]
-            where = f"run={record['run']!r} tag={record['tag']!r} step={record['step']} class={record['class']!r}"
-            where += " (average)" if record.get("average") else ""
+            where = _where(record)
             if value is None:
                 failures.append(f"{where}: {args.metric} is undefined (no positives or no negatives)")
             elif args.min is not None and value < args.min:
@@ -259,8 +310,111 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
                           f"<= {args.max:g}" if args.max is not None else "") if text
     )
     print(f"{checked - len(failures)} of {checked} {args.metric} values {bounds}", file=stdout)
+    _print_runs(runs_checked, left_out, stdout)
+    return EXIT_CHECK_FAILED if failures else EXIT_OK
+
+
+def _check_gap(args: argparse.Namespace, stdout: TextIO) -> int:
+    """The gap gate: per run, parent tag, step and class, the largest gap of the metric between the
+    slices of --slice-key where it is defined (or the gap to --reference-slice) against --max-gap."""
+    if args.slice_key is None or args.max_gap is None:
+        raise UsageError("the gap gate needs both --slice-key KEY and --max-gap X.")
+    if args.min is not None or args.max is not None or args.slice_name is not None:
+        raise UsageError("--slice-key/--max-gap gate a gap; leave out --min, --max and --slice (check those alone).")
+    if not (math.isfinite(args.max_gap) and args.max_gap >= 0):
+        raise UsageError(f"--max-gap {args.max_gap!r} must be a non-negative number.")
+    kind = _metric_kind(args)
+    keep_slice = lambda info: info is not None and info.key == args.slice_key  # noqa: E731
+    try:
+        selected, left_out = select_series(args, args.step, kind, skip_training_runs=True, keep_slice=keep_slice)
+    except UsageError:
+        raise UsageError(f"--slice-key {args.slice_key!r} names no slices of the selected {kind} tags; slices: "
+                         f"{slice_names(args)}.") from None
+    groups: dict[tuple, dict[str, float | None]] = {}
+    runs_checked = set()
+    for series in selected:
+        runs_checked.add(series.run)
+        info = series.plugin_data.slice
+        for record in _metric_rows(series, args.metric, _rate_threshold(args)):
+            if _selected(record, series.class_names, args.classes, args.averages):
+                group = (record["run"], info.parent, record["step"], record["class"], record.get("average"))
+                groups.setdefault(group, {})[info.value] = record[args.metric]
+    failures, checked = [], 0
+    for (run, parent, step, class_name, average), by_value in sorted(
+            groups.items(), key=lambda item: (*item[0][:3], str(item[0][3]), str(item[0][4]))):
+        if args.reference_slice is not None and args.reference_slice not in by_value:
+            raise UsageError(f"--reference-slice {args.reference_slice!r} is not a value of --slice-key "
+                             f"{args.slice_key!r}; values: {reading.sort_slice_values(by_value)}.")
+        checked += 1
+        where = f"run={run!r} tag={parent!r} step={step} class={class_name!r}" + (" (average)" if average else "")
+        defined = {value: metric for value, metric in by_value.items() if metric is not None}
+        with_nan = {value: math.nan if metric is None else metric for value, metric in by_value.items()}
+        gap = fairness.largest_gap(with_nan, args.reference_slice)
+        if gap is None:
+            failures.append(f"{where}: {args.metric} is defined on fewer than two slices of {args.slice_key!r} "
+                            f"({sorted(defined)}), so no gap can be checked")
+            continue
+        first, second, size = gap
+        if size > args.max_gap:
+            failures.append(
+                f"{where}: {args.metric} gap {size:.6g} between {args.slice_key}={first} ({defined[first]:.6g}) and "
+                f"{args.slice_key}={second} ({defined[second]:.6g}) > --max-gap {args.max_gap:g}")
+    for failure in failures:
+        print(f"FAIL {failure}", file=stdout)
+    against = f"to {args.slice_key}={args.reference_slice}" if args.reference_slice else "between slices"
+    print(f"{checked - len(failures)} of {checked} {args.metric} gaps {against} of {args.slice_key!r} "
+          f"<= {args.max_gap:g}", file=stdout)
+    _print_runs(runs_checked, left_out, stdout)
+    return EXIT_CHECK_FAILED if failures else EXIT_OK
+
+
+def _metric_kind(args: argparse.Namespace) -> str:
+    """The summary kind --metric is read from: a rate at --threshold comes from threshold curves."""
+    if args.metric in RATE_METRICS and (args.threshold is not None or args.metric != "accuracy"):
+        if args.threshold is None:
+            raise UsageError(f"--metric {args.metric} is a rate at a decision threshold; give --threshold (e.g. 0.5).")
+        return metadata.KIND_THRESHOLD_CURVES
+    if args.threshold is not None:
+        raise UsageError(f"--threshold applies to the rate metrics {list(RATE_METRICS)}; --metric {args.metric} "
+                         "is a summary of every threshold.")
+    return next(kind for kind, names in CHECKABLE_METRICS.items() if args.metric in names)
+
+
+def _rate_threshold(args: argparse.Namespace) -> float | None:
+    return args.threshold if args.metric in RATE_METRICS and args.threshold is not None else None
+
+
+def _named_slice(args: argparse.Namespace):
+    if args.slice_name not in slice_names(args):
+        raise UsageError(f"--slice {args.slice_name!r} is not a slice of the selected tags; slices: "
+                         f"{slice_names(args)} (KEY=VALUE).")
+    return lambda info: info is not None and info.name == args.slice_name
+
+
+def _metric_rows(series: reading.TagSeries, metric: str, threshold: float | None) -> list[dict[str, Any]]:
+    """The records `check` reads `metric` from: `export.records`, or with `threshold` per step and
+    class the rate (`fairness.slice_rates`) at it, None where its denominator is 0."""
+    if threshold is None:
+        return export.records(series)
+    rows = []
+    for index, step in enumerate(series.steps.tolist()):
+        counts = fairness.counts_at_threshold(series.counts[index], threshold)
+        rates, denominators = fairness.slice_rates(*counts)[metric], RATE_DENOMINATORS[metric](*counts)
+        for class_name, rate, denominator in zip(series.class_names, rates, denominators, strict=True):
+            rows.append({**export.record_origin(series, step), "class": class_name, "average": None,
+                         metric: float(rate) if denominator > 0 else None})
+    return rows
+
+
+def _where(record: dict[str, Any]) -> str:
+    where = f"run={record['run']!r} tag={record['tag']!r}"
+    where += f" slice={record['slice']!r}" if record.get("slice") else ""
+    where += f" step={record['step']} class={record['class']!r}"
+    return where + (" (average)" if record.get("average") else "")
+
+
+def _print_runs(runs_checked, left_out, stdout: TextIO) -> None:
     print(f"runs checked: {', '.join(map(repr, sorted(runs_checked)))}", file=stdout)
     if left_out:
         print(f"training runs left out (their validation run is checked; name them with --run to check them): "
               f"{', '.join(map(repr, left_out))}", file=stdout)
-    return EXIT_CHECK_FAILED if failures else EXIT_OK

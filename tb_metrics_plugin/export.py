@@ -61,12 +61,13 @@ def records(
     for, see `_at_threshold`), precision, recall, f1 and tp, fp, tn, fn at it; micro rows hold
     the summed counts, macro / weighted rows average the rates and leave the counts empty.
     Confusion matrices: run, tag, step, class, accuracy, mean_iou, kappa, per_class_iou
-    ({class name: IoU}).
+    ({class name: IoU}). Every record also has `slice`, after `tag`: None for an overall tag,
+    "key=value" for a slice's tag (see `slices`).
     """
     result = []
     names = list(series.class_names)
     for index, step in enumerate(series.steps.tolist()):
-        where = {"run": series.run, "tag": series.tag, "step": step}
+        where = record_origin(series, step)
         numbers = _step_summary(series, index, cache)
         if series.kind == metadata.KIND_CONFUSION_MATRIX:
             result.append({
@@ -98,12 +99,12 @@ def count_records(series: TagSeries) -> list[dict[str, Any]]:
     tp, fp, tn, fn (`core.confusion_at_thresholds`: predicted positive when score > t_j); C · T
     records per step (96,000 for 100 classes and the default grid); an exact class's thresholds are
     its distinct scores. Confusion matrices: per step
-    and cell: run, tag, step, true_class, predicted_class, count.
+    and cell: run, tag, step, true_class, predicted_class, count. Each record also has `slice`.
     """
     result = []
     names = list(series.class_names)
     for index, step in enumerate(series.steps.tolist()):
-        where = {"run": series.run, "tag": series.tag, "step": step}
+        where = record_origin(series, step)
         if series.kind == metadata.KIND_CONFUSION_MATRIX:
             matrix = series.matrices[index].tolist()
             result.extend(
@@ -124,6 +125,12 @@ def count_records(series: TagSeries) -> list[dict[str, Any]]:
                 for j, threshold in enumerate(thresholds)
             )
     return result
+
+
+def record_origin(series: TagSeries, step: int) -> dict[str, Any]:
+    """The columns that say where a record comes from; `slice` is None overall, else "key=value"."""
+    info = series.plugin_data.slice
+    return {"run": series.run, "tag": series.tag, "slice": None if info is None else info.name, "step": step}
 
 
 def to_json(records_: list[dict[str, Any]]) -> str:

@@ -240,6 +240,7 @@ def _header(series: reading.TagSeries) -> dict[str, Any]:
         "ignore_class": series.plugin_data.ignore_class,
         "decision": series.plugin_data.decision,
         "version": series.plugin_data.version,
+        "slice": None if series.plugin_data.slice is None else series.plugin_data.slice.to_json(),
         "steps": series.steps.tolist(),
         "wall_times": series.wall_times.tolist(),
         "damaged_steps": list(series.damaged_steps),

@@ -9,6 +9,7 @@ on the command line.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Container
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 from tensorboard.data import provider
 
-from tb_metrics_plugin import layout, metadata
+from tb_metrics_plugin import layout, metadata, slices
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +203,9 @@ def tag_listing(
                     "ignore_class": plugin_data.ignore_class,
                     "decision": plugin_data.decision,
                 }
+                if plugin_data.slice is not None:
+                    entry["slice"] = plugin_data.slice.to_json()
+                    entry["min_slice_samples"] = slices.MIN_SLICE_SAMPLES
                 warnings = []
                 if damaged:
                     entry["damaged_steps"] = sorted(damaged)
@@ -212,7 +216,38 @@ def tag_listing(
                 if warnings:
                     entry["warning"] = " ".join(warnings)
             result.setdefault(run, {})[tag] = entry
+    for entries in result.values():
+        _list_slices(entries)
     return result
+
+
+def _list_slices(entries: dict[str, dict[str, Any]]) -> None:
+    """Adds to each parent tag of one run `slices` ({key: values}) and `min_slice_samples`; values
+    sort numerically when all of a key's are integers, else as strings."""
+    found: dict[str, dict[str, set[str]]] = {}
+    for entry in entries.values():
+        if "slice" in entry:
+            info = entry["slice"]
+            found.setdefault(info["parent"], {}).setdefault(info["key"], set()).add(info["value"])
+    for parent, keys in found.items():
+        if parent in entries and "error" not in entries[parent]:
+            entries[parent]["slices"] = {key: sort_slice_values(values) for key, values in sorted(keys.items())}
+            entries[parent]["min_slice_samples"] = slices.MIN_SLICE_SAMPLES
+
+
+def sort_slice_values(values) -> list[str]:
+    """Slice values in display order: numerically when all are integers' text, else as strings.
+
+    >>> sort_slice_values(["10", "2", "-1"]), sort_slice_values(["b", "10", "a"])
+    (['-1', '2', '10'], ['10', 'a', 'b'])
+    """
+    values = list(values)
+    if all(_INTEGER_TEXT.fullmatch(value) for value in values):
+        return sorted(values, key=int)
+    return sorted(values)
+
+
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
 
 
 def _steps(
