@@ -38,6 +38,12 @@ test("the hash round-trips every persisted key and leaves defaults and theme out
     normalization: "pred",
     sortBy: "error",
     showDet: true,
+    sliceKey: "sex",
+    sliceReference: "female",
+    sliceGapRate: "selection_rate",
+    sliceMode: "per_slice",
+    sliceObjective: "youden",
+    sliceTolerance: 0.02,
     theme: "dark",
   };
   const hash = encodeState(state);
