@@ -24,6 +24,12 @@ const MATRIX = "confusion_matrix";
  * some, and whether it shows every logged step (its exports then name no single step).
  */
 export const VIEW_SPECS = [
+  // With a slice key chosen, first: the slices of one run compared (a table view has no PNG).
+  { id: "slices", create: createSliceTableView, kinds: [CURVES], optional: "sliceKey", wideFor: [CURVES], slices: true, noPng: true },
+  { id: "slice-roc", create: createSliceRocView, kinds: [CURVES], optional: "sliceKey", slices: true },
+  { id: "slice-pr", create: createSlicePrView, kinds: [CURVES], optional: "sliceKey", slices: true },
+  { id: "slice-threshold", create: createSliceThresholdView, kinds: [CURVES], optional: "sliceKey", slices: true },
+  { id: "slice-epochs", create: createSliceEpochsView, kinds: [CURVES], optional: "sliceKey", slices: true, allSteps: true },
   { id: "roc", create: createRocView, kinds: [CURVES] },
   { id: "pr", create: createPrView, kinds: [CURVES] },
   { id: "threshold", create: createThresholdView, kinds: [CURVES] },
@@ -33,12 +39,6 @@ export const VIEW_SPECS = [
   { id: "confusion", create: createConfusionView, kinds: [CURVES, MATRIX], wideFor: [MATRIX] },
   { id: "iou", create: createIouView, kinds: [CURVES, MATRIX] },
   { id: "epochs", create: createEpochsView, kinds: [CURVES, MATRIX], allSteps: true },
-  // With a slice key chosen: the slices of one run compared (a table view has no PNG).
-  { id: "slices", create: createSliceTableView, kinds: [CURVES], optional: "sliceKey", wideFor: [CURVES], slices: true, noPng: true },
-  { id: "slice-roc", create: createSliceRocView, kinds: [CURVES], optional: "sliceKey", slices: true },
-  { id: "slice-pr", create: createSlicePrView, kinds: [CURVES], optional: "sliceKey", slices: true },
-  { id: "slice-threshold", create: createSliceThresholdView, kinds: [CURVES], optional: "sliceKey", slices: true },
-  { id: "slice-epochs", create: createSliceEpochsView, kinds: [CURVES], optional: "sliceKey", slices: true, allSteps: true },
 ];
 
 /** The view specs to show for a tag kind and state (DET only when asked for). */
