@@ -34,7 +34,7 @@ def write_sliced_run(run_dir, steps: int = SLICED_STEPS) -> None:
     with SummaryWriter(str(run_dir)) as writer:
         for step in range(steps):
             labels, scores, slices = sliced_data(step)
-            writer.add_summary(
-                summary.threshold_curves_pb("threshold_curves", labels, scores, class_names=["negative", "positive"], slices=slices),
-                step,
+            curves = summary.threshold_curves_pb(
+                "threshold_curves", labels, scores, class_names=["negative", "positive"], slices=slices
             )
+            writer.add_summary(curves, step)
