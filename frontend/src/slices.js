@@ -100,18 +100,36 @@ export function slicePoint(curves, threshold, reference) {
 }
 
 /**
+ * The most thresholds the optimiser searches. Its constrained modes try every attained rate as the
+ * low end of the band (up to slices × thresholds bands), each a pass over slices × thresholds: with
+ * 10 exact slices of 2,000 scores the whole union would take minutes, 256 takes tens of milliseconds.
+ */
+export const OPTIMISER_THRESHOLDS = 256;
+
+/** `union` (sorted) thinned to at most `size` evenly spaced thresholds, first and last kept. */
+export function thinnedAxis(union, size = OPTIMISER_THRESHOLDS) {
+  if (union.length <= size) return union;
+  return Float64Array.from({ length: size }, (_, i) => union[Math.round((i * (union.length - 1)) / (size - 1))]);
+}
+
+/**
  * The per-slice threshold optimiser on the slices' curves (one class each): their histograms put on
- * one axis (core.alignClasses keeps exact slices exact), then fairness.sliceThresholds.
+ * one axis — the union of their thresholds, thinned to OPTIMISER_THRESHOLDS (core.alignClasses keeps
+ * exact slices exact at each of them) — then fairness.sliceThresholds. `searched` says how many
+ * thresholds of how many it tried.
  */
 export function optimiseSlices(curves, mode, objective, tolerance, beta) {
   if (curves.some((curve) => curve.average)) throw new Error("the per-slice optimiser works on one class: pick a class");
+  const union = core.unionOfFinite(curves.map((curve) => curve.thresholds));
   const aligned = core.alignClasses(
     curves.map((curve) => curve.thresholds),
     curves.map((curve) => curve.positiveHistogram),
     curves.map((curve) => curve.negativeHistogram),
     curves.map((curve) => curve.exact),
+    thinnedAxis(union),
   );
-  return fairness.sliceThresholds(aligned.positive, aligned.negative, aligned.axis, mode, objective, tolerance, beta);
+  const result = fairness.sliceThresholds(aligned.positive, aligned.negative, aligned.axis, mode, objective, tolerance, beta);
+  return { ...result, searched: aligned.axis.length, union: union.length };
 }
 
 /**

@@ -122,3 +122,18 @@ test("the optimiser on slices with their own exact thresholds equals brute force
   assert.ok(Math.abs(result.value - best) < 1e-12, `${result.value} != ${best}`);
   assert.equal(result.indices[2], -1);
 });
+
+test("the optimiser searches at most OPTIMISER_THRESHOLDS thresholds, ends kept, and says so", async () => {
+  const { OPTIMISER_THRESHOLDS, thinnedAxis } = await import("../src/slices.js");
+  const union = Float64Array.from({ length: 1000 }, (_, i) => i / 1000);
+  const axis = thinnedAxis(union);
+  assert.equal(axis.length, OPTIMISER_THRESHOLDS);
+  assert.equal(axis[0], 0);
+  assert.equal(axis[axis.length - 1], 0.999);
+  assert.equal(thinnedAxis(union.subarray(0, 10)).length, 10);
+  const builder = createSliceModelBuilder();
+  const state = { sliceKey: "site", sliceReference: "a", step: 0, classKey: "0", threshold: 0.5 };
+  const { curves } = builder.build({ state, run: "r", tagInfo: TAG_INFO, sliceCounts: SLICES });
+  const result = optimiseSlices(curves, "single", "fbeta", 0.1, 1);
+  assert.equal(result.searched, result.union);
+});

@@ -22,12 +22,21 @@ const MODE_LABELS = {
 };
 const OBJECTIVE_LABELS = { fbeta: "F-β", accuracy: "accuracy", youden: "Youden's J (TPR − FPR)" };
 
+/** Widths of the tables' label column and of each slice's column (px). */
+const LABEL_COLUMN_PX = 190;
+const SLICE_COLUMN_PX = 150;
+
 function interval(low, high) {
   return Number.isNaN(low) || Number.isNaN(high) ? "" : `[${low.toFixed(3)}, ${high.toFixed(3)}]`;
 }
 
 function formatGap(value) {
   return Number.isNaN(value) ? "–" : value.toFixed(4);
+}
+
+/** Writes a text node only when its text changes (an unchanged write still costs a layout). */
+function setText(node, text) {
+  if (node.data !== text) node.data = text;
 }
 
 /** The readout's Wilson interval of `metric` at one slice's counts, or ["", NaN, NaN]. */
@@ -99,7 +108,7 @@ export function createSliceTableView(container) {
 
   function header(slices, first) {
     return el("tr", {}, [
-      el("th", {}, first),
+      el("th", { style: { width: `${LABEL_COLUMN_PX}px` } }, first),
       ...slices.curves.map((curve, s) => el("th", { dataset: { slice: curve.sliceValue } }, [
         el("span", { className: "tbm-swatch", style: { background: curve.color, display: "inline-block", marginRight: "4px" } }),
         curve.run,
@@ -117,19 +126,21 @@ export function createSliceTableView(container) {
       el("td", {}, metric.name === "fbeta" ? `F-β (β = ${beta})` : metric.label),
       ...slices.curves.map((curve) => {
         const text = doc.createTextNode("");
-        const ci = el("div", { className: "tbm-ci" });
-        const cell = el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, ci]);
+        const ci = doc.createTextNode("");
+        const cell = el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, el("div", { className: "tbm-ci" }, [ci])]);
         metricCells.push({ metric, cell, text, ci });
         return cell;
       }),
     ]));
     metricsTable.replaceChildren(el("thead", {}, header(slices, "metric")), el("tbody", {}, [sampleRow, ...metricRows]));
+    // Fixed column widths: a threshold drag rewrites ~200 cells, which must not re-measure the table.
+    for (const table of [metricsTable, gapsTable]) table.style.width = `${LABEL_COLUMN_PX + SLICE_COLUMN_PX * slices.curves.length}px`;
     const gapRows = fairness.GAP_RATES.map((rate) => el("tr", {}, [
       el("td", {}, GAP_LABELS[rate]),
       ...slices.curves.map((curve, s) => {
         const difference = doc.createTextNode("");
-        const ratio = el("div", { className: "tbm-ci" });
-        const cell = el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [difference, ratio]);
+        const ratio = doc.createTextNode("");
+        const cell = el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [difference, el("div", { className: "tbm-ci" }, [ratio])]);
         gapCells.push({ rate, s, cell, difference, ratio });
         return cell;
       }),
@@ -145,17 +156,17 @@ export function createSliceTableView(container) {
         const { cell, text, ci } = metricCells[k++];
         const value = point.metrics[metric.name];
         cell.dataset.value = String(value);
-        text.data = metric.name === "threshold" ? formatThresholdValue(point.resolvedThreshold) : formatMetric(metric.name, value);
+        setText(text, metric.name === "threshold" ? formatThresholdValue(point.resolvedThreshold) : formatMetric(metric.name, value));
         const [low, high] = point.hasIntervals ? wilsonOf(metric, point.counts) : [NaN, NaN];
-        ci.textContent = interval(low, high);
+        setText(ci, interval(low, high));
       });
     }
     const { gaps } = slices.point;
     for (const { rate, s, cell, difference, ratio } of gapCells) {
       const gap = gaps[rate];
       cell.dataset.value = String(gap.difference[s]);
-      difference.data = `${formatGap(gap.difference[s])} ${interval(gap.difference_low[s], gap.difference_high[s])}`;
-      ratio.textContent = `× ${formatGap(gap.ratio[s])} ${interval(gap.ratio_low[s], gap.ratio_high[s])}`;
+      setText(difference, `${formatGap(gap.difference[s])} ${interval(gap.difference_low[s], gap.difference_high[s])}`);
+      setText(ratio, `× ${formatGap(gap.ratio[s])} ${interval(gap.ratio_low[s], gap.ratio_high[s])}`);
     }
     rows = slices.curves.map((curve, s) => [
       curve.sliceValue, slices.samples[s], slices.small[s], s === slices.referenceIndex, points[s].resolvedThreshold,
@@ -192,7 +203,8 @@ export function createSliceTableView(container) {
     }
     const cost = result.cost;
     optimiserSummary.textContent = `Overall ${objective}: ${formatGap(result.value)} (one threshold for all: ${formatGap(result.single.value)} at ${formatThresholdValue(result.single.threshold)}; `
-      + `cost of this mode ${formatGap(cost)}${cost < 0 ? ", a gain" : ""}).`;
+      + `cost of this mode ${formatGap(cost)}${cost < 0 ? ", a gain" : ""}).`
+      + (result.searched < result.union ? ` Searched ${result.searched} of the slices’ ${result.union} thresholds.` : "");
     const constrained = fairness.CONSTRAINED_RATES[state.sliceMode];
     optimiserTable.replaceChildren(
       el("thead", {}, el("tr", {}, [el("th", {}, "slice"), el("th", {}, "threshold"), ...(constrained ? [el("th", {}, GAP_LABELS[constrained])] : [])])),
@@ -240,8 +252,8 @@ export function createSliceTableView(container) {
       if (inputs.some((input, i) => input !== optimiserInputs[i])) {
         optimiserInputs = inputs;
         runOptimiser(slices, state);
+        renderOptimiser(slices, state);
       }
-      renderOptimiser(slices, state);
     },
     exportCsv() {
       const header = ["slice", "samples", "small", "reference", "resolved_threshold",
