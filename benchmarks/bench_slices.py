@@ -1,120 +1,103 @@
-"""Times the slice views in Chromium with 10 slices: threshold input to every view repainted, and the
-per-slice optimiser (a mode change) — the same method and target as bench_frontend.py.
+"""Slicing cost: one key of S values against the overall count alone, and against one masked pass per slice.
 
-    python benchmarks/bench_slices.py [--repeats 30] [--output benchmarks/results/slices.json]
+    python benchmarks/bench_slices.py [--repeats 7] [--output benchmarks/results/slices.json]
 
-One binary run of 20,000 items over 5 epochs, logged with 10 slices of one key (2,000 items each;
-scores noisier on some slices) by `summary.threshold_curves_pb(..., slices=...)`, served by a real
-TensorBoard (Rust loader); the tab shows the run with the slice key chosen, so the slice table, the
-three overlaid curve views, the gaps over epochs and the run's own views all redraw. Cases:
-
-* threshold input: what a drag costs (slice curves are built once per epoch; a drag re-reads counts
-  and recomputes intervals and the gaps over epochs);
-* optimiser mode change: the constrained per-slice search (equal opportunity / demographic parity /
-  equal accuracy, tolerance 0.05) over the slices' aligned thresholds.
+For a binary model (200,000 and 2,000,000 samples) and a 10-class model (50,000 samples), one
+`threshold_curves_pb` + `confusion_matrix_pb` epoch is written without slices, with one key of S =
+1, 10 and 100 values (`slices=`: the items are ordered once by slice code and each slice counts its
+own contiguous run), and the naive way: for each value a boolean mask over all samples and a
+writer call on the subset (S passes over the data). The three are interleaved in each round and
+the table gives the fastest of `--repeats` rounds; "extra" is the sliced (or masked) time minus
+the overall time, in units of the overall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import shutil
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+from tb_metrics_plugin import summary
 
-from bench_frontend import (  # noqa: E402
-    CHROMIUM_ARGS,
-    TARGET_MS,
-    _Server,
-    start_tensorboard,
-    summarise,
-    threshold_values,
-    time_control,
-)
-
-from tb_metrics_plugin import SummaryWriter, summary  # noqa: E402
-from tests.browser.plugin_page import PluginPage  # noqa: E402
-
-DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "slices.json"
-RUN, NUM_SLICES, ITEMS_PER_SLICE, EPOCHS = "sliced10/validation", 10, 2000, 5
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "slices.json"
+# name: (classes, samples, slice counts). The 2,000,000-sample case shows the cost that grows with the
+# data: S masks cost S passes, the sort by slice one.
+CASES = {
+    "binary": (1, 200_000, (1, 10, 100)),
+    "10 classes": (10, 50_000, (1, 10, 100)),
+    "binary 2M": (1, 2_000_000, (10, 100)),
+}
 
 
-def write_logs(logdir: Path) -> None:
-    rng = np.random.default_rng(0)
-    groups = np.repeat(np.array([f"g{index}" for index in range(NUM_SLICES)]), ITEMS_PER_SLICE)
-    labels = rng.integers(0, 2, size=groups.size)
-    noise = np.repeat(np.linspace(0.8, 2.5, NUM_SLICES), ITEMS_PER_SLICE)
-    with SummaryWriter(logdir / RUN) as writer:
-        for epoch in range(EPOCHS):
-            logits = (2 * labels - 1) * (1 + 0.4 * epoch) + noise * rng.normal(size=groups.size)
-            scores = 1 / (1 + np.exp(-logits))
-            writer.add_summary(summary.threshold_curves_pb(
-                "threshold_curves", labels, scores, class_names=["negative", "positive"], slices={"group": groups}),
-                step=epoch)
+def data(num_classes: int, num_samples: int, rng: np.random.Generator):
+    if num_classes == 1:
+        return rng.integers(0, 2, num_samples), rng.random(num_samples).astype(np.float32)
+    scores = rng.dirichlet(np.ones(num_classes), num_samples).astype(np.float32)
+    return rng.integers(0, num_classes, num_samples), scores
 
 
-def measure(url: str, repeats: int) -> dict:
-    from playwright.sync_api import sync_playwright
-
-    results: dict[str, dict] = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        plugin = PluginPage(page, _Server(url)).open()
-        values = threshold_values(repeats)
-        reference = summarise(time_control(plugin, None, values))
-        results["reference: input event nobody listens to"] = reference
-        plugin.show(RUN, "threshold_curves", "0")
-        plugin.testid("slice-key").select_option("group")
-        plugin.wait_idle()
-        plugin.testid("slice-metrics").wait_for()
-        results[f"{NUM_SLICES} slices × {EPOCHS} epochs: threshold input"] = summarise(
-            time_control(plugin, "[data-testid=threshold-slider]", values), reference)
-        modes = ["equal_opportunity", "demographic_parity", "equal_accuracy"] * (repeats // 3 + 1)
-        results[f"{NUM_SLICES} slices: optimiser mode change (tolerance 0.05)"] = summarise(
-            time_control(plugin, "[data-testid=slice-mode]", modes[:repeats], "change"), reference)
-        plugin.assert_no_errors()
-        results["browser"] = browser.version
-        browser.close()
-    return results
+def write(labels, scores, slices=None) -> int:
+    curves = summary.threshold_curves_pb("threshold_curves", labels, scores, slices=slices)
+    matrix = summary.confusion_matrix_pb("confusion_matrix", labels, scores, slices=slices)
+    return len(curves.value) + len(matrix.value)
 
 
-def main(argv: list[str] | None = None) -> int:
+def write_masked(labels, scores, codes, num_values: int) -> int:
+    values = write(labels, scores)
+    for value in range(num_values):
+        mask = codes == value
+        values += write(labels[mask], scores[mask])
+    return values
+
+
+def fastest(functions: dict, repeats: int) -> dict[str, float]:
+    """The fastest time of each function over `repeats` rounds, the functions interleaved in each
+    round so that a load change on a shared machine hits all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(values) for name, values in times.items()}
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30, help="timed repetitions per case (default: %(default)s)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON to write (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
-    if args.repeats < 4:
-        parser.error(f"--repeats={args.repeats} is too few for a median; use at least 4")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with tempfile.TemporaryDirectory() as logdir:
-        write_logs(Path(logdir))
-        figures = measure(start_tensorboard(Path(logdir)), args.repeats)
-    chromium_version = figures.pop("browser")
-    report = {
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "chromium": chromium_version},
-        "method": "as bench_frontend.py: work = event handlers + next frame; medians in ms",
-        "target_ms": TARGET_MS,
-        "milliseconds": figures,
-    }
+    rng = np.random.default_rng(0)
+    results = {"machine": {"python": platform.python_version(), "numpy": np.__version__,
+                           "platform": platform.platform()}, "repeats": args.repeats, "cases": {}}
+    print(f"{'case':<11} {'S':>4} {'overall s':>10} {'sliced s':>9} {'extra':>6} {'masked s':>9} {'extra':>6}")
+    for name, (num_classes, num_samples, slice_counts) in CASES.items():
+        labels, scores = data(num_classes, num_samples, rng)
+        write(labels, scores)  # warm up: the default grid's tables are built once per process
+        for num_values in slice_counts:
+            codes = rng.integers(0, num_values, num_samples)
+            codes[:num_values] = np.arange(num_values)  # every value present
+            best = fastest({
+                "overall": lambda: write(labels, scores),  # noqa: B023
+                "sliced": lambda: write(labels, scores, {"group": codes}),  # noqa: B023
+                "masked": lambda: write_masked(labels, scores, codes, num_values),  # noqa: B023
+            }, args.repeats)
+            overall, sliced, masked = best["overall"], best["sliced"], best["masked"]
+            row = {"samples": num_samples, "classes": num_classes, "slices": num_values, "overall_seconds": overall,
+                   "sliced_seconds": sliced, "masked_seconds": masked,
+                   "sliced_extra_in_overall_passes": (sliced - overall) / overall,
+                   "masked_extra_in_overall_passes": (masked - overall) / overall}
+            results["cases"][f"{name}, S={num_values}"] = row
+            print(f"{name:<11} {num_values:>4} {overall:>10.3f} {sliced:>9.3f} "
+                  f"{row['sliced_extra_in_overall_passes']:>6.2f} {masked:>9.3f} "
+                  f"{row['masked_extra_in_overall_passes']:>6.2f}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    print("| case | work median ms | work p90 ms | handlers ms | frame ms |")
-    print("|---|---|---|---|---|")
-    for case, figure in figures.items():
-        if "work_median_ms" in figure:
-            print(f"| {case} | {figure['work_median_ms']} | {figure['work_p90_ms']} | {figure['handlers_median_ms']} "
-                  f"| {figure['frame_median_ms']} |")
+    args.output.write_text(json.dumps(results, indent=1) + "\n")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -9,7 +10,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from tb_metrics_plugin import counting, inputs, storage, summary
+from tb_metrics_plugin import counting, inputs, layout, metadata, storage, summary
+from tb_metrics_plugin import slices as slicing
 from tb_metrics_plugin.metrics import CONFUSION_MATRIX_TAG, THRESHOLD_CURVES_TAG, ConfusionMatrix, ThresholdCurves
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 from tb_metrics_plugin.writer import SummaryWriter
@@ -45,9 +47,17 @@ class MetricsCallback(keras.callbacks.Callback):
       confusion_matrix: with option 2, also write the argmax confusion matrix (ignored for
         multi-label data).
       batch_size: batch size for option 2 when `validation_data` is arrays.
+      slices: {key: one string or integer per validation sample}, in the order `validation_data`
+        yields its samples (a dataset must not shuffle). Each epoch also writes the counts of each
+        slice, tags ``threshold_curves/key=value`` and ``confusion_matrix/key=value`` (see
+        `summary.threshold_curves_pb`). Needs `validation_data`: a compiled metric sees only
+        y_true, y_pred and sample_weight, not which sample it is. With slices the `validation` run
+        is counted from `validation_data` even when metrics of ours are compiled (they still write
+        `train`).
 
     Raises:
-      ValueError: at construction when `log_dir` is a URL no installed file system writes; at
+      ValueError: at construction when `log_dir` is a URL no installed file system writes, or for
+        bad `slices` (see `slices.prepare_slices`) or slices without `validation_data`; at
         `on_train_begin` when there is neither a compiled metric of ours nor
         `validation_data`, or `validation_data` is empty; at epoch end for bad values (NaN scores,
         labels out of range), in which case nothing is written for that epoch.
@@ -66,6 +76,7 @@ class MetricsCallback(keras.callbacks.Callback):
         ignore_class: int | None = None,
         confusion_matrix: bool = True,
         batch_size: int = 32,
+        slices=None,
     ):
         super().__init__()
         summary.check_class_names_list(class_names)
@@ -80,6 +91,7 @@ class MetricsCallback(keras.callbacks.Callback):
         self.ignore_class = ignore_class
         self.write_confusion_matrix = confusion_matrix
         self.batch_size = batch_size
+        self.slice_keys = _check_slices(slices, validation_data)
         self._writers: dict[str, SummaryWriter] = {}
         self._train_snapshot: list | None = None
         self._in_epoch = False
@@ -133,7 +145,8 @@ class MetricsCallback(keras.callbacks.Callback):
                 by_run[VALIDATION_RUN] = compiled
             else:
                 by_run[TRAIN_RUN] = compiled
-        elif self.validation_data is not None:
+        if self.slice_keys or (not compiled and self.validation_data is not None):
+            # validation_data is the only path that slices: it replaces the compiled validation state.
             by_run[VALIDATION_RUN] = self._summaries_from_validation_data()
         # Everything is counted and checked before the first write: a bad epoch writes nothing.
         for run, summaries in by_run.items():
@@ -178,25 +191,42 @@ class MetricsCallback(keras.callbacks.Callback):
         `_BLOCK_ITEMS` items: counting has a fixed cost of a few C·(T+1) histograms per call, which
         batch by batch dominated (29x the counting itself for 1000 classes in batches of 32). When
         every prediction fits one block, the threshold curves are counted from the items themselves,
-        so small classes are stored exactly (`summary.curve_counts`)."""
-        positive = negative = matrix = None
+        so small classes are stored exactly (`summary.curve_counts`). With slices each block is
+        also split by slice once per key (`slices.partition`) and each slice counts its own items."""
+        keys = self.slice_keys
+        infos = [metadata.SliceInfo(THRESHOLD_CURVES_TAG, key.key, value) for key in keys for value in key.values]
+        totals: list | None = None  # per group (overall, then each slice): [positive, negative, matrix]
         block: list[inputs.PreparedBatch] = []
-        block_items = 0
+        block_codes: list[list[np.ndarray]] = [[] for _ in keys]
+        block_items = samples_seen = 0
 
-        def count_block(items: inputs.PreparedBatch):
-            nonlocal positive, negative, matrix
-            block_positive, block_negative = items.threshold_histograms(self.grid)
-            positive = block_positive if positive is None else positive + block_positive
-            negative = block_negative if negative is None else negative + block_negative
-            count_matrix(items)
+        def groups(items: inputs.PreparedBatch, codes: list[np.ndarray]) -> list[inputs.PreparedBatch]:
+            parts = [items]
+            for key, key_codes in zip(keys, codes, strict=True):
+                parts.extend(slicing.partition(items, key_codes, len(key.values)))
+            return parts
 
-        def count_matrix(items: inputs.PreparedBatch):
-            nonlocal matrix
+        def matrix_of(items: inputs.PreparedBatch):
             if self.write_confusion_matrix and items.true_classes is not None:
-                block_matrix = counting.confusion_counts(
-                    items.true_classes, items.predicted_classes(), items.num_classes, items.weights
-                )
-                matrix = block_matrix if matrix is None else matrix + block_matrix
+                return counting.confusion_counts(
+                    items.true_classes, items.predicted_classes(), items.num_classes, items.weights)
+            return None
+
+        def count_block(items: inputs.PreparedBatch, codes: list[np.ndarray]):
+            nonlocal totals
+            counted = [[*part.threshold_histograms(self.grid), matrix_of(part)] for part in groups(items, codes)]
+            totals = counted if totals is None else [
+                [None if a is None else a + b for a, b in zip(total, new, strict=True)]
+                for total, new in zip(totals, counted, strict=True)
+            ]
+
+        def take_block():
+            items = inputs.PreparedBatch.concatenate(block)
+            codes = [np.concatenate(key_codes) for key_codes in block_codes]
+            block.clear()
+            for key_codes in block_codes:
+                key_codes.clear()
+            return items, codes
 
         num_classes = num_columns = None
         for x, y, sample_weight in _batches(self.validation_data, self.batch_size):
@@ -205,39 +235,90 @@ class MetricsCallback(keras.callbacks.Callback):
                 y, predictions, sample_weight=sample_weight, from_logits=self.from_logits,
                 multi_label=self.multi_label, ignore_class=self.ignore_class,
             )
+            for key, key_codes in zip(keys, block_codes, strict=True):
+                sample_codes = key.codes[samples_seen: samples_seen + len(predictions)]
+                if len(sample_codes) != len(predictions):
+                    raise ValueError(_slice_length_message(key, samples_seen + len(predictions), "at least"))
+                key_codes.append(slicing.item_codes(sample_codes, y, predictions, self.ignore_class))
+            samples_seen += len(predictions)
             if num_classes is None:
                 num_classes, num_columns = batch.num_classes, batch.scores.shape[1]
             block.append(batch)
             block_items += batch.scores.size
             if block_items >= _BLOCK_ITEMS:
-                count_block(inputs.PreparedBatch.concatenate(block))
-                block.clear()
+                count_block(*take_block())
                 block_items = 0
+        for key in keys:
+            if len(key.codes) != samples_seen:
+                raise ValueError(_slice_length_message(key, samples_seen, "exactly"))
         if num_classes is None:
             raise ValueError("validation_data produced no items to count (empty, or all ignore_class).")
         names = summary.resolve_class_names(self.class_names, num_classes)
         curve_names = summary.curve_class_names(names, num_columns)
-        last_block = inputs.PreparedBatch.concatenate(block) if block else None
+        last_block, last_codes = take_block() if block else (None, None)
         weighs_something = last_block is not None and last_block.scores.shape[0] and (
             last_block.weights is None or last_block.weights.sum() > 0)
-        if positive is None and weighs_something:
+        if totals is None and weighs_something:
             # Every prediction in one block: count from the items, exact where a class is small.
-            count_matrix(last_block)
+            overall, *parts = groups(last_block, last_codes)
             curves = summary.threshold_curves_pb_from_curve_counts(
-                THRESHOLD_CURVES_TAG, summary.curve_counts(last_block, self.grid, curve_names))
+                THRESHOLD_CURVES_TAG, summary.curve_counts(overall, self.grid, curve_names))
+            for info, part in zip(infos, parts, strict=True):
+                summary.add_slice_curves(curves, info, summary.slice_curve_counts(part, self.grid, curve_names))
+            matrices = [matrix_of(part) for part in (overall, *parts)]
         else:
             if last_block is not None:
-                count_block(last_block)
-            if positive is None or (positive.sum() + negative.sum()) == 0:
+                count_block(last_block, last_codes)
+            if totals is None or (totals[0][0].sum() + totals[0][1].sum()) == 0:
                 raise ValueError("validation_data produced no items to count (empty, or all ignore_class).")
+            (positive, negative, _), *slice_totals = totals
             curves = summary.threshold_curves_pb_from_counts(
                 THRESHOLD_CURVES_TAG, self.grid, positive, negative, curve_names)
+            for info, (slice_positive, slice_negative, _) in zip(infos, slice_totals, strict=True):
+                summary.add_slice_curves(curves, info, layout.ThresholdCurveCounts(
+                    self.grid, slice_positive, slice_negative, tuple(curve_names)))
+            matrices = [matrix for _, _, matrix in totals]
         summaries = [curves]
-        if matrix is not None:
-            summaries.append(summary.confusion_matrix_pb_from_counts(
-                CONFUSION_MATRIX_TAG, matrix, names, ignore_class=self.ignore_class,
-                decision=summary.decision_rule(num_columns)))
+        if matrices[0] is not None:
+            decision = summary.decision_rule(num_columns)
+            matrix_summary = summary.confusion_matrix_pb_from_counts(
+                CONFUSION_MATRIX_TAG, matrices[0], names, ignore_class=self.ignore_class, decision=decision)
+            for info, matrix in zip(infos, matrices[1:], strict=True):
+                summary.add_slice_matrix(
+                    matrix_summary, dataclasses.replace(info, parent=CONFUSION_MATRIX_TAG), matrix, names,
+                    ignore_class=self.ignore_class, decision=decision)
+            summaries.append(matrix_summary)
         return summaries
+
+
+def _check_slices(slices, validation_data) -> list[slicing.SliceKey]:
+    """`slices` checked at construction (`slices.prepare_slices`; the number of samples is checked
+    against `validation_data` as it is read)."""
+    if slices is None:
+        return []
+    if validation_data is None:
+        raise ValueError(
+            "MetricsCallback(slices=...) needs validation_data=(x_val, y_val): compiled metrics see only "
+            "y_true, y_pred and sample_weight, not which sample (and so which slice) each row is. Pass the "
+            "validation data whose samples the slice values describe."
+        )
+    if isinstance(slices, dict):
+        lengths = {np.shape(np.asarray(values, dtype=object))[:1] for values in slices.values()}
+        num_samples = next(iter(lengths))[0] if len(lengths) == 1 and next(iter(lengths)) else -1
+        if num_samples < 0:
+            raise ValueError(
+                f"slices arrays must all be one-dimensional with one value per validation sample; got "
+                f"lengths {sorted(str(length) for length in lengths)}."
+            )
+        return slicing.prepare_slices(slices, num_samples)
+    return slicing.prepare_slices(slices, 0)  # raises: not a dict
+
+
+def _slice_length_message(key: slicing.SliceKey, num_samples: int, how: str) -> str:
+    return (
+        f"slices[{key.key!r}] has {len(key.codes)} values but validation_data yielded {how} {num_samples} "
+        "samples; pass one value per validation sample, in the order validation_data yields them."
+    )
 
 
 def _walk_metrics(metrics):

@@ -357,8 +357,9 @@ def _check_gap(args: argparse.Namespace, stdout: TextIO) -> int:
         first, second, size = gap
         if size > args.max_gap:
             failures.append(
-                f"{where}: {args.metric} gap {size:.6g} between {args.slice_key}={first} ({defined[first]:.6g}) and "
-                f"{args.slice_key}={second} ({defined[second]:.6g}) > --max-gap {args.max_gap:g}")
+                f"{where}: {args.metric} gap {_beside(size, args.max_gap)} between {args.slice_key}={first} "
+                f"({defined[first]:.6g}) and {args.slice_key}={second} ({defined[second]:.6g}) "
+                f"> --max-gap {args.max_gap:g}")
     for failure in failures:
         print(f"FAIL {failure}", file=stdout)
     against = f"to {args.slice_key}={args.reference_slice}" if args.reference_slice else "between slices"
@@ -366,6 +367,17 @@ def _check_gap(args: argparse.Namespace, stdout: TextIO) -> int:
           f"<= {args.max_gap:g}", file=stdout)
     _print_runs(runs_checked, left_out, stdout)
     return EXIT_CHECK_FAILED if failures else EXIT_OK
+
+
+def _beside(value: float, bound: float) -> str:
+    """`value` to 6 significant digits, or all of them where those would print it equal to `bound`
+    (a gap of 1 − 0.95 is 0.050000000000000044, above --max-gap 0.05).
+
+    >>> _beside(1 - 0.95, 0.05), _beside(0.2, 0.05)
+    ('0.050000000000000044', '0.2')
+    """
+    short = f"{value:.6g}"
+    return repr(value) if short == f"{bound:.6g}" else short
 
 
 def _metric_kind(args: argparse.Namespace) -> str:

@@ -1,4 +1,4 @@
-"""A runnable demo: trains four small Keras models and logs their threshold metrics for TensorBoard.
+"""A runnable demo: trains five small Keras models and logs their threshold metrics for TensorBoard.
 
     python -m tb_metrics_plugin.demo --logdir /tmp/tb_demo [--epochs 10] [--serve] [--port 6006]
 
@@ -11,6 +11,10 @@ confusion matrices (`tb_metrics_plugin.MetricsCallback`) to `<logdir>/<task>/{tr
   three sigmoid outputs; counted from `validation_data=` by the callback (a second predict pass).
 * `segmentation`: synthetic 16×16 images of squares, discs and crosses on a background, a border
   labelled with an ignore class, a small conv net with per-pixel softmax; compiled metrics.
+* `sliced`: breast cancer again, sliced by tumour texture (the "mean texture" feature binned into
+  tertiles: low, medium, high). The training labels of the high-texture third are 30 % flipped, as
+  if a less careful annotator had labelled them, so the model's errors differ across the slices;
+  counted from `validation_data=` with `slices={"texture": ...}` (one summary per slice).
 
 Nothing is downloaded, seeds are fixed, and the whole demo takes a few seconds per task on a CPU.
 With `--serve` it then starts TensorBoard on the log directory and blocks until Ctrl-C.
@@ -43,6 +47,9 @@ SEGMENTATION_IGNORE_CLASS = 255
 SEGMENTATION_CLASS_NAMES = ("background", "square", "disc", "cross")
 DIGIT_NAMES = tuple(str(digit) for digit in range(10))
 MULTILABEL_NAMES = ("even", "greater than 4", "prime")
+TEXTURE_GROUPS = ("low", "medium", "high")
+# Share of the high-texture group's training labels flipped in the `sliced` task.
+SLICED_LABEL_NOISE = 0.3
 PRIME_DIGITS = (2, 3, 5, 7)
 
 
@@ -75,6 +82,17 @@ def breast_cancer_data() -> Split:
     """Breast-cancer features (standardised) and 0/1 labels (1 = benign)."""
     features, labels = load_breast_cancer(return_X_y=True)
     return _split(_standardised(features), labels.astype("float32"))
+
+
+def texture_sliced_data() -> tuple[Split, np.ndarray, np.ndarray]:
+    """Breast cancer (as `breast_cancer_data`) with each sample's texture group: (split, training
+    groups, validation groups), the groups being tertiles of "mean texture" over all samples."""
+    dataset = load_breast_cancer()
+    texture = dataset.data[:, list(dataset.feature_names).index("mean texture")]
+    groups = np.array(TEXTURE_GROUPS)[np.digitize(texture, np.quantile(texture, [1 / 3, 2 / 3]))]
+    split = _split(_standardised(dataset.data), dataset.target.astype("float32"))
+    held_out = _split(groups[:, None], groups)
+    return split, held_out.y_train, held_out.y_val
 
 
 def digits_data() -> Split:
@@ -215,11 +233,28 @@ def train_segmentation(task_dir: str, epochs: int) -> None:
     _fit(model, data, task_dir, epochs, callback, batch_size=32)
 
 
+def train_sliced(task_dir: str, epochs: int) -> None:
+    """Breast cancer with noisy labels in one texture group; every epoch logged per texture slice."""
+    data, train_groups, val_groups = texture_sliced_data()
+    rng = np.random.default_rng(SEED)
+    flipped = (train_groups == "high") & (rng.random(len(train_groups)) < SLICED_LABEL_NOISE)
+    noisy = Split(data.x_train, np.where(flipped, 1 - data.y_train, data.y_train), data.x_val, data.y_val)
+    class_names = ["malignant", "benign"]
+    model = dense_model(data.x_train.shape[1], 1, "sigmoid")
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    callback = tbm.MetricsCallback(
+        task_dir, validation_data=(data.x_val, data.y_val), class_names=class_names,
+        slices={"texture": val_groups}, batch_size=256,
+    )
+    _fit(model, noisy, task_dir, epochs, callback, batch_size=32)
+
+
 TASKS: dict[str, Callable[[str, int], None]] = {
     "binary": train_binary,
     "multiclass": train_multiclass,
     "multilabel": train_multilabel,
     "segmentation": train_segmentation,
+    "sliced": train_sliced,
 }
 
 

@@ -151,7 +151,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
     def summary_impl(self, ctx, experiment: str, run: str, tag: str) -> dict[str, Any]:
         """Per-step metrics of one run/tag for "over epochs" charts, from the numeric core.
 
-        {run, tag, kind, class_names, steps, wall_times, damaged_steps, series: {metric: {per_class,
+        {run, tag, kind, class_names, slice, steps, wall_times, damaged_steps, series: {metric: {per_class,
         macro, micro, weighted} or {value}}}; see `export.summary_series`. Undefined values are None.
         """
         summaries = self._caches.summaries(experiment)
@@ -159,7 +159,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
         summarised = {(step, wall) for (run_, tag_, step, wall) in list(summaries) if (run_, tag_) == (run, tag)}
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag, already_summarised=summarised)
         header = _header(series)
-        keys = ("run", "tag", "kind", "class_names", "steps", "wall_times", "damaged_steps")
+        keys = ("run", "tag", "kind", "class_names", "slice", "steps", "wall_times", "damaged_steps")
         answer = {key: header[key] for key in keys}
         answer["series"] = export.summary_series(series, summaries)
         return core.json_safe(answer)

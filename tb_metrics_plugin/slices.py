@@ -44,7 +44,7 @@ class SliceKey:
     Attributes:
       key: the key's name ("sex").
       values: its distinct values as text, sorted numerically when all are integers, else as strings.
-      codes: intp (N,), sample n belongs to ``values[codes[n]]``.
+      codes: uint8 (N,), sample n belongs to ``values[codes[n]]``.
     """
 
     key: str
@@ -112,7 +112,7 @@ def _prepare_key(key: str, values, num_samples: int) -> SliceKey:
         values_, codes = np.unique(array, return_inverse=True)
         texts = tuple(str(v) for v in values_)
     elif array.dtype.kind in "iu":
-        values_, codes = np.unique(array, return_inverse=True)
+        values_, codes = _integer_codes(array)
         texts = tuple(str(int(v)) for v in values_)
     else:
         kind = {"b": "booleans", "f": "floats", "S": "bytes", "c": "complex numbers"}.get(array.dtype.kind, array.dtype)
@@ -125,7 +125,22 @@ def _prepare_key(key: str, values, num_samples: int) -> SliceKey:
             f"{argument} has {len(texts)} distinct values, more than MAX_SLICE_VALUES={MAX_SLICE_VALUES}; "
             "group the values into fewer slices (each value is a summary of its own)."
         )
-    return SliceKey(key, texts, codes.reshape(-1).astype(np.intp))
+    # uint8 codes (at most MAX_SLICE_VALUES values): `partition`'s stable sort is then a radix sort, O(N).
+    return SliceKey(key, texts, codes.reshape(-1).astype(np.uint8))
+
+
+def _integer_codes(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values increasing, each sample's index into them) of an integer array: a table
+    lookup in O(N) when the values span a small range (group ids), else `np.unique`'s sort."""
+    if array.size == 0:
+        return np.unique(array, return_inverse=True)
+    low, high = int(array.min()), int(array.max())
+    if high - low > max(1 << 16, 4 * array.size):
+        return np.unique(array, return_inverse=True)
+    offsets = (array - low).astype(np.intp)
+    present = np.bincount(offsets) > 0
+    table = np.cumsum(present) - 1
+    return np.flatnonzero(present) + low, table[offsets]
 
 
 def _from_objects(array: np.ndarray, argument: str) -> np.ndarray:
@@ -162,7 +177,7 @@ def partition(batch: inputs.PreparedBatch, codes: np.ndarray, num_values: int) -
     """The items of `batch` split by slice code: one stable sort by code, then contiguous runs.
 
     Args:
-      batch: prepared items; codes: intp (M,), each item's slice code in [0, num_values).
+      batch: prepared items; codes: uint8 (M,), each item's slice code in [0, num_values).
 
     Returns:
       `num_values` batches; a slice with no items is an empty batch (zero rows).

@@ -14,6 +14,7 @@ costs one more pass over the items, whatever its number of values.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -31,6 +32,8 @@ from tb_metrics_plugin.thresholds import (
 )
 
 __all__ = [
+    "add_slice_curves",
+    "add_slice_matrix",
     "confusion_matrix",
     "confusion_matrix_pb",
     "confusion_matrix_pb_from_counts",
@@ -138,6 +141,30 @@ def _slice_parts(name: str, slices, batch: inputs.PreparedBatch, labels, predict
         for value, part in zip(key.values, slicing.partition(batch, codes, len(key.values)), strict=True):
             parts.append((metadata.SliceInfo(name, key.key, value), part))
     return parts
+
+
+def add_slice_curves(
+    summary: summary_pb2.Summary, info: metadata.SliceInfo, counts: layout.ThresholdCurveCounts,
+    description: str | None = None,
+) -> None:
+    """Appends to `summary` the threshold-curve value of slice `info`, tag ``parent/key=value``."""
+    check_counts(counts.positive_histograms, counts.negative_histograms)
+    plugin_data = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(counts.class_names), slice=info)
+    _add_value(summary, slicing.slice_tag(info.parent, info.key, info.value),
+               layout.encode_threshold_curves(counts), plugin_data, description)
+
+
+def add_slice_matrix(
+    summary: summary_pb2.Summary, info: metadata.SliceInfo, matrix: np.ndarray, class_names: Sequence[str], *,
+    ignore_class: int | None = None, decision: str = "argmax", description: str | None = None,
+) -> None:
+    """Appends to `summary` the confusion-matrix value of slice `info`, tag ``parent/key=value``."""
+    check_counts(np.reshape(matrix, -1))
+    plugin_data = metadata.PluginData(
+        metadata.KIND_CONFUSION_MATRIX, tuple(class_names), ignore_class=ignore_class, decision=decision, slice=info
+    )
+    _add_value(summary, slicing.slice_tag(info.parent, info.key, info.value),
+               layout.encode_confusion_matrix(matrix), plugin_data, description)
 
 
 def _add_value(summary: summary_pb2.Summary, tag: str, tensor, plugin_data, description) -> None:
@@ -315,11 +342,7 @@ def threshold_curves_pb(
     counts = curve_counts(batch, grid, curve_names, exact=exact)
     summary = threshold_curves_pb_from_curve_counts(name, counts, display_name=display_name, description=description)
     for info, part in parts:
-        part_counts = slice_curve_counts(part, grid, curve_names, exact=exact)
-        check_counts(part_counts.positive_histograms, part_counts.negative_histograms)
-        plugin_data = metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, tuple(curve_names), slice=info)
-        _add_value(summary, slicing.slice_tag(name, info.key, info.value),
-                   layout.encode_threshold_curves(part_counts), plugin_data, description)
+        add_slice_curves(summary, info, slice_curve_counts(part, grid, curve_names, exact=exact), description)
     return summary
 
 
@@ -373,12 +396,8 @@ def confusion_matrix_pb(
         part_matrix = counting.confusion_counts(
             part.true_classes, part.predicted_classes(threshold), part.num_classes, part.weights
         )
-        check_counts(np.reshape(part_matrix, -1))
-        plugin_data = metadata.PluginData(
-            metadata.KIND_CONFUSION_MATRIX, names, ignore_class=ignore_class, decision=decision, slice=info
-        )
-        _add_value(summary, slicing.slice_tag(name, info.key, info.value),
-                   layout.encode_confusion_matrix(part_matrix), plugin_data, description)
+        add_slice_matrix(summary, info, part_matrix, names, ignore_class=ignore_class, decision=decision,
+                         description=description)
     return summary
 
 
@@ -424,6 +443,7 @@ def threshold_curves(
     num_classes: int | None = None,
     exact: bool = True,
     description: str | None = None,
+    slices=None,
 ):
     """TensorFlow op: writes `threshold_curves_pb(...)` to the default `tf.summary` writer.
 
@@ -433,25 +453,36 @@ def threshold_curves(
     Checks that need only shapes and arguments raise `ValueError` at call (or trace) time. Checks on
     values (NaN, label range, …) raise `ValueError` eagerly; inside `tf.function` TensorFlow reports
     them as `tf.errors.InvalidArgumentError` carrying the same message. Either way nothing is written.
+
+    `slices` ({key: one value per sample}) also writes one summary per slice value, tag
+    ``f"{name}/{key}={value}"``, as `threshold_curves_pb` does. Their values name the tags, so they
+    must be known when the op is built: numpy arrays or lists (constants inside `tf.function`), or
+    eager tensors.
     """
     grid = resolve_thresholds(num_thresholds, thresholds)
     inputs.check_ignore_class(ignore_class)
 
-    def count(labels_value, predictions_value, weights_value):
+    def count(labels_value, predictions_value, weights_value, keys):
         batch = inputs.prepare(
             labels_value, predictions_value, sample_weight=weights_value, from_logits=from_logits,
             multi_label=multi_label, ignore_class=ignore_class, num_classes=num_classes,
         )
         _require_items(batch)
-        counts = curve_counts(batch, grid, [""] * batch.scores.shape[1], exact=exact)
-        check_counts(counts.positive_histograms, counts.negative_histograms)
-        return layout.encode_threshold_curves(counts)
+        names = [""] * batch.scores.shape[1]
+        blobs = []
+        parts = _key_parts(keys, batch, labels_value, predictions_value, ignore_class)
+        for part in [batch, *parts]:
+            counts = curve_counts(part, grid, names, exact=exact) if part is batch else slice_curve_counts(
+                part, grid, names, exact=exact)
+            check_counts(counts.positive_histograms, counts.negative_histograms)
+            blobs.append(layout.encode_threshold_curves(counts))
+        return blobs
 
     def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
         names = resolve_class_names(class_names, plan.num_classes)
         return metadata.PluginData(metadata.KIND_THRESHOLD_CURVES, curve_class_names(names, plan.num_score_columns))
 
-    return _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data)
+    return _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data, slices)
 
 
 def confusion_matrix(
@@ -467,25 +498,29 @@ def confusion_matrix(
     num_classes: int | None = None,
     threshold: float = 0.5,
     description: str | None = None,
+    slices=None,
 ):
     """TensorFlow op: writes `confusion_matrix_pb(...)` to the default `tf.summary` writer.
 
-    Same calling conventions and error behaviour as `threshold_curves`.
+    Same calling conventions, error behaviour and `slices` as `threshold_curves`.
     """
     check_decision_threshold(threshold)
     inputs.check_ignore_class(ignore_class)
 
-    def count(labels_value, predictions_value, weights_value):
+    def count(labels_value, predictions_value, weights_value, keys):
         batch = inputs.prepare(
             labels_value, predictions_value, sample_weight=weights_value, from_logits=from_logits,
             ignore_class=ignore_class, num_classes=num_classes,
         )
         _require_items(batch)
-        matrix = counting.confusion_counts(
-            batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
-        )
-        check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
-        return layout.encode_confusion_matrix(matrix)
+        blobs = []
+        for part in [batch, *_key_parts(keys, batch, labels_value, predictions_value, ignore_class)]:
+            matrix = counting.confusion_counts(
+                part.true_classes, part.predicted_classes(threshold), part.num_classes, part.weights
+            )
+            check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
+            blobs.append(layout.encode_confusion_matrix(matrix))
+        return blobs
 
     def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
         return metadata.PluginData(
@@ -495,10 +530,48 @@ def confusion_matrix(
             decision=decision_rule(plan.num_score_columns, threshold),
         )
 
-    return _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data)
+    return _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data, slices)
 
 
-def _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data_for):
+def _key_parts(keys, batch, labels, predictions, ignore_class) -> list[inputs.PreparedBatch]:
+    """The items of each value of each key (`slices.SliceKey`), in the order of their tags."""
+    parts = []
+    for key in keys:
+        if len(key.codes) != np.shape(predictions)[0]:
+            raise ValueError(
+                f"slices[{key.key!r}] has {len(key.codes)} values but predictions hold {np.shape(predictions)[0]} "
+                "samples; pass one value per sample."
+            )
+        codes = slicing.item_codes(key.codes, labels, predictions, ignore_class)
+        parts.extend(slicing.partition(batch, codes, len(key.values)))
+    return parts
+
+
+def _concrete_slices(slices, num_samples: int | None, tf) -> list[slicing.SliceKey]:
+    """`slices` checked, with values known now: numpy or lists, or eager tensors (string tensors
+    are decoded as UTF-8). A symbolic tensor is refused: its values would name tags at run time."""
+    if slices is None:
+        return []
+    if not isinstance(slices, dict):
+        return slicing.prepare_slices(slices, 0)  # raises, naming what slices must be
+    concrete = {}
+    for key, values in slices.items():
+        if isinstance(values, (tf.Tensor, tf.Variable)):
+            if not tf.executing_eagerly():
+                raise ValueError(
+                    f"slices[{key!r}] is a symbolic tensor inside tf.function; slice values name the tags, so "
+                    "they must be known when the op is built: pass a numpy array or list, or call the op eagerly."
+                )
+            values = values.numpy()
+            if values.dtype.kind in "OS":
+                values = np.array([value.decode("utf-8") for value in values.reshape(-1)]).reshape(values.shape)
+        concrete[key] = values
+    if num_samples is None:  # batch size unknown until run time: checked then, in `_key_parts`
+        num_samples = next((len(np.asarray(v, dtype=object)) for v in concrete.values() if np.ndim(v) == 1), 0)
+    return slicing.prepare_slices(concrete, num_samples)
+
+
+def _write_tf(name, labels, predictions, sample_weight, step, description, count, plugin_data_for, slices=None):
     import tensorflow as tf  # only these two ops need TensorFlow
 
     _check_name(name)
@@ -514,19 +587,32 @@ def _write_tf(name, labels, predictions, sample_weight, step, description, count
             f"predictions of shape {predictions.shape} have an unknown class axis; give the model "
             "output a static last dimension."
         )
-    summary_metadata = metadata.create_summary_metadata(plugin_data_for(plan), description=description)
+    keys = _concrete_slices(slices, predictions.shape[0], tf)
+    overall = plugin_data_for(plan)
+    tags = [name] + [slicing.slice_tag(name, key.key, value) for key in keys for value in key.values]
+    plugin_datas = [overall] + [
+        dataclasses.replace(overall, slice=metadata.SliceInfo(name, key.key, value))
+        for key in keys for value in key.values
+    ]
     weights = tf.constant(np.nan) if sample_weight is None else _to_tensor(sample_weight, "sample_weight", tf)
 
     def count_or_raise(labels_value, predictions_value, weights_value):
         weights_value = None if sample_weight is None else weights_value
-        return count(labels_value, predictions_value, weights_value).item()  # the blob's bytes
+        return [blob.item() for blob in count(labels_value, predictions_value, weights_value, keys)]  # bytes
 
     if tf.executing_eagerly():
-        tensor = tf.constant(count_or_raise(labels.numpy(), predictions.numpy(), weights.numpy()))
+        tensors = [tf.constant(blob) for blob in count_or_raise(labels.numpy(), predictions.numpy(), weights.numpy())]
     else:
-        tensor = tf.numpy_function(count_or_raise, [labels, predictions, weights], tf.string, stateful=False)
-        tensor.set_shape(())
-    return tf.summary.write(tag=name, tensor=tensor, step=step, metadata=summary_metadata)
+        tensors = tf.numpy_function(
+            count_or_raise, [labels, predictions, weights], [tf.string] * len(tags), stateful=False)
+        for tensor in tensors:
+            tensor.set_shape(())
+    written = [
+        tf.summary.write(tag=tag, tensor=tensor, step=step,
+                         metadata=metadata.create_summary_metadata(plugin_data, description=description))
+        for tag, tensor, plugin_data in zip(tags, tensors, plugin_datas, strict=True)
+    ]
+    return written[0] if len(written) == 1 else tf.reduce_all(tf.stack(written))
 
 
 def _to_tensor(value, argument: str, tf):

@@ -13,7 +13,7 @@ from tensorboard.util import tensor_util
 
 from tb_metrics_plugin import core, layout, metadata
 
-pytestmark = pytest.mark.slow  # the demo trains four models
+pytestmark = pytest.mark.slow  # the demo trains five models
 
 EPOCHS = 3
 BOTH_TAGS = {"threshold_curves", "confusion_matrix"}
@@ -24,6 +24,8 @@ EXPECTED_TAGS = {
     "multiclass": {"train": BOTH_TAGS, "validation": BOTH_TAGS},
     "multilabel": {"validation": {"threshold_curves"}},
     "segmentation": {"train": BOTH_TAGS, "validation": BOTH_TAGS},
+    "sliced": {"validation": BOTH_TAGS | {f"{tag}/texture={group}" for tag in BOTH_TAGS
+                                          for group in ("low", "medium", "high")}},
 }
 
 
@@ -74,3 +76,17 @@ def test_binary_validation_roc_auc_is_high_at_the_last_epoch(demo_logdir):
     auc = core.roc_auc(counts.positive_histograms[0], counts.negative_histograms[0])
     assert auc > 0.9
     assert np.sum(counts.positive_histograms) + np.sum(counts.negative_histograms) == 170
+
+
+def test_sliced_task_logs_texture_slices_that_partition_the_validation_set(demo_logdir):
+    accumulator = _accumulator(demo_logdir / "sliced" / "validation")
+    matrices = {}
+    for tag in ("confusion_matrix", *(f"confusion_matrix/texture={group}" for group in ("low", "medium", "high"))):
+        plugin_data = metadata.parse_plugin_metadata(accumulator.SummaryMetadata(tag).plugin_data.content)
+        last = accumulator.Tensors(tag)[-1]
+        matrices[tag] = layout.decode(tensor_util.make_ndarray(last.tensor_proto), plugin_data).matrix
+        if tag != "confusion_matrix":
+            assert plugin_data.slice == metadata.SliceInfo("confusion_matrix", "texture", tag.rpartition("=")[2])
+    overall = matrices.pop("confusion_matrix")
+    np.testing.assert_array_equal(sum(matrices.values()), overall)
+    assert all(matrix.sum() >= 30 for matrix in matrices.values())  # MIN_SLICE_SAMPLES: no warning needed

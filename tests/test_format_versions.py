@@ -195,6 +195,11 @@ def _close(actual, expected):
     return actual == expected
 
 
+def _with_slice_field(records: list) -> list:
+    """The release's records as read today: each also says it is no slice (`slice` came later)."""
+    return [{**record, "slice": None} for record in records]
+
+
 def _export(*args) -> list:
     out = io.StringIO()
     assert cli.main(["export", "--logdir", str(V1_LOGS), "--all-steps", "--format", "json", *args], stdout=out) == 0
@@ -202,13 +207,13 @@ def _export(*args) -> list:
 
 
 def test_version_1_logs_give_the_numbers_of_the_release_that_wrote_them():
-    expected = json.loads((FIXTURES / "v1_logs_expected_metrics.json").read_text())
+    expected = _with_slice_field(json.loads((FIXTURES / "v1_logs_expected_metrics.json").read_text()))
     actual = _export("--threshold", "0.5")
     assert len(actual) == len(expected)
     for got, want in zip(actual, expected, strict=True):
         assert _close(got, want), (got, want)
     expected_counts = json.loads(gzip.decompress((FIXTURES / "v1_logs_expected_counts.json.gz").read_bytes()))
-    assert _export("--content", "counts") == expected_counts
+    assert _export("--content", "counts") == _with_slice_field(expected_counts)
 
 
 @pytest.fixture(params=[True, False], ids=["rust_loader", "python_loader"])
@@ -234,7 +239,7 @@ def test_version_1_logs_are_served_on_both_loaders(v1_board):
     response = v1_board.client.get(
         "/data/plugin/tb_metrics/export?run=multiclass/validation&tag=threshold_curves&format=json&threshold=0.5")
     served = json.loads(response.get_data())
-    expected = [r for r in json.loads((FIXTURES / "v1_logs_expected_metrics.json").read_text())
+    expected = [r for r in _with_slice_field(json.loads((FIXTURES / "v1_logs_expected_metrics.json").read_text()))
                 if r["run"] == "multiclass/validation" and r["tag"] == "threshold_curves"]
     assert len(served) == len(expected)
     for got, want in zip(served, expected, strict=True):

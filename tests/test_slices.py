@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fairlearn import metrics as flm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn import metrics as skm
 from tensorboard.util import tensor_util
 
@@ -227,3 +229,54 @@ def test_metadata_refuses_a_damaged_slice_field(damaged):
     content = '{"version":2,"kind":"confusion_matrix","class_names":["a","b"],"slice":' + damaged + "}"
     with pytest.raises(metadata.UnsupportedFormatError, match="slice"):
         metadata.parse_plugin_metadata(content.encode())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    num_samples=st.integers(1, 60),
+    num_columns=st.sampled_from([1, 3]),
+    num_values=st.integers(1, 5),
+    weighted=st.booleans(),
+    ignore=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_slices_partition_the_overall_counts(num_samples, num_columns, num_values, weighted, ignore, seed):
+    """On the grid, the slices' histograms and matrices add up to the overall ones, whatever the
+    data: every counted item is in exactly one slice, and ignored or zero-weight items in none."""
+    rng = np.random.default_rng(seed)
+    if num_columns == 1:
+        labels, scores = rng.integers(0, 2, num_samples), rng.random(num_samples)
+        ignore_class = None
+    else:
+        labels = rng.integers(0, num_columns + (1 if ignore else 0), num_samples)
+        scores = rng.dirichlet(np.ones(num_columns), num_samples)
+        ignore_class = num_columns if ignore else None
+    if ignore_class is not None and np.all(labels == ignore_class):
+        labels[0] = 0
+    weights = rng.choice([0.0, 0.5, 2.0], num_samples) if weighted else None
+    if weights is not None and not weights[labels != (ignore_class if ignore_class is not None else -1)].any():
+        weights[np.flatnonzero(labels != (ignore_class if ignore_class is not None else -1))[0]] = 1.0
+    codes = rng.integers(0, num_values, num_samples)
+    kwargs = {"sample_weight": weights, "ignore_class": ignore_class, "slices": {"k": codes}}
+    curves = decoded_values(summary.threshold_curves_pb("c", labels, scores, exact=False, **kwargs))
+    overall = curves.pop("c")[1]
+    assert set(curves) == {f"c/k={value}" for value in np.unique(codes)}
+    np.testing.assert_allclose(sum(counts.positive_histograms for _, counts in curves.values()),
+                               overall.positive_histograms, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sum(counts.negative_histograms for _, counts in curves.values()),
+                               overall.negative_histograms, rtol=1e-12, atol=1e-12)
+    matrices = decoded_values(summary.confusion_matrix_pb("m", labels, scores, **kwargs))
+    np.testing.assert_allclose(sum(m.matrix for tag, (_, m) in matrices.items() if tag != "m"),
+                               matrices["m"][1].matrix, rtol=1e-12, atol=1e-12)
+
+
+def test_pandas_series_and_categoricals_are_slice_values():
+    import pandas as pd
+
+    labels, scores = [0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3]
+    written = decoded_values(summary.threshold_curves_pb("c", labels, scores, slices={
+        "sex": pd.Series(["f", "m", "f", "m"]), "site": pd.Categorical([3, 1, 3, 1]),
+        "age": pd.Series([30, 40, 30, 40], dtype="int64")}))
+    assert set(written) == {"c", "c/sex=f", "c/sex=m", "c/site=1", "c/site=3", "c/age=30", "c/age=40"}
+    with pytest.raises(ValueError, match=r"slices\['sex'\] holds (nan|None)"):  # pandas may store None as NaN
+        summary.threshold_curves_pb("c", labels, scores, slices={"sex": pd.Series(["f", None, "f", "m"])})

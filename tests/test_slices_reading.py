@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from sklearn import metrics as skm
 from tensorboard.context import RequestContext
 
 from tb_metrics_plugin import SummaryWriter, cli, event_files, reading, slices, summary
+from tests.conftest import InProcessTensorBoard
+from tests.test_cli import run_cli_process
 from tests.test_cli_fast import tensorboard_provider
 
 STEPS = 3
@@ -139,3 +142,48 @@ def test_check_refuses_inconsistent_slice_options(sliced_logdir, extra, message,
     status, _ = run_cli("check", "--logdir", str(sliced_logdir), *extra)
     assert status == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.fixture(params=[True, False], ids=["rust_loader", "python_loader"])
+def sliced_board(request, sliced_logdir):
+    board = InProcessTensorBoard(sliced_logdir, load_fast=request.param)
+    yield board
+    board.close()
+
+
+@pytest.mark.slow  # a TensorBoard (and with load_fast, its Rust data server) per loader
+def test_routes_serve_slices_on_both_loaders(sliced_board):
+    def tags():
+        return json.loads(sliced_board.client.get("/data/plugin/tb_metrics/tags").get_data())
+
+    listing = tags()
+    for _ in range(150):  # the data server loads in the background
+        if len(listing.get("run/validation", {})) == 17 and all(
+                entry.get("num_steps") == STEPS for entry in listing["run/validation"].values()):
+            break
+        time.sleep(0.2)
+        listing = tags()
+    entries = listing["run/validation"]
+    assert entries["curves"]["slices"] == {"group": ["a", "b"], "site": [str(s) for s in range(1, 12)]}
+    assert entries["curves"]["min_slice_samples"] == slices.MIN_SLICE_SAMPLES
+    assert entries["cm/group=a"]["slice"] == {"parent": "cm", "key": "group", "value": "a"}
+    counts = json.loads(sliced_board.client.get(
+        "/data/plugin/tb_metrics/counts?run=run/validation&tag=curves/group%3Db&step=2").get_data())
+    assert counts["slice"] == {"parent": "curves", "key": "group", "value": "b"}
+    summary_answer = json.loads(sliced_board.client.get(
+        "/data/plugin/tb_metrics/summary?run=run/validation&tag=curves/site%3D10").get_data())
+    assert summary_answer["slice"] == {"parent": "curves", "key": "site", "value": "10"}
+    assert len(summary_answer["series"]["roc_auc"]["per_class"]) == STEPS
+    served = json.loads(sliced_board.client.get(
+        "/data/plugin/tb_metrics/export?run=run/validation&tag=curves/group%3Db&format=json&step=2").get_data())
+    labels, scores, group, _ = sliced_data(2)
+    assert served[0]["slice"] == "group=b"
+    assert served[0]["roc_auc"] == pytest.approx(skm.roc_auc_score(labels[group == "b"], scores[group == "b"]),
+                                                 abs=1e-12)
+
+
+@pytest.mark.slow  # starts the command in a process of its own
+def test_gap_gate_exit_status_through_the_console_script(sliced_logdir):
+    status, stdout, _ = run_cli_process("check", "--logdir", sliced_logdir, "--metric", "tpr", "--threshold", "0.5",
+                                        "--max-gap", "0.05", "--slice-key", "group", console_script=True)
+    assert status == 1 and stdout.startswith("FAIL run='run/validation' tag='curves'")
