@@ -137,3 +137,15 @@ test("the optimiser searches at most OPTIMISER_THRESHOLDS thresholds, ends kept,
   const result = optimiseSlices(curves, "single", "fbeta", 0.1, 1);
   assert.equal(result.searched, result.union);
 });
+
+test("slice tags keep their info but are not listed as tags", async () => {
+  const { indexTags } = await import("../src/selection.js");
+  const index = indexTags({
+    r: {
+      t: { kind: "threshold_curves", steps: [0], slices: { site: ["a"] } },
+      "t/site=a": { kind: "threshold_curves", steps: [0], slice: { parent: "t", key: "site", value: "a" } },
+    },
+  });
+  assert.deepEqual(index.tags, ["t"]);
+  assert.equal(index.info.get("r\u0000t/site=a").slice.value, "a");
+});
