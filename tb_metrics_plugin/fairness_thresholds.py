@@ -94,12 +94,15 @@ def _first_best(values: np.ndarray, feasible: np.ndarray) -> int:
     return best
 
 
-def _best_choice(numerator, denominator, feasible, active) -> tuple[list[int], float]:
-    """The per-slice indices maximising Σ num / Σ den over `feasible` (S, K) masks, and the value.
+def _best_choice(numerator, denominator, feasible, active, floor: float = -math.inf):
+    """The per-slice indices maximising Σ num / Σ den over `feasible` (S, K) masks, and the value;
+    None when no choice beats `floor` (a ratio objective only).
 
     Linear objectives (denominator None): each slice's argmax. Ratios: Dinkelbach's iteration from
-    λ = 0: pick each slice's argmax of num − λ·den, set λ to the ratio of the picks, stop when it no
-    longer grows (then no choice has Σ num − λ Σ den > 0, so λ is the maximum).
+    λ = max(0, floor): pick each slice's argmax of num − λ·den, set λ to the ratio of the picks, stop
+    when it no longer grows (then no choice has Σ num − λ Σ den > 0, so λ is the maximum). When the
+    first picks do not beat `floor`, no choice does (Σ num − floor · Σ den ≤ 0 for all): None, so a
+    band that cannot beat the best so far costs one pass.
     """
     num_slices = numerator.shape[0]
 
@@ -118,10 +121,12 @@ def _best_choice(numerator, denominator, feasible, active) -> tuple[list[int], f
         indices = picks_for(numerator)
         return indices, value_of(indices)
     best_indices, best_value = None, -math.inf
-    level = 0.0
+    level = max(0.0, floor)
     for _ in range(_MAX_ITERATIONS):
         indices = picks_for(numerator - level * denominator)
         value = value_of(indices)
+        if best_indices is None and not value > floor:
+            return None
         if best_indices is not None and not value > best_value:
             break
         best_indices, best_value, level = indices, value, value
@@ -206,9 +211,9 @@ def slice_thresholds(
             feasible = np.where(constrained[:, None], (rate >= low) & (rate - low <= tolerance + _ROUNDING), True)
             if not all(feasible[s].any() for s in range(num_slices) if constrained[s]):
                 continue
-            candidate, value = _best_choice(numerator, denominator, feasible, active)
-            if value > best_value:
-                indices, best_value = candidate, value
+            choice = _best_choice(numerator, denominator, feasible, active, best_value)
+            if choice is not None and choice[1] > best_value:
+                indices, best_value = choice
         if indices is None:
             nowhere = [-1] * num_slices
             return {

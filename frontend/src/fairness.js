@@ -215,9 +215,35 @@ function firstBest(values, feasible) {
   return best;
 }
 
-/** The per-slice indices maximising Σ num / Σ den over `feasible` rows, by Dinkelbach's iteration for ratios. */
-function bestChoice(numerator, denominator, feasible, active) {
-  const picksFor = (scores) => numerator.map((_, s) => (active[s] ? firstBest(scores(s), feasible[s]) : -1));
+/**
+ * The per-slice indices maximising Σ num / Σ den over `feasible` rows, and the value; null when no
+ * choice beats `floor` (ratios only): Dinkelbach's iteration from λ = max(0, floor), see
+ * fairness_thresholds.py. Scores are computed in place, without arrays per step.
+ */
+function bestChoice(numerator, denominator, feasible, active, floor = -Infinity) {
+  const slices = numerator.length;
+  const picksAt = (lambda) => {
+    const indices = new Array(slices);
+    for (let s = 0; s < slices; s++) {
+      let best = -1;
+      let bestScore = 0;
+      if (active[s]) {
+        const num = numerator[s];
+        const den = denominator ? denominator[s] : null;
+        const allowed = feasible[s];
+        for (let k = 0; k < num.length; k++) {
+          if (!allowed[k]) continue;
+          const score = den ? num[k] - lambda * den[k] : num[k];
+          if (best < 0 || score > bestScore) {
+            best = k;
+            bestScore = score;
+          }
+        }
+      }
+      indices[s] = best;
+    }
+    return indices;
+  };
   const valueOf = (indices) => {
     let top = 0;
     let bottom = 0;
@@ -230,16 +256,16 @@ function bestChoice(numerator, denominator, feasible, active) {
     return denominator ? divide(top, bottom, 0) : top;
   };
   if (!denominator) {
-    const indices = picksFor((s) => numerator[s]);
+    const indices = picksAt(0);
     return [indices, valueOf(indices)];
   }
   let bestIndices = null;
   let bestValue = -Infinity;
-  let level = 0;
+  let level = Math.max(0, floor);
   for (let iteration = 0; iteration < MAX_ITERATIONS; iteration++) {
-    const lambda = level;
-    const indices = picksFor((s) => Float64Array.from(numerator[s], (value, k) => value - lambda * denominator[s][k]));
+    const indices = picksAt(level);
     const value = valueOf(indices);
+    if (bestIndices === null && !(value > floor)) return null;
     if (bestIndices !== null && !(value > bestValue)) break;
     bestIndices = indices;
     bestValue = value;
@@ -311,15 +337,24 @@ export function sliceThresholds(positiveHistograms, negativeHistograms, threshol
     const lows = [...new Set(rate.flatMap((row, s) => (constrained[s] ? Array.from(row) : [])))].sort((a, b) => a - b);
     let bestValue = -Infinity;
     indices = null;
+    const feasible = rate.map((row, s) => (constrained[s] ? new Uint8Array(size) : everywhere[s]));
     for (const low of lows) {
-      const feasible = rate.map((row, s) =>
-        constrained[s] ? Array.from(row, (value) => value >= low && value - low <= tolerance + ROUNDING) : everywhere[s],
-      );
-      if (feasible.some((row, s) => constrained[s] && !row.includes(true))) continue;
-      const [candidate, value] = bestChoice(numerator, denominator, feasible, active);
-      if (value > bestValue) {
-        indices = candidate;
-        bestValue = value;
+      let empty = false;
+      for (let s = 0; s < slices && !empty; s++) {
+        if (!constrained[s]) continue;
+        const row = rate[s];
+        const allowed = feasible[s];
+        let any = 0;
+        for (let k = 0; k < size; k++) {
+          allowed[k] = row[k] >= low && row[k] - low <= tolerance + ROUNDING ? 1 : 0;
+          any |= allowed[k];
+        }
+        empty = !any;
+      }
+      if (empty) continue;
+      const choice = bestChoice(numerator, denominator, feasible, active, bestValue);
+      if (choice !== null && choice[1] > bestValue) {
+        [indices, bestValue] = choice;
       }
     }
     if (indices === null) {
