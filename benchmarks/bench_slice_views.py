@@ -8,6 +8,7 @@ scores noisier on some slices) by `summary.threshold_curves_pb(..., slices=...)`
 TensorBoard (Rust loader); the tab shows the run with the slice key chosen, so the slice table, the
 three overlaid curve views, the gaps over epochs and the run's own views all redraw. Cases:
 
+* the same run without a slice key: the run's own views alone, for comparison;
 * threshold input: what a drag costs (slice curves are built once per epoch; a drag re-reads counts
   and recomputes intervals and the gaps over epochs);
 * optimiser mode change: the constrained per-slice search (equal opportunity / demographic parity /
@@ -74,6 +75,8 @@ def measure(url: str, repeats: int) -> dict:
         reference = summarise(time_control(plugin, None, values))
         results["reference: input event nobody listens to"] = reference
         plugin.show(RUN, "threshold_curves", "0")
+        results["same run, no slice key: threshold input"] = summarise(
+            time_control(plugin, "[data-testid=threshold-slider]", values), reference)
         plugin.testid("slice-key").select_option("group")
         plugin.wait_idle()
         plugin.testid("slice-metrics").wait_for()
