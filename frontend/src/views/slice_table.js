@@ -39,6 +39,12 @@ function setText(node, text) {
   if (node.data !== text) node.data = text;
 }
 
+/** Writes a cell's data-value only when it changes (an attribute write invalidates style). */
+function setValue(cell, value) {
+  const text = String(value);
+  if (cell.dataset.value !== text) cell.dataset.value = text;
+}
+
 /** The readout's Wilson interval of `metric` at one slice's counts, or ["", NaN, NaN]. */
 function wilsonOf(metric, counts) {
   if (!metric.wilson) return [NaN, NaN];
@@ -155,7 +161,7 @@ export function createSliceTableView(container) {
       points.forEach((point) => {
         const { cell, text, ci } = metricCells[k++];
         const value = point.metrics[metric.name];
-        cell.dataset.value = String(value);
+        setValue(cell, value);
         setText(text, metric.name === "threshold" ? formatThresholdValue(point.resolvedThreshold) : formatMetric(metric.name, value));
         const [low, high] = point.hasIntervals ? wilsonOf(metric, point.counts) : [NaN, NaN];
         setText(ci, interval(low, high));
@@ -164,7 +170,7 @@ export function createSliceTableView(container) {
     const { gaps } = slices.point;
     for (const { rate, s, cell, difference, ratio } of gapCells) {
       const gap = gaps[rate];
-      cell.dataset.value = String(gap.difference[s]);
+      setValue(cell, gap.difference[s]);
       setText(difference, `${formatGap(gap.difference[s])} ${interval(gap.difference_low[s], gap.difference_high[s])}`);
       setText(ratio, `× ${formatGap(gap.ratio[s])} ${interval(gap.ratio_low[s], gap.ratio_high[s])}`);
     }
