@@ -14,7 +14,7 @@ await esbuild.build({
   format: "esm",
   // TensorBoard itself needs an evergreen browser; chrome110 keeps modern syntax as written.
   target: ["chrome110", "firefox110", "safari16"],
-  minify: true,
+  minify: process.env.TBM_NO_MINIFY !== "1",
   charset: "utf8",
   legalComments: "eof",
   loader: { ".css": "text" },

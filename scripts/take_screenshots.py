@@ -54,6 +54,15 @@ def show_segmentation(page: PluginPage) -> str | None:
     return "view-iou"
 
 
+def show_slices(page: PluginPage) -> str | None:
+    page.show("sliced/validation", "threshold_curves", "0")
+    page.testid("slice-key").select_option("texture")
+    page.wait_idle()
+    page.testid("slice-metrics").wait_for()
+    page.set_threshold(0.5)
+    return "view-slices"
+
+
 # Scene name → what to select, returning the test id of the view the shot starts at (None: the
 # top of the tab); each is shot at every width and theme.
 SCENES = {
@@ -61,6 +70,7 @@ SCENES = {
     "compare-runs": show_two_runs,
     "confusion-matrix": show_matrix,
     "segmentation": show_segmentation,
+    "slices": show_slices,
 }
 
 
@@ -77,7 +87,7 @@ def take(logdir: Path, out: Path, chromium_path: str) -> list[Path]:
     server = TensorBoardServer(logdir, load_fast=True)
     written = []
     try:
-        server.wait_until(lambda listing: "segmentation/validation" in listing,
+        server.wait_until(lambda listing: "segmentation/validation" in listing and "sliced/validation" in listing,
                           f"/data/plugin/{metadata.PLUGIN_NAME}/tags", timeout=120)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_path, args=list(CHROMIUM_ARGS))
@@ -116,7 +126,9 @@ def main(argv=None) -> int:
     if not args.chromium:
         parser.error("no Chromium found on PATH; pass --chromium PATH")
     if not any(args.logdir.glob("*/*/events.out.tfevents.*")):
-        demo.run_tasks(str(args.logdir), epochs=3, task_names=("binary", "multiclass", "segmentation"))
+        demo.run_tasks(str(args.logdir), epochs=3, task_names=("binary", "multiclass", "segmentation", "sliced"))
+    elif not any(args.logdir.glob("sliced/*/events.out.tfevents.*")):
+        demo.run_tasks(str(args.logdir), epochs=3, task_names=("sliced",))
     args.out.mkdir(parents=True, exist_ok=True)
     for path in take(args.logdir, args.out, args.chromium):
         print(path)

@@ -8,12 +8,17 @@ import { createPoller, listenToHostReload } from "./live.js";
 import { createModelBuilder } from "./model.js";
 import { createReadout } from "./readout.js";
 import { assignRunColors, indexTags, reconcileState } from "./selection.js";
+import { createSliceControls } from "./slice_controls.js";
+import { createSliceModelBuilder, sliceRun, sliceTagName, tagSlices } from "./slices.js";
 import { DEFAULT_STATE, createStore, persistState, restoreState } from "./state.js";
 import { applyTheme, readHostTheme, watchHostTheme } from "./theme.js";
 
 const DATA_KEYS = ["runs", "tag", "step", "classKey", "className"];
 /** State keys that change what views draw but never which runs, tag, class or step are valid. */
-const VIEW_ONLY_KEYS = new Set(["threshold", "beta", "costRatio", "minPrecision", "minRecall", "minSpecificity", "normalization", "sortBy", "showDet", "maxFpr", "theme"]);
+const VIEW_ONLY_KEYS = new Set([
+  "threshold", "beta", "costRatio", "minPrecision", "minRecall", "minSpecificity", "normalization", "sortBy", "showDet", "maxFpr", "theme",
+  "sliceReference", "sliceGapRate", "sliceMode", "sliceObjective", "sliceTolerance",
+]);
 
 /** The name of the performance mark set when every view has drawn the current state. */
 export const RENDER_MARK = "tbm-render";
@@ -87,6 +92,9 @@ export function createApp(root, { client, win = window }) {
   root.append(errorBar, loading, emptyState, content);
 
   const controls = createControls(controlsBox, store);
+  // The slice selector sits beside the run selector (the toolbar's first control).
+  const sliceControls = createSliceControls(controlsBox, store);
+  controlsBox.firstElementChild.after(sliceControls.element);
   controlsBox.append(detControl);
   const readout = createReadout(readoutBox, store, client.exportUrl);
 
@@ -102,6 +110,10 @@ export function createApp(root, { client, win = window }) {
   let pendingRequests = 0;
   let pendingKeys = new Set();
   let frame = null;
+  const sliceBuilder = createSliceModelBuilder();
+  // The slices shown: their run, their tag's info and every step's counts of each slice (null while loading).
+  let sliceData = { signature: "", run: null, tagInfo: null, counts: null };
+  let sliceToken = 0;
   const problems = { tags: [], data: [] };
 
   function showProblems() {
@@ -179,6 +191,7 @@ export function createApp(root, { client, win = window }) {
         decision: reconciled.tagInfo.decision,
       };
     }
+    if (!checkSlices(state)) return;
     if (changedKeys.has("theme")) applyTheme(state.theme, root.ownerDocument);
     controls.update(state, controlsContext);
     detToggle.checked = state.showDet;
@@ -193,6 +206,56 @@ export function createApp(root, { client, win = window }) {
     } else {
       scheduleRender();
     }
+  }
+
+  const infoOf = (run, tag) => tagIndex.info.get(`${run}\u0000${tag}`);
+
+  /**
+   * Keeps the slice selection valid for the tag (a key it has, a reference among its values), shows
+   * the slice selector, and loads the slices' counts when their run, tag, key or epochs change.
+   * @returns {boolean} false when it repaired the state (the store re-enters applyState)
+   */
+  function checkSlices(state) {
+    const run = state.runs ? sliceRun(state.runs, state.tag, infoOf) : null;
+    const slices = run ? tagSlices(infoOf(run, state.tag)) : {};
+    const values = state.sliceKey ? slices[state.sliceKey] : null;
+    if (state.sliceKey && !values) {
+      store.set({ sliceKey: null });
+      return false;
+    }
+    if (values && !values.includes(state.sliceReference)) {
+      store.set({ sliceReference: values[0] });
+      return false;
+    }
+    sliceControls.update(state, { slices, run });
+    const lastSteps = values ? values.map((value) => infoOf(run, sliceTagName(state.tag, state.sliceKey, value))?.max_step ?? -1) : [];
+    const signature = values ? JSON.stringify([run, state.tag, state.sliceKey, values, lastSteps]) : "";
+    if (signature !== sliceData.signature) loadSlices(signature, run, state, values, lastSteps);
+    return true;
+  }
+
+  async function loadSlices(signature, run, state, values, lastSteps) {
+    const token = ++sliceToken;
+    sliceBuilder.clear();
+    sliceData = { signature, run, tagInfo: run ? infoOf(run, state.tag) : null, counts: null };
+    if (!values) return;
+    setLoading(1);
+    const results = await Promise.allSettled(
+      values.map((value, s) => client.allCounts(run, sliceTagName(state.tag, state.sliceKey, value), lastSteps[s])),
+    );
+    setLoading(-1);
+    if (token !== sliceToken) return;
+    const counts = new Map();
+    const messages = [];
+    results.forEach((result, s) => {
+      if (result.status === "fulfilled") counts.set(values[s], result.value);
+      else messages.push(`Slice ${state.sliceKey}=${values[s]} of run “${run}”: ${result.reason.message}`);
+    });
+    problems.data = [...problems.data.filter((message) => !message.startsWith("Slice ")), ...messages];
+    showProblems();
+    sliceData = { ...sliceData, counts };
+    pendingKeys.add("sliceKey");
+    scheduleRender();
   }
 
   async function loadData(state) {
@@ -278,6 +341,7 @@ export function createApp(root, { client, win = window }) {
       summaries: loaded.summaries,
       setState: (patch) => store.set(patch),
     });
+    model.slices = sliceBuilder.build({ state, run: sliceData.run, tagInfo: sliceData.tagInfo, sliceCounts: sliceData.counts });
     readout.update(model, changedKeys);
     for (const card of cards) card.update(model, changedKeys);
     // Each finished render is a performance mark (only the latest kept, so a long drag does not

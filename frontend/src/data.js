@@ -106,6 +106,11 @@ export function createDataClient({ fetchImpl = (...args) => fetch(...args), base
       cached(`counts\u0000${run}\u0000${tag}\u0000${step}`, async () =>
         decodeCounts(await requestJson(fetchImpl, `${baseUrl}counts?${query({ run, tag, step })}`, "counts")),
       ),
+    /** Every step's counts of a run/tag (a slice's, for gaps over epochs); `lastStep` keys the cache as for summaries. */
+    allCounts: (run, tag, lastStep) =>
+      cached(`all-counts\u0000${run}\u0000${tag}\u0000${lastStep}`, async () =>
+        decodeCounts(await requestJson(fetchImpl, `${baseUrl}counts?${query({ run, tag })}`, "counts")),
+      ),
     /** Summaries grow while training runs; `lastStep` keys the cache so a new epoch refetches. */
     summary: (run, tag, lastStep) =>
       cached(`summary\u0000${run}\u0000${tag}\u0000${lastStep}`, () =>

@@ -20,6 +20,8 @@ function stepPart(spec, state, tagInfo) {
  *   for a confusion matrix its decision rule instead of a class and a threshold.
  * - `fileParts`: tag, view, runs, "class3-cat" or "macro-average", the step and "t0.5" (or the
  *   decision), so that exports of class 3 and of the macro average never share a file name.
+ * - slice views (`spec.slices`) add the run whose slices they show, the slice key and the reference
+ *   slice as columns, and "slices-<key>" to the file name.
  */
 export function exportContext(model, spec) {
   const { state, tagInfo } = model;
@@ -31,6 +33,11 @@ export function exportContext(model, spec) {
     const name = average || (tagInfo.class_names[Number(state.classKey)] ?? state.classKey);
     columns.push(["class", name], ["average", average], ["selected_threshold", state.threshold]);
     fileParts.push(average ? `${average}-average` : `class${state.classKey}-${name}`, stepPart(spec, state, tagInfo), `t${state.threshold}`);
+    if (spec.slices && model.slices) {
+      // Slice views: rows name their slice (in `slice`, or the curves' `run` column) of this run and key.
+      columns.push(["slices_of_run", model.slices.run], ["slice_key", model.slices.key], ["reference_slice", model.slices.values[model.slices.referenceIndex] ?? ""]);
+      fileParts.push(`slices-${model.slices.key}`);
+    }
   } else {
     const decision = tagInfo.decision || "argmax";
     columns.push(["decision", decision]);

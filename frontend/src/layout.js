@@ -8,6 +8,9 @@ import { createEpochsView } from "./views/epochs.js";
 import { createIouView } from "./views/iou.js";
 import { createPrView } from "./views/pr.js";
 import { createRocView } from "./views/roc.js";
+import { createSliceEpochsView } from "./views/slice_epochs.js";
+import { createSlicePrView, createSliceRocView, createSliceThresholdView } from "./views/slice_curves.js";
+import { createSliceTableView } from "./views/slice_table.js";
 import { createThresholdView } from "./views/threshold.js";
 import { el } from "./dom.js";
 import { downloadFile, exportFileName, tableToCsv, tableToRecords, withColumns } from "./export.js";
@@ -40,6 +43,12 @@ const MATRIX = "confusion_matrix";
  * some, and whether it shows every logged step (its exports then name no single step).
  */
 export const VIEW_SPECS = [
+  // With a slice key chosen, first: the slices of one run compared (a table view has no PNG).
+  { id: "slices", create: createSliceTableView, kinds: [CURVES], optional: "sliceKey", wideFor: [CURVES], slices: true, noPng: true },
+  { id: "slice-roc", create: createSliceRocView, kinds: [CURVES], optional: "sliceKey", slices: true },
+  { id: "slice-pr", create: createSlicePrView, kinds: [CURVES], optional: "sliceKey", slices: true },
+  { id: "slice-threshold", create: createSliceThresholdView, kinds: [CURVES], optional: "sliceKey", slices: true },
+  { id: "slice-epochs", create: createSliceEpochsView, kinds: [CURVES], optional: "sliceKey", slices: true, allSteps: true },
   { id: "roc", create: createRocView, kinds: [CURVES] },
   { id: "pr", create: createPrView, kinds: [CURVES] },
   { id: "threshold", create: createThresholdView, kinds: [CURVES] },
@@ -93,6 +102,7 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
     json: guarded((model) => downloadFile(JSON.stringify(tableToRecords(tableOf(model)), null, 1), fileName(model, "json"), "application/json")),
     png: guarded(async (model) => downloadFile(await pngBlobOrUrl(view.exportPng()), fileName(model, "png"), "image/png")),
   };
+  if (spec.noPng) delete buttons.png;
   const actions = el(
     "span",
     { className: "tbm-card-actions" },

@@ -6,7 +6,7 @@ import { el } from "./dom.js";
 import { fitRunName } from "./run_names.js";
 
 /** Readout rows: metric name (data-metric), label, and what its Wilson interval counts (if any). */
-const METRICS = [
+export const READOUT_METRICS = [
   { name: "threshold", label: "threshold" },
   { name: "precision", label: "precision", wilson: (c) => [c.tp, c.tp + c.fp] },
   { name: "recall", label: "recall (TPR)", wilson: (c) => [c.tp, c.tp + c.fn] },
@@ -201,7 +201,7 @@ export function createReadout(container, store, exportUrl) {
   // place (rebuilding ~100 cells each frame showed up in the drag profile).
   let tableSignature = "";
   let valueCells = [];
-  let rowMetrics = METRICS;
+  let rowMetrics = READOUT_METRICS;
   let runNames = [];
 
   /** Run headers whole when they fit their column, else shortened in the middle (whole on hover). */
@@ -217,7 +217,7 @@ export function createReadout(container, store, exportUrl) {
 
   function buildTable(points, beta, kind) {
     // An argmax matrix has no threshold: no row for one.
-    rowMetrics = kind === "threshold_curves" ? METRICS : METRICS.filter((metric) => metric.name !== "threshold");
+    rowMetrics = kind === "threshold_curves" ? READOUT_METRICS : READOUT_METRICS.filter((metric) => metric.name !== "threshold");
     runNames = points.map((point) => point.run);
     table.style.minWidth = `${LABEL_COLUMN_PX + RUN_COLUMN_MIN_PX * points.length}px`;
     const head = el("tr", {}, [el("th", { style: { width: `${LABEL_COLUMN_PX}px` } }, "metric"), ...points.map((point) => el("th", {}, [

@@ -29,6 +29,7 @@ export function assignRunColors(allRuns, previous = {}) {
 /**
  * Digests the tags route: sorted runs, tags, per-(run, tag) info, and messages for the entries in
  * error (not shown) and those with a warning (shown without their damaged or unsampled steps).
+ * Slice tags (entries with `slice`) keep their info but are not listed in `tags`.
  * @returns {{allRuns: string[], tags: string[], info: Map<string, object>, problems: string[]}}
  */
 export function indexTags(tagsJson) {
@@ -43,8 +44,9 @@ export function indexTags(tagsJson) {
         continue;
       }
       if (entry.warning) problems.push(`Run “${run}”, tag “${tag}”: ${entry.warning}`);
-      tags.add(tag);
       info.set(`${run}\u0000${tag}`, entry);
+      // A slice's tag is shown through its parent's slice selector, not as a tag of its own.
+      if (!entry.slice) tags.add(tag);
     }
   }
   return { allRuns, tags: [...tags].sort(), info, problems };

@@ -24,11 +24,22 @@ export const DEFAULT_STATE = Object.freeze({
   showDet: false,
   // The ROC card's max FPR for the partial ROC-AUC; null: off.
   maxFpr: null,
+  // Slices: the key compared (null: none), the reference slice's value, the gap over epochs, and the
+  // per-slice optimiser's mode, objective and tolerance.
+  sliceKey: null,
+  sliceReference: null,
+  sliceGapRate: "tpr",
+  sliceMode: "equal_opportunity",
+  sliceObjective: "fbeta",
+  sliceTolerance: 0.05,
   theme: "light",
 });
 
 const NORMALIZATIONS = ["none", "true", "pred", "all"];
 const SORTS = ["class", "error"];
+const SLICE_GAP_RATES = ["tpr", "fpr", "fnr", "precision", "selection_rate", "accuracy"];
+const SLICE_MODES = ["single", "per_slice", "equal_opportunity", "demographic_parity", "equal_accuracy"];
+const SLICE_OBJECTIVES = ["fbeta", "accuracy", "youden"];
 const AVERAGES = ["micro", "macro", "weighted"];
 // The theme follows the host page; it is never restored from an old URL.
 const NOT_PERSISTED = new Set(["theme"]);
@@ -109,6 +120,12 @@ const CODECS = {
   sortBy: { encode: String, decode: (text) => (SORTS.includes(text) ? text : undefined) },
   showDet: { encode: (v) => (v ? "1" : "0"), decode: parseBoolean },
   maxFpr: { encode: String, decode: (text) => (parseNumber(text, 0, 1) > 0 ? Number(text) : undefined) },
+  sliceKey: { encode: String, decode: (text) => text || undefined },
+  sliceReference: { encode: String, decode: (text) => text },
+  sliceGapRate: { encode: String, decode: (text) => (SLICE_GAP_RATES.includes(text) ? text : undefined) },
+  sliceMode: { encode: String, decode: (text) => (SLICE_MODES.includes(text) ? text : undefined) },
+  sliceObjective: { encode: String, decode: (text) => (SLICE_OBJECTIVES.includes(text) ? text : undefined) },
+  sliceTolerance: { encode: String, decode: (text) => parseNumber(text, 0, 1) },
 };
 
 /** The state keys that differ from their defaults, as a URL hash ("#threshold=0.3&…"). */

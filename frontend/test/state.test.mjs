@@ -39,6 +39,12 @@ test("the hash round-trips every persisted key and leaves defaults and theme out
     sortBy: "error",
     showDet: true,
     maxFpr: 0.1,
+    sliceKey: "sex",
+    sliceReference: "female",
+    sliceGapRate: "selection_rate",
+    sliceMode: "per_slice",
+    sliceObjective: "youden",
+    sliceTolerance: 0.02,
     theme: "dark",
   };
   const hash = encodeState(state);

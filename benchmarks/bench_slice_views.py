@@ -1,0 +1,125 @@
+"""Times the slice views in Chromium with 10 slices: threshold input to every view repainted, and the
+per-slice optimiser (a mode change) — the same method and target as bench_frontend.py.
+
+    python benchmarks/bench_slice_views.py [--repeats 30] [--output benchmarks/results/slice_views.json]
+
+One binary run of 20,000 items over 5 epochs, logged with 10 slices of one key (2,000 items each;
+scores noisier on some slices) by `summary.threshold_curves_pb(..., slices=...)`, served by a real
+TensorBoard (Rust loader); the tab shows the run with the slice key chosen, so the slice table, the
+three overlaid curve views, the gaps over epochs and the run's own views all redraw. Cases:
+
+* the same run without a slice key: the run's own views alone, for comparison;
+* threshold input: what a drag costs (slice curves are built once per epoch; a drag re-reads counts
+  and recomputes intervals and the gaps over epochs);
+* optimiser mode change: the constrained per-slice search (equal opportunity / demographic parity /
+  equal accuracy, tolerance 0.05) over the slices' aligned thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_frontend import (  # noqa: E402
+    CHROMIUM_ARGS,
+    TARGET_MS,
+    _Server,
+    start_tensorboard,
+    summarise,
+    threshold_values,
+    time_control,
+)
+
+from tb_metrics_plugin import SummaryWriter, summary  # noqa: E402
+from tests.browser.plugin_page import PluginPage  # noqa: E402
+
+DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "slice_views.json"
+RUN, NUM_SLICES, ITEMS_PER_SLICE, EPOCHS = "sliced10/validation", 10, 2000, 5
+
+
+def write_logs(logdir: Path) -> None:
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.array([f"g{index}" for index in range(NUM_SLICES)]), ITEMS_PER_SLICE)
+    labels = rng.integers(0, 2, size=groups.size)
+    noise = np.repeat(np.linspace(0.8, 2.5, NUM_SLICES), ITEMS_PER_SLICE)
+    with SummaryWriter(logdir / RUN) as writer:
+        for epoch in range(EPOCHS):
+            logits = (2 * labels - 1) * (1 + 0.4 * epoch) + noise * rng.normal(size=groups.size)
+            scores = 1 / (1 + np.exp(-logits))
+            writer.add_summary(summary.threshold_curves_pb(
+                "threshold_curves", labels, scores, class_names=["negative", "positive"], slices={"group": groups}),
+                step=epoch)
+
+
+def measure(url: str, repeats: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, dict] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        plugin = PluginPage(page, _Server(url)).open()
+        values = threshold_values(repeats)
+        reference = summarise(time_control(plugin, None, values))
+        results["reference: input event nobody listens to"] = reference
+        plugin.show(RUN, "threshold_curves", "0")
+        results["same run, no slice key: threshold input"] = summarise(
+            time_control(plugin, "[data-testid=threshold-slider]", values), reference)
+        plugin.testid("slice-key").select_option("group")
+        plugin.wait_idle()
+        plugin.testid("slice-metrics").wait_for()
+        results[f"{NUM_SLICES} slices × {EPOCHS} epochs: threshold input"] = summarise(
+            time_control(plugin, "[data-testid=threshold-slider]", values), reference)
+        modes = ["equal_opportunity", "demographic_parity", "equal_accuracy"] * (repeats // 3 + 1)
+        results[f"{NUM_SLICES} slices: optimiser mode change (tolerance 0.05)"] = summarise(
+            time_control(plugin, "[data-testid=slice-mode]", modes[:repeats], "change"), reference)
+        plugin.assert_no_errors()
+        results["browser"] = browser.version
+        browser.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30, help="timed repetitions per case (default: %(default)s)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON to write (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.repeats < 4:
+        parser.error(f"--repeats={args.repeats} is too few for a median; use at least 4")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with tempfile.TemporaryDirectory() as logdir:
+        write_logs(Path(logdir))
+        figures = measure(start_tensorboard(Path(logdir)), args.repeats)
+    chromium_version = figures.pop("browser")
+    report = {
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "chromium": chromium_version},
+        "method": "as bench_frontend.py: work = event handlers + next frame; medians in ms",
+        "target_ms": TARGET_MS,
+        "milliseconds": figures,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    print("| case | work median ms | work p90 ms | handlers ms | frame ms |")
+    print("|---|---|---|---|---|")
+    for case, figure in figures.items():
+        if "work_median_ms" in figure:
+            print(f"| {case} | {figure['work_median_ms']} | {figure['work_p90_ms']} | {figure['handlers_median_ms']} "
+                  f"| {figure['frame_median_ms']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

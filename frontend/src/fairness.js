@@ -1,0 +1,398 @@
+// The slice maths of the browser: the fairness rates of each slice with 95 % intervals, the gaps to a
+// reference slice with intervals, and the per-slice threshold optimiser. A port of
+// tb_metrics_plugin/fairness.py, fairness_intervals.py and fairness_thresholds.py (same names in
+// camelCase, same argument order), pinned by tests/golden/fairness_vectors.json. Formulas:
+// docs/metrics.md, "Slices". Counts are (S,) arrays, one entry per slice.
+
+import * as core from "./core.js";
+
+/** The rates compared between slices, in display order, with the fairness criterion each one carries. */
+export const GAP_RATES = Object.freeze(["tpr", "fpr", "fnr", "precision", "selection_rate", "accuracy"]);
+
+/** Each rate as [successes, trials] of one slice's counts. */
+export const RATE_COUNTS = Object.freeze({
+  tpr: (tp, fp, tn, fn) => [tp, tp + fn],
+  fpr: (tp, fp, tn, fn) => [fp, fp + tn],
+  fnr: (tp, fp, tn, fn) => [fn, tp + fn],
+  precision: (tp, fp, tn, fn) => [tp, tp + fp],
+  selection_rate: (tp, fp, tn, fn) => [tp + fp, tp + fp + tn + fn],
+  accuracy: (tp, fp, tn, fn) => [tp + tn, tp + fp + tn + fn],
+});
+
+/** The rate each fairness constraint of the optimiser equalises. */
+export const CONSTRAINED_RATES = Object.freeze({
+  equal_opportunity: "tpr",
+  demographic_parity: "selection_rate",
+  equal_accuracy: "accuracy",
+});
+export const MODES = Object.freeze(["single", "per_slice", ...Object.keys(CONSTRAINED_RATES)]);
+export const OBJECTIVES = Object.freeze(["fbeta", "accuracy", "youden"]);
+const MAX_ITERATIONS = 100;
+// Rates are ratios of counts: 0.55 − 0.5 is 0.050000000000000044, and a tolerance of 0.05 admits it.
+const ROUNDING = 1e-12;
+
+const divide = (numerator, denominator, undefinedValue) => (denominator !== 0 ? numerator / denominator : undefinedValue);
+
+function checkCounts(tp, fp, tn, fn) {
+  const lengths = [tp, fp, tn, fn].map((counts) => counts.length);
+  if (new Set(lengths).size !== 1) {
+    throw new Error(`tp, fp, tn, fn have lengths ${lengths.join(", ")}; pass one count per slice`);
+  }
+  for (const counts of [tp, fp, tn, fn]) {
+    for (const value of counts) {
+      if (!(value >= 0 && Number.isFinite(value))) throw new Error("counts must be finite and >= 0 (weighted counts are fine)");
+    }
+  }
+}
+
+/**
+ * {rate: Float64Array(S)} of GAP_RATES: TPR, FPR, FNR and precision as the core gives them (0 at
+ * 0/0), selection rate (TP + FP) / n and accuracy NaN for an empty slice.
+ */
+export function sliceRates(tp, fp, tn, fn) {
+  const metrics = core.thresholdMetrics(Float64Array.from(tp), Float64Array.from(fp), Float64Array.from(tn), Float64Array.from(fn));
+  const selectionRate = Float64Array.from(tp, (value, s) => divide(value + fp[s], value + fp[s] + tn[s] + fn[s], NaN));
+  return {
+    tpr: metrics.recall,
+    fpr: metrics.fpr,
+    fnr: metrics.fnr,
+    precision: metrics.precision,
+    selection_rate: selectionRate,
+    accuracy: metrics.accuracy,
+  };
+}
+
+/** Wilson bound of one proportion, NaN for trials = 0 (core.wilsonInterval on numbers). */
+function wilson(successes, trials, z) {
+  return core.wilsonInterval(successes, trials, z);
+}
+
+function differenceOf(successesA, trialsA, successesB, trialsB, z) {
+  const pA = divide(successesA, trialsA, NaN);
+  const pB = divide(successesB, trialsB, NaN);
+  const [lowA, highA] = wilson(successesA, trialsA, z);
+  const [lowB, highB] = wilson(successesB, trialsB, z);
+  const difference = pA - pB;
+  return [
+    difference,
+    difference - Math.sqrt((pA - lowA) ** 2 + (highB - pB) ** 2),
+    difference + Math.sqrt((highA - pA) ** 2 + (pB - lowB) ** 2),
+  ];
+}
+
+function ratioOf(successesA, trialsA, successesB, trialsB, z) {
+  const pA = divide(successesA, trialsA, NaN);
+  const pB = divide(successesB, trialsB, NaN);
+  const ratio = divide(pA, pB, NaN);
+  const variance = divide(1, successesA, NaN) - divide(1, trialsA, NaN) + divide(1, successesB, NaN) - divide(1, trialsB, NaN);
+  const spread = Math.exp(z * Math.sqrt(Math.max(variance, 0)));
+  return [ratio, ratio / spread, ratio * spread];
+}
+
+/** Applies a [value, low, high] function elementwise over (S,) arrays; returns three Float64Arrays. */
+function columns(fn, successesA, trialsA, successesB, trialsB, z) {
+  const out = [new Float64Array(successesA.length), new Float64Array(successesA.length), new Float64Array(successesA.length)];
+  for (let s = 0; s < successesA.length; s++) {
+    const triple = fn(successesA[s], trialsA[s], successesB[s], trialsB[s], z);
+    for (let i = 0; i < 3; i++) out[i][s] = triple[i];
+  }
+  return out;
+}
+
+/**
+ * p̂_a − p̂_b with Newcombe's hybrid score interval, from the Wilson intervals (l, u) of each:
+ * low = d − √((p̂_a − l_a)² + (u_b − p̂_b)²), high = d + √((u_a − p̂_a)² + (p̂_b − l_b)²). NaN when a trials is 0.
+ * @returns {[Float64Array, Float64Array, Float64Array]} difference, low, high
+ */
+export function newcombeDifferenceInterval(successesA, trialsA, successesB, trialsB, z = 1.96) {
+  return columns(differenceOf, successesA, trialsA, successesB, trialsB, z);
+}
+
+/**
+ * p̂_a / p̂_b with the Katz log interval: ratio · exp(±z √(1/x_a − 1/n_a + 1/x_b − 1/n_b)). The ratio is
+ * NaN when a trials is 0 or p̂_b = 0; the interval too when x_a = 0.
+ * @returns {[Float64Array, Float64Array, Float64Array]} ratio, low, high
+ */
+export function katzRatioInterval(successesA, trialsA, successesB, trialsB, z = 1.96) {
+  return columns(ratioOf, successesA, trialsA, successesB, trialsB, z);
+}
+
+function successesAndTrials(rate, tp, fp, tn, fn) {
+  const successes = new Float64Array(tp.length);
+  const trials = new Float64Array(tp.length);
+  for (let s = 0; s < tp.length; s++) [successes[s], trials[s]] = RATE_COUNTS[rate](tp[s], fp[s], tn[s], fn[s]);
+  return [successes, trials];
+}
+
+/**
+ * Each rate of each slice with its Wilson interval: {rate: {value, low, high, trials}}, Float64Array(S) each.
+ */
+export function rateIntervals(tp, fp, tn, fn, z = 1.96) {
+  checkCounts(tp, fp, tn, fn);
+  const values = sliceRates(tp, fp, tn, fn);
+  const result = {};
+  for (const rate of GAP_RATES) {
+    const [successes, trials] = successesAndTrials(rate, tp, fp, tn, fn);
+    const [low, high] = wilson(successes, trials, z);
+    result[rate] = { value: values[rate], low, high, trials };
+  }
+  return result;
+}
+
+/**
+ * Gaps of every slice to slice `reference`: {rate: {difference, difference_low, difference_high, ratio,
+ * ratio_low, ratio_high}}, Float64Array(S) each. The reference's own row: difference 0, ratio 1, NaN intervals.
+ */
+export function gapIntervals(tp, fp, tn, fn, reference, z = 1.96) {
+  checkCounts(tp, fp, tn, fn);
+  if (!(Number.isInteger(reference) && reference >= 0 && reference < tp.length)) {
+    throw new Error(`reference=${reference}; expected the index of a slice, 0 <= reference < ${tp.length}`);
+  }
+  const result = {};
+  for (const rate of GAP_RATES) {
+    const [successes, trials] = successesAndTrials(rate, tp, fp, tn, fn);
+    const referenceSuccesses = new Float64Array(tp.length).fill(successes[reference]);
+    const referenceTrials = new Float64Array(tp.length).fill(trials[reference]);
+    const difference = newcombeDifferenceInterval(successes, trials, referenceSuccesses, referenceTrials, z);
+    const ratio = katzRatioInterval(successes, trials, referenceSuccesses, referenceTrials, z);
+    for (const values of [difference[1], difference[2], ratio[1], ratio[2]]) values[reference] = NaN;
+    result[rate] = {
+      difference: difference[0],
+      difference_low: difference[1],
+      difference_high: difference[2],
+      ratio: ratio[0],
+      ratio_low: ratio[1],
+      ratio_high: ratio[2],
+    };
+  }
+  return result;
+}
+
+// ------------------------------------------------------------------------------------------------
+// The per-slice threshold optimiser
+
+/** Per-slice rows {numerator, denominator|null} with objective = Σ num / Σ den (see fairness_thresholds.py). */
+function objectiveTerms(counts, objective, beta) {
+  const { tp, fp, tn, fn } = counts;
+  const slices = tp.length;
+  const map = (fn2) => tp.map((row, s) => Float64Array.from(row, (_, k) => fn2(s, k)));
+  if (objective === "fbeta") {
+    const beta2 = beta * beta;
+    return {
+      numerator: map((s, k) => (1 + beta2) * tp[s][k]),
+      denominator: map((s, k) => (1 + beta2) * tp[s][k] + beta2 * fn[s][k] + fp[s][k]),
+    };
+  }
+  let total = 0;
+  let positives = 0;
+  let negatives = 0;
+  for (let s = 0; s < slices; s++) {
+    total += tp[s][0] + fp[s][0] + tn[s][0] + fn[s][0];
+    positives += tp[s][0] + fn[s][0];
+    negatives += fp[s][0] + tn[s][0];
+  }
+  if (objective === "accuracy") {
+    const scale = divide(1, total, 0);
+    return { numerator: map((s, k) => (tp[s][k] + tn[s][k]) * scale), denominator: null };
+  }
+  const perPositive = divide(1, positives, 0);
+  const perNegative = divide(1, negatives, 0);
+  return { numerator: map((s, k) => tp[s][k] * perPositive - fp[s][k] * perNegative), denominator: null };
+}
+
+function pooledObjective(tp, fp, tn, fn, objective, beta) {
+  const metrics = core.thresholdMetrics(tp, fp, tn, fn, beta);
+  if (objective === "fbeta") return metrics.fbeta;
+  if (objective === "accuracy") return metrics.accuracy;
+  return metrics.recall - metrics.fpr;
+}
+
+function firstBest(values, feasible) {
+  let best = -1;
+  for (let k = 0; k < values.length; k++) {
+    if (feasible[k] && (best < 0 || values[k] > values[best])) best = k;
+  }
+  return best;
+}
+
+/**
+ * The per-slice indices maximising Σ num / Σ den over `feasible` rows, and the value; null when no
+ * choice beats `floor` (ratios only): Dinkelbach's iteration from λ = max(0, floor), see
+ * fairness_thresholds.py. Scores are computed in place, without arrays per step.
+ */
+function bestChoice(numerator, denominator, feasible, active, floor = -Infinity) {
+  const slices = numerator.length;
+  const picksAt = (lambda) => {
+    const indices = new Array(slices);
+    for (let s = 0; s < slices; s++) {
+      let best = -1;
+      let bestScore = 0;
+      if (active[s]) {
+        const num = numerator[s];
+        const den = denominator ? denominator[s] : null;
+        const allowed = feasible[s];
+        for (let k = 0; k < num.length; k++) {
+          if (!allowed[k]) continue;
+          const score = den ? num[k] - lambda * den[k] : num[k];
+          if (best < 0 || score > bestScore) {
+            best = k;
+            bestScore = score;
+          }
+        }
+      }
+      indices[s] = best;
+    }
+    return indices;
+  };
+  const valueOf = (indices) => {
+    let top = 0;
+    let bottom = 0;
+    indices.forEach((k, s) => {
+      if (k >= 0) {
+        top += numerator[s][k];
+        if (denominator) bottom += denominator[s][k];
+      }
+    });
+    return denominator ? divide(top, bottom, 0) : top;
+  };
+  if (!denominator) {
+    const indices = picksAt(0);
+    return [indices, valueOf(indices)];
+  }
+  let bestIndices = null;
+  let bestValue = -Infinity;
+  let level = Math.max(0, floor);
+  for (let iteration = 0; iteration < MAX_ITERATIONS; iteration++) {
+    const indices = picksAt(level);
+    const value = valueOf(indices);
+    if (bestIndices === null && !(value > floor)) return null;
+    if (bestIndices !== null && !(value > bestValue)) break;
+    bestIndices = indices;
+    bestValue = value;
+    level = value;
+  }
+  return [bestIndices, bestValue];
+}
+
+/**
+ * Per-slice thresholds for `mode` and their cost against one threshold for all ("single"); see
+ * tb_metrics_plugin/fairness_thresholds.py. Histograms are rows (S × (K + 1)) on the shared axis
+ * `thresholds` (K) (core.alignClasses puts slices with their own thresholds on one).
+ * @returns {{indices: number[], thresholds: Float64Array, value: number, single: {index, threshold, value},
+ *   cost: number, rates: Float64Array, feasible: boolean}}
+ */
+export function sliceThresholds(positiveHistograms, negativeHistograms, thresholds, mode = "single", objective = "fbeta", tolerance = 0.05, beta = 1) {
+  if (positiveHistograms.some((row) => row.length !== thresholds.length + 1)) {
+    throw new Error(`histogram rows must have ${thresholds.length + 1} bins: one axis shared by every slice (align them first)`);
+  }
+  if (!MODES.includes(mode)) throw new Error(`mode=${JSON.stringify(mode)}; expected one of ${MODES.join(", ")}`);
+  if (!OBJECTIVES.includes(objective)) throw new Error(`objective=${JSON.stringify(objective)}; expected one of ${OBJECTIVES.join(", ")}`);
+  if (!(tolerance >= 0 && tolerance <= 1)) throw new Error(`tolerance=${tolerance}; expected the largest allowed gap of a rate, in [0, 1]`);
+  if (!(beta > 0)) throw new Error(`beta=${beta}; F-beta needs beta > 0 (beta = 1 gives F1)`);
+  const counts = core.confusionAtThresholds(positiveHistograms, negativeHistograms);
+  const slices = positiveHistograms.length;
+  const size = thresholds.length;
+  const active = positiveHistograms.map((row, s) => sum(row) + sum(negativeHistograms[s]) > 0);
+  const { numerator, denominator } = objectiveTerms(counts, objective, beta);
+
+  const pooled = new Float64Array(size);
+  for (let k = 0; k < size; k++) {
+    const at = ["tp", "fp", "tn", "fn"].map((key) => {
+      let value = 0;
+      for (let s = 0; s < slices; s++) value += counts[key][s][k];
+      return value;
+    });
+    pooled[k] = pooledObjective(...at, objective, beta);
+  }
+  const singleIndex = firstBest(pooled, Array.from(pooled, (value) => !Number.isNaN(value)));
+  const single = {
+    index: singleIndex,
+    threshold: singleIndex >= 0 ? thresholds[singleIndex] : NaN,
+    value: singleIndex >= 0 ? pooled[singleIndex] : NaN,
+  };
+
+  const rates = new Float64Array(slices).fill(NaN);
+  const everywhere = Array.from({ length: slices }, () => new Array(size).fill(true));
+  let indices;
+  if (mode === "single") {
+    indices = active.map((isActive) => (isActive ? singleIndex : -1));
+  } else if (mode === "per_slice") {
+    indices = active.map((isActive, s) => {
+      const own = { tp: [counts.tp[s]], fp: [counts.fp[s]], tn: [counts.tn[s]], fn: [counts.fn[s]] };
+      const terms = objectiveTerms(own, objective, beta);
+      return bestChoice(terms.numerator, terms.denominator, [everywhere[s]], [isActive])[0][0];
+    });
+  } else {
+    const rateName = CONSTRAINED_RATES[mode];
+    const rate = counts.tp.map((row, s) =>
+      Float64Array.from(row, (_, k) => {
+        const [successes, trials] = RATE_COUNTS[rateName](counts.tp[s][k], counts.fp[s][k], counts.tn[s][k], counts.fn[s][k]);
+        return divide(successes, trials, NaN);
+      }),
+    );
+    const constrained = active.map((isActive, s) => {
+      const [, trials] = RATE_COUNTS[rateName](counts.tp[s][0], counts.fp[s][0], counts.tn[s][0], counts.fn[s][0]);
+      return isActive && trials > 0;
+    });
+    const lows = [...new Set(rate.flatMap((row, s) => (constrained[s] ? Array.from(row) : [])))].sort((a, b) => a - b);
+    let bestValue = -Infinity;
+    indices = null;
+    const feasible = rate.map((row, s) => (constrained[s] ? new Uint8Array(size) : everywhere[s]));
+    for (const low of lows) {
+      let empty = false;
+      for (let s = 0; s < slices && !empty; s++) {
+        if (!constrained[s]) continue;
+        const row = rate[s];
+        const allowed = feasible[s];
+        let any = 0;
+        for (let k = 0; k < size; k++) {
+          allowed[k] = row[k] >= low && row[k] - low <= tolerance + ROUNDING ? 1 : 0;
+          any |= allowed[k];
+        }
+        empty = !any;
+      }
+      if (empty) continue;
+      const choice = bestChoice(numerator, denominator, feasible, active, bestValue);
+      if (choice !== null && choice[1] > bestValue) {
+        [indices, bestValue] = choice;
+      }
+    }
+    if (indices === null) {
+      return {
+        indices: new Array(slices).fill(-1),
+        thresholds: new Float64Array(slices).fill(NaN),
+        value: NaN,
+        single,
+        cost: NaN,
+        rates,
+        feasible: false,
+      };
+    }
+    indices.forEach((k, s) => {
+      if (constrained[s] && k >= 0) rates[s] = rate[s][k];
+    });
+  }
+  const totals = ["tp", "fp", "tn", "fn"].map((key) => {
+    let value = 0;
+    indices.forEach((k, s) => {
+      if (k >= 0) value += counts[key][s][k];
+    });
+    return value;
+  });
+  const value = pooledObjective(...totals, objective, beta);
+  return {
+    indices,
+    thresholds: Float64Array.from(indices, (k) => (k >= 0 ? thresholds[k] : NaN)),
+    value,
+    single,
+    cost: single.value - value,
+    rates,
+    feasible: true,
+  };
+}
+
+function sum(values) {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
+}

@@ -1,0 +1,50 @@
+// The slice selector beside the run selector: which key's slices to compare (or none) and the
+// reference slice the gaps are measured from. Hidden when the tag has no slices.
+
+import { el } from "./dom.js";
+
+/**
+ * Builds the slice selector in `container`.
+ * @returns {{element: HTMLElement, update(state: object, context: {slices: Object<string, string[]>, run: string|null}): void}}
+ */
+export function createSliceControls(container, store) {
+  const keySelect = el("select", { dataset: { testid: "slice-key" }, title: "Compare the slices of this key" });
+  const referenceSelect = el("select", { dataset: { testid: "slice-reference" }, title: "The slice the gaps are measured from" });
+  const note = el("div", { className: "tbm-hint", dataset: { testid: "slice-note" } });
+  const referenceControl = el("label", { className: "tbm-row" }, ["reference ", referenceSelect]);
+  const root = el("div", { className: "tbm-control tbm-slice-control", dataset: { testid: "slice-select" }, hidden: true }, [
+    el("span", { className: "tbm-label" }, "Slices"),
+    el("div", { className: "tbm-row" }, [keySelect, referenceControl]),
+    note,
+  ]);
+  container.append(root);
+  keySelect.addEventListener("change", () => store.set({ sliceKey: keySelect.value || null }));
+  referenceSelect.addEventListener("change", () => store.set({ sliceReference: referenceSelect.value }));
+
+  let signature = "";
+  return {
+    element: root,
+    update(state, { slices, run }) {
+      const keys = Object.keys(slices);
+      root.hidden = keys.length === 0;
+      if (root.hidden) return;
+      const next = JSON.stringify([slices, run]);
+      if (next !== signature) {
+        signature = next;
+        keySelect.replaceChildren(
+          el("option", { value: "" }, "none"),
+          ...keys.map((key) => el("option", { value: key }, `${key} (${slices[key].length})`)),
+        );
+      }
+      keySelect.value = state.sliceKey ?? "";
+      const values = state.sliceKey ? slices[state.sliceKey] ?? [] : [];
+      referenceControl.hidden = values.length === 0;
+      if (referenceSelect.dataset.key !== `${state.sliceKey}\u0000${values.join("\u0000")}`) {
+        referenceSelect.dataset.key = `${state.sliceKey}\u0000${values.join("\u0000")}`;
+        referenceSelect.replaceChildren(...values.map((value) => el("option", { value }, value)));
+      }
+      referenceSelect.value = state.sliceReference ?? values[0] ?? "";
+      note.textContent = state.sliceKey ? `slices of run ${run}` : "";
+    },
+  };
+}

@@ -1,0 +1,249 @@
+// The slices of a tag as the slice views see them: which keys and values a tag has, each slice's
+// curve at the selected epoch, its rates and gaps at the shared threshold, the gaps over epochs and
+// the per-slice threshold optimiser. Curves are built once per (slice, epoch, class); moving the
+// threshold only reads counts off them. No DOM here.
+
+import * as core from "./core.js";
+import * as fairness from "./fairness.js";
+import { buildCurve, countAt, resolveThreshold } from "./model.js";
+
+/** Slice colours: Tableau's 10 (distinct from each other in light and dark), then dashed repeats. */
+export const SLICE_PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+/** The fewest counted samples a slice's numbers are shown without a warning, if /tags gives none. */
+export const DEFAULT_MIN_SLICE_SAMPLES = 30;
+/** Labels of the gap rates, with the fairness criterion each one carries. */
+export const GAP_LABELS = {
+  tpr: "TPR (equal opportunity)",
+  fpr: "FPR",
+  fnr: "FNR",
+  precision: "precision",
+  selection_rate: "selection rate (demographic parity)",
+  accuracy: "accuracy",
+};
+
+/** The tag that holds slice key=value of `tag` (the storage contract: "T/k=v"). */
+export function sliceTagName(tag, key, value) {
+  return `${tag}/${key}=${value}`;
+}
+
+/** {key: [values]} of a tag's /tags entry ({} without slices). */
+export function tagSlices(tagInfo) {
+  return tagInfo && tagInfo.slices && typeof tagInfo.slices === "object" ? tagInfo.slices : {};
+}
+
+/** The run whose slices are shown: the first selected run whose entry of `tag` has slices, or null. */
+export function sliceRun(runs, tag, infoOf) {
+  return runs.find((run) => Object.keys(tagSlices(infoOf(run, tag))).length > 0) ?? null;
+}
+
+/**
+ * One step of a counts answer holding every step (the counts route without `step`): the same
+ * object shape with S = 1, its typed arrays views into the originals (no copy).
+ */
+export function stepCounts(counts, stepIndex) {
+  const one = (encoded) => {
+    if (!encoded) return encoded;
+    const [steps, ...rest] = encoded.shape;
+    const size = rest.reduce((product, dim) => product * dim, 1);
+    if (stepIndex < 0 || stepIndex >= steps) throw new Error(`step index ${stepIndex} outside the ${steps} steps of the counts`);
+    return { values: encoded.values.subarray(stepIndex * size, (stepIndex + 1) * size), shape: [1, ...rest] };
+  };
+  return {
+    ...counts,
+    steps: [counts.steps[stepIndex]],
+    thresholds: one(counts.thresholds),
+    positive: one(counts.positive),
+    negative: one(counts.negative),
+    exact: one(counts.exact),
+  };
+}
+
+/** Samples counted in a curve: P + N of its first class (every class of a step counts each sample). */
+export function curveSamples(curve) {
+  const row = curve.classes[0];
+  let total = 0;
+  for (const value of row.positive) total += value;
+  for (const value of row.negative) total += value;
+  return total;
+}
+
+/** Counts of a curve at the shared `threshold`, resolved as the readout resolves it. */
+export function countsAtThreshold(curve, threshold) {
+  if (curve.average === "macro" || curve.average === "weighted") {
+    throw new Error("slice rates need counts: pick a class or the micro average");
+  }
+  const j = resolveThreshold(curve, threshold);
+  return { tp: countAt(curve, "tp", j), fp: countAt(curve, "fp", j), tn: countAt(curve, "tn", j), fn: countAt(curve, "fn", j) };
+}
+
+/** Columns (S,) of TP, FP, TN, FN of the slices' curves at `threshold`. */
+function countColumns(curves, threshold) {
+  const columns = { tp: new Float64Array(curves.length), fp: new Float64Array(curves.length), tn: new Float64Array(curves.length), fn: new Float64Array(curves.length) };
+  curves.forEach((curve, s) => {
+    const counts = countsAtThreshold(curve, threshold);
+    for (const key of Object.keys(columns)) columns[key][s] = counts[key];
+  });
+  return columns;
+}
+
+/**
+ * Rates with Wilson intervals and gaps to the reference with Newcombe / Katz intervals, for the
+ * slices' curves at `threshold` (see fairness.js). `reference` is an index into `curves`.
+ */
+export function slicePoint(curves, threshold, reference) {
+  const { tp, fp, tn, fn } = countColumns(curves, threshold);
+  return {
+    counts: { tp, fp, tn, fn },
+    rates: fairness.rateIntervals(tp, fp, tn, fn),
+    gaps: fairness.gapIntervals(tp, fp, tn, fn, reference),
+  };
+}
+
+/**
+ * The most thresholds the optimiser searches. Its constrained modes try every attained rate as the
+ * low end of the band (up to slices × thresholds bands), each a pass over slices × thresholds: with
+ * 10 exact slices of 2,000 scores the whole union would take minutes, 256 takes tens of milliseconds.
+ */
+export const OPTIMISER_THRESHOLDS = 256;
+
+/** `union` (sorted) thinned to at most `size` evenly spaced thresholds, first and last kept. */
+export function thinnedAxis(union, size = OPTIMISER_THRESHOLDS) {
+  if (union.length <= size) return union;
+  return Float64Array.from({ length: size }, (_, i) => union[Math.round((i * (union.length - 1)) / (size - 1))]);
+}
+
+/**
+ * The per-slice threshold optimiser on the slices' curves (one class each): their histograms put on
+ * one axis — the union of their thresholds, thinned to OPTIMISER_THRESHOLDS (core.alignClasses keeps
+ * exact slices exact at each of them) — then fairness.sliceThresholds. `searched` says how many
+ * thresholds of how many it tried.
+ */
+export function optimiseSlices(curves, mode, objective, tolerance, beta) {
+  if (curves.some((curve) => curve.average)) throw new Error("the per-slice optimiser works on one class: pick a class");
+  const union = core.unionOfFinite(curves.map((curve) => curve.thresholds));
+  const aligned = core.alignClasses(
+    curves.map((curve) => curve.thresholds),
+    curves.map((curve) => curve.positiveHistogram),
+    curves.map((curve) => curve.negativeHistogram),
+    curves.map((curve) => curve.exact),
+    thinnedAxis(union),
+  );
+  const result = fairness.sliceThresholds(aligned.positive, aligned.negative, aligned.axis, mode, objective, tolerance, beta);
+  return { ...result, searched: aligned.axis.length, union: union.length };
+}
+
+/**
+ * Builds the slice part of the model, with caches: curves per (run, slice tag, step, class), so a
+ * threshold drag only re-reads counts and recomputes the intervals (a few numbers per slice).
+ */
+export function createSliceModelBuilder() {
+  const curveCache = new Map();
+  let lastKey = "";
+  let lastCurves = [];
+
+  /** The curve of slice `value` (of `key`'s `values`) at one step; its label and colour follow from the slice. */
+  function cachedCurve(run, key, values, value, counts, stepIndex, classKey) {
+    const cacheKey = `${run}\u0000${key}=${value}\u0000${stepIndex}\u0000${classKey}`;
+    const hit = curveCache.get(cacheKey);
+    if (hit && hit.counts === counts) return hit.curve;
+    const color = SLICE_PALETTE[values.indexOf(value) % SLICE_PALETTE.length];
+    const curve = buildCurve(`${key}=${value}`, color, stepCounts(counts, stepIndex), classKey);
+    curve.sliceValue = value;
+    curveCache.set(cacheKey, { counts, curve });
+    return curve;
+  }
+
+  return {
+    /** Forgets every curve (new counts for another run, tag or key). */
+    clear() {
+      curveCache.clear();
+      lastKey = "";
+      lastCurves = [];
+    },
+    /**
+     * @param {{state: object, run: string|null, tagInfo: object, sliceCounts: Map<string, object>|null}} input
+     *   sliceCounts: slice value → that slice tag's counts of every step.
+     * @returns {object|null} null when no slice key is chosen
+     */
+    build({ state, run, tagInfo, sliceCounts }) {
+      const slices = tagSlices(tagInfo);
+      const key = state.sliceKey;
+      if (!key || !slices[key] || !run) return null;
+      const values = slices[key];
+      const minSamples = tagInfo.min_slice_samples ?? DEFAULT_MIN_SLICE_SAMPLES;
+      const base = { key, values, run, minSamples, curves: [], loading: !sliceCounts, problems: [] };
+      if (!sliceCounts) return base;
+      const curves = [];
+      values.forEach((value) => {
+        const counts = sliceCounts.get(value);
+        if (!counts) {
+          base.problems.push(`slice ${key}=${value} has no counts`);
+          return;
+        }
+        const stepIndex = counts.steps.indexOf(state.step);
+        if (stepIndex < 0) {
+          base.problems.push(`slice ${key}=${value} has no epoch ${state.step}`);
+          return;
+        }
+        curves.push(cachedCurve(run, key, values, value, counts, stepIndex, state.classKey));
+      });
+      // The same array while nothing changed, so the curve views skip rebuilding their charts.
+      const signature = curves.map((curve) => curve.run).join("\u0000");
+      const same = signature === lastKey && curves.every((curve, s) => curve === lastCurves[s]);
+      if (!same) {
+        lastKey = signature;
+        lastCurves = curves;
+      }
+      const shown = lastCurves;
+      const referenceIndex = Math.max(0, shown.findIndex((curve) => curve.sliceValue === state.sliceReference));
+      const samples = shown.map(curveSamples);
+      const countable = !(state.classKey === "macro" || state.classKey === "weighted");
+      return {
+        ...base,
+        curves: shown,
+        samples,
+        small: samples.map((n) => n < minSamples),
+        referenceIndex,
+        countable,
+        point: countable && shown.length ? slicePoint(shown, state.threshold, referenceIndex) : null,
+        /** Gaps of `rate` to the reference at every logged step, the threshold held (for the epochs view). */
+        gapsOverEpochs: (rate) => gapsOverEpochs(sliceCounts, values, key, run, state, referenceIndex, rate, cachedCurve),
+      };
+    },
+  };
+}
+
+/**
+ * For every step the slices share: each slice's `rate` gap (difference with its interval) to the
+ * reference slice at the shared threshold. Curves come from the builder's cache, so dragging the
+ * threshold re-reads counts only.
+ * @returns {{steps: number[], slices: {value, label, color, difference: Float64Array, low: Float64Array, high: Float64Array}[]}}
+ */
+function gapsOverEpochs(sliceCounts, values, key, run, state, referenceIndex, rate, cachedCurve) {
+  const present = values.filter((value) => sliceCounts.get(value));
+  if (!present.length) return { steps: [], slices: [] };
+  const steps = sliceCounts.get(present[0]).steps.filter((step) => present.every((value) => sliceCounts.get(value).steps.includes(step)));
+  const series = present.map((value, s) => ({
+    value,
+    label: `${key}=${value}`,
+    color: SLICE_PALETTE[values.indexOf(value) % SLICE_PALETTE.length],
+    difference: new Float64Array(steps.length),
+    low: new Float64Array(steps.length),
+    high: new Float64Array(steps.length),
+    index: s,
+  }));
+  const reference = Math.min(referenceIndex, present.length - 1);
+  steps.forEach((step, i) => {
+    const curves = present.map((value) => {
+      const counts = sliceCounts.get(value);
+      return cachedCurve(run, key, values, value, counts, counts.steps.indexOf(step), state.classKey);
+    });
+    const { gaps } = slicePoint(curves, state.threshold, reference);
+    for (const entry of series) {
+      entry.difference[i] = gaps[rate].difference[entry.index];
+      entry.low[i] = gaps[rate].difference_low[entry.index];
+      entry.high[i] = gaps[rate].difference_high[entry.index];
+    }
+  });
+  return { steps, slices: series };
+}

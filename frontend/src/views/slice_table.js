@@ -1,0 +1,273 @@
+/**
+ * Slices at the shared threshold: every readout metric of each slice with its 95 % Wilson interval
+ * (small slices flagged), the fairness gaps of each slice to the reference slice as differences
+ * (Newcombe interval) and ratios (Katz interval), and the per-slice threshold optimiser with its cost
+ * in the overall objective. Tables only: the structure is rebuilt when the slices change, a threshold
+ * drag rewrites the cells' texts.
+ */
+import * as core from "../core.js";
+import { el } from "../dom.js";
+import { table } from "../export.js";
+import * as fairness from "../fairness.js";
+import { curveOperatingPoint } from "../model.js";
+import { formatMetric, formatThresholdValue, READOUT_METRICS } from "../readout.js";
+import { GAP_LABELS, optimiseSlices } from "../slices.js";
+
+const MODE_LABELS = {
+  single: "one threshold for all",
+  per_slice: "per slice, each maximising its own objective",
+  equal_opportunity: "per slice, equal opportunity (TPR within tolerance)",
+  demographic_parity: "per slice, demographic parity (selection rate within tolerance)",
+  equal_accuracy: "per slice, equal accuracy (within tolerance)",
+};
+const OBJECTIVE_LABELS = { fbeta: "F-β", accuracy: "accuracy", youden: "Youden's J (TPR − FPR)" };
+
+/** Widths of the tables' label column and of each slice's column (px). */
+const LABEL_COLUMN_PX = 190;
+const SLICE_COLUMN_PX = 150;
+
+function interval(low, high) {
+  return Number.isNaN(low) || Number.isNaN(high) ? "" : `[${low.toFixed(3)}, ${high.toFixed(3)}]`;
+}
+
+function formatGap(value) {
+  return Number.isNaN(value) ? "–" : value.toFixed(4);
+}
+
+/** Writes a text node only when its text changes (an unchanged write still costs a layout). */
+function setText(node, text) {
+  if (node.data !== text) node.data = text;
+}
+
+/** Writes a cell's data-value only when it changes (an attribute write invalidates style). */
+function setValue(cell, value) {
+  const text = String(value);
+  if (cell.dataset.value !== text) cell.dataset.value = text;
+}
+
+/** The readout's Wilson interval of `metric` at one slice's counts, or ["", NaN, NaN]. */
+function wilsonOf(metric, counts) {
+  if (!metric.wilson) return [NaN, NaN];
+  const [successes, trials] = metric.wilson(counts);
+  return core.wilsonInterval(successes, trials);
+}
+
+/** Creates the slice tables in `container`. */
+export function createSliceTableView(container) {
+  const doc = container.ownerDocument;
+  const title = el("span", { className: "tbm-chart-title" }, "Slices");
+  const head = el("div", { className: "tbm-view-head tbm-chart-head" }, [title]);
+  const message = el("div", { className: "tbm-chart-message", attrs: { role: "status" } });
+  const warning = el("div", { className: "tbm-hint tbm-slice-warning", hidden: true, attrs: { role: "note" } });
+  const metricsTable = el("table", { className: "tbm-slice-table", dataset: { testid: "slice-metrics" } });
+  const gapsTable = el("table", { className: "tbm-slice-table", dataset: { testid: "slice-gaps" } });
+  const modeSelect = el("select", { dataset: { testid: "slice-mode" }, title: "How the slices' thresholds are chosen" },
+    Object.entries(MODE_LABELS).map(([value, label]) => el("option", { value }, label)));
+  const objectiveSelect = el("select", { dataset: { testid: "slice-objective" }, title: "The overall objective maximised" },
+    Object.entries(OBJECTIVE_LABELS).map(([value, label]) => el("option", { value }, label)));
+  const toleranceInput = el("input", {
+    type: "number", min: "0", max: "1", step: "0.01", className: "tbm-threshold-input",
+    dataset: { testid: "slice-tolerance" }, title: "Largest allowed gap (max − min) of the constrained rate",
+  });
+  const optimiserSummary = el("div", { className: "tbm-slice-optimiser-summary", dataset: { testid: "slice-optimiser-summary" } });
+  const optimiserTable = el("table", { className: "tbm-slice-table", dataset: { testid: "slice-optimiser" } });
+  const useSingle = el("button", { type: "button", dataset: { testid: "slice-use-single" }, title: "Move the shared threshold to the best single threshold" }, "Use the single threshold");
+  const root = el("div", { className: "tbm-chart tbm-slice-view", dataset: { testid: "view-slices" }, attrs: { role: "region", "aria-label": "Slices" } }, [
+    head,
+    message,
+    warning,
+    el("h3", { className: "tbm-slice-heading" }, "Metrics per slice (95 % Wilson intervals)"),
+    el("div", { className: "tbm-table-scroll" }, [metricsTable]),
+    el("h3", { className: "tbm-slice-heading" }, "Gaps to the reference slice: difference [95 % Newcombe] and ratio [95 % Katz]"),
+    el("div", { className: "tbm-table-scroll" }, [gapsTable]),
+    el("h3", { className: "tbm-slice-heading" }, "Per-slice thresholds"),
+    el("div", { className: "tbm-row tbm-slice-optimiser-controls" }, [
+      el("label", { className: "tbm-row" }, ["mode ", modeSelect]),
+      el("label", { className: "tbm-row" }, ["objective ", objectiveSelect]),
+      el("label", { className: "tbm-row" }, ["tolerance ", toleranceInput]),
+    ]),
+    optimiserSummary,
+    el("div", { className: "tbm-table-scroll" }, [optimiserTable]),
+    useSingle,
+  ]);
+  container.append(root);
+
+  let model = null;
+  let structure = "";
+  let metricCells = [];
+  let gapCells = [];
+  let optimiserResult = null;
+  let optimiserInputs = [];
+  let optimiserError = "";
+  let rows = []; // CSV rows of the last render
+
+  modeSelect.addEventListener("change", () => model?.setState({ sliceMode: modeSelect.value }));
+  objectiveSelect.addEventListener("change", () => model?.setState({ sliceObjective: objectiveSelect.value }));
+  toleranceInput.addEventListener("change", () => {
+    const value = Number(toleranceInput.value);
+    if (toleranceInput.value !== "" && value >= 0 && value <= 1) model?.setState({ sliceTolerance: value });
+    else toleranceInput.value = String(model?.state.sliceTolerance ?? "");
+  });
+  useSingle.addEventListener("click", () => {
+    if (optimiserResult && !Number.isNaN(optimiserResult.single.threshold)) model?.setState({ threshold: optimiserResult.single.threshold });
+  });
+
+  function header(slices, first) {
+    return el("tr", {}, [
+      el("th", { style: { width: `${LABEL_COLUMN_PX}px` } }, first),
+      ...slices.curves.map((curve, s) => el("th", { dataset: { slice: curve.sliceValue } }, [
+        el("span", { className: "tbm-swatch", style: { background: curve.color, display: "inline-block", marginRight: "4px" } }),
+        curve.run,
+        s === slices.referenceIndex ? el("span", { className: "tbm-muted" }, " (reference)") : "",
+        slices.small[s] ? el("span", { className: "tbm-slice-small", title: `fewer than ${slices.minSamples} samples: wide intervals` }, " ⚠") : "",
+      ])),
+    ]);
+  }
+
+  function buildTables(slices, beta) {
+    metricCells = [];
+    gapCells = [];
+    const sampleRow = el("tr", {}, [el("td", {}, "samples"), ...slices.samples.map((n) => el("td", { dataset: { metric: "samples" } }, formatMetric("tp", n)))]);
+    const metricRows = READOUT_METRICS.map((metric) => el("tr", {}, [
+      el("td", {}, metric.name === "fbeta" ? `F-β (β = ${beta})` : metric.label),
+      ...slices.curves.map((curve) => {
+        const text = doc.createTextNode("");
+        const ci = doc.createTextNode("");
+        const cell = el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, el("div", { className: "tbm-ci" }, [ci])]);
+        metricCells.push({ metric, cell, text, ci });
+        return cell;
+      }),
+    ]));
+    metricsTable.replaceChildren(el("thead", {}, header(slices, "metric")), el("tbody", {}, [sampleRow, ...metricRows]));
+    // Fixed column widths: a threshold drag rewrites ~200 cells, which must not re-measure the table.
+    for (const table of [metricsTable, gapsTable]) table.style.width = `${LABEL_COLUMN_PX + SLICE_COLUMN_PX * slices.curves.length}px`;
+    const gapRows = fairness.GAP_RATES.map((rate) => el("tr", {}, [
+      el("td", {}, GAP_LABELS[rate]),
+      ...slices.curves.map((curve, s) => {
+        const difference = doc.createTextNode("");
+        const ratio = doc.createTextNode("");
+        const cell = el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [difference, el("div", { className: "tbm-ci" }, [ratio])]);
+        gapCells.push({ rate, s, cell, difference, ratio });
+        return cell;
+      }),
+    ]));
+    gapsTable.replaceChildren(el("thead", {}, header(slices, "rate: difference · ratio")), el("tbody", {}, gapRows));
+  }
+
+  function fillTables(slices, state) {
+    const points = slices.curves.map((curve) => curveOperatingPoint(curve, state.threshold, state.beta));
+    let k = 0;
+    for (const metric of READOUT_METRICS) {
+      points.forEach((point) => {
+        const { cell, text, ci } = metricCells[k++];
+        const value = point.metrics[metric.name];
+        setValue(cell, value);
+        setText(text, metric.name === "threshold" ? formatThresholdValue(point.resolvedThreshold) : formatMetric(metric.name, value));
+        const [low, high] = point.hasIntervals ? wilsonOf(metric, point.counts) : [NaN, NaN];
+        setText(ci, interval(low, high));
+      });
+    }
+    const { gaps } = slices.point;
+    for (const { rate, s, cell, difference, ratio } of gapCells) {
+      const gap = gaps[rate];
+      setValue(cell, gap.difference[s]);
+      setText(difference, `${formatGap(gap.difference[s])} ${interval(gap.difference_low[s], gap.difference_high[s])}`);
+      setText(ratio, `× ${formatGap(gap.ratio[s])} ${interval(gap.ratio_low[s], gap.ratio_high[s])}`);
+    }
+    rows = slices.curves.map((curve, s) => [
+      curve.sliceValue, slices.samples[s], slices.small[s], s === slices.referenceIndex, points[s].resolvedThreshold,
+      ...READOUT_METRICS.filter((metric) => metric.name !== "threshold").flatMap((metric) => {
+        const [low, high] = points[s].hasIntervals ? wilsonOf(metric, points[s].counts) : [NaN, NaN];
+        return [points[s].metrics[metric.name], low, high];
+      }),
+      ...fairness.GAP_RATES.flatMap((rate) => ["difference", "difference_low", "difference_high", "ratio", "ratio_low", "ratio_high"].map((key) => gaps[rate][key][s])),
+    ]);
+  }
+
+  function runOptimiser(slices, state) {
+    optimiserError = "";
+    optimiserResult = null;
+    try {
+      optimiserResult = optimiseSlices(slices.curves, state.sliceMode, state.sliceObjective, state.sliceTolerance, state.beta);
+    } catch (error) {
+      optimiserError = error.message;
+    }
+  }
+
+  function renderOptimiser(slices, state) {
+    const objective = state.sliceObjective === "fbeta" ? `F-β (β = ${state.beta})` : OBJECTIVE_LABELS[state.sliceObjective];
+    if (optimiserError) {
+      optimiserSummary.textContent = `The optimiser cannot run here: ${optimiserError}.`;
+      optimiserTable.replaceChildren();
+      return;
+    }
+    const result = optimiserResult;
+    if (!result.feasible) {
+      optimiserSummary.textContent = `No per-slice thresholds keep the ${GAP_LABELS[fairness.CONSTRAINED_RATES[state.sliceMode]]} within ${state.sliceTolerance}: raise the tolerance.`;
+      optimiserTable.replaceChildren();
+      return;
+    }
+    const cost = result.cost;
+    optimiserSummary.textContent = `Overall ${objective}: ${formatGap(result.value)} (one threshold for all: ${formatGap(result.single.value)} at ${formatThresholdValue(result.single.threshold)}; `
+      + `cost of this mode ${formatGap(cost)}${cost < 0 ? ", a gain" : ""}).`
+      + (result.searched < result.union ? ` Searched ${result.searched} of the slices’ ${result.union} thresholds.` : "");
+    const constrained = fairness.CONSTRAINED_RATES[state.sliceMode];
+    optimiserTable.replaceChildren(
+      el("thead", {}, el("tr", {}, [el("th", {}, "slice"), el("th", {}, "threshold"), ...(constrained ? [el("th", {}, GAP_LABELS[constrained])] : [])])),
+      el("tbody", {}, slices.curves.map((curve, s) => el("tr", {}, [
+        el("td", {}, curve.run),
+        el("td", { dataset: { sliceThreshold: curve.sliceValue, value: String(result.thresholds[s]) } }, Number.isNaN(result.thresholds[s]) ? "– (empty)" : formatThresholdValue(result.thresholds[s])),
+        ...(constrained ? [el("td", {}, formatGap(result.rates[s]))] : []),
+      ]))),
+    );
+  }
+
+  function show(text) {
+    message.textContent = text;
+    for (const part of root.children) {
+      if (part !== head && part !== message) part.hidden = Boolean(text);
+    }
+    if (!text) warning.hidden = !warning.textContent;
+  }
+
+  return {
+    update(nextModel) {
+      model = nextModel;
+      const { slices, state } = model;
+      modeSelect.value = state.sliceMode;
+      objectiveSelect.value = state.sliceObjective;
+      if (doc.activeElement !== toleranceInput) toleranceInput.value = String(state.sliceTolerance);
+      if (!slices) return show("Choose a slice key in the toolbar to compare slices.");
+      title.textContent = `Slices by ${slices.key} · run ${slices.run}`;
+      if (slices.loading) return show("Loading the slices’ counts…");
+      if (!slices.curves.length) return show(`No slice of ${slices.key} has counts at this epoch.${slices.problems.length ? ` (${slices.problems.join("; ")})` : ""}`);
+      if (!slices.countable) return show("Slice rates need counts: pick a class or the micro average (macro and weighted averages are means of rates).");
+      const smallNames = slices.curves.filter((_, s) => slices.small[s]).map((curve) => curve.run);
+      warning.textContent = smallNames.length
+        ? `Fewer than ${slices.minSamples} samples in ${smallNames.join(", ")}: their numbers are shown, with wide intervals.`
+        : "";
+      show("");
+      const signature = JSON.stringify([slices.curves.map((curve) => curve.run), slices.referenceIndex, slices.small, state.beta]);
+      if (signature !== structure) {
+        structure = signature;
+        buildTables(slices, state.beta);
+      }
+      fillTables(slices, state);
+      // The optimiser does not depend on the threshold: it runs when its inputs change, not on a drag.
+      const inputs = [slices.curves, state.sliceMode, state.sliceObjective, state.sliceTolerance, state.beta];
+      if (inputs.some((input, i) => input !== optimiserInputs[i])) {
+        optimiserInputs = inputs;
+        runOptimiser(slices, state);
+        renderOptimiser(slices, state);
+      }
+    },
+    exportTable() {
+      const header = ["slice", "samples", "small", "reference", "resolved_threshold",
+        ...READOUT_METRICS.filter((metric) => metric.name !== "threshold").flatMap((metric) => [metric.name, `${metric.name}_ci95_low`, `${metric.name}_ci95_high`]),
+        ...fairness.GAP_RATES.flatMap((rate) => ["difference", "difference_low", "difference_high", "ratio", "ratio_low", "ratio_high"].map((key) => `${rate}_${key}`))];
+      return table(header, rows);
+    },
+    exportPng: () => null,
+    destroy: () => root.remove(),
+  };
+}

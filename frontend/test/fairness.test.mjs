@@ -1,0 +1,74 @@
+// The browser's slice maths (src/fairness.js) against the Python one: every case of
+// tests/golden/fairness_vectors.json, to the file's tolerance (NaN ⇔ null). Run: node --test frontend/test/
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+import * as fairness from "../src/fairness.js";
+
+const golden = JSON.parse(readFileSync(new URL("../../tests/golden/fairness_vectors.json", import.meta.url), "utf8"));
+
+const camelCase = (name) => name.replace(/_([a-z])/g, (_, letter) => letter.toUpperCase());
+
+/** A JSON argument as fairness.js takes it: lists become Float64Array, lists of lists arrays of rows. */
+function toArgument(value) {
+  if (!Array.isArray(value)) return value;
+  if (value.length > 0 && Array.isArray(value[0])) return value.map(toArgument);
+  return Float64Array.from(value, (item) => (item === null ? NaN : item));
+}
+
+function assertClose(actual, expected, path, tolerance) {
+  if (expected === null) {
+    assert.ok(typeof actual === "number" && Number.isNaN(actual), `${path}: expected NaN, got ${actual}`);
+  } else if (typeof expected === "number") {
+    assert.equal(typeof actual, "number", `${path}: expected a number, got ${actual}`);
+    assert.ok(Math.abs(actual - expected) <= tolerance * Math.max(1, Math.abs(expected)), `${path}: ${actual} != ${expected}`);
+  } else if (Array.isArray(expected)) {
+    assert.ok(Array.isArray(actual) || ArrayBuffer.isView(actual), `${path}: expected an array, got ${actual}`);
+    assert.equal(actual.length, expected.length, `${path}: length`);
+    expected.forEach((item, index) => assertClose(actual[index], item, `${path}[${index}]`, tolerance));
+  } else if (typeof expected === "object") {
+    assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${path}: keys`);
+    for (const key of Object.keys(expected)) assertClose(actual[key], expected[key], `${path}.${key}`, tolerance);
+  } else {
+    assert.equal(actual, expected, path);
+  }
+}
+
+test("golden file is version 1 and covers every function of fairness.js", () => {
+  assert.equal(golden.version, 1);
+  assert.ok(golden.cases.length > 60);
+  const covered = new Set(golden.cases.map((testCase) => camelCase(testCase.function)));
+  const exported = Object.entries(fairness).filter(([, value]) => typeof value === "function").map(([name]) => name);
+  assert.deepEqual([...covered].sort(), exported.sort());
+});
+
+for (const testCase of golden.cases) {
+  test(`golden: ${testCase.name} (${testCase.module}.${testCase.function})`, () => {
+    const args = Object.values(testCase.args).map(toArgument);
+    const actual = fairness[camelCase(testCase.function)](...args);
+    assertClose(actual, testCase.expected, testCase.function, golden.tolerance);
+  });
+}
+
+test("the optimiser's constrained modes keep the rate within the tolerance and report the cost", () => {
+  const positive = [Float64Array.of(1, 2, 3, 6, 8), Float64Array.of(2, 3, 3, 2, 1)];
+  const negative = [Float64Array.of(7, 5, 3, 1, 0), Float64Array.of(6, 4, 2, 2, 1)];
+  const thresholds = Float64Array.of(0.2, 0.4, 0.6, 0.8);
+  const result = fairness.sliceThresholds(positive, negative, thresholds, "equal_opportunity", "accuracy", 0.1);
+  assert.ok(result.feasible);
+  assert.ok(Math.abs(result.rates[0] - result.rates[1]) <= 0.1 + 1e-12);
+  assert.equal(result.cost, result.single.value - result.value);
+  assert.throws(() => fairness.sliceThresholds(positive, negative, thresholds, "fair"), /mode="fair"/);
+  assert.throws(() => fairness.sliceThresholds(positive, negative, thresholds, "single", "fbeta", 1.5), /tolerance=1.5/);
+});
+
+test("an empty slice has no threshold and undefined gaps, never a division by zero", () => {
+  const gaps = fairness.gapIntervals([5, 0], [1, 0], [4, 0], [2, 0], 0);
+  for (const rate of fairness.GAP_RATES) {
+    for (const values of Object.values(gaps[rate])) assert.ok(Number.isNaN(values[1]), rate);
+  }
+  const result = fairness.sliceThresholds([Float64Array.of(1, 2, 3), Float64Array.of(0, 0, 0)], [Float64Array.of(3, 2, 1), Float64Array.of(0, 0, 0)], Float64Array.of(0.3, 0.6), "per_slice");
+  assert.equal(result.indices[1], -1);
+  assert.ok(Number.isNaN(result.thresholds[1]));
+});

@@ -1,0 +1,136 @@
+"""The slice views in real Chromium on a real TensorBoard, both loaders: the slice selector, per-slice
+metrics and gaps against scikit-learn on each slice's subset, the small-slice warning, the per-slice
+optimiser's thresholds (checked against the constraint on the subsets), the overlaid curves, the
+gaps over epochs and the exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+import pytest
+from sklearn import metrics as sk
+
+from tb_metrics_plugin import metadata
+from tb_metrics_plugin.fairness_intervals import newcombe_difference_interval
+from tests.browser.sliced_logs import SITE_SIZES, SLICED_RUN, SLICED_STEPS, sliced_data, write_sliced_run
+
+TAG = "threshold_curves"
+LAST = SLICED_STEPS - 1
+
+
+@pytest.fixture(scope="module")
+def sliced_logdir(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("sliced") / "logs"
+    write_sliced_run(logdir / SLICED_RUN)
+    return logdir
+
+
+@pytest.fixture(params=[True, False], ids=["rust_loader", "python_loader"])
+def sliced_page(request, sliced_logdir, start_tensorboard, page_on):
+    server = start_tensorboard(sliced_logdir, load_fast=request.param)
+    server.wait_until(
+        lambda tags: tags.get(SLICED_RUN, {}).get(f"{TAG}/site=d", {}).get("num_steps") == SLICED_STEPS,
+        f"/data/plugin/{metadata.PLUGIN_NAME}/tags",
+        timeout=120,
+    )
+    page = page_on(server).open()
+    page.show(SLICED_RUN, TAG, "0")
+    return page
+
+
+def subset_rates(step: int, threshold: float, site: str) -> dict[str, float]:
+    labels, scores, slices = sliced_data(step)
+    chosen = slices["site"] == site
+    truth, predicted = labels[chosen], (scores[chosen] > threshold).astype(int)
+    return {
+        "recall": sk.recall_score(truth, predicted, zero_division=0),
+        "precision": sk.precision_score(truth, predicted, zero_division=0),
+        "accuracy": sk.accuracy_score(truth, predicted),
+        "tp": float(np.sum((truth == 1) & (predicted == 1))),
+        "positives": float(np.sum(truth == 1)),
+    }
+
+
+def slice_value(page, metric: str, site: str) -> float:
+    cell = page.locator(f"[data-testid=slice-metrics] [data-metric={metric}][data-slice={site}]")
+    return float(cell.get_attribute("data-value"))
+
+
+def test_slice_views_on_both_loaders(sliced_page):
+    page = sliced_page
+    # Slice tags are reached through the selector, never listed as tags of their own.
+    assert page.testid("tag-select").locator("option").all_inner_texts() == [TAG]
+    assert page.testid("slice-select").is_visible()
+    assert page.testid("slice-key").locator("option").all_inner_texts() == ["none", "sex (2)", "site (4)"]
+    page.testid("slice-key").select_option("site")
+    page.wait_idle()
+    page.testid("slice-reference").select_option("a")
+    page.set_threshold(0.5)
+    page.testid("slice-metrics").wait_for()
+
+    # Every slice's metrics equal scikit-learn's on that slice's samples (exact counts at 0.5).
+    for site in SITE_SIZES:
+        expected = subset_rates(LAST, 0.5, site)
+        page.wait_until(lambda site=site, expected=expected: math.isclose(
+            slice_value(page, "recall", site), expected["recall"], rel_tol=1e-9), f"recall of site {site}")
+        assert slice_value(page, "precision", site) == pytest.approx(expected["precision"], rel=1e-9)
+        assert slice_value(page, "accuracy", site) == pytest.approx(expected["accuracy"], rel=1e-9)
+    samples = page.locator("[data-testid=slice-metrics] [data-metric=samples]").all_inner_texts()
+    assert samples == [str(size) for size in SITE_SIZES.values()]
+
+    # The small slice is shown, flagged, never hidden.
+    warning = page.locator(".tbm-slice-warning").inner_text()
+    assert "site=d" in warning and "30" in warning
+    assert page.locator("[data-testid=slice-metrics] th[data-slice=d] .tbm-slice-small").count() == 1
+
+    # The TPR gap of site c to site a: difference of the subsets' recalls, Newcombe's interval.
+    c, a = subset_rates(LAST, 0.5, "c"), subset_rates(LAST, 0.5, "a")
+    gap_cell = page.locator("[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]")
+    assert float(gap_cell.get_attribute("data-value")) == pytest.approx(c["recall"] - a["recall"], rel=1e-9)
+    _, low, high = newcombe_difference_interval(c["tp"], c["positives"], a["tp"], a["positives"])
+    assert f"[{low:.3f}, {high:.3f}]" in gap_cell.inner_text()
+
+    # Equal opportunity within 0.05: each slice's threshold keeps the subsets' TPRs within it.
+    page.testid("slice-mode").select_option("equal_opportunity")
+    page.set_number("slice-tolerance", 0.05)
+    page.wait_until(lambda: "Overall" in page.testid("slice-optimiser-summary").inner_text(), "the optimiser")
+    optimiser = page.testid("slice-optimiser")
+    thresholds = {
+        site: float(optimiser.locator(f"[data-slice-threshold={site}]").get_attribute("data-value"))
+        for site in SITE_SIZES
+    }
+    recalls = [subset_rates(LAST, thresholds[site], site)["recall"] for site in SITE_SIZES]
+    assert max(recalls) - min(recalls) <= 0.05 + 1e-12
+    assert "cost of this mode" in page.testid("slice-optimiser-summary").inner_text()
+
+    # The slices' curves overlaid, a legend entry per slice; the gaps over epochs drawn.
+    for view in ("view-slice-roc", "view-slice-pr", "view-slice-threshold", "view-slice-epochs"):
+        page.assert_drawn(view)
+    legend = page.testid("view-slice-roc").locator(".tbm-chart-legend").inner_text()
+    assert all(f"site={site}" in legend for site in SITE_SIZES)
+    page.testid("slice-gap-rate").select_option("selection_rate")
+    page.wait_idle()
+    name, body = page.download_file("view-slice-epochs", "csv")
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    assert "slices-site" in name and "t0.5" in name
+    assert {row["slice"] for row in rows} == {"site=b", "site=c", "site=d"}
+    assert {row["rate"] for row in rows} == {"selection_rate"} and len(rows) == 3 * SLICED_STEPS
+    assert {row["slices_of_run"] for row in rows} == {SLICED_RUN} and {row["reference_slice"] for row in rows} == {"a"}
+    first_c = next(row for row in rows if row["slice"] == "site=c" and row["step"] == "0")
+    labels, scores, slices = sliced_data(0)
+    selection = {site: np.mean(scores[slices["site"] == site] > 0.5) for site in ("a", "c")}
+    assert float(first_c["difference"]) == pytest.approx(selection["c"] - selection["a"], rel=1e-9)
+
+    # The table's export names the slice, the run and the threshold in its rows.
+    name, body = page.download_file("view-slices", "csv")
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    assert [row["slice"] for row in rows] == list(SITE_SIZES)
+    assert {row["selected_threshold"] for row in rows} == {"0.5"} and {row["slice_key"] for row in rows} == {"site"}
+
+    # Back to no key: the slice views go away.
+    page.testid("slice-key").select_option("")
+    page.wait_idle()
+    assert page.testid("view-slices").count() == 0
