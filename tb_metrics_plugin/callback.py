@@ -43,7 +43,8 @@ class MetricsCallback(keras.callbacks.Callback):
       num_thresholds, thresholds, from_logits, multi_label, ignore_class: as in `ThresholdCurves`,
         for option 2.
       confusion_matrix: with option 2, also write the argmax confusion matrix (ignored for
-        multi-label data).
+        multi-label data), with the rank counts of top-k accuracy and top-k precision/recall (two
+        or more score columns). Option 1's compiled `ConfusionMatrix` logs no ranks.
       batch_size: batch size for option 2 when `validation_data` is arrays.
 
     Raises:
@@ -179,7 +180,7 @@ class MetricsCallback(keras.callbacks.Callback):
         batch by batch dominated (29x the counting itself for 1000 classes in batches of 32). When
         every prediction fits one block, the threshold curves are counted from the items themselves,
         so small classes are stored exactly (`summary.curve_counts`)."""
-        positive = negative = matrix = None
+        positive = negative = matrix = true_ranks = class_ranks = None
         block: list[inputs.PreparedBatch] = []
         block_items = 0
 
@@ -191,12 +192,16 @@ class MetricsCallback(keras.callbacks.Callback):
             count_matrix(items)
 
         def count_matrix(items: inputs.PreparedBatch):
-            nonlocal matrix
+            nonlocal matrix, true_ranks, class_ranks
             if self.write_confusion_matrix and items.true_classes is not None:
                 block_matrix = counting.confusion_counts(
                     items.true_classes, items.predicted_classes(), items.num_classes, items.weights
                 )
                 matrix = block_matrix if matrix is None else matrix + block_matrix
+                block_true_ranks, block_class_ranks = summary.batch_rank_counts(items)
+                if block_true_ranks is not None:
+                    true_ranks = block_true_ranks if true_ranks is None else true_ranks + block_true_ranks
+                    class_ranks = block_class_ranks if class_ranks is None else class_ranks + block_class_ranks
 
         num_classes = num_columns = None
         for x, y, sample_weight in _batches(self.validation_data, self.batch_size):
@@ -236,7 +241,7 @@ class MetricsCallback(keras.callbacks.Callback):
         if matrix is not None:
             summaries.append(summary.confusion_matrix_pb_from_counts(
                 CONFUSION_MATRIX_TAG, matrix, names, ignore_class=self.ignore_class,
-                decision=summary.decision_rule(num_columns)))
+                decision=summary.decision_rule(num_columns), true_ranks=true_ranks, class_ranks=class_ranks))
         return summaries
 
 

@@ -261,3 +261,67 @@ def num_distinct_at_most(scores: np.ndarray, limit: int) -> int | None:
         return len(np.unique(prefix))
     count = len(np.unique(scores))
     return count if count <= limit else None
+
+
+# Ranks for top-k metrics ---------------------------------------------------------------------------
+
+# How many ranks a confusion matrix's log keeps: ranks 0 … MAX_TOP_K − 1 of each class (and, for the
+# true class, "≥ MAX_TOP_K"), so top-k metrics are there for k = 1 … min(C, MAX_TOP_K).
+MAX_TOP_K = 10
+
+
+def top_k_depth(num_classes: int) -> int:
+    """K = min(C, `MAX_TOP_K`): the ranks logged for a C-class problem."""
+    return min(int(num_classes), MAX_TOP_K)
+
+
+def rank_counts(
+    scores: np.ndarray,
+    true_classes: np.ndarray,
+    weights: np.ndarray | None = None,
+    depth: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted counts of where each class ranks among an item's scores, for top-k metrics.
+
+    The rank of class c on item i is the number of classes scoring strictly higher,
+    rank_ic = #{j : s_ij > s_ic}, so tied classes share the better rank: class c is "in the top k"
+    exactly when rank_ic < k, `tf.math.in_top_k`'s rule (Keras' `TopKCategoricalAccuracy`).
+    scikit-learn's `top_k_accuracy_score` instead breaks ties by class index (higher index first);
+    both agree whenever the true class is not tied across the k-th place.
+
+    Args:
+      scores: (N, C) scores, C ≥ 2; true_classes: int (N,); weights: (N,) or None for 1;
+      depth: K, default `top_k_depth(C)`.
+
+    Returns:
+      (true_ranks float64 (C, K + 1), class_ranks float64 (C, K)): true_ranks[c, r] is the weight
+      of items of true class c whose true class has rank r (column K: rank ≥ K); class_ranks[c, r]
+      the weight of items (of any class) on which class c has rank r < K.
+
+    >>> true_ranks, class_ranks = rank_counts(np.array([[.5, .3, .2], [.1, .6, .3]]), np.array([0, 2]), depth=2)
+    >>> true_ranks.tolist(), class_ranks.tolist()
+    ([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    """
+    scores = np.asarray(scores)
+    num_items, num_classes = scores.shape
+    depth = top_k_depth(num_classes) if depth is None else int(depth)
+    weights = np.ones(num_items) if weights is None else np.asarray(weights, dtype=np.float64)
+    true_ranks = np.zeros((num_classes, depth + 1))
+    class_ranks = np.zeros((num_classes, depth))
+    if num_items == 0:
+        return true_ranks, class_ranks
+    # The K largest scores of each item, largest first: a class with score s has rank < K exactly
+    # when s ≥ the K-th largest, and then its rank is how many of those K exceed s.
+    top = -np.sort(-np.partition(scores, num_classes - depth, axis=1)[:, num_classes - depth:], axis=1)
+    items, classes = np.nonzero(scores >= top[:, -1:])
+    ranks = (top[items] > scores[items, classes][:, None]).sum(axis=1)
+    with np.errstate(over="ignore"):
+        class_ranks += np.bincount(
+            classes * depth + ranks, weights=weights[items], minlength=num_classes * depth
+        ).reshape(num_classes, depth)
+        true_scores = scores[np.arange(num_items), true_classes]
+        true_rank = np.minimum((top > true_scores[:, None]).sum(axis=1), depth)
+        true_ranks += np.bincount(
+            true_classes.astype(np.intp) * (depth + 1) + true_rank, weights=weights, minlength=num_classes * (depth + 1)
+        ).reshape(num_classes, depth + 1)
+    return true_ranks, class_ranks

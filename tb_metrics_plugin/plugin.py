@@ -138,8 +138,10 @@ class MetricsPlugin(base_plugin.TBPlugin):
         threshold_curves: `thresholds` float32, (S, T) when every class of every step shares one grid,
         else (S, C, T) per class padded with +inf; `positive` and `negative` (S, C, T + 1); `exact`
         uint8 (S, C), 1 where a class's thresholds are its distinct scores (see `reading.TagSeries`);
-        confusion_matrix: `matrix` (S, C, C). S is 1 when `step` is given. `damaged_steps` lists the
-        steps left out because their tensors cannot be decoded.
+        confusion_matrix: `matrix` (S, C, C); when some step holds the rank counts of top-k
+        metrics, also `ranked` uint8 (S,), `true_ranks` (S, C, K + 1) and `class_ranks` (S, C, K),
+        zeros on steps without them (`layout.ConfusionMatrixCounts`). S is 1 when `step` is given.
+        `damaged_steps` lists the steps left out because their tensors cannot be decoded.
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
         answer = _header(series)
@@ -150,6 +152,10 @@ class MetricsPlugin(base_plugin.TBPlugin):
             answer["exact"] = wire.encode_array(series.exact, "uint8")
         else:
             answer["matrix"] = wire.encode_array(series.matrices)
+            if series.true_ranks is not None:
+                answer["ranked"] = wire.encode_array(series.ranked, "uint8")
+                answer["true_ranks"] = wire.encode_array(series.true_ranks)
+                answer["class_ranks"] = wire.encode_array(series.class_ranks)
         return core.json_safe(answer)
 
     def summary_impl(self, ctx, experiment: str, run: str, tag: str) -> dict[str, Any]:

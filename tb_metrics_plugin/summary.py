@@ -171,16 +171,28 @@ def confusion_matrix_pb_from_counts(
     *,
     ignore_class: int | None = None,
     decision: str = "argmax",
+    true_ranks: np.ndarray | None = None,
+    class_ranks: np.ndarray | None = None,
     display_name: str | None = None,
     description: str | None = None,
 ) -> summary_pb2.Summary:
-    """A confusion-matrix `Summary` from a C×C matrix already counted (rows: true class)."""
+    """A confusion-matrix `Summary` from a C×C matrix already counted (rows: true class), with the
+    rank counts of top-k metrics when given (`counting.rank_counts`, both or neither)."""
     inputs.check_ignore_class(ignore_class)
     plugin_data = metadata.PluginData(
         metadata.KIND_CONFUSION_MATRIX, tuple(class_names), ignore_class=ignore_class, decision=decision
     )
     check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
-    return _summary(name, layout.encode_confusion_matrix(matrix), plugin_data, display_name, description)
+    tensor = layout.encode_confusion_matrix(matrix, true_ranks, class_ranks)
+    return _summary(name, tensor, plugin_data, display_name, description)
+
+
+def batch_rank_counts(batch: inputs.PreparedBatch) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """`counting.rank_counts` of a batch's scores, (None, None) for a single sigmoid output (its
+    top-1 accuracy is the matrix's accuracy and top-2 is 1: nothing to log)."""
+    if batch.scores.shape[1] < 2:
+        return None, None
+    return counting.rank_counts(batch.scores, batch.true_classes, batch.weights)
 
 
 def check_counts(*counts) -> None:
@@ -288,6 +300,8 @@ def confusion_matrix_pb(
 ) -> summary_pb2.Summary:
     """Counts the C×C confusion matrix of argmax predictions (or `score > threshold` for a single
     sigmoid output) and returns it as a `Summary`. Rows are true classes, columns predictions.
+    With two or more score columns it also logs where each class ranks among the scores
+    (`counting.rank_counts`), from which `core.top_k_accuracy` and its kin are derived.
 
     Example:
       >>> summary = confusion_matrix_pb("val/cm", [0, 2, 1], [[.8, .1, .1], [.2, .2, .6], [.5, .3, .2]])
@@ -308,9 +322,10 @@ def confusion_matrix_pb(
     matrix = counting.confusion_counts(
         batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
     )
+    true_ranks, class_ranks = batch_rank_counts(batch)
     return confusion_matrix_pb_from_counts(
         name, matrix, names, ignore_class=ignore_class, decision=decision_rule(batch.scores.shape[1], threshold),
-        display_name=display_name, description=description,
+        true_ranks=true_ranks, class_ranks=class_ranks, display_name=display_name, description=description,
     )
 
 
@@ -417,7 +432,7 @@ def confusion_matrix(
             batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
         )
         check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
-        return layout.encode_confusion_matrix(matrix)
+        return layout.encode_confusion_matrix(matrix, *batch_rank_counts(batch))
 
     def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:
         return metadata.PluginData(
