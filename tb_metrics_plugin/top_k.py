@@ -21,18 +21,21 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["DEFAULT_K", "logged_depth", "default_k", "check_k", "top_k_accuracy", "top_k_precision_recall",
+           "top_k_summary"]
+
 # The k shown and exported when none is asked for: 5 (Keras' default), or K when fewer are logged.
 DEFAULT_K = 5
 
 
-def depth(true_ranks: np.ndarray) -> int:
+def logged_depth(true_ranks: np.ndarray) -> int:
     """K, the number of ranks logged: true_ranks has K + 1 columns."""
     return int(np.shape(true_ranks)[1]) - 1
 
 
 def default_k(true_ranks: np.ndarray) -> int:
     """min(`DEFAULT_K`, K)."""
-    return min(DEFAULT_K, depth(true_ranks))
+    return min(DEFAULT_K, logged_depth(true_ranks))
 
 
 def check_k(k, true_ranks: np.ndarray) -> int:
@@ -41,7 +44,7 @@ def check_k(k, true_ranks: np.ndarray) -> int:
     Raises:
       ValueError: naming k and the K this log holds.
     """
-    largest = depth(true_ranks)
+    largest = logged_depth(true_ranks)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= largest:
         raise ValueError(
             f"k={k!r} must be an integer from 1 to {largest}: this log holds the ranks 0 … {largest - 1} "

@@ -63,10 +63,12 @@ def test_top_k_accuracy_is_keras_on_tied_scores(sparse):
     assert any(len(np.unique(row)) < 6 for row in scores)
     counts = decoded(summary.confusion_matrix_pb("cm", labels, scores, sample_weight=weights))
     for k in range(1, 7):
-        metric = keras.metrics.SparseTopKCategoricalAccuracy(k=k) if sparse else keras.metrics.TopKCategoricalAccuracy(k=k)
+        metric_class = keras.metrics.SparseTopKCategoricalAccuracy if sparse else keras.metrics.TopKCategoricalAccuracy
+        metric = metric_class(k=k)
         truth = labels if sparse else np.eye(6, dtype=np.float32)[labels]
         metric.update_state(truth, scores, sample_weight=weights)
-        assert top_k.top_k_accuracy(counts.true_ranks, k) == pytest.approx(float(metric.result()), abs=FLOAT32_TOLERANCE)
+        expected = float(metric.result())
+        assert top_k.top_k_accuracy(counts.true_ranks, k) == pytest.approx(expected, abs=FLOAT32_TOLERANCE)
 
 
 def test_ties_follow_in_top_k_not_sklearns_index_order():
