@@ -24,6 +24,8 @@ export const DEFAULT_STATE = Object.freeze({
   showDet: false,
   // The ROC card's max FPR for the partial ROC-AUC; null: off.
   maxFpr: null,
+  // The k of the top-k line under the confusion matrix; null: min(5, K).
+  topK: null,
   theme: "light",
 });
 
@@ -109,6 +111,7 @@ const CODECS = {
   sortBy: { encode: String, decode: (text) => (SORTS.includes(text) ? text : undefined) },
   showDet: { encode: (v) => (v ? "1" : "0"), decode: parseBoolean },
   maxFpr: { encode: String, decode: (text) => (parseNumber(text, 0, 1) > 0 ? Number(text) : undefined) },
+  topK: { encode: String, decode: (text) => (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 10 ? Number(text) : undefined) },
 };
 
 /** The state keys that differ from their defaults, as a URL hash ("#threshold=0.3&…"). */
