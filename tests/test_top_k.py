@@ -201,3 +201,45 @@ def test_the_compiled_metric_logs_no_ranks_and_check_says_so(fitted_logs):
     status, out, _ = run_cli("check", "--logdir", fitted_logs.logdir, "--run", "binary/validation",
                              "--metric", "top_k_accuracy", "--min", 0.5)
     assert status == 1 and "is not logged" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("load_fast", [False, True], ids=["python_loader", "rust_loader"])
+def test_counts_and_export_routes_carry_the_ranks_and_take_k(fitted_logs, load_fast):
+    import time
+
+    from tb_metrics_plugin import wire
+    from tests.conftest import InProcessTensorBoard
+    from tests.readback import read_run
+
+    prefix = f"/data/plugin/{metadata.PLUGIN_NAME}"
+    last = fitted_logs.epochs - 1
+    stored = read_run(fitted_logs.logdir / "digits/validation")["confusion_matrix"][last]
+    board = InProcessTensorBoard(fitted_logs.logdir, load_fast=load_fast)
+    try:
+        query = {"run": "digits/validation", "tag": "confusion_matrix", "step": str(last)}
+        deadline = time.monotonic() + 60
+        # The Rust loader loads in the background: poll until the step is there.
+        while (response := board.client.get(f"{prefix}/counts", query_string=query)).status_code != 200:
+            assert time.monotonic() < deadline, response.get_data(as_text=True)
+            time.sleep(0.5)
+        answer = response.get_json()
+        assert wire.decode_array(answer["ranked"]).tolist() == [1]
+        np.testing.assert_array_equal(wire.decode_array(answer["true_ranks"])[0], stored.true_ranks)
+        np.testing.assert_array_equal(wire.decode_array(answer["class_ranks"])[0], stored.class_ranks)
+        binary = board.client.get(f"{prefix}/counts", query_string={**query, "run": "binary/validation"}).get_json()
+        assert "true_ranks" not in binary  # the compiled metric's matrix: no ranks
+
+        response = board.client.get(f"{prefix}/export", query_string={**query, "format": "json", "k": "2"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        (record,) = response.get_json()
+        labels, scores = fitted_logs.labels["digits/validation"], fitted_logs.predictions["digits/validation"]
+        assert record["top_k"] == 2
+        assert record["top_k_accuracy"] == pytest.approx(skm.top_k_accuracy_score(labels, scores, k=2), abs=1e-12)
+        response = board.client.get(f"{prefix}/export", query_string={**query, "format": "json", "k": "12"})
+        assert response.status_code == 400 and "k=12 must be an integer from 1 to 10" in response.get_data(as_text=True)
+        response = board.client.get(f"{prefix}/export", query_string={**query, "tag": "threshold_curves",
+                                                                      "format": "json", "k": "2"})
+        assert response.status_code == 400 and "applies to confusion_matrix tags" in response.get_data(as_text=True)
+    finally:
+        board.close()
