@@ -310,11 +310,30 @@ def rank_counts(
     class_ranks = np.zeros((num_classes, depth))
     if num_items == 0:
         return true_ranks, class_ranks
-    # The K largest scores of each item, largest first: a class with score s has rank < K exactly
-    # when s ≥ the K-th largest, and then its rank is how many of those K exceed s.
-    top = -np.sort(-np.partition(scores, num_classes - depth, axis=1)[:, num_classes - depth:], axis=1)
-    items, classes = np.nonzero(scores >= top[:, -1:])
-    ranks = (top[items] > scores[items, classes][:, None]).sum(axis=1)
+    # The K largest scores of each item, largest first, and their classes.
+    if depth < num_classes:
+        top_classes = np.argpartition(scores, num_classes - depth, axis=1)[:, num_classes - depth:]
+    else:
+        top_classes = np.broadcast_to(np.arange(num_classes), (num_items, num_classes))
+    top = np.take_along_axis(scores, top_classes, axis=1)
+    order = np.argsort(-top, axis=1, kind="stable")
+    top, top_classes = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_classes, order, axis=1)
+    # A listed class's rank is the position where its run of equal scores starts.
+    starts = np.ones(top.shape, dtype=bool)
+    starts[:, 1:] = top[:, 1:] != top[:, :-1]
+    top_ranks = np.maximum.accumulate(np.where(starts, np.arange(depth), 0), axis=1)
+    items, classes, ranks = np.repeat(np.arange(num_items), depth), top_classes.reshape(-1), top_ranks.reshape(-1)
+    # Classes tied with the K-th score but not listed among the K also rank < K (rare: only ties).
+    kth = top[:, -1:]
+    unlisted = np.count_nonzero(scores >= kth, axis=1) - depth
+    if depth < num_classes and unlisted.any():
+        tied_items, tied_classes = np.nonzero((scores == kth) & (unlisted > 0)[:, None])
+        listed = np.zeros((num_items, num_classes), dtype=bool)
+        np.put_along_axis(listed, top_classes, True, axis=1)
+        extra = ~listed[tied_items, tied_classes]
+        items = np.concatenate([items, tied_items[extra]])
+        classes = np.concatenate([classes, tied_classes[extra]])
+        ranks = np.concatenate([ranks, top_ranks[tied_items[extra], -1]])
     with np.errstate(over="ignore"):
         class_ranks += np.bincount(
             classes * depth + ranks, weights=weights[items], minlength=num_classes * depth

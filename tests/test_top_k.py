@@ -149,6 +149,24 @@ def test_damaged_rank_counts_are_refused_and_k_is_checked():
         top_k.top_k_accuracy(np.ones((3, 4)), 4)
 
 
+@pytest.mark.parametrize("num_classes", [2, 5, 12, 30])
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_rank_counts_are_the_in_top_k_ranks_counted_one_by_one(num_classes, decimals):
+    """Against rank = #classes scoring strictly higher, counted item by item; one decimal makes
+    many classes tie at the K-th place, where classes beyond the K listed also rank < K."""
+    labels, scores, weights = weighted_scores(200, num_classes, seed=num_classes, decimals=decimals)
+    depth = counting.top_k_depth(num_classes)
+    true_ranks, class_ranks = np.zeros((num_classes, depth + 1)), np.zeros((num_classes, depth))
+    for item_scores, label, weight in zip(scores, labels, weights, strict=True):
+        ranks = (item_scores[None, :] > item_scores[:, None]).sum(axis=1)
+        true_ranks[label, min(ranks[label], depth)] += weight
+        for c in np.flatnonzero(ranks < depth):
+            class_ranks[c, ranks[c]] += weight
+    got_true, got_class = counting.rank_counts(scores, labels, weights)
+    np.testing.assert_allclose(got_true, true_ranks, atol=1e-9)
+    np.testing.assert_allclose(got_class, class_ranks, atol=1e-9)
+
+
 def test_rank_counts_in_blocks_add_up_to_those_of_all_items():
     """The callback sums blocks' rank counts: counting is additive over items."""
     labels, scores, weights = weighted_scores(300, 5, seed=2, decimals=1)
