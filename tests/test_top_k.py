@@ -261,3 +261,33 @@ def test_counts_and_export_routes_carry_the_ranks_and_take_k(fitted_logs, load_f
         assert response.status_code == 400 and "applies to confusion_matrix tags" in response.get_data(as_text=True)
     finally:
         board.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block_items", [None, 400], ids=["one_block", "blocks_of_a_few_batches"])
+def test_the_callback_logs_the_ranks_of_its_weighted_predictions_block_by_block(tmp_path, monkeypatch, block_items):
+    """The callback's validation_data path sums each block's rank counts: the same as counting
+    every prediction at once with `confusion_matrix_pb`, with sample weights."""
+    import keras
+
+    import tb_metrics_plugin as tbm
+    from tb_metrics_plugin import callback as callback_module
+    from tests.readback import read_run
+
+    if block_items is not None:  # a block closes at 400 score cells: 4 batches of 16 items × 8 classes
+        monkeypatch.setattr(callback_module, "_BLOCK_ITEMS", block_items)
+    rng = np.random.default_rng(4)
+    features = rng.normal(size=(150, 6)).astype("float32")
+    labels = rng.integers(0, 8, 150)
+    weights = rng.choice([0.5, 1.0, 2.0], size=150).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(features, labels, epochs=1, verbose=0, callbacks=[
+        tbm.MetricsCallback(tmp_path, validation_data=(features, labels, weights), batch_size=16)])
+    written = read_run(tmp_path / "validation")["confusion_matrix"][0]
+    expected = decoded(summary.confusion_matrix_pb("cm", labels, model.predict(features, verbose=0),
+                                                   sample_weight=weights))
+    np.testing.assert_allclose(written.true_ranks, expected.true_ranks, atol=1e-6)
+    np.testing.assert_allclose(written.class_ranks, expected.class_ranks, atol=1e-6)
+    assert written.true_ranks.shape == (8, 9)
