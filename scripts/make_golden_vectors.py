@@ -2,7 +2,8 @@
 
 The JavaScript core (frontend/src/core.js) is tested against this file by
 frontend/test/core.test.mjs, and tests/test_core_golden.py checks that the committed file is what
-this script produces now. Regenerate after changing tb_metrics_plugin/core.py:
+this script produces now. Regenerate after changing tb_metrics_plugin/core.py or top_k.py (the
+rank-count metrics, whose JS twin is frontend/src/top_k.js):
 
     python scripts/make_golden_vectors.py
 
@@ -27,7 +28,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tb_metrics_plugin import core  # noqa: E402
+from tb_metrics_plugin import core, top_k  # noqa: E402
 
 OUTPUT = ROOT / "tests" / "golden" / "core_vectors.json"
 VERSION = 1
@@ -75,7 +76,7 @@ def build_cases() -> list[dict[str, Any]]:
     cases: list[dict[str, Any]] = []
 
     def add(name: str, function: str, **args):
-        result = getattr(core, function)(**args)
+        result = getattr(top_k if function in top_k.__all__ else core, function)(**args)
         if function in TUPLE_FIELDS:
             result = dict(zip(TUPLE_FIELDS[function], result, strict=True))
         cases.append({"name": name, "function": function, "args": encode(args), "expected": encode(result)})
@@ -201,6 +202,23 @@ def build_cases() -> list[dict[str, Any]]:
     add("top confusions, k = 0", "top_confusions", matrix=matrices["3 classes"], k=0)
     tied = np.array([[1, 2, 2], [2, 1, 0], [2, 0, 1]], dtype=float)
     add("top confusions, ties", "top_confusions", matrix=tied, k=10)
+
+    # ---- top-k from rank counts (tb_metrics_plugin/top_k.py): weighted, a class never seen, ties
+    # (two classes listed at rank 0 on one item), K = C (top-K accuracy 1), nothing counted
+    true_ranks = np.array([[4.5, 2.0, 1.0, 0.5], [1.0, 3.0, 0.0, 2.0], [0.0, 0.0, 0.0, 0.0], [2.0, 0.5, 0.5, 1.0]])
+    class_ranks = np.array([[5.0, 3.0, 2.5], [3.5, 4.0, 1.0], [0.0, 2.0, 3.0], [3.0, 1.5, 4.0]])
+    full_true = np.array([[3.0, 1.0, 0.0, 0.0], [0.5, 2.0, 1.0, 0.0], [1.0, 0.0, 2.0, 0.0]])
+    full_class = np.array([[4.0, 1.5, 2.0], [1.5, 3.0, 3.0], [1.0, 3.0, 3.0]])
+    for label, (ranks, listed) in {"4 classes, K = 3": (true_ranks, class_ranks), "K = C": (full_true, full_class),
+                                   "nothing counted": (np.zeros((3, 4)), np.zeros((3, 3)))}.items():
+        for k in range(1, ranks.shape[1]):
+            add(f"top-{k} accuracy, {label}", "top_k_accuracy", true_ranks=ranks, k=k)
+            add(f"top-{k} precision and recall, {label}", "top_k_precision_recall", true_ranks=ranks,
+                class_ranks=listed, k=k)
+        add(f"top-k summary, default k, {label}", "top_k_summary", true_ranks=ranks, class_ranks=listed, k=None)
+        add(f"logged depth, {label}", "logged_depth", true_ranks=ranks)
+        add(f"default k, {label}", "default_k", true_ranks=ranks)
+        add(f"check k, {label}", "check_k", k=2, true_ranks=ranks)
 
     # ---- the stored threshold a slider value stands for
     for value in (0.0, 0.3, 0.5, 0.52, 1.0, -2.0, 7.0, math.nan):

@@ -45,7 +45,8 @@ class MetricsCallback(keras.callbacks.Callback):
       num_thresholds, thresholds, from_logits, multi_label, ignore_class: as in `ThresholdCurves`,
         for option 2.
       confusion_matrix: with option 2, also write the argmax confusion matrix (ignored for
-        multi-label data).
+        multi-label data), with the rank counts of top-k accuracy and top-k precision/recall (two
+        or more score columns). Option 1's compiled `ConfusionMatrix` logs no ranks.
       batch_size: batch size for option 2 when `validation_data` is arrays.
       slices: {key: one string or integer per validation sample}, in the order `validation_data`
         yields its samples (a dataset must not shuffle). Each epoch also writes the counts of each
@@ -195,7 +196,8 @@ class MetricsCallback(keras.callbacks.Callback):
         also split by slice once per key (`slices.partition`) and each slice counts its own items."""
         keys = self.slice_keys
         infos = [metadata.SliceInfo(THRESHOLD_CURVES_TAG, key.key, value) for key in keys for value in key.values]
-        totals: list | None = None  # per group (overall, then each slice): [positive, negative, matrix]
+        # per group (overall, then each slice): [positive, negative, matrix, true_ranks, class_ranks]
+        totals: list | None = None
         block: list[inputs.PreparedBatch] = []
         block_codes: list[list[np.ndarray]] = [[] for _ in keys]
         block_items = samples_seen = 0
@@ -206,15 +208,17 @@ class MetricsCallback(keras.callbacks.Callback):
                 parts.extend(slicing.partition(items, key_codes, len(key.values)))
             return parts
 
-        def matrix_of(items: inputs.PreparedBatch):
+        def matrix_of(items: inputs.PreparedBatch) -> tuple:
+            """(matrix, true_ranks, class_ranks) of the items, each None when not logged."""
             if self.write_confusion_matrix and items.true_classes is not None:
-                return counting.confusion_counts(
+                matrix = counting.confusion_counts(
                     items.true_classes, items.predicted_classes(), items.num_classes, items.weights)
-            return None
+                return (matrix, *summary.batch_rank_counts(items))
+            return None, None, None
 
         def count_block(items: inputs.PreparedBatch, codes: list[np.ndarray]):
             nonlocal totals
-            counted = [[*part.threshold_histograms(self.grid), matrix_of(part)] for part in groups(items, codes)]
+            counted = [[*part.threshold_histograms(self.grid), *matrix_of(part)] for part in groups(items, codes)]
             totals = counted if totals is None else [
                 [None if a is None else a + b for a, b in zip(total, new, strict=True)]
                 for total, new in zip(totals, counted, strict=True)
@@ -271,22 +275,24 @@ class MetricsCallback(keras.callbacks.Callback):
                 count_block(last_block, last_codes)
             if totals is None or (totals[0][0].sum() + totals[0][1].sum()) == 0:
                 raise ValueError("validation_data produced no items to count (empty, or all ignore_class).")
-            (positive, negative, _), *slice_totals = totals
+            (positive, negative, *_), *slice_totals = totals
             curves = summary.threshold_curves_pb_from_counts(
                 THRESHOLD_CURVES_TAG, self.grid, positive, negative, curve_names)
-            for info, (slice_positive, slice_negative, _) in zip(infos, slice_totals, strict=True):
+            for info, (slice_positive, slice_negative, *_) in zip(infos, slice_totals, strict=True):
                 summary.add_slice_curves(curves, info, layout.ThresholdCurveCounts(
                     self.grid, slice_positive, slice_negative, tuple(curve_names)))
-            matrices = [matrix for _, _, matrix in totals]
+            matrices = [tuple(matrix_counts) for _, _, *matrix_counts in totals]
         summaries = [curves]
-        if matrices[0] is not None:
+        if matrices[0][0] is not None:
             decision = summary.decision_rule(num_columns)
+            matrix, true_ranks, class_ranks = matrices[0]
             matrix_summary = summary.confusion_matrix_pb_from_counts(
-                CONFUSION_MATRIX_TAG, matrices[0], names, ignore_class=self.ignore_class, decision=decision)
-            for info, matrix in zip(infos, matrices[1:], strict=True):
+                CONFUSION_MATRIX_TAG, matrix, names, ignore_class=self.ignore_class, decision=decision,
+                true_ranks=true_ranks, class_ranks=class_ranks)
+            for info, (matrix, true_ranks, class_ranks) in zip(infos, matrices[1:], strict=True):
                 summary.add_slice_matrix(
                     matrix_summary, dataclasses.replace(info, parent=CONFUSION_MATRIX_TAG), matrix, names,
-                    ignore_class=self.ignore_class, decision=decision)
+                    ignore_class=self.ignore_class, decision=decision, ranks=(true_ranks, class_ranks))
             summaries.append(matrix_summary)
         return summaries
 

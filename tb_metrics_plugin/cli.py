@@ -38,7 +38,8 @@ CHECKABLE_METRICS = {
         "roc_auc", "average_precision", "pr_auc", "best_f1", "pr_auc_majoring", "pr_auc_minoring",
         export.PARTIAL_ROC_AUC,
     ),
-    metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa", "kappa_linear", "kappa_quadratic"),
+    metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa", "kappa_linear", "kappa_quadratic",
+                                     *export.TOP_K_METRICS),
 }
 # Rates at one threshold (`fairness.GAP_RATES`): threshold-curve tags, per class, need --threshold.
 RATE_METRICS = fairness.GAP_RATES
@@ -88,7 +89,9 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="print per-step, per-class metric records",
         description="Print metric records (run, tag, step, class, roc_auc, average_precision, pr_auc, "
         "pr_auc_majoring, pr_auc_minoring, best_f1, best_f1_threshold, and partial_roc_auc with --max-fpr; "
-        "accuracy, mean_iou, kappa, kappa_linear, kappa_quadratic, per_class_iou for confusion matrices).",
+        "accuracy, mean_iou, kappa, kappa_linear, kappa_quadratic, per_class_iou, and top_k, top_k_accuracy, "
+        "top_k_precision_macro, top_k_recall_macro, per_class_top_k_precision, per_class_top_k_recall at --k "
+        "for confusion matrices).",
     )
     common(exporting)
     steps = exporting.add_mutually_exclusive_group()
@@ -99,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     exporting.add_argument("--max-fpr", type=_max_fpr,
                            help="also partial_roc_auc: the standardised ROC-AUC up to this false positive rate "
                            "(scikit-learn's max_fpr)")
+    exporting.add_argument("--k", type=_k, help=_K_HELP)
     exporting.add_argument("--format", required=True, choices=export.EXPORT_FORMATS)
     exporting.add_argument("--content", choices=export.EXPORT_CONTENTS, default="metrics",
                            help="metrics (default) or the raw counts: TP/FP/TN/FN at every stored threshold, "
@@ -119,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
                           "of threshold-curve tags; accuracy with --threshold is the curves' accuracy there)")
     checking.add_argument("--max-fpr", type=_max_fpr,
                           help="the false positive rate partial_roc_auc runs to (required by that metric)")
+    checking.add_argument("--k", type=_k, help=_K_HELP)
     checking.add_argument("--min", type=float, help="fail when the metric is below this")
     checking.add_argument("--max", type=float, help="fail when the metric is above this")
     checking.add_argument("--threshold", type=_threshold,
@@ -138,6 +143,17 @@ def _parser() -> argparse.ArgumentParser:
     checking.add_argument("--average", dest="averages", action="append", choices=export.AVERAGES,
                           help="only this average (repeatable), also when a class has its name")
     return parser
+
+
+_K_HELP = ("k of the top-k confusion-matrix fields (default min(5, K); logs hold k up to K = min(classes, 10)); "
+           "top-k needs the rank counts the writers and MetricsCallback(validation_data=...) log, "
+           "not the compiled ConfusionMatrix metric")
+
+
+def _k(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"k={text!r} is not a positive integer (the k of top-k accuracy)")
+    return int(text)
 
 
 def _step(text: str) -> int | str:
@@ -243,6 +259,14 @@ def select_series(
     return selected, left_out
 
 
+def _records(series: reading.TagSeries, threshold: float | None = None, *, max_fpr, k) -> list[dict[str, Any]]:
+    """`export.records`, a --k the log does not hold turned into a usage error."""
+    try:
+        return export.records(series, threshold, max_fpr=max_fpr, k=k)
+    except ValueError as error:
+        raise UsageError(f"--k: {error} (run={series.run!r} tag={series.tag!r})") from None
+
+
 def slice_names(args: argparse.Namespace) -> list[str]:
     """The "key=value" names of every slice of the selected runs and tags, sorted."""
     listing = reading.list_series(load(args.logdir), None, "")
@@ -276,7 +300,7 @@ def _export(args: argparse.Namespace, stdout: TextIO) -> int:
         if args.content == "counts":
             records.extend(export.count_records(series))
         else:
-            records.extend(export.records(series, args.threshold, max_fpr=args.max_fpr))
+            records.extend(_records(series, args.threshold, max_fpr=args.max_fpr, k=args.k))
     stdout.write(export.to_csv(records) if args.format == "csv" else export.to_json(records))
     return EXIT_OK
 
@@ -310,14 +334,17 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
     checked, failures, runs_checked = 0, [], set()
     selected, left_out = select_series(args, args.step, kind, skip_training_runs=True, keep_slice=keep_slice)
     for series in selected:
-        for record in _metric_rows(series, args.metric, _rate_threshold(args), args.max_fpr):
+        for record in _metric_rows(series, args.metric, _rate_threshold(args), args.max_fpr, args.k):
             if not _selected(record, series.class_names, args.classes, args.averages):
                 continue
             checked += 1
             runs_checked.add(series.run)
             value = record[args.metric]
             where = _where(record)
-            if value is None:
+            if value is None and args.metric in export.TOP_K_METRICS and record["top_k"] is None:
+                failures.append(f"{where}: {args.metric} is not logged (no rank counts in this step: the compiled "
+                                "ConfusionMatrix metric and single-sigmoid outputs log none)")
+            elif value is None:
                 failures.append(f"{where}: {args.metric} is undefined (no positives or no negatives)")
             elif args.min is not None and value < args.min:
                 failures.append(f"{where}: {args.metric}={value:.6g} < --min {args.min:g}")
@@ -431,12 +458,12 @@ def _named_slice(args: argparse.Namespace):
 
 
 def _metric_rows(series: reading.TagSeries, metric: str, threshold: float | None,
-                 max_fpr: float | None = None) -> list[dict[str, Any]]:
+                 max_fpr: float | None = None, k: int | None = None) -> list[dict[str, Any]]:
     """The records `check` reads `metric` from: `export.records` (with `max_fpr`, partial ROC-AUC
-    too), or with `threshold` per step and class the rate (`fairness.slice_rates`) at it, None
-    where its denominator is 0."""
+    too; top-k at `k`), or with `threshold` per step and class the rate (`fairness.slice_rates`)
+    at it, None where its denominator is 0."""
     if threshold is None:
-        return export.records(series, max_fpr=max_fpr)
+        return _records(series, max_fpr=max_fpr, k=k)
     rows = []
     for index, step in enumerate(series.steps.tolist()):
         counts = fairness.counts_at_threshold(series.counts[index], threshold)

@@ -261,3 +261,86 @@ def num_distinct_at_most(scores: np.ndarray, limit: int) -> int | None:
         return len(np.unique(prefix))
     count = len(np.unique(scores))
     return count if count <= limit else None
+
+
+# Ranks for top-k metrics ---------------------------------------------------------------------------
+
+# How many ranks a confusion matrix's log keeps: ranks 0 … MAX_TOP_K − 1 of each class (and, for the
+# true class, "≥ MAX_TOP_K"), so top-k metrics are there for k = 1 … min(C, MAX_TOP_K).
+MAX_TOP_K = 10
+
+
+def top_k_depth(num_classes: int) -> int:
+    """K = min(C, `MAX_TOP_K`): the ranks logged for a C-class problem."""
+    return min(int(num_classes), MAX_TOP_K)
+
+
+def rank_counts(
+    scores: np.ndarray,
+    true_classes: np.ndarray,
+    weights: np.ndarray | None = None,
+    depth: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted counts of where each class ranks among an item's scores, for top-k metrics.
+
+    The rank of class c on item i is the number of classes scoring strictly higher,
+    rank_ic = #{j : s_ij > s_ic}, so tied classes share the better rank: class c is "in the top k"
+    exactly when rank_ic < k, `tf.math.in_top_k`'s rule (Keras' `TopKCategoricalAccuracy`).
+    scikit-learn's `top_k_accuracy_score` instead breaks ties by class index (higher index first);
+    both agree whenever the true class is not tied across the k-th place.
+
+    Args:
+      scores: (N, C) scores, C ≥ 2; true_classes: int (N,); weights: (N,) or None for 1;
+      depth: K, default `top_k_depth(C)`.
+
+    Returns:
+      (true_ranks float64 (C, K + 1), class_ranks float64 (C, K)): true_ranks[c, r] is the weight
+      of items of true class c whose true class has rank r (column K: rank ≥ K); class_ranks[c, r]
+      the weight of items (of any class) on which class c has rank r < K.
+
+    >>> true_ranks, class_ranks = rank_counts(np.array([[.5, .3, .2], [.1, .6, .3]]), np.array([0, 2]), depth=2)
+    >>> true_ranks.tolist(), class_ranks.tolist()
+    ([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    """
+    scores = np.asarray(scores)
+    num_items, num_classes = scores.shape
+    depth = top_k_depth(num_classes) if depth is None else int(depth)
+    weights = np.ones(num_items) if weights is None else np.asarray(weights, dtype=np.float64)
+    true_ranks = np.zeros((num_classes, depth + 1))
+    class_ranks = np.zeros((num_classes, depth))
+    if num_items == 0:
+        return true_ranks, class_ranks
+    # The K largest scores of each item, largest first, and their classes.
+    if depth < num_classes:
+        top_classes = np.argpartition(scores, num_classes - depth, axis=1)[:, num_classes - depth:]
+    else:
+        top_classes = np.broadcast_to(np.arange(num_classes), (num_items, num_classes))
+    top = np.take_along_axis(scores, top_classes, axis=1)
+    order = np.argsort(-top, axis=1, kind="stable")
+    top, top_classes = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_classes, order, axis=1)
+    # A listed class's rank is the position where its run of equal scores starts.
+    starts = np.ones(top.shape, dtype=bool)
+    starts[:, 1:] = top[:, 1:] != top[:, :-1]
+    top_ranks = np.maximum.accumulate(np.where(starts, np.arange(depth), 0), axis=1)
+    items, classes, ranks = np.repeat(np.arange(num_items), depth), top_classes.reshape(-1), top_ranks.reshape(-1)
+    # Classes tied with the K-th score but not listed among the K also rank < K (rare: only ties).
+    kth = top[:, -1:]
+    unlisted = np.count_nonzero(scores >= kth, axis=1) - depth
+    if depth < num_classes and unlisted.any():
+        tied_items, tied_classes = np.nonzero((scores == kth) & (unlisted > 0)[:, None])
+        listed = np.zeros((num_items, num_classes), dtype=bool)
+        np.put_along_axis(listed, top_classes, True, axis=1)
+        extra = ~listed[tied_items, tied_classes]
+        items = np.concatenate([items, tied_items[extra]])
+        classes = np.concatenate([classes, tied_classes[extra]])
+        ranks = np.concatenate([ranks, top_ranks[tied_items[extra], -1]])
+    with np.errstate(over="ignore"):
+        class_ranks += np.bincount(
+            classes * depth + ranks, weights=weights[items], minlength=num_classes * depth
+        ).reshape(num_classes, depth)
+        true_scores = scores[np.arange(num_items), true_classes]
+        true_rank = np.minimum((top > true_scores[:, None]).sum(axis=1), depth)
+        true_ranks += np.bincount(
+            true_classes.astype(np.intp) * (depth + 1) + true_rank, weights=weights, minlength=num_classes * (depth + 1)
+        ).reshape(num_classes, depth + 1)
+    return true_ranks, class_ranks

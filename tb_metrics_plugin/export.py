@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tb_metrics_plugin import core, metadata
+from tb_metrics_plugin import core, metadata, top_k
 from tb_metrics_plugin.reading import TagSeries
 
 AVERAGES = core.AVERAGES
@@ -24,6 +24,8 @@ THRESHOLD_CURVE_METRICS = (
     "roc_auc", "average_precision", "pr_auc", "pr_auc_majoring", "pr_auc_minoring", "best_f1", "best_f1_threshold",
 )
 CONFUSION_MATRIX_METRICS = ("accuracy", "mean_iou", "kappa", "kappa_linear", "kappa_quadratic")
+# Confusion-matrix record fields from the rank counts (`top_k`); None on steps logged without them.
+TOP_K_METRICS = ("top_k_accuracy", "top_k_precision_macro", "top_k_recall_macro")
 # A record field computed only when its parameter is given (records(max_fpr=...)).
 PARTIAL_ROC_AUC = "partial_roc_auc"
 AT_THRESHOLD_RATES = ("precision", "recall", "f1")
@@ -57,6 +59,7 @@ def records(
     threshold: float | None = None,
     cache: SummaryCache | None = None,
     max_fpr: float | None = None,
+    k: int | None = None,
 ) -> list[dict[str, Any]]:
     """Flat records: per step, one per class then micro, macro, weighted (threshold curves), or
     one with class "all" (confusion matrices).
@@ -70,11 +73,17 @@ def records(
     tp, fp, tn, fn at it; micro rows hold
     the summed counts, macro / weighted rows average the rates and leave the counts empty.
     Confusion matrices: run, tag, step, class, accuracy, mean_iou, kappa, kappa_linear,
-    kappa_quadratic, per_class_iou ({class name: IoU}). Every record also has `slice`, after `tag`:
-    None for an overall tag, "key=value" for a slice's tag (see `slices`).
+    kappa_quadratic, per_class_iou ({class name: IoU}), and from the rank counts (`top_k`, at `k`,
+    default min(5, K)): top_k (the k used), top_k_accuracy, top_k_precision_macro,
+    top_k_recall_macro, per_class_top_k_precision and per_class_top_k_recall ({class name: value});
+    all None on a step logged without ranks. Every record also has `slice`, after `tag`: None for an
+    overall tag, "key=value" for a slice's tag (see `slices`).
 
     The records are JSON-safe (`core.json_safe`: plain Python values, undefined numbers None), as
     `to_json` and `to_csv` take them.
+
+    Raises:
+      ValueError: `k` outside 1 … K for a step's rank counts.
     """
     result = []
     names = list(series.class_names)
@@ -87,6 +96,7 @@ def records(
                 "class": "all",
                 **{metric: numbers[metric]["value"] for metric in CONFUSION_MATRIX_METRICS},
                 "per_class_iou": dict(zip(names, np.asarray(numbers["iou"]["per_class"]).tolist(), strict=True)),
+                **_top_k_fields(series.counts[index], names, k),
             })
             continue
         at = _at_threshold(series, index, threshold) if threshold is not None else None
@@ -105,6 +115,22 @@ def records(
                 record.update({"max_fpr": max_fpr, PARTIAL_ROC_AUC: pick(partial[key])})
             result.append(record)
     return core.json_safe(result)
+
+
+def _top_k_fields(counts, names: list[str], k: int | None) -> dict[str, Any]:
+    """The top-k fields of a confusion-matrix record (see `records`)."""
+    numbers = top_k.top_k_summary(counts.true_ranks, counts.class_ranks, k)
+    if numbers is None:
+        return {"top_k": None, **dict.fromkeys(TOP_K_METRICS),
+                "per_class_top_k_precision": None, "per_class_top_k_recall": None}
+    return {
+        "top_k": numbers["k"],
+        "top_k_accuracy": numbers["top_k_accuracy"],
+        "top_k_precision_macro": numbers["top_k_precision"]["macro"],
+        "top_k_recall_macro": numbers["top_k_recall"]["macro"],
+        "per_class_top_k_precision": dict(zip(names, numbers["top_k_precision"]["per_class"].tolist(), strict=True)),
+        "per_class_top_k_recall": dict(zip(names, numbers["top_k_recall"]["per_class"].tolist(), strict=True)),
+    }
 
 
 def count_records(series: TagSeries) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ Version 2 (written today): one scalar string tensor per step holding a compact b
   threshold_curves: per class either EXACT cells — the class's distinct scores with the weight of
     its positives and negatives at each — or GRID cells — the non-empty bins of a threshold grid;
     only cells holding weight are stored, counts in the smallest integer type that holds them.
-  confusion_matrix: the non-zero cells of the C×C matrix.
+  confusion_matrix: the non-zero cells of the C×C matrix, and, when the writer had the scores, the
+    rank counts of top-k metrics (`counting.rank_counts`); blobs without them still read.
 Version 1: dense float tensors:
   threshold_curves: (1 + 2·C, T + 1): row 0 the thresholds then +inf, rows 1…C positive_histograms,
     rows C+1…2C negative_histograms.
@@ -62,11 +63,24 @@ class ThresholdCurveCounts:
 
 @dataclass(frozen=True)
 class ConfusionMatrixCounts:
-    """Decoded confusion-matrix summary of one step: `matrix` is float64 (C, C)."""
+    """Decoded confusion-matrix summary of one step.
+
+    Attributes:
+      matrix: float64 (C, C), rows true classes, columns predictions.
+      class_names: C names.
+      ignore_class: the metadata's ignore_class.
+      true_ranks: float64 (C, K + 1) or None: weight of items of true class c whose true class ranks
+        r among the item's scores (column K: rank ≥ K), K = min(C, 10); see `counting.rank_counts`.
+        None when the step was logged without ranks (format version 1, the compiled metric, a
+        single sigmoid output, a log written before ranks existed).
+      class_ranks: float64 (C, K) or None: weight of items on which class c ranks r < K.
+    """
 
     matrix: np.ndarray
     class_names: tuple[str, ...]
     ignore_class: int | None = None
+    true_ranks: np.ndarray | None = None
+    class_ranks: np.ndarray | None = None
 
 
 def compact(values: np.ndarray) -> np.ndarray:
@@ -126,15 +140,32 @@ def _grid_of(counts: ThresholdCurveCounts) -> np.ndarray:
     return grid[np.isfinite(grid)].astype(np.float32)
 
 
-def encode_confusion_matrix(matrix: np.ndarray) -> np.ndarray:
-    """The version-2 tensor of a C×C confusion matrix: its non-zero cells (flat index deltas, counts)."""
+def encode_confusion_matrix(
+    matrix: np.ndarray, true_ranks: np.ndarray | None = None, class_ranks: np.ndarray | None = None
+) -> np.ndarray:
+    """The version-2 tensor of a C×C confusion matrix: its non-zero cells (flat index deltas, counts),
+    then, when given, the rank counts of top-k metrics (C × (K + 1) and C × K, dense, row-major)."""
     flat = np.asarray(matrix, dtype=np.float64).reshape(-1)
     held = np.flatnonzero(flat)
-    return _pack({
+    arrays = {
         "shape": _smallest_unsigned(np.array(np.shape(matrix))),
         "cell_steps": _smallest_unsigned(np.diff(held, prepend=-1)),
         "counts": flat[held].astype(_count_dtype(flat[held])),
-    })
+    }
+    if (true_ranks is None) != (class_ranks is None):
+        raise ValueError("true_ranks and class_ranks are logged together: pass both or neither")
+    if true_ranks is not None:
+        num_classes = np.shape(matrix)[0]
+        depth = np.shape(class_ranks)[1]
+        if np.shape(true_ranks) != (num_classes, depth + 1) or np.shape(class_ranks) != (num_classes, depth):
+            raise ValueError(
+                f"rank counts of shapes {np.shape(true_ranks)} and {np.shape(class_ranks)} do not fit a "
+                f"{num_classes}-class matrix: expected (C, K + 1) and (C, K), see counting.rank_counts"
+            )
+        rank_values = np.concatenate([np.reshape(true_ranks, -1), np.reshape(class_ranks, -1)]).astype(np.float64)
+        arrays["true_ranks"] = np.reshape(true_ranks, -1).astype(_count_dtype(rank_values))
+        arrays["class_ranks"] = np.reshape(class_ranks, -1).astype(_count_dtype(rank_values))
+    return _pack(arrays)
 
 
 def decode_threshold_curves(tensor: np.ndarray, plugin_data: metadata.PluginData) -> ThresholdCurveCounts:
@@ -246,7 +277,7 @@ def decode_confusion_matrix(tensor: np.ndarray, plugin_data: metadata.PluginData
     if plugin_data.version == 1:
         matrix = _float_tensor(tensor, kind)
     else:
-        arrays = _unpack(tensor, kind, MATRIX_ARRAYS)
+        arrays = _unpack(tensor, kind, MATRIX_ARRAYS, RANK_ARRAYS)
         shape = tuple(int(n) for n in arrays["shape"])
         cells = np.cumsum(arrays["cell_steps"].astype(np.int64)) - 1
         if len(shape) != 2 or cells.size != arrays["counts"].size or (
@@ -260,7 +291,25 @@ def decode_confusion_matrix(tensor: np.ndarray, plugin_data: metadata.PluginData
             f"confusion_matrix tensor has shape {matrix.shape}, expected ({num_classes}, {num_classes})"
         )
     _check_counts(matrix, kind)
-    return ConfusionMatrixCounts(matrix, plugin_data.class_names, plugin_data.ignore_class)
+    true_ranks, class_ranks = (None, None) if plugin_data.version == 1 else _decode_ranks(arrays, num_classes)
+    return ConfusionMatrixCounts(matrix, plugin_data.class_names, plugin_data.ignore_class, true_ranks, class_ranks)
+
+
+def _decode_ranks(arrays: dict[str, np.ndarray], num_classes: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The rank counts of a confusion-matrix blob, (None, None) when it has none."""
+    if "true_ranks" not in arrays:
+        return None, None
+    kind = metadata.KIND_CONFUSION_MATRIX
+    true_flat, class_flat = arrays["true_ranks"].astype(np.float64), arrays["class_ranks"].astype(np.float64)
+    depth = class_flat.size // num_classes if num_classes else 0
+    if not 1 <= depth <= num_classes or class_flat.size != num_classes * depth \
+            or true_flat.size != num_classes * (depth + 1):
+        raise metadata.UnsupportedFormatError(
+            f"{kind} blob: rank counts of {true_flat.size} and {class_flat.size} values do not fit "
+            f"{num_classes} classes"
+        )
+    _check_counts(np.concatenate([true_flat, class_flat]), kind)
+    return true_flat.reshape(num_classes, depth + 1), class_flat.reshape(num_classes, depth)
 
 
 def decode(tensor: np.ndarray, plugin_data: metadata.PluginData):
@@ -299,6 +348,9 @@ def _check_counts(counts: np.ndarray, kind: str) -> None:
 # The arrays of each kind's blob, in their order (docs/format.md says what each holds).
 CURVE_ARRAYS = ("grid", "exact", "cells", "grid_steps", "score_steps", "positive", "negative")
 MATRIX_ARRAYS = ("shape", "cell_steps", "counts")
+# Optional arrays after MATRIX_ARRAYS: the rank counts of top-k metrics (blobs written before they
+# existed end after "counts").
+RANK_ARRAYS = ("true_ranks", "class_ranks")
 # First byte of a blob: how the rest is stored.
 _RAW, _ZLIB = 0, 1
 # Array types a blob may hold, by their one-byte code in the header.
@@ -333,7 +385,7 @@ def _pack(arrays: dict[str, np.ndarray]) -> np.ndarray:
     when that is smaller) per array a dtype code byte and its length as an unsigned LEB128 varint,
     then each array's little-endian bytes split into byte planes (all first bytes, then all second
     bytes, ...), which lets zlib find the runs in small counts and nearby scores."""
-    if tuple(arrays) not in (CURVE_ARRAYS, MATRIX_ARRAYS):
+    if tuple(arrays) not in (CURVE_ARRAYS, MATRIX_ARRAYS, MATRIX_ARRAYS + RANK_ARRAYS):
         raise ValueError(f"arrays {list(arrays)} are not those of a kind, in order")
     header = bytearray()
     planes = []
@@ -358,8 +410,10 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _unpack(tensor, kind: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Inverse of `_pack` for the arrays `names` of `kind`, checking every length."""
+def _unpack(tensor, kind: str, names: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Inverse of `_pack` for the arrays `names` of `kind`, then, when the blob holds more than
+    those, the arrays `optional` (all of them), checking every length. The two cases cannot be
+    confused: the optional arrays' header entries take bytes that `names`' data alone would not."""
     array = np.asarray(tensor)
     if array.dtype.kind not in "OSU" or array.size != 1:
         raise metadata.UnsupportedFormatError(
@@ -372,20 +426,11 @@ def _unpack(tensor, kind: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         if not blob or blob[0] not in (_RAW, _ZLIB):
             raise ValueError(f"unknown codec byte {blob[:1]!r}")
         body = zlib.decompress(blob[1:]) if blob[0] == _ZLIB else blob[1:]
-        offset, layout_of = 0, []
-        for name in names:
-            code = body[offset]
-            if code >= len(_BLOB_DTYPES):
-                raise ValueError(f"array {name!r} has an unknown type code {code}")
-            length, shift = 0, 0
-            while True:
-                offset += 1
-                length |= (body[offset] & 0x7F) << shift
-                shift += 7
-                if not body[offset] & 0x80:
-                    break
-            offset += 1
-            layout_of.append((name, _BLOB_DTYPES[code], length))
+        offset, layout_of = _read_header(body, 0, names)
+        data_size = sum(dtype.itemsize * length for _, dtype, length in layout_of)
+        if optional and offset + data_size != len(body):
+            offset, more = _read_header(body, offset, optional)
+            layout_of += more
         arrays = {}
         for name, dtype, length in layout_of:
             size = dtype.itemsize * length
@@ -399,3 +444,22 @@ def _unpack(tensor, kind: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     except (ValueError, TypeError, zlib.error, IndexError) as error:
         raise metadata.UnsupportedFormatError(f"{kind} blob cannot be decoded: {error}") from None
     return arrays
+
+
+def _read_header(body: bytes, offset: int, names: tuple[str, ...]) -> tuple[int, list]:
+    """The header entries of `names` from `offset`: (offset after them, [(name, dtype, length)])."""
+    layout_of = []
+    for name in names:
+        code = body[offset]
+        if code >= len(_BLOB_DTYPES):
+            raise ValueError(f"array {name!r} has an unknown type code {code}")
+        length, shift = 0, 0
+        while True:
+            offset += 1
+            length |= (body[offset] & 0x7F) << shift
+            shift += 7
+            if not body[offset] & 0x80:
+                break
+        offset += 1
+        layout_of.append((name, _BLOB_DTYPES[code], length))
+    return offset, layout_of

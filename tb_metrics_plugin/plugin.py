@@ -113,13 +113,16 @@ class MetricsPlugin(base_plugin.TBPlugin):
             max_fpr = _max_fpr(request)
             if content == "counts" and max_fpr is not None:
                 raise BadParameterError("max_fpr applies to content=metrics; content=counts has no areas.")
+            k = _top_k(request)
+            if content == "counts" and k is not None:
+                raise BadParameterError("k applies to content=metrics; content=counts has no top-k fields.")
             body, filename = self.export_impl(
-                *_where(request), run, tag, step, threshold, export_format, content, max_fpr=max_fpr)
+                *_where(request), run, tag, step, threshold, export_format, content, max_fpr=max_fpr, k=k)
             content_type = "text/csv" if export_format == "csv" else _JSON
             disposition = [("Content-Disposition", f'attachment; filename="{filename}"')]
             return http_util.Respond(request, body, content_type, headers=disposition)
 
-        return _respond(request, answer, {"run", "tag", "step", "threshold", "format", "content", "max_fpr"})
+        return _respond(request, answer, {"run", "tag", "step", "threshold", "format", "content", "max_fpr", "k"})
 
     @wrappers.Request.application
     def index_js_route(self, request: wrappers.Request) -> wrappers.Response:
@@ -138,8 +141,10 @@ class MetricsPlugin(base_plugin.TBPlugin):
         threshold_curves: `thresholds` float32, (S, T) when every class of every step shares one grid,
         else (S, C, T) per class padded with +inf; `positive` and `negative` (S, C, T + 1); `exact`
         uint8 (S, C), 1 where a class's thresholds are its distinct scores (see `reading.TagSeries`);
-        confusion_matrix: `matrix` (S, C, C). S is 1 when `step` is given. `damaged_steps` lists the
-        steps left out because their tensors cannot be decoded.
+        confusion_matrix: `matrix` (S, C, C); when some step holds the rank counts of top-k
+        metrics, also `ranked` uint8 (S,), `true_ranks` (S, C, K + 1) and `class_ranks` (S, C, K),
+        zeros on steps without them (`layout.ConfusionMatrixCounts`). S is 1 when `step` is given.
+        `damaged_steps` lists the steps left out because their tensors cannot be decoded.
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
         answer = _header(series)
@@ -150,6 +155,10 @@ class MetricsPlugin(base_plugin.TBPlugin):
             answer["exact"] = wire.encode_array(series.exact, "uint8")
         else:
             answer["matrix"] = wire.encode_array(series.matrices)
+            if series.true_ranks is not None:
+                answer["ranked"] = wire.encode_array(series.ranked, "uint8")
+                answer["true_ranks"] = wire.encode_array(series.true_ranks)
+                answer["class_ranks"] = wire.encode_array(series.class_ranks)
         return core.json_safe(answer)
 
     def summary_impl(self, ctx, experiment: str, run: str, tag: str) -> dict[str, Any]:
@@ -179,12 +188,14 @@ class MetricsPlugin(base_plugin.TBPlugin):
         export_format: str,
         content: str = "metrics",
         max_fpr: float | None = None,
+        k: int | None = None,
     ) -> tuple[str, str]:
         """(file content, file name) of the records of one run/tag, all steps or only `step`.
 
         content="metrics": the per-step, per-class metric records of the CLI's `export`
         (`export.records`), with `threshold` also the counts and rates at that threshold, with
-        `max_fpr` also the partial ROC-AUC up to it;
+        `max_fpr` also the partial ROC-AUC up to it; on a confusion-matrix tag `k` is the k of the
+        top-k fields (default min(5, K));
         content="counts": the raw counts (`export.count_records`).
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
@@ -198,10 +209,16 @@ class MetricsPlugin(base_plugin.TBPlugin):
                 f"max_fpr={max_fpr!r} applies to threshold_curves tags; tag={tag!r} is a {series.kind}; "
                 "leave max_fpr out."
             )
+        if k is not None and series.kind != metadata.KIND_CONFUSION_MATRIX:
+            raise BadParameterError(
+                f"k={k!r} applies to confusion_matrix tags; tag={tag!r} is a {series.kind}; leave k out.")
         if content == "counts":
             records = export.count_records(series)
         else:
-            records = export.records(series, threshold, self._caches.summaries(experiment), max_fpr=max_fpr)
+            try:
+                records = export.records(series, threshold, self._caches.summaries(experiment), max_fpr=max_fpr, k=k)
+            except ValueError as error:  # a k this log's rank counts do not reach
+                raise BadParameterError(str(error)) from None
         body = export.to_csv(records) if export_format == "csv" else export.to_json(records)
         parts = ["tb_metrics", run, tag] + ([f"step{step}"] if step is not None else [])
         parts += ["counts"] if content == "counts" else []
@@ -354,6 +371,15 @@ def _max_fpr(request: wrappers.Request) -> float | None:
     if not (math.isfinite(value) and 0.0 < value <= 1.0):
         raise BadParameterError(f"max_fpr={text!r} is outside (0, 1]; give a false positive rate in (0, 1].")
     return value
+
+
+def _top_k(request: wrappers.Request) -> int | None:
+    text = _single(request, "k")
+    if text is None:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise BadParameterError(f"k={text!r} is not a positive integer; give the k of top-k accuracy, e.g. 5.")
+    return int(text)
 
 
 def _index_js(request: wrappers.Request) -> wrappers.Response:

@@ -118,6 +118,35 @@ class TagSeries:
             return np.zeros((0, num_classes, num_classes), dtype=np.float32)
         return np.stack([c.matrix for c in self.counts])
 
+    @property
+    def ranked(self) -> np.ndarray:
+        """Confusion matrices only: bool (S,), True where a step holds the rank counts of top-k
+        metrics (`layout.ConfusionMatrixCounts.true_ranks`)."""
+        return np.array([c.true_ranks is not None for c in self.counts], dtype=bool)
+
+    @property
+    def true_ranks(self) -> np.ndarray | None:
+        """Confusion matrices only: (S, C, K + 1), zeros on steps without ranks; None when no step
+        has them."""
+        return self._stacked_ranks("true_ranks", 1)
+
+    @property
+    def class_ranks(self) -> np.ndarray | None:
+        """Confusion matrices only: (S, C, K), zeros on steps without ranks; None when no step has them."""
+        return self._stacked_ranks("class_ranks", 0)
+
+    def _stacked_ranks(self, name: str, extra_columns: int) -> np.ndarray | None:
+        ranked = [getattr(c, name) for c in self.counts if c.true_ranks is not None]
+        if not ranked:
+            return None
+        depth = max(c.class_ranks.shape[1] for c in self.counts if c.true_ranks is not None)
+        stacked = np.zeros((len(self.counts), len(self.class_names), depth + extra_columns))
+        for index, c in enumerate(self.counts):
+            if c.true_ranks is not None:
+                ranks = getattr(c, name)
+                stacked[index, :, : ranks.shape[1]] = ranks
+        return stacked
+
     def _stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         num_classes = len(self.class_names)
         if not self.counts:

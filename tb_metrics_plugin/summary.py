@@ -157,14 +157,16 @@ def add_slice_curves(
 def add_slice_matrix(
     summary: summary_pb2.Summary, info: metadata.SliceInfo, matrix: np.ndarray, class_names: Sequence[str], *,
     ignore_class: int | None = None, decision: str = "argmax", description: str | None = None,
+    ranks: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> None:
-    """Appends to `summary` the confusion-matrix value of slice `info`, tag ``parent/key=value``."""
+    """Appends to `summary` the confusion-matrix value of slice `info`, tag ``parent/key=value``;
+    `ranks` are its (true_ranks, class_ranks) as `batch_rank_counts` gives them, or (None, None)."""
     check_counts(np.reshape(matrix, -1))
     plugin_data = metadata.PluginData(
         metadata.KIND_CONFUSION_MATRIX, tuple(class_names), ignore_class=ignore_class, decision=decision, slice=info
     )
     _add_value(summary, slicing.slice_tag(info.parent, info.key, info.value),
-               layout.encode_confusion_matrix(matrix), plugin_data, description)
+               layout.encode_confusion_matrix(matrix, *ranks), plugin_data, description)
 
 
 def _add_value(summary: summary_pb2.Summary, tag: str, tensor, plugin_data, description) -> None:
@@ -233,16 +235,28 @@ def confusion_matrix_pb_from_counts(
     *,
     ignore_class: int | None = None,
     decision: str = "argmax",
+    true_ranks: np.ndarray | None = None,
+    class_ranks: np.ndarray | None = None,
     display_name: str | None = None,
     description: str | None = None,
 ) -> summary_pb2.Summary:
-    """A confusion-matrix `Summary` from a C×C matrix already counted (rows: true class)."""
+    """A confusion-matrix `Summary` from a C×C matrix already counted (rows: true class), with the
+    rank counts of top-k metrics when given (`counting.rank_counts`, both or neither)."""
     inputs.check_ignore_class(ignore_class)
     plugin_data = metadata.PluginData(
         metadata.KIND_CONFUSION_MATRIX, tuple(class_names), ignore_class=ignore_class, decision=decision
     )
     check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
-    return _summary(name, layout.encode_confusion_matrix(matrix), plugin_data, display_name, description)
+    tensor = layout.encode_confusion_matrix(matrix, true_ranks, class_ranks)
+    return _summary(name, tensor, plugin_data, display_name, description)
+
+
+def batch_rank_counts(batch: inputs.PreparedBatch) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """`counting.rank_counts` of a batch's scores, (None, None) for a single sigmoid output (its
+    top-1 accuracy is the matrix's accuracy and top-2 is 1: nothing to log)."""
+    if batch.scores.shape[1] < 2:
+        return None, None
+    return counting.rank_counts(batch.scores, batch.true_classes, batch.weights)
 
 
 def check_counts(*counts) -> None:
@@ -363,6 +377,8 @@ def confusion_matrix_pb(
 ) -> summary_pb2.Summary:
     """Counts the C×C confusion matrix of argmax predictions (or `score > threshold` for a single
     sigmoid output) and returns it as a `Summary`. Rows are true classes, columns predictions.
+    With two or more score columns it also logs where each class ranks among the scores
+    (`counting.rank_counts`), from which `core.top_k_accuracy` and its kin are derived.
 
     `slices` adds one matrix per slice value, tagged ``f"{name}/{key}={value}"``, as in
     `threshold_curves_pb` (a slice with nothing counted has an all-zero matrix).
@@ -388,16 +404,17 @@ def confusion_matrix_pb(
     matrix = counting.confusion_counts(
         batch.true_classes, batch.predicted_classes(threshold), batch.num_classes, batch.weights
     )
+    true_ranks, class_ranks = batch_rank_counts(batch)
     summary = confusion_matrix_pb_from_counts(
-        name, matrix, names, ignore_class=ignore_class, decision=decision,
-        display_name=display_name, description=description,
+        name, matrix, names, ignore_class=ignore_class, decision=decision, true_ranks=true_ranks,
+        class_ranks=class_ranks, display_name=display_name, description=description,
     )
     for info, part in parts:
         part_matrix = counting.confusion_counts(
             part.true_classes, part.predicted_classes(threshold), part.num_classes, part.weights
         )
         add_slice_matrix(summary, info, part_matrix, names, ignore_class=ignore_class, decision=decision,
-                         description=description)
+                         description=description, ranks=batch_rank_counts(part))
     return summary
 
 
@@ -519,7 +536,7 @@ def confusion_matrix(
                 part.true_classes, part.predicted_classes(threshold), part.num_classes, part.weights
             )
             check_counts(np.reshape(matrix, -1))  # the grand total: accuracy's denominator
-            blobs.append(layout.encode_confusion_matrix(matrix))
+            blobs.append(layout.encode_confusion_matrix(matrix, *batch_rank_counts(part)))
         return blobs
 
     def plugin_data(plan: inputs.ShapePlan) -> metadata.PluginData:

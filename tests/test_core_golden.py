@@ -52,8 +52,8 @@ def test_golden_vectors_are_small_and_cover_every_public_function():
     script = load_script()
     assert script.OUTPUT.stat().st_size < 300_000
     functions = {case["function"] for case in json.loads(script.OUTPUT.read_text(encoding="utf-8"))["cases"]}
-    from tb_metrics_plugin import core
+    from tb_metrics_plugin import core, top_k
 
     python_only = {"json_safe"}  # JSON encoding: no JS twin
-    public = {name for name in core.__all__ if callable(getattr(core, name))}
+    public = {name for module in (core, top_k) for name in module.__all__ if callable(getattr(module, name))}
     assert public - python_only == functions

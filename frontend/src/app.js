@@ -16,7 +16,7 @@ import { applyTheme, readHostTheme, watchHostTheme } from "./theme.js";
 const DATA_KEYS = ["runs", "tag", "step", "classKey", "className"];
 /** State keys that change what views draw but never which runs, tag, class or step are valid. */
 const VIEW_ONLY_KEYS = new Set([
-  "threshold", "beta", "costRatio", "minPrecision", "minRecall", "minSpecificity", "normalization", "sortBy", "showDet", "maxFpr", "theme",
+  "threshold", "beta", "costRatio", "minPrecision", "minRecall", "minSpecificity", "normalization", "sortBy", "showDet", "maxFpr", "topK", "theme",
   "sliceReference", "sliceGapRate", "sliceMode", "sliceObjective", "sliceTolerance",
 ]);
 

@@ -35,12 +35,13 @@ export function decodeTypedArray(encoded) {
   return { values: new ArrayType(bytes.buffer), shape: encoded.shape };
 }
 
-const TYPED_FIELDS = ["thresholds", "positive", "negative", "exact", "matrix"];
+const TYPED_FIELDS = ["thresholds", "positive", "negative", "exact", "matrix", "ranked", "true_ranks", "class_ranks"];
 
 /**
  * The counts route's JSON with its typed arrays decoded in place of the base64 objects. Threshold
  * curves: `thresholds` (S, T) shared by the classes of a step or (S, C, T) per class; `exact`
- * (S, C) uint8, absent for v1 logs (every row on the grid).
+ * (S, C) uint8, absent for v1 logs (every row on the grid). Confusion matrices: `matrix` (S, C, C),
+ * and where some step logged ranks `ranked` (S,) uint8, `true_ranks` (S, C, K + 1), `class_ranks` (S, C, K).
  */
 export function decodeCounts(json) {
   const decoded = { ...json };

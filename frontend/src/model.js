@@ -3,6 +3,7 @@
 // operating points (a few numbers per run).
 
 import * as core from "./core.js";
+import * as topK from "./top_k.js";
 
 const AVERAGES = ["micro", "macro", "weighted"];
 /**
@@ -371,6 +372,8 @@ export function createModelBuilder() {
       color,
       matrix: Float64Array.from(counts.matrix.values.subarray(0, size * size)),
       numClasses: size,
+      // The step's rank counts of top-k metrics (null when it logged none: v1, the compiled metric).
+      ranks: topK.stepRanks(counts, 0),
       classNames: counts.class_names.length === size ? counts.class_names : Array.from({ length: size }, (_, i) => String(i)),
     };
     matrixCache.set(run, { counts, entry });
@@ -412,7 +415,12 @@ export function createModelBuilder() {
         : matrices.map((entry) => cachedMatrixPoint(entry, state.classKey, state.beta));
       const matrixScalars = matrices.map((entry) => {
         if (!matrixScalarCache.has(entry)) matrixScalarCache.set(entry, core.matrixMetrics(entry.matrix, entry.numClasses));
-        return { run: entry.run, color: entry.color, metrics: matrixScalarCache.get(entry) };
+        const topKNumbers = entry.ranks
+          ? topK.topKSummary(entry.ranks.trueRanks, entry.ranks.classRanks,
+            Math.min(state.topK ?? topK.defaultK(entry.ranks.trueRanks), topK.loggedDepth(entry.ranks.trueRanks)))
+          : null;
+        const depth = entry.ranks ? topK.loggedDepth(entry.ranks.trueRanks) : 0;
+        return { run: entry.run, color: entry.color, metrics: matrixScalarCache.get(entry), topK: topKNumbers, depth };
       });
       return {
         state,

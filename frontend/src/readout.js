@@ -146,6 +146,12 @@ export function createReadout(container, store, exportUrl) {
     optimizers,
   ]);
   const matrixBox = el("div");
+  // The k of the top-k line: shown when some run's matrix logged rank counts (1 … K).
+  const topKPicker = el("select", { dataset: { testid: "top-k-k" }, title: "k of top-k accuracy, precision and recall" });
+  topKPicker.addEventListener("change", () => {
+    if (model) model.setState({ topK: Number(topKPicker.value) });
+  });
+  const topKBox = el("div", { dataset: { testid: "top-k" } });
   // Server-side exports of the first selected run at this epoch, computed by the Python core.
   const downloads = {
     metricsCsv: el("a", { download: "", title: "Every metric at this threshold (Python core)" }, "metrics CSV"),
@@ -161,6 +167,7 @@ export function createReadout(container, store, exportUrl) {
       subtitle,
       el("div", { className: "tbm-table-scroll" }, table),
       matrixBox,
+      topKBox,
     ]),
     optimizerBox,
     note,
@@ -313,8 +320,10 @@ export function createReadout(container, store, exportUrl) {
         const threshold = kind === "threshold_curves" ? state.threshold : undefined;
         // The ROC card's max FPR, when set, adds the partial ROC-AUC to the records.
         const maxFpr = kind === "threshold_curves" ? state.maxFpr ?? undefined : undefined;
-        downloads.metricsCsv.href = exportUrl({ ...where, threshold, max_fpr: maxFpr, format: "csv" });
-        downloads.metricsJson.href = exportUrl({ ...where, threshold, max_fpr: maxFpr, format: "json" });
+        // The top-k line's k, when chosen, is the k of the records' top-k fields.
+        const k = kind === "confusion_matrix" ? state.topK ?? undefined : undefined;
+        downloads.metricsCsv.href = exportUrl({ ...where, threshold, max_fpr: maxFpr, k, format: "csv" });
+        downloads.metricsJson.href = exportUrl({ ...where, threshold, max_fpr: maxFpr, k, format: "json" });
         downloads.countsCsv.href = exportUrl({ ...where, format: "csv", content: "counts" });
       }
       matrixBox.replaceChildren(...(model.matrixScalars ?? []).map(({ run, color, metrics }) =>
@@ -323,6 +332,32 @@ export function createReadout(container, store, exportUrl) {
           `${run}: accuracy ${formatMetric("", metrics.accuracy)} · κ ${formatMetric("", metrics.kappa)} (linear ${formatMetric("", metrics.kappa_linear)}, quadratic ${formatMetric("", metrics.kappa_quadratic)}) · MCC ${formatMetric("", metrics.mcc)} · mean IoU ${formatMetric("", metrics.mean_iou)}`,
         ]),
       ));
+      renderTopK(model.matrixScalars ?? []);
     },
   };
+
+  /** "top-k accuracy (k = [k])" per run whose matrix logged ranks; hidden when none did (v1, compiled metric). */
+  function renderTopK(scalars) {
+    const ranked = scalars.filter((scalar) => scalar.topK);
+    topKBox.hidden = ranked.length === 0;
+    if (!ranked.length) {
+      topKBox.replaceChildren();
+      return;
+    }
+    const depth = Math.max(...ranked.map((scalar) => scalar.depth));
+    const shownK = ranked[0].topK.k;
+    const options = Array.from({ length: depth }, (_, index) => String(index + 1));
+    if (topKPicker.options.length !== options.length) {
+      topKPicker.replaceChildren(...options.map((value) => el("option", { value }, value)));
+    }
+    if (topKPicker.ownerDocument.activeElement !== topKPicker) topKPicker.value = String(shownK);
+    topKBox.replaceChildren(
+      el("label", { className: "tbm-hint" }, ["top-k accuracy, k = ", topKPicker]),
+      ...ranked.map(({ run, color, topK: numbers }) =>
+        el("div", { className: "tbm-hint", dataset: { run } }, [
+          el("span", { className: "tbm-swatch", style: { background: color, display: "inline-block", marginRight: "4px" } }),
+          `${run}: top-${numbers.k} accuracy ${formatMetric("", numbers.top_k_accuracy)} · top-${numbers.k} precision (macro) ${formatMetric("", numbers.top_k_precision.macro)} · recall (macro) ${formatMetric("", numbers.top_k_recall.macro)}`,
+        ])),
+    );
+  }
 }

@@ -32,6 +32,8 @@ export const DEFAULT_STATE = Object.freeze({
   sliceMode: "equal_opportunity",
   sliceObjective: "fbeta",
   sliceTolerance: 0.05,
+  // The k of the top-k line under the confusion matrix; null: min(5, K).
+  topK: null,
   theme: "light",
 });
 
@@ -126,6 +128,7 @@ const CODECS = {
   sliceMode: { encode: String, decode: (text) => (SLICE_MODES.includes(text) ? text : undefined) },
   sliceObjective: { encode: String, decode: (text) => (SLICE_OBJECTIVES.includes(text) ? text : undefined) },
   sliceTolerance: { encode: String, decode: (text) => parseNumber(text, 0, 1) },
+  topK: { encode: String, decode: (text) => (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 10 ? Number(text) : undefined) },
 };
 
 /** The state keys that differ from their defaults, as a URL hash ("#threshold=0.3&…"). */

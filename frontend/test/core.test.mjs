@@ -4,7 +4,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import * as core from "../src/core.js";
+import * as numericCore from "../src/core.js";
+import * as topK from "../src/top_k.js";
+
+// The numeric core is core.js and, for the rank-count metrics, top_k.js (tb_metrics_plugin/top_k.py).
+const core = { ...numericCore, ...topK };
 
 const golden = JSON.parse(readFileSync(new URL("../../tests/golden/core_vectors.json", import.meta.url), "utf8"));
 
@@ -81,6 +85,23 @@ for (const testCase of golden.cases) {
     assertClose(actual, expected, testCase.function, golden.tolerance);
   });
 }
+
+test("top-k: no ranks give no summary, a k the log lacks is refused, route arrays slice per step", () => {
+  assert.equal(topK.topKSummary(null, null), null);
+  const trueRanks = [Float64Array.of(1, 0, 1), Float64Array.of(0, 1, 0)];
+  assert.throws(() => topK.topKAccuracy(trueRanks, 3), /k=3 must be an integer from 1 to 2/);
+  const counts = {
+    ranked: { values: Uint8Array.of(0, 1), shape: [2] },
+    true_ranks: { values: Float64Array.of(0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0), shape: [2, 2, 3] },
+    class_ranks: { values: Float64Array.of(0, 0, 0, 0, 1, 1, 2, 0), shape: [2, 2, 2] },
+  };
+  assert.equal(topK.stepRanks(counts, 0), null);
+  const { trueRanks: rows, classRanks } = topK.stepRanks(counts, 1);
+  assert.deepEqual(rows.map((row) => Array.from(row)), [[1, 0, 1], [0, 1, 0]]);
+  assert.deepEqual(classRanks.map((row) => Array.from(row)), [[1, 1], [2, 0]]);
+  assert.equal(topK.topKAccuracy(rows, 1), 1 / 3);
+  assert.equal(topK.stepRanks({ matrix: {} }, 0), null);
+});
 
 test("per-class rows in, per-class rows out", () => {
   const positive = [Float64Array.of(0, 1, 2), Float64Array.of(2, 1, 0)];

@@ -45,6 +45,7 @@ test("the hash round-trips every persisted key and leaves defaults and theme out
     sliceMode: "per_slice",
     sliceObjective: "youden",
     sliceTolerance: 0.02,
+    topK: 3,
     theme: "dark",
   };
   const hash = encodeState(state);

@@ -1,7 +1,7 @@
 """The peers' metrics in the tab: the ROC card's max-FPR box (partial ROC-AUC in the legend, the
 view's CSV, the readout's downloads and the URL), the PR legend's PR-AUC between Keras' minoring
-and majoring sums, and the weighted kappas beside the confusion matrix; every number the Python
-core's on the event files TensorBoard serves."""
+and majoring sums, the weighted kappas and the top-k line beside the confusion matrix; every number
+the Python core's on the event files TensorBoard serves."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import re
 
 import pytest
 
-from tb_metrics_plugin import core
+from tb_metrics_plugin import core, top_k
 from tests.browser import expected
+from tests.browser.conftest import MANY_CLASSES_RUN
 
 RUN = "binary/validation"
 LAST_STEP = 2
@@ -62,7 +63,7 @@ def test_pr_legend_shows_pr_auc_between_keras_bounds(plugin_page, browser_logdir
     plugin_page.wait_until(lambda: want in _legend(plugin_page, "view-pr"), f"{want!r} in the PR legend")
 
 
-def test_weighted_kappas_beside_the_confusion_matrix(plugin_page, browser_logdir):
+def test_weighted_kappas_and_top_k_beside_the_confusion_matrix(plugin_page, browser_logdir):
     plugin_page.open()
     plugin_page.show("multiclass/validation", "confusion_matrix")
     plugin_page.set_epoch(LAST_STEP)
@@ -73,3 +74,22 @@ def test_weighted_kappas_beside_the_confusion_matrix(plugin_page, browser_logdir
     found = re.search(r"linear (\d\.\d{4}), quadratic (\d\.\d{4})", readout.inner_text())
     assert found, readout.inner_text()
     assert (float(found[1]), float(found[2])) == (round(linear, 4), round(quadratic, 4))
+    # The demo's multiclass matrix comes from the compiled ConfusionMatrix metric: no ranks, no top-k line.
+    assert expected.counts(browser_logdir, "multiclass/validation", LAST_STEP, "confusion_matrix").true_ranks is None
+    assert not plugin_page.testid("top-k").is_visible()
+
+    # The 100-class run is written by `confusion_matrix_pb` with the scores: ranks 0 … 9 are logged.
+    plugin_page.show(MANY_CLASSES_RUN, "confusion_matrix")
+    plugin_page.set_epoch(LAST_STEP)
+    ranks = expected.counts(browser_logdir, MANY_CLASSES_RUN, LAST_STEP, "confusion_matrix")
+    box = plugin_page.testid("top-k")
+    for k in (5, 3):  # the default k, then one chosen in the selector
+        if k != 5:
+            plugin_page.testid("top-k-k").select_option(str(k))
+            plugin_page.wait_idle()
+        want = f"top-{k} accuracy {top_k.top_k_accuracy(ranks.true_ranks, k):.4f}"
+        plugin_page.wait_until(lambda want=want: want in box.inner_text(), f"{want!r} in the top-k line")
+        macro = top_k.top_k_precision_recall(ranks.true_ranks, ranks.class_ranks, k)["top_k_precision"]["macro"]
+        assert f"top-{k} precision (macro) {macro:.4f}" in box.inner_text()
+    links = plugin_page.locator("a[href*='export?']")
+    assert any("k=3" in links.nth(i).get_attribute("href") for i in range(links.count()))
