@@ -76,6 +76,7 @@ export function createRocView(container) {
       get columns() {
         return maxFprOf() == null ? AUC_COLUMNS : [...AUC_COLUMNS, ...PARTIAL_COLUMNS];
       },
+      cacheKey: () => String(maxFprOf()),
       values(curve) {
         const auc = core.rocAuc(...histogramArgs(curve), curve.average);
         // The Hanley–McNeil error needs the counts behind one curve: not defined for a mean of curves.

@@ -29,8 +29,10 @@ const NO_REFERENCES = { legend: () => [], series: () => [], data: () => [], plug
  *   `visible(x, y)`, optional: which of them the axes can show (the others are not drawn).
  * - `x`, `y`: `{name, column}`, the coordinates' names in the tooltip and their CSV columns.
  * - `plotAxes(getTheme)` → `{scales, axes}`: uPlot's options for them.
- * - `perRun`, optional: `{columns, values(curve) → numbers, legendText(curve, values)}`, numbers of
- *   each run (e.g. its AUC) in the legend and in CSV columns before `threshold`.
+ * - `perRun`, optional: `{columns, values(curve) → numbers, legendText(curve, values), cacheKey()}`,
+ *   numbers of each run (e.g. its AUC) in the legend and in CSV columns before `threshold`; they
+ *   are kept per curve, and recomputed when the optional `cacheKey()` (what else they depend on,
+ *   e.g. the ROC's max FPR) changes.
  * - `references`, optional: lines drawn after the curves (chance, iso-F1), as
  *   `{legend(theme, curves) → legend items, series(getTheme, curves) → uPlot series, data(curves) →
  *   their data, plugins(getTheme) → uPlot plugins}`.
@@ -119,7 +121,8 @@ export function createCurveView(container, spec) {
       return;
     }
     series = curves.map(toSeries);
-    perRunValues = curves.map((curve) => derived(curve, `${spec.testid} per run`, () => perRun.values(curve)));
+    const perRunKey = `${spec.testid} per run ${perRun.cacheKey ? perRun.cacheKey() : ""}`;
+    perRunValues = curves.map((curve) => derived(curve, perRunKey, () => perRun.values(curve)));
     chart.setLegend([
       ...curves.map((curve, r) => ({ color: curve.color, text: perRun.legendText(curve, perRunValues[r]) })),
       ...references.legend(chart.theme, curves),
