@@ -110,6 +110,11 @@ class MetricsCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._in_epoch = True
         self._train_snapshot = None
+        # Keras has just reset the metrics; it resets them again before validation, whose raw
+        # items are kept for exact curves. Training curves come from the grid at no extra cost.
+        for metric in self._declared_metrics():
+            if isinstance(metric, ThresholdCurves):
+                metric.skip_raw_items_until_reset()
 
     def on_test_begin(self, logs=None):
         # Called by fit's validation before it resets the metrics: the state is the training part.
@@ -158,12 +163,19 @@ class MetricsCallback(keras.callbacks.Callback):
                 found.append(metric)
         return found
 
-    def _compiled_metrics_declared(self) -> bool:
+    def _declared_metrics(self) -> list:
+        """Our metrics passed to `compile`, also before Keras builds its metrics container (at the
+        first step, which is when our metrics build their state)."""
         compile_metrics = getattr(self.model, "_compile_metrics", None)
         declared = [getattr(compile_metrics, attr, None) for attr in ("_user_metrics", "_user_weighted_metrics")]
-        return bool(self._our_metrics()) or any(
-            isinstance(m, (ThresholdCurves, ConfusionMatrix)) for m in _flatten(declared)
-        )
+        found = self._our_metrics()
+        for metric in _flatten(declared):
+            if isinstance(metric, (ThresholdCurves, ConfusionMatrix)) and metric not in found:
+                found.append(metric)
+        return found
+
+    def _compiled_metrics_declared(self) -> bool:
+        return bool(self._declared_metrics())
 
     def _summaries_from_metrics(self) -> list:
         """Each built metric's state as a summary (`summary_pb`); raises on invalid items."""

@@ -24,8 +24,9 @@ from keras import ops
 from tensorboard.compat.proto import summary_pb2
 
 from tb_metrics_plugin import inputs, summary
-from tb_metrics_plugin.metric_updates import add_at, under_distribution_strategy
+from tb_metrics_plugin.metric_updates import add, add_at, in_traced_function, under_distribution_strategy
 from tb_metrics_plugin.raw_items import RawItems
+from tb_metrics_plugin.tensor_bins import TensorBucketizer
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 
 # Tags the summaries are written under, whatever the metrics are called in Keras' logs.
@@ -34,6 +35,9 @@ CONFUSION_MATRIX_TAG = "confusion_matrix"
 # Cells per block of a class's histogram bins in `ThresholdCurves`: the default grid's 961 bins are
 # 31 blocks of 31, so the layout pads nothing there.
 _BLOCK = 31
+# In a traced step, ThresholdCurves.result() recomputes the ROC-AUC at every this many calls and
+# returns the last value in between (see there).
+RESULT_REFRESH_CALLS = 16
 # Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
 DEFAULT_MAX_RAW_SCORES = 1 << 20
 
@@ -127,7 +131,7 @@ class _CountingMetric(keras.metrics.Metric):
             valid = valid & counted
         else:
             invalid = ~valid
-        self.invalid_count.assign_add(ops.sum(ops.cast(invalid, "float32")))
+        add(self.invalid_count, ops.sum(ops.cast(invalid, "float32")))
         if sample_weight is None:
             weights = ops.cast(valid, "float32")
         else:
@@ -264,36 +268,38 @@ class ThresholdCurves(_CountingMetric):
         # result() sums below each bin with one small matrix product (see there).
         self._block = min(_BLOCK, len(self.thresholds) + 1)
         self._cells_per_class = -(-(len(self.thresholds) + 1) // self._block) * self._block
+        self._bucketizer = TensorBucketizer(self.thresholds)
         self.raw_items: RawItems | None = None
+        self._raw_items_paused_when_built = False
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:
         columns = plan.num_score_columns
         self.histograms = self.add_variable(
             shape=(2 * columns * self._cells_per_class,), initializer="zeros", name="histograms"
         )
+        self.result_calls = self.add_variable(shape=(), initializer="zeros", dtype="int32", name="result_calls")
+        self.last_result = self.add_variable(shape=(), initializer="zeros", name="last_result")
         capacity = self.max_raw_scores // columns
         if capacity and not under_distribution_strategy():
             label_columns = columns if self.multi_label else 1
-            self.raw_items = RawItems(self, capacity, columns, label_columns)
+            self.raw_items = RawItems(self, capacity, columns, label_columns, paused=self._raw_items_paused_when_built)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         labels, scores, weights, valid = self._flat_inputs(y_true, y_pred, sample_weight)
         columns, cells = self.plan.num_score_columns, self._cells_per_class
         if self.plan.form == inputs.FORM_SPARSE:
-            is_positive = ops.expand_dims(ops.cast(labels, "int32"), -1) == ops.arange(columns, dtype="int32")
+            is_negative = ops.expand_dims(ops.cast(labels, "int32"), -1) != ops.arange(columns, dtype="int32")
         elif self.plan.form == inputs.FORM_INDICATOR:
-            is_positive = labels == 1
+            is_negative = labels != 1
         else:
-            is_positive = ops.expand_dims(labels == 1, -1)
-        bins = ops.searchsorted(ops.convert_to_tensor(self.thresholds), ops.reshape(scores, (-1,)), side="left")
-        # histograms[sign, class, bin] at (sign · C + class) · cells + bin; sign 1 for negatives.
-        cell = (
-            ops.reshape(ops.cast(bins, "int32"), (-1, columns))
-            + ops.arange(columns, dtype="int32") * cells
-            + ops.cast(ops.logical_not(is_positive), "int32") * (columns * cells)
-        )
-        item_weights = ops.broadcast_to(ops.expand_dims(weights, -1), ops.shape(cell))
-        add_at(self.histograms, ops.reshape(cell, (-1,)), ops.reshape(item_weights, (-1,)))
+            is_negative = ops.expand_dims(labels != 1, -1)
+        # histograms[sign, column, bin] sits at (sign · C + column) · cells + bin; sign 1 for negatives.
+        cell = self._bucketizer.bins(scores) + ops.cast(is_negative, "int32") * (columns * cells)
+        cell_weights = weights
+        if columns > 1:
+            cell = cell + ops.arange(columns, dtype="int32") * cells
+            cell_weights = ops.broadcast_to(ops.expand_dims(weights, -1), ops.shape(scores))
+        add_at(self.histograms, ops.reshape(cell, (-1,)), ops.reshape(cell_weights, (-1,)))
         if self.raw_items is not None:
             if self.multi_label:
                 label_rows = labels
@@ -304,31 +310,66 @@ class ThresholdCurves(_CountingMetric):
             self.raw_items.append(scores, label_rows, weights, valid)
 
     def result(self):
-        """Mean ROC-AUC over the classes with positives and negatives. Per class, the trapezoid over
-        the stored thresholds is the Mann–Whitney statistic with ties (one bin) counted half:
-        AUC = Σ_k pos[k]·(Σ_{j<k} neg[j] + neg[k]/2) / (P·N). With the bins in blocks of B cells
-        (k = B·g + i), the inner sum is the negatives of the blocks before g (a cumulative sum over
-        the C·(T+1)/B block totals) plus those below i within block g (a product with a triangular
-        B×B matrix). Keras evaluates this at every training step, where a cumulative sum over all
-        C·(T+1) cells cost 2–3× as much."""
+        """The mean ROC-AUC over the classes with positives and negatives (`mean_roc_auc`).
+
+        Keras evaluates every compiled metric's result at each step, inside the traced step
+        function, for the progress bar and batch-level logs, and once more eagerly at the end of
+        each epoch and evaluation for the epoch's logs (History, TensorBoard's epoch scalars). Eagerly
+        this is always computed from the whole state. In a traced function it is recomputed at
+        every `RESULT_REFRESH_CALLS`-th call since the last reset and the last value is returned in
+        between: per-step values lag by at most 15 steps, epoch values are exact, and a step does
+        not pay for a pass over all C·(T+1) cells."""
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
-        block = self._block
-        columns = self.plan.num_score_columns
-        histograms = ops.reshape(self.histograms, (2, columns, -1, block))
-        positive, negative = histograms[0], histograms[1]
-        positive_per_block, negative_per_block = ops.sum(positive, axis=-1), ops.sum(negative, axis=-1)
-        negatives_in_earlier_blocks = ops.cumsum(negative_per_block, axis=-1) - negative_per_block
+        if not in_traced_function():
+            return self.mean_roc_auc()
+        calls = ops.copy(self.result_calls)
+
+        def refreshed():
+            value = self.mean_roc_auc()
+            self.last_result.assign(value)
+            return value
+
+        value = ops.cond(calls % RESULT_REFRESH_CALLS == 0, refreshed, lambda: ops.copy(self.last_result))
+        add(self.result_calls, 1)
+        return value
+
+    def mean_roc_auc(self):
+        """Mean ROC-AUC over the classes with positives and negatives, from the histograms. Per
+        class, the trapezoid over the stored thresholds is the Mann–Whitney statistic with ties (one
+        bin) counted half: AUC = Σ_k pos[k]·(Σ_{j<k} neg[j] + neg[k]/2) / (P·N). With the bins in
+        blocks of B cells (k = B·g + i), the inner sum is the negatives of the blocks before g (a
+        cumulative sum over the C·(T+1)/B block totals) plus those below i within block g (a
+        product with a triangular B×B matrix): TensorFlow's cumulative sum over all C·(T+1) cells
+        cost 2–3× as much on a CPU."""
+        if not self._built:
+            return ops.convert_to_tensor(float("nan"))
+        block, columns = self._block, self.plan.num_score_columns
+        positive, negative = ops.unstack(ops.reshape(self.histograms, (2, columns, -1, block)))
+        negative_per_block = ops.sum(negative, axis=-1)  # (C, blocks)
         below_or_half = np.triu(np.ones((block, block), np.float32), 1) + 0.5 * np.eye(block, dtype=np.float32)
-        negatives_below_in_block = ops.reshape(ops.matmul(ops.reshape(negative, (-1, block)), below_or_half),
-                                               ops.shape(negative))
-        concordant = ops.sum(positive_per_block * negatives_in_earlier_blocks, axis=-1) + ops.sum(
-            positive * negatives_below_in_block, axis=(-2, -1)
+        negatives_in_earlier_blocks = ops.cumsum(negative_per_block, axis=-1) - negative_per_block
+        negatives_below = ops.matmul(ops.reshape(negative, (-1, block)), below_or_half)
+        negatives_below = ops.reshape(negatives_below, ops.shape(negative)) + ops.expand_dims(
+            negatives_in_earlier_blocks, -1
         )
-        positives, negatives = ops.sum(positive_per_block, axis=-1), ops.sum(negative_per_block, axis=-1)
-        areas = ops.divide_no_nan(concordant, positives * negatives)
-        defined = ops.cast((positives > 0) & (negatives > 0), "float32")
-        return ops.divide_no_nan(ops.sum(areas * defined), ops.sum(defined))
+        concordant = ops.sum(positive * negatives_below, axis=(-2, -1))
+        pairs = ops.sum(positive, axis=(-2, -1)) * ops.sum(negative_per_block, axis=-1)
+        areas = ops.divide_no_nan(concordant, pairs)  # 0 for a class without pairs
+        if columns == 1:
+            return areas[0]
+        return ops.divide_no_nan(ops.sum(areas), ops.sum(ops.cast(pairs > 0, "float32")))
+
+    def skip_raw_items_until_reset(self) -> None:
+        """Keeps no raw items until the next `reset_state`: this split's summary is then counted on
+        the grid, and its steps skip the record (one branch each on TensorFlow). `MetricsCallback`
+        calls it when an epoch starts, after Keras' reset, so that training steps do not pay for
+        raw items; Keras resets the metrics again before validation, which is recorded."""
+        if self._built:
+            if self.raw_items is not None:
+                self.raw_items.pause()
+        else:  # Keras builds its metrics at the first step of the first epoch: start paused then
+            self._raw_items_paused_when_built = True
 
     def histogram_values(self) -> tuple[np.ndarray, np.ndarray]:
         """(positive_histograms, negative_histograms) as float64 numpy arrays of shape (C, T + 1)."""
@@ -425,8 +466,9 @@ class ConfusionMatrix(_CountingMetric):
     def result(self):
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
-        matrix = ops.reshape(self.matrix, (self.plan.num_classes, self.plan.num_classes))
-        return ops.divide_no_nan(ops.trace(matrix), ops.sum(matrix))
+        # The diagonal of the flat C×C matrix is every (C + 1)-th cell (ops.trace is a dozen ops).
+        matrix = ops.copy(self.matrix)  # one read of the variable for both sums
+        return ops.divide_no_nan(ops.sum(matrix[:: self.plan.num_classes + 1]), ops.sum(matrix))
 
     def matrix_values(self) -> np.ndarray:
         """The accumulated matrix as a float64 numpy array (C, C)."""

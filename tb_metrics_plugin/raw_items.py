@@ -6,7 +6,8 @@ threshold grid. Next to them it keeps the items themselves, one row each: scores
 is written from the items, as the numpy writer would write it from the predictions; the first batch
 that does not fit ends the record until the next reset, and the grid histograms are written.
 
-Rows are appended in place (`metric_updates.put_rows`): a step costs its batch, not the capacity.
+Rows are appended in place (`metric_updates.put_rows`): a step costs its batch, not the capacity;
+`pause` makes the steps of a split whose items are not wanted (training) skip it.
 Items the metric does not count (invalid, `ignore_class`) go to one spare row past the capacity.
 Under a tf.distribute strategy the record is not kept: replicas would append into the same rows of
 their copies, and sync-on-read variables are summed, not concatenated, when read.
@@ -14,25 +15,26 @@ their copies, and sync-on-read variables are summed, not concatenated, when read
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 from keras import ops
 
 from tb_metrics_plugin.metric_updates import put_rows
 
-KEPT, LEFT_OUT = 0, 1  # the two tallies
-
 
 class RawItems:
-    """Raw (scores, labels, weight) rows of up to `capacity` items, in two variables of `metric`.
+    """Raw (scores, labels, weight) rows of up to `capacity` items, in variables of `metric`.
 
     Attributes:
       capacity: items that fit.
       rows: variable (capacity + 1, num_columns + label_columns + 1): scores, labels, weight.
-      tallies: variable (2,): items kept, items left out since the last reset (float32 counts; past
-        2^24 left-out items only their being non-zero is exact, which is all that is read).
+      kept: int32 variable: items kept since the last reset, or capacity + 1 once an item was left
+        out (then no batch fits any more).
+      paused: int32 variable, 1 while batches are to be left out unseen (`pause`, or `paused=True`
+        at creation); a reset clears it.
     """
 
-    def __init__(self, metric, capacity: int, num_columns: int, label_columns: int):
+    def __init__(self, metric, capacity: int, num_columns: int, label_columns: int, paused: bool = False):
         if capacity < 1:
             raise ValueError(f"capacity={capacity} must be at least 1 item.")
         self.capacity = capacity
@@ -40,11 +42,19 @@ class RawItems:
         self.label_columns = label_columns
         width = num_columns + label_columns + 1
         self.rows = metric.add_variable(shape=(capacity + 1, width), initializer="zeros", name="raw_items")
-        self.tallies = metric.add_variable(shape=(2,), initializer="zeros", name="raw_item_tallies")
+        self.kept = metric.add_variable(shape=(), initializer="zeros", dtype="int32", name="raw_items_kept")
+        self.paused = metric.add_variable(
+            shape=(), initializer="ones" if paused else "zeros", dtype="int32", name="raw_items_paused"
+        )
+
+    def pause(self) -> None:
+        """Leaves out every batch until the next reset, at the cost of one branch a batch on
+        TensorFlow: for a split whose raw items are not wanted (training steps)."""
+        self.paused.assign(1)
 
     def append(self, scores, labels, weights, keep) -> None:
-        """Appends the rows of `keep` when all of them fit and nothing was left out before; else
-        tallies them as left out.
+        """Appends the rows of `keep` when all of them fit, none was left out before and the record
+        is not paused; else marks it as overflowed.
 
         Args:
           scores: float32 (M, num_columns).
@@ -52,25 +62,39 @@ class RawItems:
           weights: float32 (M,).
           keep: bool (M,): the items the metric counts.
         """
+        if keras.backend.backend() != "tensorflow":
+            # ops.cond cannot carry variable updates out of its branches on JAX: pay for the rows.
+            self._append(scores, labels, weights, keep, ops.copy(self.paused) == 0)
+            return
+
+        def overflow():
+            self.kept.assign(self.capacity + 1)
+            return 0
+
+        def append():
+            self._append(scores, labels, weights, keep, True)
+            return 0
+
+        ops.cond(self.paused == 0, append, overflow)
+
+    def _append(self, scores, labels, weights, keep, recording) -> None:
         keep_count = ops.cast(keep, "int32")
-        arriving = ops.sum(keep_count)
-        kept = ops.cast(self.tallies[KEPT], "int32")
-        fits = ops.logical_and(self.tallies[LEFT_OUT] == 0, kept + arriving <= self.capacity)
-        # Kept items take the next free rows in order; the others all go to the spare row.
-        row_indices = ops.where(ops.logical_and(keep, fits), kept + ops.cumsum(keep_count) - 1, self.capacity)
-        rows = ops.concatenate([scores, labels, ops.expand_dims(weights, -1)], axis=-1)
-        put_rows(self.rows, row_indices, rows)
-        arriving = ops.cast(arriving, "float32")
-        zero = ops.zeros_like(arriving)
-        self.tallies.assign_add(ops.where(fits, ops.stack([arriving, zero]), ops.stack([zero, arriving])))
+        rank = ops.cumsum(keep_count)  # 1 for the first kept item of the batch, …
+        kept = ops.copy(self.kept)  # one read of the variable for its two uses
+        total = kept + ops.sum(keep_count)
+        fits = ops.logical_and(total <= self.capacity, recording)  # never after an overflow (kept = capacity + 1)
+        # Kept items take the next free rows in order; the others all go to the spare last row.
+        row_indices = ops.where(keep & fits, kept + rank - 1, self.capacity)
+        put_rows(self.rows, row_indices, ops.concatenate([scores, labels, ops.expand_dims(weights, -1)], axis=-1))
+        self.kept.assign(ops.where(fits, total, self.capacity + 1))
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(scores (M, num_columns), labels (M, label_columns), weights (M,)) of every item counted
         since the last reset, as float32 numpy arrays; None when some item was left out, or none
         was kept."""
-        kept, left_out = np.asarray(ops.convert_to_numpy(self.tallies))
-        if left_out or not kept:
+        kept = int(ops.convert_to_numpy(self.kept))
+        if kept > self.capacity or not kept:
             return None
-        rows = np.asarray(ops.convert_to_numpy(self.rows[: int(kept)]))
+        rows = np.asarray(ops.convert_to_numpy(self.rows[:kept]))
         labels_end = self.num_columns + self.label_columns
         return rows[:, : self.num_columns], rows[:, self.num_columns : labels_end], rows[:, labels_end]

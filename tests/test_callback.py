@@ -101,6 +101,34 @@ def test_compiled_metrics_write_validation_state_without_extra_pass(compiled_run
                               written["threshold_curves"][2].positive_histograms)
 
 
+class _RawItemsAtValidationStart(keras.callbacks.Callback):
+    """Records, when validation begins (before Keras' reset), how many raw items the training
+    steps kept: listed after MetricsCallback, it sees the training state that was just written."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept = []
+
+    def on_test_begin(self, logs=None):
+        (curves,) = [m for m in self.model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+        self.kept.append((int(curves.raw_items.kept), curves.raw_items.capacity))
+
+
+def test_training_steps_skip_the_raw_record_and_validation_keeps_it(tmp_path, breast_cancer):
+    (x_train, y_train), (x_val, y_val) = breast_cancer
+    model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves()])
+    inspector = _RawItemsAtValidationStart()
+    model.fit(x_train[:64], y_train[:64], batch_size=16, epochs=2, verbose=0, validation_data=(x_val, y_val),
+              callbacks=[tbm.MetricsCallback(tmp_path), inspector])
+    # Paused at each epoch start: the training steps left everything out (kept = capacity + 1) ...
+    assert inspector.kept == [(capacity + 1, capacity) for _, capacity in inspector.kept]
+    # ... and the validation after Keras' reset kept every item.
+    (curves,) = [m for m in model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+    assert len(curves.raw_items.read()[0]) == len(y_val)
+    # Training curves are the grid's counts, still those of the training predictions' bins.
+    assert read_run(tmp_path / "train")["threshold_curves"][1].positive_histograms.sum() == y_train[:64].sum()
+
+
 def test_compiled_metrics_write_training_state(compiled_run):
     written = read_run(compiled_run["run"] / "train")
     assert set(written) == OUR_TAGS

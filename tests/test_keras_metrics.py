@@ -274,8 +274,9 @@ def test_reset_state_zeroes_everything():
         assert any(np.asarray(v).sum() > 0 for v in metric.variables if v is not metric.invalid_count)
         metric.reset_state()
         assert all(not np.asarray(v).any() for v in metric.variables)
-        # invalid_count and the counts; ThresholdCurves also its raw items and their tallies.
-        assert len(metric.variables) == (4 if metric is curves else 2)
+        # invalid_count and the counts; ThresholdCurves also its raw items (rows, count, pause) and
+        # its result cache (calls, last value).
+        assert len(metric.variables) == (7 if metric is curves else 2)
     # Counting again after a reset starts from zero.
     curves.update_state(labels[1:], scores[1:])
     assert_same_curves(_curves(curves), reference_curves(labels[1:], scores[1:]))
@@ -478,7 +479,7 @@ def test_raw_items_stop_at_the_first_batch_that_does_not_fit():
     curves = tbm.ThresholdCurves(max_raw_scores=40)
     _update_in_batches(curves, labels, scores, splits=(30, 45))
     assert curves.raw_items.read() is None
-    np.testing.assert_array_equal(np.asarray(curves.raw_items.tallies), [30, 20])
+    assert int(curves.raw_items.kept) == 41  # the capacity + 1: overflowed
     assert_same_curves(decode_summary(curves.summary_pb()), reference_curves(labels, scores))
     assert_same_curves(decode_summary(curves.summary_pb()), _curves(curves))
 
@@ -488,6 +489,31 @@ def test_raw_items_stop_at_the_first_batch_that_does_not_fit():
     np.testing.assert_array_equal(kept_scores[:, 0], scores[:40])
     np.testing.assert_array_equal(kept_labels[:, 0], labels[:40])
     np.testing.assert_array_equal(kept_weights, np.ones(40))
+
+
+def test_skipped_raw_items_leave_the_split_to_the_grid_until_a_reset():
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, 3, 60)
+    scores = _softmax_rows(rng, 60, 3)
+    curves = tbm.ThresholdCurves()
+    curves.update_state(labels[:20], scores[:20])
+    curves.skip_raw_items_until_reset()  # items kept before are not enough: the split is incomplete
+    curves.update_state(labels[20:], scores[20:])
+    assert curves.raw_items.read() is None
+    assert_same_curves(decode_summary(curves.summary_pb()), reference_curves(labels, scores))
+    curves.reset_state()
+    curves.update_state(labels, scores)
+    assert len(curves.raw_items.read()[0]) == 60
+    tbm.ThresholdCurves(max_raw_scores=0).skip_raw_items_until_reset()  # nothing to skip: no error
+    # Skipped before the first update (Keras builds compiled metrics at the first step): the state
+    # is built paused.
+    unbuilt = tbm.ThresholdCurves()
+    unbuilt.skip_raw_items_until_reset()
+    unbuilt.update_state(labels, scores)
+    assert unbuilt.raw_items.read() is None
+    unbuilt.reset_state()
+    unbuilt.update_state(labels, scores)
+    assert len(unbuilt.raw_items.read()[0]) == 60
 
 
 def test_raw_capacity_is_counted_in_scores():
@@ -504,7 +530,7 @@ def test_raw_capacity_is_counted_in_scores():
     assert binary.raw_items.capacity == 100
     none_kept = tbm.ThresholdCurves(max_raw_scores=0)
     none_kept.update_state(labels, scores)
-    assert none_kept.raw_items is None and len(none_kept.variables) == 2
+    assert none_kept.raw_items is None and len(none_kept.variables) == 4  # no rows, count or pause
     assert_same_curves(decode_summary(none_kept.summary_pb()), reference_curves(labels, scores))
 
 

@@ -181,9 +181,9 @@ def test_keras_metric_state_is_c_by_t_whatever_the_batch_size():
         }
         # Histograms: 10,001 bins a class, padded to whole blocks of 31 (10,013 cells); the raw
         # record: 2^20 scores / 1000 columns = 1048 items of 1000 scores, a label and a weight, plus
-        # a spare row and two tallies.
+        # a spare row, an int32 count and pause flag; the result cache: a call count, a last value.
         histogram_cells = -(-(len(TEN_THOUSAND_THRESHOLDS) + 1) // 31) * 31
-        raw_items = ((1 << 20) // num_classes + 1) * (num_classes + 2) + 2
+        raw_items = ((1 << 20) // num_classes + 1) * (num_classes + 2) + 2 + 2
         assert sum(state_bytes.values()) == (
             2 * num_classes * histogram_cells * 4 + raw_items * 4 + num_classes * num_classes * 4 + 2 * 4
         ), state_bytes
