@@ -617,3 +617,32 @@ def test_model_saved_with_the_original_names_loads_and_logs_as_before(tmp_path):
     assert set(written) == {"threshold_curves", "confusion_matrix"}
     predictions = model.predict(x, verbose=0)
     assert_same_curves(written["threshold_curves"][0], reference_curves(y, predictions))
+
+
+def test_traced_result_refreshes_every_16_calls_and_the_eager_result_is_exact():
+    """In Keras' traced steps result() recomputes the ROC-AUC at calls 0, 16, 32, … since the last
+    reset and repeats the last value in between; eagerly (Keras' epoch-end logs) it is exact."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(12)
+    labels = rng.integers(0, 3, (20, 8))
+    scores = np.stack([_softmax_rows(rng, 8, 3) for _ in range(20)])
+    curves = tbm.ThresholdCurves()
+
+    @tf.function
+    def step(batch_labels, batch_scores):
+        curves.update_state(batch_labels, batch_scores)
+        return curves.result()
+
+    def exact_after(batches: int) -> float:
+        seen = reference_curves(labels[:batches].reshape(-1), scores[:batches].reshape(-1, 3))
+        aucs = [core.roc_auc(seen.positive_histograms[c], seen.negative_histograms[c]) for c in range(3)]
+        return float(np.mean(aucs))
+
+    traced = [float(step(labels[i], scores[i])) for i in range(20)]
+    assert traced[:16] == pytest.approx([exact_after(1)] * 16, abs=1e-6)
+    assert traced[16:] == pytest.approx([exact_after(17)] * 4, abs=1e-6)
+    assert exact_after(17) != pytest.approx(exact_after(20), abs=1e-4)  # the lag is visible
+    assert float(curves.result()) == pytest.approx(exact_after(20), abs=1e-6)
+    curves.reset_state()  # the count restarts: the first traced call after a reset refreshes
+    assert float(step(labels[0], scores[0])) == pytest.approx(exact_after(1), abs=1e-6)
