@@ -89,3 +89,9 @@ def in_traced_function() -> bool:
     import tensorflow as tf
 
     return not tf.executing_eagerly()
+
+
+def can_branch_with_updates() -> bool:
+    """Whether `ops.cond` branches may update variables: on TensorFlow. JAX's `lax.cond` cannot
+    carry Keras' stateless variable updates out of a branch."""
+    return keras.backend.backend() == "tensorflow"

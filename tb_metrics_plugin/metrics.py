@@ -24,7 +24,14 @@ from keras import ops
 from tensorboard.compat.proto import summary_pb2
 
 from tb_metrics_plugin import inputs, summary
-from tb_metrics_plugin.metric_updates import add, add_at, in_traced_function, under_distribution_strategy
+from tb_metrics_plugin.metric_updates import (
+    add,
+    add_at,
+    can_branch_with_updates,
+    in_traced_function,
+    under_distribution_strategy,
+)
+from tb_metrics_plugin.raw_items import MAX_CAPACITY as MAX_RAW_ITEMS
 from tb_metrics_plugin.raw_items import RawItems
 from tb_metrics_plugin.tensor_bins import TensorBucketizer
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
@@ -40,6 +47,8 @@ _BLOCK = 31
 RESULT_REFRESH_CALLS = 16
 # Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
 DEFAULT_MAX_RAW_SCORES = 1 << 20
+# ThresholdCurves' scalar tallies, in the order of its `tallies` variable.
+_TALLIES = ("invalid", "result_calls", "last_result", "raw_kept")
 
 
 class _CountingMetric(keras.metrics.Metric):
@@ -60,6 +69,10 @@ class _CountingMetric(keras.metrics.Metric):
         self.class_names = None if class_names is None else tuple(class_names)
         self.plan: inputs.ShapePlan | None = None
         self._built = False
+        # Whether a state built later starts skipping, and whether steps traced from now on branch
+        # on `skipping` (none do until a skip is asked for: a branch costs ~20 µs a step).
+        self._skip_when_built = False
+        self._branch_on_skipping = False
 
     def _build(self, plan: inputs.ShapePlan) -> None:
         if self.num_classes is not None and self.num_classes != plan.num_classes:
@@ -82,23 +95,62 @@ class _CountingMetric(keras.metrics.Metric):
             )
         summary.resolve_class_names(self.class_names, plan.num_classes)
         self.plan = plan
-        self.invalid_count = self.add_variable(shape=(), initializer="zeros", name="invalid_count")
+        # 1 while counting is skipped; one value for every replica (a summed sync-on-read variable
+        # would split an assignment between them).
+        self.skipping = self.add_variable(
+            shape=(), initializer="ones" if self._skip_when_built else "zeros", dtype="int32",
+            aggregation="only_first_replica", name="skipping",
+        )
         self._create_state(plan)
         self._built = True
 
-    def _flat_inputs(self, y_true, y_pred, sample_weight):
-        """Returns (labels, scores (M, C), weights (M,), valid (M,)); invalid items weigh 0.
+    @property
+    def invalid_count(self):
+        """Items left out as invalid since the last reset (a float32 tensor)."""
+        raise NotImplementedError
 
-        labels are (M, C) for one-hot / multi-label data, else (M,); invalid items' scores and
-        labels are left as they came (weight 0 makes them count nothing)."""
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Counts a batch (see the class docstring), unless counting is skipped until the next reset
+        (`skip_counting_until_reset`)."""
         y_pred = _real_tensor(y_pred, "y_pred")
         y_true = _real_tensor(y_true, "y_true")
         plan = inputs.resolve_shapes(tuple(y_true.shape), tuple(y_pred.shape))
         if not self._built:
             self._build(plan)
-        columns = plan.num_score_columns
         if plan.num_score_columns != self.plan.num_score_columns or plan.form != self.plan.form:
             raise ValueError(f"{self.name} was built for {self.plan}, got a batch shaped as {plan}.")
+        if not (self._branch_on_skipping and can_branch_with_updates()):
+            self._count(y_true, y_pred, sample_weight)
+            return
+
+        def count():
+            self._count(y_true, y_pred, sample_weight)
+            return 0
+
+        ops.cond(self.skipping == 0, count, lambda: 0)
+
+    def skip_counting_until_reset(self) -> None:
+        """Counts nothing until the next `reset_state`; `result()` is NaN meanwhile.
+
+        `MetricsCallback(training_curves=False)` calls it when an epoch starts (after Keras' reset),
+        so that training steps cost one branch; Keras resets the metrics again before validation,
+        which is counted. On TensorFlow only: on other backends a step cannot branch around
+        variable updates, and the metric goes on counting (nothing is written of it).
+        """
+        self._branch_on_skipping = True
+        if self._built:
+            self.skipping.assign(1)
+        else:  # Keras builds compiled metrics at the first step: start skipping then
+            self._skip_when_built = True
+
+    def _flat_inputs(self, y_true, y_pred, sample_weight):
+        """Returns (labels, scores (M, C), weights (M,), valid (M,), invalid (M,)); items that are
+        not valid weigh 0. Ignored items (`ignore_class`) are neither valid nor invalid.
+
+        labels are (M, C) for one-hot / multi-label data, else (M,); invalid items' scores and
+        labels are left as they came (weight 0 makes them count nothing)."""
+        plan = inputs.resolve_shapes(tuple(y_true.shape), tuple(y_pred.shape))  # this batch's item shape
+        columns = plan.num_score_columns
         scores = ops.reshape(ops.cast(y_pred, "float32"), (-1, columns))
         if self.from_logits:
             softmax = plan.form != inputs.FORM_BINARY and not self.multi_label
@@ -131,12 +183,11 @@ class _CountingMetric(keras.metrics.Metric):
             valid = valid & counted
         else:
             invalid = ~valid
-        add(self.invalid_count, ops.sum(ops.cast(invalid, "float32")))
         if sample_weight is None:
             weights = ops.cast(valid, "float32")
         else:
             weights = ops.where(valid, weights, ops.zeros_like(weights))
-        return labels, scores, weights, valid
+        return labels, scores, weights, valid, invalid
 
     def reset_state(self):
         if self._built:
@@ -270,22 +321,26 @@ class ThresholdCurves(_CountingMetric):
         self._cells_per_class = -(-(len(self.thresholds) + 1) // self._block) * self._block
         self._bucketizer = TensorBucketizer(self.thresholds)
         self.raw_items: RawItems | None = None
-        self._raw_items_paused_when_built = False
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:
         columns = plan.num_score_columns
         self.histograms = self.add_variable(
             shape=(2 * columns * self._cells_per_class,), initializer="zeros", name="histograms"
         )
-        self.result_calls = self.add_variable(shape=(), initializer="zeros", dtype="int32", name="result_calls")
-        self.last_result = self.add_variable(shape=(), initializer="zeros", name="last_result")
-        capacity = self.max_raw_scores // columns
+        # Scalars in one variable (each variable is an input of every step function call):
+        # invalid items, result() calls in traced steps, the last result, raw items kept.
+        self.tallies = self.add_variable(shape=(len(_TALLIES),), initializer="zeros", name="tallies")
+        capacity = min(self.max_raw_scores // columns, MAX_RAW_ITEMS)
         if capacity and not under_distribution_strategy():
             label_columns = columns if self.multi_label else 1
-            self.raw_items = RawItems(self, capacity, columns, label_columns, paused=self._raw_items_paused_when_built)
+            self.raw_items = RawItems(self, capacity, columns, label_columns, self.tallies, _TALLIES.index("raw_kept"))
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        labels, scores, weights, valid = self._flat_inputs(y_true, y_pred, sample_weight)
+    @property
+    def invalid_count(self):
+        return self.tallies[_TALLIES.index("invalid")]
+
+    def _count(self, y_true, y_pred, sample_weight):
+        labels, scores, weights, valid, invalid = self._flat_inputs(y_true, y_pred, sample_weight)
         columns, cells = self.plan.num_score_columns, self._cells_per_class
         if self.plan.form == inputs.FORM_SPARSE:
             is_negative = ops.expand_dims(ops.cast(labels, "int32"), -1) != ops.arange(columns, dtype="int32")
@@ -300,14 +355,19 @@ class ThresholdCurves(_CountingMetric):
             cell = cell + ops.arange(columns, dtype="int32") * cells
             cell_weights = ops.broadcast_to(ops.expand_dims(weights, -1), ops.shape(scores))
         add_at(self.histograms, ops.reshape(cell, (-1,)), ops.reshape(cell_weights, (-1,)))
-        if self.raw_items is not None:
-            if self.multi_label:
-                label_rows = labels
-            elif self.plan.form == inputs.FORM_INDICATOR:
-                label_rows = ops.expand_dims(ops.cast(ops.argmax(labels, axis=-1), "float32"), -1)
-            else:
-                label_rows = ops.expand_dims(labels, -1)
-            self.raw_items.append(scores, label_rows, weights, valid)
+        invalid_items = ops.sum(ops.cast(invalid, "float32"))
+        if self.raw_items is None:
+            add(self.tallies, ops.stack([invalid_items, 0.0, 0.0, 0.0]))
+            return
+        if self.multi_label:
+            label_rows = labels
+        elif self.plan.form == inputs.FORM_INDICATOR:
+            label_rows = ops.expand_dims(ops.cast(ops.argmax(labels, axis=-1), "float32"), -1)
+        else:
+            label_rows = ops.expand_dims(labels, -1)
+        kept = self.tallies[_TALLIES.index("raw_kept")]
+        now_kept = self.raw_items.append(scores, label_rows, weights, valid, kept)
+        add(self.tallies, ops.stack([invalid_items, 0.0, 0.0, now_kept - kept]))
 
     def result(self):
         """The mean ROC-AUC over the classes with positives and negatives (`mean_roc_auc`).
@@ -323,15 +383,12 @@ class ThresholdCurves(_CountingMetric):
             return ops.convert_to_tensor(float("nan"))
         if not in_traced_function():
             return self.mean_roc_auc()
-        calls = ops.copy(self.result_calls)
-
-        def refreshed():
-            value = self.mean_roc_auc()
-            self.last_result.assign(value)
-            return value
-
-        value = ops.cond(calls % RESULT_REFRESH_CALLS == 0, refreshed, lambda: ops.copy(self.last_result))
-        add(self.result_calls, 1)
+        tallies = ops.copy(self.tallies)
+        last, calls = _TALLIES.index("last_result"), _TALLIES.index("result_calls")
+        # Branches without variable updates: cheaper, and allowed in Keras' stateless scopes.
+        value = ops.cond(tallies[calls] % RESULT_REFRESH_CALLS == 0, self.mean_roc_auc, lambda: tallies[last])
+        one_hot = np.eye(len(_TALLIES), dtype=np.float32)
+        self.tallies.assign(ops.where(one_hot[last] == 1, value, tallies) + one_hot[calls])
         return value
 
     def mean_roc_auc(self):
@@ -356,20 +413,8 @@ class ThresholdCurves(_CountingMetric):
         concordant = ops.sum(positive * negatives_below, axis=(-2, -1))
         pairs = ops.sum(positive, axis=(-2, -1)) * ops.sum(negative_per_block, axis=-1)
         areas = ops.divide_no_nan(concordant, pairs)  # 0 for a class without pairs
-        if columns == 1:
-            return areas[0]
-        return ops.divide_no_nan(ops.sum(areas), ops.sum(ops.cast(pairs > 0, "float32")))
-
-    def skip_raw_items_until_reset(self) -> None:
-        """Keeps no raw items until the next `reset_state`: this split's summary is then counted on
-        the grid, and its steps skip the record (one branch each on TensorFlow). `MetricsCallback`
-        calls it when an epoch starts, after Keras' reset, so that training steps do not pay for
-        raw items; Keras resets the metrics again before validation, which is recorded."""
-        if self._built:
-            if self.raw_items is not None:
-                self.raw_items.pause()
-        else:  # Keras builds its metrics at the first step of the first epoch: start paused then
-            self._raw_items_paused_when_built = True
+        # NaN when no class has pairs (nothing counted, or skipped): a mean over no class.
+        return ops.sum(areas) / ops.sum(ops.cast(pairs > 0, "float32"))
 
     def histogram_values(self) -> tuple[np.ndarray, np.ndarray]:
         """(positive_histograms, negative_histograms) as float64 numpy arrays of shape (C, T + 1)."""
@@ -446,11 +491,16 @@ class ConfusionMatrix(_CountingMetric):
         self.threshold = float(threshold)
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:
-        # Flat, so that an update is one scatter of (true · C + predicted) cells.
-        self.matrix = self.add_variable(shape=(plan.num_classes**2,), initializer="zeros", name="matrix")
+        # Flat, so that an update is one scatter of (true · C + predicted) cells; one more cell
+        # tallies the invalid items in the same scatter.
+        self.matrix = self.add_variable(shape=(plan.num_classes**2 + 1,), initializer="zeros", name="matrix")
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        labels, scores, weights, valid = self._flat_inputs(y_true, y_pred, sample_weight)
+    @property
+    def invalid_count(self):
+        return self.matrix[self.plan.num_classes**2]
+
+    def _count(self, y_true, y_pred, sample_weight):
+        labels, scores, weights, valid, invalid = self._flat_inputs(y_true, y_pred, sample_weight)
         num_classes = self.plan.num_classes
         if self.plan.form == inputs.FORM_BINARY:
             predicted = ops.cast(scores[:, 0] > self.threshold, "int32")
@@ -459,21 +509,25 @@ class ConfusionMatrix(_CountingMetric):
             predicted = ops.cast(ops.argmax(scores, axis=-1), "int32")
             if self.plan.form == inputs.FORM_INDICATOR:
                 true = ops.cast(ops.argmax(labels, axis=-1), "int32")
-            else:  # invalid items may hold any label; they weigh 0 but need a cell
-                true = ops.cast(ops.where(valid, labels, ops.zeros_like(labels)), "int32")
-        add_at(self.matrix, true * num_classes + predicted, weights)
+            else:
+                true = ops.cast(labels, "int32")
+        # Valid items add their weight to their cell; invalid ones 1 to the tally cell; ignored
+        # ones (weight 0) nothing there.
+        cell = ops.where(valid, true * num_classes + predicted, num_classes * num_classes)
+        add_at(self.matrix, cell, weights + ops.cast(invalid, "float32"))
 
     def result(self):
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
         # The diagonal of the flat C×C matrix is every (C + 1)-th cell (ops.trace is a dozen ops).
-        matrix = ops.copy(self.matrix)  # one read of the variable for both sums
-        return ops.divide_no_nan(ops.sum(matrix[:: self.plan.num_classes + 1]), ops.sum(matrix))
+        cells = self.plan.num_classes**2
+        matrix = ops.copy(self.matrix)[:cells]  # one read of the variable for both sums
+        return ops.sum(matrix[:: self.plan.num_classes + 1]) / ops.sum(matrix)  # NaN when nothing was counted
 
     def matrix_values(self) -> np.ndarray:
         """The accumulated matrix as a float64 numpy array (C, C)."""
         values = np.asarray(ops.convert_to_numpy(self.matrix), dtype=np.float64)
-        return values.reshape(self.plan.num_classes, self.plan.num_classes)
+        return values[: self.plan.num_classes**2].reshape(self.plan.num_classes, self.plan.num_classes)
 
     def decision(self) -> str:
         return summary.decision_rule(self.plan.num_score_columns, self.threshold)

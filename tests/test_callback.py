@@ -111,22 +111,49 @@ class _RawItemsAtValidationStart(keras.callbacks.Callback):
 
     def on_test_begin(self, logs=None):
         (curves,) = [m for m in self.model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
-        self.kept.append((int(curves.raw_items.kept), curves.raw_items.capacity))
+        self.kept.append(curves.raw_items.kept())
 
 
-def test_training_steps_skip_the_raw_record_and_validation_keeps_it(tmp_path, breast_cancer):
+def test_training_and_validation_splits_both_keep_raw_items(tmp_path, breast_cancer):
+    """A small training split fits the record too: its curves are the training predictions' own."""
     (x_train, y_train), (x_val, y_val) = breast_cancer
     model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves()])
     inspector = _RawItemsAtValidationStart()
     model.fit(x_train[:64], y_train[:64], batch_size=16, epochs=2, verbose=0, validation_data=(x_val, y_val),
               callbacks=[tbm.MetricsCallback(tmp_path), inspector])
-    # Paused at each epoch start: the training steps left everything out (kept = capacity + 1) ...
-    assert inspector.kept == [(capacity + 1, capacity) for _, capacity in inspector.kept]
-    # ... and the validation after Keras' reset kept every item.
+    assert inspector.kept == [64, 64]
     (curves,) = [m for m in model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
     assert len(curves.raw_items.read()[0]) == len(y_val)
-    # Training curves are the grid's counts, still those of the training predictions' bins.
-    assert read_run(tmp_path / "train")["threshold_curves"][1].positive_histograms.sum() == y_train[:64].sum()
+
+
+class _StateAtValidationStart(keras.callbacks.Callback):
+    """The compiled ThresholdCurves' histogram total when validation begins (before Keras' reset)."""
+
+    def __init__(self):
+        super().__init__()
+        self.totals = []
+
+    def on_test_begin(self, logs=None):
+        (curves,) = [m for m in self.model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+        self.totals.append(sum(h.sum() for h in curves.histogram_values()))
+
+
+def test_without_training_curves_training_steps_count_nothing(tmp_path, breast_cancer):
+    (x_train, y_train), (x_val, y_val) = breast_cancer
+    model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves(), tbm.ConfusionMatrix()])
+    inspector = _StateAtValidationStart()
+    history = model.fit(
+        x_train[:64], y_train[:64], batch_size=16, epochs=2, verbose=0, validation_data=(x_val, y_val),
+        callbacks=[tbm.MetricsCallback(tmp_path, training_curves=False), inspector],
+    )
+    assert inspector.totals == [0, 0]  # the training steps left the state empty
+    assert np.isnan(history.history["roc_auc"]).all() and np.isnan(history.history["cm_accuracy"]).all()
+    assert np.isfinite(history.history["val_roc_auc"]).all()
+    assert not (tmp_path / "train").exists()
+    written = read_run(tmp_path / "validation")
+    predictions = model.predict(x_val, verbose=0)
+    assert_same_curves(written["threshold_curves"][1], reference_curves(y_val, predictions))
+    assert_same_matrix(written["confusion_matrix"][1], reference_matrix(y_val, predictions))
 
 
 def test_compiled_metrics_write_training_state(compiled_run):

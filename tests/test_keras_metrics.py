@@ -274,9 +274,9 @@ def test_reset_state_zeroes_everything():
         assert any(np.asarray(v).sum() > 0 for v in metric.variables if v is not metric.invalid_count)
         metric.reset_state()
         assert all(not np.asarray(v).any() for v in metric.variables)
-        # invalid_count and the counts; ThresholdCurves also its raw items (rows, count, pause) and
-        # its result cache (calls, last value).
-        assert len(metric.variables) == (7 if metric is curves else 2)
+        # The skip level and the counts (ConfusionMatrix's tally of invalid items in a spare cell);
+        # ThresholdCurves also its tallies (invalid items, result cache, raw items kept) and raw items.
+        assert len(metric.variables) == (4 if metric is curves else 2)
     # Counting again after a reset starts from zero.
     curves.update_state(labels[1:], scores[1:])
     assert_same_curves(_curves(curves), reference_curves(labels[1:], scores[1:]))
@@ -479,7 +479,7 @@ def test_raw_items_stop_at_the_first_batch_that_does_not_fit():
     curves = tbm.ThresholdCurves(max_raw_scores=40)
     _update_in_batches(curves, labels, scores, splits=(30, 45))
     assert curves.raw_items.read() is None
-    assert int(curves.raw_items.kept) == 41  # the capacity + 1: overflowed
+    assert curves.raw_items.kept() == curves.raw_items.overflowed == 41
     assert_same_curves(decode_summary(curves.summary_pb()), reference_curves(labels, scores))
     assert_same_curves(decode_summary(curves.summary_pb()), _curves(curves))
 
@@ -491,29 +491,30 @@ def test_raw_items_stop_at_the_first_batch_that_does_not_fit():
     np.testing.assert_array_equal(kept_weights, np.ones(40))
 
 
-def test_skipped_raw_items_leave_the_split_to_the_grid_until_a_reset():
-    rng = np.random.default_rng(6)
-    labels = rng.integers(0, 3, 60)
-    scores = _softmax_rows(rng, 60, 3)
+def test_skipped_counting_counts_nothing_until_a_reset():
+    import tensorflow as tf
+
+    labels = np.array([0, 1, 2, 1])
+    scores = _softmax_rows(np.random.default_rng(3), 4, 3)
+    bad_scores = scores.copy()
+    bad_scores[0, 0] = np.nan
+    for metric in (tbm.ThresholdCurves(), tbm.ConfusionMatrix()):
+        metric.update_state(labels, scores)
+        metric.reset_state()
+        metric.skip_counting_until_reset()
+        step = tf.function(lambda y, p, m=metric: m.update_state(y, p))  # traced after the request
+        step(labels, bad_scores)
+        metric.update_state(labels, scores)
+        assert float(metric.invalid_count) == 0 and np.isnan(float(metric.result()))
+        counts = metric.histogram_values() if isinstance(metric, tbm.ThresholdCurves) else [metric.matrix_values()]
+        assert not any(np.any(c) for c in counts)
+        metric.reset_state()
+        step(labels, scores)
+        assert float(metric.result()) > 0
     curves = tbm.ThresholdCurves()
-    curves.update_state(labels[:20], scores[:20])
-    curves.skip_raw_items_until_reset()  # items kept before are not enough: the split is incomplete
-    curves.update_state(labels[20:], scores[20:])
-    assert curves.raw_items.read() is None
-    assert_same_curves(decode_summary(curves.summary_pb()), reference_curves(labels, scores))
-    curves.reset_state()
+    curves.skip_counting_until_reset()  # before the state exists: built skipping
     curves.update_state(labels, scores)
-    assert len(curves.raw_items.read()[0]) == 60
-    tbm.ThresholdCurves(max_raw_scores=0).skip_raw_items_until_reset()  # nothing to skip: no error
-    # Skipped before the first update (Keras builds compiled metrics at the first step): the state
-    # is built paused.
-    unbuilt = tbm.ThresholdCurves()
-    unbuilt.skip_raw_items_until_reset()
-    unbuilt.update_state(labels, scores)
-    assert unbuilt.raw_items.read() is None
-    unbuilt.reset_state()
-    unbuilt.update_state(labels, scores)
-    assert len(unbuilt.raw_items.read()[0]) == 60
+    assert not np.any(curves.histogram_values()[0]) and curves.raw_items.read() is None
 
 
 def test_raw_capacity_is_counted_in_scores():
@@ -530,7 +531,7 @@ def test_raw_capacity_is_counted_in_scores():
     assert binary.raw_items.capacity == 100
     none_kept = tbm.ThresholdCurves(max_raw_scores=0)
     none_kept.update_state(labels, scores)
-    assert none_kept.raw_items is None and len(none_kept.variables) == 4  # no rows, count or pause
+    assert none_kept.raw_items is None and len(none_kept.variables) == 3  # no rows
     assert_same_curves(decode_summary(none_kept.summary_pb()), reference_curves(labels, scores))
 
 
