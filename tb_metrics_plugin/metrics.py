@@ -42,8 +42,10 @@ CONFUSION_MATRIX_TAG = "confusion_matrix"
 # Cells per block of a class's histogram bins in `ThresholdCurves`: the default grid's 961 bins are
 # 31 blocks of 31, so the layout pads nothing there.
 _BLOCK = 31
-# In a traced step, ThresholdCurves.result() recomputes the ROC-AUC at every this many calls and
-# returns the last value in between (see there).
+# In a traced step, ThresholdCurves.result() over at least this many histogram cells recomputes
+# the ROC-AUC at every RESULT_REFRESH_CALLS-th call and returns the last value in between (see
+# there). Below, a pass over the cells costs less than the branch (tf.cond) that would skip it.
+RESULT_CACHE_CELLS = 1 << 16
 RESULT_REFRESH_CALLS = 16
 # Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
 DEFAULT_MAX_RAW_SCORES = 1 << 20
@@ -375,13 +377,14 @@ class ThresholdCurves(_CountingMetric):
         Keras evaluates every compiled metric's result at each step, inside the traced step
         function, for the progress bar and batch-level logs, and once more eagerly at the end of
         each epoch and evaluation for the epoch's logs (History, TensorBoard's epoch scalars). Eagerly
-        this is always computed from the whole state. In a traced function it is recomputed at
-        every `RESULT_REFRESH_CALLS`-th call since the last reset and the last value is returned in
-        between: per-step values lag by at most 15 steps, epoch values are exact, and a step does
-        not pay for a pass over all C·(T+1) cells."""
+        this is always computed from the whole state. In a traced function over a large state (at
+        least `RESULT_CACHE_CELLS` histogram cells: about 34 classes on the default grid) it is
+        recomputed at every `RESULT_REFRESH_CALLS`-th call since the last reset and the last value
+        is returned in between: per-step values lag by at most 15 steps, epoch values are exact,
+        and a step does not pay for a pass over all C·(T+1) cells."""
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
-        if not in_traced_function():
+        if not in_traced_function() or self.histograms.shape[0] < RESULT_CACHE_CELLS:
             return self.mean_roc_auc()
         tallies = ops.copy(self.tallies)
         last, calls = _TALLIES.index("last_result"), _TALLIES.index("result_calls")

@@ -620,14 +620,17 @@ def test_model_saved_with_the_original_names_loads_and_logs_as_before(tmp_path):
     assert_same_curves(written["threshold_curves"][0], reference_curves(y, predictions))
 
 
-def test_traced_result_refreshes_every_16_calls_and_the_eager_result_is_exact():
-    """In Keras' traced steps result() recomputes the ROC-AUC at calls 0, 16, 32, … since the last
-    reset and repeats the last value in between; eagerly (Keras' epoch-end logs) it is exact."""
+@pytest.mark.parametrize("num_classes", [3, 40])
+def test_traced_result_over_a_large_state_refreshes_every_16_calls(num_classes):
+    """In Keras' traced steps, result() over at least 2^16 histogram cells (40 classes: 76,880)
+    recomputes the ROC-AUC at calls 0, 16, 32, … since the last reset and repeats the last value in
+    between; over a smaller state (3 classes) it is exact at every call. Eagerly (Keras' epoch-end
+    logs) it is always exact."""
     import tensorflow as tf
 
     rng = np.random.default_rng(12)
-    labels = rng.integers(0, 3, (20, 8))
-    scores = np.stack([_softmax_rows(rng, 8, 3) for _ in range(20)])
+    labels = rng.integers(0, num_classes, (20, 32))
+    scores = np.stack([_softmax_rows(rng, 32, num_classes) for _ in range(20)])
     curves = tbm.ThresholdCurves()
 
     @tf.function
@@ -636,14 +639,18 @@ def test_traced_result_refreshes_every_16_calls_and_the_eager_result_is_exact():
         return curves.result()
 
     def exact_after(batches: int) -> float:
-        seen = reference_curves(labels[:batches].reshape(-1), scores[:batches].reshape(-1, 3))
-        aucs = [core.roc_auc(seen.positive_histograms[c], seen.negative_histograms[c]) for c in range(3)]
-        return float(np.mean(aucs))
+        seen = reference_curves(labels[:batches].reshape(-1), scores[:batches].reshape(-1, num_classes),
+                                num_classes=num_classes)
+        aucs = [core.roc_auc(seen.positive_histograms[c], seen.negative_histograms[c]) for c in range(num_classes)]
+        return float(np.nanmean(aucs))
 
     traced = [float(step(labels[i], scores[i])) for i in range(20)]
-    assert traced[:16] == pytest.approx([exact_after(1)] * 16, abs=1e-6)
-    assert traced[16:] == pytest.approx([exact_after(17)] * 4, abs=1e-6)
-    assert exact_after(17) != pytest.approx(exact_after(20), abs=1e-4)  # the lag is visible
+    if num_classes == 3:
+        assert traced == pytest.approx([exact_after(i + 1) for i in range(20)], abs=1e-6)
+    else:
+        assert traced[:16] == pytest.approx([exact_after(1)] * 16, abs=1e-6)
+        assert traced[16:] == pytest.approx([exact_after(17)] * 4, abs=1e-6)
+        assert exact_after(17) != pytest.approx(exact_after(20), abs=1e-5)  # the lag is visible
     assert float(curves.result()) == pytest.approx(exact_after(20), abs=1e-6)
     curves.reset_state()  # the count restarts: the first traced call after a reset refreshes
     assert float(step(labels[0], scores[0])) == pytest.approx(exact_after(1), abs=1e-6)
