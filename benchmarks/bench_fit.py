@@ -9,7 +9,9 @@ A small MLP (32 inputs, 64 ReLU units) on 20,000 synthetic samples, batch 64 (31
 - `keras AUC(200)`: `keras.metrics.AUC(num_thresholds=200)` compiled (`multi_label=True` with
   one-hot labels for several classes), which, like ours, Keras updates and evaluates at every step;
 - `ours compiled`: `ThresholdCurves()` and `ConfusionMatrix()` compiled, plus `MetricsCallback`
-  (it reads their state at the epoch end: no extra pass);
+  (it reads their state at the epoch end: no extra pass; training and validation curves);
+- `ours compiled, no training curves`: the same with `MetricsCallback(training_curves=False)`: the
+  metrics skip the training steps (validation curves only);
 - `ours callback`: no compiled metric; `MetricsCallback(log_dir, validation_data)` predicts the
   validation data once more at the epoch end and counts it.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -66,6 +69,8 @@ def cases(num_classes: int, x_val, y_val, log_dir: Path) -> dict[str, tuple[kera
         "keras AUC(200)": (model(num_classes, [keras_auc]), []),
         "ours compiled": (model(num_classes, [tbm.ThresholdCurves(), tbm.ConfusionMatrix()]),
                           [tbm.MetricsCallback(log_dir / "compiled")]),
+        "ours, no train curves": (model(num_classes, [tbm.ThresholdCurves(), tbm.ConfusionMatrix()]),
+                                  [tbm.MetricsCallback(log_dir / "validation_only", training_curves=False)]),
         "ours callback": (model(num_classes, []), [tbm.MetricsCallback(log_dir / "callback", (x_val, y_val))]),
     }
 
@@ -96,11 +101,12 @@ def main() -> None:
             results[str(num_classes)] = {"fastest_seconds": fastest, "seconds": seconds}
             for name, value in fastest.items():
                 overhead = value / fastest["none"] - 1
-                print(f"{num_classes:>4} classes  {name:<15} {value:6.2f} s/epoch  {overhead:+6.0%}", flush=True)
+                print(f"{num_classes:>4} classes  {name:<22} {value:6.2f} s/epoch  {overhead:+6.0%}", flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
         "machine": {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__,
-                    "backend": keras.backend.backend(), "platform": platform.platform()},
+                    "backend": keras.backend.backend(), "platform": platform.platform(),
+                    "load_average": os.getloadavg()},
         "rounds": args.rounds, "steps_per_epoch": -(-SAMPLES // BATCH), "classes": results,
     }, indent=1))
     print(f"JSON written to {args.output}", file=sys.stderr)

@@ -29,8 +29,11 @@ class MetricsCallback(keras.callbacks.Callback):
 
     1. `ThresholdCurves` / `ConfusionMatrix` metrics compiled into the model: their state at epoch
        end is the validation state (Keras' `evaluate` resets metrics, then runs), so no extra
-       forward pass is made. Their state at the end of the training part of the epoch is written to
-       `train` at no cost. Epochs without validation (`validation_freq`) write `train` only.
+       forward pass is made; `ThresholdCurves` keeps the validation split's raw scores while they
+       fit (`max_raw_scores`), which makes its curves those of the predictions themselves. Their
+       state at the end of the training part of the epoch is written to `train` (with
+       `training_curves=False` the training steps count nothing and `train` is not written).
+       Epochs without validation (`validation_freq`) write `train` only.
     2. Otherwise `validation_data`: arrays `(x, y)` / `(x, y, sample_weight)`, a `tf.data.Dataset`
        or a `keras.utils.PyDataset` of such tuples. It is predicted batch by batch and counted as it
        goes (memory independent of the number of samples); written to `validation` only.
@@ -45,6 +48,9 @@ class MetricsCallback(keras.callbacks.Callback):
       confusion_matrix: with option 2, also write the argmax confusion matrix (ignored for
         multi-label data).
       batch_size: batch size for option 2 when `validation_data` is arrays.
+      training_curves: with option 1, count the training split and write it to `train`. False
+        makes the compiled metrics skip training steps (one branch each on TensorFlow; Keras'
+        progress bar then shows NaN for them during training), for the cheapest steps.
 
     Raises:
       ValueError: at construction when `log_dir` is a URL no installed file system writes; at
@@ -66,6 +72,7 @@ class MetricsCallback(keras.callbacks.Callback):
         ignore_class: int | None = None,
         confusion_matrix: bool = True,
         batch_size: int = 32,
+        training_curves: bool = True,
     ):
         super().__init__()
         summary.check_class_names_list(class_names)
@@ -80,9 +87,11 @@ class MetricsCallback(keras.callbacks.Callback):
         self.ignore_class = ignore_class
         self.write_confusion_matrix = confusion_matrix
         self.batch_size = batch_size
+        self.training_curves = bool(training_curves)
         self._writers: dict[str, SummaryWriter] = {}
         self._train_snapshot: list | None = None
         self._in_epoch = False
+        self._validated = False
 
     # Keras hooks ----------------------------------------------------------------------------------
 
@@ -112,12 +121,19 @@ class MetricsCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._in_epoch = True
+        self._validated = False
         self._train_snapshot = None
+        if not self.training_curves:
+            # Keras has just reset the metrics, and resets them again before validation.
+            for metric in self._declared_metrics():
+                metric.skip_counting_until_reset()
 
     def on_test_begin(self, logs=None):
         # Called by fit's validation before it resets the metrics: the state is the training part.
         if self._in_epoch:
-            self._train_snapshot = self._summaries_from_metrics()
+            self._validated = True
+            if self.training_curves:
+                self._train_snapshot = self._summaries_from_metrics()
 
     def on_epoch_end(self, epoch, logs=None):
         self._in_epoch = False
@@ -128,10 +144,11 @@ class MetricsCallback(keras.callbacks.Callback):
             return
         by_run: dict[str, list] = {}
         if compiled:
-            if self._train_snapshot is not None:
-                by_run[TRAIN_RUN] = self._train_snapshot
+            if self._validated:
                 by_run[VALIDATION_RUN] = compiled
-            else:
+                if self._train_snapshot is not None:
+                    by_run[TRAIN_RUN] = self._train_snapshot
+            elif self.training_curves:  # an epoch without validation (validation_freq)
                 by_run[TRAIN_RUN] = compiled
         elif self.validation_data is not None:
             by_run[VALIDATION_RUN] = self._summaries_from_validation_data()
@@ -161,12 +178,19 @@ class MetricsCallback(keras.callbacks.Callback):
                 found.append(metric)
         return found
 
-    def _compiled_metrics_declared(self) -> bool:
+    def _declared_metrics(self) -> list:
+        """Our metrics passed to `compile`, also before Keras builds its metrics container (at the
+        first step, which is when our metrics build their state)."""
         compile_metrics = getattr(self.model, "_compile_metrics", None)
         declared = [getattr(compile_metrics, attr, None) for attr in ("_user_metrics", "_user_weighted_metrics")]
-        return bool(self._our_metrics()) or any(
-            isinstance(m, (ThresholdCurves, ConfusionMatrix)) for m in _flatten(declared)
-        )
+        found = self._our_metrics()
+        for metric in _flatten(declared):
+            if isinstance(metric, (ThresholdCurves, ConfusionMatrix)) and metric not in found:
+                found.append(metric)
+        return found
+
+    def _compiled_metrics_declared(self) -> bool:
+        return bool(self._declared_metrics())
 
     def _summaries_from_metrics(self) -> list:
         """Each built metric's state as a summary (`summary_pb`); raises on invalid items."""

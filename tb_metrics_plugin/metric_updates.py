@@ -14,6 +14,16 @@ import keras
 from keras import ops
 
 
+def add(variable, value) -> None:
+    """`variable += value` in one op where the variable allows it (Keras' own `assign_add` reads,
+    adds and assigns: three ops, at every step of every metric)."""
+    native = in_place_variable(variable)
+    if native is not None:
+        native.assign_add(value)
+    else:
+        variable.assign_add(value)
+
+
 def add_at(variable, indices, values) -> None:
     """`variable[indices[i]] += values[i]` for every i; repeated indices add up.
 
@@ -69,3 +79,19 @@ def under_distribution_strategy() -> bool:
     import tensorflow as tf
 
     return tf.distribute.has_strategy()
+
+
+def in_traced_function() -> bool:
+    """True while TensorFlow traces a graph (Keras' train and test step functions); False when
+    executing eagerly, and on other backends."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.executing_eagerly()
+
+
+def can_branch_with_updates() -> bool:
+    """Whether `ops.cond` branches may update variables: on TensorFlow. JAX's `lax.cond` cannot
+    carry Keras' stateless variable updates out of a branch."""
+    return keras.backend.backend() == "tensorflow"

@@ -103,6 +103,61 @@ def test_compiled_metrics_write_validation_state_without_extra_pass(compiled_run
                               written["threshold_curves"][2].positive_histograms)
 
 
+class _RawItemsAtValidationStart(keras.callbacks.Callback):
+    """Records, when validation begins (before Keras' reset), how many raw items the training
+    steps kept: listed after MetricsCallback, it sees the training state that was just written."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept = []
+
+    def on_test_begin(self, logs=None):
+        (curves,) = [m for m in self.model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+        self.kept.append(curves.raw_items.kept())
+
+
+def test_training_and_validation_splits_both_keep_raw_items(tmp_path, breast_cancer):
+    """A small training split fits the record too: its curves are the training predictions' own."""
+    (x_train, y_train), (x_val, y_val) = breast_cancer
+    model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves()])
+    inspector = _RawItemsAtValidationStart()
+    model.fit(x_train[:64], y_train[:64], batch_size=16, epochs=2, verbose=0, validation_data=(x_val, y_val),
+              callbacks=[tbm.MetricsCallback(tmp_path), inspector])
+    assert inspector.kept == [64, 64]
+    (curves,) = [m for m in model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+    assert len(curves.raw_items.read()[0]) == len(y_val)
+
+
+class _StateAtValidationStart(keras.callbacks.Callback):
+    """The compiled ThresholdCurves' histogram total when validation begins (before Keras' reset)."""
+
+    def __init__(self):
+        super().__init__()
+        self.totals = []
+
+    def on_test_begin(self, logs=None):
+        (curves,) = [m for m in self.model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+        self.totals.append(sum(h.sum() for h in curves.histogram_values()))
+
+
+def test_without_training_curves_training_steps_count_nothing(tmp_path, breast_cancer):
+    (x_train, y_train), (x_val, y_val) = breast_cancer
+    model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves(), tbm.ConfusionMatrix()])
+    inspector = _StateAtValidationStart()
+    history = model.fit(
+        x_train[:64], y_train[:64], batch_size=16, epochs=2, verbose=0, validation_data=(x_val, y_val),
+        callbacks=[tbm.MetricsCallback(tmp_path, training_curves=False), inspector],
+    )
+    assert inspector.totals == [0, 0]  # the training steps left the state empty
+    assert np.isnan(history.history["roc_auc"]).all() and np.isnan(history.history["cm_accuracy"]).all()
+    assert np.isfinite(history.history["val_roc_auc"]).all()
+    assert not (tmp_path / "train").exists()
+    written = read_run(tmp_path / "validation")
+    predictions = model.predict(x_val, verbose=0)
+    assert_same_curves(written["threshold_curves"][1], reference_curves(y_val, predictions))
+    assert_same_matrix(written["confusion_matrix"][1], reference_matrix(y_val, predictions))
+
+
 def test_compiled_metrics_write_training_state(compiled_run):
     written = read_run(compiled_run["run"] / "train")
     assert set(written) == OUR_TAGS
