@@ -51,6 +51,11 @@ class MetricsCallback(keras.callbacks.Callback):
       training_curves: with option 1, count the training split and write it to `train`. False
         makes the compiled metrics skip training steps (one branch each on TensorFlow; Keras'
         progress bar then shows NaN for them during training), for the cheapest steps.
+      exact_training_curves: with option 1, also keep the training split's raw scores
+        (`ThresholdCurves.record_raw_scores`), so that a small training split is written exactly
+        like the validation split. Off by default: the record costs about as much per training
+        step as the rest of the counting, and training splits are mostly too large to be exact;
+        `train` is then written on the threshold grid.
 
     Raises:
       ValueError: at construction when `log_dir` is a URL no installed file system writes; at
@@ -73,6 +78,7 @@ class MetricsCallback(keras.callbacks.Callback):
         confusion_matrix: bool = True,
         batch_size: int = 32,
         training_curves: bool = True,
+        exact_training_curves: bool = False,
     ):
         super().__init__()
         summary.check_class_names_list(class_names)
@@ -88,6 +94,7 @@ class MetricsCallback(keras.callbacks.Callback):
         self.write_confusion_matrix = confusion_matrix
         self.batch_size = batch_size
         self.training_curves = bool(training_curves)
+        self.exact_training_curves = bool(exact_training_curves)
         self._writers: dict[str, SummaryWriter] = {}
         self._train_snapshot: list | None = None
         self._in_epoch = False
@@ -111,6 +118,7 @@ class MetricsCallback(keras.callbacks.Callback):
                 "metrics=[tb_metrics_plugin.ThresholdCurves(), tb_metrics_plugin.ConfusionMatrix()] "
                 "and pass fit(validation_data=...) instead: the workers' counts are then added up."
             )
+        self._record_raw_scores(self.exact_training_curves)  # before Keras traces its training step
         if self.validation_data is not None and _is_empty(self.validation_data):
             raise ValueError("validation_data is empty; pass at least one sample.")
         if self.validation_data is not None and _is_infinite(self.validation_data):
@@ -134,6 +142,11 @@ class MetricsCallback(keras.callbacks.Callback):
             self._validated = True
             if self.training_curves:
                 self._train_snapshot = self._summaries_from_metrics()
+        self._record_raw_scores(True)  # before Keras traces its evaluation step
+
+    def on_test_end(self, logs=None):
+        if self._in_epoch:
+            self._record_raw_scores(self.exact_training_curves)
 
     def on_epoch_end(self, epoch, logs=None):
         self._in_epoch = False
@@ -160,6 +173,7 @@ class MetricsCallback(keras.callbacks.Callback):
             writer.flush()
 
     def on_train_end(self, logs=None):
+        self._record_raw_scores(True)  # the metrics' own default, for a later evaluate()
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
@@ -188,6 +202,11 @@ class MetricsCallback(keras.callbacks.Callback):
             if isinstance(metric, (ThresholdCurves, ConfusionMatrix)) and metric not in found:
                 found.append(metric)
         return found
+
+    def _record_raw_scores(self, enabled: bool) -> None:
+        for metric in self._declared_metrics():
+            if isinstance(metric, ThresholdCurves):
+                metric.record_raw_scores(enabled)
 
     def _compiled_metrics_declared(self) -> bool:
         return bool(self._declared_metrics())

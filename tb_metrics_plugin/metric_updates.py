@@ -24,15 +24,18 @@ def add(variable, value) -> None:
         variable.assign_add(value)
 
 
-def add_at(variable, indices, values) -> None:
+def add_at(variable, indices, values, in_place: bool = True) -> None:
     """`variable[indices[i]] += values[i]` for every i; repeated indices add up.
 
     Args:
       variable: a 1-D float Keras variable of length L.
       indices: int32 (M,), each in [0, L).
       values: (M,) of the variable's dtype.
+      in_place: scatter in place where the variable allows it. Pass False for a small variable
+        that is also read whole at every step: after a scatter, TensorFlow copies a variable at
+        every dense read ("copy-on-read" mode), which costs more there than a dense add.
     """
-    native = in_place_variable(variable)
+    native = in_place_variable(variable) if in_place else None
     if native is not None:
         import tensorflow as tf
 

@@ -33,7 +33,7 @@ from tb_metrics_plugin.metric_updates import (
 )
 from tb_metrics_plugin.raw_items import MAX_CAPACITY as MAX_RAW_ITEMS
 from tb_metrics_plugin.raw_items import RawItems
-from tb_metrics_plugin.tensor_bins import TensorBucketizer
+from tb_metrics_plugin.tensor_bins import TensorBucketizer, argmax_last
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 
 # Tags the summaries are written under, whatever the metrics are called in Keras' logs.
@@ -42,10 +42,13 @@ CONFUSION_MATRIX_TAG = "confusion_matrix"
 # Cells per block of a class's histogram bins in `ThresholdCurves`: the default grid's 961 bins are
 # 31 blocks of 31, so the layout pads nothing there.
 _BLOCK = 31
-# In a traced step, ThresholdCurves.result() over at least this many histogram cells recomputes
-# the ROC-AUC at every RESULT_REFRESH_CALLS-th call and returns the last value in between (see
-# there). Below, a pass over the cells costs less than the branch (tf.cond) that would skip it.
-RESULT_CACHE_CELLS = 1 << 16
+# A state of at least this many cells is "large": updates scatter into it in place, and in a traced
+# step ThresholdCurves.result() recomputes the ROC-AUC only at every RESULT_REFRESH_CALLS-th call
+# (see there). Below, reading the whole state at every step is cheap, a dense add costs less than
+# a scatter followed by such reads (TensorFlow then copies the variable at each read), and a pass
+# over the cells costs less than the branch (tf.cond) that would skip it. Measured in Keras' own
+# train function (benchmarks/bench_fit.py).
+LARGE_STATE_CELLS = 1 << 16
 RESULT_REFRESH_CALLS = 16
 # Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
 DEFAULT_MAX_RAW_SCORES = 1 << 20
@@ -323,6 +326,19 @@ class ThresholdCurves(_CountingMetric):
         self._cells_per_class = -(-(len(self.thresholds) + 1) // self._block) * self._block
         self._bucketizer = TensorBucketizer(self.thresholds)
         self.raw_items: RawItems | None = None
+        self._record_raw_scores = True
+
+    def record_raw_scores(self, enabled: bool) -> None:
+        """Whether steps traced from now on keep raw scores (default True).
+
+        Keras traces its training step and its evaluation step once each, at their first call, so
+        what is set before that call holds for every later step of that kind. `MetricsCallback`
+        turns the record off for the training step unless `exact_training_curves=True`: a training
+        split is usually too large to be exact anyway, and the record is most of what a counting
+        step costs beyond Keras' own AUC (`benchmarks/bench_fit.py`). A step traced without it
+        leaves the record empty, and its summary is written from the histograms.
+        """
+        self._record_raw_scores = bool(enabled)
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:
         columns = plan.num_score_columns
@@ -356,15 +372,16 @@ class ThresholdCurves(_CountingMetric):
         if columns > 1:
             cell = cell + ops.arange(columns, dtype="int32") * cells
             cell_weights = ops.broadcast_to(ops.expand_dims(weights, -1), ops.shape(scores))
-        add_at(self.histograms, ops.reshape(cell, (-1,)), ops.reshape(cell_weights, (-1,)))
+        add_at(self.histograms, ops.reshape(cell, (-1,)), ops.reshape(cell_weights, (-1,)),
+               in_place=self.histograms.shape[0] >= LARGE_STATE_CELLS)
         invalid_items = ops.sum(ops.cast(invalid, "float32"))
-        if self.raw_items is None:
+        if self.raw_items is None or not self._record_raw_scores:
             add(self.tallies, ops.stack([invalid_items, 0.0, 0.0, 0.0]))
             return
         if self.multi_label:
             label_rows = labels
         elif self.plan.form == inputs.FORM_INDICATOR:
-            label_rows = ops.expand_dims(ops.cast(ops.argmax(labels, axis=-1), "float32"), -1)
+            label_rows = ops.expand_dims(ops.cast(argmax_last(labels), "float32"), -1)
         else:
             label_rows = ops.expand_dims(labels, -1)
         kept = self.tallies[_TALLIES.index("raw_kept")]
@@ -378,13 +395,13 @@ class ThresholdCurves(_CountingMetric):
         function, for the progress bar and batch-level logs, and once more eagerly at the end of
         each epoch and evaluation for the epoch's logs (History, TensorBoard's epoch scalars). Eagerly
         this is always computed from the whole state. In a traced function over a large state (at
-        least `RESULT_CACHE_CELLS` histogram cells: about 34 classes on the default grid) it is
+        least `LARGE_STATE_CELLS` histogram cells: about 34 classes on the default grid) it is
         recomputed at every `RESULT_REFRESH_CALLS`-th call since the last reset and the last value
         is returned in between: per-step values lag by at most 15 steps, epoch values are exact,
         and a step does not pay for a pass over all C·(T+1) cells."""
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
-        if not in_traced_function() or self.histograms.shape[0] < RESULT_CACHE_CELLS:
+        if not in_traced_function() or self.histograms.shape[0] < LARGE_STATE_CELLS:
             return self.mean_roc_auc()
         tallies = ops.copy(self.tallies)
         last, calls = _TALLIES.index("last_result"), _TALLIES.index("result_calls")
@@ -395,26 +412,41 @@ class ThresholdCurves(_CountingMetric):
         return value
 
     def mean_roc_auc(self):
-        """Mean ROC-AUC over the classes with positives and negatives, from the histograms. Per
-        class, the trapezoid over the stored thresholds is the Mann–Whitney statistic with ties (one
-        bin) counted half: AUC = Σ_k pos[k]·(Σ_{j<k} neg[j] + neg[k]/2) / (P·N). With the bins in
-        blocks of B cells (k = B·g + i), the inner sum is the negatives of the blocks before g (a
-        cumulative sum over the C·(T+1)/B block totals) plus those below i within block g (a
-        product with a triangular B×B matrix): TensorFlow's cumulative sum over all C·(T+1) cells
-        cost 2–3× as much on a CPU."""
+        """Mean ROC-AUC over the classes with positives and negatives, from the histograms; NaN
+        when no class has both. Per class, the trapezoid over the stored thresholds is the
+        Mann–Whitney statistic with ties (one bin) counted half:
+
+            AUC = Σ_k pos[k]·(Σ_{j<k} neg[j] + neg[k]/2) / (P·N) = Σ_k pos[k]·(cumneg[k] − neg[k]/2) / (P·N)
+
+        Keras evaluates this at every training step. A state below `LARGE_STATE_CELLS` takes the
+        cumulative sum as written, in the fewest ops (at that size each op's dispatch costs more
+        than its arithmetic). A large one lays the bins out in blocks of B cells (k = B·g + i): the
+        inner sum is the negatives of the blocks before g (a cumulative sum over the C·(T+1)/B block
+        totals) plus those below i within block g (a product with a triangular B×B matrix), where
+        TensorFlow's cumulative sum over all C·(T+1) cells cost 2–3× as much on a CPU."""
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
         block, columns = self._block, self.plan.num_score_columns
-        positive, negative = ops.unstack(ops.reshape(self.histograms, (2, columns, -1, block)))
-        negative_per_block = ops.sum(negative, axis=-1)  # (C, blocks)
-        below_or_half = np.triu(np.ones((block, block), np.float32), 1) + 0.5 * np.eye(block, dtype=np.float32)
-        negatives_in_earlier_blocks = ops.cumsum(negative_per_block, axis=-1) - negative_per_block
-        negatives_below = ops.matmul(ops.reshape(negative, (-1, block)), below_or_half)
-        negatives_below = ops.reshape(negatives_below, ops.shape(negative)) + ops.expand_dims(
-            negatives_in_earlier_blocks, -1
-        )
-        concordant = ops.sum(positive * negatives_below, axis=(-2, -1))
-        pairs = ops.sum(positive, axis=(-2, -1)) * ops.sum(negative_per_block, axis=-1)
+        if self.histograms.shape[0] < LARGE_STATE_CELLS:
+            histograms = ops.reshape(self.histograms, (2, columns, -1))
+            positive, negative = histograms[0], histograms[1]
+            negatives_below = ops.cumsum(negative, axis=-1) - 0.5 * negative
+            concordant = ops.sum(positive * negatives_below, axis=-1)
+            pairs = ops.sum(positive, axis=-1) * ops.sum(negative, axis=-1)
+            if columns == 1:
+                return concordant[0] / pairs[0]  # NaN without pairs
+        else:
+            histograms = ops.reshape(self.histograms, (2, columns, -1, block))
+            positive, negative = histograms[0], histograms[1]  # slices of the leading axis: no copies
+            negative_per_block = ops.sum(negative, axis=-1)  # (C, blocks)
+            below_or_half = np.triu(np.ones((block, block), np.float32), 1) + 0.5 * np.eye(block, dtype=np.float32)
+            negatives_in_earlier_blocks = ops.cumsum(negative_per_block, axis=-1) - negative_per_block
+            negatives_below = ops.matmul(ops.reshape(negative, (-1, block)), below_or_half)
+            negatives_below = ops.reshape(negatives_below, ops.shape(negative)) + ops.expand_dims(
+                negatives_in_earlier_blocks, -1
+            )
+            concordant = ops.sum(positive * negatives_below, axis=(-2, -1))
+            pairs = ops.sum(positive, axis=(-2, -1)) * ops.sum(negative_per_block, axis=-1)
         areas = ops.divide_no_nan(concordant, pairs)  # 0 for a class without pairs
         # NaN when no class has pairs (nothing counted, or skipped): a mean over no class.
         return ops.sum(areas) / ops.sum(ops.cast(pairs > 0, "float32"))
@@ -509,15 +541,16 @@ class ConfusionMatrix(_CountingMetric):
             predicted = ops.cast(scores[:, 0] > self.threshold, "int32")
             true = ops.cast(labels == 1, "int32")
         else:
-            predicted = ops.cast(ops.argmax(scores, axis=-1), "int32")
+            predicted = argmax_last(scores)
             if self.plan.form == inputs.FORM_INDICATOR:
-                true = ops.cast(ops.argmax(labels, axis=-1), "int32")
+                true = argmax_last(labels)
             else:
                 true = ops.cast(labels, "int32")
         # Valid items add their weight to their cell; invalid ones 1 to the tally cell; ignored
         # ones (weight 0) nothing there.
         cell = ops.where(valid, true * num_classes + predicted, num_classes * num_classes)
-        add_at(self.matrix, cell, weights + ops.cast(invalid, "float32"))
+        in_place = self.matrix.shape[0] >= LARGE_STATE_CELLS
+        add_at(self.matrix, cell, weights + ops.cast(invalid, "float32"), in_place=in_place)
 
     def result(self):
         if not self._built:

@@ -1,5 +1,6 @@
 """Threshold bins of scores with `keras.ops`, for the Keras metrics: the numpy writer's look-up
-(`counting.Bucketizer`) as graph ops, so that both count every score into the same bin.
+(`counting.Bucketizer`) as graph ops, so that both count every score into the same bin; and the
+argmax the metrics take, in one op where the backend allows.
 
 bin(s) = #{j : t_j < s} = table[cell(s)], cell(s) = (bits(s) − bits(1 − s) + bits(1) + 2^12 − 1) >> 12
 (see `counting.score_cells`), plus one comparison per threshold that does not end its cell (none
@@ -33,6 +34,17 @@ class TensorBucketizer:
         for _ in range(self._corrections):
             found = found + ops.cast(scores > _gather(self._thresholds_then_inf, found), "int32")
         return found
+
+
+def argmax_last(values):
+    """int32 index of the largest value along the last axis, the first one on ties (as numpy's
+    argmax). On TensorFlow one ArgMax op, where `ops.argmax` adds six to order -0.0 below 0.0,
+    which for scores in [0, 1] compare equal anyway (numpy's argmax treats them as equal too)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.argmax(values, axis=-1, output_type=tf.int32)
+    return ops.cast(ops.argmax(values, axis=-1), "int32")
 
 
 def _gather(table: np.ndarray, indices):

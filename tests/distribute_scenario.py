@@ -96,7 +96,7 @@ def main(log_dir: str) -> None:
     # numpy writer's grid counts.
     reference = reference_curves(y_val, predictions, exact=False)
     reference_cm = reference_matrix(y_val, predictions)
-    skipped_reference = reference_curves(y_val, untrained_curves_model.predict(x_val, batch_size=32, verbose=0))
+    skipped_reference = reference_curves(y_val, untrained_curves_model.predict(x_val, batch_size=32, verbose=0), exact=False)
     skipped_curves = skipped_validation["threshold_curves"][1]
     written_curves, written_matrix = validation["threshold_curves"][1], validation["confusion_matrix"][1]
     result = {

@@ -116,16 +116,26 @@ class _RawItemsAtValidationStart(keras.callbacks.Callback):
         self.kept.append(curves.raw_items.kept())
 
 
-def test_training_and_validation_splits_both_keep_raw_items(tmp_path, breast_cancer):
-    """A small training split fits the record too: its curves are the training predictions' own."""
+@pytest.mark.parametrize("exact_training_curves", [False, True])
+def test_training_split_keeps_raw_items_only_when_asked(tmp_path, breast_cancer, exact_training_curves):
+    """The validation split always fits the record. The training split's step keeps raw scores
+    only with exact_training_curves=True (then a small split's curves are its predictions' own);
+    by default its step is traced without the record and `train` is written on the grid."""
     (x_train, y_train), (x_val, y_val) = breast_cancer
     model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves()])
     inspector = _RawItemsAtValidationStart()
+    callback = tbm.MetricsCallback(tmp_path, exact_training_curves=exact_training_curves)
     model.fit(x_train[:64], y_train[:64], batch_size=16, epochs=2, verbose=0, validation_data=(x_val, y_val),
-              callbacks=[tbm.MetricsCallback(tmp_path), inspector])
-    assert inspector.kept == [64, 64]
+              callbacks=[callback, inspector])
+    assert inspector.kept == ([64, 64] if exact_training_curves else [0, 0])
     (curves,) = [m for m in model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
     assert len(curves.raw_items.read()[0]) == len(y_val)
+    train, validation = read_run(tmp_path / "train"), read_run(tmp_path / "validation")
+    assert train["threshold_curves"][1].exact.tolist() == [exact_training_curves]
+    assert validation["threshold_curves"][1].exact.tolist() == [True]
+    # Counted either way: the training state holds the 64 training items.
+    assert train["threshold_curves"][1].positive_histograms.sum() + \
+        train["threshold_curves"][1].negative_histograms.sum() == 64
 
 
 class _StateAtValidationStart(keras.callbacks.Callback):
