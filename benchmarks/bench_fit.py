@@ -1,6 +1,7 @@
 """What our metrics and callback add to a Keras `fit` epoch, against no metric and Keras' AUC.
 
-    python benchmarks/bench_fit.py [--rounds 3] [--output benchmarks/results/fit.json]
+    python benchmarks/bench_fit.py [--rounds 3] [--step-calls 50] [--step-rounds 40]
+                                   [--output benchmarks/results/fit.json]
 
 A small MLP (32 inputs, 64 ReLU units) on 20,000 synthetic samples, batch 64 (313 steps), with
 4,000 validation samples, for 1 (sigmoid), 10 and 100 (softmax) classes. Per case, one epoch of:
@@ -9,18 +10,27 @@ A small MLP (32 inputs, 64 ReLU units) on 20,000 synthetic samples, batch 64 (31
 - `keras AUC(200)`: `keras.metrics.AUC(num_thresholds=200)` compiled (`multi_label=True` with
   one-hot labels for several classes), which, like ours, Keras updates and evaluates at every step;
 - `ours compiled`: `ThresholdCurves()` and `ConfusionMatrix()` compiled, plus `MetricsCallback`
-  (it reads their state at the epoch end: no extra pass);
+  (it reads their state at the epoch end: no extra pass; training and validation curves);
+- `ours compiled, no training curves`: the same with `MetricsCallback(training_curves=False)`: the
+  metrics skip the training steps (validation curves only);
 - `ours callback`: no compiled metric; `MetricsCallback(log_dir, validation_data)` predicts the
   validation data once more at the epoch end and counts it.
 
 Models are built and warmed up (one short fit: tracing) first; then the cases' epochs are timed in
 `--rounds` interleaved rounds. The table gives the fastest round and its overhead over `none`.
+
+Whole epochs move by up to 2x on a shared machine, so the training step is also timed alone: after
+the epochs, each compiled case's own `model.train_function` (what `fit` calls once per step) is
+called `--step-calls` times per round, in `--step-rounds` interleaved rounds, on a repeated
+`tf.data` pipeline of the training data; the per-step table gives the fastest and the median round,
+minus `none`'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -66,13 +76,39 @@ def cases(num_classes: int, x_val, y_val, log_dir: Path) -> dict[str, tuple[kera
         "keras AUC(200)": (model(num_classes, [keras_auc]), []),
         "ours compiled": (model(num_classes, [tbm.ThresholdCurves(), tbm.ConfusionMatrix()]),
                           [tbm.MetricsCallback(log_dir / "compiled")]),
+        "ours, no train curves": (model(num_classes, [tbm.ThresholdCurves(), tbm.ConfusionMatrix()]),
+                                  [tbm.MetricsCallback(log_dir / "validation_only", training_curves=False)]),
         "ours callback": (model(num_classes, []), [tbm.MetricsCallback(log_dir / "callback", (x_val, y_val))]),
     }
+
+
+def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int):
+    """name -> per-step times (µs) of each round, for every case that compiles metrics (and `none`)."""
+    import tensorflow as tf
+
+    timed = {name: fitted for name, (fitted, callbacks) in built.items() if name != "ours callback"}
+    iterators = {}
+    for name, fitted in timed.items():
+        if name == "ours, no train curves":  # as MetricsCallback(training_curves=False) does at each epoch start
+            for metric in fitted._compile_metrics.metrics:
+                metric.skip_counting_until_reset()
+        iterators[name] = iter(tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(BATCH).repeat())
+        fitted.train_function(iterators[name])
+    micros: dict[str, list[float]] = {name: [] for name in timed}
+    for _ in range(rounds):
+        for name, fitted in timed.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                fitted.train_function(iterators[name])
+            micros[name].append((time.perf_counter() - start) / calls * 1e6)
+    return micros
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--step-calls", type=int, default=50)
+    parser.add_argument("--step-rounds", type=int, default=40)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
@@ -93,15 +129,28 @@ def main() -> None:
                                validation_data=(x_val, y_val), callbacks=callbacks)
                     seconds[name].append(time.perf_counter() - start)
             fastest = {name: min(values) for name, values in seconds.items()}
-            results[str(num_classes)] = {"fastest_seconds": fastest, "seconds": seconds}
             for name, value in fastest.items():
                 overhead = value / fastest["none"] - 1
-                print(f"{num_classes:>4} classes  {name:<15} {value:6.2f} s/epoch  {overhead:+6.0%}", flush=True)
+                print(f"{num_classes:>4} classes  {name:<22} {value:6.2f} s/epoch  {overhead:+6.0%}", flush=True)
+            micros = step_microseconds(built, x_train, y_train, args.step_calls, args.step_rounds)
+            step_fastest = {name: min(values) for name, values in micros.items()}
+            step_median = {name: float(np.median(values)) for name, values in micros.items()}
+            for name in micros:
+                print(f"{num_classes:>4} classes  {name:<22} step {step_fastest[name]:6.0f} µs "
+                      f"({step_fastest[name] - step_fastest['none']:+5.0f}), median {step_median[name]:6.0f} µs "
+                      f"({step_median[name] - step_median['none']:+5.0f})", flush=True)
+            results[str(num_classes)] = {
+                "fastest_seconds": fastest, "seconds": seconds,
+                "step_fastest_microseconds": step_fastest, "step_median_microseconds": step_median,
+                "step_microseconds": micros,
+            }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
         "machine": {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__,
-                    "backend": keras.backend.backend(), "platform": platform.platform()},
-        "rounds": args.rounds, "steps_per_epoch": -(-SAMPLES // BATCH), "classes": results,
+                    "backend": keras.backend.backend(), "platform": platform.platform(),
+                    "load_average": os.getloadavg()},
+        "rounds": args.rounds, "steps_per_epoch": -(-SAMPLES // BATCH), "step_calls": args.step_calls,
+        "step_rounds": args.step_rounds, "classes": results,
     }, indent=1))
     print(f"JSON written to {args.output}", file=sys.stderr)
 

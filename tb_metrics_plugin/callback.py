@@ -31,8 +31,11 @@ class MetricsCallback(keras.callbacks.Callback):
 
     1. `ThresholdCurves` / `ConfusionMatrix` metrics compiled into the model: their state at epoch
        end is the validation state (Keras' `evaluate` resets metrics, then runs), so no extra
-       forward pass is made. Their state at the end of the training part of the epoch is written to
-       `train` at no cost. Epochs without validation (`validation_freq`) write `train` only.
+       forward pass is made; `ThresholdCurves` keeps the validation split's raw scores while they
+       fit (`max_raw_scores`), which makes its curves those of the predictions themselves. Their
+       state at the end of the training part of the epoch is written to `train` (with
+       `training_curves=False` the training steps count nothing and `train` is not written).
+       Epochs without validation (`validation_freq`) write `train` only.
     2. Otherwise `validation_data`: arrays `(x, y)` / `(x, y, sample_weight)`, a `tf.data.Dataset`
        or a `keras.utils.PyDataset` of such tuples. It is predicted batch by batch and counted as it
        goes (memory independent of the number of samples); written to `validation` only.
@@ -48,6 +51,14 @@ class MetricsCallback(keras.callbacks.Callback):
         multi-label data), with the rank counts of top-k accuracy and top-k precision/recall (two
         or more score columns). Option 1's compiled `ConfusionMatrix` logs no ranks.
       batch_size: batch size for option 2 when `validation_data` is arrays.
+      training_curves: with option 1, count the training split and write it to `train`. False
+        makes the compiled metrics skip training steps (one branch each on TensorFlow; Keras'
+        progress bar then shows NaN for them during training), for the cheapest steps.
+      exact_training_curves: with option 1, also keep the training split's raw scores
+        (`ThresholdCurves.record_raw_scores`), so that a small training split is written exactly
+        like the validation split. Off by default: the record costs about as much per training
+        step as the rest of the counting, and training splits are mostly too large to be exact;
+        `train` is then written on the threshold grid.
       slices: {key: one string or integer per validation sample}, in the order `validation_data`
         yields its samples (a dataset must not shuffle). Each epoch also writes the counts of each
         slice, tags ``threshold_curves/key=value`` and ``confusion_matrix/key=value`` (see
@@ -77,6 +88,8 @@ class MetricsCallback(keras.callbacks.Callback):
         ignore_class: int | None = None,
         confusion_matrix: bool = True,
         batch_size: int = 32,
+        training_curves: bool = True,
+        exact_training_curves: bool = False,
         slices=None,
     ):
         super().__init__()
@@ -92,10 +105,13 @@ class MetricsCallback(keras.callbacks.Callback):
         self.ignore_class = ignore_class
         self.write_confusion_matrix = confusion_matrix
         self.batch_size = batch_size
+        self.training_curves = bool(training_curves)
+        self.exact_training_curves = bool(exact_training_curves)
         self.slice_keys = _check_slices(slices, validation_data)
         self._writers: dict[str, SummaryWriter] = {}
         self._train_snapshot: list | None = None
         self._in_epoch = False
+        self._validated = False
 
     # Keras hooks ----------------------------------------------------------------------------------
 
@@ -115,6 +131,7 @@ class MetricsCallback(keras.callbacks.Callback):
                 "metrics=[tb_metrics_plugin.ThresholdCurves(), tb_metrics_plugin.ConfusionMatrix()] "
                 "and pass fit(validation_data=...) instead: the workers' counts are then added up."
             )
+        self._record_raw_scores(self.exact_training_curves)  # before Keras traces its training step
         if self.validation_data is not None and _is_empty(self.validation_data):
             raise ValueError("validation_data is empty; pass at least one sample.")
         if self.validation_data is not None and _is_infinite(self.validation_data):
@@ -125,12 +142,24 @@ class MetricsCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._in_epoch = True
+        self._validated = False
         self._train_snapshot = None
+        if not self.training_curves:
+            # Keras has just reset the metrics, and resets them again before validation.
+            for metric in self._declared_metrics():
+                metric.skip_counting_until_reset()
 
     def on_test_begin(self, logs=None):
         # Called by fit's validation before it resets the metrics: the state is the training part.
         if self._in_epoch:
-            self._train_snapshot = self._summaries_from_metrics()
+            self._validated = True
+            if self.training_curves:
+                self._train_snapshot = self._summaries_from_metrics()
+        self._record_raw_scores(True)  # before Keras traces its evaluation step
+
+    def on_test_end(self, logs=None):
+        if self._in_epoch:
+            self._record_raw_scores(self.exact_training_curves)
 
     def on_epoch_end(self, epoch, logs=None):
         self._in_epoch = False
@@ -141,10 +170,11 @@ class MetricsCallback(keras.callbacks.Callback):
             return
         by_run: dict[str, list] = {}
         if compiled:
-            if self._train_snapshot is not None:
-                by_run[TRAIN_RUN] = self._train_snapshot
+            if self._validated:
                 by_run[VALIDATION_RUN] = compiled
-            else:
+                if self._train_snapshot is not None:
+                    by_run[TRAIN_RUN] = self._train_snapshot
+            elif self.training_curves:  # an epoch without validation (validation_freq)
                 by_run[TRAIN_RUN] = compiled
         if self.slice_keys or (not compiled and self.validation_data is not None):
             # validation_data is the only path that slices: it replaces the compiled validation state.
@@ -157,6 +187,7 @@ class MetricsCallback(keras.callbacks.Callback):
             writer.flush()
 
     def on_train_end(self, logs=None):
+        self._record_raw_scores(True)  # the metrics' own default, for a later evaluate()
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
@@ -175,12 +206,24 @@ class MetricsCallback(keras.callbacks.Callback):
                 found.append(metric)
         return found
 
-    def _compiled_metrics_declared(self) -> bool:
+    def _declared_metrics(self) -> list:
+        """Our metrics passed to `compile`, also before Keras builds its metrics container (at the
+        first step, which is when our metrics build their state)."""
         compile_metrics = getattr(self.model, "_compile_metrics", None)
         declared = [getattr(compile_metrics, attr, None) for attr in ("_user_metrics", "_user_weighted_metrics")]
-        return bool(self._our_metrics()) or any(
-            isinstance(m, (ThresholdCurves, ConfusionMatrix)) for m in _flatten(declared)
-        )
+        found = self._our_metrics()
+        for metric in _flatten(declared):
+            if isinstance(metric, (ThresholdCurves, ConfusionMatrix)) and metric not in found:
+                found.append(metric)
+        return found
+
+    def _record_raw_scores(self, enabled: bool) -> None:
+        for metric in self._declared_metrics():
+            if isinstance(metric, ThresholdCurves):
+                metric.record_raw_scores(enabled)
+
+    def _compiled_metrics_declared(self) -> bool:
+        return bool(self._declared_metrics())
 
     def _summaries_from_metrics(self) -> list:
         """Each built metric's state as a summary (`summary_pb`); raises on invalid items."""

@@ -18,7 +18,7 @@ CELL_SHIFT = 12
 # Adding 2**CELL_SHIFT - 1 before the shift makes 0.0 the only score in cell 0, so a threshold at
 # exactly 0 is the last value of its cell.
 _CELL_OFFSET = (1 << CELL_SHIFT) - 1
-_KEY_BIAS = np.int32(_ONE_BITS + _CELL_OFFSET)
+KEY_BIAS = np.int32(_ONE_BITS + _CELL_OFFSET)
 NUM_CELLS = ((2 * _ONE_BITS + _CELL_OFFSET) >> CELL_SHIFT) + 1
 # Items (rows × classes) counted per chunk. Chunk buffers (16 bytes an item, 4 MB) stay in L3; a
 # histogram larger than a chunk is added to in place (`_scatter_add`), so chunks need not be larger
@@ -41,7 +41,7 @@ def score_cells(scores: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     complement = np.subtract(np.float32(1), scores, out=out)
     keys = complement.view(np.int32)
     np.subtract(scores.view(np.int32), keys, out=keys)
-    keys += _KEY_BIAS
+    keys += KEY_BIAS
     keys >>= CELL_SHIFT
     return keys
 
@@ -84,6 +84,12 @@ class Bucketizer:
         """2·bins[i] as int32: adding is_positive[i] gives one index for the bin and the sign of each
         score, so a single `np.bincount` counts positives and negatives (interleaved) at once."""
         return self._look_up(self._twice_bin_at_cell_start, 2, scores, work, out)
+
+    def tables(self) -> tuple[np.ndarray, int, np.ndarray]:
+        """What `bins` looks up, for other implementations of it (the Keras metrics' graph ops):
+        (bin at the start of each cell: int32 (NUM_CELLS,), comparisons after the look-up,
+        thresholds then +inf: float32 (T + 1,))."""
+        return self._bin_at_cell_start, self._corrections, self._thresholds_then_inf
 
     def _look_up(self, table, scale, scores, work, out):
         scores = np.asarray(scores, dtype=np.float32)

@@ -14,15 +14,28 @@ import keras
 from keras import ops
 
 
-def add_at(variable, indices, values) -> None:
+def add(variable, value) -> None:
+    """`variable += value` in one op where the variable allows it (Keras' own `assign_add` reads,
+    adds and assigns: three ops, at every step of every metric)."""
+    native = in_place_variable(variable)
+    if native is not None:
+        native.assign_add(value)
+    else:
+        variable.assign_add(value)
+
+
+def add_at(variable, indices, values, in_place: bool = True) -> None:
     """`variable[indices[i]] += values[i]` for every i; repeated indices add up.
 
     Args:
       variable: a 1-D float Keras variable of length L.
       indices: int32 (M,), each in [0, L).
       values: (M,) of the variable's dtype.
+      in_place: scatter in place where the variable allows it. Pass False for a small variable
+        that is also read whole at every step: after a scatter, TensorFlow copies a variable at
+        every dense read ("copy-on-read" mode), which costs more there than a dense add.
     """
-    native = in_place_variable(variable)
+    native = in_place_variable(variable) if in_place else None
     if native is not None:
         import tensorflow as tf
 
@@ -69,3 +82,19 @@ def under_distribution_strategy() -> bool:
     import tensorflow as tf
 
     return tf.distribute.has_strategy()
+
+
+def in_traced_function() -> bool:
+    """True while TensorFlow traces a graph (Keras' train and test step functions); False when
+    executing eagerly, and on other backends."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.executing_eagerly()
+
+
+def can_branch_with_updates() -> bool:
+    """Whether `ops.cond` branches may update variables: on TensorFlow. JAX's `lax.cond` cannot
+    carry Keras' stateless variable updates out of a branch."""
+    return keras.backend.backend() == "tensorflow"

@@ -24,8 +24,16 @@ from keras import ops
 from tensorboard.compat.proto import summary_pb2
 
 from tb_metrics_plugin import inputs, summary
-from tb_metrics_plugin.metric_updates import add_at, under_distribution_strategy
+from tb_metrics_plugin.metric_updates import (
+    add,
+    add_at,
+    can_branch_with_updates,
+    in_traced_function,
+    under_distribution_strategy,
+)
+from tb_metrics_plugin.raw_items import MAX_CAPACITY as MAX_RAW_ITEMS
 from tb_metrics_plugin.raw_items import RawItems
+from tb_metrics_plugin.tensor_bins import TensorBucketizer, argmax_last
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 
 # Tags the summaries are written under, whatever the metrics are called in Keras' logs.
@@ -34,8 +42,18 @@ CONFUSION_MATRIX_TAG = "confusion_matrix"
 # Cells per block of a class's histogram bins in `ThresholdCurves`: the default grid's 961 bins are
 # 31 blocks of 31, so the layout pads nothing there.
 _BLOCK = 31
+# A state of at least this many cells is "large": updates scatter into it in place, and in a traced
+# step ThresholdCurves.result() recomputes the ROC-AUC only at every RESULT_REFRESH_CALLS-th call
+# (see there). Below, reading the whole state at every step is cheap, a dense add costs less than
+# a scatter followed by such reads (TensorFlow then copies the variable at each read), and a pass
+# over the cells costs less than the branch (tf.cond) that would skip it. Measured in Keras' own
+# train function (benchmarks/bench_fit.py).
+LARGE_STATE_CELLS = 1 << 16
+RESULT_REFRESH_CALLS = 16
 # Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
 DEFAULT_MAX_RAW_SCORES = 1 << 20
+# ThresholdCurves' scalar tallies, in the order of its `tallies` variable.
+_TALLIES = ("invalid", "result_calls", "last_result", "raw_kept")
 
 
 class _CountingMetric(keras.metrics.Metric):
@@ -56,6 +74,10 @@ class _CountingMetric(keras.metrics.Metric):
         self.class_names = None if class_names is None else tuple(class_names)
         self.plan: inputs.ShapePlan | None = None
         self._built = False
+        # Whether a state built later starts skipping, and whether steps traced from now on branch
+        # on `skipping` (none do until a skip is asked for: a branch costs ~20 µs a step).
+        self._skip_when_built = False
+        self._branch_on_skipping = False
 
     def _build(self, plan: inputs.ShapePlan) -> None:
         if self.num_classes is not None and self.num_classes != plan.num_classes:
@@ -78,23 +100,62 @@ class _CountingMetric(keras.metrics.Metric):
             )
         summary.resolve_class_names(self.class_names, plan.num_classes)
         self.plan = plan
-        self.invalid_count = self.add_variable(shape=(), initializer="zeros", name="invalid_count")
+        # 1 while counting is skipped; one value for every replica (a summed sync-on-read variable
+        # would split an assignment between them).
+        self.skipping = self.add_variable(
+            shape=(), initializer="ones" if self._skip_when_built else "zeros", dtype="int32",
+            aggregation="only_first_replica", name="skipping",
+        )
         self._create_state(plan)
         self._built = True
 
-    def _flat_inputs(self, y_true, y_pred, sample_weight):
-        """Returns (labels, scores (M, C), weights (M,), valid (M,)); invalid items weigh 0.
+    @property
+    def invalid_count(self):
+        """Items left out as invalid since the last reset (a float32 tensor)."""
+        raise NotImplementedError
 
-        labels are (M, C) for one-hot / multi-label data, else (M,); invalid items' scores and
-        labels are left as they came (weight 0 makes them count nothing)."""
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Counts a batch (see the class docstring), unless counting is skipped until the next reset
+        (`skip_counting_until_reset`)."""
         y_pred = _real_tensor(y_pred, "y_pred")
         y_true = _real_tensor(y_true, "y_true")
         plan = inputs.resolve_shapes(tuple(y_true.shape), tuple(y_pred.shape))
         if not self._built:
             self._build(plan)
-        columns = plan.num_score_columns
         if plan.num_score_columns != self.plan.num_score_columns or plan.form != self.plan.form:
             raise ValueError(f"{self.name} was built for {self.plan}, got a batch shaped as {plan}.")
+        if not (self._branch_on_skipping and can_branch_with_updates()):
+            self._count(y_true, y_pred, sample_weight)
+            return
+
+        def count():
+            self._count(y_true, y_pred, sample_weight)
+            return 0
+
+        ops.cond(self.skipping == 0, count, lambda: 0)
+
+    def skip_counting_until_reset(self) -> None:
+        """Counts nothing until the next `reset_state`; `result()` is NaN meanwhile.
+
+        `MetricsCallback(training_curves=False)` calls it when an epoch starts (after Keras' reset),
+        so that training steps cost one branch; Keras resets the metrics again before validation,
+        which is counted. On TensorFlow only: on other backends a step cannot branch around
+        variable updates, and the metric goes on counting (nothing is written of it).
+        """
+        self._branch_on_skipping = True
+        if self._built:
+            self.skipping.assign(1)
+        else:  # Keras builds compiled metrics at the first step: start skipping then
+            self._skip_when_built = True
+
+    def _flat_inputs(self, y_true, y_pred, sample_weight):
+        """Returns (labels, scores (M, C), weights (M,), valid (M,), invalid (M,)); items that are
+        not valid weigh 0. Ignored items (`ignore_class`) are neither valid nor invalid.
+
+        labels are (M, C) for one-hot / multi-label data, else (M,); invalid items' scores and
+        labels are left as they came (weight 0 makes them count nothing)."""
+        plan = inputs.resolve_shapes(tuple(y_true.shape), tuple(y_pred.shape))  # this batch's item shape
+        columns = plan.num_score_columns
         scores = ops.reshape(ops.cast(y_pred, "float32"), (-1, columns))
         if self.from_logits:
             softmax = plan.form != inputs.FORM_BINARY and not self.multi_label
@@ -127,12 +188,11 @@ class _CountingMetric(keras.metrics.Metric):
             valid = valid & counted
         else:
             invalid = ~valid
-        self.invalid_count.assign_add(ops.sum(ops.cast(invalid, "float32")))
         if sample_weight is None:
             weights = ops.cast(valid, "float32")
         else:
             weights = ops.where(valid, weights, ops.zeros_like(weights))
-        return labels, scores, weights, valid
+        return labels, scores, weights, valid, invalid
 
     def reset_state(self):
         if self._built:
@@ -264,71 +324,132 @@ class ThresholdCurves(_CountingMetric):
         # result() sums below each bin with one small matrix product (see there).
         self._block = min(_BLOCK, len(self.thresholds) + 1)
         self._cells_per_class = -(-(len(self.thresholds) + 1) // self._block) * self._block
+        self._bucketizer = TensorBucketizer(self.thresholds)
         self.raw_items: RawItems | None = None
+        self._record_raw_scores = True
+
+    def record_raw_scores(self, enabled: bool) -> None:
+        """Whether steps traced from now on keep raw scores (default True).
+
+        Keras traces its training step and its evaluation step once each, at their first call, so
+        what is set before that call holds for every later step of that kind. `MetricsCallback`
+        turns the record off for the training step unless `exact_training_curves=True`: a training
+        split is usually too large to be exact anyway, and the record is most of what a counting
+        step costs beyond Keras' own AUC (`benchmarks/bench_fit.py`). A step traced without it
+        leaves the record empty, and its summary is written from the histograms.
+        """
+        self._record_raw_scores = bool(enabled)
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:
         columns = plan.num_score_columns
         self.histograms = self.add_variable(
             shape=(2 * columns * self._cells_per_class,), initializer="zeros", name="histograms"
         )
-        capacity = self.max_raw_scores // columns
+        # Scalars in one variable (each variable is an input of every step function call):
+        # invalid items, result() calls in traced steps, the last result, raw items kept.
+        self.tallies = self.add_variable(shape=(len(_TALLIES),), initializer="zeros", name="tallies")
+        capacity = min(self.max_raw_scores // columns, MAX_RAW_ITEMS)
         if capacity and not under_distribution_strategy():
             label_columns = columns if self.multi_label else 1
-            self.raw_items = RawItems(self, capacity, columns, label_columns)
+            self.raw_items = RawItems(self, capacity, columns, label_columns, self.tallies, _TALLIES.index("raw_kept"))
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        labels, scores, weights, valid = self._flat_inputs(y_true, y_pred, sample_weight)
+    @property
+    def invalid_count(self):
+        return self.tallies[_TALLIES.index("invalid")]
+
+    def _count(self, y_true, y_pred, sample_weight):
+        labels, scores, weights, valid, invalid = self._flat_inputs(y_true, y_pred, sample_weight)
         columns, cells = self.plan.num_score_columns, self._cells_per_class
         if self.plan.form == inputs.FORM_SPARSE:
-            is_positive = ops.expand_dims(ops.cast(labels, "int32"), -1) == ops.arange(columns, dtype="int32")
+            is_negative = ops.expand_dims(ops.cast(labels, "int32"), -1) != ops.arange(columns, dtype="int32")
         elif self.plan.form == inputs.FORM_INDICATOR:
-            is_positive = labels == 1
+            is_negative = labels != 1
         else:
-            is_positive = ops.expand_dims(labels == 1, -1)
-        bins = ops.searchsorted(ops.convert_to_tensor(self.thresholds), ops.reshape(scores, (-1,)), side="left")
-        # histograms[sign, class, bin] at (sign · C + class) · cells + bin; sign 1 for negatives.
-        cell = (
-            ops.reshape(ops.cast(bins, "int32"), (-1, columns))
-            + ops.arange(columns, dtype="int32") * cells
-            + ops.cast(ops.logical_not(is_positive), "int32") * (columns * cells)
-        )
-        item_weights = ops.broadcast_to(ops.expand_dims(weights, -1), ops.shape(cell))
-        add_at(self.histograms, ops.reshape(cell, (-1,)), ops.reshape(item_weights, (-1,)))
-        if self.raw_items is not None:
-            if self.multi_label:
-                label_rows = labels
-            elif self.plan.form == inputs.FORM_INDICATOR:
-                label_rows = ops.expand_dims(ops.cast(ops.argmax(labels, axis=-1), "float32"), -1)
-            else:
-                label_rows = ops.expand_dims(labels, -1)
-            self.raw_items.append(scores, label_rows, weights, valid)
+            is_negative = ops.expand_dims(labels != 1, -1)
+        # histograms[sign, column, bin] sits at (sign · C + column) · cells + bin; sign 1 for negatives.
+        cell = self._bucketizer.bins(scores) + ops.cast(is_negative, "int32") * (columns * cells)
+        cell_weights = weights
+        if columns > 1:
+            cell = cell + ops.arange(columns, dtype="int32") * cells
+            cell_weights = ops.broadcast_to(ops.expand_dims(weights, -1), ops.shape(scores))
+        add_at(self.histograms, ops.reshape(cell, (-1,)), ops.reshape(cell_weights, (-1,)),
+               in_place=self.histograms.shape[0] >= LARGE_STATE_CELLS)
+        invalid_items = ops.sum(ops.cast(invalid, "float32"))
+        if self.raw_items is None or not self._record_raw_scores:
+            add(self.tallies, ops.stack([invalid_items, 0.0, 0.0, 0.0]))
+            return
+        if self.multi_label:
+            label_rows = labels
+        elif self.plan.form == inputs.FORM_INDICATOR:
+            label_rows = ops.expand_dims(ops.cast(argmax_last(labels), "float32"), -1)
+        else:
+            label_rows = ops.expand_dims(labels, -1)
+        kept = self.tallies[_TALLIES.index("raw_kept")]
+        now_kept = self.raw_items.append(scores, label_rows, weights, valid, kept)
+        add(self.tallies, ops.stack([invalid_items, 0.0, 0.0, now_kept - kept]))
 
     def result(self):
-        """Mean ROC-AUC over the classes with positives and negatives. Per class, the trapezoid over
-        the stored thresholds is the Mann–Whitney statistic with ties (one bin) counted half:
-        AUC = Σ_k pos[k]·(Σ_{j<k} neg[j] + neg[k]/2) / (P·N). With the bins in blocks of B cells
-        (k = B·g + i), the inner sum is the negatives of the blocks before g (a cumulative sum over
-        the C·(T+1)/B block totals) plus those below i within block g (a product with a triangular
-        B×B matrix). Keras evaluates this at every training step, where a cumulative sum over all
-        C·(T+1) cells cost 2–3× as much."""
+        """The mean ROC-AUC over the classes with positives and negatives (`mean_roc_auc`).
+
+        Keras evaluates every compiled metric's result at each step, inside the traced step
+        function, for the progress bar and batch-level logs, and once more eagerly at the end of
+        each epoch and evaluation for the epoch's logs (History, TensorBoard's epoch scalars). Eagerly
+        this is always computed from the whole state. In a traced function over a large state (at
+        least `LARGE_STATE_CELLS` histogram cells: about 34 classes on the default grid) it is
+        recomputed at every `RESULT_REFRESH_CALLS`-th call since the last reset and the last value
+        is returned in between: per-step values lag by at most 15 steps, epoch values are exact,
+        and a step does not pay for a pass over all C·(T+1) cells."""
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
-        block = self._block
-        columns = self.plan.num_score_columns
-        histograms = ops.reshape(self.histograms, (2, columns, -1, block))
-        positive, negative = histograms[0], histograms[1]
-        positive_per_block, negative_per_block = ops.sum(positive, axis=-1), ops.sum(negative, axis=-1)
-        negatives_in_earlier_blocks = ops.cumsum(negative_per_block, axis=-1) - negative_per_block
-        below_or_half = np.triu(np.ones((block, block), np.float32), 1) + 0.5 * np.eye(block, dtype=np.float32)
-        negatives_below_in_block = ops.reshape(ops.matmul(ops.reshape(negative, (-1, block)), below_or_half),
-                                               ops.shape(negative))
-        concordant = ops.sum(positive_per_block * negatives_in_earlier_blocks, axis=-1) + ops.sum(
-            positive * negatives_below_in_block, axis=(-2, -1)
-        )
-        positives, negatives = ops.sum(positive_per_block, axis=-1), ops.sum(negative_per_block, axis=-1)
-        areas = ops.divide_no_nan(concordant, positives * negatives)
-        defined = ops.cast((positives > 0) & (negatives > 0), "float32")
-        return ops.divide_no_nan(ops.sum(areas * defined), ops.sum(defined))
+        if not in_traced_function() or self.histograms.shape[0] < LARGE_STATE_CELLS:
+            return self.mean_roc_auc()
+        tallies = ops.copy(self.tallies)
+        last, calls = _TALLIES.index("last_result"), _TALLIES.index("result_calls")
+        # Branches without variable updates: cheaper, and allowed in Keras' stateless scopes.
+        value = ops.cond(tallies[calls] % RESULT_REFRESH_CALLS == 0, self.mean_roc_auc, lambda: tallies[last])
+        one_hot = np.eye(len(_TALLIES), dtype=np.float32)
+        self.tallies.assign(ops.where(one_hot[last] == 1, value, tallies) + one_hot[calls])
+        return value
+
+    def mean_roc_auc(self):
+        """Mean ROC-AUC over the classes with positives and negatives, from the histograms; NaN
+        when no class has both. Per class, the trapezoid over the stored thresholds is the
+        Mann–Whitney statistic with ties (one bin) counted half:
+
+            AUC = Σ_k pos[k]·(Σ_{j<k} neg[j] + neg[k]/2) / (P·N) = Σ_k pos[k]·(cumneg[k] − neg[k]/2) / (P·N)
+
+        Keras evaluates this at every training step. A state below `LARGE_STATE_CELLS` takes the
+        cumulative sum as written, in the fewest ops (at that size each op's dispatch costs more
+        than its arithmetic). A large one lays the bins out in blocks of B cells (k = B·g + i): the
+        inner sum is the negatives of the blocks before g (a cumulative sum over the C·(T+1)/B block
+        totals) plus those below i within block g (a product with a triangular B×B matrix), where
+        TensorFlow's cumulative sum over all C·(T+1) cells cost 2–3× as much on a CPU."""
+        if not self._built:
+            return ops.convert_to_tensor(float("nan"))
+        block, columns = self._block, self.plan.num_score_columns
+        if self.histograms.shape[0] < LARGE_STATE_CELLS:
+            histograms = ops.reshape(self.histograms, (2, columns, -1))
+            positive, negative = histograms[0], histograms[1]
+            negatives_below = ops.cumsum(negative, axis=-1) - 0.5 * negative
+            concordant = ops.sum(positive * negatives_below, axis=-1)
+            pairs = ops.sum(positive, axis=-1) * ops.sum(negative, axis=-1)
+            if columns == 1:
+                return concordant[0] / pairs[0]  # NaN without pairs
+        else:
+            histograms = ops.reshape(self.histograms, (2, columns, -1, block))
+            positive, negative = histograms[0], histograms[1]  # slices of the leading axis: no copies
+            negative_per_block = ops.sum(negative, axis=-1)  # (C, blocks)
+            below_or_half = np.triu(np.ones((block, block), np.float32), 1) + 0.5 * np.eye(block, dtype=np.float32)
+            negatives_in_earlier_blocks = ops.cumsum(negative_per_block, axis=-1) - negative_per_block
+            negatives_below = ops.matmul(ops.reshape(negative, (-1, block)), below_or_half)
+            negatives_below = ops.reshape(negatives_below, ops.shape(negative)) + ops.expand_dims(
+                negatives_in_earlier_blocks, -1
+            )
+            concordant = ops.sum(positive * negatives_below, axis=(-2, -1))
+            pairs = ops.sum(positive, axis=(-2, -1)) * ops.sum(negative_per_block, axis=-1)
+        areas = ops.divide_no_nan(concordant, pairs)  # 0 for a class without pairs
+        # NaN when no class has pairs (nothing counted, or skipped): a mean over no class.
+        return ops.sum(areas) / ops.sum(ops.cast(pairs > 0, "float32"))
 
     def histogram_values(self) -> tuple[np.ndarray, np.ndarray]:
         """(positive_histograms, negative_histograms) as float64 numpy arrays of shape (C, T + 1)."""
@@ -405,33 +526,44 @@ class ConfusionMatrix(_CountingMetric):
         self.threshold = float(threshold)
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:
-        # Flat, so that an update is one scatter of (true · C + predicted) cells.
-        self.matrix = self.add_variable(shape=(plan.num_classes**2,), initializer="zeros", name="matrix")
+        # Flat, so that an update is one scatter of (true · C + predicted) cells; one more cell
+        # tallies the invalid items in the same scatter.
+        self.matrix = self.add_variable(shape=(plan.num_classes**2 + 1,), initializer="zeros", name="matrix")
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        labels, scores, weights, valid = self._flat_inputs(y_true, y_pred, sample_weight)
+    @property
+    def invalid_count(self):
+        return self.matrix[self.plan.num_classes**2]
+
+    def _count(self, y_true, y_pred, sample_weight):
+        labels, scores, weights, valid, invalid = self._flat_inputs(y_true, y_pred, sample_weight)
         num_classes = self.plan.num_classes
         if self.plan.form == inputs.FORM_BINARY:
             predicted = ops.cast(scores[:, 0] > self.threshold, "int32")
             true = ops.cast(labels == 1, "int32")
         else:
-            predicted = ops.cast(ops.argmax(scores, axis=-1), "int32")
+            predicted = argmax_last(scores)
             if self.plan.form == inputs.FORM_INDICATOR:
-                true = ops.cast(ops.argmax(labels, axis=-1), "int32")
-            else:  # invalid items may hold any label; they weigh 0 but need a cell
-                true = ops.cast(ops.where(valid, labels, ops.zeros_like(labels)), "int32")
-        add_at(self.matrix, true * num_classes + predicted, weights)
+                true = argmax_last(labels)
+            else:
+                true = ops.cast(labels, "int32")
+        # Valid items add their weight to their cell; invalid ones 1 to the tally cell; ignored
+        # ones (weight 0) nothing there.
+        cell = ops.where(valid, true * num_classes + predicted, num_classes * num_classes)
+        in_place = self.matrix.shape[0] >= LARGE_STATE_CELLS
+        add_at(self.matrix, cell, weights + ops.cast(invalid, "float32"), in_place=in_place)
 
     def result(self):
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
-        matrix = ops.reshape(self.matrix, (self.plan.num_classes, self.plan.num_classes))
-        return ops.divide_no_nan(ops.trace(matrix), ops.sum(matrix))
+        # The diagonal of the flat C×C matrix is every (C + 1)-th cell (ops.trace is a dozen ops).
+        cells = self.plan.num_classes**2
+        matrix = ops.copy(self.matrix)[:cells]  # one read of the variable for both sums
+        return ops.sum(matrix[:: self.plan.num_classes + 1]) / ops.sum(matrix)  # NaN when nothing was counted
 
     def matrix_values(self) -> np.ndarray:
         """The accumulated matrix as a float64 numpy array (C, C)."""
         values = np.asarray(ops.convert_to_numpy(self.matrix), dtype=np.float64)
-        return values.reshape(self.plan.num_classes, self.plan.num_classes)
+        return values[: self.plan.num_classes**2].reshape(self.plan.num_classes, self.plan.num_classes)
 
     def decision(self) -> str:
         return summary.decision_rule(self.plan.num_score_columns, self.threshold)

@@ -72,6 +72,18 @@ def main(log_dir: str) -> None:
     validation = read_run(os.path.join(log_dir, "validation"))
     train = read_run(os.path.join(log_dir, "train"))
 
+    # The same fit without training curves: training steps branch around counting on each replica.
+    with strategy.scope():
+        untrained_curves_model = _model()
+        untrained_curves_model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                                       metrics=_metrics())
+    skipped_log_dir = os.path.join(log_dir, "no_training_curves")
+    skipped_history = untrained_curves_model.fit(
+        x_train, y_train, batch_size=32, epochs=2, verbose=0, validation_data=(x_val, y_val),
+        callbacks=[tbm.MetricsCallback(skipped_log_dir, training_curves=False)],
+    )
+    skipped_validation = read_run(os.path.join(skipped_log_dir, "validation"))
+
     # Single device, same weights: compiled metrics through evaluate, and the numpy writer on predict.
     single = _model()
     single.set_weights(model.get_weights())
@@ -84,6 +96,9 @@ def main(log_dir: str) -> None:
     # numpy writer's grid counts.
     reference = reference_curves(y_val, predictions, exact=False)
     reference_cm = reference_matrix(y_val, predictions)
+    skipped_predictions = untrained_curves_model.predict(x_val, batch_size=32, verbose=0)
+    skipped_reference = reference_curves(y_val, skipped_predictions, exact=False)
+    skipped_curves = skipped_validation["threshold_curves"][1]
     written_curves, written_matrix = validation["threshold_curves"][1], validation["confusion_matrix"][1]
     result = {
         "replicas": strategy.num_replicas_in_sync,
@@ -105,6 +120,14 @@ def main(log_dir: str) -> None:
         },
         "raw_items_kept": {"mirrored": mirrored_curves.raw_items is not None,
                            "single": _metrics_of(single)[0].raw_items is not None},
+        "no_training_curves": {
+            "train_written": os.path.exists(os.path.join(skipped_log_dir, "train")),
+            "validation_steps": sorted(skipped_validation["threshold_curves"]),
+            "validation_equals_numpy_writer": bool(
+                np.array_equal(skipped_curves.positive_histograms, skipped_reference.positive_histograms)
+                and np.array_equal(skipped_curves.negative_histograms, skipped_reference.negative_histograms)),
+            "training_roc_auc_is_nan": bool(np.isnan(skipped_history.history["roc_auc"]).all()),
+        },
         "num_validation": len(y_val),
         "num_train": len(y_train),
     }

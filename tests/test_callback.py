@@ -103,6 +103,71 @@ def test_compiled_metrics_write_validation_state_without_extra_pass(compiled_run
                               written["threshold_curves"][2].positive_histograms)
 
 
+class _RawItemsAtValidationStart(keras.callbacks.Callback):
+    """Records, when validation begins (before Keras' reset), how many raw items the training
+    steps kept: listed after MetricsCallback, it sees the training state that was just written."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept = []
+
+    def on_test_begin(self, logs=None):
+        (curves,) = [m for m in self.model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+        self.kept.append(curves.raw_items.kept())
+
+
+@pytest.mark.parametrize("exact_training_curves", [False, True])
+def test_training_split_keeps_raw_items_only_when_asked(tmp_path, breast_cancer, exact_training_curves):
+    """The validation split always fits the record. The training split's step keeps raw scores
+    only with exact_training_curves=True (then a small split's curves are its predictions' own);
+    by default its step is traced without the record and `train` is written on the grid."""
+    (x_train, y_train), (x_val, y_val) = breast_cancer
+    model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves()])
+    inspector = _RawItemsAtValidationStart()
+    callback = tbm.MetricsCallback(tmp_path, exact_training_curves=exact_training_curves)
+    model.fit(x_train[:64], y_train[:64], batch_size=16, epochs=2, verbose=0, validation_data=(x_val, y_val),
+              callbacks=[callback, inspector])
+    assert inspector.kept == ([64, 64] if exact_training_curves else [0, 0])
+    (curves,) = [m for m in model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+    assert len(curves.raw_items.read()[0]) == len(y_val)
+    train, validation = read_run(tmp_path / "train"), read_run(tmp_path / "validation")
+    assert train["threshold_curves"][1].exact.tolist() == [exact_training_curves]
+    assert validation["threshold_curves"][1].exact.tolist() == [True]
+    # Counted either way: the training state holds the 64 training items.
+    assert train["threshold_curves"][1].positive_histograms.sum() + \
+        train["threshold_curves"][1].negative_histograms.sum() == 64
+
+
+class _StateAtValidationStart(keras.callbacks.Callback):
+    """The compiled ThresholdCurves' histogram total when validation begins (before Keras' reset)."""
+
+    def __init__(self):
+        super().__init__()
+        self.totals = []
+
+    def on_test_begin(self, logs=None):
+        (curves,) = [m for m in self.model._compile_metrics.metrics if isinstance(m, tbm.ThresholdCurves)]
+        self.totals.append(sum(h.sum() for h in curves.histogram_values()))
+
+
+def test_without_training_curves_training_steps_count_nothing(tmp_path, breast_cancer):
+    (x_train, y_train), (x_val, y_val) = breast_cancer
+    model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves(), tbm.ConfusionMatrix()])
+    inspector = _StateAtValidationStart()
+    history = model.fit(
+        x_train[:64], y_train[:64], batch_size=16, epochs=2, verbose=0, validation_data=(x_val, y_val),
+        callbacks=[tbm.MetricsCallback(tmp_path, training_curves=False), inspector],
+    )
+    assert inspector.totals == [0, 0]  # the training steps left the state empty
+    assert np.isnan(history.history["roc_auc"]).all() and np.isnan(history.history["cm_accuracy"]).all()
+    assert np.isfinite(history.history["val_roc_auc"]).all()
+    assert not (tmp_path / "train").exists()
+    written = read_run(tmp_path / "validation")
+    predictions = model.predict(x_val, verbose=0)
+    assert_same_curves(written["threshold_curves"][1], reference_curves(y_val, predictions))
+    assert_same_matrix(written["confusion_matrix"][1], reference_matrix(y_val, predictions))
+
+
 def test_compiled_metrics_write_training_state(compiled_run):
     written = read_run(compiled_run["run"] / "train")
     assert set(written) == OUR_TAGS

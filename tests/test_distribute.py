@@ -59,6 +59,15 @@ def test_raw_items_are_not_kept_under_a_strategy(mirrored):
     assert mirrored["raw_items_kept"] == {"mirrored": False, "single": True}
 
 
+def test_mirrored_fit_without_training_curves(mirrored):
+    """training_curves=False under a strategy: every replica skips counting on training steps (the
+    skip level is one value for all replicas), validation is counted and written as usual."""
+    assert mirrored["no_training_curves"] == {
+        "train_written": False, "validation_steps": [0, 1], "validation_equals_numpy_writer": True,
+        "training_roc_auc_is_nan": True,
+    }
+
+
 def test_mirrored_totals(mirrored):
     num_validation = mirrored["num_validation"]
     positive = np.array(mirrored["written"]["positive"])

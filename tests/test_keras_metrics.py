@@ -15,6 +15,7 @@ from tests.readback import (
     assert_same_curves,
     assert_same_matrix,
     decode_summary,
+    on_grid,
     read_run,
     reference_curves,
     reference_matrix,
@@ -274,7 +275,8 @@ def test_reset_state_zeroes_everything():
         assert any(np.asarray(v).sum() > 0 for v in metric.variables if v is not metric.invalid_count)
         metric.reset_state()
         assert all(not np.asarray(v).any() for v in metric.variables)
-        # invalid_count and the counts; ThresholdCurves also its raw items and their tallies.
+        # The skip level and the counts (ConfusionMatrix's tally of invalid items in a spare cell);
+        # ThresholdCurves also its tallies (invalid items, result cache, raw items kept) and raw items.
         assert len(metric.variables) == (4 if metric is curves else 2)
     # Counting again after a reset starts from zero.
     curves.update_state(labels[1:], scores[1:])
@@ -478,7 +480,7 @@ def test_raw_items_stop_at_the_first_batch_that_does_not_fit():
     curves = tbm.ThresholdCurves(max_raw_scores=40)
     _update_in_batches(curves, labels, scores, splits=(30, 45))
     assert curves.raw_items.read() is None
-    np.testing.assert_array_equal(np.asarray(curves.raw_items.tallies), [30, 20])
+    assert curves.raw_items.kept() == curves.raw_items.overflowed == 41
     assert_same_curves(decode_summary(curves.summary_pb()), reference_curves(labels, scores))
     assert_same_curves(decode_summary(curves.summary_pb()), _curves(curves))
 
@@ -488,6 +490,32 @@ def test_raw_items_stop_at_the_first_batch_that_does_not_fit():
     np.testing.assert_array_equal(kept_scores[:, 0], scores[:40])
     np.testing.assert_array_equal(kept_labels[:, 0], labels[:40])
     np.testing.assert_array_equal(kept_weights, np.ones(40))
+
+
+def test_skipped_counting_counts_nothing_until_a_reset():
+    import tensorflow as tf
+
+    labels = np.array([0, 1, 2, 1])
+    scores = _softmax_rows(np.random.default_rng(3), 4, 3)
+    bad_scores = scores.copy()
+    bad_scores[0, 0] = np.nan
+    for metric in (tbm.ThresholdCurves(), tbm.ConfusionMatrix()):
+        metric.update_state(labels, scores)
+        metric.reset_state()
+        metric.skip_counting_until_reset()
+        step = tf.function(lambda y, p, m=metric: m.update_state(y, p))  # traced after the request
+        step(labels, bad_scores)
+        metric.update_state(labels, scores)
+        assert float(metric.invalid_count) == 0 and np.isnan(float(metric.result()))
+        counts = metric.histogram_values() if isinstance(metric, tbm.ThresholdCurves) else [metric.matrix_values()]
+        assert not any(np.any(c) for c in counts)
+        metric.reset_state()
+        step(labels, scores)
+        assert float(metric.result()) > 0
+    curves = tbm.ThresholdCurves()
+    curves.skip_counting_until_reset()  # before the state exists: built skipping
+    curves.update_state(labels, scores)
+    assert not np.any(curves.histogram_values()[0]) and curves.raw_items.read() is None
 
 
 def test_raw_capacity_is_counted_in_scores():
@@ -504,7 +532,7 @@ def test_raw_capacity_is_counted_in_scores():
     assert binary.raw_items.capacity == 100
     none_kept = tbm.ThresholdCurves(max_raw_scores=0)
     none_kept.update_state(labels, scores)
-    assert none_kept.raw_items is None and len(none_kept.variables) == 2
+    assert none_kept.raw_items is None and len(none_kept.variables) == 3  # no rows
     assert_same_curves(decode_summary(none_kept.summary_pb()), reference_curves(labels, scores))
 
 
@@ -591,3 +619,40 @@ def test_model_saved_with_the_original_names_loads_and_logs_as_before(tmp_path):
     assert set(written) == {"threshold_curves", "confusion_matrix"}
     predictions = model.predict(x, verbose=0)
     assert_same_curves(written["threshold_curves"][0], reference_curves(y, predictions))
+
+
+@pytest.mark.parametrize("num_classes", [3, 40])
+def test_traced_result_over_a_large_state_refreshes_every_16_calls(num_classes):
+    """In Keras' traced steps, result() over at least 2^16 histogram cells (40 classes: 76,880)
+    recomputes the ROC-AUC at calls 0, 16, 32, … since the last reset and repeats the last value in
+    between; over a smaller state (3 classes) it is exact at every call. Eagerly (Keras' epoch-end
+    logs) it is always exact."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(12)
+    labels = rng.integers(0, num_classes, (20, 32))
+    scores = np.stack([_softmax_rows(rng, 32, num_classes) for _ in range(20)])
+    curves = tbm.ThresholdCurves()
+
+    @tf.function
+    def step(batch_labels, batch_scores):
+        curves.update_state(batch_labels, batch_scores)
+        return curves.result()
+
+    def exact_after(batches: int) -> float:
+        # result() is the ROC-AUC over the metric's grid: the writer's exact classes re-binned onto it.
+        seen = on_grid(reference_curves(labels[:batches].reshape(-1), scores[:batches].reshape(-1, num_classes),
+                                        num_classes=num_classes), curves.thresholds)
+        aucs = [core.roc_auc(seen.positive_histograms[c], seen.negative_histograms[c]) for c in range(num_classes)]
+        return float(np.nanmean(aucs))
+
+    traced = [float(step(labels[i], scores[i])) for i in range(20)]
+    if num_classes == 3:
+        assert traced == pytest.approx([exact_after(i + 1) for i in range(20)], abs=1e-6)
+    else:
+        assert traced[:16] == pytest.approx([exact_after(1)] * 16, abs=1e-6)
+        assert traced[16:] == pytest.approx([exact_after(17)] * 4, abs=1e-6)
+        assert exact_after(17) != pytest.approx(exact_after(20), abs=1e-5)  # the lag is visible
+    assert float(curves.result()) == pytest.approx(exact_after(20), abs=1e-6)
+    curves.reset_state()  # the count restarts: the first traced call after a reset refreshes
+    assert float(step(labels[0], scores[0])) == pytest.approx(exact_after(1), abs=1e-6)

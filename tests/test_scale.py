@@ -187,13 +187,13 @@ def test_keras_metric_state_is_c_by_t_whatever_the_batch_size():
             variable.path: int(np.prod(variable.shape)) * np.dtype(variable.dtype).itemsize
             for variable in [*curves.variables, *matrix.variables]
         }
-        # Histograms: 10,001 bins a class, padded to whole blocks of 31 (10,013 cells); the raw
-        # record: 2^20 scores / 1000 columns = 1048 items of 1000 scores, a label and a weight, plus
-        # a spare row and two tallies.
+        # Histograms: 10,001 bins a class, padded to whole blocks of 31 (10,013 cells), and 4
+        # tallies; the raw record: 2^20 scores / 1000 columns = 1048 items of 1000 scores, a label
+        # and a weight, plus a spare row; the matrix and its invalid-item cell; a skip level each.
         histogram_cells = -(-(len(TEN_THOUSAND_THRESHOLDS) + 1) // 31) * 31
-        raw_items = ((1 << 20) // num_classes + 1) * (num_classes + 2) + 2
+        raw_items = ((1 << 20) // num_classes + 1) * (num_classes + 2)
         assert sum(state_bytes.values()) == (
-            2 * num_classes * histogram_cells * 4 + raw_items * 4 + num_classes * num_classes * 4 + 2 * 4
+            (2 * num_classes * histogram_cells + 4) * 4 + raw_items * 4 + (num_classes * num_classes + 1) * 4 + 2 * 4
         ), state_bytes
     labels, scores = np.concatenate(all_labels), np.concatenate(all_scores)
     positive, negative = curves.histogram_values()
