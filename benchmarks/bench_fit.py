@@ -11,7 +11,10 @@ A small MLP (32 inputs, 64 ReLU units) on 20,000 synthetic samples, batch 64 (31
   one-hot labels for several classes), which, like ours, Keras updates and evaluates at every step;
 - `ours compiled`: `ThresholdCurves()` and `ConfusionMatrix()` compiled, plus `MetricsCallback`
   (it reads their state at the epoch end: no extra pass; training and validation curves);
-- `ours compiled, no training curves`: the same with `MetricsCallback(training_curves=False)`: the
+- `ours, curves only`: `ThresholdCurves()` alone with `MetricsCallback`, the one-to-one
+  counterpart of Keras' AUC (training steps count into the grid; the raw-score record that makes
+  small validation sets exact runs on evaluation steps only, `ThresholdCurves.record_raw_scores`);
+- `ours compiled, no training curves`: the same as `ours compiled` with `MetricsCallback(training_curves=False)`: the
   metrics skip the training steps (validation curves only);
 - `ours callback`: no compiled metric; `MetricsCallback(log_dir, validation_data)` predicts the
   validation data once more at the epoch end and counts it.
@@ -76,6 +79,8 @@ def cases(num_classes: int, x_val, y_val, log_dir: Path) -> dict[str, tuple[kera
         "keras AUC(200)": (model(num_classes, [keras_auc]), []),
         "ours compiled": (model(num_classes, [tbm.ThresholdCurves(), tbm.ConfusionMatrix()]),
                           [tbm.MetricsCallback(log_dir / "compiled")]),
+        "ours, curves only": (model(num_classes, [tbm.ThresholdCurves()]),
+                              [tbm.MetricsCallback(log_dir / "curves_only")]),
         "ours, no train curves": (model(num_classes, [tbm.ThresholdCurves(), tbm.ConfusionMatrix()]),
                                   [tbm.MetricsCallback(log_dir / "validation_only", training_curves=False)]),
         "ours callback": (model(num_classes, []), [tbm.MetricsCallback(log_dir / "callback", (x_val, y_val))]),
