@@ -19,8 +19,9 @@ PLUGIN_NAME = "tb_metrics"
 # Version of the metadata content and tensor layout written by this package. Readers accept every
 # version up to this one and refuse newer ones (a log written by a newer plugin). Version 1: dense
 # float tensors; version 2: one compact blob per step, exact distinct scores for small classes (see
-# layout.py). The metadata fields are the same in both.
-FORMAT_VERSION = 2
+# layout.py); version 3: as 2, plus the confusion-matrix blob's optional rank arrays (top-k) and the
+# metadata's optional `slice` field, which a version-2 reader would take for damage or for plain tags.
+FORMAT_VERSION = 3
 
 KIND_THRESHOLD_CURVES = "threshold_curves"
 KIND_CONFUSION_MATRIX = "confusion_matrix"

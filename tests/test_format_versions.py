@@ -59,7 +59,7 @@ def test_small_multiclass_counts_are_exact_and_equal_scikit_learn(decimals):
     for sample_weight in (None, weights):
         proto = summary.threshold_curves_pb("curves", labels, scores, sample_weight=sample_weight)
         counts, plugin_data = decoded(proto)
-        assert plugin_data.version == metadata.FORMAT_VERSION == 2
+        assert plugin_data.version == metadata.FORMAT_VERSION == 3
         assert counts.exact.all() and counts.thresholds.shape[0] == 10
         numbers = core.threshold_curves_summary(
             counts.positive_histograms, counts.negative_histograms, counts.thresholds, counts.exact)
@@ -172,6 +172,21 @@ def test_confusion_matrix_of_many_classes_stores_only_its_cells():
     matrix, _ = decoded(proto)
     np.testing.assert_array_equal(matrix.matrix, skm.confusion_matrix(labels, predictions, labels=np.arange(1000)))
     assert len(proto.value[0].tensor.SerializeToString()) < 40_000  # version 1: 4,000,000 bytes
+
+
+def test_version_2_steps_read_as_they_were_written():
+    """A version-2 step (written before ranks and slices: a matrix blob without rank arrays, metadata
+    without `slice`) reads with its numbers and no ranks; version 3 only adds to it."""
+    labels, scores = softmax_data(np.random.default_rng(5), 200, 4)
+    version_3 = summary.confusion_matrix_pb("cm", labels, scores)
+    matrix = decoded(version_3)[0].matrix
+    version_2 = metadata.PluginData(metadata.KIND_CONFUSION_MATRIX, ("a", "b", "c", "d"), version=2, decision="argmax")
+    counts = layout.decode(layout.encode_confusion_matrix(matrix), version_2)
+    np.testing.assert_array_equal(counts.matrix, matrix)
+    assert counts.true_ranks is None and counts.class_ranks is None
+    assert decoded(version_3)[0].true_ranks is not None
+    reparsed = metadata.parse_plugin_metadata(metadata.create_summary_metadata(version_2).plugin_data.content)
+    assert reparsed.version == 2 and reparsed.slice is None
 
 
 def test_damaged_blobs_are_refused_with_a_reason():
