@@ -79,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def common(command: argparse.ArgumentParser, runs_by_default: str = "every run") -> None:
-        command.add_argument("--logdir", required=True, help="the folder given to `tensorboard --logdir`")
+        command.add_argument("--logdir", required=True,
+                             help="the folder given to `tensorboard --logdir`, or a URL "
+                             "(s3://, gs://, az://; read with fsspec)")
         command.add_argument("--run", action="append",
                              help=f"run name as TensorBoard shows it (repeatable; default: {runs_by_default})")
         command.add_argument("--tag", action="append",
@@ -187,12 +189,18 @@ def _threshold(text: str) -> float:
 def load(logdir: str) -> event_files.EventFileDataProvider:
     """A data provider over the event files under `logdir`, every step of this plugin's tags read.
 
+    `logdir` is a local folder or a URL (`s3://bucket/logs`), read through fsspec (`event_files`).
+
     Raises:
-      UsageError: `logdir` is not a folder.
+      UsageError: `logdir` is not a folder, or a URL no installed fsspec back end reads.
     """
-    if not os.path.isdir(os.path.expanduser(logdir)):
-        raise UsageError(f"--logdir {logdir!r} is not a folder; give the folder you pass to `tensorboard --logdir`.")
-    return event_files.EventFileDataProvider(logdir)
+    try:
+        return event_files.EventFileDataProvider(logdir)
+    except NotADirectoryError:
+        raise UsageError(
+            f"--logdir {logdir!r} is not a folder; give the folder you pass to `tensorboard --logdir`.") from None
+    except ValueError as error:
+        raise UsageError(f"--logdir: {error}") from None
 
 
 def training_runs_with_validation(runs) -> list[str]:

@@ -1,5 +1,9 @@
-"""This plugin's tensors read straight from a local log directory, without TensorFlow or TensorBoard's
+"""This plugin's tensors read straight from a log directory, without TensorFlow or TensorBoard's
 loaders, behind the two data-provider calls `reading` makes (for the `tb-metrics` command line).
+
+The log directory is a local folder, or a URL (`s3://bucket/logs`, `gs://...`, `az://...`) read
+through fsspec with the user's back end for the scheme (s3fs, gcsfs, adlfs), configured as that
+back end is (credentials, `AWS_ENDPOINT_URL`, ...): the same back ends `SummaryWriter` writes with.
 
 What is read and how follows TensorBoard's Python loader (`EventMultiplexer` with every step kept),
 so runs, tags, steps and values are the ones TensorBoard serves:
@@ -37,7 +41,7 @@ from google.protobuf import message
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
 from tensorboard.data import provider
 
-from tb_metrics_plugin import metadata
+from tb_metrics_plugin import metadata, storage
 from tb_metrics_plugin.crc32c import masked_crc32c
 
 logger = logging.getLogger(__name__)
@@ -101,20 +105,57 @@ def run_folders(logdir: str) -> dict[str, str]:
     return found
 
 
+class RemoteFolder:
+    """The event files under a URL log directory, listed once through fsspec.
+
+    Attributes:
+      file_system: the fsspec file system of the URL's scheme.
+      root: the log directory's path on that file system (no scheme).
+      files: {folder path: sorted paths of the event files directly in it}.
+    """
+
+    def __init__(self, url: str):
+        try:
+            import fsspec
+        except ImportError:
+            raise ValueError(f"logdir {url!r} is a URL: reading it needs fsspec and its back end for "
+                             f"{storage.scheme_of(url)}:// (pip install \"tb-metrics-plugin[remote]\").") from None
+        try:
+            self.file_system, root = fsspec.core.url_to_fs(url)
+        except (ImportError, ValueError) as error:
+            raise ValueError(f"logdir {url!r}: no installed fsspec back end reads {storage.scheme_of(url)}:// "
+                             f"({str(error).rstrip('.')}).") from None
+        self.root = root.rstrip("/")
+        if not self.file_system.isdir(self.root):
+            raise NotADirectoryError(f"logdir {url!r} is not a folder.")
+        self.files: dict[str, list[str]] = {}
+        for path in sorted(self.file_system.find(self.root)):
+            if is_event_file(path):
+                self.files.setdefault(path.rsplit("/", 1)[0], []).append(path)
+
+    def run_folders(self) -> dict[str, str]:
+        """{run name: folder}, as `run_folders` names local runs ("." for the log directory)."""
+        return {("." if folder == self.root else folder[len(self.root) + 1:]): folder for folder in sorted(self.files)}
+
+    def open(self, path: str, mode: str = "rb"):
+        return self.file_system.open(path, mode)
+
+
 def event_file_paths(folder: str) -> list[str]:
     """The event files directly in `folder`, in the order TensorBoard reads them (sorted by path)."""
     paths = (os.path.join(folder, name) for name in os.listdir(folder))
     return sorted(path for path in paths if is_event_file(path) and os.path.isfile(path))
 
 
-def read_records(path: str) -> Iterator[bytes]:
+def read_records(path: str, opener=open) -> Iterator[bytes]:
     """The payloads of the TFRecords in the file at `path`, up to the first one cut short or damaged.
 
     A record cut short at the end of the file (a writer in the middle of it, a copy cut short) ends
     the iteration quietly. A record whose length or payload fails its masked CRC-32C ends it with
-    a warning: TensorBoard stops reading the file there too.
+    a warning: TensorBoard stops reading the file there too. `opener(path, "rb")` opens the file
+    (a `RemoteFolder`'s for a URL).
     """
-    with open(path, "rb") as file:
+    with opener(path, "rb") as file:
         offset = 0
         while True:
             header = file.read(_HEADER.size)
@@ -257,10 +298,10 @@ def _parse_file_version(file_version: str) -> float:
         return -1.0
 
 
-def _read_run(folder: str, plugin_name: str) -> dict[str, tuple[summary_pb2.SummaryMetadata, list]]:
+def _read_run(paths: list[str], plugin_name: str, opener=open) -> dict[str, tuple[summary_pb2.SummaryMetadata, list]]:
     reader = _RunReader(plugin_name)
-    for path in event_file_paths(folder):
-        for record in read_records(path):
+    for path in paths:
+        for record in read_records(path, opener):
             try:
                 event = event_pb2.Event.FromString(record)
             except message.DecodeError:
@@ -284,24 +325,32 @@ def _downsample(data: list, samples: int) -> list:
 
 class EventFileDataProvider:
     """`list_tensors` and `read_tensors` of a TensorBoard data provider, over the event files of a
-    local folder, read once when constructed (see the module docstring for how).
+    local folder or a URL (`RemoteFolder`), read once when constructed (see the module docstring).
 
     Only tags of `plugin_name` are kept; asking for another plugin is an error rather than an
     empty answer. `ctx` and `experiment_id` are accepted and ignored, as there is one log directory.
 
     Raises (constructor):
       NotADirectoryError: `logdir` is not a folder.
+      ValueError: `logdir` is a URL that no installed fsspec back end reads.
     """
 
     def __init__(self, logdir: str | os.PathLike, plugin_name: str = metadata.PLUGIN_NAME):
-        self.logdir = os.path.expanduser(os.fspath(logdir))
+        self.logdir = os.fspath(logdir)
+        self.plugin_name = plugin_name
+        if not storage.is_local(self.logdir):
+            remote = RemoteFolder(self.logdir)
+            folders = remote.run_folders()
+            self._runs = {run: series for run, folder in folders.items()
+                          if (series := _read_run(remote.files[folder], plugin_name, remote.open))}
+            return
+        self.logdir = os.path.expanduser(storage.local_path(self.logdir))
         if not os.path.isdir(self.logdir):
             raise NotADirectoryError(f"logdir {self.logdir!r} is not a folder.")
-        self.plugin_name = plugin_name
         self._runs = {
             run: series
             for run, folder in sorted(run_folders(self.logdir).items())
-            if (series := _read_run(folder, plugin_name))
+            if (series := _read_run(event_file_paths(folder), plugin_name))
         }
 
     def _check_plugin(self, plugin_name: str) -> None:

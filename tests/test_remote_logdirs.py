@@ -6,6 +6,7 @@ loaders where they can read the scheme (which loader reads which: docs/remote.md
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import pytest
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.tensorflow_stub import pywrap_tensorflow as reference_crc
 
-from tb_metrics_plugin import SummaryWriter, metadata, storage, summary
+from tb_metrics_plugin import SummaryWriter, cli, metadata, storage, summary
 from tests import training_child
 from tests.object_stores import REPO_ROOT, GCSServer, S3Server, TensorBoardWithoutTensorFlow
 from tests.readback import assert_served_step, decode_summary, read_run
@@ -241,6 +242,25 @@ def test_a_fit_logs_to_s3_and_ram_as_it_logs_locally_and_tensorboard_serves_each
     finally:
         ram_board.close()
     assert "Traceback" not in board.log_text()
+    # The command line reads the bucket through fsspec: the same records as from the local folder.
+    exports = {}
+    for log_dir in (local_dir, s3_dir):
+        out = io.StringIO()
+        assert cli.main(["export", "--logdir", str(log_dir), "--all-steps", "--threshold", "0.5", "--format", "json"],
+                        stdout=out) == cli.EXIT_OK
+        exports[str(log_dir)] = json.loads(out.getvalue())
+    # 2 runs × 3 epochs × (the class and 3 averages of the curves, 1 matrix record)
+    assert exports[s3_dir] == exports[str(local_dir)] and len(exports[s3_dir]) == 2 * 3 * (4 + 1)
+    assert cli.main(["check", "--logdir", s3_dir, "--metric", "roc_auc", "--min", "0.5"], stdout=io.StringIO()) == 0
+
+
+def test_the_command_line_names_a_url_it_cannot_read(tmp_path, capsys):
+    """A scheme no fsspec back end reads, and a URL that is no folder: exit 2 and a message, no trace."""
+    assert cli.main(["export", "--logdir", "nosuch://bucket/logs", "--format", "json"]) == cli.EXIT_BAD_INPUT
+    assert "nosuch://" in capsys.readouterr().err
+    missing = f"memory://{tmp_path.name}/missing"
+    assert cli.main(["export", "--logdir", missing, "--format", "json"]) == cli.EXIT_BAD_INPUT
+    assert "is not a folder" in capsys.readouterr().err
 
 
 def test_each_flush_uploads_the_file_whole_and_a_full_file_rolls_over_while_tensorboard_follows(
