@@ -62,7 +62,7 @@ def multiplexer_export(logdir: str) -> None:
 
     from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
 
-    from tb_metrics_plugin import export, metadata, reading
+    from tb_metrics_plugin import metadata, reading, tables
 
     logging.getLogger("tensorboard").setLevel(logging.ERROR)
     multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
@@ -77,8 +77,8 @@ def multiplexer_export(logdir: str) -> None:
     for run in sorted(listing):
         for tag in sorted(listing[run]):
             series = reading.read_series(provider, ctx, "", run, tag, listing[run][tag].max_step)
-            records.extend(export.records(series))
-    sys.stdout.write(export.to_json(records))
+            records.extend(tables.records(series))
+    sys.stdout.write(tables.to_json(records))
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess]:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from tb_metrics_plugin import counting, inputs, layout, metadata, storage, summary
+from tb_metrics_plugin import counting, inputs, layout, metadata, options, storage, summary
 from tb_metrics_plugin import slices as slicing
 from tb_metrics_plugin.metrics import CONFUSION_MATRIX_TAG, THRESHOLD_CURVES_TAG, ConfusionMatrix, ThresholdCurves
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
@@ -93,7 +93,7 @@ class MetricsCallback(keras.callbacks.Callback):
         slices=None,
     ):
         super().__init__()
-        summary.check_class_names_list(class_names)
+        options.check_class_names_list(class_names)
         inputs.check_ignore_class(ignore_class)
         self.log_dir = os.fspath(log_dir)
         storage.check_writable(self.log_dir)  # a URL nothing can write fails now, not after an epoch

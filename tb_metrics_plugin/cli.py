@@ -10,7 +10,7 @@
 
 Event files are read without TensorFlow (`event_files`, the way TensorBoard's Python loader reads
 them, every step kept), through the same data-provider calls (`reading`) and the same record
-builder (`export.records`) as the plugin's routes, so the numbers are those of the browser's
+builder (`tables.records`) as the plugin's routes, so the numbers are those of the browser's
 downloads and a command takes a fraction of a second, not the 10-20 s of importing TensorFlow.
 `check` leaves out the training split of each train/validation pair unless `--run` names it, and
 checks overall tags unless `--slice` names one slice; `--slice-key` with `--max-gap` gates the
@@ -28,7 +28,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from tb_metrics_plugin import __version__, event_files, export, fairness, metadata, reading
+from tb_metrics_plugin import __version__, event_files, fairness, metadata, reading, tables
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The last path parts of the runs Keras' TensorBoard callback and MetricsCallback write.
@@ -36,10 +36,10 @@ TRAINING_SPLIT, VALIDATION_SPLIT = "train", "validation"
 CHECKABLE_METRICS = {
     metadata.KIND_THRESHOLD_CURVES: (
         "roc_auc", "average_precision", "pr_auc", "best_f1", "pr_auc_majoring", "pr_auc_minoring",
-        export.PARTIAL_ROC_AUC,
+        tables.PARTIAL_ROC_AUC,
     ),
     metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa", "kappa_linear", "kappa_quadratic",
-                                     *export.TOP_K_METRICS),
+                                     *tables.TOP_K_METRICS),
 }
 # Rates at one threshold (`fairness.GAP_RATES`): threshold-curve tags, per class, need --threshold.
 RATE_METRICS = fairness.GAP_RATES
@@ -105,8 +105,8 @@ def _parser() -> argparse.ArgumentParser:
                            help="also partial_roc_auc: the standardised ROC-AUC up to this false positive rate "
                            "(scikit-learn's max_fpr)")
     exporting.add_argument("--k", type=_k, help=_K_HELP)
-    exporting.add_argument("--format", required=True, choices=export.EXPORT_FORMATS)
-    exporting.add_argument("--content", choices=export.EXPORT_CONTENTS, default="metrics",
+    exporting.add_argument("--format", required=True, choices=tables.EXPORT_FORMATS)
+    exporting.add_argument("--content", choices=tables.EXPORT_CONTENTS, default="metrics",
                            help="metrics (default) or the raw counts: TP/FP/TN/FN at every stored threshold, "
                            "or every confusion-matrix cell")
 
@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     checking.add_argument("--class", dest="classes", action="append",
                           help="only this class name (repeatable; default: every class and average); "
                           "micro/macro/weighted name the average unless a class has that name")
-    checking.add_argument("--average", dest="averages", action="append", choices=export.AVERAGES,
+    checking.add_argument("--average", dest="averages", action="append", choices=tables.AVERAGES,
                           help="only this average (repeatable), also when a class has its name")
     return parser
 
@@ -268,9 +268,9 @@ def select_series(
 
 
 def _records(series: reading.TagSeries, threshold: float | None = None, *, max_fpr, k) -> list[dict[str, Any]]:
-    """`export.records`, a --k the log does not hold turned into a usage error."""
+    """`tables.records`, a --k the log does not hold turned into a usage error."""
     try:
-        return export.records(series, threshold, max_fpr=max_fpr, k=k)
+        return tables.records(series, threshold, max_fpr=max_fpr, k=k)
     except ValueError as error:
         raise UsageError(f"--k: {error} (run={series.run!r} tag={series.tag!r})") from None
 
@@ -306,10 +306,10 @@ def _export(args: argparse.Namespace, stdout: TextIO) -> int:
     selected, _ = select_series(args, None if args.all_steps else args.step)
     for series in selected:
         if args.content == "counts":
-            records.extend(export.count_records(series))
+            records.extend(tables.count_records(series))
         else:
             records.extend(_records(series, args.threshold, max_fpr=args.max_fpr, k=args.k))
-    stdout.write(export.to_csv(records) if args.format == "csv" else export.to_json(records))
+    stdout.write(tables.to_csv(records) if args.format == "csv" else tables.to_json(records))
     return EXIT_OK
 
 
@@ -332,10 +332,10 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
         raise UsageError("--reference-slice goes with the gap gate: add --slice-key KEY --max-gap X.")
     if args.min is None and args.max is None:
         raise UsageError("give --min and/or --max: the bounds the metric must stay within.")
-    if (args.metric == export.PARTIAL_ROC_AUC) != (args.max_fpr is not None):
+    if (args.metric == tables.PARTIAL_ROC_AUC) != (args.max_fpr is not None):
         raise UsageError(
-            f"--metric {export.PARTIAL_ROC_AUC} needs --max-fpr (e.g. --max-fpr 0.1)"
-            if args.max_fpr is None else f"--max-fpr applies to --metric {export.PARTIAL_ROC_AUC} only"
+            f"--metric {tables.PARTIAL_ROC_AUC} needs --max-fpr (e.g. --max-fpr 0.1)"
+            if args.max_fpr is None else f"--max-fpr applies to --metric {tables.PARTIAL_ROC_AUC} only"
         )
     kind = _metric_kind(args)
     keep_slice = (lambda info: info is None) if args.slice_name is None else _named_slice(args)
@@ -349,7 +349,7 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
             runs_checked.add(series.run)
             value = record[args.metric]
             where = _where(record)
-            if value is None and args.metric in export.TOP_K_METRICS and record["top_k"] is None:
+            if value is None and args.metric in tables.TOP_K_METRICS and record["top_k"] is None:
                 failures.append(f"{where}: {args.metric} is not logged (no rank counts in this step: the compiled "
                                 "ConfusionMatrix metric and single-sigmoid outputs log none)")
             elif value is None:
@@ -467,7 +467,7 @@ def _named_slice(args: argparse.Namespace):
 
 def _metric_rows(series: reading.TagSeries, metric: str, threshold: float | None,
                  max_fpr: float | None = None, k: int | None = None) -> list[dict[str, Any]]:
-    """The records `check` reads `metric` from: `export.records` (with `max_fpr`, partial ROC-AUC
+    """The records `check` reads `metric` from: `tables.records` (with `max_fpr`, partial ROC-AUC
     too; top-k at `k`), or with `threshold` per step and class the rate (`fairness.slice_rates`)
     at it, None where its denominator is 0."""
     if threshold is None:
@@ -477,7 +477,7 @@ def _metric_rows(series: reading.TagSeries, metric: str, threshold: float | None
         counts = fairness.counts_at_threshold(series.counts[index], threshold)
         rates, denominators = fairness.slice_rates(*counts)[metric], RATE_DENOMINATORS[metric](*counts)
         for class_name, rate, denominator in zip(series.class_names, rates, denominators, strict=True):
-            rows.append({**export.record_origin(series, step), "class": class_name, "average": None,
+            rows.append({**tables.record_origin(series, step), "class": class_name, "average": None,
                          metric: float(rate) if denominator > 0 else None})
     return rows
 

@@ -23,7 +23,7 @@ import numpy as np
 from keras import ops
 from tensorboard.compat.proto import summary_pb2
 
-from tb_metrics_plugin import inputs, summary
+from tb_metrics_plugin import inputs, options, summary
 from tb_metrics_plugin.metric_updates import (
     add,
     add_at,
@@ -63,7 +63,7 @@ class _CountingMetric(keras.metrics.Metric):
     def __init__(self, *, from_logits, multi_label, num_classes, ignore_class, class_names, name, tag, dtype):
         super().__init__(name=name, dtype=dtype or "float32")
         inputs.check_ignore_class(ignore_class)
-        summary.check_class_names_list(class_names)  # the length is checked once the data is seen
+        options.check_class_names_list(class_names)  # the length is checked once the data is seen
         if not isinstance(tag, str) or not tag:
             raise ValueError(f"tag={tag!r} must be a non-empty string (the tag shown in TensorBoard).")
         self.tag = tag
@@ -98,7 +98,7 @@ class _CountingMetric(keras.metrics.Metric):
                 f"{type(self).__name__}(ignore_class={self.ignore_class}) needs integer class labels, got "
                 "labels shaped like the predictions; pass sparse labels (argmax of one-hot)."
             )
-        summary.resolve_class_names(self.class_names, plan.num_classes)
+        options.resolve_class_names(self.class_names, plan.num_classes)
         self.plan = plan
         # 1 while counting is skipped; one value for every replica (a summed sync-on-read variable
         # would split an assignment between them).
@@ -213,7 +213,7 @@ class _CountingMetric(keras.metrics.Metric):
 
     def resolved_class_names(self) -> tuple[str, ...]:
         """The class names of the problem (binary: 2), defaults filled in."""
-        return summary.resolve_class_names(self.class_names, self.plan.num_classes)
+        return options.resolve_class_names(self.class_names, self.plan.num_classes)
 
     def summary_pb(self, name: str | None = None, class_names: Sequence[str] | None = None):
         """The state as a `Summary` proto for `tb_metrics_plugin.SummaryWriter` (what
@@ -240,7 +240,7 @@ class _CountingMetric(keras.metrics.Metric):
                 "class indices / 0-1 values, or negative / non-finite sample weights; nothing was "
                 "written for this epoch."
             )
-        names = summary.resolve_class_names(class_names or self.class_names, self.plan.num_classes)
+        names = options.resolve_class_names(class_names or self.class_names, self.plan.num_classes)
         return self._summary(name or self.tag, names)
 
 
@@ -317,7 +317,7 @@ class ThresholdCurves(_CountingMetric):
             tag=tag if tag is not None else name or THRESHOLD_CURVES_TAG, dtype=dtype,
         )
         self.num_thresholds = num_thresholds
-        self.thresholds = summary.resolve_thresholds(num_thresholds, thresholds)
+        self.thresholds = options.resolve_thresholds(num_thresholds, thresholds)
         self._explicit_thresholds = thresholds is not None
         self.max_raw_scores = int(max_raw_scores)
         # Each class's bins are laid out as blocks of _BLOCK cells (the last one padded), so that
@@ -458,14 +458,14 @@ class ThresholdCurves(_CountingMetric):
         return values[0], values[1]
 
     def curve_names(self) -> tuple[str, ...]:
-        return summary.curve_class_names(self.resolved_class_names(), self.plan.num_score_columns)
+        return options.curve_class_names(self.resolved_class_names(), self.plan.num_score_columns)
 
     def _summary(self, tag: str, names: tuple[str, ...]) -> summary_pb2.Summary:
         raw = None if self.raw_items is None else self.raw_items.read()
         if raw is None:
             positive, negative = self.histogram_values()
             return summary.threshold_curves_pb_from_counts(
-                tag, self.thresholds, positive, negative, summary.curve_class_names(names, self.plan.num_score_columns)
+                tag, self.thresholds, positive, negative, options.curve_class_names(names, self.plan.num_score_columns)
             )
         scores, labels, weights = raw
         if self.plan.form == inputs.FORM_BINARY:
@@ -522,7 +522,7 @@ class ConfusionMatrix(_CountingMetric):
             ignore_class=ignore_class, class_names=class_names, name=name or "cm_accuracy",
             tag=tag if tag is not None else name or CONFUSION_MATRIX_TAG, dtype=dtype,
         )
-        summary.check_decision_threshold(threshold)
+        options.check_decision_threshold(threshold)
         self.threshold = float(threshold)
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:
@@ -566,7 +566,7 @@ class ConfusionMatrix(_CountingMetric):
         return values[: self.plan.num_classes**2].reshape(self.plan.num_classes, self.plan.num_classes)
 
     def decision(self) -> str:
-        return summary.decision_rule(self.plan.num_score_columns, self.threshold)
+        return options.decision_rule(self.plan.num_score_columns, self.threshold)
 
     def _summary(self, tag: str, names: tuple[str, ...]) -> summary_pb2.Summary:
         return summary.confusion_matrix_pb_from_counts(

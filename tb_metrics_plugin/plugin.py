@@ -23,7 +23,7 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tb_metrics_plugin import core, export, metadata, reading, wire
+from tb_metrics_plugin import core, metadata, reading, tables, wire
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +102,12 @@ class MetricsPlugin(base_plugin.TBPlugin):
             run, tag = _required(request, "run"), _required(request, "tag")
             step, threshold = _step(request), _threshold(request)
             export_format = _required(request, "format")
-            if export_format not in export.EXPORT_FORMATS:
-                raise BadParameterError(f"format={export_format!r} is not one of {list(export.EXPORT_FORMATS)}.")
+            if export_format not in tables.EXPORT_FORMATS:
+                raise BadParameterError(f"format={export_format!r} is not one of {list(tables.EXPORT_FORMATS)}.")
             content = _single(request, "content")
             content = "metrics" if content is None else content  # `content=` (empty) is refused below
-            if content not in export.EXPORT_CONTENTS:
-                raise BadParameterError(f"content={content!r} is not one of {list(export.EXPORT_CONTENTS)}.")
+            if content not in tables.EXPORT_CONTENTS:
+                raise BadParameterError(f"content={content!r} is not one of {list(tables.EXPORT_CONTENTS)}.")
             if content == "counts" and threshold is not None:
                 raise BadParameterError("threshold applies to content=metrics; content=counts has every threshold.")
             max_fpr = _max_fpr(request)
@@ -165,7 +165,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
         """Per-step metrics of one run/tag for "over epochs" charts, from the numeric core.
 
         {run, tag, kind, class_names, slice, steps, wall_times, damaged_steps, series: {metric: {per_class,
-        macro, micro, weighted} or {value}}}; see `export.summary_series`. Undefined values are None.
+        macro, micro, weighted} or {value}}}; see `tables.summary_series`. Undefined values are None.
         """
         summaries = self._caches.summaries(experiment)
         # Steps summarised by an earlier request (same step and wall time) are not decoded again.
@@ -174,7 +174,7 @@ class MetricsPlugin(base_plugin.TBPlugin):
         header = _header(series)
         keys = ("run", "tag", "kind", "class_names", "slice", "steps", "wall_times", "damaged_steps")
         answer = {key: header[key] for key in keys}
-        answer["series"] = export.summary_series(series, summaries)
+        answer["series"] = tables.summary_series(series, summaries)
         return core.json_safe(answer)
 
     def export_impl(
@@ -193,10 +193,10 @@ class MetricsPlugin(base_plugin.TBPlugin):
         """(file content, file name) of the records of one run/tag, all steps or only `step`.
 
         content="metrics": the per-step, per-class metric records of the CLI's `export`
-        (`export.records`), with `threshold` also the counts and rates at that threshold, with
+        (`tables.records`), with `threshold` also the counts and rates at that threshold, with
         `max_fpr` also the partial ROC-AUC up to it; on a confusion-matrix tag `k` is the k of the
         top-k fields (default min(5, K));
-        content="counts": the raw counts (`export.count_records`).
+        content="counts": the raw counts (`tables.count_records`).
         """
         series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
         if threshold is not None and series.kind != metadata.KIND_THRESHOLD_CURVES:
@@ -213,13 +213,13 @@ class MetricsPlugin(base_plugin.TBPlugin):
             raise BadParameterError(
                 f"k={k!r} applies to confusion_matrix tags; tag={tag!r} is a {series.kind}; leave k out.")
         if content == "counts":
-            records = export.count_records(series)
+            records = tables.count_records(series)
         else:
             try:
-                records = export.records(series, threshold, self._caches.summaries(experiment), max_fpr=max_fpr, k=k)
+                records = tables.records(series, threshold, self._caches.summaries(experiment), max_fpr=max_fpr, k=k)
             except ValueError as error:  # a k this log's rank counts do not reach
                 raise BadParameterError(str(error)) from None
-        body = export.to_csv(records) if export_format == "csv" else export.to_json(records)
+        body = tables.to_csv(records) if export_format == "csv" else tables.to_json(records)
         parts = ["tb_metrics", run, tag] + ([f"step{step}"] if step is not None else [])
         parts += ["counts"] if content == "counts" else []
         parts = [_SAFE_FILENAME.sub("_", part)[:_MAX_FILENAME_PART].strip("_") for part in parts]
@@ -232,7 +232,7 @@ class _ExperimentCaches:
 
     def __init__(self, limit: int):
         self._limit = limit
-        self._by_experiment: collections.OrderedDict[str, tuple[reading.StepCache, export.SummaryCache]] = (
+        self._by_experiment: collections.OrderedDict[str, tuple[reading.StepCache, tables.SummaryCache]] = (
             collections.OrderedDict()
         )
         self._lock = threading.Lock()  # routes run on the server's request threads
@@ -240,13 +240,13 @@ class _ExperimentCaches:
     def steps(self, experiment: str) -> reading.StepCache:
         return self._get(experiment)[0]
 
-    def summaries(self, experiment: str) -> export.SummaryCache:
+    def summaries(self, experiment: str) -> tables.SummaryCache:
         return self._get(experiment)[1]
 
     def __len__(self) -> int:
         return len(self._by_experiment)
 
-    def _get(self, experiment: str) -> tuple[reading.StepCache, export.SummaryCache]:
+    def _get(self, experiment: str) -> tuple[reading.StepCache, tables.SummaryCache]:
         with self._lock:
             caches = self._by_experiment.pop(experiment, None) or ({}, {})
             self._by_experiment[experiment] = caches

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tb_metrics_plugin import cli, core, export
+from tb_metrics_plugin import cli, core, tables
 from tests.readback import read_run
 
 CURVE_KEYS = {"run", "tag", "step", "class", "average", "roc_auc", "average_precision", "pr_auc", "best_f1",
@@ -77,7 +77,7 @@ def test_export_json_of_the_last_step_by_default(fitted_logs, last_counts):
     counts = last_counts["binary/validation"]["threshold_curves"]
     expected = core.json_safe(core.threshold_curves_summary(
         counts.positive_histograms, counts.negative_histograms, counts.thresholds, counts.exact))
-    for metric in export.THRESHOLD_CURVE_METRICS:
+    for metric in tables.THRESHOLD_CURVE_METRICS:
         assert malignant[metric] == expected[metric]["per_class"][0]
     exact = roc_auc_score(fitted_logs.labels["binary/validation"], fitted_logs.predictions["binary/validation"])
     assert malignant["roc_auc"] == pytest.approx(exact, abs=5e-4)

@@ -25,7 +25,7 @@ from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_p
 from tensorboard.context import RequestContext
 from tensorboard.util import tensor_util
 
-from tb_metrics_plugin import SummaryWriter, cli, event_files, export, metadata, reading, summary
+from tb_metrics_plugin import SummaryWriter, cli, event_files, metadata, reading, summary, tables
 from tb_metrics_plugin.crc32c import masked_crc32c
 from tests.test_damaged_logs import FLIPPED, STEPS, TRUNCATED, UNPARSABLE, write_damaged_logdir
 
@@ -313,11 +313,11 @@ def run_fresh(*argv) -> dict:
 
 
 def tensorboard_records(logdir, run: str, tag: str) -> list[dict]:
-    """`export.records` of the last step, read through TensorBoard's loader."""
+    """`tables.records` of the last step, read through TensorBoard's loader."""
     provider = tensorboard_provider(logdir)
     listing = reading.list_series(provider, RequestContext(), "")
     series = reading.read_series(provider, RequestContext(), "", run, tag, listing[run][tag].max_step)
-    return json.loads(export.to_json(export.records(series)))
+    return json.loads(tables.to_json(tables.records(series)))
 
 
 def test_export_and_check_import_neither_tensorflow_nor_tensorboards_loaders(fitted_logs):

@@ -12,7 +12,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 from sklearn.preprocessing import label_binarize
 
-from tb_metrics_plugin import core, export, metadata
+from tb_metrics_plugin import core, metadata, tables
 from tests.conftest import InProcessTensorBoard
 from tests.readback import read_run
 from tests.test_cli import run_cli
@@ -113,4 +113,4 @@ def test_export_route_takes_max_fpr(fitted_logs):
 def test_partial_roc_auc_is_only_a_record_field_when_asked_for(fitted_logs):
     status, out, _ = run_cli("export", "--logdir", fitted_logs.logdir, "--format", "json")
     assert status == 0
-    assert all(export.PARTIAL_ROC_AUC not in record and "max_fpr" not in record for record in json.loads(out))
+    assert all(tables.PARTIAL_ROC_AUC not in record and "max_fpr" not in record for record in json.loads(out))

@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing import plugin_event_multiplexer
 from tensorboard.context import RequestContext
 from tensorboard.plugins import base_plugin
 
-from tb_metrics_plugin import core, export, metadata, plugin, reading, summary, wire
+from tb_metrics_plugin import core, metadata, plugin, reading, summary, tables, wire
 from tb_metrics_plugin.writer import SummaryWriter
 from tests.conftest import InProcessTensorBoard
 from tests.readback import assert_served_step, read_run
@@ -145,9 +145,9 @@ def test_summary_equals_the_core_on_the_stored_counts(board, written, run):
         counts = stored[step]
         expected = core.json_safe(core.threshold_curves_summary(
             counts.positive_histograms, counts.negative_histograms, counts.thresholds, counts.exact))
-        for metric in export.THRESHOLD_CURVE_METRICS:
+        for metric in tables.THRESHOLD_CURVE_METRICS:
             assert answer["series"][metric]["per_class"][position] == expected[metric]["per_class"]
-            for average in export.AVERAGES:
+            for average in tables.AVERAGES:
                 assert answer["series"][metric][average][position] == expected[metric][average]
 
 
@@ -206,7 +206,7 @@ def test_export_json_is_an_attachment_with_the_records(board, written):
         'attachment; filename="tb_metrics_digits_validation_threshold_curves_step2.json"'
     )
     rows = json.loads(response.get_data(as_text=True))
-    names = [f"digit {d}" for d in range(10)] + list(export.AVERAGES)
+    names = [f"digit {d}" for d in range(10)] + list(tables.AVERAGES)
     assert [row["class"] for row in rows] == names
     assert {row["step"] for row in rows} == {2}
     counts = written["digits/validation"]["threshold_curves"][2]
@@ -485,7 +485,7 @@ def test_summary_and_export_reuse_step_summaries_only_for_unchanged_steps(fitted
     assert json.loads(body)[0]["roc_auc"] == first["series"]["roc_auc"]["per_class"][1][0]
     series = reading.read_series(provider, ctx, "", "digits/validation", "threshold_curves")
     moved = reading.TagSeries(**{**series.__dict__, "wall_times": series.wall_times + 1.0})
-    export.summary_series(moved, cache)
+    tables.summary_series(moved, cache)
     assert len(cache) == 2 * fitted_logs.epochs
 
 

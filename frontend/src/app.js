@@ -3,9 +3,9 @@
 
 import { createControls } from "./controls.js";
 import { el } from "./dom.js";
-import { createViewCard, viewsFor } from "./layout.js";
+import { createViewCard, viewsFor } from "./view_registry.js";
 import { createPoller, listenToHostReload } from "./live.js";
-import { createModelBuilder } from "./model.js";
+import { createModelBuilder } from "./view_model.js";
 import { createReadout } from "./readout.js";
 import { assignRunColors, indexTags, reconcileState } from "./selection.js";
 import { createSliceControls } from "./slice_controls.js";

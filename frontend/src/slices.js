@@ -5,7 +5,7 @@
 
 import * as core from "./core.js";
 import * as fairness from "./fairness.js";
-import { buildCurve, countAt, resolveThreshold } from "./model.js";
+import { buildCurve, countAt, resolveThreshold } from "./view_model.js";
 
 /** Slice colours: Tableau's 10 (distinct from each other in light and dark), then dashed repeats. */
 export const SLICE_PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { buildCurve } from "../src/model.js";
+import { buildCurve } from "../src/view_model.js";
 import { describeThreshold, formatThresholdValue, optimizerRun } from "../src/readout.js";
 import { exactReliabilityDiagram } from "../src/views/calibration.js";
 import { allPositiveMetrics, curvePointAt } from "../src/views/chart/curve_data.js";

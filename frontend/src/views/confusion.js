@@ -289,7 +289,7 @@ function themeColors(root) {
   };
 }
 
-/** Creates the confusion-matrix view in `container` (the `View` contract of layout.js). */
+/** Creates the confusion-matrix view in `container` (the `View` contract of view_registry.js). */
 export function createConfusionView(container) {
   const title = el("span", { className: "tbm-chart-title" }, "Confusion matrix");
   const head = el("div", { className: "tbm-view-head tbm-card-header" }, [title]);

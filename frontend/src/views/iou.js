@@ -6,7 +6,7 @@
 import uPlot from "uplot";
 import * as core from "../core.js";
 import { table } from "../export.js";
-import { resolveThreshold } from "../model.js";
+import { resolveThreshold } from "../view_model.js";
 import { PALETTE } from "../palette.js";
 import { axis, tickValues } from "./chart/axes.js";
 import { allPositiveMetrics, derived } from "./chart/curve_data.js";
@@ -84,7 +84,7 @@ function iouData(rows) {
   return uPlot.join(rows.map((row) => [row.thresholds, row.iou]));
 }
 
-/** Creates the IoU view in `container` (the `View` contract of layout.js). */
+/** Creates the IoU view in `container` (the `View` contract of view_registry.js). */
 export function createIouView(container) {
   const dom = createViewRoot(container, "view-iou", "IoU");
   const holder = createPlotHolder(dom.plot);

@@ -6,7 +6,7 @@
  */
 import uPlot from "uplot";
 import * as core from "../core.js";
-import { countAt } from "../model.js";
+import { countAt } from "../view_model.js";
 import { unitAxes } from "./chart/axes.js";
 import { histogramArgs } from "./chart/curve_data.js";
 import { createCurveView } from "./chart/curve_view.js";

@@ -50,7 +50,7 @@ function addMaxFprInput(chart) {
 }
 
 /**
- * Creates the ROC view in `container` (the `View` contract of layout.js).
+ * Creates the ROC view in `container` (the `View` contract of view_registry.js).
  */
 export function createRocView(container) {
   let chart = null;

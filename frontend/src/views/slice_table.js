@@ -9,7 +9,7 @@ import * as core from "../core.js";
 import { el } from "../dom.js";
 import { table } from "../export.js";
 import * as fairness from "../fairness.js";
-import { curveOperatingPoint } from "../model.js";
+import { curveOperatingPoint } from "../view_model.js";
 import { formatMetric, formatThresholdValue, READOUT_METRICS } from "../readout.js";
 import { GAP_LABELS, optimiseSlices } from "../slices.js";
 

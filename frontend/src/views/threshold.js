@@ -5,7 +5,7 @@
  */
 import uPlot from "uplot";
 import { table } from "../export.js";
-import { resolveThreshold } from "../model.js";
+import { resolveThreshold } from "../view_model.js";
 import { axis, createScoreAxis, tickValues } from "./chart/axes.js";
 import { createChartView, NO_CURVES_TEXT } from "./chart/chart_view.js";
 import { allPositiveMetrics, metricsAtThresholds, thresholdRows } from "./chart/curve_data.js";

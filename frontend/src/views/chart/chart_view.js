@@ -10,7 +10,7 @@ export const NO_CURVES_TEXT = "No threshold curves for the selected runs.";
 /**
  * The frame of a view with one chart (ROC, precision–recall, DET, calibration, metrics vs
  * threshold, score distribution): its DOM, one uPlot chart with the marker overlay, the legend, the
- * theme and threshold of the last model, and the view object (the `View` contract of layout.js)
+ * theme and threshold of the last model, and the view object (the `View` contract of view_registry.js)
  * that the card holding it calls.
  *
  * The view supplies:

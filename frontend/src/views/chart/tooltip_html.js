@@ -1,5 +1,5 @@
 /** The HTML of chart tooltips: run headers, and per-run tables of thresholds and counts. */
-import { countAt, resolveThreshold } from "../../model.js";
+import { countAt, resolveThreshold } from "../../view_model.js";
 import { hasExactCounts } from "./curve_data.js";
 import { escapeHtml, formatCount, formatThreshold } from "./format.js";
 
@@ -41,7 +41,7 @@ export function countRows(curves, index) {
 
 /**
  * Tooltip rows for TP/FP/TN/FN at one threshold of one run's curve. For a macro / weighted average
- * the counts are class means (see model.js), and say so.
+ * the counts are class means (see view_model.js), and say so.
  */
 export function countsTableHtml(curve, index) {
   const row = (name, value) => `<tr><td>${name}</td><td>${value}</td></tr>`;

@@ -20,7 +20,7 @@ import { exportContext } from "./export_naming.js";
  * The view contract, which every view keeps and only this module relies on. A view module exports
  * `createXView(container)`: it draws into `container` an element carrying `data-testid="view-<id>"`
  * and returns a {@link View}. A view never fetches and holds no state of its own that another view
- * needs; it reads everything from the view model (model.js) it is given.
+ * needs; it reads everything from the view model (view_model.js) it is given.
  *
  * @typedef {object} View
  * @property {(model: object, changedKeys?: Set<string>) => void} update called on every state or

@@ -5,7 +5,7 @@ import * as core from "../src/core.js";
 import {
   ALIGNED_CELLS_BUDGET, alignmentAxis, buildCurve, classLabel, classRow, countAt, createModelBuilder, curveOperatingPoint,
   matrixOperatingPoint, resolveThreshold,
-} from "../src/model.js";
+} from "../src/view_model.js";
 
 const typed = (values, shape) => ({ values: Float32Array.from(values), shape });
 // Two classes, three thresholds (four bins each).
