@@ -43,7 +43,9 @@ def test_roc_max_fpr_box_adds_the_partial_auc_to_legend_csv_downloads_and_url(pl
     links = plugin_page.locator("a[href*='export?']")
     metric_links = [links.nth(i).get_attribute("href") for i in range(links.count())]
     assert sum(f"max_fpr={MAX_FPR}" in href for href in metric_links) == 2, metric_links  # CSV and JSON
-    assert f"maxFpr={MAX_FPR}" in plugin_page.frame.evaluate("() => window.location.hash")
+    # The URL hash is written once the state rests (state.js, PERSIST_DELAY_MS), not at once.
+    plugin_page.wait_until(lambda: f"maxFpr={MAX_FPR}" in plugin_page.frame.evaluate("() => window.location.hash"),
+                           "maxFpr in the URL hash")
 
     plugin_page.set_number("roc-max-fpr-input", "")
     plugin_page.wait_until(lambda: "pAUC" not in _legend(plugin_page, "view-roc"), "the partial AUC to go")
