@@ -4,6 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
+import { assertClose } from "./golden_assert.mjs";
+
 import * as fairness from "../src/fairness.js";
 
 const golden = JSON.parse(readFileSync(new URL("../../tests/golden/fairness_vectors.json", import.meta.url), "utf8"));
@@ -17,23 +19,6 @@ function toArgument(value) {
   return Float64Array.from(value, (item) => (item === null ? NaN : item));
 }
 
-function assertClose(actual, expected, path, tolerance) {
-  if (expected === null) {
-    assert.ok(typeof actual === "number" && Number.isNaN(actual), `${path}: expected NaN, got ${actual}`);
-  } else if (typeof expected === "number") {
-    assert.equal(typeof actual, "number", `${path}: expected a number, got ${actual}`);
-    assert.ok(Math.abs(actual - expected) <= tolerance * Math.max(1, Math.abs(expected)), `${path}: ${actual} != ${expected}`);
-  } else if (Array.isArray(expected)) {
-    assert.ok(Array.isArray(actual) || ArrayBuffer.isView(actual), `${path}: expected an array, got ${actual}`);
-    assert.equal(actual.length, expected.length, `${path}: length`);
-    expected.forEach((item, index) => assertClose(actual[index], item, `${path}[${index}]`, tolerance));
-  } else if (typeof expected === "object") {
-    assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${path}: keys`);
-    for (const key of Object.keys(expected)) assertClose(actual[key], expected[key], `${path}.${key}`, tolerance);
-  } else {
-    assert.equal(actual, expected, path);
-  }
-}
 
 test("golden file is version 1 and covers every function of fairness.js", () => {
   assert.equal(golden.version, 1);
