@@ -133,6 +133,17 @@ def _check_average(average: str | None, positive: np.ndarray) -> None:
         )
 
 
+def _checked_inputs(
+    positive_histograms, negative_histograms, thresholds, average: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positive, negative, thresholds) checked for one call with `average`: float64 histograms of one
+    shape, thresholds that fit them, a known average, and one shared threshold row for an average."""
+    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
+    thresholds = _thresholds_for(thresholds, positive)
+    _check_average(average, positive)
+    return positive, negative, _shared_thresholds(thresholds, average)
+
+
 def _divide(numerator, denominator, undefined: float = 0.0) -> np.ndarray:
     """numerator / denominator elementwise, `undefined` where the denominator is 0."""
     numerator = np.asarray(numerator, dtype=np.float64)
@@ -478,18 +489,12 @@ def roc_curve(
     Returns:
       {"fpr", "tpr", "thresholds"}: arrays of shape (..., T + 2); thresholds (T + 2,).
     """
-    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
-    thresholds = _thresholds_for(thresholds, positive)
-    _check_average(average, positive)
-    thresholds = _shared_thresholds(thresholds, average)
-    if average == "micro":
-        positive, negative = _summed(positive, negative)
-    tp, fp, positives, negatives = _curve_counts(positive, negative)
-    tpr = _divide(tp, positives[..., None], math.nan)
-    fpr = _divide(fp, negatives[..., None], math.nan)
-    if average in ("macro", "weighted"):
-        tpr, fpr = (_average_rows(rates, positives, average) for rates in (tpr, fpr))
-    return {"fpr": fpr, "tpr": tpr, "thresholds": _curve_thresholds(thresholds)}
+    return _curve(
+        positive_histograms, negative_histograms, thresholds, average,
+        lambda tp, fp, positives, negatives: {
+            "fpr": _divide(fp, negatives, math.nan), "tpr": _divide(tp, positives, math.nan),
+        },
+    )
 
 
 def pr_curve(
@@ -506,18 +511,12 @@ def pr_curve(
     Returns:
       {"precision", "recall", "thresholds"}: arrays of shape (..., T + 2); thresholds (T + 2,).
     """
-    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
-    thresholds = _thresholds_for(thresholds, positive)
-    _check_average(average, positive)
-    thresholds = _shared_thresholds(thresholds, average)
-    if average == "micro":
-        positive, negative = _summed(positive, negative)
-    tp, fp, positives, _ = _curve_counts(positive, negative)
-    precision = _divide(tp, tp + fp, 1.0)
-    recall = _divide(tp, positives[..., None], math.nan)
-    if average in ("macro", "weighted"):
-        precision, recall = (_average_rows(values, positives, average) for values in (precision, recall))
-    return {"precision": precision, "recall": recall, "thresholds": _curve_thresholds(thresholds)}
+    return _curve(
+        positive_histograms, negative_histograms, thresholds, average,
+        lambda tp, fp, positives, _: {
+            "precision": _divide(tp, tp + fp, 1.0), "recall": _divide(tp, positives, math.nan),
+        },
+    )
 
 
 def det_curve(
@@ -532,18 +531,26 @@ def det_curve(
     Returns:
       {"fpr", "fnr", "thresholds"}: arrays of shape (..., T + 2); thresholds (T + 2,).
     """
-    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
-    thresholds = _thresholds_for(thresholds, positive)
-    _check_average(average, positive)
-    thresholds = _shared_thresholds(thresholds, average)
+    return _curve(
+        positive_histograms, negative_histograms, thresholds, average,
+        lambda tp, fp, positives, negatives: {
+            "fpr": _divide(fp, negatives, math.nan), "fnr": _divide(positives - tp, positives, math.nan),
+        },
+    )
+
+
+def _curve(positive_histograms, negative_histograms, thresholds, average: str | None, rates) -> dict:
+    """{name: rate per point, ..., "thresholds"}: `rates(tp, fp, P, N)` on the curve counts of
+    each class (TP, FP of shape (..., T + 2); P, N of shape (..., 1)), of the summed counts for
+    micro, then the class mean (macro) or P-weighted mean (weighted) of each rate at every point."""
+    positive, negative, thresholds = _checked_inputs(positive_histograms, negative_histograms, thresholds, average)
     if average == "micro":
         positive, negative = _summed(positive, negative)
     tp, fp, positives, negatives = _curve_counts(positive, negative)
-    fnr = _divide(positives[..., None] - tp, positives[..., None], math.nan)
-    fpr = _divide(fp, negatives[..., None], math.nan)
+    curves = rates(tp, fp, positives[..., None], negatives[..., None])
     if average in ("macro", "weighted"):
-        fnr, fpr = (_average_rows(rates, positives, average) for rates in (fnr, fpr))
-    return {"fpr": fpr, "fnr": fnr, "thresholds": _curve_thresholds(thresholds)}
+        curves = {name: _average_rows(values, positives, average) for name, values in curves.items()}
+    return {**curves, "thresholds": _curve_thresholds(thresholds)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -769,10 +776,7 @@ def _operating_point(index: np.ndarray, thresholds: np.ndarray, objective: np.nd
 
 
 def _prepare_point(positive_histograms, negative_histograms, thresholds, average, beta=1.0):
-    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
-    thresholds = _thresholds_for(thresholds, positive)
-    _check_average(average, positive)
-    thresholds = _shared_thresholds(thresholds, average)
+    positive, negative, thresholds = _checked_inputs(positive_histograms, negative_histograms, thresholds, average)
     return positive, negative, thresholds, _metrics_at_thresholds(positive, negative, average, beta)
 
 
@@ -810,10 +814,7 @@ def best_fbeta_threshold(
     """
     if not beta > 0:
         raise ValueError(f"beta={beta!r}; F-beta needs beta > 0 (beta = 1 gives F1)")
-    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
-    thresholds = _thresholds_for(thresholds, positive)
-    _check_average(average, positive)
-    thresholds = _shared_thresholds(thresholds, average)
+    positive, negative, thresholds = _checked_inputs(positive_histograms, negative_histograms, thresholds, average)
     objective = _averaged_fbeta(positive, negative, average, beta)
     index = _best_index(objective, np.ones(objective.shape, dtype=bool))
     return _operating_point(index, thresholds, objective, math.nan)
@@ -861,10 +862,7 @@ def min_cost_threshold(
         raise ValueError(f"cost_ratio={cost_ratio!r}; expected a finite cost of a FP per cost of a FN, >= 0")
     if prevalence is not None and not 0 <= prevalence <= 1:
         raise ValueError(f"prevalence={prevalence!r}; expected a fraction in [0, 1] or None (observed)")
-    positive, negative = _histogram_pair(positive_histograms, negative_histograms)
-    thresholds = _thresholds_for(thresholds, positive)
-    _check_average(average, positive)
-    thresholds = _shared_thresholds(thresholds, average)
+    positive, negative, thresholds = _checked_inputs(positive_histograms, negative_histograms, thresholds, average)
     if average == "micro":
         positive, negative = _summed(positive, negative)
     tp, fp, tn, fn = confusion_at_thresholds(positive, negative)
