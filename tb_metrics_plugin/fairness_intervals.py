@@ -1,10 +1,11 @@
 """95 % intervals for the fairness rates of each slice (`fairness.py`) and for the gaps between slices.
 
-Pure numpy on confusion counts, one entry per slice (`(S,)` arrays of TP, FP, TN, FN at the shared
-threshold). The browser has its own copy (`frontend/src/fairness.js`), pinned to this one by golden
-vectors (`scripts/make_fairness_vectors.py`). Formulas: docs/metrics.md, "Slices".
+Pure numpy on confusion counts, one entry per slice: (S,) arrays of TP, FP, TN, FN at the shared
+threshold, or (S, C, C) confusion matrices of a tag counted at its logged decision. The browser has
+its own copy (`frontend/src/fairness.js`), pinned to this one by golden vectors
+(`scripts/make_fairness_vectors.py`). Formulas: docs/metrics.md, "Slices".
 
-Every rate is a proportion p̂ = successes / trials (see `RATE_COUNTS`), so its interval is the Wilson
+Every rate is a proportion p̂ = successes / trials (see `fairness.RATE_COUNTS`), so its interval is the Wilson
 score interval the readout uses (`core.wilson_interval`). A gap compares slice s with a reference
 slice r: the difference p̂_s − p̂_r with Newcombe's hybrid score interval (built from the two Wilson
 intervals, so it agrees with the per-slice intervals shown beside it) and the ratio p̂_s / p̂_r with
@@ -19,26 +20,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from tb_metrics_plugin import core, fairness
-from tb_metrics_plugin.fairness import GAP_RATES
+from tb_metrics_plugin.fairness import GAP_RATES, RATE_COUNTS
 
 __all__ = [
     "RATE_COUNTS",
     "gap_intervals",
     "katz_ratio_interval",
+    "matrix_gap_intervals",
+    "matrix_rate_intervals",
     "newcombe_difference_interval",
     "rate_intervals",
 ]
-
-# Each rate of `fairness.GAP_RATES` as (successes, trials) of the counts (tp, fp, tn, fn).
-RATE_COUNTS = {
-    "tpr": lambda tp, fp, tn, fn: (tp, tp + fn),
-    "fpr": lambda tp, fp, tn, fn: (fp, fp + tn),
-    "fnr": lambda tp, fp, tn, fn: (fn, tp + fn),
-    "precision": lambda tp, fp, tn, fn: (tp, tp + fp),
-    "selection_rate": lambda tp, fp, tn, fn: (tp + fp, tp + fp + tn + fn),
-    "accuracy": lambda tp, fp, tn, fn: (tp + tn, tp + fp + tn + fn),
-}
-
 
 def _counts(tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike) -> tuple[np.ndarray, ...]:
     counts = tuple(np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (tp, fp, tn, fn))
@@ -54,8 +46,8 @@ def _counts(tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike) -> tuple
 def rate_intervals(tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, z: float = 1.96) -> dict[str, dict]:
     """Each rate of `fairness.GAP_RATES` of each slice with its Wilson interval.
 
-    value: `fairness.slice_rates` (0 for TPR, FPR, FNR and precision at 0/0, NaN for the selection
-    rate and accuracy of an empty slice). low / high: `core.wilson_interval` of (successes, trials)
+    value: `fairness.slice_rates` (NaN where the rate's trials are 0: no TPR without positives, no
+    rate at all in an empty slice). low / high: `core.wilson_interval` of (successes, trials)
     from `RATE_COUNTS`, NaN for trials = 0. `trials` is returned too, so that a view can flag rates
     that rest on few samples.
 
@@ -64,16 +56,31 @@ def rate_intervals(tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, z
 
     >>> rates = rate_intervals([8, 0], [2, 0], [85, 0], [5, 0])
     >>> rates["tpr"]["value"].round(4).tolist(), rates["accuracy"]["value"].tolist()
-    ([0.6154, 0.0], [0.93, nan])
+    ([0.6154, nan], [0.93, nan])
     """
     counts = _counts(tp, fp, tn, fn)
-    values = fairness.slice_rates(*counts)
+    return _proportion_intervals({rate: RATE_COUNTS[rate](*counts) for rate in GAP_RATES}, z)
+
+
+def matrix_rate_intervals(matrices: ArrayLike, class_index: int | None, z: float = 1.96) -> dict[str, dict]:
+    """`rate_intervals` of S confusion matrices (S, C, C) at their logged decision: class
+    `class_index` one-vs-rest, accuracy the multiclass one (`fairness.matrix_rate_counts`; with
+    `class_index` None only accuracy is defined).
+
+    >>> rates = matrix_rate_intervals([[[5, 1], [2, 6]], [[0, 0], [3, 1]]], 1)
+    >>> rates["tpr"]["value"].round(4).tolist(), rates["accuracy"]["value"].round(4).tolist()
+    ([0.75, 0.25], [0.7857, 0.25])
+    """
+    return _proportion_intervals(fairness.matrix_rate_counts(matrices, class_index), z)
+
+
+def _proportion_intervals(proportions: dict[str, tuple[np.ndarray, np.ndarray]], z: float) -> dict[str, dict]:
+    """{rate: {"value", "low", "high", "trials"}} of {rate: (successes, trials)}: value NaN where trials is 0."""
     result = {}
-    for rate in GAP_RATES:
-        successes, trials = RATE_COUNTS[rate](*counts)
+    for rate, (successes, trials) in proportions.items():
         low, high = core.wilson_interval(successes, trials, z)
         result[rate] = {
-            "value": values[rate],
+            "value": fairness._proportion(successes, trials),
             "low": np.asarray(low),
             "high": np.asarray(high),
             "trials": trials,
@@ -151,12 +158,26 @@ def gap_intervals(
       each an (S,) array.
     """
     counts = _counts(tp, fp, tn, fn)
-    num_slices = counts[0].shape[0]
+    return _proportion_gap_intervals({rate: RATE_COUNTS[rate](*counts) for rate in GAP_RATES}, reference, z)
+
+
+def matrix_gap_intervals(
+    matrices: ArrayLike, class_index: int | None, reference: int, z: float = 1.96
+) -> dict[str, dict[str, np.ndarray]]:
+    """`gap_intervals` of S confusion matrices (S, C, C) at their logged decision, the rates of
+    `matrix_rate_intervals` (class `class_index` one-vs-rest; accuracy the multiclass one)."""
+    return _proportion_gap_intervals(fairness.matrix_rate_counts(matrices, class_index), reference, z)
+
+
+def _proportion_gap_intervals(
+    proportions: dict[str, tuple[np.ndarray, np.ndarray]], reference: int, z: float
+) -> dict[str, dict[str, np.ndarray]]:
+    """Gaps with intervals of every slice to slice `reference`, for {rate: (successes, trials)}."""
+    num_slices = next(iter(proportions.values()))[0].shape[0]
     if not (isinstance(reference, int | np.integer) and 0 <= reference < num_slices):
         raise ValueError(f"reference={reference!r}; expected the index of a slice, 0 <= reference < {num_slices}")
     result = {}
-    for rate in GAP_RATES:
-        successes, trials = RATE_COUNTS[rate](*counts)
+    for rate, (successes, trials) in proportions.items():
         reference_successes = np.full(num_slices, successes[reference])
         reference_trials = np.full(num_slices, trials[reference])
         difference = newcombe_difference_interval(successes, trials, reference_successes, reference_trials, z)

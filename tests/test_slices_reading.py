@@ -130,8 +130,40 @@ def test_gap_gate_on_a_summary_metric_and_every_step(sliced_logdir):
     assert f"roc_auc gap {abs(aucs[0]['a'] - aucs[0]['b']):.6g}" in output
 
 
+def test_gap_gate_on_confusion_matrix_rates_at_the_logged_decision(sliced_logdir):
+    """Without --threshold a rate is read off the confusion-matrix slices (score > 0.5 for one
+    sigmoid output), per class; accuracy is the matrix's."""
+    labels, scores, group, _ = sliced_data(STEPS - 1)
+    predicted = (scores > np.float32(0.5)).astype(int)
+    recall = {g: skm.recall_score(labels[group == g], predicted[group == g], average=None) for g in "ab"}
+    base = ["check", "--logdir", str(sliced_logdir), "--metric", "tpr", "--slice-key", "group"]
+    status, output = run_cli(*base, "--max-gap", "0.01", "--class", "positive")
+    gap = abs(recall["a"][1] - recall["b"][1])
+    assert status == 1 and f"tpr gap {gap:.6g} between group=" in output and "tag='cm'" in output
+    status, output = run_cli(*base, "--max-gap", "1")
+    assert status == 0 and "2 of 2 tpr gaps between slices of 'group'" in output  # negative and positive
+    accuracy = {g: skm.accuracy_score(labels[group == g], predicted[group == g]) for g in "ab"}
+    status, output = run_cli("check", "--logdir", str(sliced_logdir), "--metric", "accuracy", "--slice-key", "group",
+                             "--max-gap", "0.001")
+    assert status == 1 and f"accuracy gap {abs(accuracy['a'] - accuracy['b']):.6g}" in output
+
+
+def test_gap_gate_names_the_slices_where_the_rate_is_undefined(tmp_path):
+    """A slice without positives has no TPR: the gate leaves it out and says so, naming it."""
+    labels = np.array([1, 0, 1, 0, 0, 0, 1, 1, 0, 0])
+    scores = np.array([0.9, 0.2, 0.4, 0.7, 0.1, 0.8, 0.6, 0.3, 0.2, 0.9], dtype=np.float32)
+    site = np.array(["x", "x", "x", "x", "y", "y", "z", "z", "z", "z"])  # site y: negatives only
+    with SummaryWriter(str(tmp_path / "run")) as writer:
+        writer.add_summary(summary.threshold_curves_pb("curves", labels, scores, slices={"site": site}), 0)
+    status, output = run_cli("check", "--logdir", str(tmp_path), "--metric", "tpr", "--threshold", "0.5",
+                             "--slice-key", "site", "--max-gap", "0.6", "--class", "positive")
+    assert status == 0
+    assert "NOTE run='run' tag='curves' step=0 class='positive': tpr is not defined on site=y" in output
+    assert "1 of 1 tpr gaps" in output
+
+
 @pytest.mark.parametrize(("extra", "message"), [
-    (["--metric", "tpr", "--min", "0.5"], "give --threshold"),
+    (["--metric", "tpr", "--tag", "curves", "--min", "0.5"], "no selected run has confusion_matrix tags"),
     (["--metric", "roc_auc", "--threshold", "0.5", "--min", "0.5"], "--threshold applies to the rate metrics"),
     (["--metric", "tpr", "--threshold", "0.5", "--slice-key", "group"], "needs both --slice-key"),
     (["--metric", "tpr", "--threshold", "0.5", "--slice-key", "nope", "--max-gap", "0.1"], "names no slices"),

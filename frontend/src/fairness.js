@@ -46,20 +46,64 @@ function checkCounts(tp, fp, tn, fn) {
 }
 
 /**
- * {rate: Float64Array(S)} of GAP_RATES: TPR, FPR, FNR and precision as the core gives them (0 at
- * 0/0), selection rate (TP + FP) / n and accuracy NaN for an empty slice.
+ * {rate: Float64Array(S)} of GAP_RATES: successes / trials of RATE_COUNTS, NaN where trials is 0
+ * ("not defined": a slice without positives has no TPR; shown as "–", left out of gaps).
  */
 export function sliceRates(tp, fp, tn, fn) {
-  const metrics = core.thresholdMetrics(Float64Array.from(tp), Float64Array.from(fp), Float64Array.from(tn), Float64Array.from(fn));
-  const selectionRate = Float64Array.from(tp, (value, s) => divide(value + fp[s], value + fp[s] + tn[s] + fn[s], NaN));
-  return {
-    tpr: metrics.recall,
-    fpr: metrics.fpr,
-    fnr: metrics.fnr,
-    precision: metrics.precision,
-    selection_rate: selectionRate,
-    accuracy: metrics.accuracy,
-  };
+  const result = {};
+  for (const rate of GAP_RATES) {
+    const [successes, trials] = successesAndTrials(rate, tp, fp, tn, fn);
+    result[rate] = Float64Array.from(successes, (value, s) => divide(value, trials[s], NaN));
+  }
+  return result;
+}
+
+/**
+ * {rate: [successes, trials]} (Float64Array(S) each) of GAP_RATES for S confusion matrices, each an
+ * array of C rows (true classes) of C counts (predictions): class `classIndex` one-vs-rest at the
+ * matrix's decision (TP = m[c][c], FN = row sum − TP, FP = column sum − TP, TN = n − TP − FN − FP),
+ * accuracy the multiclass one (Σ m[c][c], n). With `classIndex` null (an average) only accuracy is
+ * defined; the other rates get 0 trials.
+ */
+function matrixRateCounts(matrices, classIndex) {
+  const slices = matrices.length;
+  const size = slices ? matrices[0].length : 0;
+  if (matrices.some((matrix) => matrix.length !== size || Array.from(matrix).some((row) => row.length !== size))) {
+    throw new Error("matrices: pass one C x C confusion matrix per slice, (S, C, C)");
+  }
+  if (classIndex !== null && !(Number.isInteger(classIndex) && classIndex >= 0 && classIndex < size)) {
+    throw new Error(`classIndex=${classIndex}; expected a class, 0 <= classIndex < ${size}, or null for an average`);
+  }
+  const counts = { tp: new Float64Array(slices), fp: new Float64Array(slices), tn: new Float64Array(slices), fn: new Float64Array(slices) };
+  const correct = new Float64Array(slices);
+  const total = new Float64Array(slices);
+  matrices.forEach((matrix, s) => {
+    let rowSum = 0;
+    let columnSum = 0;
+    for (let r = 0; r < size; r++) {
+      for (let c = 0; c < size; c++) {
+        const value = matrix[r][c];
+        if (!(value >= 0 && Number.isFinite(value))) throw new Error("matrices must hold finite counts >= 0 (weighted counts are fine)");
+        total[s] += value;
+        if (r === c) correct[s] += value;
+        if (r === classIndex) rowSum += value;
+        if (c === classIndex) columnSum += value;
+      }
+    }
+    if (classIndex === null) return;
+    counts.tp[s] = matrix[classIndex][classIndex];
+    counts.fn[s] = rowSum - counts.tp[s];
+    counts.fp[s] = columnSum - counts.tp[s];
+    counts.tn[s] = total[s] - counts.tp[s] - counts.fn[s] - counts.fp[s];
+  });
+  const result = {};
+  for (const rate of GAP_RATES) {
+    result[rate] = classIndex === null
+      ? [new Float64Array(slices), new Float64Array(slices)]
+      : successesAndTrials(rate, counts.tp, counts.fp, counts.tn, counts.fn);
+  }
+  result.accuracy = [correct, total];
+  return result;
 }
 
 /** Wilson bound of one proportion, NaN for trials = 0 (core.wilsonInterval on numbers). */
@@ -124,35 +168,26 @@ function successesAndTrials(rate, tp, fp, tn, fn) {
   return [successes, trials];
 }
 
-/**
- * Each rate of each slice with its Wilson interval: {rate: {value, low, high, trials}}, Float64Array(S) each.
- */
-export function rateIntervals(tp, fp, tn, fn, z = 1.96) {
-  checkCounts(tp, fp, tn, fn);
-  const values = sliceRates(tp, fp, tn, fn);
+/** {rate: {value, low, high, trials}} of {rate: [successes, trials]}: value NaN where trials is 0. */
+function proportionIntervals(proportions, z) {
   const result = {};
-  for (const rate of GAP_RATES) {
-    const [successes, trials] = successesAndTrials(rate, tp, fp, tn, fn);
+  for (const [rate, [successes, trials]] of Object.entries(proportions)) {
     const [low, high] = wilson(successes, trials, z);
-    result[rate] = { value: values[rate], low, high, trials };
+    result[rate] = { value: Float64Array.from(successes, (value, s) => divide(value, trials[s], NaN)), low, high, trials };
   }
   return result;
 }
 
-/**
- * Gaps of every slice to slice `reference`: {rate: {difference, difference_low, difference_high, ratio,
- * ratio_low, ratio_high}}, Float64Array(S) each. The reference's own row: difference 0, ratio 1, NaN intervals.
- */
-export function gapIntervals(tp, fp, tn, fn, reference, z = 1.96) {
-  checkCounts(tp, fp, tn, fn);
-  if (!(Number.isInteger(reference) && reference >= 0 && reference < tp.length)) {
-    throw new Error(`reference=${reference}; expected the index of a slice, 0 <= reference < ${tp.length}`);
+/** Gaps with intervals of every slice to slice `reference`, for {rate: [successes, trials]}. */
+function proportionGapIntervals(proportions, reference, z) {
+  const slices = Object.values(proportions)[0][0].length;
+  if (!(Number.isInteger(reference) && reference >= 0 && reference < slices)) {
+    throw new Error(`reference=${reference}; expected the index of a slice, 0 <= reference < ${slices}`);
   }
   const result = {};
-  for (const rate of GAP_RATES) {
-    const [successes, trials] = successesAndTrials(rate, tp, fp, tn, fn);
-    const referenceSuccesses = new Float64Array(tp.length).fill(successes[reference]);
-    const referenceTrials = new Float64Array(tp.length).fill(trials[reference]);
+  for (const [rate, [successes, trials]] of Object.entries(proportions)) {
+    const referenceSuccesses = new Float64Array(slices).fill(successes[reference]);
+    const referenceTrials = new Float64Array(slices).fill(trials[reference]);
     const difference = newcombeDifferenceInterval(successes, trials, referenceSuccesses, referenceTrials, z);
     const ratio = katzRatioInterval(successes, trials, referenceSuccesses, referenceTrials, z);
     for (const values of [difference[1], difference[2], ratio[1], ratio[2]]) values[reference] = NaN;
@@ -166,6 +201,40 @@ export function gapIntervals(tp, fp, tn, fn, reference, z = 1.96) {
     };
   }
   return result;
+}
+
+function countProportions(tp, fp, tn, fn) {
+  return Object.fromEntries(GAP_RATES.map((rate) => [rate, successesAndTrials(rate, tp, fp, tn, fn)]));
+}
+
+/**
+ * Each rate of each slice with its Wilson interval: {rate: {value, low, high, trials}}, Float64Array(S) each.
+ */
+export function rateIntervals(tp, fp, tn, fn, z = 1.96) {
+  checkCounts(tp, fp, tn, fn);
+  return proportionIntervals(countProportions(tp, fp, tn, fn), z);
+}
+
+/**
+ * Gaps of every slice to slice `reference`: {rate: {difference, difference_low, difference_high, ratio,
+ * ratio_low, ratio_high}}, Float64Array(S) each. The reference's own row: difference 0, ratio 1, NaN intervals.
+ */
+export function gapIntervals(tp, fp, tn, fn, reference, z = 1.96) {
+  checkCounts(tp, fp, tn, fn);
+  return proportionGapIntervals(countProportions(tp, fp, tn, fn), reference, z);
+}
+
+/**
+ * rateIntervals of S confusion matrices at their logged decision (arrays of C rows of C counts):
+ * class `classIndex` one-vs-rest, accuracy the multiclass one; with `classIndex` null only accuracy.
+ */
+export function matrixRateIntervals(matrices, classIndex, z = 1.96) {
+  return proportionIntervals(matrixRateCounts(matrices, classIndex), z);
+}
+
+/** gapIntervals of S confusion matrices at their logged decision (the rates of matrixRateIntervals). */
+export function matrixGapIntervals(matrices, classIndex, reference, z = 1.96) {
+  return proportionGapIntervals(matrixRateCounts(matrices, classIndex), reference, z);
 }
 
 // ------------------------------------------------------------------------------------------------
