@@ -1,6 +1,7 @@
 // The slices of a tag as the slice views see them: which keys and values a tag has, each slice's
 // curve at the selected epoch, its rates and gaps at the shared threshold, the gaps over epochs and
-// the per-slice threshold optimiser. Curves are built once per (slice, epoch, class); moving the
+// the per-slice threshold optimiser; for a confusion-matrix tag, each slice's matrix and its rates
+// and gaps at the logged decision. Curves are built once per (slice, epoch, class); moving the
 // threshold only reads counts off them. No DOM here.
 
 import * as core from "./core.js";
@@ -11,6 +12,9 @@ import { buildCurve, countAt, resolveThreshold } from "./view_model.js";
 export const SLICE_PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 /** The fewest counted samples a slice's numbers are shown without a warning, if /tags gives none. */
 export const DEFAULT_MIN_SLICE_SAMPLES = 30;
+const MATRIX_KIND = "confusion_matrix";
+const AVERAGE_KEYS = ["micro", "macro", "weighted"];
+
 /** Labels of the gap rates, with the fairness criterion each one carries. */
 export const GAP_LABELS = {
   tpr: "TPR (equal opportunity)",
@@ -138,8 +142,29 @@ export function optimiseSlices(curves, mode, objective, tolerance, beta) {
  */
 export function createSliceModelBuilder() {
   const curveCache = new Map();
+  const matrixCache = new Map();
   let lastKey = "";
   let lastCurves = [];
+  let lastMembers = [];
+
+  /** Slice `value`'s matrix at one step, as C rows of C counts, with its label and colour. */
+  function cachedMatrix(key, values, value, counts, stepIndex) {
+    const cacheKey = `${key}=${value}\u0000${stepIndex}`;
+    const hit = matrixCache.get(cacheKey);
+    if (hit && hit.counts === counts) return hit.member;
+    const size = counts.matrix.shape[1];
+    const flat = counts.matrix.values.subarray(stepIndex * size * size, (stepIndex + 1) * size * size);
+    const rows = Array.from({ length: size }, (_, r) => Float64Array.from(flat.subarray(r * size, (r + 1) * size)));
+    const member = {
+      run: `${key}=${value}`,
+      sliceValue: value,
+      color: SLICE_PALETTE[values.indexOf(value) % SLICE_PALETTE.length],
+      rows,
+      samples: rows.reduce((sum, row) => sum + row.reduce((a, b) => a + b, 0), 0),
+    };
+    matrixCache.set(cacheKey, { counts, member });
+    return member;
+  }
 
   /** The curve of slice `value` (of `key`'s `values`) at one step; its label and colour follow from the slice. */
   function cachedCurve(run, key, values, value, counts, stepIndex, classKey) {
@@ -157,8 +182,10 @@ export function createSliceModelBuilder() {
     /** Forgets every curve (new counts for another run, tag or key). */
     clear() {
       curveCache.clear();
+      matrixCache.clear();
       lastKey = "";
       lastCurves = [];
+      lastMembers = [];
     },
     /**
      * @param {{state: object, run: string|null, tagInfo: object, sliceCounts: Map<string, object>|null}} input
@@ -171,8 +198,17 @@ export function createSliceModelBuilder() {
       if (!key || !slices[key] || !run) return null;
       const values = slices[key];
       const minSamples = tagInfo.min_slice_samples ?? DEFAULT_MIN_SLICE_SAMPLES;
-      const base = { key, values, run, minSamples, curves: [], loading: !sliceCounts, problems: [] };
+      const kind = tagInfo.kind ?? "threshold_curves";
+      const base = { key, values, run, kind, minSamples, curves: [], members: [], loading: !sliceCounts, problems: [] };
       if (!sliceCounts) return base;
+      if (kind === MATRIX_KIND) {
+        const built = buildMatrixSlices(base, state, sliceCounts, cachedMatrix);
+        // The same array while nothing changed, so the views skip rebuilding their tables and charts.
+        const same = built.members.length === lastMembers.length && built.members.every((member, s) => member === lastMembers[s]);
+        if (same) built.members = lastMembers;
+        else lastMembers = built.members;
+        return built;
+      }
       const curves = [];
       values.forEach((value) => {
         const counts = sliceCounts.get(value);
@@ -201,6 +237,7 @@ export function createSliceModelBuilder() {
       return {
         ...base,
         curves: shown,
+        members: shown,
         samples,
         small: samples.map((n) => n < minSamples),
         referenceIndex,
@@ -220,6 +257,17 @@ export function createSliceModelBuilder() {
  * @returns {{steps: number[], slices: {value, label, color, difference: Float64Array, low: Float64Array, high: Float64Array}[]}}
  */
 function gapsOverEpochs(sliceCounts, values, key, run, state, referenceIndex, rate, cachedCurve) {
+  return overEpochs(sliceCounts, values, key, referenceIndex, rate, (present, step, reference) => {
+    const curves = present.map((value) => {
+      const counts = sliceCounts.get(value);
+      return cachedCurve(run, key, values, value, counts, counts.steps.indexOf(step), state.classKey);
+    });
+    return slicePoint(curves, state.threshold, reference).gaps;
+  });
+}
+
+/** The steps every present slice has, and each slice's `rate` gap series from `gapsAt(present, step, reference)`. */
+function overEpochs(sliceCounts, values, key, referenceIndex, rate, gapsAt) {
   const present = values.filter((value) => sliceCounts.get(value));
   if (!present.length) return { steps: [], slices: [] };
   const steps = sliceCounts.get(present[0]).steps.filter((step) => present.every((value) => sliceCounts.get(value).steps.includes(step)));
@@ -234,11 +282,7 @@ function gapsOverEpochs(sliceCounts, values, key, run, state, referenceIndex, ra
   }));
   const reference = Math.min(referenceIndex, present.length - 1);
   steps.forEach((step, i) => {
-    const curves = present.map((value) => {
-      const counts = sliceCounts.get(value);
-      return cachedCurve(run, key, values, value, counts, counts.steps.indexOf(step), state.classKey);
-    });
-    const { gaps } = slicePoint(curves, state.threshold, reference);
+    const gaps = gapsAt(present, step, reference);
     for (const entry of series) {
       entry.difference[i] = gaps[rate].difference[entry.index];
       entry.low[i] = gaps[rate].difference_low[entry.index];
@@ -246,4 +290,56 @@ function gapsOverEpochs(sliceCounts, values, key, run, state, referenceIndex, ra
     }
   });
   return { steps, slices: series };
+}
+
+/** The class index of a matrix's rates for a class key, null for an average (accuracy only). */
+export function matrixClassIndex(classKey) {
+  return AVERAGE_KEYS.includes(classKey) ? null : Number(classKey);
+}
+
+/**
+ * The slice part of the model for a confusion-matrix tag: each slice's matrix at the selected epoch
+ * (`members`), its rates with Wilson intervals and gaps to the reference at the logged decision
+ * (fairness.matrixRateIntervals / matrixGapIntervals: the chosen class one-vs-rest, accuracy the
+ * multiclass one; an average shows accuracy alone), and the gaps over epochs.
+ */
+function buildMatrixSlices(base, state, sliceCounts, cachedMatrix) {
+  const { key, values } = base;
+  const members = [];
+  values.forEach((value) => {
+    const counts = sliceCounts.get(value);
+    const stepIndex = counts ? counts.steps.indexOf(state.step) : -1;
+    if (!counts) base.problems.push(`slice ${key}=${value} has no counts`);
+    else if (stepIndex < 0) base.problems.push(`slice ${key}=${value} has no epoch ${state.step}`);
+    else members.push(cachedMatrix(key, values, value, counts, stepIndex));
+  });
+  const referenceIndex = Math.max(0, members.findIndex((member) => member.sliceValue === state.sliceReference));
+  const classIndex = matrixClassIndex(state.classKey);
+  const samples = members.map((member) => member.samples);
+  const point = members.length ? {
+    rates: fairness.matrixRateIntervals(members.map((member) => member.rows), classIndex),
+    gaps: fairness.matrixGapIntervals(members.map((member) => member.rows), classIndex, referenceIndex),
+  } : null;
+  return {
+    ...base,
+    members,
+    samples,
+    small: samples.map((n) => n < base.minSamples),
+    referenceIndex,
+    classIndex,
+    countable: true,
+    point,
+    gapsOverEpochs: (rate) => matrixGapsOverEpochs(sliceCounts, values, key, classIndex, referenceIndex, rate, cachedMatrix),
+  };
+}
+
+/** As gapsOverEpochs, for confusion-matrix slices at their logged decision. */
+function matrixGapsOverEpochs(sliceCounts, values, key, classIndex, referenceIndex, rate, cachedMatrix) {
+  return overEpochs(sliceCounts, values, key, referenceIndex, rate, (present, step, reference) => {
+    const matrices = present.map((value) => {
+      const counts = sliceCounts.get(value);
+      return cachedMatrix(key, values, value, counts, counts.steps.indexOf(step)).rows;
+    });
+    return fairness.matrixGapIntervals(matrices, classIndex, reference);
+  });
 }

@@ -37,17 +37,18 @@ export function createSliceEpochsView(container) {
   function rebuild(model) {
     const { slices, state } = model;
     rateSelect.value = state.sliceGapRate;
-    if (!slices || slices.loading || !slices.curves.length || !slices.countable) {
+    if (!slices || slices.loading || !slices.members.length || !slices.countable) {
       chart.dom.message.textContent = !slices ? "Choose a slice key in the toolbar." : slices.loading ? "Loading the slices’ counts…" : "No slice counts to compare here.";
       overEpochs = { steps: [], slices: [] };
       chart.clear();
       return;
     }
     overEpochs = slices.gapsOverEpochs(state.sliceGapRate);
-    const reference = slices.curves[slices.referenceIndex];
+    const reference = slices.members[slices.referenceIndex];
     shown = overEpochs.slices.filter((entry) => entry.value !== reference.sliceValue);
     chart.dom.message.textContent = shown.length
-      ? `${GAP_LABELS[state.sliceGapRate]} of each slice minus ${reference.run}, threshold ${state.threshold} held.`
+      ? `${GAP_LABELS[state.sliceGapRate]} of each slice minus ${reference.run}, ${slices.kind === "confusion_matrix"
+        ? `at the logged decision (${model.tagInfo?.decision || "argmax"}; no threshold applies)` : `threshold ${state.threshold} held`}.`
       : "Only the reference slice: nothing to compare.";
     if (!shown.length) {
       chart.clear();
@@ -100,7 +101,7 @@ export function createSliceEpochsView(container) {
   return {
     ...view,
     update(model, changedKeys) {
-      const next = [model.slices?.curves, model.state.threshold, model.state.sliceGapRate, model.state.sliceReference, model.state.theme, model.slices?.loading];
+      const next = [model.slices?.members, model.state.threshold, model.state.sliceGapRate, model.state.sliceReference, model.state.theme, model.slices?.loading, model.state.classKey];
       const changed = next.some((input, i) => input !== inputs[i]);
       inputs = next;
       view.update(model, changedKeys);

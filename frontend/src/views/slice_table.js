@@ -26,21 +26,23 @@ const OBJECTIVE_LABELS = { fbeta: "F-β", accuracy: "accuracy", youden: "Youden'
 const LABEL_COLUMN_PX = 190;
 const SLICE_COLUMN_PX = 150;
 
-function interval(low, high) {
+/** "[low, high]" to 3 decimals, "" when either is undefined. */
+export function interval(low, high) {
   return Number.isNaN(low) || Number.isNaN(high) ? "" : `[${low.toFixed(3)}, ${high.toFixed(3)}]`;
 }
 
-function formatGap(value) {
+/** A gap or rate to 4 decimals, "–" when undefined (a zero denominator). */
+export function formatGap(value) {
   return Number.isNaN(value) ? "–" : value.toFixed(4);
 }
 
 /** Writes a text node only when its text changes (an unchanged write still costs a layout). */
-function setText(node, text) {
+export function setText(node, text) {
   if (node.data !== text) node.data = text;
 }
 
 /** Writes a cell's data-value only when it changes (an attribute write invalidates style). */
-function setValue(cell, value) {
+export function setValue(cell, value) {
   const text = String(value);
   if (cell.dataset.value !== text) cell.dataset.value = text;
 }
