@@ -34,9 +34,10 @@ TOLERANCE = 1e-9
 MODULES = {"fairness": fairness, "fairness_intervals": fairness_intervals, "fairness_thresholds": fairness_thresholds}
 # The functions with a JS twin, by module (fairness.gaps / largest_gap work on named slices for the CLI).
 FUNCTIONS = {
-    "fairness": ("slice_rates",),
+    "fairness": ("slice_rates", "matrix_class_counts"),
     "fairness_intervals": ("rate_intervals", "gap_intervals", "newcombe_difference_interval", "katz_ratio_interval",
-                           "matrix_rate_intervals", "matrix_gap_intervals"),
+                           "matrix_rate_intervals", "matrix_gap_intervals", "averaged_rate_intervals",
+                           "averaged_gap_intervals"),
     "fairness_thresholds": ("slice_thresholds",),
 }
 
@@ -113,6 +114,15 @@ def build_cases() -> list[dict[str, Any]]:
             for reference in (0, 3):
                 add(f"matrix gap intervals, class {class_index}, to {reference}, {label}", "fairness_intervals",
                     "matrix_gap_intervals", matrices=stack, class_index=class_index, reference=reference, z=1.96)
+        add(f"matrix class counts, {label}", "fairness", "matrix_class_counts", matrices=stack)
+        tp, fp, tn, fn = fairness.matrix_class_counts(stack)
+        per_class = {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
+        for average in fairness_intervals.AVERAGES:
+            add(f"{average} rate intervals, {label}", "fairness_intervals", "averaged_rate_intervals", **per_class,
+                average=average, z=1.96)
+            for reference in (0, 3):
+                add(f"{average} gap intervals to {reference}, {label}", "fairness_intervals", "averaged_gap_intervals",
+                    **per_class, average=average, reference=reference, z=1.96)
     return cases
 
 

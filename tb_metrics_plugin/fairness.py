@@ -58,6 +58,7 @@ __all__ = [
     "counts_at_threshold",
     "gaps",
     "largest_gap",
+    "matrix_class_counts",
     "matrix_rate_counts",
     "slice_rates",
 ]
@@ -106,12 +107,38 @@ def _proportion(successes: np.ndarray, trials: np.ndarray) -> np.ndarray:
         return np.where(trials > 0, successes / np.where(trials > 0, trials, 1.0), np.nan)
 
 
+def matrix_class_counts(matrices) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(TP, FP, TN, FN), each (S, C), of every class one-vs-rest in S confusion matrices (S, C, C):
+    TP = m[c, c], FN = R_c − TP, FP = K_c − TP, TN = n − TP − FN − FP (R_c row sum, K_c column sum).
+
+    >>> [values.tolist() for values in matrix_class_counts([[[5.0, 1.0], [2.0, 6.0]]])]
+    [[[5.0, 6.0]], [[2.0, 1.0]], [[6.0, 5.0]], [[1.0, 2.0]]]
+
+    Raises:
+      ValueError: `matrices` is not (S, C, C) of finite counts >= 0.
+    """
+    matrices = _checked_matrices(matrices)
+    total = matrices.sum(axis=(1, 2))[:, None]
+    tp = np.diagonal(matrices, axis1=1, axis2=2).copy()
+    fn = matrices.sum(axis=2) - tp
+    fp = matrices.sum(axis=1) - tp
+    return tp, fp, total - tp - fn - fp, fn
+
+
+def _checked_matrices(matrices) -> np.ndarray:
+    matrices = np.asarray(matrices, dtype=np.float64)
+    if matrices.ndim != 3 or matrices.shape[1] != matrices.shape[2]:
+        raise ValueError(f"matrices has shape {matrices.shape}; pass one C x C confusion matrix per slice, (S, C, C)")
+    if not (np.all(np.isfinite(matrices)) and np.all(matrices >= 0)):
+        raise ValueError("matrices must hold finite counts >= 0 (weighted counts are fine)")
+    return matrices
+
+
 def matrix_rate_counts(matrices, class_index: int | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{rate: (successes, trials)} of `GAP_RATES` for S confusion matrices (S, C, C) (rows true
     classes, columns predictions), each an (S,) array.
 
-    For class c, one-vs-rest at the matrix's decision: TP = m[c, c], FN = R_c − TP (R_c the row
-    sum), FP = K_c − TP (K_c the column sum), TN = n − TP − FN − FP, and `RATE_COUNTS` of those,
+    For class c, one-vs-rest at the matrix's decision (`matrix_class_counts`), `RATE_COUNTS` of those,
     except `accuracy`, which is the multiclass accuracy (Σ_c m[c, c], n). With `class_index` None
     (an average), only accuracy is defined: the other rates get 0 trials (NaN).
 
@@ -124,11 +151,7 @@ def matrix_rate_counts(matrices, class_index: int | None) -> dict[str, tuple[np.
     Raises:
       ValueError: `matrices` is not (S, C, C) of finite counts >= 0, or `class_index` is not a class.
     """
-    matrices = np.asarray(matrices, dtype=np.float64)
-    if matrices.ndim != 3 or matrices.shape[1] != matrices.shape[2]:
-        raise ValueError(f"matrices has shape {matrices.shape}; pass one C x C confusion matrix per slice, (S, C, C)")
-    if not (np.all(np.isfinite(matrices)) and np.all(matrices >= 0)):
-        raise ValueError("matrices must hold finite counts >= 0 (weighted counts are fine)")
+    matrices = _checked_matrices(matrices)
     num_classes = matrices.shape[1]
     total = matrices.sum(axis=(1, 2))
     correct = np.trace(matrices, axis1=1, axis2=2)
@@ -139,10 +162,7 @@ def matrix_rate_counts(matrices, class_index: int | None) -> dict[str, tuple[np.
         if not (isinstance(class_index, int | np.integer) and 0 <= class_index < num_classes):
             raise ValueError(f"class_index={class_index!r}; expected a class, 0 <= class_index < {num_classes}, "
                              "or None for an average")
-        tp = matrices[:, class_index, class_index]
-        fn = matrices[:, class_index, :].sum(axis=1) - tp
-        fp = matrices[:, :, class_index].sum(axis=1) - tp
-        tn = total - tp - fn - fp
+        tp, fp, tn, fn = (counts[:, class_index] for counts in matrix_class_counts(matrices))
         result = {rate: RATE_COUNTS[rate](tp, fp, tn, fn) for rate in GAP_RATES}
     result["accuracy"] = (correct, total)
     return result

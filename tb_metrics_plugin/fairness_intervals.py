@@ -23,7 +23,10 @@ from tb_metrics_plugin import core, fairness
 from tb_metrics_plugin.fairness import GAP_RATES, RATE_COUNTS
 
 __all__ = [
+    "AVERAGES",
     "RATE_COUNTS",
+    "averaged_gap_intervals",
+    "averaged_rate_intervals",
     "gap_intervals",
     "katz_ratio_interval",
     "matrix_gap_intervals",
@@ -31,6 +34,10 @@ __all__ = [
     "newcombe_difference_interval",
     "rate_intervals",
 ]
+
+# The class averages of a rate with an (approximate) interval; "micro" pools the counts (rate_intervals).
+AVERAGES = ("macro", "weighted")
+
 
 def _counts(tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike) -> tuple[np.ndarray, ...]:
     counts = tuple(np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (tp, fp, tn, fn))
@@ -192,4 +199,96 @@ def _proportion_gap_intervals(
             "ratio_low": ratio[1],
             "ratio_high": ratio[2],
         }
+    return result
+
+
+def averaged_rate_intervals(
+    tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, average: str, z: float = 1.96
+) -> dict[str, dict[str, np.ndarray]]:
+    """Each rate of `GAP_RATES` of each slice averaged over classes, with an approximate interval.
+
+    Counts are (S, C): slice s, class c. With p_c = x_c / n_c the class's rate (`RATE_COUNTS`),
+    over the classes where it is defined (n_c > 0):
+      value m = Σ w_c p_c / W,   W = Σ w_c,   w_c = 1 ("macro") or the class's positives P_c ("weighted"),
+      se² = Σ (w_c / W)² p_c (1 − p_c) / n_c,   interval [m − z·se, m + z·se] clipped to [0, 1].
+    There is no closed-form score interval for a mean of proportions; this Wald interval of the
+    weighted mean treats the classes as independent samples. That is exact in variance when the
+    classes' samples are disjoint (TPR and FNR of single-label data: each sample is a positive of
+    one class) and ignores the covariance between classes otherwise (FPR, precision, selection
+    rate and accuracy count a sample for several classes); like any Wald interval it shrinks to a
+    point where every p_c is 0 or 1. NaN when no class has the rate defined.
+
+    Returns:
+      {rate: {"value", "low", "high", "se"}}, each an (S,) array.
+
+    >>> rates = averaged_rate_intervals([[8, 2]], [[1, 3]], [[10, 14]], [[2, 2]], "macro")
+    >>> [round(float(rates["tpr"][key][0]), 4) for key in ("value", "low", "high")]
+    [0.65, 0.3754, 0.9246]
+    """
+    if average not in AVERAGES:
+        raise ValueError(f"average={average!r}; expected one of {AVERAGES} (a class or micro: rate_intervals)")
+    counts = tuple(np.asarray(x, dtype=np.float64) for x in (tp, fp, tn, fn))
+    if len({c.shape for c in counts}) != 1 or counts[0].ndim != 2:
+        raise ValueError(f"tp, fp, tn, fn have shapes {[c.shape for c in counts]}; pass (S, C) each: slices by classes")
+    if not all(np.all(np.isfinite(c)) and np.all(c >= 0) for c in counts):
+        raise ValueError("counts must be finite and >= 0 (weighted counts are fine)")
+    support = counts[0] + counts[3]
+    result = {}
+    for rate in GAP_RATES:
+        successes, trials = RATE_COUNTS[rate](*counts)
+        defined = trials > 0
+        proportion = np.where(defined, successes / np.where(defined, trials, 1.0), 0.0)
+        weights = np.where(defined, 1.0 if average == "macro" else support, 0.0)
+        total = weights.sum(axis=1)
+        share = core._divide(weights, total[:, None], 0.0)
+        value = np.where(total > 0, (share * proportion).sum(axis=1), np.nan)
+        variance = (share**2 * core._divide(proportion * (1 - proportion), trials, 0.0)).sum(axis=1)
+        se = np.where(total > 0, np.sqrt(variance), np.nan)
+        result[rate] = {
+            "value": value,
+            "low": np.clip(value - z * se, 0.0, 1.0),
+            "high": np.clip(value + z * se, 0.0, 1.0),
+            "se": se,
+        }
+    return result
+
+
+def averaged_gap_intervals(
+    tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, average: str, reference: int, z: float = 1.96
+) -> dict[str, dict[str, np.ndarray]]:
+    """Gaps of every slice's class-averaged rate (`averaged_rate_intervals`) to slice `reference`.
+
+    Slices are disjoint samples, so with m and se of each slice:
+      difference d = m_s − m_r,  interval d ± z √(se_s² + se_r²);
+      ratio R = m_s / m_r,  interval R · exp(±z √(se_s² / m_s² + se_r² / m_r²))  (delta method on ln R).
+    Approximate as the rates' intervals are. The ratio is NaN when m_r = 0, its interval when m_s = 0;
+    the reference's own row is difference 0, ratio 1, NaN intervals.
+
+    Returns:
+      {rate: {"difference", "difference_low", "difference_high", "ratio", "ratio_low", "ratio_high"}},
+      each an (S,) array.
+    """
+    rates = averaged_rate_intervals(tp, fp, tn, fn, average, z)
+    num_slices = rates["tpr"]["value"].shape[0]
+    if not (isinstance(reference, int | np.integer) and 0 <= reference < num_slices):
+        raise ValueError(f"reference={reference!r}; expected the index of a slice, 0 <= reference < {num_slices}")
+    result = {}
+    for rate, values in rates.items():
+        value, se = values["value"], values["se"]
+        base, base_se = value[reference], se[reference]
+        difference = value - base
+        spread = z * np.sqrt(se**2 + base_se**2)
+        ratio = core._divide(value, np.full(num_slices, base), math.nan)
+        log_spread = z * np.sqrt(core._divide(se**2, value**2, math.nan) + core._divide(base_se**2, base**2, math.nan))
+        entry = {
+            "difference": difference,
+            "difference_low": difference - spread,
+            "difference_high": difference + spread,
+            "ratio": ratio,
+            "ratio_low": ratio * np.exp(-log_spread),
+            "ratio_high": ratio * np.exp(log_spread),
+        }
+        for key in ("difference_low", "difference_high", "ratio_low", "ratio_high"):
+            entry[key][reference] = math.nan
+        result[rate] = entry
     return result

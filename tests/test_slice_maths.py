@@ -16,6 +16,8 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 from tb_metrics_plugin import core, fairness
 from tb_metrics_plugin.fairness import GAP_RATES
 from tb_metrics_plugin.fairness_intervals import (
+    averaged_gap_intervals,
+    averaged_rate_intervals,
     gap_intervals,
     katz_ratio_interval,
     matrix_gap_intervals,
@@ -289,3 +291,46 @@ def test_linear_objectives_per_slice_equals_unconstrained():
     assert per_slice["value"] == pytest.approx(brute_force(positive, negative, "unconstrained", "accuracy", 1.0))
     assert per_slice["cost"] <= 1e-15
     assert set(MODES) == {"single", "per_slice", *CONSTRAINED_RATES}
+
+
+@pytest.mark.parametrize("average", ["macro", "weighted"])
+def test_averaged_rates_equal_scikit_learn_on_each_subset(average):
+    """Macro / weighted rates per slice from the classes' one-vs-rest counts equal scikit-learn's
+    averages on the slice's subset; the interval is the stated Wald one of the weighted mean."""
+    labels, predictions, groups = multiclass_sliced_predictions()
+    names = ["a", "b", "c"]
+    matrices = np.stack([sk.confusion_matrix(labels[groups == g], predictions[groups == g], labels=range(4))
+                         for g in names])
+    tp, fp, tn, fn = fairness.matrix_class_counts(matrices)
+    rates = averaged_rate_intervals(tp, fp, tn, fn, average)
+    gaps = averaged_gap_intervals(tp, fp, tn, fn, average, reference=0)
+    for s, group in enumerate(names):
+        truth, predicted = labels[groups == group], predictions[groups == group]
+        assert rates["tpr"]["value"][s] == pytest.approx(sk.recall_score(truth, predicted, average=average), rel=1e-12)
+        assert rates["precision"]["value"][s] == pytest.approx(
+            sk.precision_score(truth, predicted, average=average), rel=1e-12)
+        recalls = sk.recall_score(truth, predicted, average=None)
+        weights = np.ones(4) if average == "macro" else np.bincount(truth, minlength=4).astype(float)
+        weights /= weights.sum()
+        support = np.bincount(truth, minlength=4)
+        se = math.sqrt(np.sum(weights**2 * recalls * (1 - recalls) / support))
+        assert rates["tpr"]["se"][s] == pytest.approx(se, rel=1e-12)
+        assert rates["tpr"]["low"][s] == pytest.approx(max(0.0, recalls @ weights - 1.96 * se), rel=1e-12)
+    difference = rates["fpr"]["value"][2] - rates["fpr"]["value"][0]
+    spread = 1.96 * math.hypot(rates["fpr"]["se"][2], rates["fpr"]["se"][0])
+    assert (gaps["fpr"]["difference"][2], gaps["fpr"]["difference_low"][2], gaps["fpr"]["difference_high"][2]) == \
+        pytest.approx((difference, difference - spread, difference + spread), rel=1e-12)
+    assert gaps["tpr"]["difference"][0] == 0 and math.isnan(gaps["tpr"]["difference_low"][0])
+
+
+def test_averaged_rates_leave_out_undefined_classes_and_refuse_bad_input():
+    # Class 1 has no positives in slice 0: its TPR is left out of the macro mean there (as
+    # balanced accuracy leaves it out); an empty slice has no average at all.
+    tp, fp, tn, fn = [[4.0, 0.0], [0.0, 0.0]], [[1.0, 2.0], [0.0, 0.0]], [[5.0, 8.0], [0.0, 0.0]], [[1.0, 0.0], [0, 0]]
+    rates = averaged_rate_intervals(tp, fp, tn, fn, "macro")
+    assert rates["tpr"]["value"][0] == pytest.approx(0.8) and math.isnan(rates["tpr"]["value"][1])
+    assert math.isnan(averaged_gap_intervals(tp, fp, tn, fn, "macro", reference=0)["tpr"]["difference"][1])
+    with pytest.raises(ValueError, match="average='micro'"):
+        averaged_rate_intervals(tp, fp, tn, fn, "micro")
+    with pytest.raises(ValueError, match=r"pass \(S, C\) each"):
+        averaged_rate_intervals([1, 2], [1, 2], [1, 2], [1, 2], "macro")

@@ -237,6 +237,128 @@ export function matrixGapIntervals(matrices, classIndex, reference, z = 1.96) {
   return proportionGapIntervals(matrixRateCounts(matrices, classIndex), reference, z);
 }
 
+/** The class averages of a rate with an (approximate) interval; "micro" pools the counts (rateIntervals). */
+export const AVERAGES = Object.freeze(["macro", "weighted"]);
+
+/**
+ * [tp, fp, tn, fn], each an array of S Float64Array(C), of every class one-vs-rest in S confusion
+ * matrices (arrays of C rows of C counts): TP = m[c][c], FN = row sum − TP, FP = column sum − TP,
+ * TN = n − TP − FN − FP.
+ */
+export function matrixClassCounts(matrices) {
+  const out = [[], [], [], []];
+  for (const matrix of matrices) {
+    const size = matrix.length;
+    const [tp, fp, tn, fn] = out.map((list) => {
+      const row = new Float64Array(size);
+      list.push(row);
+      return row;
+    });
+    let total = 0;
+    for (let r = 0; r < size; r++) {
+      if (matrix[r].length !== size) throw new Error("matrices: pass one C x C confusion matrix per slice, (S, C, C)");
+      for (let c = 0; c < size; c++) {
+        const value = matrix[r][c];
+        if (!(value >= 0 && Number.isFinite(value))) throw new Error("matrices must hold finite counts >= 0 (weighted counts are fine)");
+        total += value;
+        fn[r] += value;
+        fp[c] += value;
+      }
+    }
+    for (let c = 0; c < size; c++) {
+      tp[c] = matrix[c][c];
+      fn[c] -= tp[c];
+      fp[c] -= tp[c];
+      tn[c] = total - tp[c] - fn[c] - fp[c];
+    }
+  }
+  return out;
+}
+
+/**
+ * Each rate of each slice averaged over classes ("macro": mean; "weighted": by the classes'
+ * positives) over the classes where it is defined, with an approximate interval: the Wald interval
+ * of the weighted mean, se² = Σ (w_c / W)² p_c (1 − p_c) / n_c, clipped to [0, 1] (see
+ * fairness_intervals.averaged_rate_intervals for when it is exact). Counts: arrays of S rows of C.
+ * @returns {{[rate: string]: {value: Float64Array, low: Float64Array, high: Float64Array, se: Float64Array}}}
+ */
+export function averagedRateIntervals(tp, fp, tn, fn, average, z = 1.96) {
+  if (!AVERAGES.includes(average)) throw new Error(`average=${JSON.stringify(average)}; expected one of ${AVERAGES.join(", ")} (a class or micro: rateIntervals)`);
+  const slices = tp.length;
+  const shapes = [tp, fp, tn, fn].map((rows) => `${rows.length}x${rows[0]?.length ?? 0}`);
+  if (new Set(shapes).size !== 1 || [tp, fp, tn, fn].some((rows) => rows.some((row) => row.length !== tp[0].length))) {
+    throw new Error(`tp, fp, tn, fn have shapes ${shapes.join(", ")}; pass (S, C) each: slices by classes`);
+  }
+  for (const rows of [tp, fp, tn, fn]) {
+    for (const row of rows) {
+      for (const value of row) {
+        if (!(value >= 0 && Number.isFinite(value))) throw new Error("counts must be finite and >= 0 (weighted counts are fine)");
+      }
+    }
+  }
+  const result = {};
+  for (const rate of GAP_RATES) {
+    const entry = { value: new Float64Array(slices), low: new Float64Array(slices), high: new Float64Array(slices), se: new Float64Array(slices) };
+    for (let s = 0; s < slices; s++) {
+      let total = 0;
+      const terms = [];
+      for (let c = 0; c < tp[s].length; c++) {
+        const [successes, trials] = RATE_COUNTS[rate](tp[s][c], fp[s][c], tn[s][c], fn[s][c]);
+        if (!(trials > 0)) continue;
+        const weight = average === "macro" ? 1 : tp[s][c] + fn[s][c];
+        total += weight;
+        terms.push([weight, successes / trials, trials]);
+      }
+      let value = 0;
+      let variance = 0;
+      for (const [weight, proportion, trials] of terms) {
+        const share = divide(weight, total, 0);
+        value += share * proportion;
+        variance += share * share * ((proportion * (1 - proportion)) / trials);
+      }
+      const se = total > 0 ? Math.sqrt(variance) : NaN;
+      entry.value[s] = total > 0 ? value : NaN;
+      entry.se[s] = se;
+      entry.low[s] = Math.min(1, Math.max(0, entry.value[s] - z * se));
+      entry.high[s] = Math.min(1, Math.max(0, entry.value[s] + z * se));
+    }
+    result[rate] = entry;
+  }
+  return result;
+}
+
+/**
+ * Gaps of every slice's class-averaged rate to slice `reference`: difference d ± z √(se_s² + se_r²),
+ * ratio R · exp(±z √(se_s²/m_s² + se_r²/m_r²)); the reference's own row has NaN intervals.
+ */
+export function averagedGapIntervals(tp, fp, tn, fn, average, reference, z = 1.96) {
+  const rates = averagedRateIntervals(tp, fp, tn, fn, average, z);
+  const slices = tp.length;
+  if (!(Number.isInteger(reference) && reference >= 0 && reference < slices)) {
+    throw new Error(`reference=${reference}; expected the index of a slice, 0 <= reference < ${slices}`);
+  }
+  const result = {};
+  for (const [rate, { value, se }] of Object.entries(rates)) {
+    const base = value[reference];
+    const baseSe = se[reference];
+    const entry = Object.fromEntries(["difference", "difference_low", "difference_high", "ratio", "ratio_low", "ratio_high"].map((key) => [key, new Float64Array(slices)]));
+    for (let s = 0; s < slices; s++) {
+      const difference = value[s] - base;
+      const spread = z * Math.sqrt(se[s] ** 2 + baseSe ** 2);
+      const ratio = divide(value[s], base, NaN);
+      const logSpread = z * Math.sqrt(divide(se[s] ** 2, value[s] ** 2, NaN) + divide(baseSe ** 2, base ** 2, NaN));
+      entry.difference[s] = difference;
+      entry.difference_low[s] = s === reference ? NaN : difference - spread;
+      entry.difference_high[s] = s === reference ? NaN : difference + spread;
+      entry.ratio[s] = ratio;
+      entry.ratio_low[s] = s === reference ? NaN : ratio * Math.exp(-logSpread);
+      entry.ratio_high[s] = s === reference ? NaN : ratio * Math.exp(logSpread);
+    }
+    result[rate] = entry;
+  }
+  return result;
+}
+
 // ------------------------------------------------------------------------------------------------
 // The per-slice threshold optimiser
 

@@ -6,7 +6,7 @@
 
 import * as core from "./core.js";
 import * as fairness from "./fairness.js";
-import { buildCurve, countAt, resolveThreshold } from "./view_model.js";
+import { buildCurve, countAt, curveOperatingPoint, resolveThreshold } from "./view_model.js";
 
 /** Slice colours: Tableau's 10 (distinct from each other in light and dark), then dashed repeats. */
 export const SLICE_PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
@@ -92,11 +92,24 @@ function countColumns(curves, threshold) {
 
 /**
  * Rates with Wilson intervals and gaps to the reference with Newcombe / Katz intervals, for the
- * slices' curves at `threshold` (see fairness.js). `reference` is an index into `curves`.
+ * slices' curves at `threshold` (see fairness.js). `reference` is an index into `curves`. Curves of
+ * a macro or weighted average get the class-averaged rates with their approximate intervals
+ * (fairness.averagedRateIntervals / averagedGapIntervals) from each class's counts there.
  */
 export function slicePoint(curves, threshold, reference) {
+  const average = curves[0]?.average;
+  if (average === "macro" || average === "weighted") {
+    const perClass = curves.map((curve) => curveOperatingPoint(curve, threshold, 1).classCounts);
+    const [tp, fp, tn, fn] = ["tp", "fp", "tn", "fn"].map((key) => perClass.map((counts) => counts[key]));
+    return {
+      average,
+      rates: fairness.averagedRateIntervals(tp, fp, tn, fn, average),
+      gaps: fairness.averagedGapIntervals(tp, fp, tn, fn, average, reference),
+    };
+  }
   const { tp, fp, tn, fn } = countColumns(curves, threshold);
   return {
+    average: null,
     counts: { tp, fp, tn, fn },
     rates: fairness.rateIntervals(tp, fp, tn, fn),
     gaps: fairness.gapIntervals(tp, fp, tn, fn, reference),
@@ -233,7 +246,6 @@ export function createSliceModelBuilder() {
       const shown = lastCurves;
       const referenceIndex = Math.max(0, shown.findIndex((curve) => curve.sliceValue === state.sliceReference));
       const samples = shown.map(curveSamples);
-      const countable = !(state.classKey === "macro" || state.classKey === "weighted");
       return {
         ...base,
         curves: shown,
@@ -241,8 +253,8 @@ export function createSliceModelBuilder() {
         samples,
         small: samples.map((n) => n < minSamples),
         referenceIndex,
-        countable,
-        point: countable && shown.length ? slicePoint(shown, state.threshold, referenceIndex) : null,
+        average: shown[0]?.average ?? null,
+        point: shown.length ? slicePoint(shown, state.threshold, referenceIndex) : null,
         /** Gaps of `rate` to the reference at every logged step, the threshold held (for the epochs view). */
         gapsOverEpochs: (rate) => gapsOverEpochs(sliceCounts, values, key, run, state, referenceIndex, rate, cachedCurve),
       };
@@ -292,7 +304,7 @@ function overEpochs(sliceCounts, values, key, referenceIndex, rate, gapsAt) {
   return { steps, slices: series };
 }
 
-/** The class index of a matrix's rates for a class key, null for an average (accuracy only). */
+/** The class index of a matrix's rates for a class key, null for an average. */
 export function matrixClassIndex(classKey) {
   return AVERAGE_KEYS.includes(classKey) ? null : Number(classKey);
 }
@@ -300,8 +312,8 @@ export function matrixClassIndex(classKey) {
 /**
  * The slice part of the model for a confusion-matrix tag: each slice's matrix at the selected epoch
  * (`members`), its rates with Wilson intervals and gaps to the reference at the logged decision
- * (fairness.matrixRateIntervals / matrixGapIntervals: the chosen class one-vs-rest, accuracy the
- * multiclass one; an average shows accuracy alone), and the gaps over epochs.
+ * (matrixSlicePoint: the chosen class one-vs-rest or a class average, accuracy the multiclass one),
+ * and the gaps over epochs.
  */
 function buildMatrixSlices(base, state, sliceCounts, cachedMatrix) {
   const { key, values } = base;
@@ -315,11 +327,8 @@ function buildMatrixSlices(base, state, sliceCounts, cachedMatrix) {
   });
   const referenceIndex = Math.max(0, members.findIndex((member) => member.sliceValue === state.sliceReference));
   const classIndex = matrixClassIndex(state.classKey);
+  const average = classIndex === null ? state.classKey : null;
   const samples = members.map((member) => member.samples);
-  const point = members.length ? {
-    rates: fairness.matrixRateIntervals(members.map((member) => member.rows), classIndex),
-    gaps: fairness.matrixGapIntervals(members.map((member) => member.rows), classIndex, referenceIndex),
-  } : null;
   return {
     ...base,
     members,
@@ -327,19 +336,41 @@ function buildMatrixSlices(base, state, sliceCounts, cachedMatrix) {
     small: samples.map((n) => n < base.minSamples),
     referenceIndex,
     classIndex,
-    countable: true,
-    point,
-    gapsOverEpochs: (rate) => matrixGapsOverEpochs(sliceCounts, values, key, classIndex, referenceIndex, rate, cachedMatrix),
+    average,
+    point: members.length ? matrixSlicePoint(members.map((member) => member.rows), classIndex, average, referenceIndex) : null,
+    gapsOverEpochs: (rate) => matrixGapsOverEpochs(sliceCounts, values, key, classIndex, average, referenceIndex, rate, cachedMatrix),
   };
 }
 
+/**
+ * Rates and gaps of confusion-matrix slices (arrays of C rows) at their logged decision: one class
+ * one-vs-rest, or for "macro" / "weighted" the class-averaged rates with approximate intervals
+ * (fairness.averagedRateIntervals); accuracy is always the multiclass one, and with "micro" (the
+ * pooled one-vs-rest counts, whose recall and precision are the accuracy) it is the only rate.
+ */
+export function matrixSlicePoint(matrices, classIndex, average, reference) {
+  if (average !== "macro" && average !== "weighted") {
+    return {
+      average: null,
+      rates: fairness.matrixRateIntervals(matrices, classIndex),
+      gaps: fairness.matrixGapIntervals(matrices, classIndex, reference),
+    };
+  }
+  const [tp, fp, tn, fn] = fairness.matrixClassCounts(matrices);
+  const rates = fairness.averagedRateIntervals(tp, fp, tn, fn, average);
+  const gaps = fairness.averagedGapIntervals(tp, fp, tn, fn, average, reference);
+  rates.accuracy = fairness.matrixRateIntervals(matrices, null).accuracy;
+  gaps.accuracy = fairness.matrixGapIntervals(matrices, null, reference).accuracy;
+  return { average, rates, gaps };
+}
+
 /** As gapsOverEpochs, for confusion-matrix slices at their logged decision. */
-function matrixGapsOverEpochs(sliceCounts, values, key, classIndex, referenceIndex, rate, cachedMatrix) {
+function matrixGapsOverEpochs(sliceCounts, values, key, classIndex, average, referenceIndex, rate, cachedMatrix) {
   return overEpochs(sliceCounts, values, key, referenceIndex, rate, (present, step, reference) => {
     const matrices = present.map((value) => {
       const counts = sliceCounts.get(value);
       return cachedMatrix(key, values, value, counts, counts.steps.indexOf(step)).rows;
     });
-    return fairness.matrixGapIntervals(matrices, classIndex, reference);
+    return matrixSlicePoint(matrices, classIndex, average, reference).gaps;
   });
 }

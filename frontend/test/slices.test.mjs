@@ -182,6 +182,13 @@ test("confusion-matrix slices: rates of the chosen class and multiclass accuracy
   assert.equal(averaged.classIndex, null);
   assert.ok(Number.isNaN(averaged.point.rates.tpr.value[0]));
   assert.equal(averaged.point.rates.accuracy.value[0], 15 / 19);
+  // Macro: the classes' rates averaged where defined (slice b has no class y), accuracy still the matrix's.
+  const macro = builder.build({ state: { ...state, classKey: "macro" }, run: "r", tagInfo: info, sliceCounts: counts });
+  assert.equal(macro.point.average, "macro");
+  assert.ok(Math.abs(macro.point.rates.tpr.value[0] - (5 / 6 + 6 / 9 + 4 / 4) / 3) < 1e-12);
+  assert.ok(Math.abs(macro.point.rates.tpr.value[1] - (1 / 3 + 3 / 5) / 2) < 1e-12);
+  assert.equal(macro.point.rates.accuracy.value[1], 4 / 8);
+  assert.ok(macro.point.rates.tpr.low[0] < macro.point.rates.tpr.value[0]);
   const overEpochs = slices.gapsOverEpochs("accuracy");
   assert.deepEqual(overEpochs.steps, [0, 1]);
   assert.equal(overEpochs.slices[1].difference[1], 6 / 8 - 17 / 19);

@@ -37,7 +37,7 @@ export function createSliceEpochsView(container) {
   function rebuild(model) {
     const { slices, state } = model;
     rateSelect.value = state.sliceGapRate;
-    if (!slices || slices.loading || !slices.members.length || !slices.countable) {
+    if (!slices || slices.loading || !slices.members.length) {
       chart.dom.message.textContent = !slices ? "Choose a slice key in the toolbar." : slices.loading ? "Loading the slices’ counts…" : "No slice counts to compare here.";
       overEpochs = { steps: [], slices: [] };
       chart.clear();

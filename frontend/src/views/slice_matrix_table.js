@@ -3,8 +3,9 @@
  * threshold): no threshold applies. Per slice, the chosen class's rates one-vs-rest (recall = TPR,
  * FPR, FNR, precision, the share predicted as the class) and the multiclass accuracy, each with its
  * 95 % Wilson interval, and every slice's gaps to the reference slice as differences (Newcombe) and
- * ratios (Katz), as the threshold-curves slice table shows them. An average shows accuracy alone:
- * the per-class rates need a class.
+ * ratios (Katz), as the threshold-curves slice table shows them. A macro or weighted average shows
+ * the class-averaged rates with approximate intervals; micro shows accuracy alone (its recall and
+ * precision are the accuracy).
  */
 import { el } from "../dom.js";
 import { table } from "../export.js";
@@ -35,15 +36,17 @@ export function createSliceMatrixView(container) {
   const note = el("div", { className: "tbm-hint", dataset: { testid: "slice-decision-note" } });
   const warning = el("div", { className: "tbm-hint tbm-slice-warning", hidden: true, attrs: { role: "note" } });
   const metricsTable = el("table", { className: "tbm-slice-table", dataset: { testid: "slice-metrics" } });
+  const metricsHeading = el("h3", { className: "tbm-slice-heading", dataset: { testid: "slice-metrics-heading" } });
+  const gapsHeading = el("h3", { className: "tbm-slice-heading", dataset: { testid: "slice-gaps-heading" } });
   const gapsTable = el("table", { className: "tbm-slice-table", dataset: { testid: "slice-gaps" } });
   const root = el("div", { className: "tbm-chart tbm-slice-view", dataset: { testid: "view-slices-matrix" }, attrs: { role: "region", "aria-label": "Slices" } }, [
     head,
     message,
     note,
     warning,
-    el("h3", { className: "tbm-slice-heading" }, "Rates per slice (95 % Wilson intervals)"),
+    metricsHeading,
     el("div", { className: "tbm-table-scroll" }, [metricsTable]),
-    el("h3", { className: "tbm-slice-heading" }, "Gaps to the reference slice: difference [95 % Newcombe] and ratio [95 % Katz]"),
+    gapsHeading,
     el("div", { className: "tbm-table-scroll" }, [gapsTable]),
   ]);
   container.append(root);
@@ -61,8 +64,8 @@ export function createSliceMatrixView(container) {
     ]);
   }
 
-  /** The rates shown: every rate for a class, accuracy alone for an average. */
-  const shownRates = (slices) => (slices.classIndex === null ? ["accuracy"] : fairness.GAP_RATES);
+  /** The rates shown: every rate for a class or a macro / weighted average, accuracy alone for micro. */
+  const shownRates = (slices) => (slices.classIndex === null && !slices.point.average ? ["accuracy"] : fairness.GAP_RATES);
 
   function render(slices) {
     const { rates, gaps } = slices.point;
@@ -125,16 +128,23 @@ export function createSliceMatrixView(container) {
       if (slices.loading) return show("Loading the slices’ counts…");
       if (!slices.members.length) return show(`No slice of ${slices.key} has counts at this epoch.${slices.problems.length ? ` (${slices.problems.join("; ")})` : ""}`);
       const className = slices.classIndex === null ? null : (tagInfo?.class_names?.[slices.classIndex] ?? String(slices.classIndex));
+      const average = slices.point?.average;
       note.textContent = `No threshold applies: every slice was counted at the tag’s logged decision (${decision}). `
-        + (className === null
-          ? "Per-class rates need a class: pick one in the class selector; accuracy over all classes is shown."
-          : `Rates of class “${className}” against the rest; accuracy over all classes.`);
+        + (className !== null ? `Rates of class “${className}” against the rest; accuracy over all classes.`
+          : average ? `Rates: ${average} average over the classes where each is defined (macro recall is the balanced accuracy); accuracy over all classes.`
+            : "The micro average of the per-class rates is the accuracy: pick a class, or the macro or weighted average, for the other rates.");
+      metricsHeading.textContent = average
+        ? "Rates per slice (95 % intervals: Wilson for accuracy, approximate Wald for the averaged rates, classes taken as independent)"
+        : "Rates per slice (95 % Wilson intervals)";
+      gapsHeading.textContent = average
+        ? "Gaps to the reference slice: difference and ratio (95 %: Newcombe / Katz for accuracy, approximate Wald / delta method for the averaged rates)"
+        : "Gaps to the reference slice: difference [95 % Newcombe] and ratio [95 % Katz]";
       warning.textContent = slices.small.some(Boolean)
         ? `Fewer than ${slices.minSamples} samples in ${slices.members.filter((_, s) => slices.small[s]).map((member) => member.run).join(", ")}: their numbers are shown, with wide intervals.`
         : "";
       show("");
       // Nothing here depends on the threshold: the tables are rebuilt only when the slices, class or reference change.
-      const next = [slices.members, slices.classIndex, slices.referenceIndex];
+      const next = [slices.members, slices.classIndex, slices.average, slices.referenceIndex];
       if (next.some((input, i) => input !== inputs[i])) {
         inputs = next;
         rateNames = render(slices);
