@@ -137,9 +137,21 @@ def test_confusion_matrix_slice_views_on_both_loaders(matrix_page):
         accuracy = {s: sk.accuracy_score(*subset(step, s)) for s in (site, "a")}
         assert float(row["difference"]) == pytest.approx(accuracy[site] - accuracy["a"], rel=1e-9)
 
-    # An average: per-class rates need a class, accuracy alone is shown.
+    # The macro average: each slice's recall averaged over the classes it has (scikit-learn's macro
+    # recall on the subset's own labels), with the stated approximate interval; accuracy unchanged.
+    page.select_class("macro")
+    page.wait_until(lambda: "approximate" in page.testid("slice-metrics-heading").inner_text(), "the macro tables")
+    for site in ("a", "b", "c"):
+        truth, predicted = subset(last, site)
+        present = sorted(set(truth))
+        assert cell_value(page, metric.format("tpr", site)) == pytest.approx(
+            sk.recall_score(truth, predicted, labels=present, average="macro"), rel=1e-9), site
+        assert cell_value(page, metric.format("accuracy", site)) == pytest.approx(sk.accuracy_score(truth, predicted))
+    assert "balanced accuracy" in page.testid("slice-decision-note").inner_text()
+
+    # Micro: its recall and precision are the accuracy, which alone is shown.
     page.select_class("micro")
     page.wait_until(lambda: page.locator("[data-testid=slice-metrics] [data-metric=tpr]").count() == 0,
                     "the per-class rows to go")
     assert page.locator("[data-testid=slice-metrics] [data-metric=accuracy]").count() == 3
-    assert "pick one in the class selector" in page.testid("slice-decision-note").inner_text()
+    assert "pick a class, or the macro or weighted average" in page.testid("slice-decision-note").inner_text()
