@@ -35,9 +35,18 @@ export function tagSlices(tagInfo) {
   return tagInfo && tagInfo.slices && typeof tagInfo.slices === "object" ? tagInfo.slices : {};
 }
 
-/** The run whose slices are shown: the first selected run whose entry of `tag` has slices, or null. */
-export function sliceRun(runs, tag, infoOf) {
-  return runs.find((run) => Object.keys(tagSlices(infoOf(run, tag))).length > 0) ?? null;
+/** The selected runs whose entry of `tag` has slices, in selection order. */
+export function sliceRuns(runs, tag, infoOf) {
+  return runs.filter((run) => Object.keys(tagSlices(infoOf(run, tag))).length > 0);
+}
+
+/**
+ * The run whose slices are shown: `wanted` (the user's pick) when it is a selected run with slices
+ * of `tag`, else the first such run, or null.
+ */
+export function sliceRun(runs, tag, infoOf, wanted = null) {
+  const candidates = sliceRuns(runs, tag, infoOf);
+  return candidates.includes(wanted) ? wanted : candidates[0] ?? null;
 }
 
 /**

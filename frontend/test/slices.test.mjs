@@ -5,7 +5,7 @@ import { test } from "node:test";
 import * as core from "../src/core.js";
 import * as fairness from "../src/fairness.js";
 import {
-  createSliceModelBuilder, optimiseSlices, sliceRun, sliceTagName, stepCounts, tagSlices,
+  createSliceModelBuilder, optimiseSlices, sliceRun, sliceRuns, sliceTagName, stepCounts, tagSlices,
 } from "../src/slices.js";
 
 const typed = (values, shape) => ({ values: Float32Array.from(values), shape });
@@ -49,6 +49,12 @@ test("slice tags follow the storage contract; the slice run is the first selecte
   const infoOf = (run) => (run === "r2" ? TAG_INFO : { kind: "threshold_curves" });
   assert.equal(sliceRun(["r1", "r2"], "t", infoOf), "r2");
   assert.equal(sliceRun(["r1"], "t", infoOf), null);
+  // Several runs with slices: the user's pick when it is one of them, else the first.
+  const both = (run) => (run === "r0" ? { kind: "threshold_curves" } : TAG_INFO);
+  assert.deepEqual(sliceRuns(["r0", "r1", "r2"], "t", both), ["r1", "r2"]);
+  assert.equal(sliceRun(["r0", "r1", "r2"], "t", both, "r2"), "r2");
+  assert.equal(sliceRun(["r0", "r1", "r2"], "t", both, "r0"), "r1");
+  assert.equal(sliceRun(["r0", "r1"], "t", both, "r2"), "r1");
 });
 
 test("stepCounts is one step of all-step counts, sharing the buffers", () => {

@@ -18,6 +18,8 @@ from tb_metrics_plugin import SummaryWriter, metadata, summary
 from tb_metrics_plugin.fairness_intervals import newcombe_difference_interval
 
 RUN = "slicedcm/validation"
+OTHER_RUN = "slicedcm_other/validation"  # a second run with slices, for the run picker
+OTHER_SEED = 77
 TAG = "confusion_matrix"
 STEPS = 3
 SITE_SIZES = {"a": 300, "b": 200, "c": 20}  # site c: small, and without samples of class 2
@@ -39,11 +41,12 @@ def matrix_data(step: int, seed: int = 21):
 @pytest.fixture(scope="module")
 def matrix_logdir(tmp_path_factory):
     logdir = tmp_path_factory.mktemp("sliced_matrix") / "logs"
-    with SummaryWriter(str(logdir / RUN)) as writer:
-        for step in range(STEPS):
-            labels, _, sites, scores = matrix_data(step)
-            writer.add_summary(summary.confusion_matrix_pb(TAG, labels, scores, class_names=["x", "y", "z"],
-                                                           slices={"site": sites}), step)
+    for run, seed in ((RUN, 21), (OTHER_RUN, OTHER_SEED)):
+        with SummaryWriter(str(logdir / run)) as writer:
+            for step in range(STEPS):
+                labels, _, sites, scores = matrix_data(step, seed)
+                writer.add_summary(summary.confusion_matrix_pb(TAG, labels, scores, class_names=["x", "y", "z"],
+                                                               slices={"site": sites}), step)
     return logdir
 
 
@@ -51,7 +54,8 @@ def matrix_logdir(tmp_path_factory):
 def matrix_page(request, matrix_logdir, start_tensorboard, page_on):
     server = start_tensorboard(matrix_logdir, load_fast=request.param)
     server.wait_until(
-        lambda tags: tags.get(RUN, {}).get(f"{TAG}/site=c", {}).get("num_steps") == STEPS,
+        lambda tags: all(tags.get(run, {}).get(f"{TAG}/site=c", {}).get("num_steps") == STEPS
+                         for run in (RUN, OTHER_RUN)),
         f"/data/plugin/{metadata.PLUGIN_NAME}/tags",
         timeout=120,
     )
@@ -60,8 +64,8 @@ def matrix_page(request, matrix_logdir, start_tensorboard, page_on):
     return page
 
 
-def subset(step: int, site: str):
-    labels, predicted, sites, _ = matrix_data(step)
+def subset(step: int, site: str, seed: int = 21):
+    labels, predicted, sites, _ = matrix_data(step, seed)
     return labels[sites == site], predicted[sites == site]
 
 
@@ -155,3 +159,18 @@ def test_confusion_matrix_slice_views_on_both_loaders(matrix_page):
                     "the per-class rows to go")
     assert page.locator("[data-testid=slice-metrics] [data-metric=accuracy]").count() == 3
     assert "pick a class, or the macro or weighted average" in page.testid("slice-decision-note").inner_text()
+
+    # Two selected runs with slices: a run picker chooses whose slices are compared; at 900 px the
+    # slice selector stays within the window.
+    page.page.set_viewport_size({"width": 900, "height": 1000})
+    page.select_runs(RUN, OTHER_RUN)
+    page.testid("slice-run").wait_for(state="visible")
+    assert page.testid("slice-run").locator("option").all_inner_texts() == [RUN, OTHER_RUN]
+    page.testid("slice-run").select_option(OTHER_RUN)
+    page.wait_idle()
+    truth, predicted = subset(last, "b", OTHER_SEED)
+    page.wait_until(lambda: math.isclose(cell_value(page, metric.format("accuracy", "b")),
+                                         sk.accuracy_score(truth, predicted), rel_tol=1e-9), "the other run's slices")
+    assert OTHER_RUN in page.testid("view-slices-matrix").locator(".tbm-chart-title").inner_text()
+    box = page.testid("slice-select").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 900, box
