@@ -13,6 +13,11 @@ import { createChartView } from "./chart/chart_view.js";
 import { escapeHtml, formatNumber } from "./chart/format.js";
 import { drawVerticalLine } from "./chart/overlay.js";
 
+/** `values` with NaN as null, which uPlot draws as a gap in the line. */
+function withHoles(values) {
+  return Array.from(values, (value) => (Number.isNaN(value) ? null : value));
+}
+
 /** Creates the gaps-over-epochs view in `container`. */
 export function createSliceEpochsView(container) {
   const chart = createChartView(container, {
@@ -64,7 +69,8 @@ export function createSliceEpochsView(container) {
       series.push({ label: entry.label, stroke: entry.color, width: 2, points: { show: overEpochs.steps.length < 40, size: 5 } });
       series.push({ label: `${entry.label} low`, stroke: entry.color, width: 1, dash: [4, 3], points: { show: false } });
       series.push({ label: `${entry.label} high`, stroke: entry.color, width: 1, dash: [4, 3], points: { show: false } });
-      data.push(entry.difference, entry.low, entry.high);
+      // uPlot skips nulls, not NaN: an undefined gap (no denominator) is a hole, not a broken scale.
+      data.push(...[entry.difference, entry.low, entry.high].map(withHoles));
     }
     series.push({ label: "no gap", stroke: () => chart.getTheme().reference, width: 1, points: { show: false } });
     data.push(new Float64Array(overEpochs.steps.length));

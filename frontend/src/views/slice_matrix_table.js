@@ -64,8 +64,15 @@ export function createSliceMatrixView(container) {
     ]);
   }
 
-  /** The rates shown: every rate for a class or a macro / weighted average, accuracy alone for micro. */
-  const shownRates = (slices) => (slices.classIndex === null && !slices.point.average ? ["accuracy"] : fairness.GAP_RATES);
+  /**
+   * The rates shown: every rate for a class; for a macro / weighted average all but the share
+   * predicted as the class (its macro average is 1 / C in every slice: each sample is predicted as
+   * one class); accuracy alone for micro.
+   */
+  const shownRates = (slices) => {
+    if (slices.classIndex !== null) return fairness.GAP_RATES;
+    return slices.point.average ? fairness.GAP_RATES.filter((rate) => rate !== "selection_rate") : ["accuracy"];
+  };
 
   function render(slices) {
     const { rates, gaps } = slices.point;
@@ -131,7 +138,7 @@ export function createSliceMatrixView(container) {
       const average = slices.point?.average;
       note.textContent = `No threshold applies: every slice was counted at the tag’s logged decision (${decision}). `
         + (className !== null ? `Rates of class “${className}” against the rest; accuracy over all classes.`
-          : average ? `Rates: ${average} average over the classes where each is defined (macro recall is the balanced accuracy); accuracy over all classes.`
+          : average ? `Rates: ${average} average over the classes where each is defined (macro recall is the balanced accuracy; the share predicted as a class averages to 1 / C, so it is left out); accuracy over all classes.`
             : "The micro average of the per-class rates is the accuracy: pick a class, or the macro or weighted average, for the other rates.");
       metricsHeading.textContent = average
         ? "Rates per slice (95 % intervals: Wilson for accuracy, approximate Wald for the averaged rates, classes taken as independent)"
