@@ -15,12 +15,13 @@ import pytest
 from sklearn import metrics as sk
 
 from tb_metrics_plugin import SummaryWriter, metadata, summary
-from tb_metrics_plugin.fairness_intervals import newcombe_difference_interval
+from tb_metrics_plugin.fairness_intervals import averaged_gap_intervals, newcombe_difference_interval
 
 RUN = "slicedcm/validation"
 OTHER_RUN = "slicedcm_other/validation"  # a second run with slices, for the run picker
 OTHER_SEED = 77
 TAG = "confusion_matrix"
+CURVES_TAG = "threshold_curves"
 STEPS = 3
 SITE_SIZES = {"a": 300, "b": 200, "c": 20}  # site c: small, and without samples of class 2
 SITE_NOISE = {"a": 1.0, "b": 2.2, "c": 1.2}
@@ -47,6 +48,10 @@ def matrix_logdir(tmp_path_factory):
                 labels, _, sites, scores = matrix_data(step, seed)
                 writer.add_summary(summary.confusion_matrix_pb(TAG, labels, scores, class_names=["x", "y", "z"],
                                                                slices={"site": sites}), step)
+                if run == RUN:  # the same scores as threshold curves, for the macro-averaged slice table
+                    writer.add_summary(summary.threshold_curves_pb(CURVES_TAG, labels, scores,
+                                                                   class_names=["x", "y", "z"], slices={"site": sites}),
+                                       step)
     return logdir
 
 
@@ -174,3 +179,27 @@ def test_confusion_matrix_slice_views_on_both_loaders(matrix_page):
     assert OTHER_RUN in page.testid("view-slices-matrix").locator(".tbm-chart-title").inner_text()
     box = page.testid("slice-select").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 900, box
+
+    # Threshold curves of the same scores, macro average at 0.5: each slice's TPR is scikit-learn's
+    # macro recall of the one-vs-rest decisions score > 0.5 on its subset, and the gap's approximate
+    # interval is the Python core's.
+    page.show(RUN, CURVES_TAG, "macro")
+    page.set_threshold(0.5)
+    page.testid("view-slices").wait_for()
+    page.wait_until(lambda: "macro average" in page.testid("slice-metrics-heading").inner_text(), "the macro table")
+    labels, _, sites, scores = matrix_data(last)
+    decided = scores > np.float32(0.5)
+    truth = np.eye(3, dtype=bool)[labels]
+    cells = {"tp": (truth, decided), "fp": (~truth, decided), "tn": (~truth, ~decided), "fn": (truth, ~decided)}
+    counts = {name: np.stack([np.sum(a & b & (sites == site)[:, None], axis=0) for site in "abc"]).astype(float)
+              for name, (a, b) in cells.items()}
+    gaps = averaged_gap_intervals(counts["tp"], counts["fp"], counts["tn"], counts["fn"], "macro", reference=0)
+    recall = {site: sk.recall_score(truth[sites == site], decided[sites == site], average="macro", zero_division=0)
+              for site in ("a", "b")}
+    gap_cell = page.locator("[data-testid=slice-gaps] [data-gap=tpr][data-slice=b]")
+    page.wait_until(lambda: math.isclose(float(gap_cell.get_attribute("data-value")), recall["b"] - recall["a"],
+                                         rel_tol=1e-9), "the macro TPR gap")
+    low, high = gaps["tpr"]["difference_low"][1], gaps["tpr"]["difference_high"][1]
+    assert f"[{low:.3f}, {high:.3f}]" in gap_cell.inner_text()
+    assert "approximate" in page.testid("slice-gaps-heading").inner_text()
+    assert "cannot run here" in page.testid("slice-optimiser-summary").inner_text()  # it needs one class
