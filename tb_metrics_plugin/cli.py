@@ -6,6 +6,7 @@
                      [--slice KEY=VALUE] [--threshold X]
     tb-metrics check --logdir DIR --metric tpr --threshold 0.5 --max-gap 0.05 --slice-key KEY
                      [--reference-slice VALUE]
+    tb-metrics check --logdir DIR --metric tpr --max-gap 0.05 --slice-key KEY   (confusion matrices)
     tb-metrics check --logdir DIR --metric partial_roc_auc --max-fpr 0.1 --min 0.8
 
 Event files are read without TensorFlow (`event_files`, the way TensorBoard's Python loader reads
@@ -14,7 +15,9 @@ builder (`tables.records`) as the plugin's routes, so the numbers are those of t
 downloads and a command takes a fraction of a second, not the 10-20 s of importing TensorFlow.
 `check` leaves out the training split of each train/validation pair unless `--run` names it, and
 checks overall tags unless `--slice` names one slice; `--slice-key` with `--max-gap` gates the
-largest gap of a metric between the slices of one key (`fairness.largest_gap`).
+largest gap of a metric between the slices of one key (`fairness.largest_gap`), leaving out (and
+naming) slices where the rate is not defined. A rate without `--threshold` is read per class from
+confusion-matrix tags at their logged decision (`fairness.matrix_rate_counts`).
 Exit status: 0 done / check passed, 1 check failed, 2 bad input (missing logdir, unknown
 run/tag/step/metric, nothing to read).
 """
