@@ -66,41 +66,20 @@ export function sliceRates(tp, fp, tn, fn) {
  * defined; the other rates get 0 trials.
  */
 function matrixRateCounts(matrices, classIndex) {
-  const slices = matrices.length;
-  const size = slices ? matrices[0].length : 0;
-  if (matrices.some((matrix) => matrix.length !== size || Array.from(matrix).some((row) => row.length !== size))) {
-    throw new Error("matrices: pass one C x C confusion matrix per slice, (S, C, C)");
-  }
+  const [tp, fp, tn, fn] = matrixClassCounts(matrices);
+  const size = matrices.length ? matrices[0].length : 0;
   if (classIndex !== null && !(Number.isInteger(classIndex) && classIndex >= 0 && classIndex < size)) {
     throw new Error(`classIndex=${classIndex}; expected a class, 0 <= classIndex < ${size}, or null for an average`);
   }
-  const counts = { tp: new Float64Array(slices), fp: new Float64Array(slices), tn: new Float64Array(slices), fn: new Float64Array(slices) };
-  const correct = new Float64Array(slices);
-  const total = new Float64Array(slices);
-  matrices.forEach((matrix, s) => {
-    let rowSum = 0;
-    let columnSum = 0;
-    for (let r = 0; r < size; r++) {
-      for (let c = 0; c < size; c++) {
-        const value = matrix[r][c];
-        if (!(value >= 0 && Number.isFinite(value))) throw new Error("matrices must hold finite counts >= 0 (weighted counts are fine)");
-        total[s] += value;
-        if (r === c) correct[s] += value;
-        if (r === classIndex) rowSum += value;
-        if (c === classIndex) columnSum += value;
-      }
-    }
-    if (classIndex === null) return;
-    counts.tp[s] = matrix[classIndex][classIndex];
-    counts.fn[s] = rowSum - counts.tp[s];
-    counts.fp[s] = columnSum - counts.tp[s];
-    counts.tn[s] = total[s] - counts.tp[s] - counts.fn[s] - counts.fp[s];
-  });
+  // Every class one-vs-rest counts all n samples: n = TP + FP + TN + FN of class 0.
+  const total = Float64Array.from(tp, (row, s) => (size ? row[0] + fp[s][0] + tn[s][0] + fn[s][0] : 0));
+  const correct = Float64Array.from(tp, (row) => row.reduce((sum, value) => sum + value, 0));
   const result = {};
   for (const rate of GAP_RATES) {
+    const column = (rows) => Float64Array.from(rows, (row) => row[classIndex]);
     result[rate] = classIndex === null
-      ? [new Float64Array(slices), new Float64Array(slices)]
-      : successesAndTrials(rate, counts.tp, counts.fp, counts.tn, counts.fn);
+      ? [new Float64Array(matrices.length), new Float64Array(matrices.length)]
+      : successesAndTrials(rate, column(tp), column(fp), column(tn), column(fn));
   }
   result.accuracy = [correct, total];
   return result;
@@ -249,6 +228,7 @@ export function matrixClassCounts(matrices) {
   const out = [[], [], [], []];
   for (const matrix of matrices) {
     const size = matrix.length;
+    if (size !== matrices[0].length) throw new Error("matrices: pass one C x C confusion matrix per slice, (S, C, C)");
     const [tp, fp, tn, fn] = out.map((list) => {
       const row = new Float64Array(size);
       list.push(row);
