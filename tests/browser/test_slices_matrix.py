@@ -132,6 +132,7 @@ def test_confusion_matrix_slice_views_on_both_loaders(matrix_page):
     assert {row["class"] for row in rows} == {"z"} and "class2" in name
     assert float(rows[1]["accuracy"]) == pytest.approx(correct_b / truth_b.size, rel=1e-9)
     assert rows[2]["tpr"] in ("", "NaN", "null")
+    assert {row["intervals"] for row in rows} == {"wilson, newcombe, katz"}
 
     # Gaps over epochs at the logged decision: accuracy of b and c minus a, every epoch.
     page.assert_drawn("view-slice-epochs")
@@ -202,4 +203,8 @@ def test_confusion_matrix_slice_views_on_both_loaders(matrix_page):
     low, high = gaps["tpr"]["difference_low"][1], gaps["tpr"]["difference_high"][1]
     assert f"[{low:.3f}, {high:.3f}]" in gap_cell.inner_text()
     assert "approximate" in page.testid("slice-gaps-heading").inner_text()
+    _, body = page.download_file("view-slices", "csv")
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    assert all(row["intervals"].startswith("approximate") and row["average"] == "macro" for row in rows)
+    assert float(rows[1]["tpr_difference_low"]) == pytest.approx(low, rel=1e-9)
     assert "cannot run here" in page.testid("slice-optimiser-summary").inner_text()  # it needs one class

@@ -12,7 +12,7 @@ import { table } from "../export.js";
 import * as fairness from "../fairness.js";
 import { formatMetric } from "../readout.js";
 import { GAP_LABELS } from "../slices.js";
-import { formatGap, interval, setText, setValue } from "./slice_table.js";
+import { APPROXIMATE_INTERVALS, EXACT_INTERVALS, formatGap, interval, setText, setValue } from "./slice_table.js";
 
 /** Row labels of the rates for one class of a confusion matrix. */
 const MATRIX_RATE_LABELS = {
@@ -108,8 +108,10 @@ export function createSliceMatrixView(container) {
       ]))),
     );
     for (const part of [metricsTable, gapsTable]) part.style.width = `${LABEL_COLUMN_PX + SLICE_COLUMN_PX * slices.members.length}px`;
+    // Accuracy's intervals stay Wilson / Newcombe / Katz; an average's other rates are approximate.
+    const intervals = slices.point.average ? `accuracy: ${EXACT_INTERVALS}; other rates: ${APPROXIMATE_INTERVALS}` : EXACT_INTERVALS;
     rows = slices.members.map((member, s) => [
-      member.sliceValue, slices.samples[s], slices.small[s], s === slices.referenceIndex,
+      member.sliceValue, slices.samples[s], slices.small[s], s === slices.referenceIndex, intervals,
       ...rateNames.flatMap((rate) => [rates[rate].value[s], rates[rate].low[s], rates[rate].high[s]]),
       ...rateNames.flatMap((rate) => GAP_KEYS.map((key) => gaps[rate][key][s])),
     ]);
@@ -158,7 +160,7 @@ export function createSliceMatrixView(container) {
       }
     },
     exportTable() {
-      const header = ["slice", "samples", "small", "reference",
+      const header = ["slice", "samples", "small", "reference", "intervals",
         ...rateNames.flatMap((rate) => [rate, `${rate}_ci95_low`, `${rate}_ci95_high`]),
         ...rateNames.flatMap((rate) => GAP_KEYS.map((key) => `${rate}_${key}`))];
       return table(header, rows);

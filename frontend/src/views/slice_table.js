@@ -31,6 +31,10 @@ const HEADINGS = {
   averagedGaps: "Gaps of the averaged rates to the reference slice: difference and ratio [approximate 95 %: Wald, delta method]",
 };
 
+/** What the exports' `intervals` column says of the intervals in a row. */
+export const EXACT_INTERVALS = "wilson, newcombe, katz";
+export const APPROXIMATE_INTERVALS = "approximate: wald of the class average, delta-method ratio";
+
 /** Widths of the tables' label column and of each slice's column (px). */
 const LABEL_COLUMN_PX = 190;
 const SLICE_COLUMN_PX = 150;
@@ -198,8 +202,9 @@ export function createSliceTableView(container) {
       setText(difference, `${formatGap(gap.difference[s])} ${interval(gap.difference_low[s], gap.difference_high[s])}`);
       setText(ratio, `× ${formatGap(gap.ratio[s])} ${interval(gap.ratio_low[s], gap.ratio_high[s])}`);
     }
+    const intervals = slices.point.average ? APPROXIMATE_INTERVALS : EXACT_INTERVALS;
     rows = slices.curves.map((curve, s) => [
-      curve.sliceValue, slices.samples[s], slices.small[s], s === slices.referenceIndex, points[s].resolvedThreshold,
+      curve.sliceValue, slices.samples[s], slices.small[s], s === slices.referenceIndex, intervals, points[s].resolvedThreshold,
       ...READOUT_METRICS.filter((metric) => metric.name !== "threshold").flatMap((metric) => {
         const [low, high] = metricInterval(slices, metric, points[s], s);
         return [points[s].metrics[metric.name], low, high];
@@ -288,7 +293,7 @@ export function createSliceTableView(container) {
       }
     },
     exportTable() {
-      const header = ["slice", "samples", "small", "reference", "resolved_threshold",
+      const header = ["slice", "samples", "small", "reference", "intervals", "resolved_threshold",
         ...READOUT_METRICS.filter((metric) => metric.name !== "threshold").flatMap((metric) => [metric.name, `${metric.name}_ci95_low`, `${metric.name}_ci95_high`]),
         ...fairness.GAP_RATES.flatMap((rate) => ["difference", "difference_low", "difference_high", "ratio", "ratio_low", "ratio_high"].map((key) => `${rate}_${key}`))];
       return table(header, rows);
