@@ -33,7 +33,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from tb_metrics_plugin import __version__, event_files, fairness, metadata, reading, tables
+from tb_metrics_plugin import __version__, event_files, fairness, fairness_intervals, metadata, reading, tables
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The last path parts of the runs Keras' TensorBoard callback and MetricsCallback write.
@@ -480,28 +480,41 @@ def _named_slice(args: argparse.Namespace):
 def _metric_rows(series: reading.TagSeries, metric: str, threshold: float | None,
                  max_fpr: float | None = None, k: int | None = None) -> list[dict[str, Any]]:
     """The records `check` reads `metric` from: `tables.records` (with `max_fpr`, partial ROC-AUC
-    too; top-k at `k`), or per step and class the rate (`fairness.slice_rates`) at `threshold` of a
-    threshold-curve tag, or at the logged decision of a confusion-matrix tag
-    (`fairness.matrix_rate_counts`); None where the rate's denominator is 0."""
+    too; top-k at `k`), or per step the rate of every class and of the micro, macro and weighted
+    averages (`_rate_rows`) at `threshold` of a threshold-curve tag, or at the logged decision of a
+    confusion-matrix tag (`fairness.matrix_class_counts`)."""
     if _is_matrix_rate(series, metric):
         matrices = np.stack([counts.matrix for counts in series.counts])
         num_classes = matrices.shape[1]
         names = series.class_names if len(series.class_names) == num_classes else tuple(map(str, range(num_classes)))
+        per_class = fairness.matrix_class_counts(matrices)
         rows = []
-        for class_index, class_name in enumerate(names):
-            successes, trials = fairness.matrix_rate_counts(matrices, class_index)[metric]
-            for step, hits, total in zip(series.steps.tolist(), successes, trials, strict=True):
-                rows.append({**tables.record_origin(series, step), "class": class_name, "average": None,
-                             metric: float(hits / total) if total > 0 else None})
+        for index, step in enumerate(series.steps.tolist()):
+            rows += _rate_rows(series, step, names, metric, *(counts[index] for counts in per_class))
         return rows
     if threshold is None:
         return _records(series, max_fpr=max_fpr, k=k)
     rows = []
     for index, step in enumerate(series.steps.tolist()):
         counts = fairness.counts_at_threshold(series.counts[index], threshold)
-        for class_name, rate in zip(series.class_names, fairness.slice_rates(*counts)[metric], strict=True):
-            rows.append({**tables.record_origin(series, step), "class": class_name, "average": None,
-                         metric: None if np.isnan(rate) else float(rate)})
+        rows += _rate_rows(series, step, series.class_names, metric, *counts)
+    return rows
+
+
+def _rate_rows(series: reading.TagSeries, step: int, names, metric: str, tp, fp, tn, fn) -> list[dict[str, Any]]:
+    """One step's records of a rate from its classes' (C,) counts: each class (`fairness.slice_rates`),
+    micro (the pooled counts), macro and weighted (`fairness_intervals.averaged_rate_intervals`);
+    None where the rate is not defined."""
+    def record(name, average, value):
+        return {**tables.record_origin(series, step), "class": name, "average": average,
+                metric: None if np.isnan(value) else float(value)}
+
+    rows = [record(name, None, value)
+            for name, value in zip(names, fairness.slice_rates(tp, fp, tn, fn)[metric], strict=True)]
+    rows.append(record("micro", "micro", fairness.slice_rates(tp.sum(), fp.sum(), tn.sum(), fn.sum())[metric]))
+    for average in fairness_intervals.AVERAGES:
+        averaged = fairness_intervals.averaged_rate_intervals(tp[None], fp[None], tn[None], fn[None], average)
+        rows.append(record(average, average, averaged[metric]["value"][0]))
     return rows
 
 

@@ -92,7 +92,7 @@ def test_check_gates_one_slice_and_leaves_slices_out_by_default(sliced_logdir):
     assert status == 1 and "slice='group=b'" in output and "tag='curves/group=b'" in output
     status, output = run_cli("check", "--logdir", logdir, "--metric", "tpr", "--threshold", "0.5", "--min", "0.9",
                              "--slice", "group=a")
-    assert status == 0 and "1 of 1 tpr values >= 0.9" in output
+    assert status == 0 and "4 of 4 tpr values >= 0.9" in output  # the class, micro, macro, weighted
     assert run_cli("check", "--logdir", logdir, "--metric", "roc_auc", "--min", "0.9", "--slice", "group=z")[0] == 2
 
 
@@ -113,7 +113,7 @@ def test_gap_gate_names_the_two_slices_and_the_gap(sliced_logdir):
     assert f"tpr gap {gap:.6g} between group={low}" in output and f"and group={high}" in output
     assert "> --max-gap 0.05" in output and "tag='curves'" in output
     status, output = run_cli(*base, "--max-gap", f"{gap + 1e-9}")
-    assert status == 0 and "1 of 1 tpr gaps between slices of 'group'" in output
+    assert status == 0 and "4 of 4 tpr gaps between slices of 'group'" in output  # one class and its averages
     status, output = run_cli(*base, "--max-gap", "0.05", "--reference-slice", "a")
     assert status == 1 and "between group=a" in output
     assert run_cli(*base, "--max-gap", "0.05", "--reference-slice", "z")[0] == 2
@@ -141,7 +141,12 @@ def test_gap_gate_on_confusion_matrix_rates_at_the_logged_decision(sliced_logdir
     gap = abs(recall["a"][1] - recall["b"][1])
     assert status == 1 and f"tpr gap {gap:.6g} between group=" in output and "tag='cm'" in output
     status, output = run_cli(*base, "--max-gap", "1")
-    assert status == 0 and "2 of 2 tpr gaps between slices of 'group'" in output  # negative and positive
+    assert status == 0 and "5 of 5 tpr gaps between slices of 'group'" in output  # 2 classes, 3 averages
+    # The macro average: each slice's macro recall (scikit-learn's, on the subset) and their gap.
+    macro = {g: skm.recall_score(labels[group == g], predicted[group == g], average="macro") for g in "ab"}
+    status, output = run_cli(*base, "--max-gap", "0.01", "--average", "macro")
+    assert status == 1 and f"class='macro' (average): tpr gap {abs(macro['a'] - macro['b']):.6g}" in output
+    assert "1 of 1" not in output and "0 of 1 tpr gaps" in output
     accuracy = {g: skm.accuracy_score(labels[group == g], predicted[group == g]) for g in "ab"}
     status, output = run_cli("check", "--logdir", str(sliced_logdir), "--metric", "accuracy", "--slice-key", "group",
                              "--max-gap", "0.001")
