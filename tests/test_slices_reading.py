@@ -76,6 +76,14 @@ def test_export_records_name_their_slice(sliced_logdir):
     assert record["tag"] == "curves/group=b" and record["step"] == STEPS - 1
     assert record["roc_auc"] == pytest.approx(skm.roc_auc_score(labels[subset], scores[subset]), abs=1e-12)
     assert record["recall"] == pytest.approx(skm.recall_score(labels[subset], scores[subset] > 0.5), abs=1e-12)
+    status, output = run_cli("export", "--logdir", str(sliced_logdir), "--tag", "cm", "--format", "json")
+    (record,) = [r for r in json.loads(output) if r["slice"] == "group=b"]
+    predicted = (scores[subset] > np.float32(0.5)).astype(int)
+    recalls = skm.recall_score(labels[subset], predicted, average=None)
+    precisions = skm.precision_score(labels[subset], predicted, average=None)
+    names = ["negative", "positive"]
+    assert record["per_class_recall"] == pytest.approx(dict(zip(names, recalls, strict=True)), abs=1e-12)
+    assert record["per_class_precision"] == pytest.approx(dict(zip(names, precisions, strict=True)), abs=1e-12)
     status, csv_text = run_cli("export", "--logdir", str(sliced_logdir), "--tag", "cm", "--format", "csv")
     header, *rows = csv_text.splitlines()
     assert header.split(",")[:4] == ["run", "tag", "slice", "step"]
