@@ -34,8 +34,10 @@ TOLERANCE = 1e-9
 MODULES = {"fairness": fairness, "fairness_intervals": fairness_intervals, "fairness_thresholds": fairness_thresholds}
 # The functions with a JS twin, by module (fairness.gaps / largest_gap work on named slices for the CLI).
 FUNCTIONS = {
-    "fairness": ("slice_rates",),
-    "fairness_intervals": ("rate_intervals", "gap_intervals", "newcombe_difference_interval", "katz_ratio_interval"),
+    "fairness": ("slice_rates", "matrix_class_counts"),
+    "fairness_intervals": ("rate_intervals", "gap_intervals", "newcombe_difference_interval", "katz_ratio_interval",
+                           "matrix_rate_intervals", "matrix_gap_intervals", "averaged_rate_intervals",
+                           "averaged_gap_intervals"),
     "fairness_thresholds": ("slice_thresholds",),
 }
 
@@ -98,6 +100,29 @@ def build_cases() -> list[dict[str, Any]]:
     add("Newcombe difference", "fairness_intervals", "newcombe_difference_interval", **pairs, z=1.96)
     add("Newcombe difference, z 2.576", "fairness_intervals", "newcombe_difference_interval", **pairs, z=2.576)
     add("Katz ratio", "fairness_intervals", "katz_ratio_interval", **pairs, z=1.96)
+
+    # Confusion matrices per slice (an argmax classifier's, at its logged decision): 4 slices of a
+    # 3-class matrix, one empty and one without samples of class 1; quarter weights in one set.
+    matrices = rng.poisson(4.0, size=(4, 3, 3)).astype(float) + 6 * np.eye(3)
+    matrices[2] = 0
+    matrices[3, 1, :] = 0
+    weighted = matrices * rng.integers(1, 8, size=matrices.shape) / 4
+    for label, stack in {"integer": matrices, "weighted": weighted}.items():
+        for class_index in (0, 1, None):
+            add(f"matrix rate intervals, class {class_index}, {label}", "fairness_intervals", "matrix_rate_intervals",
+                matrices=stack, class_index=class_index, z=1.96)
+            for reference in (0, 3):
+                add(f"matrix gap intervals, class {class_index}, to {reference}, {label}", "fairness_intervals",
+                    "matrix_gap_intervals", matrices=stack, class_index=class_index, reference=reference, z=1.96)
+        add(f"matrix class counts, {label}", "fairness", "matrix_class_counts", matrices=stack)
+        tp, fp, tn, fn = fairness.matrix_class_counts(stack)
+        per_class = {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
+        for average in fairness_intervals.AVERAGES:
+            add(f"{average} rate intervals, {label}", "fairness_intervals", "averaged_rate_intervals", **per_class,
+                average=average, z=1.96)
+            for reference in (0, 3):
+                add(f"{average} gap intervals to {reference}, {label}", "fairness_intervals", "averaged_gap_intervals",
+                    **per_class, average=average, reference=reference, z=1.96)
     return cases
 
 

@@ -6,6 +6,7 @@
                      [--slice KEY=VALUE] [--threshold X]
     tb-metrics check --logdir DIR --metric tpr --threshold 0.5 --max-gap 0.05 --slice-key KEY
                      [--reference-slice VALUE]
+    tb-metrics check --logdir DIR --metric tpr --max-gap 0.05 --slice-key KEY   (confusion matrices)
     tb-metrics check --logdir DIR --metric partial_roc_auc --max-fpr 0.1 --min 0.8
 
 Event files are read without TensorFlow (`event_files`, the way TensorBoard's Python loader reads
@@ -14,7 +15,9 @@ builder (`tables.records`) as the plugin's routes, so the numbers are those of t
 downloads and a command takes a fraction of a second, not the 10-20 s of importing TensorFlow.
 `check` leaves out the training split of each train/validation pair unless `--run` names it, and
 checks overall tags unless `--slice` names one slice; `--slice-key` with `--max-gap` gates the
-largest gap of a metric between the slices of one key (`fairness.largest_gap`).
+largest gap of a metric between the slices of one key (`fairness.largest_gap`), leaving out (and
+naming) slices where the rate is not defined. A rate without `--threshold` is read per class from
+confusion-matrix tags at their logged decision (`fairness.matrix_rate_counts`).
 Exit status: 0 done / check passed, 1 check failed, 2 bad input (missing logdir, unknown
 run/tag/step/metric, nothing to read).
 """
@@ -28,7 +31,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from tb_metrics_plugin import __version__, event_files, fairness, metadata, reading, tables
+import numpy as np
+
+from tb_metrics_plugin import __version__, event_files, fairness, fairness_intervals, metadata, reading, tables
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The last path parts of the runs Keras' TensorBoard callback and MetricsCallback write.
@@ -41,15 +46,9 @@ CHECKABLE_METRICS = {
     metadata.KIND_CONFUSION_MATRIX: ("accuracy", "mean_iou", "kappa", "kappa_linear", "kappa_quadratic",
                                      *tables.TOP_K_METRICS),
 }
-# Rates at one threshold (`fairness.GAP_RATES`): threshold-curve tags, per class, need --threshold.
+# Rates at a decision (`fairness.GAP_RATES`), per class: of threshold-curve tags at --threshold, or
+# without it of confusion-matrix tags at their logged decision (accuracy there: the matrix's).
 RATE_METRICS = fairness.GAP_RATES
-# The denominator that leaves each rate undefined when 0: such a slice is left out of a gap.
-RATE_DENOMINATORS = {
-    "tpr": lambda tp, fp, tn, fn: tp + fn, "fnr": lambda tp, fp, tn, fn: tp + fn,
-    "fpr": lambda tp, fp, tn, fn: fp + tn, "precision": lambda tp, fp, tn, fn: tp + fp,
-    "selection_rate": lambda tp, fp, tn, fn: tp + fp + tn + fn,
-    "accuracy": lambda tp, fp, tn, fn: tp + fp + tn + fn,
-}
 
 
 class UsageError(Exception):
@@ -121,15 +120,17 @@ def _parser() -> argparse.ArgumentParser:
     common(checking, runs_by_default=f"every run but a '{TRAINING_SPLIT}' run beside a '{VALIDATION_SPLIT}' run")
     all_metrics = sorted({m for names in CHECKABLE_METRICS.values() for m in names} | set(RATE_METRICS))
     checking.add_argument("--metric", required=True, choices=all_metrics,
-                          help=f"a summary metric, or a rate at --threshold ({', '.join(RATE_METRICS)}; per class "
-                          "of threshold-curve tags; accuracy with --threshold is the curves' accuracy there)")
+                          help=f"a summary metric, or a rate ({', '.join(RATE_METRICS)}; per class): of "
+                          "threshold-curve tags at --threshold, or without --threshold of confusion-matrix tags at "
+                          "their logged decision")
     checking.add_argument("--max-fpr", type=_max_fpr,
                           help="the false positive rate partial_roc_auc runs to (required by that metric)")
     checking.add_argument("--k", type=_k, help=_K_HELP)
     checking.add_argument("--min", type=float, help="fail when the metric is below this")
     checking.add_argument("--max", type=float, help="fail when the metric is above this")
     checking.add_argument("--threshold", type=_threshold,
-                          help="the decision threshold of the rate metrics (needed for them)")
+                          help="the decision threshold of the rate metrics on threshold-curve tags (without it, "
+                          "rates are read from confusion-matrix tags)")
     checking.add_argument("--slice", dest="slice_name", metavar="KEY=VALUE",
                           help="check this slice's tags (e.g. sex=female) instead of the overall tags")
     checking.add_argument("--slice-key", metavar="KEY",
@@ -401,7 +402,7 @@ def _check_gap(args: argparse.Namespace, stdout: TextIO) -> int:
             if _selected(record, series.class_names, args.classes, args.averages):
                 group = (record["run"], info.parent, record["step"], record["class"], record.get("average"))
                 groups.setdefault(group, {})[info.value] = record[args.metric]
-    failures, checked = [], 0
+    failures, notes, checked = [], [], 0
     for (run, parent, step, class_name, average), by_value in sorted(
             groups.items(), key=lambda item: (*item[0][:3], str(item[0][3]), str(item[0][4]))):
         if args.reference_slice is not None and args.reference_slice not in by_value:
@@ -409,8 +410,13 @@ def _check_gap(args: argparse.Namespace, stdout: TextIO) -> int:
                              f"{args.slice_key!r}; values: {reading.sort_slice_values(by_value)}.")
         checked += 1
         where = f"run={run!r} tag={parent!r} step={step} class={class_name!r}" + (" (average)" if average else "")
-        defined = {value: metric for value, metric in by_value.items() if metric is not None}
-        with_nan = {value: math.nan if metric is None else metric for value, metric in by_value.items()}
+        defined = {value: metric for value, metric in by_value.items() if metric is not None and not math.isnan(metric)}
+        with_nan = {value: defined.get(value, math.nan) for value in by_value}
+        undefined = [value for value in reading.sort_slice_values(by_value) if value not in defined]
+        if undefined:
+            notes.append(f"{where}: {args.metric} is not defined on "
+                         f"{', '.join(f'{args.slice_key}={value}' for value in undefined)} (its denominator is 0: "
+                         "no positives, no negatives, no predictions or no samples), left out of the gap")
         gap = fairness.largest_gap(with_nan, args.reference_slice)
         if gap is None:
             failures.append(f"{where}: {args.metric} is defined on fewer than two slices of {args.slice_key!r} "
@@ -422,6 +428,8 @@ def _check_gap(args: argparse.Namespace, stdout: TextIO) -> int:
                 f"{where}: {args.metric} gap {_beside(size, args.max_gap)} between {args.slice_key}={first} "
                 f"({defined[first]:.6g}) and {args.slice_key}={second} ({defined[second]:.6g}) "
                 f"> --max-gap {args.max_gap:g}")
+    for note in notes:
+        print(f"NOTE {note}", file=stdout)
     for failure in failures:
         print(f"FAIL {failure}", file=stdout)
     against = f"to {args.slice_key}={args.reference_slice}" if args.reference_slice else "between slices"
@@ -443,11 +451,10 @@ def _beside(value: float, bound: float) -> str:
 
 
 def _metric_kind(args: argparse.Namespace) -> str:
-    """The summary kind --metric is read from: a rate at --threshold comes from threshold curves."""
-    if args.metric in RATE_METRICS and (args.threshold is not None or args.metric != "accuracy"):
-        if args.threshold is None:
-            raise UsageError(f"--metric {args.metric} is a rate at a decision threshold; give --threshold (e.g. 0.5).")
-        return metadata.KIND_THRESHOLD_CURVES
+    """The summary kind --metric is read from: a rate at --threshold comes from threshold curves, a
+    rate without it from confusion matrices (at their logged decision)."""
+    if args.metric in RATE_METRICS:
+        return metadata.KIND_THRESHOLD_CURVES if args.threshold is not None else metadata.KIND_CONFUSION_MATRIX
     if args.threshold is not None:
         raise UsageError(f"--threshold applies to the rate metrics {list(RATE_METRICS)}; --metric {args.metric} "
                          "is a summary of every threshold.")
@@ -456,6 +463,11 @@ def _metric_kind(args: argparse.Namespace) -> str:
 
 def _rate_threshold(args: argparse.Namespace) -> float | None:
     return args.threshold if args.metric in RATE_METRICS and args.threshold is not None else None
+
+
+def _is_matrix_rate(series: reading.TagSeries, metric: str) -> bool:
+    """A per-class rate read off a confusion matrix (its accuracy comes from `tables.records`)."""
+    return metric in RATE_METRICS and metric != "accuracy" and series.kind == metadata.KIND_CONFUSION_MATRIX
 
 
 def _named_slice(args: argparse.Namespace):
@@ -468,17 +480,41 @@ def _named_slice(args: argparse.Namespace):
 def _metric_rows(series: reading.TagSeries, metric: str, threshold: float | None,
                  max_fpr: float | None = None, k: int | None = None) -> list[dict[str, Any]]:
     """The records `check` reads `metric` from: `tables.records` (with `max_fpr`, partial ROC-AUC
-    too; top-k at `k`), or with `threshold` per step and class the rate (`fairness.slice_rates`)
-    at it, None where its denominator is 0."""
+    too; top-k at `k`), or per step the rate of every class and of the micro, macro and weighted
+    averages (`_rate_rows`) at `threshold` of a threshold-curve tag, or at the logged decision of a
+    confusion-matrix tag (`fairness.matrix_class_counts`)."""
+    if _is_matrix_rate(series, metric):
+        matrices = np.stack([counts.matrix for counts in series.counts])
+        num_classes = matrices.shape[1]
+        names = series.class_names if len(series.class_names) == num_classes else tuple(map(str, range(num_classes)))
+        per_class = fairness.matrix_class_counts(matrices)
+        rows = []
+        for index, step in enumerate(series.steps.tolist()):
+            rows += _rate_rows(series, step, names, metric, *(counts[index] for counts in per_class))
+        return rows
     if threshold is None:
         return _records(series, max_fpr=max_fpr, k=k)
     rows = []
     for index, step in enumerate(series.steps.tolist()):
         counts = fairness.counts_at_threshold(series.counts[index], threshold)
-        rates, denominators = fairness.slice_rates(*counts)[metric], RATE_DENOMINATORS[metric](*counts)
-        for class_name, rate, denominator in zip(series.class_names, rates, denominators, strict=True):
-            rows.append({**tables.record_origin(series, step), "class": class_name, "average": None,
-                         metric: float(rate) if denominator > 0 else None})
+        rows += _rate_rows(series, step, series.class_names, metric, *counts)
+    return rows
+
+
+def _rate_rows(series: reading.TagSeries, step: int, names, metric: str, tp, fp, tn, fn) -> list[dict[str, Any]]:
+    """One step's records of a rate from its classes' (C,) counts: each class (`fairness.slice_rates`),
+    micro (the pooled counts), macro and weighted (`fairness_intervals.averaged_rate_intervals`);
+    None where the rate is not defined."""
+    def record(name, average, value):
+        return {**tables.record_origin(series, step), "class": name, "average": average,
+                metric: None if np.isnan(value) else float(value)}
+
+    rows = [record(name, None, value)
+            for name, value in zip(names, fairness.slice_rates(tp, fp, tn, fn)[metric], strict=True)]
+    rows.append(record("micro", "micro", fairness.slice_rates(tp.sum(), fp.sum(), tn.sum(), fn.sum())[metric]))
+    for average in fairness_intervals.AVERAGES:
+        averaged = fairness_intervals.averaged_rate_intervals(tp[None], fp[None], tn[None], fn[None], average)
+        rows.append(record(average, average, averaged[metric]["value"][0]))
     return rows
 
 

@@ -73,7 +73,8 @@ def records(
     tp, fp, tn, fn at it; micro rows hold
     the summed counts, macro / weighted rows average the rates and leave the counts empty.
     Confusion matrices: run, tag, step, class, accuracy, mean_iou, kappa, kappa_linear,
-    kappa_quadratic, per_class_iou ({class name: IoU}), and from the rank counts (`top_k`, at `k`,
+    kappa_quadratic, per_class_iou ({class name: IoU}), per_class_recall and per_class_precision
+    ({class name: value}, None where undefined; see `_per_class_rates`), and from the rank counts (`top_k`, at `k`,
     default min(5, K)): top_k (the k used), top_k_accuracy, top_k_precision_macro,
     top_k_recall_macro, per_class_top_k_precision and per_class_top_k_recall ({class name: value});
     all None on a step logged without ranks. Every record also has `slice`, after `tag`: None for an
@@ -96,6 +97,7 @@ def records(
                 "class": "all",
                 **{metric: numbers[metric]["value"] for metric in CONFUSION_MATRIX_METRICS},
                 "per_class_iou": dict(zip(names, np.asarray(numbers["iou"]["per_class"]).tolist(), strict=True)),
+                **_per_class_rates(series.counts[index].matrix, names),
                 **_top_k_fields(series.counts[index], names, k),
             })
             continue
@@ -205,6 +207,18 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
         else:
             flat[key] = value
     return flat
+
+
+def _per_class_rates(matrix: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
+    """per_class_recall and per_class_precision of a confusion matrix at its decision, {class name:
+    value}: recall m[c, c] / R_c, precision m[c, c] / K_c, NaN (None in the records) where the class
+    has no samples or no predictions, as the slice views' rates (`fairness.matrix_rate_counts`)."""
+    correct = np.diagonal(matrix)
+    rates = {
+        "per_class_recall": core._divide(correct, matrix.sum(axis=1), np.nan),
+        "per_class_precision": core._divide(correct, matrix.sum(axis=0), np.nan),
+    }
+    return {field: dict(zip(names, values.tolist(), strict=True)) for field, values in rates.items()}
 
 
 def _step_summary(series: TagSeries, index: int, cache: SummaryCache | None) -> dict[str, dict[str, Any]]:

@@ -220,7 +220,8 @@ def _with_slice_field(records: list) -> list:
 ADDED_FIELDS = {
     "threshold_curves": {"pr_auc_majoring", "pr_auc_minoring"},
     "confusion_matrix": {"kappa_linear", "kappa_quadratic", "top_k", "top_k_accuracy", "top_k_precision_macro",
-                         "top_k_recall_macro", "per_class_top_k_precision", "per_class_top_k_recall"},
+                         "top_k_recall_macro", "per_class_top_k_precision", "per_class_top_k_recall",
+                         "per_class_recall", "per_class_precision"},  # issue 12: slices of confusion matrices
 }
 
 

@@ -13,11 +13,15 @@ from fairlearn import metrics as fairlearn_metrics
 from sklearn import metrics as sk
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from tb_metrics_plugin import core
+from tb_metrics_plugin import core, fairness
 from tb_metrics_plugin.fairness import GAP_RATES
 from tb_metrics_plugin.fairness_intervals import (
+    averaged_gap_intervals,
+    averaged_rate_intervals,
     gap_intervals,
     katz_ratio_interval,
+    matrix_gap_intervals,
+    matrix_rate_intervals,
     newcombe_difference_interval,
     rate_intervals,
 )
@@ -109,8 +113,76 @@ def test_gaps_to_the_reference_slice():
     for rate in GAP_RATES:
         assert all(math.isnan(gaps[rate][key][2]) for key in gaps[rate]), rate
     rates = rate_intervals(tp, fp, tn, fn)
-    assert rates["tpr"]["value"][2] == 0 and math.isnan(rates["accuracy"]["value"][2])
+    assert all(math.isnan(rates[rate]["value"][2]) for rate in GAP_RATES)
     assert math.isnan(rates["tpr"]["low"][2])
+
+
+def test_a_rate_without_denominator_is_undefined_in_every_gap():
+    """One convention: a slice without positives has no TPR (NaN, not the readout's 0), so its gaps
+    in `fairness.gaps` and in `gap_intervals` are NaN and `largest_gap` leaves it out."""
+    tp, fp, tn, fn = [8.0, 0.0, 5.0], [2.0, 3.0, 1.0], [20.0, 25.0, 10.0], [4.0, 0.0, 5.0]
+    rates = fairness.slice_rates(tp, fp, tn, fn)
+    assert math.isnan(rates["tpr"][1]) and math.isnan(rates["fnr"][1]) and rates["fpr"][1] == pytest.approx(3 / 28)
+    values = dict(zip("abc", rates["tpr"].tolist(), strict=True))
+    point_gaps = fairness.gaps(values, "a")
+    assert math.isnan(point_gaps["b"]["difference"]) and math.isnan(point_gaps["b"]["ratio"])
+    assert point_gaps["c"]["difference"] == pytest.approx(5 / 10 - 8 / 12)
+    assert fairness.largest_gap(values) == ("c", "a", pytest.approx(8 / 12 - 5 / 10))
+    interval_gaps = gap_intervals(tp, fp, tn, fn, reference=0)["tpr"]
+    assert all(math.isnan(interval_gaps[key][1]) for key in interval_gaps)
+    assert interval_gaps["difference"][2] == pytest.approx(point_gaps["c"]["difference"])
+    assert all(math.isnan(values) for values in gap_intervals(tp, fp, tn, fn, reference=1)["tpr"]["difference"])
+
+
+def multiclass_sliced_predictions(seed: int = 11, num_samples: int = 900, num_classes: int = 4):
+    """Labels, argmax predictions and a slice key; the classifier confuses more on slice "c"."""
+    rng = np.random.default_rng(seed)
+    groups = rng.choice(np.array(["a", "b", "c"]), size=num_samples, p=[0.5, 0.3, 0.2])
+    labels = rng.integers(0, num_classes, size=num_samples)
+    wrong = rng.random(num_samples) < np.where(groups == "c", 0.5, 0.2)
+    predictions = np.where(wrong, rng.integers(0, num_classes, size=num_samples), labels)
+    return labels, predictions, groups
+
+
+@pytest.mark.parametrize("class_index", [0, 2, None])
+def test_matrix_rates_equal_scikit_learn_and_fairlearn_on_each_subset(class_index):
+    labels, predictions, groups = multiclass_sliced_predictions()
+    names = ["a", "b", "c"]
+    matrices = np.stack([sk.confusion_matrix(labels[groups == g], predictions[groups == g], labels=range(4))
+                         for g in names])
+    rates = matrix_rate_intervals(matrices, class_index)
+    assert set(rates) == set(GAP_RATES)
+    for s, group in enumerate(names):
+        truth, predicted = labels[groups == group], predictions[groups == group]
+        assert rates["accuracy"]["value"][s] == pytest.approx(sk.accuracy_score(truth, predicted), rel=1e-12)
+        if class_index is None:  # an average: per-class rates are not defined, accuracy is
+            assert all(math.isnan(rates[rate]["value"][s]) for rate in GAP_RATES if rate != "accuracy")
+            continue
+        one_vs_rest_truth, one_vs_rest_predicted = truth == class_index, predicted == class_index
+        expected = {
+            "tpr": sk.recall_score(truth, predicted, labels=[class_index], average=None)[0],
+            "precision": sk.precision_score(truth, predicted, labels=[class_index], average=None)[0],
+            "fpr": fairlearn_metrics.false_positive_rate(one_vs_rest_truth, one_vs_rest_predicted),
+            "fnr": fairlearn_metrics.false_negative_rate(one_vs_rest_truth, one_vs_rest_predicted),
+            "selection_rate": fairlearn_metrics.selection_rate(one_vs_rest_truth, one_vs_rest_predicted),
+        }
+        for rate, value in expected.items():
+            assert rates[rate]["value"][s] == pytest.approx(value, rel=1e-12), (rate, group)
+    gaps = matrix_gap_intervals(matrices, class_index, reference=0)
+    correct, total = np.trace(matrices, axis1=1, axis2=2), matrices.sum(axis=(1, 2))
+    expected = newcombe_difference_interval(correct[2], total[2], correct[0], total[0])
+    actual = (gaps["accuracy"]["difference"][2], gaps["accuracy"]["difference_low"][2],
+              gaps["accuracy"]["difference_high"][2])
+    assert actual == pytest.approx(tuple(float(x) for x in expected), rel=1e-12)
+
+
+def test_matrix_rates_refuse_bad_input():
+    with pytest.raises(ValueError, match="one C x C confusion matrix per slice"):
+        matrix_rate_intervals(np.zeros((2, 3)), 0)
+    with pytest.raises(ValueError, match="class_index=3"):
+        matrix_rate_intervals(np.zeros((2, 3, 3)), 3)
+    with pytest.raises(ValueError, match="finite counts >= 0"):
+        matrix_gap_intervals(-np.ones((2, 3, 3)), 0, reference=0)
 
 
 def test_bad_input_names_the_argument():
@@ -219,3 +291,46 @@ def test_linear_objectives_per_slice_equals_unconstrained():
     assert per_slice["value"] == pytest.approx(brute_force(positive, negative, "unconstrained", "accuracy", 1.0))
     assert per_slice["cost"] <= 1e-15
     assert set(MODES) == {"single", "per_slice", *CONSTRAINED_RATES}
+
+
+@pytest.mark.parametrize("average", ["macro", "weighted"])
+def test_averaged_rates_equal_scikit_learn_on_each_subset(average):
+    """Macro / weighted rates per slice from the classes' one-vs-rest counts equal scikit-learn's
+    averages on the slice's subset; the interval is the stated Wald one of the weighted mean."""
+    labels, predictions, groups = multiclass_sliced_predictions()
+    names = ["a", "b", "c"]
+    matrices = np.stack([sk.confusion_matrix(labels[groups == g], predictions[groups == g], labels=range(4))
+                         for g in names])
+    tp, fp, tn, fn = fairness.matrix_class_counts(matrices)
+    rates = averaged_rate_intervals(tp, fp, tn, fn, average)
+    gaps = averaged_gap_intervals(tp, fp, tn, fn, average, reference=0)
+    for s, group in enumerate(names):
+        truth, predicted = labels[groups == group], predictions[groups == group]
+        assert rates["tpr"]["value"][s] == pytest.approx(sk.recall_score(truth, predicted, average=average), rel=1e-12)
+        assert rates["precision"]["value"][s] == pytest.approx(
+            sk.precision_score(truth, predicted, average=average), rel=1e-12)
+        recalls = sk.recall_score(truth, predicted, average=None)
+        weights = np.ones(4) if average == "macro" else np.bincount(truth, minlength=4).astype(float)
+        weights /= weights.sum()
+        support = np.bincount(truth, minlength=4)
+        se = math.sqrt(np.sum(weights**2 * recalls * (1 - recalls) / support))
+        assert rates["tpr"]["se"][s] == pytest.approx(se, rel=1e-12)
+        assert rates["tpr"]["low"][s] == pytest.approx(max(0.0, recalls @ weights - 1.96 * se), rel=1e-12)
+    difference = rates["fpr"]["value"][2] - rates["fpr"]["value"][0]
+    spread = 1.96 * math.hypot(rates["fpr"]["se"][2], rates["fpr"]["se"][0])
+    assert (gaps["fpr"]["difference"][2], gaps["fpr"]["difference_low"][2], gaps["fpr"]["difference_high"][2]) == \
+        pytest.approx((difference, difference - spread, difference + spread), rel=1e-12)
+    assert gaps["tpr"]["difference"][0] == 0 and math.isnan(gaps["tpr"]["difference_low"][0])
+
+
+def test_averaged_rates_leave_out_undefined_classes_and_refuse_bad_input():
+    # Class 1 has no positives in slice 0: its TPR is left out of the macro mean there (as
+    # balanced accuracy leaves it out); an empty slice has no average at all.
+    tp, fp, tn, fn = [[4.0, 0.0], [0.0, 0.0]], [[1.0, 2.0], [0.0, 0.0]], [[5.0, 8.0], [0.0, 0.0]], [[1.0, 0.0], [0, 0]]
+    rates = averaged_rate_intervals(tp, fp, tn, fn, "macro")
+    assert rates["tpr"]["value"][0] == pytest.approx(0.8) and math.isnan(rates["tpr"]["value"][1])
+    assert math.isnan(averaged_gap_intervals(tp, fp, tn, fn, "macro", reference=0)["tpr"]["difference"][1])
+    with pytest.raises(ValueError, match="average='micro'"):
+        averaged_rate_intervals(tp, fp, tn, fn, "micro")
+    with pytest.raises(ValueError, match=r"pass \(S, C\) each"):
+        averaged_rate_intervals([1, 2], [1, 2], [1, 2], [1, 2], "macro")

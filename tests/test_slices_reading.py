@@ -76,6 +76,14 @@ def test_export_records_name_their_slice(sliced_logdir):
     assert record["tag"] == "curves/group=b" and record["step"] == STEPS - 1
     assert record["roc_auc"] == pytest.approx(skm.roc_auc_score(labels[subset], scores[subset]), abs=1e-12)
     assert record["recall"] == pytest.approx(skm.recall_score(labels[subset], scores[subset] > 0.5), abs=1e-12)
+    status, output = run_cli("export", "--logdir", str(sliced_logdir), "--tag", "cm", "--format", "json")
+    (record,) = [r for r in json.loads(output) if r["slice"] == "group=b"]
+    predicted = (scores[subset] > np.float32(0.5)).astype(int)
+    recalls = skm.recall_score(labels[subset], predicted, average=None)
+    precisions = skm.precision_score(labels[subset], predicted, average=None)
+    names = ["negative", "positive"]
+    assert record["per_class_recall"] == pytest.approx(dict(zip(names, recalls, strict=True)), abs=1e-12)
+    assert record["per_class_precision"] == pytest.approx(dict(zip(names, precisions, strict=True)), abs=1e-12)
     status, csv_text = run_cli("export", "--logdir", str(sliced_logdir), "--tag", "cm", "--format", "csv")
     header, *rows = csv_text.splitlines()
     assert header.split(",")[:4] == ["run", "tag", "slice", "step"]
@@ -92,7 +100,7 @@ def test_check_gates_one_slice_and_leaves_slices_out_by_default(sliced_logdir):
     assert status == 1 and "slice='group=b'" in output and "tag='curves/group=b'" in output
     status, output = run_cli("check", "--logdir", logdir, "--metric", "tpr", "--threshold", "0.5", "--min", "0.9",
                              "--slice", "group=a")
-    assert status == 0 and "1 of 1 tpr values >= 0.9" in output
+    assert status == 0 and "4 of 4 tpr values >= 0.9" in output  # the class, micro, macro, weighted
     assert run_cli("check", "--logdir", logdir, "--metric", "roc_auc", "--min", "0.9", "--slice", "group=z")[0] == 2
 
 
@@ -113,7 +121,7 @@ def test_gap_gate_names_the_two_slices_and_the_gap(sliced_logdir):
     assert f"tpr gap {gap:.6g} between group={low}" in output and f"and group={high}" in output
     assert "> --max-gap 0.05" in output and "tag='curves'" in output
     status, output = run_cli(*base, "--max-gap", f"{gap + 1e-9}")
-    assert status == 0 and "1 of 1 tpr gaps between slices of 'group'" in output
+    assert status == 0 and "4 of 4 tpr gaps between slices of 'group'" in output  # one class and its averages
     status, output = run_cli(*base, "--max-gap", "0.05", "--reference-slice", "a")
     assert status == 1 and "between group=a" in output
     assert run_cli(*base, "--max-gap", "0.05", "--reference-slice", "z")[0] == 2
@@ -130,8 +138,45 @@ def test_gap_gate_on_a_summary_metric_and_every_step(sliced_logdir):
     assert f"roc_auc gap {abs(aucs[0]['a'] - aucs[0]['b']):.6g}" in output
 
 
+def test_gap_gate_on_confusion_matrix_rates_at_the_logged_decision(sliced_logdir):
+    """Without --threshold a rate is read off the confusion-matrix slices (score > 0.5 for one
+    sigmoid output), per class; accuracy is the matrix's."""
+    labels, scores, group, _ = sliced_data(STEPS - 1)
+    predicted = (scores > np.float32(0.5)).astype(int)
+    recall = {g: skm.recall_score(labels[group == g], predicted[group == g], average=None) for g in "ab"}
+    base = ["check", "--logdir", str(sliced_logdir), "--metric", "tpr", "--slice-key", "group"]
+    status, output = run_cli(*base, "--max-gap", "0.01", "--class", "positive")
+    gap = abs(recall["a"][1] - recall["b"][1])
+    assert status == 1 and f"tpr gap {gap:.6g} between group=" in output and "tag='cm'" in output
+    status, output = run_cli(*base, "--max-gap", "1")
+    assert status == 0 and "5 of 5 tpr gaps between slices of 'group'" in output  # 2 classes, 3 averages
+    # The macro average: each slice's macro recall (scikit-learn's, on the subset) and their gap.
+    macro = {g: skm.recall_score(labels[group == g], predicted[group == g], average="macro") for g in "ab"}
+    status, output = run_cli(*base, "--max-gap", "0.01", "--average", "macro")
+    assert status == 1 and f"class='macro' (average): tpr gap {abs(macro['a'] - macro['b']):.6g}" in output
+    assert "1 of 1" not in output and "0 of 1 tpr gaps" in output
+    accuracy = {g: skm.accuracy_score(labels[group == g], predicted[group == g]) for g in "ab"}
+    status, output = run_cli("check", "--logdir", str(sliced_logdir), "--metric", "accuracy", "--slice-key", "group",
+                             "--max-gap", "0.001")
+    assert status == 1 and f"accuracy gap {abs(accuracy['a'] - accuracy['b']):.6g}" in output
+
+
+def test_gap_gate_names_the_slices_where_the_rate_is_undefined(tmp_path):
+    """A slice without positives has no TPR: the gate leaves it out and says so, naming it."""
+    labels = np.array([1, 0, 1, 0, 0, 0, 1, 1, 0, 0])
+    scores = np.array([0.9, 0.2, 0.4, 0.7, 0.1, 0.8, 0.6, 0.3, 0.2, 0.9], dtype=np.float32)
+    site = np.array(["x", "x", "x", "x", "y", "y", "z", "z", "z", "z"])  # site y: negatives only
+    with SummaryWriter(str(tmp_path / "run")) as writer:
+        writer.add_summary(summary.threshold_curves_pb("curves", labels, scores, slices={"site": site}), 0)
+    status, output = run_cli("check", "--logdir", str(tmp_path), "--metric", "tpr", "--threshold", "0.5",
+                             "--slice-key", "site", "--max-gap", "0.6", "--class", "positive")
+    assert status == 0
+    assert "NOTE run='run' tag='curves' step=0 class='positive': tpr is not defined on site=y" in output
+    assert "1 of 1 tpr gaps" in output
+
+
 @pytest.mark.parametrize(("extra", "message"), [
-    (["--metric", "tpr", "--min", "0.5"], "give --threshold"),
+    (["--metric", "tpr", "--tag", "curves", "--min", "0.5"], "no selected run has confusion_matrix tags"),
     (["--metric", "roc_auc", "--threshold", "0.5", "--min", "0.5"], "--threshold applies to the rate metrics"),
     (["--metric", "tpr", "--threshold", "0.5", "--slice-key", "group"], "needs both --slice-key"),
     (["--metric", "tpr", "--threshold", "0.5", "--slice-key", "nope", "--max-gap", "0.1"], "names no slices"),

@@ -9,7 +9,7 @@ import { createModelBuilder } from "./view_model.js";
 import { createReadout } from "./readout.js";
 import { assignRunColors, indexTags, reconcileState } from "./selection.js";
 import { createSliceControls } from "./slice_controls.js";
-import { createSliceModelBuilder, sliceRun, sliceTagName, tagSlices } from "./slices.js";
+import { createSliceModelBuilder, sliceRun, sliceRuns, sliceTagName, tagSlices } from "./slices.js";
 import { DEFAULT_STATE, createStore, persistState, restoreState } from "./state.js";
 import { applyTheme, readHostTheme, watchHostTheme } from "./theme.js";
 
@@ -216,7 +216,7 @@ export function createApp(root, { client, win = window }) {
    * @returns {boolean} false when it repaired the state (the store re-enters applyState)
    */
   function checkSlices(state) {
-    const run = state.runs ? sliceRun(state.runs, state.tag, infoOf) : null;
+    const run = state.runs ? sliceRun(state.runs, state.tag, infoOf, state.sliceRun) : null;
     const slices = run ? tagSlices(infoOf(run, state.tag)) : {};
     const values = state.sliceKey ? slices[state.sliceKey] : null;
     if (state.sliceKey && !values) {
@@ -227,7 +227,7 @@ export function createApp(root, { client, win = window }) {
       store.set({ sliceReference: values[0] });
       return false;
     }
-    sliceControls.update(state, { slices, run });
+    sliceControls.update(state, { slices, run, runs: state.runs ? sliceRuns(state.runs, state.tag, infoOf) : [] });
     const lastSteps = values ? values.map((value) => infoOf(run, sliceTagName(state.tag, state.sliceKey, value))?.max_step ?? -1) : [];
     const signature = values ? JSON.stringify([run, state.tag, state.sliceKey, values, lastSteps]) : "";
     if (signature !== sliceData.signature) loadSlices(signature, run, state, values, lastSteps);

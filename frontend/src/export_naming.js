@@ -33,15 +33,21 @@ export function exportContext(model, spec) {
     const name = average || (tagInfo.class_names[Number(state.classKey)] ?? state.classKey);
     columns.push(["class", name], ["average", average], ["selected_threshold", state.threshold]);
     fileParts.push(average ? `${average}-average` : `class${state.classKey}-${name}`, stepPart(spec, state, tagInfo), `t${state.threshold}`);
-    if (spec.slices && model.slices) {
-      // Slice views: rows name their slice (in `slice`, or the curves' `run` column) of this run and key.
-      columns.push(["slices_of_run", model.slices.run], ["slice_key", model.slices.key], ["reference_slice", model.slices.values[model.slices.referenceIndex] ?? ""]);
-      fileParts.push(`slices-${model.slices.key}`);
-    }
   } else {
     const decision = tagInfo.decision || "argmax";
+    if (spec.slices && model.slices) {
+      // A matrix's slice rates are of one class (or, for an average, accuracy alone): say which.
+      const average = AVERAGES.includes(state.classKey) ? state.classKey : "";
+      columns.push(["class", average || (tagInfo.class_names[Number(state.classKey)] ?? state.classKey)], ["average", average]);
+      fileParts.push(average ? `${average}-average` : `class${state.classKey}`);
+    }
     columns.push(["decision", decision]);
     fileParts.push(stepPart(spec, state, tagInfo), decision);
+  }
+  if (spec.slices && model.slices) {
+    // Slice views: rows name their slice (in `slice`, or the curves' `run` column) of this run and key.
+    columns.push(["slices_of_run", model.slices.run], ["slice_key", model.slices.key], ["reference_slice", model.slices.values[model.slices.referenceIndex] ?? ""]);
+    fileParts.push(`slices-${model.slices.key}`);
   }
   return { columns, fileParts };
 }

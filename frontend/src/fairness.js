@@ -46,20 +46,43 @@ function checkCounts(tp, fp, tn, fn) {
 }
 
 /**
- * {rate: Float64Array(S)} of GAP_RATES: TPR, FPR, FNR and precision as the core gives them (0 at
- * 0/0), selection rate (TP + FP) / n and accuracy NaN for an empty slice.
+ * {rate: Float64Array(S)} of GAP_RATES: successes / trials of RATE_COUNTS, NaN where trials is 0
+ * ("not defined": a slice without positives has no TPR; shown as "–", left out of gaps).
  */
 export function sliceRates(tp, fp, tn, fn) {
-  const metrics = core.thresholdMetrics(Float64Array.from(tp), Float64Array.from(fp), Float64Array.from(tn), Float64Array.from(fn));
-  const selectionRate = Float64Array.from(tp, (value, s) => divide(value + fp[s], value + fp[s] + tn[s] + fn[s], NaN));
-  return {
-    tpr: metrics.recall,
-    fpr: metrics.fpr,
-    fnr: metrics.fnr,
-    precision: metrics.precision,
-    selection_rate: selectionRate,
-    accuracy: metrics.accuracy,
-  };
+  const result = {};
+  for (const rate of GAP_RATES) {
+    const [successes, trials] = successesAndTrials(rate, tp, fp, tn, fn);
+    result[rate] = Float64Array.from(successes, (value, s) => divide(value, trials[s], NaN));
+  }
+  return result;
+}
+
+/**
+ * {rate: [successes, trials]} (Float64Array(S) each) of GAP_RATES for S confusion matrices, each an
+ * array of C rows (true classes) of C counts (predictions): class `classIndex` one-vs-rest at the
+ * matrix's decision (TP = m[c][c], FN = row sum − TP, FP = column sum − TP, TN = n − TP − FN − FP),
+ * accuracy the multiclass one (Σ m[c][c], n). With `classIndex` null (an average) only accuracy is
+ * defined; the other rates get 0 trials.
+ */
+function matrixRateCounts(matrices, classIndex) {
+  const [tp, fp, tn, fn] = matrixClassCounts(matrices);
+  const size = matrices.length ? matrices[0].length : 0;
+  if (classIndex !== null && !(Number.isInteger(classIndex) && classIndex >= 0 && classIndex < size)) {
+    throw new Error(`classIndex=${classIndex}; expected a class, 0 <= classIndex < ${size}, or null for an average`);
+  }
+  // Every class one-vs-rest counts all n samples: n = TP + FP + TN + FN of class 0.
+  const total = Float64Array.from(tp, (row, s) => (size ? row[0] + fp[s][0] + tn[s][0] + fn[s][0] : 0));
+  const correct = Float64Array.from(tp, (row) => row.reduce((sum, value) => sum + value, 0));
+  const result = {};
+  for (const rate of GAP_RATES) {
+    const column = (rows) => Float64Array.from(rows, (row) => row[classIndex]);
+    result[rate] = classIndex === null
+      ? [new Float64Array(matrices.length), new Float64Array(matrices.length)]
+      : successesAndTrials(rate, column(tp), column(fp), column(tn), column(fn));
+  }
+  result.accuracy = [correct, total];
+  return result;
 }
 
 /** Wilson bound of one proportion, NaN for trials = 0 (core.wilsonInterval on numbers). */
@@ -124,35 +147,26 @@ function successesAndTrials(rate, tp, fp, tn, fn) {
   return [successes, trials];
 }
 
-/**
- * Each rate of each slice with its Wilson interval: {rate: {value, low, high, trials}}, Float64Array(S) each.
- */
-export function rateIntervals(tp, fp, tn, fn, z = 1.96) {
-  checkCounts(tp, fp, tn, fn);
-  const values = sliceRates(tp, fp, tn, fn);
+/** {rate: {value, low, high, trials}} of {rate: [successes, trials]}: value NaN where trials is 0. */
+function proportionIntervals(proportions, z) {
   const result = {};
-  for (const rate of GAP_RATES) {
-    const [successes, trials] = successesAndTrials(rate, tp, fp, tn, fn);
+  for (const [rate, [successes, trials]] of Object.entries(proportions)) {
     const [low, high] = wilson(successes, trials, z);
-    result[rate] = { value: values[rate], low, high, trials };
+    result[rate] = { value: Float64Array.from(successes, (value, s) => divide(value, trials[s], NaN)), low, high, trials };
   }
   return result;
 }
 
-/**
- * Gaps of every slice to slice `reference`: {rate: {difference, difference_low, difference_high, ratio,
- * ratio_low, ratio_high}}, Float64Array(S) each. The reference's own row: difference 0, ratio 1, NaN intervals.
- */
-export function gapIntervals(tp, fp, tn, fn, reference, z = 1.96) {
-  checkCounts(tp, fp, tn, fn);
-  if (!(Number.isInteger(reference) && reference >= 0 && reference < tp.length)) {
-    throw new Error(`reference=${reference}; expected the index of a slice, 0 <= reference < ${tp.length}`);
+/** Gaps with intervals of every slice to slice `reference`, for {rate: [successes, trials]}. */
+function proportionGapIntervals(proportions, reference, z) {
+  const slices = Object.values(proportions)[0][0].length;
+  if (!(Number.isInteger(reference) && reference >= 0 && reference < slices)) {
+    throw new Error(`reference=${reference}; expected the index of a slice, 0 <= reference < ${slices}`);
   }
   const result = {};
-  for (const rate of GAP_RATES) {
-    const [successes, trials] = successesAndTrials(rate, tp, fp, tn, fn);
-    const referenceSuccesses = new Float64Array(tp.length).fill(successes[reference]);
-    const referenceTrials = new Float64Array(tp.length).fill(trials[reference]);
+  for (const [rate, [successes, trials]] of Object.entries(proportions)) {
+    const referenceSuccesses = new Float64Array(slices).fill(successes[reference]);
+    const referenceTrials = new Float64Array(slices).fill(trials[reference]);
     const difference = newcombeDifferenceInterval(successes, trials, referenceSuccesses, referenceTrials, z);
     const ratio = katzRatioInterval(successes, trials, referenceSuccesses, referenceTrials, z);
     for (const values of [difference[1], difference[2], ratio[1], ratio[2]]) values[reference] = NaN;
@@ -164,6 +178,163 @@ export function gapIntervals(tp, fp, tn, fn, reference, z = 1.96) {
       ratio_low: ratio[1],
       ratio_high: ratio[2],
     };
+  }
+  return result;
+}
+
+function countProportions(tp, fp, tn, fn) {
+  return Object.fromEntries(GAP_RATES.map((rate) => [rate, successesAndTrials(rate, tp, fp, tn, fn)]));
+}
+
+/**
+ * Each rate of each slice with its Wilson interval: {rate: {value, low, high, trials}}, Float64Array(S) each.
+ */
+export function rateIntervals(tp, fp, tn, fn, z = 1.96) {
+  checkCounts(tp, fp, tn, fn);
+  return proportionIntervals(countProportions(tp, fp, tn, fn), z);
+}
+
+/**
+ * Gaps of every slice to slice `reference`: {rate: {difference, difference_low, difference_high, ratio,
+ * ratio_low, ratio_high}}, Float64Array(S) each. The reference's own row: difference 0, ratio 1, NaN intervals.
+ */
+export function gapIntervals(tp, fp, tn, fn, reference, z = 1.96) {
+  checkCounts(tp, fp, tn, fn);
+  return proportionGapIntervals(countProportions(tp, fp, tn, fn), reference, z);
+}
+
+/**
+ * rateIntervals of S confusion matrices at their logged decision (arrays of C rows of C counts):
+ * class `classIndex` one-vs-rest, accuracy the multiclass one; with `classIndex` null only accuracy.
+ */
+export function matrixRateIntervals(matrices, classIndex, z = 1.96) {
+  return proportionIntervals(matrixRateCounts(matrices, classIndex), z);
+}
+
+/** gapIntervals of S confusion matrices at their logged decision (the rates of matrixRateIntervals). */
+export function matrixGapIntervals(matrices, classIndex, reference, z = 1.96) {
+  return proportionGapIntervals(matrixRateCounts(matrices, classIndex), reference, z);
+}
+
+/** The class averages of a rate with an (approximate) interval; "micro" pools the counts (rateIntervals). */
+export const AVERAGES = Object.freeze(["macro", "weighted"]);
+
+/**
+ * [tp, fp, tn, fn], each an array of S Float64Array(C), of every class one-vs-rest in S confusion
+ * matrices (arrays of C rows of C counts): TP = m[c][c], FN = row sum − TP, FP = column sum − TP,
+ * TN = n − TP − FN − FP.
+ */
+export function matrixClassCounts(matrices) {
+  const out = [[], [], [], []];
+  for (const matrix of matrices) {
+    const size = matrix.length;
+    if (size !== matrices[0].length) throw new Error("matrices: pass one C x C confusion matrix per slice, (S, C, C)");
+    const [tp, fp, tn, fn] = out.map((list) => {
+      const row = new Float64Array(size);
+      list.push(row);
+      return row;
+    });
+    let total = 0;
+    for (let r = 0; r < size; r++) {
+      if (matrix[r].length !== size) throw new Error("matrices: pass one C x C confusion matrix per slice, (S, C, C)");
+      for (let c = 0; c < size; c++) {
+        const value = matrix[r][c];
+        if (!(value >= 0 && Number.isFinite(value))) throw new Error("matrices must hold finite counts >= 0 (weighted counts are fine)");
+        total += value;
+        fn[r] += value;
+        fp[c] += value;
+      }
+    }
+    for (let c = 0; c < size; c++) {
+      tp[c] = matrix[c][c];
+      fn[c] -= tp[c];
+      fp[c] -= tp[c];
+      tn[c] = total - tp[c] - fn[c] - fp[c];
+    }
+  }
+  return out;
+}
+
+/**
+ * Each rate of each slice averaged over classes ("macro": mean; "weighted": by the classes'
+ * positives) over the classes where it is defined, with an approximate interval: the Wald interval
+ * of the weighted mean, se² = Σ (w_c / W)² p_c (1 − p_c) / n_c, clipped to [0, 1] (see
+ * fairness_intervals.averaged_rate_intervals for when it is exact). Counts: arrays of S rows of C.
+ * @returns {{[rate: string]: {value: Float64Array, low: Float64Array, high: Float64Array, se: Float64Array}}}
+ */
+export function averagedRateIntervals(tp, fp, tn, fn, average, z = 1.96) {
+  if (!AVERAGES.includes(average)) throw new Error(`average=${JSON.stringify(average)}; expected one of ${AVERAGES.join(", ")} (a class or micro: rateIntervals)`);
+  const slices = tp.length;
+  const shapes = [tp, fp, tn, fn].map((rows) => `${rows.length}x${rows[0]?.length ?? 0}`);
+  if (new Set(shapes).size !== 1 || [tp, fp, tn, fn].some((rows) => rows.some((row) => row.length !== tp[0].length))) {
+    throw new Error(`tp, fp, tn, fn have shapes ${shapes.join(", ")}; pass (S, C) each: slices by classes`);
+  }
+  for (const rows of [tp, fp, tn, fn]) {
+    for (const row of rows) {
+      for (const value of row) {
+        if (!(value >= 0 && Number.isFinite(value))) throw new Error("counts must be finite and >= 0 (weighted counts are fine)");
+      }
+    }
+  }
+  const result = {};
+  for (const rate of GAP_RATES) {
+    const entry = { value: new Float64Array(slices), low: new Float64Array(slices), high: new Float64Array(slices), se: new Float64Array(slices) };
+    for (let s = 0; s < slices; s++) {
+      let total = 0;
+      const terms = [];
+      for (let c = 0; c < tp[s].length; c++) {
+        const [successes, trials] = RATE_COUNTS[rate](tp[s][c], fp[s][c], tn[s][c], fn[s][c]);
+        if (!(trials > 0)) continue;
+        const weight = average === "macro" ? 1 : tp[s][c] + fn[s][c];
+        total += weight;
+        terms.push([weight, successes / trials, trials]);
+      }
+      let value = 0;
+      let variance = 0;
+      for (const [weight, proportion, trials] of terms) {
+        const share = divide(weight, total, 0);
+        value += share * proportion;
+        variance += share * share * ((proportion * (1 - proportion)) / trials);
+      }
+      const se = total > 0 ? Math.sqrt(variance) : NaN;
+      entry.value[s] = total > 0 ? value : NaN;
+      entry.se[s] = se;
+      entry.low[s] = Math.min(1, Math.max(0, entry.value[s] - z * se));
+      entry.high[s] = Math.min(1, Math.max(0, entry.value[s] + z * se));
+    }
+    result[rate] = entry;
+  }
+  return result;
+}
+
+/**
+ * Gaps of every slice's class-averaged rate to slice `reference`: difference d ± z √(se_s² + se_r²),
+ * ratio R · exp(±z √(se_s²/m_s² + se_r²/m_r²)); the reference's own row has NaN intervals.
+ */
+export function averagedGapIntervals(tp, fp, tn, fn, average, reference, z = 1.96) {
+  const rates = averagedRateIntervals(tp, fp, tn, fn, average, z);
+  const slices = tp.length;
+  if (!(Number.isInteger(reference) && reference >= 0 && reference < slices)) {
+    throw new Error(`reference=${reference}; expected the index of a slice, 0 <= reference < ${slices}`);
+  }
+  const result = {};
+  for (const [rate, { value, se }] of Object.entries(rates)) {
+    const base = value[reference];
+    const baseSe = se[reference];
+    const entry = Object.fromEntries(["difference", "difference_low", "difference_high", "ratio", "ratio_low", "ratio_high"].map((key) => [key, new Float64Array(slices)]));
+    for (let s = 0; s < slices; s++) {
+      const difference = value[s] - base;
+      const spread = z * Math.sqrt(se[s] ** 2 + baseSe ** 2);
+      const ratio = divide(value[s], base, NaN);
+      const logSpread = z * Math.sqrt(divide(se[s] ** 2, value[s] ** 2, NaN) + divide(baseSe ** 2, base ** 2, NaN));
+      entry.difference[s] = difference;
+      entry.difference_low[s] = s === reference ? NaN : difference - spread;
+      entry.difference_high[s] = s === reference ? NaN : difference + spread;
+      entry.ratio[s] = ratio;
+      entry.ratio_low[s] = s === reference ? NaN : ratio * Math.exp(-logSpread);
+      entry.ratio_high[s] = s === reference ? NaN : ratio * Math.exp(logSpread);
+    }
+    result[rate] = entry;
   }
   return result;
 }

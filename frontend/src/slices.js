@@ -1,16 +1,20 @@
 // The slices of a tag as the slice views see them: which keys and values a tag has, each slice's
 // curve at the selected epoch, its rates and gaps at the shared threshold, the gaps over epochs and
-// the per-slice threshold optimiser. Curves are built once per (slice, epoch, class); moving the
+// the per-slice threshold optimiser; for a confusion-matrix tag, each slice's matrix and its rates
+// and gaps at the logged decision. Curves are built once per (slice, epoch, class); moving the
 // threshold only reads counts off them. No DOM here.
 
 import * as core from "./core.js";
 import * as fairness from "./fairness.js";
-import { buildCurve, countAt, resolveThreshold } from "./view_model.js";
+import { buildCurve, countAt, curveOperatingPoint, resolveThreshold } from "./view_model.js";
 
 /** Slice colours: Tableau's 10 (distinct from each other in light and dark), then dashed repeats. */
 export const SLICE_PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 /** The fewest counted samples a slice's numbers are shown without a warning, if /tags gives none. */
 export const DEFAULT_MIN_SLICE_SAMPLES = 30;
+const MATRIX_KIND = "confusion_matrix";
+const AVERAGE_KEYS = ["micro", "macro", "weighted"];
+
 /** Labels of the gap rates, with the fairness criterion each one carries. */
 export const GAP_LABELS = {
   tpr: "TPR (equal opportunity)",
@@ -31,9 +35,18 @@ export function tagSlices(tagInfo) {
   return tagInfo && tagInfo.slices && typeof tagInfo.slices === "object" ? tagInfo.slices : {};
 }
 
-/** The run whose slices are shown: the first selected run whose entry of `tag` has slices, or null. */
-export function sliceRun(runs, tag, infoOf) {
-  return runs.find((run) => Object.keys(tagSlices(infoOf(run, tag))).length > 0) ?? null;
+/** The selected runs whose entry of `tag` has slices, in selection order. */
+export function sliceRuns(runs, tag, infoOf) {
+  return runs.filter((run) => Object.keys(tagSlices(infoOf(run, tag))).length > 0);
+}
+
+/**
+ * The run whose slices are shown: `wanted` (the user's pick) when it is a selected run with slices
+ * of `tag`, else the first such run, or null.
+ */
+export function sliceRun(runs, tag, infoOf, wanted = null) {
+  const candidates = sliceRuns(runs, tag, infoOf);
+  return candidates.includes(wanted) ? wanted : candidates[0] ?? null;
 }
 
 /**
@@ -88,11 +101,24 @@ function countColumns(curves, threshold) {
 
 /**
  * Rates with Wilson intervals and gaps to the reference with Newcombe / Katz intervals, for the
- * slices' curves at `threshold` (see fairness.js). `reference` is an index into `curves`.
+ * slices' curves at `threshold` (see fairness.js). `reference` is an index into `curves`. Curves of
+ * a macro or weighted average get the class-averaged rates with their approximate intervals
+ * (fairness.averagedRateIntervals / averagedGapIntervals) from each class's counts there.
  */
 export function slicePoint(curves, threshold, reference) {
+  const average = curves[0]?.average;
+  if (average === "macro" || average === "weighted") {
+    const perClass = curves.map((curve) => curveOperatingPoint(curve, threshold, 1).classCounts);
+    const [tp, fp, tn, fn] = ["tp", "fp", "tn", "fn"].map((key) => perClass.map((counts) => counts[key]));
+    return {
+      average,
+      rates: fairness.averagedRateIntervals(tp, fp, tn, fn, average),
+      gaps: fairness.averagedGapIntervals(tp, fp, tn, fn, average, reference),
+    };
+  }
   const { tp, fp, tn, fn } = countColumns(curves, threshold);
   return {
+    average: null,
     counts: { tp, fp, tn, fn },
     rates: fairness.rateIntervals(tp, fp, tn, fn),
     gaps: fairness.gapIntervals(tp, fp, tn, fn, reference),
@@ -138,8 +164,29 @@ export function optimiseSlices(curves, mode, objective, tolerance, beta) {
  */
 export function createSliceModelBuilder() {
   const curveCache = new Map();
+  const matrixCache = new Map();
   let lastKey = "";
   let lastCurves = [];
+  let lastMembers = [];
+
+  /** Slice `value`'s matrix at one step, as C rows of C counts, with its label and colour. */
+  function cachedMatrix(key, values, value, counts, stepIndex) {
+    const cacheKey = `${key}=${value}\u0000${stepIndex}`;
+    const hit = matrixCache.get(cacheKey);
+    if (hit && hit.counts === counts) return hit.member;
+    const size = counts.matrix.shape[1];
+    const flat = counts.matrix.values.subarray(stepIndex * size * size, (stepIndex + 1) * size * size);
+    const rows = Array.from({ length: size }, (_, r) => Float64Array.from(flat.subarray(r * size, (r + 1) * size)));
+    const member = {
+      run: `${key}=${value}`,
+      sliceValue: value,
+      color: SLICE_PALETTE[values.indexOf(value) % SLICE_PALETTE.length],
+      rows,
+      samples: rows.reduce((sum, row) => sum + row.reduce((a, b) => a + b, 0), 0),
+    };
+    matrixCache.set(cacheKey, { counts, member });
+    return member;
+  }
 
   /** The curve of slice `value` (of `key`'s `values`) at one step; its label and colour follow from the slice. */
   function cachedCurve(run, key, values, value, counts, stepIndex, classKey) {
@@ -157,8 +204,10 @@ export function createSliceModelBuilder() {
     /** Forgets every curve (new counts for another run, tag or key). */
     clear() {
       curveCache.clear();
+      matrixCache.clear();
       lastKey = "";
       lastCurves = [];
+      lastMembers = [];
     },
     /**
      * @param {{state: object, run: string|null, tagInfo: object, sliceCounts: Map<string, object>|null}} input
@@ -171,8 +220,17 @@ export function createSliceModelBuilder() {
       if (!key || !slices[key] || !run) return null;
       const values = slices[key];
       const minSamples = tagInfo.min_slice_samples ?? DEFAULT_MIN_SLICE_SAMPLES;
-      const base = { key, values, run, minSamples, curves: [], loading: !sliceCounts, problems: [] };
+      const kind = tagInfo.kind ?? "threshold_curves";
+      const base = { key, values, run, kind, minSamples, curves: [], members: [], loading: !sliceCounts, problems: [] };
       if (!sliceCounts) return base;
+      if (kind === MATRIX_KIND) {
+        const built = buildMatrixSlices(base, state, sliceCounts, cachedMatrix);
+        // The same array while nothing changed, so the views skip rebuilding their tables and charts.
+        const same = built.members.length === lastMembers.length && built.members.every((member, s) => member === lastMembers[s]);
+        if (same) built.members = lastMembers;
+        else lastMembers = built.members;
+        return built;
+      }
       const curves = [];
       values.forEach((value) => {
         const counts = sliceCounts.get(value);
@@ -197,15 +255,15 @@ export function createSliceModelBuilder() {
       const shown = lastCurves;
       const referenceIndex = Math.max(0, shown.findIndex((curve) => curve.sliceValue === state.sliceReference));
       const samples = shown.map(curveSamples);
-      const countable = !(state.classKey === "macro" || state.classKey === "weighted");
       return {
         ...base,
         curves: shown,
+        members: shown,
         samples,
         small: samples.map((n) => n < minSamples),
         referenceIndex,
-        countable,
-        point: countable && shown.length ? slicePoint(shown, state.threshold, referenceIndex) : null,
+        average: shown[0]?.average ?? null,
+        point: shown.length ? slicePoint(shown, state.threshold, referenceIndex) : null,
         /** Gaps of `rate` to the reference at every logged step, the threshold held (for the epochs view). */
         gapsOverEpochs: (rate) => gapsOverEpochs(sliceCounts, values, key, run, state, referenceIndex, rate, cachedCurve),
       };
@@ -220,6 +278,17 @@ export function createSliceModelBuilder() {
  * @returns {{steps: number[], slices: {value, label, color, difference: Float64Array, low: Float64Array, high: Float64Array}[]}}
  */
 function gapsOverEpochs(sliceCounts, values, key, run, state, referenceIndex, rate, cachedCurve) {
+  return overEpochs(sliceCounts, values, key, referenceIndex, rate, (present, step, reference) => {
+    const curves = present.map((value) => {
+      const counts = sliceCounts.get(value);
+      return cachedCurve(run, key, values, value, counts, counts.steps.indexOf(step), state.classKey);
+    });
+    return slicePoint(curves, state.threshold, reference).gaps;
+  });
+}
+
+/** The steps every present slice has, and each slice's `rate` gap series from `gapsAt(present, step, reference)`. */
+function overEpochs(sliceCounts, values, key, referenceIndex, rate, gapsAt) {
   const present = values.filter((value) => sliceCounts.get(value));
   if (!present.length) return { steps: [], slices: [] };
   const steps = sliceCounts.get(present[0]).steps.filter((step) => present.every((value) => sliceCounts.get(value).steps.includes(step)));
@@ -234,11 +303,7 @@ function gapsOverEpochs(sliceCounts, values, key, run, state, referenceIndex, ra
   }));
   const reference = Math.min(referenceIndex, present.length - 1);
   steps.forEach((step, i) => {
-    const curves = present.map((value) => {
-      const counts = sliceCounts.get(value);
-      return cachedCurve(run, key, values, value, counts, counts.steps.indexOf(step), state.classKey);
-    });
-    const { gaps } = slicePoint(curves, state.threshold, reference);
+    const gaps = gapsAt(present, step, reference);
     for (const entry of series) {
       entry.difference[i] = gaps[rate].difference[entry.index];
       entry.low[i] = gaps[rate].difference_low[entry.index];
@@ -246,4 +311,75 @@ function gapsOverEpochs(sliceCounts, values, key, run, state, referenceIndex, ra
     }
   });
   return { steps, slices: series };
+}
+
+/** The class index of a matrix's rates for a class key, null for an average. */
+export function matrixClassIndex(classKey) {
+  return AVERAGE_KEYS.includes(classKey) ? null : Number(classKey);
+}
+
+/**
+ * The slice part of the model for a confusion-matrix tag: each slice's matrix at the selected epoch
+ * (`members`), its rates with Wilson intervals and gaps to the reference at the logged decision
+ * (matrixSlicePoint: the chosen class one-vs-rest or a class average, accuracy the multiclass one),
+ * and the gaps over epochs.
+ */
+function buildMatrixSlices(base, state, sliceCounts, cachedMatrix) {
+  const { key, values } = base;
+  const members = [];
+  values.forEach((value) => {
+    const counts = sliceCounts.get(value);
+    const stepIndex = counts ? counts.steps.indexOf(state.step) : -1;
+    if (!counts) base.problems.push(`slice ${key}=${value} has no counts`);
+    else if (stepIndex < 0) base.problems.push(`slice ${key}=${value} has no epoch ${state.step}`);
+    else members.push(cachedMatrix(key, values, value, counts, stepIndex));
+  });
+  const referenceIndex = Math.max(0, members.findIndex((member) => member.sliceValue === state.sliceReference));
+  const classIndex = matrixClassIndex(state.classKey);
+  const average = classIndex === null ? state.classKey : null;
+  const samples = members.map((member) => member.samples);
+  return {
+    ...base,
+    members,
+    samples,
+    small: samples.map((n) => n < base.minSamples),
+    referenceIndex,
+    classIndex,
+    average,
+    point: members.length ? matrixSlicePoint(members.map((member) => member.rows), classIndex, average, referenceIndex) : null,
+    gapsOverEpochs: (rate) => matrixGapsOverEpochs(sliceCounts, values, key, classIndex, average, referenceIndex, rate, cachedMatrix),
+  };
+}
+
+/**
+ * Rates and gaps of confusion-matrix slices (arrays of C rows) at their logged decision: one class
+ * one-vs-rest, or for "macro" / "weighted" the class-averaged rates with approximate intervals
+ * (fairness.averagedRateIntervals); accuracy is always the multiclass one, and with "micro" (the
+ * pooled one-vs-rest counts, whose recall and precision are the accuracy) it is the only rate.
+ */
+export function matrixSlicePoint(matrices, classIndex, average, reference) {
+  if (average !== "macro" && average !== "weighted") {
+    return {
+      average: null,
+      rates: fairness.matrixRateIntervals(matrices, classIndex),
+      gaps: fairness.matrixGapIntervals(matrices, classIndex, reference),
+    };
+  }
+  const [tp, fp, tn, fn] = fairness.matrixClassCounts(matrices);
+  const rates = fairness.averagedRateIntervals(tp, fp, tn, fn, average);
+  const gaps = fairness.averagedGapIntervals(tp, fp, tn, fn, average, reference);
+  rates.accuracy = fairness.matrixRateIntervals(matrices, null).accuracy;
+  gaps.accuracy = fairness.matrixGapIntervals(matrices, null, reference).accuracy;
+  return { average, rates, gaps };
+}
+
+/** As gapsOverEpochs, for confusion-matrix slices at their logged decision. */
+function matrixGapsOverEpochs(sliceCounts, values, key, classIndex, average, referenceIndex, rate, cachedMatrix) {
+  return overEpochs(sliceCounts, values, key, referenceIndex, rate, (present, step, reference) => {
+    const matrices = present.map((value) => {
+      const counts = sliceCounts.get(value);
+      return cachedMatrix(key, values, value, counts, counts.steps.indexOf(step)).rows;
+    });
+    return matrixSlicePoint(matrices, classIndex, average, reference).gaps;
+  });
 }

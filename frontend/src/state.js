@@ -24,8 +24,10 @@ export const DEFAULT_STATE = Object.freeze({
   showDet: false,
   // The ROC card's max FPR for the partial ROC-AUC; null: off.
   maxFpr: null,
-  // Slices: the key compared (null: none), the reference slice's value, the gap over epochs, and the
-  // per-slice optimiser's mode, objective and tolerance.
+  // Slices: the run whose slices are compared (null: the first selected run that has them), the key
+  // compared (null: none), the reference slice's value, the gap over epochs, and the per-slice
+  // optimiser's mode, objective and tolerance.
+  sliceRun: null,
   sliceKey: null,
   sliceReference: null,
   sliceGapRate: "tpr",
@@ -122,6 +124,7 @@ const CODECS = {
   sortBy: { encode: String, decode: (text) => (SORTS.includes(text) ? text : undefined) },
   showDet: { encode: (v) => (v ? "1" : "0"), decode: parseBoolean },
   maxFpr: { encode: String, decode: (text) => (parseNumber(text, 0, 1) > 0 ? Number(text) : undefined) },
+  sliceRun: { encode: String, decode: (text) => text || undefined },
   sliceKey: { encode: String, decode: (text) => text || undefined },
   sliceReference: { encode: String, decode: (text) => text },
   sliceGapRate: { encode: String, decode: (text) => (SLICE_GAP_RATES.includes(text) ? text : undefined) },

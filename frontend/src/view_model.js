@@ -243,6 +243,7 @@ export function curveOperatingPoint(curve, threshold, beta) {
   const keys = ["tp", "fp", "tn", "fn"];
   let counts;
   let metrics;
+  let classCounts = null;
   if (curve.average) {
     // One-element columns per class: the averaged metrics at this one threshold.
     counts = { tp: 0, fp: 0, tn: 0, fn: 0 };
@@ -256,6 +257,8 @@ export function curveOperatingPoint(curve, threshold, beta) {
     });
     const averaged = core.averageThresholdMetrics(columns.tp, columns.fp, columns.tn, columns.fn, curve.average, beta);
     metrics = Object.fromEntries(Object.entries(averaged).map(([name, values]) => [name, values[0]]));
+    // Each class's counts at the threshold (the slice views average the fairness rates over them).
+    classCounts = Object.fromEntries(keys.map((key) => [key, Float64Array.from(columns[key], ([value]) => value)]));
   } else {
     counts = Object.fromEntries(keys.map((key) => [key, countAt(curve, key, indices[0])]));
     metrics = core.thresholdMetrics(counts.tp, counts.fp, counts.tn, counts.fn, beta);
@@ -268,6 +271,7 @@ export function curveOperatingPoint(curve, threshold, beta) {
     resolved,
     // The threshold the counts hold at: the user's in exact mode, else the stored one.
     resolvedThreshold: resolved.exact ? threshold : resolved.stored,
+    classCounts,
     // Wilson intervals describe one proportion of counts: a class or the micro pool, not a mean of rates.
     hasIntervals: curve.average === null || curve.average === "micro",
     metrics: { ...metrics, ...counts, threshold },

@@ -9,6 +9,7 @@ import { createIouView } from "./views/iou.js";
 import { createPrView } from "./views/pr.js";
 import { createRocView } from "./views/roc.js";
 import { createSliceEpochsView } from "./views/slice_epochs.js";
+import { createSliceMatrixView } from "./views/slice_matrix_table.js";
 import { createSlicePrView, createSliceRocView, createSliceThresholdView } from "./views/slice_curves.js";
 import { createSliceTableView } from "./views/slice_table.js";
 import { createThresholdView } from "./views/threshold.js";
@@ -45,10 +46,11 @@ const MATRIX = "confusion_matrix";
 export const VIEW_SPECS = [
   // With a slice key chosen, first: the slices of one run compared (a table view has no PNG).
   { id: "slices", create: createSliceTableView, kinds: [CURVES], optional: "sliceKey", wideFor: [CURVES], slices: true, noPng: true },
+  { id: "slices-matrix", create: createSliceMatrixView, kinds: [MATRIX], optional: "sliceKey", wideFor: [MATRIX], slices: true, noPng: true },
   { id: "slice-roc", create: createSliceRocView, kinds: [CURVES], optional: "sliceKey", slices: true },
   { id: "slice-pr", create: createSlicePrView, kinds: [CURVES], optional: "sliceKey", slices: true },
   { id: "slice-threshold", create: createSliceThresholdView, kinds: [CURVES], optional: "sliceKey", slices: true },
-  { id: "slice-epochs", create: createSliceEpochsView, kinds: [CURVES], optional: "sliceKey", slices: true, allSteps: true },
+  { id: "slice-epochs", create: createSliceEpochsView, kinds: [CURVES, MATRIX], optional: "sliceKey", slices: true, allSteps: true },
   { id: "roc", create: createRocView, kinds: [CURVES] },
   { id: "pr", create: createPrView, kinds: [CURVES] },
   { id: "threshold", create: createThresholdView, kinds: [CURVES] },

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import * as core from "../src/core.js";
 import * as fairness from "../src/fairness.js";
 import {
-  createSliceModelBuilder, optimiseSlices, sliceRun, sliceTagName, stepCounts, tagSlices,
+  createSliceModelBuilder, optimiseSlices, sliceRun, sliceRuns, sliceTagName, stepCounts, tagSlices,
 } from "../src/slices.js";
 
 const typed = (values, shape) => ({ values: Float32Array.from(values), shape });
@@ -49,6 +49,12 @@ test("slice tags follow the storage contract; the slice run is the first selecte
   const infoOf = (run) => (run === "r2" ? TAG_INFO : { kind: "threshold_curves" });
   assert.equal(sliceRun(["r1", "r2"], "t", infoOf), "r2");
   assert.equal(sliceRun(["r1"], "t", infoOf), null);
+  // Several runs with slices: the user's pick when it is one of them, else the first.
+  const both = (run) => (run === "r0" ? { kind: "threshold_curves" } : TAG_INFO);
+  assert.deepEqual(sliceRuns(["r0", "r1", "r2"], "t", both), ["r1", "r2"]);
+  assert.equal(sliceRun(["r0", "r1", "r2"], "t", both, "r2"), "r2");
+  assert.equal(sliceRun(["r0", "r1", "r2"], "t", both, "r0"), "r1");
+  assert.equal(sliceRun(["r0", "r1"], "t", both, "r2"), "r1");
 });
 
 test("stepCounts is one step of all-step counts, sharing the buffers", () => {
@@ -148,4 +154,49 @@ test("slice tags keep their info but are not listed as tags", async () => {
   });
   assert.deepEqual(index.tags, ["t"]);
   assert.equal(index.info.get("r\u0000t/site=a").slice.value, "a");
+});
+
+/** All-step counts of one confusion-matrix slice tag: (S, C, C). */
+function matrixCounts(tag, matrices) {
+  const size = matrices[0].length;
+  return { kind: "confusion_matrix", tag, steps: matrices.map((_, i) => i), matrix: typed(matrices.flat(2), [matrices.length, size, size]) };
+}
+
+test("confusion-matrix slices: rates of the chosen class and multiclass accuracy at the logged decision, gaps over epochs", () => {
+  const info = { kind: "confusion_matrix", class_names: ["x", "y", "z"], steps: [0, 1], slices: { site: ["a", "b"] }, min_slice_samples: 30 };
+  const a = [[[5, 1, 0], [2, 6, 1], [0, 0, 4]], [[6, 0, 0], [1, 8, 0], [0, 1, 3]]];
+  const b = [[[1, 1, 1], [0, 0, 0], [2, 0, 3]], [[2, 1, 0], [0, 0, 0], [1, 0, 4]]];
+  const counts = new Map([["a", matrixCounts("m/site=a", a)], ["b", matrixCounts("m/site=b", b)]]);
+  const builder = createSliceModelBuilder();
+  const state = { sliceKey: "site", sliceReference: "a", step: 0, classKey: "1", threshold: 0.5 };
+  const slices = builder.build({ state, run: "r", tagInfo: info, sliceCounts: counts });
+  assert.equal(slices.kind, "confusion_matrix");
+  assert.deepEqual(slices.members.map((member) => member.run), ["site=a", "site=b"]);
+  assert.deepEqual(slices.samples, [19, 8]);
+  assert.deepEqual(slices.small, [true, true]);
+  const { rates, gaps } = slices.point;
+  assert.equal(rates.tpr.value[0], 6 / 9);
+  assert.equal(rates.precision.value[0], 6 / 7);
+  assert.equal(rates.accuracy.value[0], 15 / 19);
+  assert.ok(Number.isNaN(rates.tpr.value[1]), "slice b has no samples of class y: no TPR");
+  assert.ok(Number.isNaN(gaps.tpr.difference[1]), "and no TPR gap");
+  assert.equal(gaps.accuracy.difference[1], 4 / 8 - 15 / 19);
+  // The same members while nothing changed: the views keep their tables.
+  assert.equal(builder.build({ state, run: "r", tagInfo: info, sliceCounts: counts }).members, slices.members);
+  // An average: accuracy alone.
+  const averaged = builder.build({ state: { ...state, classKey: "micro" }, run: "r", tagInfo: info, sliceCounts: counts });
+  assert.equal(averaged.classIndex, null);
+  assert.ok(Number.isNaN(averaged.point.rates.tpr.value[0]));
+  assert.equal(averaged.point.rates.accuracy.value[0], 15 / 19);
+  // Macro: the classes' rates averaged where defined (slice b has no class y), accuracy still the matrix's.
+  const macro = builder.build({ state: { ...state, classKey: "macro" }, run: "r", tagInfo: info, sliceCounts: counts });
+  assert.equal(macro.point.average, "macro");
+  assert.ok(Math.abs(macro.point.rates.tpr.value[0] - (5 / 6 + 6 / 9 + 4 / 4) / 3) < 1e-12);
+  assert.ok(Math.abs(macro.point.rates.tpr.value[1] - (1 / 3 + 3 / 5) / 2) < 1e-12);
+  assert.equal(macro.point.rates.accuracy.value[1], 4 / 8);
+  assert.ok(macro.point.rates.tpr.low[0] < macro.point.rates.tpr.value[0]);
+  const overEpochs = slices.gapsOverEpochs("accuracy");
+  assert.deepEqual(overEpochs.steps, [0, 1]);
+  assert.equal(overEpochs.slices[1].difference[1], 6 / 8 - 17 / 19);
+  assert.equal(overEpochs.slices[0].difference[1], 0);
 });

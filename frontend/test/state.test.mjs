@@ -39,6 +39,7 @@ test("the hash round-trips every persisted key and leaves defaults and theme out
     sortBy: "error",
     showDet: true,
     maxFpr: 0.1,
+    sliceRun: "b/validation",
     sliceKey: "sex",
     sliceReference: "female",
     sliceGapRate: "selection_rate",

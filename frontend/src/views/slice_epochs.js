@@ -13,6 +13,11 @@ import { createChartView } from "./chart/chart_view.js";
 import { escapeHtml, formatNumber } from "./chart/format.js";
 import { drawVerticalLine } from "./chart/overlay.js";
 
+/** `values` with NaN as null, which uPlot draws as a gap in the line. */
+function withHoles(values) {
+  return Array.from(values, (value) => (Number.isNaN(value) ? null : value));
+}
+
 /** Creates the gaps-over-epochs view in `container`. */
 export function createSliceEpochsView(container) {
   const chart = createChartView(container, {
@@ -37,17 +42,18 @@ export function createSliceEpochsView(container) {
   function rebuild(model) {
     const { slices, state } = model;
     rateSelect.value = state.sliceGapRate;
-    if (!slices || slices.loading || !slices.curves.length || !slices.countable) {
+    if (!slices || slices.loading || !slices.members.length) {
       chart.dom.message.textContent = !slices ? "Choose a slice key in the toolbar." : slices.loading ? "Loading the slices’ counts…" : "No slice counts to compare here.";
       overEpochs = { steps: [], slices: [] };
       chart.clear();
       return;
     }
     overEpochs = slices.gapsOverEpochs(state.sliceGapRate);
-    const reference = slices.curves[slices.referenceIndex];
+    const reference = slices.members[slices.referenceIndex];
     shown = overEpochs.slices.filter((entry) => entry.value !== reference.sliceValue);
     chart.dom.message.textContent = shown.length
-      ? `${GAP_LABELS[state.sliceGapRate]} of each slice minus ${reference.run}, threshold ${state.threshold} held.`
+      ? `${GAP_LABELS[state.sliceGapRate]} of each slice minus ${reference.run}, ${slices.kind === "confusion_matrix"
+        ? `at the logged decision (${model.tagInfo?.decision || "argmax"}; no threshold applies)` : `threshold ${state.threshold} held`}.`
       : "Only the reference slice: nothing to compare.";
     if (!shown.length) {
       chart.clear();
@@ -63,7 +69,8 @@ export function createSliceEpochsView(container) {
       series.push({ label: entry.label, stroke: entry.color, width: 2, points: { show: overEpochs.steps.length < 40, size: 5 } });
       series.push({ label: `${entry.label} low`, stroke: entry.color, width: 1, dash: [4, 3], points: { show: false } });
       series.push({ label: `${entry.label} high`, stroke: entry.color, width: 1, dash: [4, 3], points: { show: false } });
-      data.push(entry.difference, entry.low, entry.high);
+      // uPlot skips nulls, not NaN: an undefined gap (no denominator) is a hole, not a broken scale.
+      data.push(...[entry.difference, entry.low, entry.high].map(withHoles));
     }
     series.push({ label: "no gap", stroke: () => chart.getTheme().reference, width: 1, points: { show: false } });
     data.push(new Float64Array(overEpochs.steps.length));
@@ -100,7 +107,7 @@ export function createSliceEpochsView(container) {
   return {
     ...view,
     update(model, changedKeys) {
-      const next = [model.slices?.curves, model.state.threshold, model.state.sliceGapRate, model.state.sliceReference, model.state.theme, model.slices?.loading];
+      const next = [model.slices?.members, model.state.threshold, model.state.sliceGapRate, model.state.sliceReference, model.state.theme, model.slices?.loading, model.state.classKey];
       const changed = next.some((input, i) => input !== inputs[i]);
       inputs = next;
       view.update(model, changedKeys);

@@ -22,25 +22,40 @@ const MODE_LABELS = {
 };
 const OBJECTIVE_LABELS = { fbeta: "F-β", accuracy: "accuracy", youden: "Youden's J (TPR − FPR)" };
 
+/** The fairness rate (with an interval for class averages) behind each readout metric that is one. */
+const AVERAGED_RATE_OF = { recall: "tpr", fpr: "fpr", precision: "precision", accuracy: "accuracy" };
+const HEADINGS = {
+  metrics: "Metrics per slice (95 % Wilson intervals)",
+  gaps: "Gaps to the reference slice: difference [95 % Newcombe] and ratio [95 % Katz]",
+  averagedMetrics: (average) => `Metrics per slice, ${average} average over classes (approximate 95 % intervals of the averaged rates: Wald, classes taken as independent)`,
+  averagedGaps: "Gaps of the averaged rates to the reference slice: difference and ratio [approximate 95 %: Wald, delta method]",
+};
+
+/** What the exports' `intervals` column says of the intervals in a row. */
+export const EXACT_INTERVALS = "wilson, newcombe, katz";
+export const APPROXIMATE_INTERVALS = "approximate: wald of the class average, delta-method ratio";
+
 /** Widths of the tables' label column and of each slice's column (px). */
 const LABEL_COLUMN_PX = 190;
 const SLICE_COLUMN_PX = 150;
 
-function interval(low, high) {
+/** "[low, high]" to 3 decimals, "" when either is undefined. */
+export function interval(low, high) {
   return Number.isNaN(low) || Number.isNaN(high) ? "" : `[${low.toFixed(3)}, ${high.toFixed(3)}]`;
 }
 
-function formatGap(value) {
+/** A gap or rate to 4 decimals, "–" when undefined (a zero denominator). */
+export function formatGap(value) {
   return Number.isNaN(value) ? "–" : value.toFixed(4);
 }
 
 /** Writes a text node only when its text changes (an unchanged write still costs a layout). */
-function setText(node, text) {
+export function setText(node, text) {
   if (node.data !== text) node.data = text;
 }
 
 /** Writes a cell's data-value only when it changes (an attribute write invalidates style). */
-function setValue(cell, value) {
+export function setValue(cell, value) {
   const text = String(value);
   if (cell.dataset.value !== text) cell.dataset.value = text;
 }
@@ -52,6 +67,17 @@ function wilsonOf(metric, counts) {
   return core.wilsonInterval(successes, trials);
 }
 
+/**
+ * A metric's 95 % interval in slice `s`: Wilson for a class or the micro average; for a macro or
+ * weighted average, the approximate interval of the averaged fairness rate it is, else none.
+ */
+function metricInterval(slices, metric, point, s) {
+  if (point.hasIntervals) return wilsonOf(metric, point.counts);
+  const rate = AVERAGED_RATE_OF[metric.name];
+  if (!slices.point.average || !rate) return [NaN, NaN];
+  return [slices.point.rates[rate].low[s], slices.point.rates[rate].high[s]];
+}
+
 /** Creates the slice tables in `container`. */
 export function createSliceTableView(container) {
   const doc = container.ownerDocument;
@@ -60,6 +86,8 @@ export function createSliceTableView(container) {
   const message = el("div", { className: "tbm-chart-message", attrs: { role: "status" } });
   const warning = el("div", { className: "tbm-hint tbm-slice-warning", hidden: true, attrs: { role: "note" } });
   const metricsTable = el("table", { className: "tbm-slice-table", dataset: { testid: "slice-metrics" } });
+  const metricsHeading = el("h3", { className: "tbm-slice-heading", dataset: { testid: "slice-metrics-heading" } }, HEADINGS.metrics);
+  const gapsHeading = el("h3", { className: "tbm-slice-heading", dataset: { testid: "slice-gaps-heading" } }, HEADINGS.gaps);
   const gapsTable = el("table", { className: "tbm-slice-table", dataset: { testid: "slice-gaps" } });
   const modeSelect = el("select", { dataset: { testid: "slice-mode" }, title: "How the slices' thresholds are chosen" },
     Object.entries(MODE_LABELS).map(([value, label]) => el("option", { value }, label)));
@@ -76,9 +104,9 @@ export function createSliceTableView(container) {
     head,
     message,
     warning,
-    el("h3", { className: "tbm-slice-heading" }, "Metrics per slice (95 % Wilson intervals)"),
+    metricsHeading,
     el("div", { className: "tbm-table-scroll" }, [metricsTable]),
-    el("h3", { className: "tbm-slice-heading" }, "Gaps to the reference slice: difference [95 % Newcombe] and ratio [95 % Katz]"),
+    gapsHeading,
     el("div", { className: "tbm-table-scroll" }, [gapsTable]),
     el("h3", { className: "tbm-slice-heading" }, "Per-slice thresholds"),
     el("div", { className: "tbm-row tbm-slice-optimiser-controls" }, [
@@ -158,12 +186,12 @@ export function createSliceTableView(container) {
     const points = slices.curves.map((curve) => curveOperatingPoint(curve, state.threshold, state.beta));
     let k = 0;
     for (const metric of READOUT_METRICS) {
-      points.forEach((point) => {
+      points.forEach((point, s) => {
         const { cell, text, ci } = metricCells[k++];
         const value = point.metrics[metric.name];
         setValue(cell, value);
         setText(text, metric.name === "threshold" ? formatThresholdValue(point.resolvedThreshold) : formatMetric(metric.name, value));
-        const [low, high] = point.hasIntervals ? wilsonOf(metric, point.counts) : [NaN, NaN];
+        const [low, high] = metricInterval(slices, metric, point, s);
         setText(ci, interval(low, high));
       });
     }
@@ -174,10 +202,11 @@ export function createSliceTableView(container) {
       setText(difference, `${formatGap(gap.difference[s])} ${interval(gap.difference_low[s], gap.difference_high[s])}`);
       setText(ratio, `× ${formatGap(gap.ratio[s])} ${interval(gap.ratio_low[s], gap.ratio_high[s])}`);
     }
+    const intervals = slices.point.average ? APPROXIMATE_INTERVALS : EXACT_INTERVALS;
     rows = slices.curves.map((curve, s) => [
-      curve.sliceValue, slices.samples[s], slices.small[s], s === slices.referenceIndex, points[s].resolvedThreshold,
+      curve.sliceValue, slices.samples[s], slices.small[s], s === slices.referenceIndex, intervals, points[s].resolvedThreshold,
       ...READOUT_METRICS.filter((metric) => metric.name !== "threshold").flatMap((metric) => {
-        const [low, high] = points[s].hasIntervals ? wilsonOf(metric, points[s].counts) : [NaN, NaN];
+        const [low, high] = metricInterval(slices, metric, points[s], s);
         return [points[s].metrics[metric.name], low, high];
       }),
       ...fairness.GAP_RATES.flatMap((rate) => ["difference", "difference_low", "difference_high", "ratio", "ratio_low", "ratio_high"].map((key) => gaps[rate][key][s])),
@@ -241,12 +270,14 @@ export function createSliceTableView(container) {
       title.textContent = `Slices by ${slices.key} · run ${slices.run}`;
       if (slices.loading) return show("Loading the slices’ counts…");
       if (!slices.curves.length) return show(`No slice of ${slices.key} has counts at this epoch.${slices.problems.length ? ` (${slices.problems.join("; ")})` : ""}`);
-      if (!slices.countable) return show("Slice rates need counts: pick a class or the micro average (macro and weighted averages are means of rates).");
       const smallNames = slices.curves.filter((_, s) => slices.small[s]).map((curve) => curve.run);
       warning.textContent = smallNames.length
         ? `Fewer than ${slices.minSamples} samples in ${smallNames.join(", ")}: their numbers are shown, with wide intervals.`
         : "";
       show("");
+      const average = slices.point.average;
+      setText(metricsHeading.firstChild, average ? HEADINGS.averagedMetrics(average) : HEADINGS.metrics);
+      setText(gapsHeading.firstChild, average ? HEADINGS.averagedGaps : HEADINGS.gaps);
       const signature = JSON.stringify([slices.curves.map((curve) => curve.run), slices.referenceIndex, slices.small, state.beta]);
       if (signature !== structure) {
         structure = signature;
@@ -262,7 +293,7 @@ export function createSliceTableView(container) {
       }
     },
     exportTable() {
-      const header = ["slice", "samples", "small", "reference", "resolved_threshold",
+      const header = ["slice", "samples", "small", "reference", "intervals", "resolved_threshold",
         ...READOUT_METRICS.filter((metric) => metric.name !== "threshold").flatMap((metric) => [metric.name, `${metric.name}_ci95_low`, `${metric.name}_ci95_high`]),
         ...fairness.GAP_RATES.flatMap((rate) => ["difference", "difference_low", "difference_high", "ratio", "ratio_low", "ratio_high"].map((key) => `${rate}_${key}`))];
       return table(header, rows);
