@@ -352,7 +352,15 @@ def read_series(
       TooLargeError: the whole run/tag exceeds one data-server reply and `step` is not in the
         sample that fits.
     """
-    plugin_data = _plugin_data(data_provider, ctx, experiment, run, tag)
+    time_series = _time_series(data_provider, ctx, experiment, run, tag)
+    try:
+        plugin_data = metadata.parse_plugin_metadata(time_series.plugin_content)
+    except metadata.UnsupportedFormatError as error:
+        raise _unreadable(run, tag, str(error)) from error
+    if step is not None and step == time_series.max_step:
+        last = _last_datum(data_provider, ctx, experiment, run, tag)
+        if last is not None and int(last.step) == step:
+            return _stack(run, tag, plugin_data, [last], True, already_summarised)
     data, complete = _read_data(data_provider, ctx, experiment, run, tag)
     by_step = {int(datum.step): datum for datum in data}
     if step is None:
@@ -376,16 +384,32 @@ def read_series(
     return _stack(run, tag, plugin_data, chosen, complete, already_summarised)
 
 
-def _plugin_data(data_provider, ctx, experiment: str, run: str, tag: str) -> metadata.PluginData:
+def _last_datum(data_provider, ctx, experiment: str, run: str, tag: str):
+    """The datum the provider lists last for `run`/`tag` (the last step written), or None when it has
+    none or that one step does not fit in a reply.
+
+    One call asking for a sample of one: both loaders' samples always hold the last datum. The tab
+    first asks for the latest step (`max_step`), and reading the whole run/tag for it costs the data
+    server a second call (a round trip) and every step's bytes. The last datum is usually that
+    step; after a restart that rewrote earlier steps it is not, and the caller reads them all.
+    """
+    try:
+        data = _read(data_provider, ctx, experiment, run, tag, 1)
+    except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
+        if not _is_reply_too_large(error):
+            raise
+        return None  # `_read_data` says why in words
+    return data[-1] if data else None
+
+
+def _time_series(data_provider, ctx, experiment: str, run: str, tag: str):
+    """The provider's `TensorTimeSeries` of `run`/`tag` (metadata, max step; no tensors read)."""
     listing = list_series(data_provider, ctx, experiment)
     if run not in listing:
         raise NotFoundError(f"run={run!r} has no tb_metrics data; runs with data: {sorted(listing)}.")
     if tag not in listing[run]:
         raise NotFoundError(f"tag={tag!r} is not a tb_metrics tag of run={run!r}; its tags: {sorted(listing[run])}.")
-    try:
-        return metadata.parse_plugin_metadata(listing[run][tag].plugin_content)
-    except metadata.UnsupportedFormatError as error:
-        raise _unreadable(run, tag, str(error)) from error
+    return listing[run][tag]
 
 
 def _unreadable(run: str, tag: str, problem: str) -> UnreadableError:
