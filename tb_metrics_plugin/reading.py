@@ -324,9 +324,11 @@ def _steps(
 
 
 def _step_problem(datum, plugin_data: metadata.PluginData) -> str | None:
-    """Why one stored step cannot be decoded according to the tag's metadata, or None if it can."""
+    """Why one stored step cannot be decoded according to the tag's metadata, or None if it can
+    (`layout.check`: as `decode` but without building the counts; what it leaves to `decode` is
+    found when the step is read)."""
     try:
-        layout.decode(datum.numpy, plugin_data)  # checks dtype, shape, edges and counts
+        layout.check(datum.numpy, plugin_data)
     except metadata.UnsupportedFormatError as error:
         return f"step={int(datum.step)}: {error}"
     return None
