@@ -177,11 +177,14 @@ def list_series(data_provider, ctx, experiment: str) -> dict[str, dict[str, Any]
 
 
 # (experiment, run, tag) -> ((max_step, max_wall_time), good steps, complete, {damaged step: problem},
-# {(step, wall_time): problem or None} of every datum decoded so far, so that a new epoch decodes
-# only itself).
+# {(step, wall_time): problem or None} of every datum checked so far, so that a new epoch checks
+# only itself; the tag's metadata, which TensorBoard keeps as the tag was first written).
 StepCache = dict[
     tuple[str, str, str],
-    tuple[tuple[int, float], list[int], bool, dict[int, str], dict[tuple[int, float], str | None]],
+    tuple[
+        tuple[int, float], list[int], bool, dict[int, str], dict[tuple[int, float], str | None],
+        metadata.PluginData,
+    ],
 ]
 
 
@@ -319,7 +322,7 @@ def _steps(
     damaged = {step: problem for (step, _), problem in problems.items() if problem is not None}
     steps = sorted(step for step, _ in problems if step not in damaged)
     if step_cache is not None:
-        step_cache[key] = (version, steps, complete, damaged, problems)
+        step_cache[key] = (version, steps, complete, damaged, problems, plugin_data)
     return steps, complete, damaged
 
 
@@ -336,12 +339,16 @@ def _step_problem(datum, plugin_data: metadata.PluginData) -> str | None:
 
 def read_series(
     data_provider, ctx, experiment: str, run: str, tag: str, step: int | None = None,
-    already_summarised: Container[tuple[int, float]] = (),
+    already_summarised: Container[tuple[int, float]] = (), step_cache: StepCache | None = None,
 ) -> TagSeries:
     """All stored steps of `run`/`tag` (or only `step`), each decoded once.
 
     Steps whose (step, wall time) are in `already_summarised` (decoded and summarised by an earlier
     request: a rewritten step has a new wall time) are not decoded again: their `counts` are None.
+
+    With `step_cache` (`tag_listing`'s), the latest listed step is read in one provider call: the
+    tag's metadata and max step come from the listing, and the provider's last datum is the answer
+    when it is that step (a newer step or a restart makes it another: then read as without it).
 
     When a step was written twice (a restarted run), the datum the provider lists last wins. Steps
     whose tensors cannot be decoded are left out of a whole-run read and named in
@@ -354,12 +361,18 @@ def read_series(
       TooLargeError: the whole run/tag exceeds one data-server reply and `step` is not in the
         sample that fits.
     """
+    listed = step_cache.get((experiment, run, tag)) if step_cache is not None and step is not None else None
+    read_last = listed is not None and listed[0][0] == step
+    if read_last:
+        last = _last_datum(data_provider, ctx, experiment, run, tag)
+        if last is not None and int(last.step) == step:
+            return _stack(run, tag, listed[5], [last], True, already_summarised)
     time_series = _time_series(data_provider, ctx, experiment, run, tag)
     try:
         plugin_data = metadata.parse_plugin_metadata(time_series.plugin_content)
     except metadata.UnsupportedFormatError as error:
         raise _unreadable(run, tag, str(error)) from error
-    if step is not None and step == time_series.max_step:
+    if step is not None and step == time_series.max_step and not read_last:
         last = _last_datum(data_provider, ctx, experiment, run, tag)
         if last is not None and int(last.step) == step:
             return _stack(run, tag, plugin_data, [last], True, already_summarised)
@@ -392,8 +405,9 @@ def _last_datum(data_provider, ctx, experiment: str, run: str, tag: str):
 
     One call asking for a sample of one: both loaders' samples always hold the last datum. The tab
     first asks for the latest step (`max_step`), and reading the whole run/tag for it costs the data
-    server a second call (a round trip) and every step's bytes. The last datum is usually that
-    step; after a restart that rewrote earlier steps it is not, and the caller reads them all.
+    server a further call (a round trip, about 40 ms when calls follow each other) and every step's
+    bytes. The last datum is usually that step; after a restart that rewrote earlier steps it is
+    not, and the caller reads them all.
     """
     try:
         data = _read(data_provider, ctx, experiment, run, tag, 1)

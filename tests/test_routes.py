@@ -558,9 +558,10 @@ def test_a_single_step_over_the_reply_cap_is_listed_with_an_error(oversized_boar
 
 
 def test_one_step_reads_the_last_datum_alone_and_the_rest_when_a_restart_rewrote_a_step(tmp_path):
-    """`counts?step=S` of the latest step reads only the provider's last datum (one call, the
-    tab's first request); when a restarted run rewrote an earlier step after it, that datum is
-    not the max step, and the whole run/tag is read so each step is the one written last."""
+    """`counts?step=S` of the latest step reads only the provider's last datum (the tab's first
+    request; after a tags listing, with the listed metadata, in one provider call); when a restarted
+    run rewrote an earlier step after it, that datum is not the max step, and the whole run/tag is
+    read so each step is the one written last."""
     multiplexer = plugin_event_multiplexer.EventMultiplexer(
         tensor_size_guidance={metadata.PLUGIN_NAME: 0}, purge_orphaned_data=False)
     provider = multiplexer_provider.MultiplexerDataProvider(multiplexer, str(tmp_path))
@@ -578,6 +579,8 @@ def test_one_step_reads_the_last_datum_alone_and_the_rest_when_a_restart_rewrote
         assert latest["steps"] == [2] and latest["wall_times"] == whole["wall_times"][2:]
         for field in ("thresholds", "positive", "negative"):
             assert wire.decode_array(latest[field]).tolist() == wire.decode_array(whole[field])[2:].tolist()
+        direct.tags_impl(RequestContext(), "")  # the listing's metadata and max step: one provider call
+        assert direct.counts_impl(RequestContext(), "", "run", "curves", step=2) == latest
         writer.add_summary(summary.threshold_curves_pb("curves", labels, np.array(scores["rewritten 1"])), step=1)
         writer.flush()
     multiplexer.Reload()
