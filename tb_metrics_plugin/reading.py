@@ -399,7 +399,7 @@ def read_series(
     return _stack(run, tag, plugin_data, chosen, complete, already_summarised)
 
 
-def _last_datum(data_provider, ctx, experiment: str, run: str, tag: str):
+def _last_datum(data_provider, ctx, experiment: str, run: str, tag: str) -> provider.TensorDatum | None:
     """The datum the provider lists last for `run`/`tag` (the last step written), or None when it has
     none or that one step does not fit in a reply.
 
@@ -418,7 +418,7 @@ def _last_datum(data_provider, ctx, experiment: str, run: str, tag: str):
     return data[-1] if data else None
 
 
-def _time_series(data_provider, ctx, experiment: str, run: str, tag: str):
+def _time_series(data_provider, ctx, experiment: str, run: str, tag: str) -> provider.TensorTimeSeries:
     """The provider's `TensorTimeSeries` of `run`/`tag` (metadata, max step; no tensors read)."""
     listing = list_series(data_provider, ctx, experiment)
     if run not in listing:
@@ -527,7 +527,9 @@ def _read_many(
     return {pair: (data.get(pair, []), True) for pair in wanted if len(data.get(pair, [])) <= fitting}
 
 
-def _read_all(data_provider, ctx, experiment: str, runs: list[str], tags: list[str], downsample: int) -> dict:
+def _read_all(
+    data_provider, ctx, experiment: str, runs: list[str], tags: list[str], downsample: int
+) -> dict[tuple[str, str], list]:
     """{(run, tag): data} of every run/tag of `runs` × `tags` the provider holds, in one call."""
     data = data_provider.read_tensors(
         ctx,
