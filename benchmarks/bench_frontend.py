@@ -1,6 +1,7 @@
 """Times the Threshold metrics tab in Chromium: from a threshold input event to every view repainted.
 
     python benchmarks/bench_frontend.py [--repeats 50] [--output benchmarks/results/frontend.json]
+    python benchmarks/bench_frontend.py --first-data-only [--servers 3]
 
 Logs are written to a temporary folder and served by a real TensorBoard (Rust loader, in this
 process); headless Chromium opens the tab. Cases:
@@ -18,7 +19,10 @@ process); headless Chromium opens the tab. Cases:
 Epoch and class changes fetch and rebuild, which takes more than one frame: they are timed from the
 event to the end of the render it causes (the app's `tbm-render` performance mark) and to the frame
 painted after it. First data on screen: the first `tbm-render` mark in the plugin's iframe, from the
-iframe's time origin (the tab opening) and from TensorBoard's page navigation.
+iframe's time origin (the tab opening) and from TensorBoard's page navigation, on `--servers` fresh
+TensorBoards per loader (Rust and Python) once they have loaded the logdir, so the plugin is cold
+(its first `tags` reads every run/tag); each is opened a second time, warm (median of each). The
+plugin's first `tags`, `counts` and `summary` requests are timed from the iframe's resource entries.
 
 Method, inside the page, `--repeats` times per case after two warm-ups: from a quiet task, set the
 control and dispatch its `input` (or `change`) event, timing its handlers; then time the next frame
@@ -44,6 +48,8 @@ import socket
 import statistics
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +113,8 @@ def write_compare_logs(logdir: Path) -> None:
                 writer.add_summary(summary.confusion_matrix_pb("confusion_matrix", labels, scores), step=epoch)
 
 
-def start_tensorboard(logdir: Path) -> str:
-    """TensorBoard with the Rust loader, serving in a thread of this process; returns its URL."""
+def start_tensorboard(logdir: Path, load_fast: bool = True) -> str:
+    """TensorBoard (Rust loader, or the Python one), serving in a thread of this process; returns its URL."""
     from tensorboard import program
 
     with socket.socket() as sock:
@@ -116,9 +122,74 @@ def start_tensorboard(logdir: Path) -> str:
         port = sock.getsockname()[1]
     board = program.TensorBoard()
     board.configure(argv=[
-        None, "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), "--load_fast=true",
+        None, "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port),
+        f"--load_fast={'true' if load_fast else 'false'}",
     ])
     return board.launch().rstrip("/")
+
+
+def wait_until_loaded(url: str, runs: list[str], settle_s: float = 2.0, timeout_s: float = 120.0) -> None:
+    """Waits until TensorBoard lists every run, then `settle_s` for their tensors. Asks TensorBoard's
+    own `runs` route, not the plugin's: the plugin's caches stay cold for the first opening."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with urllib.request.urlopen(f"{url}/data/runs") as response:
+            if set(runs) <= set(json.loads(response.read())):
+                break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"TensorBoard at {url} did not list {runs} within {timeout_s} s")
+        time.sleep(0.2)
+    time.sleep(settle_s)
+
+
+# The plugin's requests in the iframe, from its resource timing entries: route, start and end in ms
+# from the iframe's time origin.
+_REQUESTS_JS = """() => performance.getEntriesByType('resource')
+  .filter((entry) => /\\/(tags|counts|summary)(\\?|$)/.test(entry.name))
+  .map((entry) => [entry.name.split('/').pop().split('?')[0], entry.startTime, entry.responseEnd])"""
+
+
+def open_first_data(url: str, browser) -> dict:
+    """Opens the tab in a fresh browser context; the first drawing and the plugin's first requests."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(RECORDER_JS)
+    page = context.new_page()
+    plugin = PluginPage(page, _Server(url)).open()
+    plugin.frame.wait_for_function("() => window.__tbmRenders.length > 0")
+    iframe_origin, first_render = plugin.frame.evaluate("() => [performance.timeOrigin, window.__tbmRenders[0]]")
+    page_origin = page.evaluate("() => performance.timeOrigin")
+    requests = {}
+    for route, start, end in plugin.frame.evaluate(_REQUESTS_JS):
+        requests.setdefault(route, (start, end))  # the first of each
+    plugin.assert_no_errors()
+    context.close()
+    opening = {
+        "after_tab_opens_ms": first_render,
+        "after_page_navigation_ms": iframe_origin - page_origin + first_render,
+    }
+    for route, (start, end) in requests.items():
+        opening[f"{route}_request_ms"] = end - start
+        opening[f"{route}_sent_after_tab_opens_ms"] = start
+    return opening
+
+
+def measure_first_data(compare_logdir: Path, browser, load_fast: bool, servers: int) -> dict:
+    """First data on screen on the 10-run logdir: `servers` fresh TensorBoards (the plugin cold: its
+    first `tags` reads every run/tag), each opened twice (the second time its step cache is warm).
+    Medians over the servers, in ms from the iframe's time origin; the request times are the
+    plugin's first `tags`, `counts` and `summary` requests (start to response end)."""
+    cold, warm = [], []
+    for _ in range(servers):
+        url = start_tensorboard(compare_logdir, load_fast=load_fast)
+        wait_until_loaded(url, COMPARE_RUNS)
+        cold.append(open_first_data(url, browser))
+        warm.append(open_first_data(url, browser))
+    figures = {key: round(statistics.median(opening[key] for opening in cold), 1) for key in cold[0]}
+    figures["warm_after_tab_opens_ms"] = round(statistics.median(opening["after_tab_opens_ms"] for opening in warm), 1)
+    figures["cold_after_tab_opens_all_ms"] = [round(opening["after_tab_opens_ms"], 1) for opening in cold]
+    figures["servers"] = servers
+    figures["target_ms"] = FIRST_DATA_TARGET_MS
+    return figures
 
 
 class _Server:
@@ -199,14 +270,6 @@ def measure_comparison(url: str, repeats: int, browser) -> dict:
     context.add_init_script(RECORDER_JS)
     page = context.new_page()
     plugin = PluginPage(page, _Server(url)).open()
-    plugin.frame.wait_for_function("() => window.__tbmRenders.length > 0")
-    iframe_origin, first_render = plugin.frame.evaluate("() => [performance.timeOrigin, window.__tbmRenders[0]]")
-    page_origin = page.evaluate("() => performance.timeOrigin")
-    results["10-run logdir: first data on screen"] = {
-        "after_tab_opens_ms": round(first_render, 1),
-        "after_page_navigation_ms": round(iframe_origin - page_origin + first_render, 1),
-        "target_ms": FIRST_DATA_TARGET_MS,
-    }
     plugin.select_tag("threshold_curves")
     plugin.select_runs(*COMPARE_RUNS[:COMPARE_SHOWN])
     plugin.select_class("macro")
@@ -233,12 +296,33 @@ def _alternating(options: list, count: int) -> list:
     return [options[index % len(options)] for index in range(count)]
 
 
-def measure(url: str | None, compare_url: str, repeats: int) -> dict:
+FIRST_DATA_CASE = "10-run logdir: first data on screen"
+FIRST_DATA_PYTHON_CASE = "10-run logdir: first data on screen (Python loader)"
+
+
+def measure_first_data_cases(compare_logdir: Path, servers: int) -> dict:
+    """Only the first-data cases, on both loaders."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        results = {
+            FIRST_DATA_CASE: measure_first_data(compare_logdir, browser, load_fast=True, servers=servers),
+            FIRST_DATA_PYTHON_CASE: measure_first_data(compare_logdir, browser, load_fast=False, servers=servers),
+            "browser": browser.version,
+        }
+        browser.close()
+    return results
+
+
+def measure(url: str | None, compare_url: str, repeats: int, compare_logdir: Path, servers: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     results: dict[str, dict] = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        results[FIRST_DATA_CASE] = measure_first_data(compare_logdir, browser, load_fast=True, servers=servers)
+        results[FIRST_DATA_PYTHON_CASE] = measure_first_data(compare_logdir, browser, load_fast=False, servers=servers)
         if url is None:
             results.update(measure_comparison(compare_url, repeats, browser))
             results["browser"] = browser.version
@@ -275,16 +359,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON to write (default: %(default)s)")
     parser.add_argument("--comparison-only", action="store_true",
                         help="only the 5-runs × 100-classes cases on the 10-run logdir")
+    parser.add_argument("--first-data-only", action="store_true",
+                        help="only the first-data cases (both loaders); the other figures of --output are kept")
+    parser.add_argument("--servers", type=int, default=3,
+                        help="fresh TensorBoards per loader for the first-data cases (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.repeats < 4:
         parser.error(f"--repeats={args.repeats} is too few for a median; use at least 4")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with tempfile.TemporaryDirectory() as logdir, tempfile.TemporaryDirectory() as compare_logdir:
-        if not args.comparison_only:
-            write_logs(Path(logdir))
         write_compare_logs(Path(compare_logdir))
-        url = None if args.comparison_only else start_tensorboard(Path(logdir))
-        figures = measure(url, start_tensorboard(Path(compare_logdir)), args.repeats)
+        if args.first_data_only:
+            figures = measure_first_data_cases(Path(compare_logdir), args.servers)
+        else:
+            if not args.comparison_only:
+                write_logs(Path(logdir))
+            url = None if args.comparison_only else start_tensorboard(Path(logdir))
+            compare_url = start_tensorboard(Path(compare_logdir))
+            wait_until_loaded(compare_url, COMPARE_RUNS)
+            figures = measure(url, compare_url, args.repeats, Path(compare_logdir), args.servers)
+    if args.first_data_only and args.output.exists():  # keep the figures not measured now
+        figures = {**json.loads(args.output.read_text())["milliseconds"], **figures}
     chromium_version = figures.pop("browser")
     import playwright._repo_version as playwright_version
 

@@ -319,6 +319,45 @@ def decode(tensor: np.ndarray, plugin_data: metadata.PluginData):
     return decode_confusion_matrix(tensor, plugin_data)
 
 
+def check(tensor: np.ndarray, plugin_data: metadata.PluginData) -> None:
+    """Checks that a tensor can be a step of its tag, without building its counts: what listing the
+    steps needs (`reading.tag_listing`), at a fraction of `decode`'s cost for threshold curves.
+
+    Threshold curves of format version 2: the blob's codec, zlib checksum (which any flipped byte of
+    a compressed blob fails), header and lengths, its number of classes against the metadata's,
+    cell totals against the arrays' lengths, and counts stored as floats finite and non-negative
+    (counts stored as unsigned integers cannot be otherwise). Left to `decode`, when the step is
+    read: the order of thresholds and bins, which only a faulty writer (or damage that keeps a
+    valid checksum) could break. Everything else (version 1, confusion matrices) is decoded whole.
+
+    Raises:
+      metadata.UnsupportedFormatError: as `decode` would, naming the problem.
+    """
+    if plugin_data.kind != metadata.KIND_THRESHOLD_CURVES or plugin_data.version == 1:
+        decode(tensor, plugin_data)
+        return
+    kind = metadata.KIND_THRESHOLD_CURVES
+    body, entries = _blob_layout(tensor, kind, CURVE_ARRAYS)
+    by_name = {name: (dtype, length, offset) for name, dtype, length, offset in entries}
+    exact = _plane_array(body, *by_name["exact"]).astype(bool)
+    cells = _plane_array(body, *by_name["cells"])
+    num_classes = len(plugin_data.class_names)
+    if exact.shape != (num_classes,) or cells.shape != (num_classes,):
+        raise metadata.UnsupportedFormatError(
+            f"{kind} blob describes {exact.size} classes but the metadata names {num_classes}"
+        )
+    total = int(cells.sum())
+    lengths = {name: length for name, (_, length, _) in by_name.items()}
+    if (lengths["positive"], lengths["negative"]) != (total, total) \
+            or lengths["grid_steps"] != int(cells[~exact].sum()) or lengths["score_steps"] != int(cells[exact].sum()):
+        raise metadata.UnsupportedFormatError(f"{kind} blob: cell counts do not add up to its arrays' lengths")
+    if (~exact).any() and lengths["grid"] == 0:
+        raise metadata.UnsupportedFormatError(f"{kind} blob: grid classes without a grid")
+    if by_name["positive"][0].kind == "f" or by_name["negative"][0].kind == "f":  # as `decode` checks them
+        counts = [_plane_array(body, *by_name[name]).astype(np.float64) for name in ("positive", "negative")]
+        _check_counts(np.concatenate(counts), kind)
+
+
 def _float_tensor(tensor, kind: str) -> np.ndarray:
     # A damaged or foreign log can hold any dtype; only real numbers are counts (strings such as
     # b"1.5" would otherwise be parsed by numpy, and other strings raise a bare ValueError).
@@ -414,6 +453,21 @@ def _unpack(tensor, kind: str, names: tuple[str, ...], optional: tuple[str, ...]
     """Inverse of `_pack` for the arrays `names` of `kind`, then, when the blob holds more than
     those, the arrays `optional` (all of them), checking every length. The two cases cannot be
     confused: the optional arrays' header entries take bytes that `names`' data alone would not."""
+    body, entries = _blob_layout(tensor, kind, names, optional)
+    return {name: _plane_array(body, dtype, length, offset) for name, dtype, length, offset in entries}
+
+
+def _plane_array(body: bytes, dtype: np.dtype, length: int, offset: int) -> np.ndarray:
+    """One array of a blob's body: `length` items of `dtype` stored as byte planes from `offset`."""
+    planes = np.frombuffer(body, dtype=np.uint8, count=dtype.itemsize * length, offset=offset)
+    return planes.reshape(dtype.itemsize, length).T.copy().view(dtype).reshape(-1)
+
+
+def _blob_layout(
+    tensor, kind: str, names: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> tuple[bytes, list[tuple[str, np.dtype, int, int]]]:
+    """(body, [(name, dtype, length, offset in body)]) of a blob, its codec, zlib checksum, header
+    and lengths checked, no array built (see `_unpack`)."""
     array = np.asarray(tensor)
     if array.dtype.kind not in "OSU" or array.size != 1:
         raise metadata.UnsupportedFormatError(
@@ -431,19 +485,18 @@ def _unpack(tensor, kind: str, names: tuple[str, ...], optional: tuple[str, ...]
         if optional and offset + data_size != len(body):
             offset, more = _read_header(body, offset, optional)
             layout_of += more
-        arrays = {}
+        entries = []
         for name, dtype, length in layout_of:
             size = dtype.itemsize * length
             if offset + size > len(body):
                 raise ValueError(f"array {name!r} of {length} items runs past the end")
-            planes = np.frombuffer(body, dtype=np.uint8, count=size, offset=offset)
+            entries.append((name, dtype, length, offset))
             offset += size
-            arrays[name] = planes.reshape(dtype.itemsize, length).T.copy().view(dtype).reshape(-1)
         if offset != len(body):
             raise ValueError(f"{len(body) - offset} bytes left over")
     except (ValueError, TypeError, zlib.error, IndexError) as error:
         raise metadata.UnsupportedFormatError(f"{kind} blob cannot be decoded: {error}") from None
-    return arrays
+    return body, entries
 
 
 def _read_header(body: bytes, offset: int, names: tuple[str, ...]) -> tuple[int, list]:

@@ -146,7 +146,8 @@ class MetricsPlugin(base_plugin.TBPlugin):
         zeros on steps without them (`layout.ConfusionMatrixCounts`). S is 1 when `step` is given.
         `damaged_steps` lists the steps left out because their tensors cannot be decoded.
         """
-        series = reading.read_series(self._data_provider, ctx, experiment, run, tag, step)
+        series = reading.read_series(
+            self._data_provider, ctx, experiment, run, tag, step, step_cache=self._caches.steps(experiment))
         answer = _header(series)
         if series.kind == metadata.KIND_THRESHOLD_CURVES:
             answer["thresholds"] = wire.encode_array(series.thresholds, "float32")

@@ -177,11 +177,14 @@ def list_series(data_provider, ctx, experiment: str) -> dict[str, dict[str, Any]
 
 
 # (experiment, run, tag) -> ((max_step, max_wall_time), good steps, complete, {damaged step: problem},
-# {(step, wall_time): problem or None} of every datum decoded so far, so that a new epoch decodes
-# only itself).
+# {(step, wall_time): problem or None} of every datum checked so far, so that a new epoch checks
+# only itself; the tag's metadata, which TensorBoard keeps as the tag was first written).
 StepCache = dict[
     tuple[str, str, str],
-    tuple[tuple[int, float], list[int], bool, dict[int, str], dict[tuple[int, float], str | None]],
+    tuple[
+        tuple[int, float], list[int], bool, dict[int, str], dict[tuple[int, float], str | None],
+        metadata.PluginData,
+    ],
 ]
 
 
@@ -190,30 +193,44 @@ def tag_listing(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """{run: {tag: {kind, class_names, version, num_steps, steps, max_step, ignore_class, decision}}}.
 
-    Counting the steps reads each run/tag's tensors (the data provider API has no step listing),
-    one run/tag per call (a run/tag of which not even one step fits in a data-server reply is
-    listed with `error`). With `step_cache` (a dict kept between calls), a run/tag whose
-    `max_step` and `max_wall_time` are unchanged since the last call is not read again: a new or
-    rewritten step changes one of them. Tags whose metadata or every step's tensor cannot be
-    decoded (newer format, damaged log) are listed with `error` naming the problem; steps that
-    cannot be decoded beside good ones are left out of `steps` and listed in `damaged_steps`, with
-    a `warning`. Each problem is logged once as a warning. A run/tag too large for one data-server
-    reply is listed with the steps of a sample, `sampled: true` and a `warning`.
+    Counting the steps reads each run/tag's tensors (the data provider API has no step listing).
+    The run/tags to read are read together (`_read_many`: two calls through the Rust data server,
+    each of whose calls costs a round trip); one that does not fit that way is read alone (one of
+    which not even one step fits in a data-server reply is listed with `error`). With `step_cache`
+    (a dict kept between calls), a run/tag whose `max_step` and `max_wall_time` are unchanged since
+    the last call is not read again: a new or rewritten step changes one of them. Tags whose
+    metadata or every step's tensor cannot be decoded (newer format, damaged log) are listed with
+    `error` naming the problem; steps that cannot be decoded beside good ones are left out of
+    `steps` and listed in `damaged_steps`, with a `warning`. Each problem is logged once as a
+    warning. A run/tag too large for one data-server reply is listed with the steps of a sample,
+    `sampled: true` and a `warning`.
     """
     result: dict[str, dict[str, dict[str, Any]]] = {}
-    for run, tags in sorted(list_series(data_provider, ctx, experiment).items()):
+    listing = list_series(data_provider, ctx, experiment)
+    parsed: dict[tuple[str, str], metadata.PluginData | metadata.UnsupportedFormatError] = {}
+    for run, tags in listing.items():
+        for tag, time_series in tags.items():
+            try:
+                parsed[run, tag] = metadata.parse_plugin_metadata(time_series.plugin_content)
+            except metadata.UnsupportedFormatError as error:
+                parsed[run, tag] = error
+    stale = [
+        (run, tag) for (run, tag), plugin_data in parsed.items()
+        if not isinstance(plugin_data, Exception)
+        and not _is_cached(step_cache, (experiment, run, tag), listing[run][tag])
+    ]
+    read = _read_many(data_provider, ctx, experiment, stale)
+    for run, tags in sorted(listing.items()):
         for tag, time_series in sorted(tags.items()):
             entry: dict[str, Any]
-            try:
-                plugin_data = metadata.parse_plugin_metadata(time_series.plugin_content)
-            except metadata.UnsupportedFormatError as error:
-                _warn_once(run, tag, str(error))
-                entry = {"error": str(error)}
+            plugin_data = parsed[run, tag]
+            if isinstance(plugin_data, Exception):
+                _warn_once(run, tag, str(plugin_data))
+                entry = {"error": str(plugin_data)}
             else:
                 try:
                     steps, complete, damaged = _steps(
-                        data_provider, ctx, experiment, run, tag, time_series, plugin_data, step_cache
-                    )
+                        data_provider, ctx, experiment, run, tag, time_series, plugin_data, step_cache, read)
                 except TooLargeError as error:
                     result.setdefault(run, {})[tag] = {"error": str(error)}
                     continue
@@ -279,17 +296,24 @@ def sort_slice_values(values) -> list[str]:
 _INTEGER_TEXT = re.compile(r"-?[0-9]+")
 
 
+def _is_cached(step_cache: StepCache | None, key: tuple[str, str, str], time_series) -> bool:
+    """True when `step_cache` holds the steps of `key` as they are now (same max step and wall time)."""
+    cached = step_cache.get(key) if step_cache is not None else None
+    return cached is not None and cached[0] == (time_series.max_step, time_series.max_wall_time)
+
+
 def _steps(
-    data_provider, ctx, experiment, run, tag, time_series, plugin_data, step_cache
+    data_provider, ctx, experiment, run, tag, time_series, plugin_data, step_cache, read
 ) -> tuple[list[int], bool, dict[int, str]]:
     """(good steps, complete, {damaged step: its problem in words}); for a step written twice the
-    datum the provider lists last counts, as in `read_series`."""
+    datum the provider lists last counts, as in `read_series`. `read` holds the data of run/tags
+    read together (`_read_many`); others are read here."""
     version = (time_series.max_step, time_series.max_wall_time)
     key = (experiment, run, tag)
     cached = step_cache.get(key) if step_cache is not None else None
     if cached is not None and cached[0] == version:
         return cached[1], cached[2], cached[3]
-    data, complete = _read_data(data_provider, ctx, experiment, run, tag)
+    data, complete = read[run, tag] if (run, tag) in read else _read_data(data_provider, ctx, experiment, run, tag)
     decoded = cached[4] if cached is not None else {}
     problems = {}
     for datum in {int(datum.step): datum for datum in data}.values():
@@ -298,14 +322,16 @@ def _steps(
     damaged = {step: problem for (step, _), problem in problems.items() if problem is not None}
     steps = sorted(step for step, _ in problems if step not in damaged)
     if step_cache is not None:
-        step_cache[key] = (version, steps, complete, damaged, problems)
+        step_cache[key] = (version, steps, complete, damaged, problems, plugin_data)
     return steps, complete, damaged
 
 
 def _step_problem(datum, plugin_data: metadata.PluginData) -> str | None:
-    """Why one stored step cannot be decoded according to the tag's metadata, or None if it can."""
+    """Why one stored step cannot be decoded according to the tag's metadata, or None if it can
+    (`layout.check`: as `decode` but without building the counts; what it leaves to `decode` is
+    found when the step is read)."""
     try:
-        layout.decode(datum.numpy, plugin_data)  # checks dtype, shape, edges and counts
+        layout.check(datum.numpy, plugin_data)
     except metadata.UnsupportedFormatError as error:
         return f"step={int(datum.step)}: {error}"
     return None
@@ -313,12 +339,16 @@ def _step_problem(datum, plugin_data: metadata.PluginData) -> str | None:
 
 def read_series(
     data_provider, ctx, experiment: str, run: str, tag: str, step: int | None = None,
-    already_summarised: Container[tuple[int, float]] = (),
+    already_summarised: Container[tuple[int, float]] = (), step_cache: StepCache | None = None,
 ) -> TagSeries:
     """All stored steps of `run`/`tag` (or only `step`), each decoded once.
 
     Steps whose (step, wall time) are in `already_summarised` (decoded and summarised by an earlier
     request: a rewritten step has a new wall time) are not decoded again: their `counts` are None.
+
+    With `step_cache` (`tag_listing`'s), the latest listed step is read in one provider call: the
+    tag's metadata and max step come from the listing, and the provider's last datum is the answer
+    when it is that step (a newer step or a restart makes it another: then read as without it).
 
     When a step was written twice (a restarted run), the datum the provider lists last wins. Steps
     whose tensors cannot be decoded are left out of a whole-run read and named in
@@ -331,7 +361,21 @@ def read_series(
       TooLargeError: the whole run/tag exceeds one data-server reply and `step` is not in the
         sample that fits.
     """
-    plugin_data = _plugin_data(data_provider, ctx, experiment, run, tag)
+    listed = step_cache.get((experiment, run, tag)) if step_cache is not None and step is not None else None
+    read_last = listed is not None and listed[0][0] == step
+    if read_last:
+        last = _last_datum(data_provider, ctx, experiment, run, tag)
+        if last is not None and int(last.step) == step:
+            return _stack(run, tag, listed[5], [last], True, already_summarised)
+    time_series = _time_series(data_provider, ctx, experiment, run, tag)
+    try:
+        plugin_data = metadata.parse_plugin_metadata(time_series.plugin_content)
+    except metadata.UnsupportedFormatError as error:
+        raise _unreadable(run, tag, str(error)) from error
+    if step is not None and step == time_series.max_step and not read_last:
+        last = _last_datum(data_provider, ctx, experiment, run, tag)
+        if last is not None and int(last.step) == step:
+            return _stack(run, tag, plugin_data, [last], True, already_summarised)
     data, complete = _read_data(data_provider, ctx, experiment, run, tag)
     by_step = {int(datum.step): datum for datum in data}
     if step is None:
@@ -355,16 +399,33 @@ def read_series(
     return _stack(run, tag, plugin_data, chosen, complete, already_summarised)
 
 
-def _plugin_data(data_provider, ctx, experiment: str, run: str, tag: str) -> metadata.PluginData:
+def _last_datum(data_provider, ctx, experiment: str, run: str, tag: str) -> provider.TensorDatum | None:
+    """The datum the provider lists last for `run`/`tag` (the last step written), or None when it has
+    none or that one step does not fit in a reply.
+
+    One call asking for a sample of one: both loaders' samples always hold the last datum. The tab
+    first asks for the latest step (`max_step`), and reading the whole run/tag for it costs the data
+    server a further call (a round trip, about 40 ms when calls follow each other) and every step's
+    bytes. The last datum is usually that step; after a restart that rewrote earlier steps it is
+    not, and the caller reads them all.
+    """
+    try:
+        data = _read(data_provider, ctx, experiment, run, tag, 1)
+    except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
+        if not _is_reply_too_large(error):
+            raise
+        return None  # `_read_data` says why in words
+    return data[-1] if data else None
+
+
+def _time_series(data_provider, ctx, experiment: str, run: str, tag: str) -> provider.TensorTimeSeries:
+    """The provider's `TensorTimeSeries` of `run`/`tag` (metadata, max step; no tensors read)."""
     listing = list_series(data_provider, ctx, experiment)
     if run not in listing:
         raise NotFoundError(f"run={run!r} has no tb_metrics data; runs with data: {sorted(listing)}.")
     if tag not in listing[run]:
         raise NotFoundError(f"tag={tag!r} is not a tb_metrics tag of run={run!r}; its tags: {sorted(listing[run])}.")
-    try:
-        return metadata.parse_plugin_metadata(listing[run][tag].plugin_content)
-    except metadata.UnsupportedFormatError as error:
-        raise _unreadable(run, tag, str(error)) from error
+    return listing[run][tag]
 
 
 def _unreadable(run: str, tag: str, problem: str) -> UnreadableError:
@@ -424,6 +485,60 @@ def _read_data(data_provider, ctx, experiment: str, run: str, tag: str) -> tuple
             f"{_mib(DATA_SERVER_REPLY_LIMIT_BYTES)} reply of the TensorBoard data server; start TensorBoard "
             "with --load_fast=false."
         ) from None
+
+
+def _read_many(
+    data_provider, ctx, experiment: str, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[list, bool]]:
+    """{(run, tag): (data, complete)} of the run/tags `pairs`, read together in as few provider calls as
+    fit in one reply; pairs it cannot answer that way are left out (`_read_data` reads them alone).
+
+    Each call of the Rust data server costs a round trip (about 40 ms measured on one machine, against
+    about 1 ms for the 20 tensors of 10 runs × 2 tags), so listing a logdir one run/tag at a time costs
+    a round trip per run/tag, twice. Together: through the data server the last step of every pair
+    first (its bytes bound a step of all of them), then as many steps of all of them as fit under
+    the reply cap, plus one: a pair with fewer back is complete. A pair with more, or any failure to
+    fit, is left to `_read_data`. The Python loader has no cap: one call reads every step.
+    """
+    if not pairs:
+        return {}
+    runs, tags = sorted({run for run, _ in pairs}), sorted({tag for _, tag in pairs})
+    wanted = set(pairs)
+    if not _is_data_server(data_provider):
+        try:
+            data = _read_all(data_provider, ctx, experiment, runs, tags, ALL_STEPS)
+        except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
+            if not _is_reply_too_large(error):
+                raise
+            return {}
+        return {pair: (data.get(pair, []), True) for pair in wanted}
+    try:
+        # Every pair of runs × tags that exists comes back, asked for or not: all count towards the reply.
+        last = _read_all(data_provider, ctx, experiment, runs, tags, 1)
+        bytes_per_step = max(1, sum(_stored_bytes(datum.numpy) for data in last.values() for datum in data))
+        fitting = int(_FALLBACK_SHARE * DATA_SERVER_REPLY_LIMIT_BYTES // bytes_per_step)
+        if fitting < 1:
+            return {}
+        data = _read_all(data_provider, ctx, experiment, runs, tags, fitting + 1)
+    except Exception as error:  # noqa: BLE001 - only a too-large reply is handled, the rest re-raised
+        if not _is_reply_too_large(error):
+            raise
+        return {}
+    return {pair: (data.get(pair, []), True) for pair in wanted if len(data.get(pair, [])) <= fitting}
+
+
+def _read_all(
+    data_provider, ctx, experiment: str, runs: list[str], tags: list[str], downsample: int
+) -> dict[tuple[str, str], list]:
+    """{(run, tag): data} of every run/tag of `runs` × `tags` the provider holds, in one call."""
+    data = data_provider.read_tensors(
+        ctx,
+        experiment_id=experiment,
+        plugin_name=metadata.PLUGIN_NAME,
+        downsample=downsample,
+        run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+    )
+    return {(run, tag): list(series) for run, by_tag in data.items() for tag, series in by_tag.items()}
 
 
 def _read(data_provider, ctx, experiment: str, run: str, tag: str, downsample: int) -> list:

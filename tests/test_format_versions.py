@@ -199,6 +199,46 @@ def test_damaged_blobs_are_refused_with_a_reason():
         layout.decode(np.zeros((3, 4), np.float32), plugin_data)
 
 
+
+def test_check_refuses_what_decode_refuses_in_the_same_words_without_building_the_counts():
+    """`layout.check` (what the tags listing runs on every step) refuses every structural damage and
+    damaged count with `decode`'s message; only what needs the counts built (the order of the
+    thresholds) is left to `decode`, which runs when the step is read."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=5000)
+    scores = rng.dirichlet(np.ones(3), size=5000)
+    scores[:, 0] = np.round(scores[:, 0], 2)  # few distinct scores: class 0 exact, the others on the grid
+    counts, plugin_data = decoded(summary.threshold_curves_pb("curves", labels, scores))
+    assert counts.exact.any() and not counts.exact.all()
+    blob = layout.encode_threshold_curves(counts)
+    layout.check(blob, plugin_data)
+
+    def repacked(**changes):
+        arrays = layout._unpack(blob, "threshold_curves", layout.CURVE_ARRAYS)
+        return layout._pack({**arrays, **changes})
+
+    raw = blob.item()
+    refused = [np.array(damaged, dtype=object) for damaged in (b"", b"\x07" + raw[1:], raw[:-5], raw[:9] + bytes(20))]
+    weights = layout._unpack(blob, "threshold_curves", layout.CURVE_ARRAYS)["positive"].astype(np.float64)
+    refused += [
+        repacked(positive=np.where(np.arange(weights.size) == 7, -1.0, weights)),  # a flipped sign bit
+        repacked(negative=np.full(weights.size, np.nan)),
+        repacked(cells=np.array([1, 2], dtype=np.uint8), exact=np.array([1, 0], dtype=np.uint8)),
+        np.zeros((3, 4), np.float32),
+    ]
+    for tensor in refused:
+        with pytest.raises(metadata.UnsupportedFormatError) as by_decode:
+            layout.decode(tensor, plugin_data)
+        with pytest.raises(metadata.UnsupportedFormatError) as by_check:
+            layout.check(tensor, plugin_data)
+        assert str(by_check.value) == str(by_decode.value)
+    grid = layout._unpack(blob, "threshold_curves", layout.CURVE_ARRAYS)["grid"]
+    unordered = repacked(grid=grid[::-1].copy())
+    layout.check(unordered, plugin_data)
+    with pytest.raises(metadata.UnsupportedFormatError, match="grid thresholds are not increasing"):
+        layout.decode(unordered, plugin_data)
+
+
 # Version 1 -----------------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from tensorboard.plugins import base_plugin
 from tb_metrics_plugin import core, metadata, plugin, reading, summary, tables, wire
 from tb_metrics_plugin.writer import SummaryWriter
 from tests.conftest import InProcessTensorBoard
-from tests.readback import assert_served_step, read_run
+from tests.readback import assert_served_step, decode_summary, read_run
 
 PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}"
 RUNS = {
@@ -555,3 +555,39 @@ def test_a_single_step_over_the_reply_cap_is_listed_with_an_error(oversized_boar
     assert "one step" in listing["huge"]["threshold_curves"]["error"]
     answer = get_json(oversized_board, "counts", 413, run="huge", tag="threshold_curves", step="0")
     assert "one step of run='huge'" in answer["error"]
+
+
+def test_one_step_reads_the_last_datum_alone_and_the_rest_when_a_restart_rewrote_a_step(tmp_path):
+    """`counts?step=S` of the latest step reads only the provider's last datum (the tab's first
+    request; after a tags listing, with the listed metadata, in one provider call); when a restarted
+    run rewrote an earlier step after it, that datum is not the max step, and the whole run/tag is
+    read so each step is the one written last."""
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(
+        tensor_size_guidance={metadata.PLUGIN_NAME: 0}, purge_orphaned_data=False)
+    provider = multiplexer_provider.MultiplexerDataProvider(multiplexer, str(tmp_path))
+    direct = plugin.MetricsPlugin(base_plugin.TBContext(data_provider=provider))
+    scores = {0: [0.2, 0.7, 0.9], 1: [0.3, 0.6, 0.8], 2: [0.1, 0.5, 0.95], "rewritten 1": [0.4, 0.45, 0.99]}
+    labels = np.array([0, 1, 1])
+    with SummaryWriter(tmp_path / "run", flush_secs=0.01) as writer:
+        for step, key in ((0, 0), (1, 1), (2, 2)):
+            writer.add_summary(summary.threshold_curves_pb("curves", labels, np.array(scores[key])), step=step)
+        writer.flush()
+        multiplexer.AddRunsFromDirectory(str(tmp_path))
+        multiplexer.Reload()
+        whole = direct.counts_impl(RequestContext(), "", "run", "curves")
+        latest = direct.counts_impl(RequestContext(), "", "run", "curves", step=2)
+        assert latest["steps"] == [2] and latest["wall_times"] == whole["wall_times"][2:]
+        for field in ("thresholds", "positive", "negative"):
+            assert wire.decode_array(latest[field]).tolist() == wire.decode_array(whole[field])[2:].tolist()
+        direct.tags_impl(RequestContext(), "")  # the listing's metadata and max step: one provider call
+        assert direct.counts_impl(RequestContext(), "", "run", "curves", step=2) == latest
+        writer.add_summary(summary.threshold_curves_pb("curves", labels, np.array(scores["rewritten 1"])), step=1)
+        writer.flush()
+    multiplexer.Reload()
+    assert direct.tags_impl(RequestContext(), "")["run"]["curves"]["max_step"] == 2
+    again = direct.counts_impl(RequestContext(), "", "run", "curves", step=2)
+    assert again["wall_times"] == latest["wall_times"]
+    assert wire.decode_array(again["positive"]).tolist() == wire.decode_array(latest["positive"]).tolist()
+    rewritten = direct.counts_impl(RequestContext(), "", "run", "curves", step=1)
+    expected = summary.threshold_curves_pb("curves", labels, np.array(scores["rewritten 1"]))
+    assert_served_step(rewritten, 0, decode_summary(expected))

@@ -267,9 +267,13 @@ export function createApp(root, { client, win = window }) {
     const countsJobs = runs.map((run) =>
       infoOf(run)?.steps.includes(step) ? client.counts(run, tag, step) : Promise.resolve(null),
     );
-    const summaryJobs = runs.map((run) => client.summary(run, tag, infoOf(run)?.max_step ?? -1));
     const countsLoaded = Promise.allSettled(countsJobs);
-    const summariesLoaded = Promise.allSettled(summaryJobs);
+    // The summaries are asked for once the counts are in: the server computes them from every step,
+    // and asked at the same time they would hold up the counts (the server's Python threads share one
+    // core's worth of interpreter) and so the first drawing.
+    const summariesLoaded = countsLoaded.then(() =>
+      Promise.allSettled(runs.map((run) => client.summary(run, tag, infoOf(run)?.max_step ?? -1))),
+    );
     const messages = { counts: [], summaries: [] };
     const showMessages = () => {
       problems.data = [...messages.counts, ...messages.summaries];

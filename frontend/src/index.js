@@ -17,9 +17,12 @@ function injectStyles(doc) {
 /** Draws the Threshold metrics tab into the iframe's document. */
 export function render() {
   const doc = document;
+  // The tag list is the first thing the tab waits for: ask for it before building the page.
+  const client = createDataClient();
+  client.prefetchTags();
   injectStyles(doc);
   const root = doc.createElement("div");
   root.className = "tbm";
   doc.body.appendChild(root);
-  createApp(root, { client: createDataClient(), win: window }).start();
+  createApp(root, { client, win: window }).start();
 }

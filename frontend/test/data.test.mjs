@@ -1,7 +1,7 @@
 // Decoding the counts route's base64 typed arrays.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DataError, decodeCounts, decodeTypedArray } from "../src/data.js";
+import { DataError, base64Bytes, createDataClient, decodeCounts, decodeTypedArray } from "../src/data.js";
 
 const encode = (ArrayType, dtype, values, shape) => ({
   dtype,
@@ -41,4 +41,36 @@ test("uint8 arrays (the exact flags of format v2) decode as they are", () => {
   const decoded = decodeCounts(json);
   assert.deepEqual(Array.from(decoded.exact.values), [0, 1]);
   assert.deepEqual(decoded.thresholds.shape, [1, 2, 2]);
+});
+
+test("prefetchTags sends the first tags request at once and the next tags() takes its answer", async () => {
+  const urls = [];
+  const fetchImpl = async (url) => {
+    urls.push(url);
+    return { ok: true, json: async () => ({ call: urls.length }) };
+  };
+  const client = createDataClient({ fetchImpl, baseUrl: "./" });
+  client.prefetchTags();
+  client.prefetchTags(); // a second prefetch before the answer is taken sends nothing more
+  assert.deepEqual(urls, ["./tags"]);
+  assert.deepEqual(await client.tags(), { call: 1 });
+  assert.deepEqual(await client.tags(), { call: 2 }); // later calls (polling) always ask again
+  assert.deepEqual(urls, ["./tags", "./tags"]);
+});
+
+test("a prefetched tags request that fails is reported by the tags() call that takes it", async () => {
+  const fetchImpl = async () => ({ ok: false, status: 503, statusText: "Unavailable", json: async () => ({ error: "busy" }) });
+  const client = createDataClient({ fetchImpl });
+  client.prefetchTags();
+  await assert.rejects(client.tags(), (error) => error instanceof DataError && /HTTP 503: busy/.test(error.message));
+});
+
+test("base64Bytes gives the same bytes through the native decoder and through atob", () => {
+  const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 37) % 256);
+  const text = Buffer.from(bytes).toString("base64");
+  assert.deepEqual(base64Bytes(text, Uint8Array), bytes); // Node 20: no fromBase64, the atob loop
+  let used = 0;
+  const native = { fromBase64: (encoded) => { used += 1; return new Uint8Array(Buffer.from(encoded, "base64")); } };
+  assert.deepEqual(base64Bytes(text, native), bytes);
+  assert.equal(used, 1);
 });
