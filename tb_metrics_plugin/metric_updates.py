@@ -28,7 +28,7 @@ def add(variable, value) -> None:
 
 def add_at(variable, indices, values=None, in_place: bool = True) -> None:
     """`variable[indices[i]] += values[i]` for every i (1 where `values` is None); repeated indices
-    add up. On TensorFlow, one op into the variable: a scatter in place, or a dense `Bincount` /
+    add up. On TensorFlow, one op into the variable: a scatter in place, or a dense
     `UnsortedSegmentSum` of the batch added with one `AssignAddVariableOp`.
 
     Args:
@@ -51,14 +51,14 @@ def add_at(variable, indices, values=None, in_place: bool = True) -> None:
         return
     import tensorflow as tf
 
+    if values is None:
+        shape = indices.shape
+        values = tf.ones(shape, native.dtype) if shape.is_fully_defined() else tf.ones_like(indices, native.dtype)
     if in_place:
-        if values is None:
-            shape = indices.shape
-            values = tf.ones(shape, native.dtype) if shape.is_fully_defined() else tf.ones_like(indices, native.dtype)
         native.scatter_add(tf.IndexedSlices(values, indices))
-    elif values is None:
-        native.assign_add(tf.raw_ops.Bincount(arr=indices, size=variable.shape[0], weights=tf.zeros([0], native.dtype)))
     else:
+        # Not Bincount: on a CPU it zeroes and sums one partial histogram per thread, 3-7x the
+        # time of a segment sum at 2e3-2e4 cells.
         native.assign_add(tf.math.unsorted_segment_sum(values, indices, variable.shape[0]))
 
 
