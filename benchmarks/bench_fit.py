@@ -26,7 +26,9 @@ Whole epochs move by up to 2x on a shared machine, so the training step is also 
 the epochs, each compiled case's own `model.train_function` (what `fit` calls once per step) is
 called `--step-calls` times per round, in `--step-rounds` interleaved rounds, on a repeated
 `tf.data` pipeline of the training data; the per-step table gives the fastest and the median round,
-minus `none`'s.
+minus `none`'s, in wall time and in this process's CPU time (which leaves out other processes' turns
+on the core). `--rounds 0` skips the epochs and times the steps only. Pin it to one core
+(`taskset -c 1 python benchmarks/bench_fit.py`) and note the machine's load (`uptime`).
 """
 
 from __future__ import annotations
@@ -88,7 +90,9 @@ def cases(num_classes: int, x_val, y_val, log_dir: Path) -> dict[str, tuple[kera
 
 
 def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int):
-    """name -> per-step times (µs) of each round, for every case that compiles metrics (and `none`)."""
+    """(wall, cpu): name -> per-step times (µs) of each round, for every case that compiles metrics
+    (and `none`). `cpu` is this process's CPU time (`time.process_time`, all its threads): on a
+    machine that other processes load, it leaves out the time the core spent on them."""
     import tensorflow as tf
 
     timed = {name: fitted for name, (fitted, callbacks) in built.items() if name != "ours callback"}
@@ -100,13 +104,15 @@ def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_tra
         iterators[name] = iter(tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(BATCH).repeat())
         fitted.train_function(iterators[name])
     micros: dict[str, list[float]] = {name: [] for name in timed}
+    cpu_micros: dict[str, list[float]] = {name: [] for name in timed}
     for _ in range(rounds):
         for name, fitted in timed.items():
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             for _ in range(calls):
                 fitted.train_function(iterators[name])
+            cpu_micros[name].append((time.process_time() - cpu_start) / calls * 1e6)
             micros[name].append((time.perf_counter() - start) / calls * 1e6)
-    return micros
+    return micros, cpu_micros
 
 
 def main() -> None:
@@ -117,6 +123,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
+    load_at_start = os.getloadavg()
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         for num_classes in CLASS_COUNTS:
@@ -127,33 +134,40 @@ def main() -> None:
                 fitted.fit(x_train[:256], y_train[:256], batch_size=BATCH, epochs=1, verbose=0,
                            validation_data=(x_val[:256], y_val[:256]), callbacks=callbacks)
             seconds: dict[str, list[float]] = {name: [] for name in built}
-            for _ in range(args.rounds):
+            for _ in range(args.rounds):  # --rounds 0: the per-step timing only
                 for name, (fitted, callbacks) in built.items():
                     start = time.perf_counter()
                     fitted.fit(x_train, y_train, batch_size=BATCH, epochs=1, verbose=0,
                                validation_data=(x_val, y_val), callbacks=callbacks)
                     seconds[name].append(time.perf_counter() - start)
-            fastest = {name: min(values) for name, values in seconds.items()}
+            fastest = {name: min(values) for name, values in seconds.items() if values}
             for name, value in fastest.items():
                 overhead = value / fastest["none"] - 1
                 print(f"{num_classes:>4} classes  {name:<22} {value:6.2f} s/epoch  {overhead:+6.0%}", flush=True)
-            micros = step_microseconds(built, x_train, y_train, args.step_calls, args.step_rounds)
+            micros, cpu_micros = step_microseconds(built, x_train, y_train, args.step_calls, args.step_rounds)
             step_fastest = {name: min(values) for name, values in micros.items()}
             step_median = {name: float(np.median(values)) for name, values in micros.items()}
+            cpu_fastest = {name: min(values) for name, values in cpu_micros.items()}
+            cpu_median = {name: float(np.median(values)) for name, values in cpu_micros.items()}
             for name in micros:
                 print(f"{num_classes:>4} classes  {name:<22} step {step_fastest[name]:6.0f} µs "
                       f"({step_fastest[name] - step_fastest['none']:+5.0f}), median {step_median[name]:6.0f} µs "
-                      f"({step_median[name] - step_median['none']:+5.0f})", flush=True)
+                      f"({step_median[name] - step_median['none']:+5.0f}); CPU "
+                      f"{cpu_fastest[name] - cpu_fastest['none']:+5.0f} / "
+                      f"{cpu_median[name] - cpu_median['none']:+5.0f}",
+                      flush=True)
             results[str(num_classes)] = {
                 "fastest_seconds": fastest, "seconds": seconds,
                 "step_fastest_microseconds": step_fastest, "step_median_microseconds": step_median,
                 "step_microseconds": micros,
+                "step_cpu_fastest_microseconds": cpu_fastest, "step_cpu_median_microseconds": cpu_median,
+                "step_cpu_microseconds": cpu_micros,
             }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
         "machine": {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__,
                     "backend": keras.backend.backend(), "platform": platform.platform(),
-                    "load_average": os.getloadavg()},
+                    "load_average_at_start": load_at_start, "load_average": os.getloadavg()},
         "rounds": args.rounds, "steps_per_epoch": -(-SAMPLES // BATCH), "step_calls": args.step_calls,
         "step_rounds": args.step_rounds, "classes": results,
     }, indent=1))

@@ -17,6 +17,7 @@ them instead of writing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -29,6 +30,7 @@ from tb_metrics_plugin.metric_updates import (
     add_at,
     can_branch_with_updates,
     in_traced_function,
+    shared_within_trace,
     under_distribution_strategy,
 )
 from tb_metrics_plugin.raw_items import MAX_CAPACITY as MAX_RAW_ITEMS
@@ -52,8 +54,30 @@ LARGE_STATE_CELLS = 1 << 16
 RESULT_REFRESH_CALLS = 16
 # Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
 DEFAULT_MAX_RAW_SCORES = 1 << 20
-# ThresholdCurves' scalar tallies, in the order of its `tallies` variable.
-_TALLIES = ("invalid", "result_calls", "last_result", "raw_kept")
+# ThresholdCurves' scalar tallies, in the order of its `tallies` variable (the invalid items are
+# tallied in the last histogram cell, by the same update as the histograms).
+_TALLIES = ("result_calls", "last_result", "raw_kept")
+
+
+class _FlatBatch(NamedTuple):
+    """A batch as the metrics count it.
+
+    Attributes:
+      labels: float32, (M,) for binary and integer labels, (M, C) for one-hot / multi-label
+        labels; invalid items' labels as they came.
+      scores: float32, (M,) for a single sigmoid output, else (M, C); activated when from_logits.
+      valid: bool (M,): items that are counted.
+      weights: float32 (M,): the weight of each valid item, 0 for the others; None when every
+        valid item weighs 1 and every other item is invalid (no sample weights, nothing ignored).
+      invalid: bool (M,): items tallied as invalid; None when `weights` is None (then it is
+        `~valid`). Ignored items (`ignore_class`) are neither valid nor invalid.
+    """
+
+    labels: Any
+    scores: Any
+    valid: Any
+    weights: Any
+    invalid: Any
 
 
 class _CountingMetric(keras.metrics.Metric):
@@ -148,33 +172,40 @@ class _CountingMetric(keras.metrics.Metric):
         else:  # Keras builds compiled metrics at the first step: start skipping then
             self._skip_when_built = True
 
-    def _flat_inputs(self, y_true, y_pred, sample_weight):
-        """Returns (labels, scores (M, C), weights (M,), valid (M,), invalid (M,)); items that are
-        not valid weigh 0. Ignored items (`ignore_class`) are neither valid nor invalid.
+    def _flat_inputs(self, y_true, y_pred, sample_weight) -> _FlatBatch:
+        """The batch in flat form (see `_FlatBatch`), computed once per traced step for all the
+        metrics that read the same tensors with the same settings (`shared_within_trace`)."""
+        if sample_weight is not None:
+            sample_weight = _real_tensor(sample_weight, "sample_weight")
+        return shared_within_trace(
+            (y_true, y_pred, sample_weight), (self.from_logits, self.multi_label, self.ignore_class),
+            lambda: self._flatten(y_true, y_pred, sample_weight),
+        )
 
-        labels are (M, C) for one-hot / multi-label data, else (M,); invalid items' scores and
-        labels are left as they came (weight 0 makes them count nothing)."""
+    def _flatten(self, y_true, y_pred, sample_weight) -> _FlatBatch:
         plan = inputs.resolve_shapes(tuple(y_true.shape), tuple(y_pred.shape))  # this batch's item shape
         columns = plan.num_score_columns
-        scores = ops.reshape(ops.cast(y_pred, "float32"), (-1, columns))
+        binary = plan.form == inputs.FORM_BINARY
+        scores = ops.reshape(ops.cast(y_pred, "float32"), (-1,) if binary else (-1, columns))
         if self.from_logits:
-            softmax = plan.form != inputs.FORM_BINARY and not self.multi_label
+            softmax = not binary and not self.multi_label
             scores = ops.softmax(scores, axis=-1) if softmax else ops.sigmoid(scores)
         labels = ops.cast(y_true, "float32")
         labels = ops.reshape(labels, (-1, columns) if plan.form == inputs.FORM_INDICATOR else (-1,))
 
-        in_unit = ops.all((scores >= 0) & (scores <= 1), axis=-1)  # also False for NaN and ±inf
+        in_unit = (scores >= 0) & (scores <= 1)  # also False for NaN and ±inf
         if plan.form == inputs.FORM_SPARSE:
             label_ok = (labels == ops.round(labels)) & (labels >= 0) & (labels < columns)
+            valid = ops.all(in_unit, axis=-1) & label_ok
+        elif plan.form == inputs.FORM_INDICATOR:
+            valid = ops.all(in_unit & ((labels == 0) | (labels == 1)), axis=-1)
+            if not self.multi_label:
+                valid = valid & (ops.sum(labels, axis=-1) == 1)
         else:
-            label_ok = (labels == 0) | (labels == 1)
-            if plan.form == inputs.FORM_INDICATOR:
-                label_ok = ops.all(label_ok, axis=-1)
-                if not self.multi_label:
-                    label_ok = label_ok & (ops.sum(labels, axis=-1) == 1)
-        valid = in_unit & label_ok
+            valid = in_unit & ((labels == 0) | (labels == 1))
+        weights = invalid = None
         if sample_weight is not None:
-            weights = ops.cast(_real_tensor(sample_weight, "sample_weight"), "float32")
+            weights = ops.cast(sample_weight, "float32")
             shape = inputs.weight_shape(tuple(weights.shape), plan.item_shape, tuple(y_true.shape))
             while len(weights.shape) > len(shape):
                 weights = ops.squeeze(weights, axis=-1)
@@ -186,13 +217,20 @@ class _CountingMetric(keras.metrics.Metric):
             counted = labels != self.ignore_class
             invalid = counted & ~valid
             valid = valid & counted
-        else:
+        elif weights is not None:
             invalid = ~valid
-        if sample_weight is None:
-            weights = ops.cast(valid, "float32")
-        else:
+        if weights is not None:
             weights = ops.where(valid, weights, ops.zeros_like(weights))
-        return labels, scores, weights, valid, invalid
+        elif invalid is not None:
+            weights = ops.cast(valid, "float32")
+        return _FlatBatch(labels, scores, valid, weights, invalid)
+
+    def _tally_values(self, batch: _FlatBatch):
+        """What each item adds to the cell `_cells` sends it to: its weight when valid, 1 at the
+        invalid tally when invalid, 0 when ignored; None when that is 1 for every item."""
+        if batch.weights is None:
+            return None
+        return batch.weights + ops.cast(batch.invalid, "float32")
 
     def reset_state(self):
         if self._built:
@@ -341,12 +379,15 @@ class ThresholdCurves(_CountingMetric):
         self._record_raw_scores = bool(enabled)
 
     def _create_state(self, plan: inputs.ShapePlan) -> None:
-        columns = plan.num_score_columns
-        self.histograms = self.add_variable(
-            shape=(2 * columns * self._cells_per_class,), initializer="zeros", name="histograms"
-        )
+        columns, cells = plan.num_score_columns, self._cells_per_class
+        # histograms[sign, column, bin] sits at (sign · C + column) · cells + bin, sign 1 for
+        # positives; one more cell tallies C per invalid item (each of its C scores lands there).
+        self.histograms = self.add_variable(shape=(2 * columns * cells + 1,), initializer="zeros", name="histograms")
+        self._invalid_cell = 2 * columns * cells
+        column_starts = np.arange(columns, dtype=np.int32) * cells
+        self._negative_starts, self._positive_starts = column_starts, column_starts + columns * cells
         # Scalars in one variable (each variable is an input of every step function call):
-        # invalid items, result() calls in traced steps, the last result, raw items kept.
+        # result() calls in traced steps, the last result, raw items kept.
         self.tallies = self.add_variable(shape=(len(_TALLIES),), initializer="zeros", name="tallies")
         capacity = min(self.max_raw_scores // columns, MAX_RAW_ITEMS)
         if capacity and not under_distribution_strategy():
@@ -355,38 +396,38 @@ class ThresholdCurves(_CountingMetric):
 
     @property
     def invalid_count(self):
-        return self.tallies[_TALLIES.index("invalid")]
+        return self.histograms[self._invalid_cell] / self.plan.num_score_columns
 
     def _count(self, y_true, y_pred, sample_weight):
-        labels, scores, weights, valid, invalid = self._flat_inputs(y_true, y_pred, sample_weight)
-        columns, cells = self.plan.num_score_columns, self._cells_per_class
+        batch = self._flat_inputs(y_true, y_pred, sample_weight)
         if self.plan.form == inputs.FORM_SPARSE:
-            is_negative = ops.expand_dims(ops.cast(labels, "int32"), -1) != ops.arange(columns, dtype="int32")
-        elif self.plan.form == inputs.FORM_INDICATOR:
-            is_negative = labels != 1
+            is_positive = ops.expand_dims(batch.labels, -1) == np.arange(self.plan.num_score_columns, dtype=np.float32)
         else:
-            is_negative = ops.expand_dims(labels != 1, -1)
-        # histograms[sign, column, bin] sits at (sign · C + column) · cells + bin; sign 1 for negatives.
-        cell = self._bucketizer.bins(scores) + ops.cast(is_negative, "int32") * (columns * cells)
-        cell_weights = weights
-        if columns > 1:
-            cell = cell + ops.arange(columns, dtype="int32") * cells
-            cell_weights = ops.broadcast_to(ops.expand_dims(weights, -1), ops.shape(scores))
-        add_at(self.histograms, ops.reshape(cell, (-1,)), ops.reshape(cell_weights, (-1,)),
-               in_place=self.histograms.shape[0] >= LARGE_STATE_CELLS)
-        invalid_items = ops.sum(ops.cast(invalid, "float32"))
+            is_positive = batch.labels == 1
+        starts = ops.where(is_positive, self._positive_starts, self._negative_starts)
+        cell = self._bucketizer.bins(batch.scores) + starts
+        valid = batch.valid if self.plan.form == inputs.FORM_BINARY else ops.expand_dims(batch.valid, -1)
+        cell = ops.where(valid, cell, self._invalid_cell)
+        values = self._tally_values(batch)
+        if values is not None and self.plan.form != inputs.FORM_BINARY:
+            values = ops.broadcast_to(ops.expand_dims(values, -1), ops.shape(cell))
+        add_at(self.histograms, cell, values, in_place=self.histograms.shape[0] >= LARGE_STATE_CELLS)
         if self.raw_items is None or not self._record_raw_scores:
-            add(self.tallies, ops.stack([invalid_items, 0.0, 0.0, 0.0]))
             return
-        if self.multi_label:
-            label_rows = labels
+        scores, weights = batch.scores, batch.weights
+        if self.plan.form == inputs.FORM_BINARY:
+            scores, label_rows = ops.expand_dims(scores, -1), ops.expand_dims(batch.labels, -1)
+        elif self.multi_label:
+            label_rows = batch.labels
         elif self.plan.form == inputs.FORM_INDICATOR:
-            label_rows = ops.expand_dims(ops.cast(argmax_last(labels), "float32"), -1)
+            label_rows = ops.expand_dims(ops.cast(argmax_last(batch.labels), "float32"), -1)
         else:
-            label_rows = ops.expand_dims(labels, -1)
+            label_rows = ops.expand_dims(batch.labels, -1)
+        if weights is None:
+            weights = ops.cast(batch.valid, "float32")
         kept = self.tallies[_TALLIES.index("raw_kept")]
-        now_kept = self.raw_items.append(scores, label_rows, weights, valid, kept)
-        add(self.tallies, ops.stack([invalid_items, 0.0, 0.0, now_kept - kept]))
+        now_kept = self.raw_items.append(scores, label_rows, weights, batch.valid, kept)
+        add(self.tallies, ops.stack([0.0, 0.0, now_kept - kept]))
 
     def result(self):
         """The mean ROC-AUC over the classes with positives and negatives (`mean_roc_auc`).
@@ -426,18 +467,22 @@ class ThresholdCurves(_CountingMetric):
         TensorFlow's cumulative sum over all C·(T+1) cells cost 2–3× as much on a CPU."""
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
-        block, columns = self._block, self.plan.num_score_columns
+        block, columns, cells = self._block, self.plan.num_score_columns, self._cells_per_class
+        state = ops.copy(self.histograms)  # one read of the variable
         if self.histograms.shape[0] < LARGE_STATE_CELLS:
-            histograms = ops.reshape(self.histograms, (2, columns, -1))
-            positive, negative = histograms[0], histograms[1]
+            if columns == 1:  # two slices, and sums over one axis
+                negative, positive = state[:cells], state[cells : 2 * cells]
+                negatives_below = ops.cumsum(negative, axis=0) - 0.5 * negative
+                pairs = ops.sum(positive) * ops.sum(negative)
+                return ops.sum(positive * negatives_below) / pairs  # NaN without pairs
+            histograms = ops.reshape(state[: self._invalid_cell], (2, columns, -1))
+            negative, positive = histograms[0], histograms[1]
             negatives_below = ops.cumsum(negative, axis=-1) - 0.5 * negative
             concordant = ops.sum(positive * negatives_below, axis=-1)
             pairs = ops.sum(positive, axis=-1) * ops.sum(negative, axis=-1)
-            if columns == 1:
-                return concordant[0] / pairs[0]  # NaN without pairs
         else:
-            histograms = ops.reshape(self.histograms, (2, columns, -1, block))
-            positive, negative = histograms[0], histograms[1]  # slices of the leading axis: no copies
+            histograms = ops.reshape(state[: self._invalid_cell], (2, columns, -1, block))
+            negative, positive = histograms[0], histograms[1]  # slices of the leading axis: no copies
             negative_per_block = ops.sum(negative, axis=-1)  # (C, blocks)
             below_or_half = np.triu(np.ones((block, block), np.float32), 1) + 0.5 * np.eye(block, dtype=np.float32)
             negatives_in_earlier_blocks = ops.cumsum(negative_per_block, axis=-1) - negative_per_block
@@ -453,9 +498,9 @@ class ThresholdCurves(_CountingMetric):
 
     def histogram_values(self) -> tuple[np.ndarray, np.ndarray]:
         """(positive_histograms, negative_histograms) as float64 numpy arrays of shape (C, T + 1)."""
-        values = np.asarray(ops.convert_to_numpy(self.histograms), dtype=np.float64)
+        values = np.asarray(ops.convert_to_numpy(self.histograms), dtype=np.float64)[: self._invalid_cell]
         values = values.reshape(2, self.plan.num_score_columns, -1)[:, :, : len(self.thresholds) + 1]
-        return values[0], values[1]
+        return values[1], values[0]
 
     def curve_names(self) -> tuple[str, ...]:
         return options.curve_class_names(self.resolved_class_names(), self.plan.num_score_columns)
@@ -535,22 +580,23 @@ class ConfusionMatrix(_CountingMetric):
         return self.matrix[self.plan.num_classes**2]
 
     def _count(self, y_true, y_pred, sample_weight):
-        labels, scores, weights, valid, invalid = self._flat_inputs(y_true, y_pred, sample_weight)
+        batch = self._flat_inputs(y_true, y_pred, sample_weight)
         num_classes = self.plan.num_classes
         if self.plan.form == inputs.FORM_BINARY:
-            predicted = ops.cast(scores[:, 0] > self.threshold, "int32")
-            true = ops.cast(labels == 1, "int32")
+            # Valid labels are 0 or 1: the cell is 2 · label + predicted.
+            cell = ops.cast(batch.labels, "int32") * 2 + ops.cast(batch.scores > self.threshold, "int32")
         else:
-            predicted = argmax_last(scores)
+            predicted = argmax_last(batch.scores)
             if self.plan.form == inputs.FORM_INDICATOR:
-                true = argmax_last(labels)
+                true = argmax_last(batch.labels)
             else:
-                true = ops.cast(labels, "int32")
+                true = ops.cast(batch.labels, "int32")
+            cell = true * num_classes + predicted
         # Valid items add their weight to their cell; invalid ones 1 to the tally cell; ignored
         # ones (weight 0) nothing there.
-        cell = ops.where(valid, true * num_classes + predicted, num_classes * num_classes)
+        cell = ops.where(batch.valid, cell, num_classes * num_classes)
         in_place = self.matrix.shape[0] >= LARGE_STATE_CELLS
-        add_at(self.matrix, cell, weights + ops.cast(invalid, "float32"), in_place=in_place)
+        add_at(self.matrix, cell, self._tally_values(batch), in_place=in_place)
 
     def result(self):
         if not self._built:

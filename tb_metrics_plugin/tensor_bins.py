@@ -25,10 +25,10 @@ class TensorBucketizer:
         self._bin_at_cell_start, self._corrections, self._thresholds_then_inf = counting.bucketizer(thresholds).tables()
 
     def bins(self, scores):
-        """int32 bins of float32 `scores`, whose last dimension must be static (`ops.view` needs
-        it). Scores outside [0, 1] or NaN get some bin in [0, T] (callers weigh them 0), never an
-        index out of range."""
-        keys = ops.view(scores, "int32") - ops.view(1 - scores, "int32") + int(counting.KEY_BIAS)
+        """int32 bins of float32 `scores`, of any shape (on backends other than TensorFlow the
+        last dimension must be static: `ops.view` needs it). Scores outside [0, 1] or NaN get some
+        bin in [0, T] (callers count them elsewhere), never an index out of range."""
+        keys = _bits(scores) - _bits(1 - scores) + int(counting.KEY_BIAS)
         cells = ops.clip(ops.bitwise_right_shift(keys, counting.CELL_SHIFT), 0, counting.NUM_CELLS - 1)
         found = _gather(self._bin_at_cell_start, cells)
         for _ in range(self._corrections):
@@ -55,3 +55,12 @@ def _gather(table: np.ndarray, indices):
 
         return tf.gather(table, indices)
     return ops.take(table, indices)
+
+
+def _bits(values):
+    """The int32 bit patterns of float32 `values`: on TensorFlow one Bitcast, for any shape."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.bitcast(values, tf.int32)
+    return ops.view(values, "int32")
