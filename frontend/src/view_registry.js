@@ -65,6 +65,66 @@ export function viewsFor(kind, state) {
   return VIEW_SPECS.filter((spec) => spec.kinds.includes(kind) && (!spec.optional || state[spec.optional]));
 }
 
+/**
+ * How long the view model must rest before a card out of sight catches up (ms). A threshold drag
+ * sends a render every frame, so views below the fold wait until it pauses; scrolling one into
+ * sight (or exporting it) brings it up to date at once.
+ */
+export const OFFSCREEN_CATCH_UP_MS = 300;
+/** Cards this close to the viewport (px) count as in sight, so they are current before they show. */
+const IN_SIGHT_MARGIN = "300px 0px";
+
+/**
+ * Defers a card's updates while it is out of sight. `apply(model, changedKeys)` draws; `update`
+ * draws at once when the card is in sight or has never drawn, else keeps the latest model and the
+ * union of the changed keys (null: everything) and marks the card `data-stale` until it catches up:
+ * when it comes into sight, after OFFSCREEN_CATCH_UP_MS without a render, or on `flush()`.
+ * Only what is on screen is laid out and painted per frame, whatever the number of views.
+ */
+export function createDeferredUpdates(card, apply) {
+  const win = card.ownerDocument.defaultView;
+  let inSight = true; // until the observer first reports (the first draw happens regardless)
+  let drawn = false;
+  let pending = null; // {model, changedKeys}
+  let timer = null;
+  const flush = () => {
+    if (timer !== null) win.clearTimeout(timer);
+    timer = null;
+    if (!pending) return;
+    const { model, changedKeys } = pending;
+    pending = null;
+    delete card.dataset.stale;
+    apply(model, changedKeys);
+  };
+  const observer = win.IntersectionObserver
+    ? new win.IntersectionObserver((entries) => {
+      inSight = entries[entries.length - 1].isIntersecting;
+      if (inSight) flush();
+    }, { rootMargin: IN_SIGHT_MARGIN })
+    : null;
+  observer?.observe(card);
+  return {
+    update(model, changedKeys) {
+      if (inSight || !drawn || !observer) {
+        pending = null;
+        drawn = true;
+        apply(model, changedKeys);
+        return;
+      }
+      const keys = !pending ? changedKeys : pending.changedKeys && changedKeys ? new Set([...pending.changedKeys, ...changedKeys]) : null;
+      pending = { model, changedKeys: keys ? new Set(keys) : null };
+      card.dataset.stale = "true";
+      if (timer !== null) win.clearTimeout(timer);
+      timer = win.setTimeout(flush, OFFSCREEN_CATCH_UP_MS);
+    },
+    flush,
+    stop() {
+      if (timer !== null) win.clearTimeout(timer);
+      observer?.disconnect();
+    },
+  };
+}
+
 async function pngBlobOrUrl(result) {
   const value = await result;
   if (!value) throw new Error("this view has nothing drawn to export yet");
@@ -89,6 +149,7 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
   // Every row says what it holds: run, tag, step, class or average, threshold (or decision).
   const tableOf = (model) => withColumns(view.exportTable(model), exportContext(model, spec).columns);
   const guarded = (action) => async () => {
+    deferred.flush(); // an export holds what the latest model shows, also when the view is out of sight
     const model = getModel();
     if (!model) return;
     try {
@@ -117,18 +178,20 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
 
   const failure = el("div", { className: "tbm-view-error", hidden: true });
   card.append(failure);
+  const deferred = createDeferredUpdates(card, (model, changedKeys) => {
+    // One broken view must not blank the others: its error is shown in its own card.
+    try {
+      view.update(model, changedKeys);
+      failure.hidden = true;
+    } catch (error) {
+      failure.hidden = false;
+      failure.textContent = `This view could not draw: ${error.message}`;
+    }
+  });
   return {
-    update(model, changedKeys) {
-      // One broken view must not blank the others: its error is shown in its own card.
-      try {
-        view.update(model, changedKeys);
-        failure.hidden = true;
-      } catch (error) {
-        failure.hidden = false;
-        failure.textContent = `This view could not draw: ${error.message}`;
-      }
-    },
+    update: deferred.update,
     destroy() {
+      deferred.stop();
       view.destroy();
       card.remove();
     },
