@@ -243,8 +243,10 @@ export function createReadout(container, store, exportUrl) {
         ...points.map((point) => {
           const text = document.createTextNode("");
           const intervalText = document.createTextNode("");
-          const interval = el("div", { className: "tbm-ci", title: "95 % Wilson interval", hidden: true }, [intervalText]);
-          const cell = el("td", { dataset: { metric: metric.name, run: point.run } }, [text, interval]);
+          // Each line is a layout boundary (see .tbm-line in styles.css): a new number lays out
+          // its own line, not the table.
+          const interval = el("div", { className: "tbm-ci tbm-line", title: "95 % Wilson interval", hidden: true }, [intervalText]);
+          const cell = el("td", { dataset: { metric: metric.name, run: point.run } }, [el("div", { className: "tbm-line" }, [text]), interval]);
           valueCells.push({ metric, cell, text, interval, intervalText });
           return cell;
         }),

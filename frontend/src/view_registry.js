@@ -98,7 +98,13 @@ export function createDeferredUpdates(card, apply) {
   };
   const observer = win.IntersectionObserver
     ? new win.IntersectionObserver((entries) => {
-      inSight = entries[entries.length - 1].isIntersecting;
+      const entry = entries[entries.length - 1];
+      inSight = entry.isIntersecting;
+      // Out of sight, the browser may skip the card's layout and paint (`content-visibility`, see
+      // .tbm-out-of-sight): each canvas in the page costs every frame, drawn on or not. The card
+      // keeps its last size meanwhile, so nothing around it moves.
+      if (!inSight) card.style.containIntrinsicSize = `${entry.boundingClientRect.width}px ${entry.boundingClientRect.height}px`;
+      card.classList.toggle("tbm-out-of-sight", !inSight);
       if (inSight) flush();
     }, { rootMargin: IN_SIGHT_MARGIN })
     : null;
