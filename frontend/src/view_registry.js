@@ -24,7 +24,9 @@ import { exportContext } from "./export_naming.js";
  *
  * @typedef {object} View
  * @property {(model: object, changedKeys?: Set<string>) => void} update called on every state or
- *   data change with the view model and the state keys that changed (absent: everything). Work
+ *   data change with the view model and the state keys that changed (absent: everything); while
+ *   its card is out of sight, once it catches up, with the latest model and every key changed
+ *   meanwhile (`createDeferredUpdates`). Work
  *   that does not depend on the threshold (curves, averages, sorted matrices) is redone only when
  *   a key other than `threshold` changed or the model holds new curves; a threshold change only
  *   repaints the markers.
