@@ -82,6 +82,9 @@ const IN_SIGHT_MARGIN = "300px 0px";
  * union of the changed keys (null: everything) and marks the card `data-stale` until it catches up:
  * when it comes into sight, after OFFSCREEN_CATCH_UP_MS without a render, or on `flush()`.
  * Only what is on screen is laid out and painted per frame, whatever the number of views.
+ * @param {HTMLElement} card the element whose visibility decides (observed until `stop()`)
+ * @param {(model: object, changedKeys: Set<string>|null) => void} apply
+ * @returns {{update(model: object, changedKeys: Set<string>|null): void, flush(): void, stop(): void}}
  */
 export function createDeferredUpdates(card, apply) {
   const win = card.ownerDocument.defaultView;
