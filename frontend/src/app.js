@@ -20,7 +20,10 @@ const VIEW_ONLY_KEYS = new Set([
   "sliceReference", "sliceGapRate", "sliceMode", "sliceObjective", "sliceTolerance",
 ]);
 
-/** The name of the performance mark set when every view has drawn the current state. */
+/**
+ * The name of the performance mark set when the readout and every view in sight have drawn the
+ * current state (views out of sight catch up later: `createDeferredUpdates` in view_registry.js).
+ */
 export const RENDER_MARK = "tbm-render";
 
 const LOGGING_SNIPPET = `import keras

@@ -14,3 +14,12 @@ export function el(tag, props = {}, children = []) {
   element.append(...(Array.isArray(children) ? children : [children]));
   return element;
 }
+
+/**
+ * Sets `target[key] = value` only if it differs. Views redraw every frame while the threshold is
+ * dragged, and Chromium dirties layout (or style) on a write even when the value is unchanged.
+ * Works for properties (`hidden`, `href`, `value`), `element.dataset` and text nodes (`data`).
+ */
+export function setIfChanged(target, key, value) {
+  if (target[key] !== value) target[key] = value;
+}

@@ -2,7 +2,7 @@
 // the buttons that move the one threshold to an optimal operating point.
 
 import * as core from "./core.js";
-import { el } from "./dom.js";
+import { el, setIfChanged } from "./dom.js";
 import { fitRunName } from "./run_names.js";
 
 /** Readout rows: metric name (data-metric), label, and what its Wilson interval counts (if any). */
@@ -76,6 +76,11 @@ function isValidationRun(run) {
 export function optimizerRun(runs, picked) {
   if (runs.includes(picked)) return picked;
   return runs.find(isValidationRun) ?? runs[0] ?? null;
+}
+
+/** Sets a link's href if it differs (`a.href` reads back resolved, so the attribute is compared). */
+function setHref(link, url) {
+  if (link.getAttribute("href") !== url) link.setAttribute("href", url);
 }
 
 function formatInterval([low, high]) {
@@ -237,9 +242,12 @@ export function createReadout(container, store, exportUrl) {
         el("td", {}, metric.name === "fbeta" ? `F-β (β = ${beta})` : metric.label),
         ...points.map((point) => {
           const text = document.createTextNode("");
-          const interval = el("div", { className: "tbm-ci", title: "95 % Wilson interval" });
-          const cell = el("td", { dataset: { metric: metric.name, run: point.run } }, [text, interval]);
-          valueCells.push({ metric, cell, text, interval });
+          const intervalText = document.createTextNode("");
+          // Each line is a layout boundary (see .tbm-line in styles.css): a new number lays out
+          // its own line, not the table.
+          const interval = el("div", { className: "tbm-ci tbm-line", title: "95 % Wilson interval", hidden: true }, [intervalText]);
+          const cell = el("td", { dataset: { metric: metric.name, run: point.run } }, [el("div", { className: "tbm-line" }, [text]), interval]);
+          valueCells.push({ metric, cell, text, interval, intervalText });
           return cell;
         }),
       ]),
@@ -254,22 +262,24 @@ export function createReadout(container, store, exportUrl) {
       tableSignature = signature;
       buildTable(points, beta, kind);
     }
+    // Only what changed is written: each text or attribute write dirties the table's layout, and
+    // a drag moves the threshold every frame.
     let k = 0;
     for (const metric of rowMetrics) {
       for (const point of points) {
-        const { cell, text, interval } = valueCells[k++];
+        const { cell, text, interval, intervalText } = valueCells[k++];
         const value = point.metrics[metric.name];
-        cell.dataset.value = String(value);
+        setIfChanged(cell.dataset, "value", String(value));
         if (metric.name === "threshold") {
           // The counts' own threshold (the user's in exact mode, else the stored one), for tests and tools.
-          cell.dataset.resolved = String(point.resolvedThreshold);
-          text.data = describeThreshold(value, point.resolved);
+          setIfChanged(cell.dataset, "resolved", String(point.resolvedThreshold));
+          setIfChanged(text, "data", describeThreshold(value, point.resolved));
         } else {
-          text.data = formatMetric(metric.name, value);
+          setIfChanged(text, "data", formatMetric(metric.name, value));
         }
         const bounds = metric.wilson && point.hasIntervals ? core.wilsonInterval(...metric.wilson(point.counts)) : null;
-        interval.textContent = bounds ? formatInterval(bounds) : "";
-        interval.hidden = !bounds;
+        setIfChanged(intervalText, "data", bounds ? formatInterval(bounds) : "");
+        setIfChanged(interval, "hidden", !bounds);
       }
     }
   }
@@ -284,7 +294,7 @@ export function createReadout(container, store, exportUrl) {
     const run = optimizerRun(runs, pickedRun);
     if (run !== null && runPicker.value !== run) runPicker.value = run;
     // One run: nothing to pick.
-    runPicker.parentElement.hidden = runs.length <= 1;
+    setIfChanged(runPicker.parentElement, "hidden", runs.length <= 1);
   }
 
   return {
@@ -292,21 +302,21 @@ export function createReadout(container, store, exportUrl) {
       model = nextModel;
       const { state } = model;
       for (const [key, input] of Object.entries(inputs)) {
-        if (container.ownerDocument.activeElement !== input) input.value = String(state[key]);
+        if (container.ownerDocument.activeElement !== input) setIfChanged(input, "value", String(state[key]));
       }
       const points = model.operatingPoints;
       const kind = model.tagInfo.kind;
-      optimizerBox.hidden = kind !== "threshold_curves";
+      setIfChanged(optimizerBox, "hidden", kind !== "threshold_curves");
       renderRunPicker((model.curves ?? []).map((curve) => curve.run));
       const className = model.classLabel;
       const missing = model.runsWithoutData.length ? ` · no data at this epoch: ${model.runsWithoutData.join(", ")}` : "";
       // A confusion-matrix tag was counted at a fixed decision; say which, not "at this threshold".
-      heading.textContent = kind === "threshold_curves" ? "At this threshold" : `At the logged decision: ${model.tagInfo.decision || "argmax"}`;
+      setIfChanged(heading, "textContent", kind === "threshold_curves" ? "At this threshold" : `At the logged decision: ${model.tagInfo.decision || "argmax"}`);
       const thinned = (model.curves ?? []).find((curve) => curve.axisThresholds > curve.thresholds.length);
       const thinnedNote = thinned
         ? ` · average curves at ${thinned.thresholds.length.toLocaleString("en-US")} of the classes' ${thinned.axisThresholds.toLocaleString("en-US")} thresholds`
         : "";
-      subtitle.textContent = `${className} · epoch ${state.step ?? "–"}${missing}${thinnedNote}`;
+      setIfChanged(subtitle, "textContent", `${className} · epoch ${state.step ?? "–"}${missing}${thinnedNote}`);
       if (points.length === 0) {
         tableSignature = "";
         table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", {}, "No data for the selected runs at this epoch."))));
@@ -314,7 +324,7 @@ export function createReadout(container, store, exportUrl) {
         renderTable(points, state.beta, kind);
       }
       const run = points[0]?.run;
-      downloadBox.hidden = !run;
+      setIfChanged(downloadBox, "hidden", !run);
       if (run) {
         const where = { run, tag: state.tag, step: state.step };
         const threshold = kind === "threshold_curves" ? state.threshold : undefined;
@@ -322,11 +332,12 @@ export function createReadout(container, store, exportUrl) {
         const maxFpr = kind === "threshold_curves" ? state.maxFpr ?? undefined : undefined;
         // The top-k line's k, when chosen, is the k of the records' top-k fields.
         const k = kind === "confusion_matrix" ? state.topK ?? undefined : undefined;
-        downloads.metricsCsv.href = exportUrl({ ...where, threshold, max_fpr: maxFpr, k, format: "csv" });
-        downloads.metricsJson.href = exportUrl({ ...where, threshold, max_fpr: maxFpr, k, format: "json" });
-        downloads.countsCsv.href = exportUrl({ ...where, format: "csv", content: "counts" });
+        setHref(downloads.metricsCsv, exportUrl({ ...where, threshold, max_fpr: maxFpr, k, format: "csv" }));
+        setHref(downloads.metricsJson, exportUrl({ ...where, threshold, max_fpr: maxFpr, k, format: "json" }));
+        setHref(downloads.countsCsv, exportUrl({ ...where, format: "csv", content: "counts" }));
       }
-      matrixBox.replaceChildren(...(model.matrixScalars ?? []).map(({ run, color, metrics }) =>
+      // Confusion-matrix tags only (threshold curves have none: nothing to rewrite each frame).
+      if (model.matrixScalars?.length || matrixBox.firstChild) matrixBox.replaceChildren(...(model.matrixScalars ?? []).map(({ run, color, metrics }) =>
         el("div", { className: "tbm-hint" }, [
           el("span", { className: "tbm-swatch", style: { background: color, display: "inline-block", marginRight: "4px" } }),
           `${run}: accuracy ${formatMetric("", metrics.accuracy)} · κ ${formatMetric("", metrics.kappa)} (linear ${formatMetric("", metrics.kappa_linear)}, quadratic ${formatMetric("", metrics.kappa_quadratic)}) · MCC ${formatMetric("", metrics.mcc)} · mean IoU ${formatMetric("", metrics.mean_iou)}`,
@@ -339,9 +350,9 @@ export function createReadout(container, store, exportUrl) {
   /** "top-k accuracy (k = [k])" per run whose matrix logged ranks; hidden when none did (v1, compiled metric). */
   function renderTopK(scalars) {
     const ranked = scalars.filter((scalar) => scalar.topK);
-    topKBox.hidden = ranked.length === 0;
+    setIfChanged(topKBox, "hidden", ranked.length === 0);
     if (!ranked.length) {
-      topKBox.replaceChildren();
+      if (topKBox.firstChild) topKBox.replaceChildren();
       return;
     }
     const depth = Math.max(...ranked.map((scalar) => scalar.depth));

@@ -25,7 +25,9 @@ import { exportContext } from "./export_naming.js";
  *
  * @typedef {object} View
  * @property {(model: object, changedKeys?: Set<string>) => void} update called on every state or
- *   data change with the view model and the state keys that changed (absent: everything). Work
+ *   data change with the view model and the state keys that changed (absent: everything); while
+ *   its card is out of sight, once it catches up, with the latest model and every key changed
+ *   meanwhile (`createDeferredUpdates`). Work
  *   that does not depend on the threshold (curves, averages, sorted matrices) is redone only when
  *   a key other than `threshold` changed or the model holds new curves; a threshold change only
  *   repaints the markers.
@@ -67,6 +69,75 @@ export function viewsFor(kind, state) {
   return VIEW_SPECS.filter((spec) => spec.kinds.includes(kind) && (!spec.optional || state[spec.optional]));
 }
 
+/**
+ * How long the view model must rest before a card out of sight catches up (ms). A threshold drag
+ * sends a render every frame, so views below the fold wait until it pauses; scrolling one into
+ * sight (or exporting it) brings it up to date at once.
+ */
+export const OFFSCREEN_CATCH_UP_MS = 300;
+/** Cards this close to the viewport (px) count as in sight, so they are current before they show. */
+const IN_SIGHT_MARGIN = "300px 0px";
+
+/**
+ * Defers a card's updates while it is out of sight. `apply(model, changedKeys)` draws; `update`
+ * draws at once when the card is in sight or has never drawn, else keeps the latest model and the
+ * union of the changed keys (null: everything) and marks the card `data-stale` until it catches up:
+ * when it comes into sight, after OFFSCREEN_CATCH_UP_MS without a render, or on `flush()`.
+ * Only what is on screen is laid out and painted per frame, whatever the number of views.
+ * @param {HTMLElement} card the element whose visibility decides (observed until `stop()`)
+ * @param {(model: object, changedKeys: Set<string>|null) => void} apply
+ * @returns {{update(model: object, changedKeys: Set<string>|null): void, flush(): void, stop(): void}}
+ */
+export function createDeferredUpdates(card, apply) {
+  const win = card.ownerDocument.defaultView;
+  let inSight = true; // until the observer first reports (the first draw happens regardless)
+  let drawn = false;
+  let pending = null; // {model, changedKeys}
+  let timer = null;
+  const flush = () => {
+    if (timer !== null) win.clearTimeout(timer);
+    timer = null;
+    if (!pending) return;
+    const { model, changedKeys } = pending;
+    pending = null;
+    delete card.dataset.stale;
+    apply(model, changedKeys);
+  };
+  const observer = win.IntersectionObserver
+    ? new win.IntersectionObserver((entries) => {
+      const entry = entries[entries.length - 1];
+      inSight = entry.isIntersecting;
+      // Out of sight, the browser may skip the card's layout and paint (`content-visibility`, see
+      // .tbm-out-of-sight): each canvas in the page costs every frame, drawn on or not. The card
+      // keeps its last size meanwhile, so nothing around it moves.
+      if (!inSight) card.style.containIntrinsicSize = `${entry.boundingClientRect.width}px ${entry.boundingClientRect.height}px`;
+      card.classList.toggle("tbm-out-of-sight", !inSight);
+      if (inSight) flush();
+    }, { rootMargin: IN_SIGHT_MARGIN })
+    : null;
+  observer?.observe(card);
+  return {
+    update(model, changedKeys) {
+      if (inSight || !drawn || !observer) {
+        pending = null;
+        drawn = true;
+        apply(model, changedKeys);
+        return;
+      }
+      const keys = !pending ? changedKeys : pending.changedKeys && changedKeys ? new Set([...pending.changedKeys, ...changedKeys]) : null;
+      pending = { model, changedKeys: keys ? new Set(keys) : null };
+      card.dataset.stale = "true";
+      if (timer !== null) win.clearTimeout(timer);
+      timer = win.setTimeout(flush, OFFSCREEN_CATCH_UP_MS);
+    },
+    flush,
+    stop() {
+      if (timer !== null) win.clearTimeout(timer);
+      observer?.disconnect();
+    },
+  };
+}
+
 async function pngBlobOrUrl(result) {
   const value = await result;
   if (!value) throw new Error("this view has nothing drawn to export yet");
@@ -91,6 +162,7 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
   // Every row says what it holds: run, tag, step, class or average, threshold (or decision).
   const tableOf = (model) => withColumns(view.exportTable(model), exportContext(model, spec).columns);
   const guarded = (action) => async () => {
+    deferred.flush(); // an export holds what the latest model shows, also when the view is out of sight
     const model = getModel();
     if (!model) return;
     try {
@@ -119,18 +191,20 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
 
   const failure = el("div", { className: "tbm-view-error", hidden: true });
   card.append(failure);
+  const deferred = createDeferredUpdates(card, (model, changedKeys) => {
+    // One broken view must not blank the others: its error is shown in its own card.
+    try {
+      view.update(model, changedKeys);
+      failure.hidden = true;
+    } catch (error) {
+      failure.hidden = false;
+      failure.textContent = `This view could not draw: ${error.message}`;
+    }
+  });
   return {
-    update(model, changedKeys) {
-      // One broken view must not blank the others: its error is shown in its own card.
-      try {
-        view.update(model, changedKeys);
-        failure.hidden = true;
-      } catch (error) {
-        failure.hidden = false;
-        failure.textContent = `This view could not draw: ${error.message}`;
-      }
-    },
+    update: deferred.update,
     destroy() {
+      deferred.stop();
       view.destroy();
       card.remove();
     },

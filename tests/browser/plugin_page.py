@@ -73,12 +73,14 @@ class PluginPage:
         self.wait_idle()
 
     def wait_idle(self) -> None:
-        """Waits until no loading indicator is visible, then two frames (views draw in the next one)."""
+        """Waits until no loading indicator is visible, then two frames (views draw in the next one),
+        then until no view out of sight still waits to catch up (`data-stale`, view_registry.js)."""
         self.frame.wait_for_function(
             """() => [...document.querySelectorAll('[data-testid=loading]')]
                       .every((el) => !(el.offsetWidth || el.offsetHeight || el.getClientRects().length))"""
         )
         self.frame.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        self.frame.wait_for_function("() => !document.querySelector('[data-stale]')")
 
     def locator(self, selector: str):
         return self.frame.locator(selector)

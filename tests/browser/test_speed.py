@@ -3,9 +3,10 @@
 The targets (`benchmarks/bench_frontend.py`, docs/benchmarks.md) are a threshold drag within one
 frame (16 ms), an epoch or class change within 50 ms and the first data on screen within 1 s. CI
 machines are slower and busier than the one the benchmark describes, so this test bounds medians
-at 5× those targets (and the first data at 5 s): loose enough not to fail on a loaded machine,
-tight enough that redoing per-frame work that belongs to an epoch and class (the curves, averages
-and areas each view derives) fails it.
+at 5× the drag target (80 ms) and the first data at 5 s, and epoch and class changes at 125 ms,
+about 5× their medians on a loaded 2-core machine (21 and 26 ms to the render): loose enough not
+to fail on a loaded machine, tight enough that redoing per-frame work that belongs to an epoch and
+class (the curves, averages and areas each view derives) fails it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.browser.timing import RECORDER_JS, TIME_RENDERS_JS, TIME_REPAINTS_JS
 RUNS = [f"compare{index}/validation" for index in range(5)]
 NUM_CLASSES, NUM_EPOCHS, NUM_ITEMS = 100, 3, 20_000
 DRAG_MEDIAN_BOUND_MS = 5 * 16.0
-CHANGE_MEDIAN_BOUND_MS = 5 * 50.0
+CHANGE_MEDIAN_BOUND_MS = 125.0
 FIRST_DATA_BOUND_MS = 5 * 1000.0
 
 

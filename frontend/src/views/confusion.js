@@ -3,7 +3,7 @@
 // pan) and the list of the largest confusions.
 
 import * as core from "../core.js";
-import { el } from "../dom.js";
+import { el, setIfChanged } from "../dom.js";
 import { EMPTY_TABLE, table } from "../export.js";
 import { PALETTE } from "../palette.js";
 import { describeThreshold, formatMetric } from "../readout.js";
@@ -91,13 +91,13 @@ function createBinaryPart(root) {
       points.forEach((point, i) => {
         const { cells, caption } = parts[i];
         const m = point.metrics;
-        caption.textContent = `threshold ${describeThreshold(m.threshold, point.resolved)} · ${model.classLabel}`;
+        setIfChanged(caption, "textContent", `threshold ${describeThreshold(m.threshold, point.resolved)} · ${model.classLabel}`);
         const rates = { tp: ["TPR", m.recall], fn: ["FNR", m.fnr], fp: ["FPR", m.fpr], tn: ["TNR", m.specificity] };
         for (const [name, [label, rate]] of Object.entries(rates)) {
           const value = point.counts[name];
-          cells[name].cell.dataset.value = String(value);
-          cells[name].count.textContent = formatMetric(name, value);
-          cells[name].rate.textContent = `${name.toUpperCase()} · ${label} ${percent(rate)}`;
+          setIfChanged(cells[name].cell.dataset, "value", String(value));
+          setIfChanged(cells[name].count, "textContent", formatMetric(name, value));
+          setIfChanged(cells[name].rate, "textContent", `${name.toUpperCase()} · ${label} ${percent(rate)}`);
         }
       });
     },
