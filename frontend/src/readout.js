@@ -246,7 +246,10 @@ export function createReadout(container, store, exportUrl) {
           // Each line is a layout boundary (see .tbm-line in styles.css): a new number lays out
           // its own line, not the table.
           const interval = el("div", { className: "tbm-ci tbm-line", title: "95 % Wilson interval", hidden: true }, [intervalText]);
-          const cell = el("td", { dataset: { metric: metric.name, run: point.run } }, [el("div", { className: "tbm-line" }, [text]), interval]);
+          // The threshold row's text ("0.5 → stored 0.4993 (3 classes exact)") is longer than a
+          // narrow run column: it wraps within two lines rather than running into the next run's.
+          const line = el("div", { className: metric.name === "threshold" ? "tbm-line tbm-line-wrap" : "tbm-line" }, [text]);
+          const cell = el("td", { dataset: { metric: metric.name, run: point.run } }, [line, interval]);
           valueCells.push({ metric, cell, text, interval, intervalText });
           return cell;
         }),
@@ -273,7 +276,9 @@ export function createReadout(container, store, exportUrl) {
         if (metric.name === "threshold") {
           // The counts' own threshold (the user's in exact mode, else the stored one), for tests and tools.
           setIfChanged(cell.dataset, "resolved", String(point.resolvedThreshold));
-          setIfChanged(text, "data", describeThreshold(value, point.resolved));
+          const described = describeThreshold(value, point.resolved);
+          setIfChanged(text, "data", described);
+          setIfChanged(cell, "title", described);
         } else {
           setIfChanged(text, "data", formatMetric(metric.name, value));
         }

@@ -184,3 +184,32 @@ def test_every_view_draws_exact_classes_and_their_averages(exact_page, class_key
     for view in ("view-roc", "view-pr", "view-threshold", "view-distribution", "view-calibration", "view-confusion",
                  "view-iou"):
         exact_page.assert_drawn(view)
+
+
+def test_the_stored_threshold_stays_inside_its_run_column(exact_page):
+    """'0.43 → stored 0.4312' is longer than a run's column of the readout beside the views at 1600 px,
+    three runs compared: it wraps within its cell instead of running into the next run's number."""
+    exact_page.page.set_viewport_size({"width": 1600, "height": 1000})
+    exact_page.select_runs("grid", "binary", "multiclass")
+    exact_page.select_tag("threshold_curves")
+    exact_page.set_threshold("0.43")
+    exact_page.wait_threshold(0.43)
+    cells = exact_page.locator("[data-testid=readout] [data-metric=threshold]")
+    exact_page.wait_until(lambda: any("stored" in text for text in cells.all_inner_texts()), "the grid's stored threshold")
+    lines = exact_page.frame.evaluate(
+        """() => [...document.querySelectorAll('[data-testid=readout] [data-metric=threshold]')].map((cell) => {
+             const line = cell.firstElementChild, own = line.getBoundingClientRect(), text = document.createRange();
+             text.selectNodeContents(line);  // the text as drawn, wherever it runs
+             const drawn = [...text.getClientRects()].filter((box) => box.bottom <= own.bottom + 0.5);
+             return {text: line.textContent, title: cell.title, right: Math.max(...drawn.map((box) => box.right)),
+                     cellRight: cell.getBoundingClientRect().right, lineRight: own.right,
+                     hidden: line.scrollHeight - line.clientHeight};
+           })"""
+    )
+    assert len(lines) == 3, lines
+    stored = [line for line in lines if "stored" in line["text"]]
+    assert stored, lines
+    for line in lines:
+        assert line["right"] <= min(line["cellRight"], line["lineRight"]) + 0.5, line  # no text over the next column
+        assert line["hidden"] <= 0, line  # and none cut below its two lines
+    assert [line["title"] for line in lines] == [line["text"] for line in lines]  # whole on hover
