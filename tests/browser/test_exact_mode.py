@@ -195,7 +195,7 @@ def test_the_stored_threshold_stays_inside_its_run_column(exact_page):
     exact_page.set_threshold("0.43")
     exact_page.wait_threshold(0.43)
     cells = exact_page.locator("[data-testid=readout] [data-metric=threshold]")
-    exact_page.wait_until(lambda: any("stored" in text for text in cells.all_inner_texts()), "the grid's stored threshold")
+    exact_page.wait_until(lambda: any("stored" in text for text in cells.all_inner_texts()), "a stored threshold")
     lines = exact_page.frame.evaluate(
         """() => [...document.querySelectorAll('[data-testid=readout] [data-metric=threshold]')].map((cell) => {
              const line = cell.firstElementChild, own = line.getBoundingClientRect(), text = document.createRange();
