@@ -6,7 +6,7 @@
  * drag rewrites the cells' texts.
  */
 import * as core from "../core.js";
-import { el } from "../dom.js";
+import { el, setIfChanged } from "../dom.js";
 import { table } from "../export.js";
 import * as fairness from "../fairness.js";
 import { curveOperatingPoint } from "../view_model.js";
@@ -161,7 +161,9 @@ export function createSliceTableView(container) {
       ...slices.curves.map((curve) => {
         const text = doc.createTextNode("");
         const ci = doc.createTextNode("");
-        const cell = el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, el("div", { className: "tbm-ci" }, [ci])]);
+        // Each line is a layout boundary (.tbm-line in styles.css): a new number lays out its line alone.
+        const cell = el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [
+          el("div", { className: "tbm-line" }, [text]), el("div", { className: "tbm-ci tbm-line" }, [ci])]);
         metricCells.push({ metric, cell, text, ci });
         return cell;
       }),
@@ -174,7 +176,8 @@ export function createSliceTableView(container) {
       ...slices.curves.map((curve, s) => {
         const difference = doc.createTextNode("");
         const ratio = doc.createTextNode("");
-        const cell = el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [difference, el("div", { className: "tbm-ci" }, [ratio])]);
+        const cell = el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [
+          el("div", { className: "tbm-line" }, [difference]), el("div", { className: "tbm-ci tbm-line" }, [ratio])]);
         gapCells.push({ rate, s, cell, difference, ratio });
         return cell;
       }),
@@ -252,28 +255,29 @@ export function createSliceTableView(container) {
   }
 
   function show(text) {
-    message.textContent = text;
+    setIfChanged(message, "textContent", text);
     for (const part of root.children) {
-      if (part !== head && part !== message) part.hidden = Boolean(text);
+      if (part !== head && part !== message) setIfChanged(part, "hidden", Boolean(text));
     }
-    if (!text) warning.hidden = !warning.textContent;
+    if (!text) setIfChanged(warning, "hidden", !warning.textContent);
   }
 
   return {
     update(nextModel) {
       model = nextModel;
       const { slices, state } = model;
-      modeSelect.value = state.sliceMode;
-      objectiveSelect.value = state.sliceObjective;
-      if (doc.activeElement !== toleranceInput) toleranceInput.value = String(state.sliceTolerance);
+      // A drag calls this every frame: unchanged writes are skipped, each would dirty style or layout.
+      setIfChanged(modeSelect, "value", state.sliceMode);
+      setIfChanged(objectiveSelect, "value", state.sliceObjective);
+      if (doc.activeElement !== toleranceInput) setIfChanged(toleranceInput, "value", String(state.sliceTolerance));
       if (!slices) return show("Choose a slice key in the toolbar to compare slices.");
-      title.textContent = `Slices by ${slices.key} · run ${slices.run}`;
+      setIfChanged(title, "textContent", `Slices by ${slices.key} · run ${slices.run}`);
       if (slices.loading) return show("Loading the slices’ counts…");
       if (!slices.curves.length) return show(`No slice of ${slices.key} has counts at this epoch.${slices.problems.length ? ` (${slices.problems.join("; ")})` : ""}`);
       const smallNames = slices.curves.filter((_, s) => slices.small[s]).map((curve) => curve.run);
-      warning.textContent = smallNames.length
+      setIfChanged(warning, "textContent", smallNames.length
         ? `Fewer than ${slices.minSamples} samples in ${smallNames.join(", ")}: their numbers are shown, with wide intervals.`
-        : "";
+        : "");
       show("");
       const average = slices.point.average;
       setText(metricsHeading.firstChild, average ? HEADINGS.averagedMetrics(average) : HEADINGS.metrics);
