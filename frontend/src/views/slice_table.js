@@ -161,9 +161,7 @@ export function createSliceTableView(container) {
       ...slices.curves.map((curve) => {
         const text = doc.createTextNode("");
         const ci = doc.createTextNode("");
-        // Each line is a layout boundary (.tbm-line in styles.css): a new number lays out its line alone.
-        const cell = el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [
-          el("div", { className: "tbm-line" }, [text]), el("div", { className: "tbm-ci tbm-line" }, [ci])]);
+        const cell = el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, el("div", { className: "tbm-ci" }, [ci])]);
         metricCells.push({ metric, cell, text, ci });
         return cell;
       }),
@@ -176,8 +174,7 @@ export function createSliceTableView(container) {
       ...slices.curves.map((curve, s) => {
         const difference = doc.createTextNode("");
         const ratio = doc.createTextNode("");
-        const cell = el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [
-          el("div", { className: "tbm-line" }, [difference]), el("div", { className: "tbm-ci tbm-line" }, [ratio])]);
+        const cell = el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [difference, el("div", { className: "tbm-ci" }, [ratio])]);
         gapCells.push({ rate, s, cell, difference, ratio });
         return cell;
       }),
