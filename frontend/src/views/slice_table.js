@@ -3,7 +3,7 @@
  * (small slices flagged), the fairness gaps of each slice to the reference slice as differences
  * (Newcombe interval) and ratios (Katz interval), and the per-slice threshold optimiser with its cost
  * in the overall objective. Tables only: the structure is rebuilt when the slices change, a threshold
- * drag rewrites the cells' texts.
+ * drag rewrites the cells' values every frame and their intervals once the threshold rests.
  */
 import * as core from "../core.js";
 import { el, setIfChanged } from "../dom.js";
