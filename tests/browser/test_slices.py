@@ -54,6 +54,24 @@ def subset_rates(step: int, threshold: float, site: str) -> dict[str, float]:
     }
 
 
+# Moves the slider through `values`, one input per frame as a drag does, and returns at once what the
+# TPR gap cell of site c holds.
+DRAG_JS = """async (values) => {
+  const slider = document.querySelector('[data-testid=threshold-slider]');
+  for (const value of values) {
+    slider.value = String(value);
+    slider.dispatchEvent(new Event('input', {bubbles: true}));
+    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+  }
+  const cell = document.querySelector('[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]');
+  return {
+    stale: document.querySelector('[data-testid=view-slices]').dataset.stale === 'true',
+    value: Number(cell.dataset.value),
+    text: cell.innerText,
+  };
+}"""
+
+
 def slice_value(page, metric: str, site: str) -> float:
     cell = page.locator(f"[data-testid=slice-metrics] [data-metric={metric}][data-slice={site}]")
     return float(cell.get_attribute("data-value"))
@@ -92,6 +110,17 @@ def test_slice_views_on_both_loaders(sliced_page):
     assert float(gap_cell.get_attribute("data-value")) == pytest.approx(c["recall"] - a["recall"], rel=1e-9)
     _, low, high = newcombe_difference_interval(c["tp"], c["positives"], a["tp"], a["positives"])
     assert f"[{low:.3f}, {high:.3f}]" in gap_cell.inner_text()
+
+    # A drag: the values follow every frame, the intervals once the threshold rests (data-stale meanwhile).
+    during = page.frame.evaluate(DRAG_JS, [0.45, 0.4, 0.35, 0.3])
+    c, a = subset_rates(LAST, 0.3, "c"), subset_rates(LAST, 0.3, "a")
+    assert during["stale"], "the slice table wrote its intervals during the drag"
+    assert during["value"] == pytest.approx(c["recall"] - a["recall"], rel=1e-9), "the gap follows the drag at once"
+    assert f"[{low:.3f}, {high:.3f}]" in during["text"], "the interval at 0.5 stays until the threshold rests"
+    page.wait_idle()
+    _, low_at_03, high_at_03 = newcombe_difference_interval(c["tp"], c["positives"], a["tp"], a["positives"])
+    assert f"[{low_at_03:.3f}, {high_at_03:.3f}]" in gap_cell.inner_text()
+    page.set_threshold(0.5)
 
     # Equal opportunity within 0.05: each slice's threshold keeps the subsets' TPRs within it.
     page.testid("slice-mode").select_option("equal_opportunity")

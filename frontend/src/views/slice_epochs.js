@@ -13,6 +13,12 @@ import { createChartView } from "./chart/chart_view.js";
 import { escapeHtml, formatNumber } from "./chart/format.js";
 import { drawVerticalLine } from "./chart/overlay.js";
 
+/**
+ * How long the threshold must rest before the gaps over epochs follow it (ms): a drag sends a
+ * render every frame; the chart catches up once it pauses.
+ */
+export const THRESHOLD_REST_MS = 200;
+
 /** `values` with NaN as null, which uPlot draws as a gap in the line. */
 function withHoles(values) {
   return Array.from(values, (value) => (Number.isNaN(value) ? null : value));
@@ -102,16 +108,45 @@ export function createSliceEpochsView(container) {
   }
 
   // The gaps depend on the threshold, unlike the other charts: redraw the data when it (or the
-  // rate, reference or slices) moves, without rebuilding the chart.
+  // rate, reference or slices) moves, without rebuilding the chart. A threshold drag alone waits
+  // until the threshold rests (THRESHOLD_REST_MS): the chart shows every epoch at the held
+  // threshold, which nobody reads mid-drag, and recomputing it costs a pass over slices × epochs
+  // and a full redraw per frame. Meanwhile the view carries `data-stale`, as a card out of sight.
   const view = chart.view;
+  const root = container.querySelector('[data-testid="view-slice-epochs"]');
+  const win = container.ownerDocument.defaultView;
+  let restTimer = null;
+  let built = false;
+  const catchUp = () => {
+    if (restTimer !== null) win.clearTimeout(restTimer);
+    restTimer = null;
+    delete root.dataset.stale;
+    built = true;
+    chart.rebuild();
+  };
   return {
     ...view,
     update(model, changedKeys) {
       const next = [model.slices?.members, model.state.threshold, model.state.sliceGapRate, model.state.sliceReference, model.state.theme, model.slices?.loading, model.state.classKey];
-      const changed = next.some((input, i) => input !== inputs[i]);
+      const changed = next.map((input, i) => input !== inputs[i]);
       inputs = next;
       view.update(model, changedKeys);
-      if (changed && chart.model) chart.rebuild();
+      if (changed.some((moved, i) => moved && i !== 1) || (!built && changed[1])) {
+        catchUp();
+      } else if (changed[1] && model.slices?.kind !== "confusion_matrix") {
+        // Matrix slices were counted at the logged decision: the threshold does not move their gaps.
+        root.dataset.stale = "true";
+        if (restTimer !== null) win.clearTimeout(restTimer);
+        restTimer = win.setTimeout(catchUp, THRESHOLD_REST_MS);
+      }
+    },
+    exportTable(model) {
+      if (restTimer !== null) catchUp(); // an export holds the gaps at the current threshold
+      return view.exportTable(model);
+    },
+    destroy() {
+      if (restTimer !== null) win.clearTimeout(restTimer);
+      view.destroy();
     },
   };
 }

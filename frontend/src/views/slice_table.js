@@ -3,10 +3,10 @@
  * (small slices flagged), the fairness gaps of each slice to the reference slice as differences
  * (Newcombe interval) and ratios (Katz interval), and the per-slice threshold optimiser with its cost
  * in the overall objective. Tables only: the structure is rebuilt when the slices change, a threshold
- * drag rewrites the cells' texts.
+ * drag rewrites the cells' values every frame and their intervals once the threshold rests.
  */
 import * as core from "../core.js";
-import { el } from "../dom.js";
+import { el, setIfChanged } from "../dom.js";
 import { table } from "../export.js";
 import * as fairness from "../fairness.js";
 import { curveOperatingPoint } from "../view_model.js";
@@ -37,6 +37,8 @@ export const APPROXIMATE_INTERVALS = "approximate: wald of the class average, de
 
 /** Widths of the tables' label column and of each slice's column (px). */
 const LABEL_COLUMN_PX = 190;
+/** How long the threshold must rest before the tables' intervals follow it (ms). */
+export const INTERVALS_REST_MS = 200;
 const SLICE_COLUMN_PX = 150;
 
 /** "[low, high]" to 3 decimals, "" when either is undefined. */
@@ -81,6 +83,7 @@ function metricInterval(slices, metric, point, s) {
 /** Creates the slice tables in `container`. */
 export function createSliceTableView(container) {
   const doc = container.ownerDocument;
+  const win = doc.defaultView;
   const title = el("span", { className: "tbm-chart-title" }, "Slices");
   const head = el("div", { className: "tbm-view-head tbm-chart-head" }, [title]);
   const message = el("div", { className: "tbm-chart-message", attrs: { role: "status" } });
@@ -128,6 +131,7 @@ export function createSliceTableView(container) {
   let optimiserInputs = [];
   let optimiserError = "";
   let rows = []; // CSV rows of the last render
+  let restTimer = null; // the intervals' catch-up after a threshold-only change
 
   modeSelect.addEventListener("change", () => model?.setState({ sliceMode: modeSelect.value }));
   objectiveSelect.addEventListener("change", () => model?.setState({ sliceObjective: objectiveSelect.value }));
@@ -161,7 +165,7 @@ export function createSliceTableView(container) {
       ...slices.curves.map((curve) => {
         const text = doc.createTextNode("");
         const ci = doc.createTextNode("");
-        const cell = el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, el("div", { className: "tbm-ci" }, [ci])]);
+        const cell = el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, el("div", { className: "tbm-ci tbm-interval" }, [ci])]);
         metricCells.push({ metric, cell, text, ci });
         return cell;
       }),
@@ -172,17 +176,23 @@ export function createSliceTableView(container) {
     const gapRows = fairness.GAP_RATES.map((rate) => el("tr", {}, [
       el("td", {}, GAP_LABELS[rate]),
       ...slices.curves.map((curve, s) => {
-        const difference = doc.createTextNode("");
-        const ratio = doc.createTextNode("");
-        const cell = el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [difference, el("div", { className: "tbm-ci" }, [ratio])]);
-        gapCells.push({ rate, s, cell, difference, ratio });
+        const [difference, differenceCi, ratio, ratioCi] = [0, 1, 2, 3].map(() => doc.createTextNode(""));
+        const cell = el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [
+          difference, " ", el("span", { className: "tbm-interval" }, [differenceCi]),
+          el("div", { className: "tbm-ci" }, [ratio, " ", el("span", { className: "tbm-interval" }, [ratioCi])]),
+        ]);
+        gapCells.push({ rate, s, cell, difference, differenceCi, ratio, ratioCi });
         return cell;
       }),
     ]));
     gapsTable.replaceChildren(el("thead", {}, header(slices, "rate: difference · ratio")), el("tbody", {}, gapRows));
   }
 
-  function fillTables(slices, state) {
+  /**
+   * Writes the cells' texts at the threshold; the intervals only when `withIntervals` (a drag frame
+   * leaves them for the catch-up once the threshold rests, see `update`).
+   */
+  function fillTables(slices, state, withIntervals) {
     const points = slices.curves.map((curve) => curveOperatingPoint(curve, state.threshold, state.beta));
     let k = 0;
     for (const metric of READOUT_METRICS) {
@@ -191,16 +201,18 @@ export function createSliceTableView(container) {
         const value = point.metrics[metric.name];
         setValue(cell, value);
         setText(text, metric.name === "threshold" ? formatThresholdValue(point.resolvedThreshold) : formatMetric(metric.name, value));
-        const [low, high] = metricInterval(slices, metric, point, s);
-        setText(ci, interval(low, high));
+        if (withIntervals) setText(ci, interval(...metricInterval(slices, metric, point, s)));
       });
     }
     const { gaps } = slices.point;
-    for (const { rate, s, cell, difference, ratio } of gapCells) {
+    for (const { rate, s, cell, difference, differenceCi, ratio, ratioCi } of gapCells) {
       const gap = gaps[rate];
       setValue(cell, gap.difference[s]);
-      setText(difference, `${formatGap(gap.difference[s])} ${interval(gap.difference_low[s], gap.difference_high[s])}`);
-      setText(ratio, `× ${formatGap(gap.ratio[s])} ${interval(gap.ratio_low[s], gap.ratio_high[s])}`);
+      setText(difference, formatGap(gap.difference[s]));
+      setText(ratio, `× ${formatGap(gap.ratio[s])}`);
+      if (!withIntervals) continue;
+      setText(differenceCi, interval(gap.difference_low[s], gap.difference_high[s]));
+      setText(ratioCi, interval(gap.ratio_low[s], gap.ratio_high[s]));
     }
     const intervals = slices.point.average ? APPROXIMATE_INTERVALS : EXACT_INTERVALS;
     rows = slices.curves.map((curve, s) => [
@@ -251,39 +263,65 @@ export function createSliceTableView(container) {
     );
   }
 
+  function stopCatchUp() {
+    if (restTimer !== null) win.clearTimeout(restTimer);
+    restTimer = null;
+    delete root.dataset.stale;
+  }
+
+  /** Writes the intervals at the threshold the last model holds (the drag has paused). */
+  function catchUpIntervals() {
+    stopCatchUp();
+    if (model?.slices?.point && !model.slices.loading) fillTables(model.slices, model.state, true);
+  }
+
   function show(text) {
-    message.textContent = text;
+    if (text) stopCatchUp();
+    setIfChanged(message, "textContent", text);
     for (const part of root.children) {
-      if (part !== head && part !== message) part.hidden = Boolean(text);
+      if (part !== head && part !== message) setIfChanged(part, "hidden", Boolean(text));
     }
-    if (!text) warning.hidden = !warning.textContent;
+    if (!text) setIfChanged(warning, "hidden", !warning.textContent);
   }
 
   return {
-    update(nextModel) {
+    update(nextModel, changedKeys) {
       model = nextModel;
       const { slices, state } = model;
-      modeSelect.value = state.sliceMode;
-      objectiveSelect.value = state.sliceObjective;
-      if (doc.activeElement !== toleranceInput) toleranceInput.value = String(state.sliceTolerance);
+      // A drag calls this every frame: unchanged writes are skipped, each would dirty style or layout.
+      setIfChanged(modeSelect, "value", state.sliceMode);
+      setIfChanged(objectiveSelect, "value", state.sliceObjective);
+      if (doc.activeElement !== toleranceInput) setIfChanged(toleranceInput, "value", String(state.sliceTolerance));
       if (!slices) return show("Choose a slice key in the toolbar to compare slices.");
-      title.textContent = `Slices by ${slices.key} · run ${slices.run}`;
+      setIfChanged(title, "textContent", `Slices by ${slices.key} · run ${slices.run}`);
       if (slices.loading) return show("Loading the slices’ counts…");
       if (!slices.curves.length) return show(`No slice of ${slices.key} has counts at this epoch.${slices.problems.length ? ` (${slices.problems.join("; ")})` : ""}`);
       const smallNames = slices.curves.filter((_, s) => slices.small[s]).map((curve) => curve.run);
-      warning.textContent = smallNames.length
+      setIfChanged(warning, "textContent", smallNames.length
         ? `Fewer than ${slices.minSamples} samples in ${smallNames.join(", ")}: their numbers are shown, with wide intervals.`
-        : "";
+        : "");
       show("");
       const average = slices.point.average;
       setText(metricsHeading.firstChild, average ? HEADINGS.averagedMetrics(average) : HEADINGS.metrics);
       setText(gapsHeading.firstChild, average ? HEADINGS.averagedGaps : HEADINGS.gaps);
       const signature = JSON.stringify([slices.curves.map((curve) => curve.run), slices.referenceIndex, slices.small, state.beta]);
-      if (signature !== structure) {
+      const signatureChanged = signature !== structure;
+      if (signatureChanged) {
         structure = signature;
         buildTables(slices, state.beta);
       }
-      fillTables(slices, state);
+      // A threshold-only change (a drag frame) writes the values at once and the ~270 interval
+      // texts once the threshold rests: laying out changed texts is most of a drag frame here.
+      // Meanwhile the view carries `data-stale` and the intervals are dimmed (styles.css).
+      const dragFrame = changedKeys instanceof Set && changedKeys.size === 1 && changedKeys.has("threshold") && !signatureChanged;
+      fillTables(slices, state, !dragFrame);
+      if (dragFrame) {
+        root.dataset.stale = "true";
+        if (restTimer !== null) win.clearTimeout(restTimer);
+        restTimer = win.setTimeout(catchUpIntervals, INTERVALS_REST_MS);
+      } else {
+        stopCatchUp();
+      }
       // The optimiser does not depend on the threshold: it runs when its inputs change, not on a drag.
       const inputs = [slices.curves, state.sliceMode, state.sliceObjective, state.sliceTolerance, state.beta];
       if (inputs.some((input, i) => input !== optimiserInputs[i])) {
@@ -299,6 +337,9 @@ export function createSliceTableView(container) {
       return table(header, rows);
     },
     exportPng: () => null,
-    destroy: () => root.remove(),
+    destroy: () => {
+      stopCatchUp();
+      root.remove();
+    },
   };
 }
