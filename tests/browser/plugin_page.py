@@ -127,6 +127,24 @@ class PluginPage:
         box.dispatch_event("change")
         self.wait_idle()
 
+    def drag_threshold(self, values, then: str):
+        """Moves the threshold slider through `values`, one `input` per animation frame as a drag
+        does (no `change`, no waiting for views to rest), and returns at once what the JS function
+        `then` (source, no arguments) returns in the plugin's frame after the last one."""
+        # Composed here, not eval'd in the page: the plugin's frame forbids eval (its CSP).
+        return self.frame.evaluate(
+            f"""async (values) => {{
+                  const slider = document.querySelector('[data-testid=threshold-slider]');
+                  for (const value of values) {{
+                    slider.value = String(value);
+                    slider.dispatchEvent(new Event('input', {{bubbles: true}}));
+                    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+                  }}
+                  return ({then})();
+                }}""",
+            list(values),
+        )
+
     def set_range(self, testid: str, value: float) -> None:
         """Moves a range slider to `value` and fires `input` and `change`."""
         self.testid(testid).evaluate(

@@ -10,15 +10,9 @@ from __future__ import annotations
 import csv
 import io
 
-# Moves the slider through `values`, one input per frame as a drag does, and returns at once what
-# the readout and the (out of sight) binary confusion card hold.
-DRAG_JS = """async (values) => {
-  const slider = document.querySelector('[data-testid=threshold-slider]');
-  for (const value of values) {
-    slider.value = String(value);
-    slider.dispatchEvent(new Event('input', {bubbles: true}));
-    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
-  }
+# What the readout and the (out of sight) binary confusion card hold, read at once after a drag
+# (`PluginPage.drag_threshold`); EXPORTED first clicks the card's CSV export.
+DRAG_READ_JS = """() => {
   const card = document.querySelector('.tbm-card[data-view=confusion]');
   return {
     stale: card.dataset.stale === 'true',
@@ -26,6 +20,10 @@ DRAG_JS = """async (values) => {
     cardTp: Number(card.querySelector('[data-cell=tp]').dataset.value),
   };
 }"""
+EXPORTED_READ_JS = f"""() => {{
+  document.querySelector('.tbm-card[data-view=confusion] [data-export=csv]').click();
+  return ({DRAG_READ_JS})();
+}}"""
 
 CARD_BELOW_FOLD_JS = """() => document.querySelector('.tbm-card[data-view=confusion]').getBoundingClientRect().top
   - innerHeight"""
@@ -46,7 +44,7 @@ def _show_binary_at_top(plugin_page):
 def test_a_view_out_of_sight_waits_during_a_drag_and_catches_up_when_it_rests(plugin_page):
     _show_binary_at_top(plugin_page)
     at_half = plugin_page.cell("tp")
-    during = plugin_page.frame.evaluate(DRAG_JS, [0.45, 0.4, 0.3, 0.2, 0.1])
+    during = plugin_page.drag_threshold([0.45, 0.4, 0.3, 0.2, 0.1], DRAG_READ_JS)
     assert during["stale"], "the card out of sight was redrawn during the drag"
     assert during["cardTp"] == at_half, "the card out of sight changed during the drag"
     assert during["readoutTp"] > at_half, "the readout (in sight) follows the drag at once"
@@ -56,7 +54,7 @@ def test_a_view_out_of_sight_waits_during_a_drag_and_catches_up_when_it_rests(pl
 
 def test_a_view_catches_up_as_it_scrolls_into_sight(plugin_page):
     _show_binary_at_top(plugin_page)
-    during = plugin_page.frame.evaluate(DRAG_JS, [0.4, 0.2])
+    during = plugin_page.drag_threshold([0.4, 0.2], DRAG_READ_JS)
     assert during["stale"]
     # Scrolled into sight: current within a few frames, well before the drag's rest timer.
     caught_up = plugin_page.frame.evaluate("""async () => {
@@ -75,8 +73,7 @@ def test_exporting_a_view_out_of_sight_saves_the_current_threshold(plugin_page):
     _show_binary_at_top(plugin_page)
     with plugin_page.page.expect_download() as download_info:
         # A script click: nothing scrolls the card into sight first, as Playwright's click would.
-        during = plugin_page.frame.evaluate(DRAG_JS.replace(
-            "  return {", "  card.querySelector('[data-export=csv]').click();\n  return {", 1), [0.4, 0.2])
+        during = plugin_page.drag_threshold([0.4, 0.2], EXPORTED_READ_JS)
     assert during["stale"] is False, "the export brought the card up to date"
     with open(download_info.value.path(), encoding="utf-8") as file:
         rows = list(csv.DictReader(io.StringIO(file.read())))

@@ -54,15 +54,8 @@ def subset_rates(step: int, threshold: float, site: str) -> dict[str, float]:
     }
 
 
-# Moves the slider through `values`, one input per frame as a drag does, and returns at once what the
-# TPR gap cell of site c holds.
-DRAG_JS = """async (values) => {
-  const slider = document.querySelector('[data-testid=threshold-slider]');
-  for (const value of values) {
-    slider.value = String(value);
-    slider.dispatchEvent(new Event('input', {bubbles: true}));
-    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
-  }
+# What the TPR gap cell of site c holds, read at once after a drag (`PluginPage.drag_threshold`).
+GAP_READ_JS = """() => {
   const cell = document.querySelector('[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]');
   return {
     stale: document.querySelector('[data-testid=view-slices]').dataset.stale === 'true',
@@ -112,7 +105,7 @@ def test_slice_views_on_both_loaders(sliced_page):
     assert f"[{low:.3f}, {high:.3f}]" in gap_cell.inner_text()
 
     # A drag: the values follow every frame, the intervals once the threshold rests (data-stale meanwhile).
-    during = page.frame.evaluate(DRAG_JS, [0.45, 0.4, 0.35, 0.3])
+    during = page.drag_threshold([0.45, 0.4, 0.35, 0.3], GAP_READ_JS)
     c, a = subset_rates(LAST, 0.3, "c"), subset_rates(LAST, 0.3, "a")
     assert during["stale"], "the slice table wrote its intervals during the drag"
     assert during["value"] == pytest.approx(c["recall"] - a["recall"], rel=1e-9), "the gap follows the drag at once"
