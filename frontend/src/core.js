@@ -1042,6 +1042,39 @@ function checkMatrix(matrix, numClasses) {
 }
 
 /**
+ * One-vs-rest counts of every class of a confusion matrix (flat, row-major, rows = true class):
+ * TP_c = m[c,c], FN_c = R_c − TP_c, FP_c = K_c − TP_c, TN_c = n − TP_c − FN_c − FP_c, with R_c
+ * the row sum, K_c the column sum and n the total.
+ * @param {ArrayLike<number>} matrix C×C counts
+ * @param {number} numClasses C
+ * @returns {{tp: Float64Array, fp: Float64Array, tn: Float64Array, fn: Float64Array}} (C,) each
+ */
+export function matrixOneVsRest(matrix, numClasses) {
+  checkMatrix(matrix, numClasses);
+  const size = numClasses;
+  const tp = new Float64Array(size);
+  const fp = new Float64Array(size);
+  const fn = new Float64Array(size);
+  let total = 0;
+  for (let r = 0; r < size; r++) {
+    for (let c = 0; c < size; c++) {
+      const value = matrix[r * size + c];
+      fn[r] += value;
+      fp[c] += value;
+      total += value;
+    }
+  }
+  const tn = new Float64Array(size);
+  for (let c = 0; c < size; c++) {
+    tp[c] = matrix[c * size + c];
+    fn[c] -= tp[c];
+    fp[c] -= tp[c];
+    tn[c] = total - tp[c] - fn[c] - fp[c];
+  }
+  return { tp, fp, tn, fn };
+}
+
+/**
  * Metrics of a confusion matrix. Per class (Float64Array(C)), TP_c = m[c,c], R_c row sum (support),
  * K_c column sum (predicted): precision = TP/K, recall = TP/R, f1 = 2TP/(R+K), iou = TP/(R+K−TP)
  * (0 when 0/0). Scalars (n = Σ m): accuracy = ΣTP/n; balanced_accuracy = mean recall of classes with

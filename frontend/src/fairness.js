@@ -229,28 +229,21 @@ export function matrixClassCounts(matrices) {
   for (const matrix of matrices) {
     const size = matrix.length;
     if (size !== matrices[0].length) throw new Error("matrices: pass one C x C confusion matrix per slice, (S, C, C)");
-    const [tp, fp, tn, fn] = out.map((list) => {
-      const row = new Float64Array(size);
-      list.push(row);
-      return row;
-    });
-    let total = 0;
+    const flat = new Float64Array(size * size);
     for (let r = 0; r < size; r++) {
       if (matrix[r].length !== size) throw new Error("matrices: pass one C x C confusion matrix per slice, (S, C, C)");
       for (let c = 0; c < size; c++) {
         const value = matrix[r][c];
         if (!(value >= 0 && Number.isFinite(value))) throw new Error("matrices must hold finite counts >= 0 (weighted counts are fine)");
-        total += value;
-        fn[r] += value;
-        fp[c] += value;
+        flat[r * size + c] = value;
       }
     }
-    for (let c = 0; c < size; c++) {
-      tp[c] = matrix[c][c];
-      fn[c] -= tp[c];
-      fp[c] -= tp[c];
-      tn[c] = total - tp[c] - fn[c] - fp[c];
+    if (size === 0) {
+      for (const list of out) list.push(new Float64Array(0));
+      continue;
     }
+    const counts = core.matrixOneVsRest(flat, size);
+    [counts.tp, counts.fp, counts.tn, counts.fn].forEach((values, k) => out[k].push(values));
   }
   return out;
 }

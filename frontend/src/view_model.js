@@ -281,28 +281,8 @@ export function curveOperatingPoint(curve, threshold, beta) {
 /** One-vs-rest counts of every class of a C×C matrix (rows = true class): per-class arrays. */
 const oneVsRestCache = new WeakMap();
 function oneVsRest(matrix, size) {
-  if (!oneVsRestCache.has(matrix)) oneVsRestCache.set(matrix, countOneVsRest(matrix, size));
+  if (!oneVsRestCache.has(matrix)) oneVsRestCache.set(matrix, core.matrixOneVsRest(matrix, size));
   return oneVsRestCache.get(matrix);
-}
-
-function countOneVsRest(matrix, size) {
-  const tp = new Float64Array(size);
-  const rowSums = new Float64Array(size);
-  const colSums = new Float64Array(size);
-  let all = 0;
-  for (let r = 0; r < size; r++) {
-    for (let c = 0; c < size; c++) {
-      const value = matrix[r * size + c];
-      rowSums[r] += value;
-      colSums[c] += value;
-      all += value;
-    }
-    tp[r] = matrix[r * size + r];
-  }
-  const fp = colSums.map((value, c) => value - tp[c]);
-  const fn = rowSums.map((value, c) => value - tp[c]);
-  const tn = tp.map((value, c) => all - value - fp[c] - fn[c]);
-  return { tp, fp, tn, fn };
 }
 
 /** The readout's numbers for a confusion matrix: one class one-vs-rest, or an average over classes. */

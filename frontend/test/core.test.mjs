@@ -290,3 +290,12 @@ test("alignClasses agrees with thresholdIndex at every axis point, ties and padd
     });
   }
 });
+
+test("matrixOneVsRest: every class one-vs-rest of a flat matrix (as fairness.matrix_class_counts' doctest)", () => {
+  const counts = core.matrixOneVsRest([5, 1, 2, 6], 2);
+  assert.deepEqual(Array.from(counts.tp), [5, 6]);
+  assert.deepEqual(Array.from(counts.fp), [2, 1]);
+  assert.deepEqual(Array.from(counts.tn), [6, 5]);
+  assert.deepEqual(Array.from(counts.fn), [1, 2]);
+  assert.throws(() => core.matrixOneVsRest([1, 2, 3], 2), /numClasses=2/);
+});
