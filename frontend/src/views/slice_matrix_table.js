@@ -12,7 +12,7 @@ import { table } from "../export.js";
 import * as fairness from "../fairness.js";
 import { formatMetric } from "../readout.js";
 import { GAP_LABELS } from "../slices.js";
-import { APPROXIMATE_INTERVALS, EXACT_INTERVALS, formatGap, interval, setText, setValue } from "./slice_table.js";
+import { APPROXIMATE_INTERVALS, EXACT_INTERVALS, formatGap, interval, setText, setValue, sliceHeader } from "./slice_table.js";
 
 /** Row labels of the rates for one class of a confusion matrix. */
 const MATRIX_RATE_LABELS = {
@@ -52,17 +52,7 @@ export function createSliceMatrixView(container) {
   container.append(root);
   let rows = [];
 
-  function header(slices, first) {
-    return el("tr", {}, [
-      el("th", {}, first),
-      ...slices.members.map((member, s) => el("th", { dataset: { slice: member.sliceValue } }, [
-        el("span", { className: "tbm-swatch", style: { background: member.color, display: "inline-block", marginRight: "4px" } }),
-        member.run,
-        s === slices.referenceIndex ? el("span", { className: "tbm-muted" }, " (reference)") : "",
-        slices.small[s] ? el("span", { className: "tbm-slice-small", title: `fewer than ${slices.minSamples} samples: wide intervals` }, " ⚠") : "",
-      ])),
-    ]);
-  }
+  const header = (slices, first) => sliceHeader(slices.members, slices, first);
 
   /**
    * The rates shown: every rate for a class; for a macro / weighted average all but the share

@@ -63,6 +63,22 @@ export function setValue(cell, value) {
 }
 
 /** The readout's Wilson interval of `metric` at one slice's counts, or ["", NaN, NaN]. */
+/**
+ * A slice table's header row: `first` over the label column, then one column per slice (`columns`:
+ * {sliceValue, color, run}) with its colour, the reference marked and a small slice flagged.
+ */
+export function sliceHeader(columns, slices, first, firstStyle = {}) {
+  return el("tr", {}, [
+    el("th", { style: firstStyle }, first),
+    ...columns.map((column, s) => el("th", { dataset: { slice: column.sliceValue } }, [
+      el("span", { className: "tbm-swatch", style: { background: column.color, display: "inline-block", marginRight: "4px" } }),
+      column.run,
+      s === slices.referenceIndex ? el("span", { className: "tbm-muted" }, " (reference)") : "",
+      slices.small[s] ? el("span", { className: "tbm-slice-small", title: `fewer than ${slices.minSamples} samples: wide intervals` }, " ⚠") : "",
+    ])),
+  ]);
+}
+
 function wilsonOf(metric, counts) {
   if (!metric.wilson) return [NaN, NaN];
   const [successes, trials] = metric.wilson(counts);
@@ -144,17 +160,7 @@ export function createSliceTableView(container) {
     if (optimiserResult && !Number.isNaN(optimiserResult.single.threshold)) model?.setState({ threshold: optimiserResult.single.threshold });
   });
 
-  function header(slices, first) {
-    return el("tr", {}, [
-      el("th", { style: { width: `${LABEL_COLUMN_PX}px` } }, first),
-      ...slices.curves.map((curve, s) => el("th", { dataset: { slice: curve.sliceValue } }, [
-        el("span", { className: "tbm-swatch", style: { background: curve.color, display: "inline-block", marginRight: "4px" } }),
-        curve.run,
-        s === slices.referenceIndex ? el("span", { className: "tbm-muted" }, " (reference)") : "",
-        slices.small[s] ? el("span", { className: "tbm-slice-small", title: `fewer than ${slices.minSamples} samples: wide intervals` }, " ⚠") : "",
-      ])),
-    ]);
-  }
+  const header = (slices, first) => sliceHeader(slices.curves, slices, first, { width: `${LABEL_COLUMN_PX}px` });
 
   function buildTables(slices, beta) {
     metricCells = [];
