@@ -181,19 +181,10 @@ def decode_threshold_curves(tensor: np.ndarray, plugin_data: metadata.PluginData
     arrays = _unpack(tensor, kind, CURVE_ARRAYS)
     num_classes = len(plugin_data.class_names)
     grid, exact, cells = arrays["grid"].astype(np.float32), arrays["exact"].astype(bool), arrays["cells"]
-    if exact.shape != (num_classes,) or cells.shape != (num_classes,):
-        raise metadata.UnsupportedFormatError(
-            f"{kind} blob describes {exact.size} classes but the metadata names {num_classes}"
-        )
-    total = int(cells.sum())
-    grid_cells, exact_cells = int(cells[~exact].sum()), int(cells[exact].sum())
-    if (arrays["positive"].size, arrays["negative"].size) != (total, total) or arrays["grid_steps"].size != grid_cells \
-            or arrays["score_steps"].size != exact_cells:
-        raise metadata.UnsupportedFormatError(f"{kind} blob: cell counts do not add up to its arrays' lengths")
+    _check_curve_cells(exact, cells, {name: array.size for name, array in arrays.items()}, num_classes)
+    total, exact_cells = int(cells.sum()), int(cells[exact].sum())
     if grid.size and not np.all(np.diff(grid) > 0):
         raise metadata.UnsupportedFormatError(f"{kind} blob: grid thresholds are not increasing")
-    if (~exact).any() and grid.size == 0:
-        raise metadata.UnsupportedFormatError(f"{kind} blob: grid classes without a grid")
     positive_cells = arrays["positive"].astype(np.float64)
     negative_cells = arrays["negative"].astype(np.float64)
     _check_counts(np.concatenate([positive_cells, negative_cells]), kind)
@@ -341,21 +332,29 @@ def check(tensor: np.ndarray, plugin_data: metadata.PluginData) -> None:
     by_name = {name: (dtype, length, offset) for name, dtype, length, offset in entries}
     exact = _plane_array(body, *by_name["exact"]).astype(bool)
     cells = _plane_array(body, *by_name["cells"])
-    num_classes = len(plugin_data.class_names)
+    lengths = {name: length for name, (_, length, _) in by_name.items()}
+    _check_curve_cells(exact, cells, lengths, len(plugin_data.class_names))
+    if by_name["positive"][0].kind == "f" or by_name["negative"][0].kind == "f":  # as `decode` checks them
+        counts = [_plane_array(body, *by_name[name]).astype(np.float64) for name in ("positive", "negative")]
+        _check_counts(np.concatenate(counts), kind)
+
+
+def _check_curve_cells(exact: np.ndarray, cells: np.ndarray, lengths: dict[str, int], num_classes: int) -> None:
+    """What a version-2 threshold-curves blob must satisfy given only its class flags, cells per
+    class and arrays' lengths (`decode` and `check` alike): one entry per class of the metadata,
+    positive and negative arrays of Σ cells, grid steps of the grid classes' cells and score steps
+    of the exact classes', and a grid when any class is on it."""
+    kind = metadata.KIND_THRESHOLD_CURVES
     if exact.shape != (num_classes,) or cells.shape != (num_classes,):
         raise metadata.UnsupportedFormatError(
             f"{kind} blob describes {exact.size} classes but the metadata names {num_classes}"
         )
     total = int(cells.sum())
-    lengths = {name: length for name, (_, length, _) in by_name.items()}
     if (lengths["positive"], lengths["negative"]) != (total, total) \
             or lengths["grid_steps"] != int(cells[~exact].sum()) or lengths["score_steps"] != int(cells[exact].sum()):
         raise metadata.UnsupportedFormatError(f"{kind} blob: cell counts do not add up to its arrays' lengths")
     if (~exact).any() and lengths["grid"] == 0:
         raise metadata.UnsupportedFormatError(f"{kind} blob: grid classes without a grid")
-    if by_name["positive"][0].kind == "f" or by_name["negative"][0].kind == "f":  # as `decode` checks them
-        counts = [_plane_array(body, *by_name[name]).astype(np.float64) for name in ("positive", "negative")]
-        _check_counts(np.concatenate(counts), kind)
 
 
 def _float_tensor(tensor, kind: str) -> np.ndarray:
