@@ -361,21 +361,25 @@ def read_series(
       TooLargeError: the whole run/tag exceeds one data-server reply and `step` is not in the
         sample that fits.
     """
-    listed = step_cache.get((experiment, run, tag)) if step_cache is not None and step is not None else None
-    read_last = listed is not None and listed[0][0] == step
-    if read_last:
+    def latest_step(plugin_data: metadata.PluginData) -> TagSeries | None:
+        """`step` from the provider's last datum alone, or None when that datum is another step."""
         last = _last_datum(data_provider, ctx, experiment, run, tag)
         if last is not None and int(last.step) == step:
-            return _stack(run, tag, listed[5], [last], True, already_summarised)
+            return _stack(run, tag, plugin_data, [last], True, already_summarised)
+        return None
+
+    listed = step_cache.get((experiment, run, tag)) if step_cache is not None and step is not None else None
+    read_last = listed is not None and listed[0][0] == step
+    if read_last and (series := latest_step(listed[5])) is not None:
+        return series
     time_series = _time_series(data_provider, ctx, experiment, run, tag)
     try:
         plugin_data = metadata.parse_plugin_metadata(time_series.plugin_content)
     except metadata.UnsupportedFormatError as error:
         raise _unreadable(run, tag, str(error)) from error
-    if step is not None and step == time_series.max_step and not read_last:
-        last = _last_datum(data_provider, ctx, experiment, run, tag)
-        if last is not None and int(last.step) == step:
-            return _stack(run, tag, plugin_data, [last], True, already_summarised)
+    if step is not None and step == time_series.max_step and not read_last \
+            and (series := latest_step(plugin_data)) is not None:
+        return series
     data, complete = _read_data(data_provider, ctx, experiment, run, tag)
     by_step = {int(datum.step): datum for datum in data}
     if step is None:
