@@ -546,14 +546,8 @@ def _read_all(
 
 
 def _read(data_provider, ctx, experiment: str, run: str, tag: str, downsample: int) -> list:
-    data = data_provider.read_tensors(
-        ctx,
-        experiment_id=experiment,
-        plugin_name=metadata.PLUGIN_NAME,
-        downsample=downsample,
-        run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
-    )
-    return list(data.get(run, {}).get(tag, []))
+    """The data of one run/tag (a sample of at most `downsample`), in one call."""
+    return _read_all(data_provider, ctx, experiment, [run], [tag], downsample).get((run, tag), [])
 
 
 def _stored_bytes(tensor: np.ndarray) -> int:
