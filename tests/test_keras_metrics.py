@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.metrics import accuracy_score
 
 import tb_metrics_plugin as tbm
@@ -250,6 +251,24 @@ def test_results_are_auc_and_accuracy():
     _update_in_batches(matrix, labels, scores, sample_weight)
     expected_accuracy = accuracy_score(labels, scores.argmax(1), sample_weight=sample_weight)
     assert float(matrix.result()) == pytest.approx(expected_accuracy, abs=1e-6)
+
+
+@pytest.mark.parametrize("num_thresholds", [2, 200, 960, 10_000], ids=lambda n: f"{n}_thresholds")
+def test_auc_over_blocks_of_bins_equals_the_core_on_every_grid(num_thresholds):
+    """result() at several classes sums below each bin by blocks of about √(T+1) bins, the last one
+    padded (201 bins: 14 blocks of 15, 9 cells of padding); eagerly and traced it is the core's
+    trapezoid over the same histograms."""
+    rng = np.random.default_rng(num_thresholds)
+    labels = rng.integers(0, 4, 600)
+    scores = _softmax_rows(rng, 600, 4)
+    scores[np.arange(600), labels] += 0.2
+    scores /= scores.sum(1, keepdims=True)
+    curves = tbm.ThresholdCurves(num_thresholds=num_thresholds)
+    _update_in_batches(curves, labels, scores, None)
+    positive, negative = curves.histogram_values()
+    expected = np.mean([core.roc_auc(positive[c], negative[c]) for c in range(4)])
+    assert float(curves.result()) == pytest.approx(expected, abs=1e-6)
+    assert float(tf.function(curves.result)()) == pytest.approx(expected, abs=1e-6)
 
 
 def test_auc_skips_classes_without_positives():
