@@ -15,11 +15,21 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("make_golden_vectors", ROOT / "scripts" / "make_golden_vectors.py")
+def load_script(name: str = "make_golden_vectors"):
+    """The vector-writing script `scripts/<name>.py` as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def assert_committed_vectors_are_current(script) -> None:
+    """The script's committed JSON holds the cases it writes now, in order, numbers within 1e-12."""
+    committed = json.loads(script.OUTPUT.read_text(encoding="utf-8"))
+    regenerated = json.loads(json.dumps(script.golden(), allow_nan=False))
+    assert committed["version"] == regenerated["version"] == 1
+    assert [case["name"] for case in committed["cases"]] == [case["name"] for case in regenerated["cases"]]
+    assert_same(committed, regenerated, "golden", 1e-12)
 
 
 def assert_same(committed, regenerated, path: str, tolerance: float):
@@ -40,12 +50,7 @@ def assert_same(committed, regenerated, path: str, tolerance: float):
 
 
 def test_committed_golden_vectors_are_current():
-    script = load_script()
-    committed = json.loads(script.OUTPUT.read_text(encoding="utf-8"))
-    regenerated = json.loads(json.dumps(script.golden(), allow_nan=False))
-    assert committed["version"] == regenerated["version"] == 1
-    assert [case["name"] for case in committed["cases"]] == [case["name"] for case in regenerated["cases"]]
-    assert_same(committed, regenerated, "golden", 1e-12)
+    assert_committed_vectors_are_current(load_script())
 
 
 def test_golden_vectors_are_small_and_cover_every_public_function():

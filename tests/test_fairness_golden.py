@@ -6,35 +6,17 @@ Regenerate with `python scripts/make_fairness_vectors.py`.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import pathlib
 
-from tests.test_core_golden import assert_same
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "make_fairness_vectors", ROOT / "scripts" / "make_fairness_vectors.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.test_core_golden import assert_committed_vectors_are_current, load_script
 
 
 def test_committed_fairness_vectors_are_current():
-    script = load_script()
-    committed = json.loads(script.OUTPUT.read_text(encoding="utf-8"))
-    regenerated = json.loads(json.dumps(script.golden(), allow_nan=False))
-    assert committed["version"] == regenerated["version"] == 1
-    assert [case["name"] for case in committed["cases"]] == [case["name"] for case in regenerated["cases"]]
-    assert_same(committed, regenerated, "golden", 1e-12)
+    assert_committed_vectors_are_current(load_script("make_fairness_vectors"))
 
 
 def test_fairness_vectors_are_small_and_cover_every_ported_function():
-    script = load_script()
+    script = load_script("make_fairness_vectors")
     assert script.OUTPUT.stat().st_size < 200_000
     cases = json.loads(script.OUTPUT.read_text(encoding="utf-8"))["cases"]
     covered = {(case["module"], case["function"]) for case in cases}
