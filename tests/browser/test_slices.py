@@ -28,15 +28,20 @@ def sliced_logdir(tmp_path_factory):
     return logdir
 
 
-@pytest.fixture(params=[True, False], ids=["rust_loader", "python_loader"])
-def sliced_page(request, sliced_logdir, start_tensorboard, page_on):
-    server = start_tensorboard(sliced_logdir, load_fast=request.param)
+def start_sliced_tensorboard(sliced_logdir, start_tensorboard, load_fast: bool):
+    """A TensorBoard on the sliced run that lists every step of its slices."""
+    server = start_tensorboard(sliced_logdir, load_fast=load_fast)
     server.wait_until(
         lambda tags: tags.get(SLICED_RUN, {}).get(f"{TAG}/site=d", {}).get("num_steps") == SLICED_STEPS,
         f"/data/plugin/{metadata.PLUGIN_NAME}/tags",
         timeout=120,
     )
-    page = page_on(server).open()
+    return server
+
+
+@pytest.fixture(params=[True, False], ids=["rust_loader", "python_loader"])
+def sliced_page(request, sliced_logdir, start_tensorboard, page_on):
+    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, request.param)).open()
     page.show(SLICED_RUN, TAG, "0")
     return page
 
@@ -156,3 +161,75 @@ def test_slice_views_on_both_loaders(sliced_page):
     page.testid("slice-key").select_option("")
     page.wait_idle()
     assert page.testid("view-slices").count() == 0
+
+
+# A cell in sight (site c's recall) and one below the window (site c's TPR gap): stale mark, value, text.
+CELLS_READ_JS = """() => Object.fromEntries(Object.entries({
+  recall: '[data-testid=slice-metrics] [data-metric=recall][data-slice=c]',
+  gap: '[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]',
+}).map(([name, selector]) => {
+  const cell = document.querySelector(selector);
+  return [name, {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value), text: cell.firstChild.data}];
+}))"""
+GAP_BELOW_FOLD_JS = """() => document.querySelector('[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]')
+  .getBoundingClientRect().top - innerHeight"""
+GAP_INTO_SIGHT_JS = f"""async () => {{
+  document.querySelector('[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]').scrollIntoView();
+  for (let frames = 0; frames < 4; frames++) {{
+    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+  }}
+  return ({CELLS_READ_JS})();
+}}"""
+EXPORT_DURING_DRAG_JS = f"""() => {{
+  document.querySelector('[data-testid=view-slices] [data-export=csv]').click();
+  return ({CELLS_READ_JS})();
+}}"""
+
+
+def test_slice_table_cells_out_of_sight_wait_during_a_drag(sliced_logdir, start_tensorboard, page_on):
+    """A drag writes the table's cells in sight; the others wait until the threshold rests, they
+    come into sight or the table is exported, their values readable in `data-value` meanwhile."""
+    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
+    page.page.set_viewport_size({"width": 1400, "height": 600})  # the gaps table well below the window
+    page.open()
+    page.show(SLICED_RUN, TAG, "0")
+    page.testid("slice-key").select_option("site")
+    page.wait_idle()
+    page.testid("slice-reference").select_option("a")
+    page.set_threshold(0.5)
+    page.frame.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_idle()
+    assert page.frame.evaluate(GAP_BELOW_FOLD_JS) > 100, "the gap cell is within the margin of the window"
+    at_half = page.frame.evaluate(CELLS_READ_JS)
+
+    def gap_at(threshold: float) -> float:
+        c, a = subset_rates(LAST, threshold, "c"), subset_rates(LAST, threshold, "a")
+        return c["recall"] - a["recall"]
+
+    def shows(cell: dict, value: float) -> bool:  # the cell's text is `value` to 4 decimals
+        return abs(float(cell["text"]) - value) <= 5e-5 + 1e-12
+
+    during = page.drag_threshold([0.45, 0.4, 0.35, 0.3], CELLS_READ_JS)
+    assert not during["recall"]["stale"]
+    assert shows(during["recall"], subset_rates(LAST, 0.3, "c")["recall"]), "a cell in sight follows at once"
+    assert during["gap"]["stale"], "a cell out of sight was written during the drag"
+    assert during["gap"]["text"] == at_half["gap"]["text"] and shows(at_half["gap"], gap_at(0.5))
+    assert during["gap"]["value"] == pytest.approx(gap_at(0.3), rel=1e-9), "data-value follows the drag everywhere"
+    page.wait_idle()
+    assert shows(page.frame.evaluate(CELLS_READ_JS)["gap"], gap_at(0.3)), "the threshold rested"
+
+    # Scrolled into sight during a drag: written within a few frames, well before the threshold rests.
+    during = page.drag_threshold([0.25, 0.2], GAP_INTO_SIGHT_JS)
+    assert not during["gap"]["stale"] and shows(during["gap"], gap_at(0.2))
+
+    # Exported during a drag (a script click, which scrolls nothing into sight): the file holds the
+    # threshold the drag reached, whatever the cells out of sight show.
+    page.frame.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_idle()
+    with page.page.expect_download() as download_info:
+        during = page.drag_threshold([0.25, 0.3, 0.35], EXPORT_DURING_DRAG_JS)
+    assert during["gap"]["stale"] and shows(during["gap"], gap_at(0.2))
+    with open(download_info.value.path(), encoding="utf-8") as file:
+        rows = {row["slice"]: row for row in csv.DictReader(file)}
+    assert float(rows["c"]["tpr_difference"]) == pytest.approx(gap_at(0.35), rel=1e-9)
+    assert float(rows["c"]["selected_threshold"]) == 0.35
