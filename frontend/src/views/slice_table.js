@@ -3,8 +3,8 @@
  * (small slices flagged), the fairness gaps of each slice to the reference slice as differences
  * (Newcombe interval) and ratios (Katz interval), and the per-slice threshold optimiser with its cost
  * in the overall objective. Tables only: the structure is rebuilt when the slices change; a threshold
- * drag rewrites the values of the rows in sight every frame, and the other rows and every interval
- * once the threshold rests.
+ * drag rewrites the values of the cells in sight every frame, and the other cells, the gaps' ratios
+ * and every interval once the threshold rests.
  */
 import * as core from "../core.js";
 import { el, setIfChanged } from "../dom.js";
@@ -161,7 +161,7 @@ export function createSliceTableView(container) {
         const record = recordOfCell.get(entry.target);
         if (!record) continue;
         record.inSight = entry.isIntersecting;
-        if (record.inSight && record.cell.dataset.stale && shown) writeCell(record, false);
+        if (record.inSight && record.stale && shown) writeCell(record, false);
       }
     }, { rootMargin: CELL_IN_SIGHT_MARGIN })
     : null;
@@ -182,6 +182,7 @@ export function createSliceTableView(container) {
   /** Keeps a cell's record, in sight until the observer first reports (the first write covers every cell). */
   function track(record) {
     record.inSight = true;
+    record.stale = false;
     recordOfCell.set(record.cell, record);
     cellObserver?.observe(record.cell);
     valueCells.push(record);
@@ -203,20 +204,23 @@ export function createSliceTableView(container) {
     });
   }
 
-  /** A rate's gap cell in slice `s`: the difference, then the ratio on a second line, each with its interval. */
+  /**
+   * A rate's gap cell in slice `s`: the difference, then the ratio on a second line, each with its
+   * interval. A drag writes the difference; the ratio follows with the intervals once it rests.
+   */
   function gapCell(rate, curve, s) {
     const [difference, differenceCi, ratio, ratioCi] = [0, 1, 2, 3].map(() => doc.createTextNode(""));
     return track({
       cell: el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [
         difference, " ", el("span", { className: "tbm-interval" }, [differenceCi]),
-        el("div", { className: "tbm-ci" }, [ratio, " ", el("span", { className: "tbm-interval" }, [ratioCi])]),
+        el("div", { className: "tbm-ci" }, [el("span", { className: "tbm-gap-ratio" }, [ratio]), " ", el("span", { className: "tbm-interval" }, [ratioCi])]),
       ]),
       value: ({ slices }) => slices.point.gaps[rate].difference[s],
       write({ slices }, withIntervals) {
         const gap = slices.point.gaps[rate];
         setText(difference, formatGap(gap.difference[s]));
-        setText(ratio, `× ${formatGap(gap.ratio[s])}`);
         if (!withIntervals) return;
+        setText(ratio, `× ${formatGap(gap.ratio[s])}`);
         setText(differenceCi, interval(gap.difference_low[s], gap.difference_high[s]));
         setText(ratioCi, interval(gap.ratio_low[s], gap.ratio_high[s]));
       },
@@ -244,7 +248,9 @@ export function createSliceTableView(container) {
   /** Writes a cell's texts at the threshold last shown, its intervals only when `withIntervals`. */
   function writeCell(record, withIntervals) {
     record.write(shown, withIntervals);
-    if (record.cell.dataset.stale) delete record.cell.dataset.stale;
+    if (!record.stale) return;
+    record.stale = false;
+    delete record.cell.dataset.stale;
   }
 
   /**
@@ -255,9 +261,13 @@ export function createSliceTableView(container) {
     shown = { slices, points: slices.curves.map((curve) => curveOperatingPoint(curve, state.threshold, state.beta)) };
     for (const record of valueCells) {
       // Every cell's value stays readable in the DOM: an attribute no style depends on costs no layout.
-      setValue(record.cell, record.value(shown));
+      const value = String(record.value(shown));
+      if (record.writtenValue !== value) record.cell.dataset.value = record.writtenValue = value;
       if (!dragFrame || record.inSight) writeCell(record, !dragFrame);
-      else setIfChanged(record.cell.dataset, "stale", "true");
+      else if (!record.stale) {
+        record.stale = true;
+        record.cell.dataset.stale = "true";
+      }
     }
   }
 
@@ -362,14 +372,14 @@ export function createSliceTableView(container) {
         structure = signature;
         buildTables(slices, state.beta);
       }
-      // A threshold-only change (a drag frame) writes the values of the rows in sight at once, the
-      // ~270 interval texts and the rows out of sight once the threshold rests: laying out changed
-      // texts is most of a drag frame here. Meanwhile the view carries `data-stale` and the
-      // intervals are dimmed (styles.css).
+      // A threshold-only change (a drag frame) writes the values of the cells in sight at once, the
+      // ~270 interval texts, the gaps' ratios and the cells out of sight once the threshold rests:
+      // laying out changed texts is most of a drag frame here. Meanwhile the view carries
+      // `data-stale` and the intervals and ratios are dimmed (styles.css).
       const dragFrame = changedKeys instanceof Set && changedKeys.size === 1 && changedKeys.has("threshold") && !signatureChanged;
       writeTables(slices, state, dragFrame);
       if (dragFrame) {
-        root.dataset.stale = "true";
+        setIfChanged(root.dataset, "stale", "true");
         if (restTimer !== null) win.clearTimeout(restTimer);
         restTimer = win.setTimeout(catchUp, INTERVALS_REST_MS);
       } else {
