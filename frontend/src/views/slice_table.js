@@ -144,7 +144,9 @@ export function createSliceTableView(container) {
 
   let model = null;
   let structure = "";
-  let valueCells = []; // every cell of the metrics and gaps tables: {cell, value(shown), write(shown, withIntervals), inSight}
+  // Every value cell of the metrics and gaps tables: {cell, value(shown), write(shown, withIntervals),
+  // inSight, stale, writtenValue}.
+  let valueCells = [];
   let shown = null; // {slices, points}: what the cells were last written from (and the exports hold)
   let optimiserResult = null;
   let optimiserInputs = [];
@@ -245,7 +247,7 @@ export function createSliceTableView(container) {
     gapsTable.replaceChildren(el("thead", {}, header(slices, "rate: difference · ratio")), el("tbody", {}, gapRows));
   }
 
-  /** Writes a cell's texts at the threshold last shown, its intervals only when `withIntervals`. */
+  /** Writes a cell's texts at the threshold last shown, its intervals (and a gap's ratio) only when `withIntervals`. */
   function writeCell(record, withIntervals) {
     record.write(shown, withIntervals);
     if (!record.stale) return;
@@ -263,8 +265,9 @@ export function createSliceTableView(container) {
       // Every cell's value stays readable in the DOM: an attribute no style depends on costs no layout.
       const value = String(record.value(shown));
       if (record.writtenValue !== value) record.cell.dataset.value = record.writtenValue = value;
-      if (!dragFrame || record.inSight) writeCell(record, !dragFrame);
-      else if (!record.stale) {
+      if (!dragFrame || record.inSight) {
+        writeCell(record, !dragFrame);
+      } else if (!record.stale) {
         record.stale = true;
         record.cell.dataset.stale = "true";
       }
