@@ -254,7 +254,8 @@ export function createSliceModelBuilder() {
       }
       const shown = lastCurves;
       const referenceIndex = Math.max(0, shown.findIndex((curve) => curve.sliceValue === state.sliceReference));
-      const samples = shown.map(curveSamples);
+      // Kept with each curve (cached per run, slice, step and class): a drag frame need not re-sum them.
+      const samples = shown.map((curve) => (curve.samples ??= curveSamples(curve)));
       return {
         ...base,
         curves: shown,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -28,15 +29,20 @@ def sliced_logdir(tmp_path_factory):
     return logdir
 
 
-@pytest.fixture(params=[True, False], ids=["rust_loader", "python_loader"])
-def sliced_page(request, sliced_logdir, start_tensorboard, page_on):
-    server = start_tensorboard(sliced_logdir, load_fast=request.param)
+def start_sliced_tensorboard(sliced_logdir, start_tensorboard, load_fast: bool):
+    """A TensorBoard on the sliced run that lists every step of its slices."""
+    server = start_tensorboard(sliced_logdir, load_fast=load_fast)
     server.wait_until(
         lambda tags: tags.get(SLICED_RUN, {}).get(f"{TAG}/site=d", {}).get("num_steps") == SLICED_STEPS,
         f"/data/plugin/{metadata.PLUGIN_NAME}/tags",
         timeout=120,
     )
-    page = page_on(server).open()
+    return server
+
+
+@pytest.fixture(params=[True, False], ids=["rust_loader", "python_loader"])
+def sliced_page(request, sliced_logdir, start_tensorboard, page_on):
+    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, request.param)).open()
     page.show(SLICED_RUN, TAG, "0")
     return page
 
@@ -63,6 +69,11 @@ GAP_READ_JS = """() => {
     text: cell.innerText,
   };
 }"""
+
+
+def shown_ratio(gap_text: str) -> float:
+    """The ratio a gap cell's text shows ("× 0.9123 [...]", below the difference)."""
+    return float(re.search(r"× (\S+)", gap_text).group(1))
 
 
 def slice_value(page, metric: str, site: str) -> float:
@@ -104,7 +115,7 @@ def test_slice_views_on_both_loaders(sliced_page):
     _, low, high = newcombe_difference_interval(c["tp"], c["positives"], a["tp"], a["positives"])
     assert f"[{low:.3f}, {high:.3f}]" in gap_cell.inner_text()
 
-    # A drag: the values follow every frame, the intervals once the threshold rests (data-stale meanwhile).
+    # A drag: the values follow every frame, the ratios and intervals once the threshold rests (data-stale meanwhile).
     during = page.drag_threshold([0.45, 0.4, 0.35, 0.3], GAP_READ_JS)
     c, a = subset_rates(LAST, 0.3, "c"), subset_rates(LAST, 0.3, "a")
     assert during["stale"], "the slice table wrote its intervals during the drag"
@@ -156,3 +167,85 @@ def test_slice_views_on_both_loaders(sliced_page):
     page.testid("slice-key").select_option("")
     page.wait_idle()
     assert page.testid("view-slices").count() == 0
+
+
+# A cell in sight (site c's recall) and one below the window (site c's TPR gap): stale mark, value,
+# first text (the value) and whole text (with the ratio and intervals).
+CELLS_READ_JS = """() => Object.fromEntries(Object.entries({
+  recall: '[data-testid=slice-metrics] [data-metric=recall][data-slice=c]',
+  gap: '[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]',
+}).map(([name, selector]) => {
+  const cell = document.querySelector(selector);
+  return [name, {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value), text: cell.firstChild.data,
+                 whole: cell.innerText}];
+}))"""
+GAP_BELOW_FOLD_JS = """() => document.querySelector('[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]')
+  .getBoundingClientRect().top - innerHeight"""
+GAP_INTO_SIGHT_JS = f"""async () => {{
+  document.querySelector('[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]').scrollIntoView();
+  for (let frames = 0; frames < 4; frames++) {{
+    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+  }}
+  return ({CELLS_READ_JS})();
+}}"""
+EXPORT_DURING_DRAG_JS = f"""() => {{
+  document.querySelector('[data-testid=view-slices] [data-export=csv]').click();
+  return ({CELLS_READ_JS})();
+}}"""
+
+
+def test_slice_table_cells_out_of_sight_wait_during_a_drag(sliced_logdir, start_tensorboard, page_on):
+    """A drag writes the values of the table's cells in sight; the others, the gaps' ratios and the
+    intervals wait until the threshold rests, or the cells come into sight, or the table is exported;
+    every cell's `data-value` is current meanwhile."""
+    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
+    page.page.set_viewport_size({"width": 1400, "height": 600})  # the gaps table well below the window
+    page.open()
+    page.show(SLICED_RUN, TAG, "0")
+    page.testid("slice-key").select_option("site")
+    page.wait_idle()
+    page.testid("slice-reference").select_option("a")
+    page.set_threshold(0.5)
+    page.frame.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_idle()
+    assert page.frame.evaluate(GAP_BELOW_FOLD_JS) > 100, "the gap cell is within the margin of the window"
+
+    def gap_at(threshold: float) -> tuple[float, float]:  # TPR of site c − site a, and c / a
+        c, a = subset_rates(LAST, threshold, "c"), subset_rates(LAST, threshold, "a")
+        return c["recall"] - a["recall"], c["recall"] / a["recall"]
+
+    def shows(text: str, value: float) -> bool:  # `text` is `value` to 4 decimals
+        return abs(float(text) - value) <= 5e-5 + 1e-12
+
+    # Site c's TPR differs at 0.5, 0.2, 0.1 and 0.25 (see `sliced_data`), so each write shows.
+    during = page.drag_threshold([0.45, 0.35, 0.25, 0.2], CELLS_READ_JS)
+    assert not during["recall"]["stale"]
+    assert shows(during["recall"]["text"], subset_rates(LAST, 0.2, "c")["recall"]), "a cell in sight follows at once"
+    assert during["gap"]["stale"], "a cell out of sight was written during the drag"
+    assert shows(during["gap"]["text"], gap_at(0.5)[0]), "a cell out of sight keeps its text during the drag"
+    assert during["gap"]["value"] == pytest.approx(gap_at(0.2)[0], rel=1e-9), "data-value follows the drag everywhere"
+    page.wait_idle()
+    rested = page.frame.evaluate(CELLS_READ_JS)["gap"]
+    assert shows(rested["text"], gap_at(0.2)[0])
+    assert shown_ratio(rested["whole"]) == pytest.approx(gap_at(0.2)[1], abs=5e-5)
+
+    # Scrolled into sight during a drag: its difference is written within a few frames, well before
+    # the threshold rests; its ratio waits for the rest, as the intervals do.
+    during = page.drag_threshold([0.15, 0.1], GAP_INTO_SIGHT_JS)
+    assert not during["gap"]["stale"] and shows(during["gap"]["text"], gap_at(0.1)[0])
+    assert shown_ratio(during["gap"]["whole"]) == pytest.approx(gap_at(0.2)[1], abs=5e-5)
+    page.wait_idle()
+    assert shown_ratio(page.frame.evaluate(CELLS_READ_JS)["gap"]["whole"]) == pytest.approx(gap_at(0.1)[1], abs=5e-5)
+
+    # Exported during a drag (a script click, which scrolls nothing into sight): the file holds the
+    # threshold the drag reached, whatever the cells out of sight show.
+    page.frame.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_idle()
+    with page.page.expect_download() as download_info:
+        during = page.drag_threshold([0.15, 0.2, 0.25], EXPORT_DURING_DRAG_JS)
+    assert during["gap"]["stale"] and shows(during["gap"]["text"], gap_at(0.1)[0])
+    with open(download_info.value.path(), encoding="utf-8") as file:
+        rows = {row["slice"]: row for row in csv.DictReader(file)}
+    assert float(rows["c"]["tpr_difference"]) == pytest.approx(gap_at(0.25)[0], rel=1e-9)
+    assert float(rows["c"]["tpr_ratio"]) == pytest.approx(gap_at(0.25)[1], rel=1e-9)
+    assert float(rows["c"]["selected_threshold"]) == 0.25

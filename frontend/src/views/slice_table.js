@@ -2,8 +2,9 @@
  * Slices at the shared threshold: every readout metric of each slice with its 95 % Wilson interval
  * (small slices flagged), the fairness gaps of each slice to the reference slice as differences
  * (Newcombe interval) and ratios (Katz interval), and the per-slice threshold optimiser with its cost
- * in the overall objective. Tables only: the structure is rebuilt when the slices change, a threshold
- * drag rewrites the cells' values every frame and their intervals once the threshold rests.
+ * in the overall objective. Tables only: the structure is rebuilt when the slices change; a threshold
+ * drag rewrites the values of the cells in sight every frame, and the other cells, the gaps' ratios
+ * and every interval once the threshold rests.
  */
 import * as core from "../core.js";
 import { el, setIfChanged } from "../dom.js";
@@ -37,9 +38,11 @@ export const APPROXIMATE_INTERVALS = "approximate: wald of the class average, de
 
 /** Widths of the tables' label column and of each slice's column (px). */
 const LABEL_COLUMN_PX = 190;
-/** How long the threshold must rest before the tables' intervals follow it (ms). */
+/** How long the threshold must rest before the tables' intervals and rows out of sight follow it (ms). */
 export const INTERVALS_REST_MS = 200;
 const SLICE_COLUMN_PX = 150;
+/** Cells this close to the window (px) count as in sight: a drag writes them every frame. */
+const CELL_IN_SIGHT_MARGIN = "100px 0px";
 
 /** "[low, high]" to 3 decimals, "" when either is undefined. */
 export function interval(low, high) {
@@ -62,7 +65,6 @@ export function setValue(cell, value) {
   if (cell.dataset.value !== text) cell.dataset.value = text;
 }
 
-/** The readout's Wilson interval of `metric` at one slice's counts, or ["", NaN, NaN]. */
 /**
  * A slice table's header row: `first` over the label column, then one column per slice (`columns`:
  * {sliceValue, color, run}) with its colour, the reference marked and a small slice flagged.
@@ -79,6 +81,7 @@ export function sliceHeader(columns, slices, first, firstStyle = {}) {
   ]);
 }
 
+/** The readout's Wilson interval of `metric` at one slice's counts, or [NaN, NaN]. */
 function wilsonOf(metric, counts) {
   if (!metric.wilson) return [NaN, NaN];
   const [successes, trials] = metric.wilson(counts);
@@ -141,13 +144,29 @@ export function createSliceTableView(container) {
 
   let model = null;
   let structure = "";
-  let metricCells = [];
-  let gapCells = [];
+  // Every value cell of the metrics and gaps tables: {cell, value(shown), write(shown, withIntervals),
+  // inSight, stale, writtenValue}.
+  let valueCells = [];
+  let shown = null; // {slices, points}: what the cells were last written from (and the exports hold)
   let optimiserResult = null;
   let optimiserInputs = [];
   let optimiserError = "";
-  let rows = []; // CSV rows of the last render
   let restTimer = null; // the intervals' catch-up after a threshold-only change
+
+  // Which cells are in sight. With 10 slices the tables are taller than the window and wider than
+  // their card (scrolled sideways): a drag frame writes the cells in sight, the others wait
+  // (`data-stale`) until the threshold rests or they come into sight, as cards out of sight do.
+  const recordOfCell = new WeakMap();
+  const cellObserver = win.IntersectionObserver
+    ? new win.IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const record = recordOfCell.get(entry.target);
+        if (!record) continue;
+        record.inSight = entry.isIntersecting;
+        if (record.inSight && record.stale && shown) writeCell(record, false);
+      }
+    }, { rootMargin: CELL_IN_SIGHT_MARGIN })
+    : null;
 
   modeSelect.addEventListener("change", () => model?.setState({ sliceMode: modeSelect.value }));
   objectiveSelect.addEventListener("change", () => model?.setState({ sliceObjective: objectiveSelect.value }));
@@ -162,66 +181,106 @@ export function createSliceTableView(container) {
 
   const header = (slices, first) => sliceHeader(slices.curves, slices, first, { width: `${LABEL_COLUMN_PX}px` });
 
+  /** Keeps a cell's record, in sight until the observer first reports (the first write covers every cell). */
+  function track(record) {
+    record.inSight = true;
+    record.stale = false;
+    recordOfCell.set(record.cell, record);
+    cellObserver?.observe(record.cell);
+    valueCells.push(record);
+    return record.cell;
+  }
+
+  /** A metric's cell in slice `s`: its value, and its interval on a second line. */
+  function metricCell(metric, curve, s) {
+    const text = doc.createTextNode("");
+    const ci = doc.createTextNode("");
+    return track({
+      cell: el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, el("div", { className: "tbm-ci tbm-interval" }, [ci])]),
+      value: ({ points }) => points[s].metrics[metric.name],
+      write({ slices, points }, withIntervals) {
+        const point = points[s];
+        setText(text, metric.name === "threshold" ? formatThresholdValue(point.resolvedThreshold) : formatMetric(metric.name, point.metrics[metric.name]));
+        if (withIntervals) setText(ci, interval(...metricInterval(slices, metric, point, s)));
+      },
+    });
+  }
+
+  /**
+   * A rate's gap cell in slice `s`: the difference, then the ratio on a second line, each with its
+   * interval. A drag writes the difference; the ratio follows with the intervals once it rests.
+   */
+  function gapCell(rate, curve, s) {
+    const [difference, differenceCi, ratio, ratioCi] = [0, 1, 2, 3].map(() => doc.createTextNode(""));
+    return track({
+      cell: el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [
+        difference, " ", el("span", { className: "tbm-interval" }, [differenceCi]),
+        el("div", { className: "tbm-ci" }, [el("span", { className: "tbm-gap-ratio" }, [ratio]), " ", el("span", { className: "tbm-interval" }, [ratioCi])]),
+      ]),
+      value: ({ slices }) => slices.point.gaps[rate].difference[s],
+      write({ slices }, withIntervals) {
+        const gap = slices.point.gaps[rate];
+        setText(difference, formatGap(gap.difference[s]));
+        if (!withIntervals) return;
+        setText(ratio, `× ${formatGap(gap.ratio[s])}`);
+        setText(differenceCi, interval(gap.difference_low[s], gap.difference_high[s]));
+        setText(ratioCi, interval(gap.ratio_low[s], gap.ratio_high[s]));
+      },
+    });
+  }
+
   function buildTables(slices, beta) {
-    metricCells = [];
-    gapCells = [];
+    cellObserver?.disconnect();
+    valueCells = [];
     const sampleRow = el("tr", {}, [el("td", {}, "samples"), ...slices.samples.map((n) => el("td", { dataset: { metric: "samples" } }, formatMetric("tp", n)))]);
     const metricRows = READOUT_METRICS.map((metric) => el("tr", {}, [
       el("td", {}, metric.name === "fbeta" ? `F-β (β = ${beta})` : metric.label),
-      ...slices.curves.map((curve) => {
-        const text = doc.createTextNode("");
-        const ci = doc.createTextNode("");
-        const cell = el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, el("div", { className: "tbm-ci tbm-interval" }, [ci])]);
-        metricCells.push({ metric, cell, text, ci });
-        return cell;
-      }),
+      ...slices.curves.map((curve, s) => metricCell(metric, curve, s)),
     ]));
     metricsTable.replaceChildren(el("thead", {}, header(slices, "metric")), el("tbody", {}, [sampleRow, ...metricRows]));
     // Fixed column widths: a threshold drag rewrites ~200 cells, which must not re-measure the table.
     for (const table of [metricsTable, gapsTable]) table.style.width = `${LABEL_COLUMN_PX + SLICE_COLUMN_PX * slices.curves.length}px`;
     const gapRows = fairness.GAP_RATES.map((rate) => el("tr", {}, [
       el("td", {}, GAP_LABELS[rate]),
-      ...slices.curves.map((curve, s) => {
-        const [difference, differenceCi, ratio, ratioCi] = [0, 1, 2, 3].map(() => doc.createTextNode(""));
-        const cell = el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [
-          difference, " ", el("span", { className: "tbm-interval" }, [differenceCi]),
-          el("div", { className: "tbm-ci" }, [ratio, " ", el("span", { className: "tbm-interval" }, [ratioCi])]),
-        ]);
-        gapCells.push({ rate, s, cell, difference, differenceCi, ratio, ratioCi });
-        return cell;
-      }),
+      ...slices.curves.map((curve, s) => gapCell(rate, curve, s)),
     ]));
     gapsTable.replaceChildren(el("thead", {}, header(slices, "rate: difference · ratio")), el("tbody", {}, gapRows));
   }
 
+  /** Writes a cell's texts at the threshold last shown, its intervals (and a gap's ratio) only when `withIntervals`. */
+  function writeCell(record, withIntervals) {
+    record.write(shown, withIntervals);
+    if (!record.stale) return;
+    record.stale = false;
+    delete record.cell.dataset.stale;
+  }
+
   /**
-   * Writes the cells' texts at the threshold; the intervals only when `withIntervals` (a drag frame
-   * leaves them for the catch-up once the threshold rests, see `update`).
+   * Writes the tables at the threshold: every cell's data-value, and the texts of every cell, or in a
+   * drag frame (`dragFrame`) the values of the cells in sight only, without intervals (see `update`).
    */
-  function fillTables(slices, state, withIntervals) {
-    const points = slices.curves.map((curve) => curveOperatingPoint(curve, state.threshold, state.beta));
-    let k = 0;
-    for (const metric of READOUT_METRICS) {
-      points.forEach((point, s) => {
-        const { cell, text, ci } = metricCells[k++];
-        const value = point.metrics[metric.name];
-        setValue(cell, value);
-        setText(text, metric.name === "threshold" ? formatThresholdValue(point.resolvedThreshold) : formatMetric(metric.name, value));
-        if (withIntervals) setText(ci, interval(...metricInterval(slices, metric, point, s)));
-      });
+  function writeTables(slices, state, dragFrame) {
+    shown = { slices, points: slices.curves.map((curve) => curveOperatingPoint(curve, state.threshold, state.beta)) };
+    for (const record of valueCells) {
+      // Every cell's value stays readable in the DOM: an attribute no style depends on costs no layout.
+      const value = String(record.value(shown));
+      if (record.writtenValue !== value) record.cell.dataset.value = record.writtenValue = value;
+      if (!dragFrame || record.inSight) {
+        writeCell(record, !dragFrame);
+      } else if (!record.stale) {
+        record.stale = true;
+        record.cell.dataset.stale = "true";
+      }
     }
+  }
+
+  /** The export's rows: each slice's values, intervals and gaps at the threshold last shown. */
+  function exportRows() {
+    if (!shown) return [];
+    const { slices, points } = shown;
     const { gaps } = slices.point;
-    for (const { rate, s, cell, difference, differenceCi, ratio, ratioCi } of gapCells) {
-      const gap = gaps[rate];
-      setValue(cell, gap.difference[s]);
-      setText(difference, formatGap(gap.difference[s]));
-      setText(ratio, `× ${formatGap(gap.ratio[s])}`);
-      if (!withIntervals) continue;
-      setText(differenceCi, interval(gap.difference_low[s], gap.difference_high[s]));
-      setText(ratioCi, interval(gap.ratio_low[s], gap.ratio_high[s]));
-    }
     const intervals = slices.point.average ? APPROXIMATE_INTERVALS : EXACT_INTERVALS;
-    rows = slices.curves.map((curve, s) => [
+    return slices.curves.map((curve, s) => [
       curve.sliceValue, slices.samples[s], slices.small[s], s === slices.referenceIndex, intervals, points[s].resolvedThreshold,
       ...READOUT_METRICS.filter((metric) => metric.name !== "threshold").flatMap((metric) => {
         const [low, high] = metricInterval(slices, metric, points[s], s);
@@ -275,10 +334,10 @@ export function createSliceTableView(container) {
     delete root.dataset.stale;
   }
 
-  /** Writes the intervals at the threshold the last model holds (the drag has paused). */
-  function catchUpIntervals() {
+  /** Writes the intervals and the rows out of sight at the threshold the last model holds (the drag has paused). */
+  function catchUp() {
     stopCatchUp();
-    if (model?.slices?.point && !model.slices.loading) fillTables(model.slices, model.state, true);
+    if (model?.slices?.point && !model.slices.loading) writeTables(model.slices, model.state, false);
   }
 
   function show(text) {
@@ -316,15 +375,16 @@ export function createSliceTableView(container) {
         structure = signature;
         buildTables(slices, state.beta);
       }
-      // A threshold-only change (a drag frame) writes the values at once and the ~270 interval
-      // texts once the threshold rests: laying out changed texts is most of a drag frame here.
-      // Meanwhile the view carries `data-stale` and the intervals are dimmed (styles.css).
+      // A threshold-only change (a drag frame) writes the values of the cells in sight at once, the
+      // ~270 interval texts, the gaps' ratios and the cells out of sight once the threshold rests:
+      // laying out changed texts is most of a drag frame here. Meanwhile the view carries
+      // `data-stale` and the intervals and ratios are dimmed (styles.css).
       const dragFrame = changedKeys instanceof Set && changedKeys.size === 1 && changedKeys.has("threshold") && !signatureChanged;
-      fillTables(slices, state, !dragFrame);
+      writeTables(slices, state, dragFrame);
       if (dragFrame) {
-        root.dataset.stale = "true";
+        setIfChanged(root.dataset, "stale", "true");
         if (restTimer !== null) win.clearTimeout(restTimer);
-        restTimer = win.setTimeout(catchUpIntervals, INTERVALS_REST_MS);
+        restTimer = win.setTimeout(catchUp, INTERVALS_REST_MS);
       } else {
         stopCatchUp();
       }
@@ -340,11 +400,12 @@ export function createSliceTableView(container) {
       const header = ["slice", "samples", "small", "reference", "intervals", "resolved_threshold",
         ...READOUT_METRICS.filter((metric) => metric.name !== "threshold").flatMap((metric) => [metric.name, `${metric.name}_ci95_low`, `${metric.name}_ci95_high`]),
         ...fairness.GAP_RATES.flatMap((rate) => ["difference", "difference_low", "difference_high", "ratio", "ratio_low", "ratio_high"].map((key) => `${rate}_${key}`))];
-      return table(header, rows);
+      return table(header, exportRows());
     },
     exportPng: () => null,
     destroy: () => {
       stopCatchUp();
+      cellObserver?.disconnect();
       root.remove();
     },
   };
