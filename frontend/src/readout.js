@@ -387,7 +387,8 @@ export function createReadout(container, store, exportUrl) {
         // current threshold.
         const dragFrame = changedKeys instanceof Set && changedKeys.size === 1 && changedKeys.has("threshold");
         if (renderTable(points, state.beta, kind, dragFrame)) {
-          readoutBox.dataset.stale = "true";
+          // Set once per drag: a `data-stale` write restyles the intervals it dims.
+          setIfChanged(readoutBox.dataset, "stale", "true");
           if (restTimer !== null) win.clearTimeout(restTimer);
           restTimer = win.setTimeout(catchUp, READOUT_REST_MS);
         } else if (!dragFrame) {
