@@ -2,7 +2,7 @@
 // selection, builds the model and hands it to the controls, the readout and every view.
 
 import { createControls } from "./controls.js";
-import { el } from "./dom.js";
+import { el, setIfChanged } from "./dom.js";
 import { createViewCard, viewsFor } from "./view_registry.js";
 import { createPoller, listenToHostReload } from "./live.js";
 import { createModelBuilder } from "./view_model.js";
@@ -40,7 +40,8 @@ model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=10,
  * "whichever of readout / empty state / error is showing" never lands on a hidden one.
  */
 function showIf(element, testid, shown) {
-  element.hidden = !shown;
+  // Rewriting an unchanged `hidden` still invalidates style, and this runs on every drag frame.
+  setIfChanged(element, "hidden", !shown);
   if (shown) element.dataset.testid = testid;
   else delete element.dataset.testid;
 }
@@ -198,7 +199,7 @@ export function createApp(root, { client, win = window }) {
     if (changedKeys.has("theme")) applyTheme(state.theme, root.ownerDocument);
     controls.update(state, controlsContext);
     detToggle.checked = state.showDet;
-    detControl.hidden = reconciled.tagInfo.kind !== "threshold_curves";
+    setIfChanged(detControl, "hidden", reconciled.tagInfo.kind !== "threshold_curves");
     const noRun = state.runs.length === 0;
     showIf(noRunState, "no-run-selected", noRun);
     main.hidden = noRun;

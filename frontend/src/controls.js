@@ -267,7 +267,7 @@ export function createControls(container, store) {
       const shown = formatThresholdValue(state.threshold);
       if (doc.activeElement !== thresholdInput && thresholdInput.value !== shown) {
         thresholdInput.value = shown;
-        thresholdInput.setAttribute("aria-invalid", "false");
+        if (thresholdInput.getAttribute("aria-invalid") !== "false") thresholdInput.setAttribute("aria-invalid", "false");
       }
     },
   };

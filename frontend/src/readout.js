@@ -24,6 +24,12 @@ export const READOUT_METRICS = [
   { name: "fn", label: "FN" },
 ];
 const COUNT_METRICS = new Set(["tp", "fp", "tn", "fn"]);
+/**
+ * How long the threshold must rest before the whole table follows it (ms): a drag rewrites the
+ * numbers in view every frame, and the intervals and the columns scrolled out of view once it
+ * pauses (as the slice table does).
+ */
+export const READOUT_REST_MS = 200;
 /** Width of the metric-name column, and the least width of a run's column (px). */
 const LABEL_COLUMN_PX = 118;
 const RUN_COLUMN_MIN_PX = 84;
@@ -166,14 +172,16 @@ export function createReadout(container, store, exportUrl) {
   const downloadBox = el("div", { className: "tbm-hint" }, [
     "Download: ", downloads.metricsCsv, " · ", downloads.metricsJson, " · ", downloads.countsCsv,
   ]);
+  const tableScroll = el("div", { className: "tbm-table-scroll" }, table);
+  const readoutBox = el("div", { dataset: { testid: "readout" } }, [
+    heading,
+    subtitle,
+    tableScroll,
+    matrixBox,
+    topKBox,
+  ]);
   container.append(
-    el("div", { dataset: { testid: "readout" } }, [
-      heading,
-      subtitle,
-      el("div", { className: "tbm-table-scroll" }, table),
-      matrixBox,
-      topKBox,
-    ]),
+    readoutBox,
     optimizerBox,
     note,
     downloadBox,
@@ -213,6 +221,25 @@ export function createReadout(container, store, exportUrl) {
   // place (rebuilding ~100 cells each frame showed up in the drag profile).
   let tableSignature = "";
   let valueCells = [];
+  let restTimer = null; // the catch-up after a threshold-only change
+  const win = container.ownerDocument.defaultView;
+  // With several runs the table scrolls sideways (each run's column is at least RUN_COLUMN_MIN_PX):
+  // the run headers in the scroll box's view say which columns a drag frame writes. A column
+  // scrolled into view catches up at once.
+  let headerCells = [];
+  let columnsInView = null; // indexes of the columns in view; null (all) until the observer reports
+  const columnObserver = win.IntersectionObserver
+    ? new win.IntersectionObserver((entries) => {
+      columnsInView ??= new Set(headerCells.keys());
+      for (const entry of entries) {
+        const column = headerCells.indexOf(entry.target);
+        if (column < 0) continue;
+        if (entry.isIntersecting) columnsInView.add(column);
+        else columnsInView.delete(column);
+      }
+      if (restTimer !== null) catchUp();
+    }, { root: tableScroll })
+    : null;
   let rowMetrics = READOUT_METRICS;
   let runNames = [];
 
@@ -232,10 +259,14 @@ export function createReadout(container, store, exportUrl) {
     rowMetrics = kind === "threshold_curves" ? READOUT_METRICS : READOUT_METRICS.filter((metric) => metric.name !== "threshold");
     runNames = points.map((point) => point.run);
     table.style.minWidth = `${LABEL_COLUMN_PX + RUN_COLUMN_MIN_PX * points.length}px`;
-    const head = el("tr", {}, [el("th", { style: { width: `${LABEL_COLUMN_PX}px` } }, "metric"), ...points.map((point) => el("th", {}, [
+    headerCells = points.map((point) => el("th", {}, [
       el("span", { className: "tbm-swatch", style: { background: point.color, display: "inline-block", marginRight: "4px" } }),
       el("span", { className: "tbm-run-name", dataset: { run: point.run } }, point.run),
-    ]))]);
+    ]));
+    const head = el("tr", {}, [el("th", { style: { width: `${LABEL_COLUMN_PX}px` } }, "metric"), ...headerCells]);
+    columnObserver?.disconnect();
+    columnsInView = null;
+    for (const cell of headerCells) columnObserver?.observe(cell);
     valueCells = [];
     const rows = rowMetrics.map((metric) =>
       el("tr", {}, [
@@ -259,18 +290,27 @@ export function createReadout(container, store, exportUrl) {
     fitHeaders();
   }
 
-  function renderTable(points, beta, kind) {
+  /**
+   * Writes the table at the threshold; a drag frame (`dragFrame`) only the numbers of the columns in
+   * view, leaving the intervals and the other columns to the catch-up once the threshold rests.
+   * @returns {boolean} whether something was left to catch up
+   */
+  function renderTable(points, beta, kind, dragFrame) {
     const signature = JSON.stringify([points.map((point) => [point.run, point.color]), beta, kind]);
     if (signature !== tableSignature) {
       tableSignature = signature;
       buildTable(points, beta, kind);
+      dragFrame = false;
     }
+    const inView = (column) => !dragFrame || !columnsInView || columnsInView.has(column);
     // Only what changed is written: each text or attribute write dirties the table's layout, and
     // a drag moves the threshold every frame.
     let k = 0;
     for (const metric of rowMetrics) {
-      for (const point of points) {
-        const { cell, text, interval, intervalText } = valueCells[k++];
+      for (let column = 0; column < points.length; column++, k++) {
+        if (!inView(column)) continue;
+        const point = points[column];
+        const { cell, text, interval, intervalText } = valueCells[k];
         const value = point.metrics[metric.name];
         setIfChanged(cell.dataset, "value", String(value));
         if (metric.name === "threshold") {
@@ -282,13 +322,26 @@ export function createReadout(container, store, exportUrl) {
         } else {
           setIfChanged(text, "data", formatMetric(metric.name, value));
         }
+        if (dragFrame) continue;
         const bounds = metric.wilson && point.hasIntervals ? core.wilsonInterval(...metric.wilson(point.counts)) : null;
         setIfChanged(intervalText, "data", bounds ? formatInterval(bounds) : "");
         setIfChanged(interval, "hidden", !bounds);
       }
     }
+    return dragFrame && (points.some((point) => point.hasIntervals) || !points.every((_, column) => inView(column)));
   }
 
+  function stopCatchUp() {
+    if (restTimer !== null) win.clearTimeout(restTimer);
+    restTimer = null;
+    delete readoutBox.dataset.stale;
+  }
+
+  /** Writes the whole table at the threshold the last model holds (the drag has paused). */
+  function catchUp() {
+    stopCatchUp();
+    if (model?.operatingPoints.length) renderTable(model.operatingPoints, model.state.beta, model.tagInfo.kind, false);
+  }
 
   function renderRunPicker(runs) {
     const signature = JSON.stringify(runs);
@@ -303,7 +356,7 @@ export function createReadout(container, store, exportUrl) {
   }
 
   return {
-    update(nextModel) {
+    update(nextModel, changedKeys) {
       model = nextModel;
       const { state } = model;
       for (const [key, input] of Object.entries(inputs)) {
@@ -323,10 +376,24 @@ export function createReadout(container, store, exportUrl) {
         : "";
       setIfChanged(subtitle, "textContent", `${className} · epoch ${state.step ?? "–"}${missing}${thinnedNote}`);
       if (points.length === 0) {
+        stopCatchUp();
         tableSignature = "";
         table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", {}, "No data for the selected runs at this epoch."))));
       } else {
-        renderTable(points, state.beta, kind);
+        // A threshold-only change (a drag frame) writes the numbers in view at once, and the
+        // intervals and the columns scrolled out of view once the threshold rests: each changed
+        // text costs layout and paint every frame. Meanwhile the readout carries `data-stale` and
+        // its intervals are dimmed (styles.css); the downloads always ask the server for the
+        // current threshold.
+        const dragFrame = changedKeys instanceof Set && changedKeys.size === 1 && changedKeys.has("threshold");
+        if (renderTable(points, state.beta, kind, dragFrame)) {
+          // Set once per drag: a `data-stale` write restyles the intervals it dims.
+          setIfChanged(readoutBox.dataset, "stale", "true");
+          if (restTimer !== null) win.clearTimeout(restTimer);
+          restTimer = win.setTimeout(catchUp, READOUT_REST_MS);
+        } else if (!dragFrame) {
+          stopCatchUp();
+        }
       }
       const run = points[0]?.run;
       setIfChanged(downloadBox, "hidden", !run);

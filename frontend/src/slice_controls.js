@@ -2,7 +2,7 @@
 // reference slice the gaps are measured from, and, when several selected runs have slices, whose
 // slices are compared. Hidden when the tag has no slices.
 
-import { el } from "./dom.js";
+import { el, setIfChanged } from "./dom.js";
 
 /**
  * Builds the slice selector in `container`.
@@ -31,7 +31,8 @@ export function createSliceControls(container, store) {
     element: root,
     update(state, { slices, run, runs = [] }) {
       const keys = Object.keys(slices);
-      root.hidden = keys.length === 0;
+      // Called on every drag frame: an unchanged `hidden` rewritten still invalidates style.
+      setIfChanged(root, "hidden", keys.length === 0);
       if (root.hidden) return;
       const next = JSON.stringify([slices, run]);
       if (next !== signature) {

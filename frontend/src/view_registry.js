@@ -13,7 +13,7 @@ import { createSliceMatrixView } from "./views/slice_matrix_table.js";
 import { createSlicePrView, createSliceRocView, createSliceThresholdView } from "./views/slice_curves.js";
 import { createSliceTableView } from "./views/slice_table.js";
 import { createThresholdView } from "./views/threshold.js";
-import { el } from "./dom.js";
+import { el, setIfChanged } from "./dom.js";
 import { downloadFile, exportFileName, tableToCsv, tableToRecords, withColumns } from "./export.js";
 import { exportContext } from "./export_naming.js";
 
@@ -126,7 +126,7 @@ export function createDeferredUpdates(card, apply) {
       }
       const keys = !pending ? changedKeys : pending.changedKeys && changedKeys ? new Set([...pending.changedKeys, ...changedKeys]) : null;
       pending = { model, changedKeys: keys ? new Set(keys) : null };
-      card.dataset.stale = "true";
+      setIfChanged(card.dataset, "stale", "true"); // once per drag: each write restyles the card
       if (timer !== null) win.clearTimeout(timer);
       timer = win.setTimeout(flush, OFFSCREEN_CATCH_UP_MS);
     },
@@ -195,7 +195,7 @@ export function createViewCard(parent, spec, kind, getModel, onError) {
     // One broken view must not blank the others: its error is shown in its own card.
     try {
       view.update(model, changedKeys);
-      failure.hidden = true;
+      setIfChanged(failure, "hidden", true);
     } catch (error) {
       failure.hidden = false;
       failure.textContent = `This view could not draw: ${error.message}`;
