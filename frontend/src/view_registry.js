@@ -80,20 +80,25 @@ const IN_SIGHT_MARGIN = "300px 0px";
 
 /**
  * Defers a card's updates while it is out of sight. `apply(model, changedKeys)` draws; `update`
- * draws at once when the card is in sight or has never drawn, else keeps the latest model and the
- * union of the changed keys (null: everything) and marks the card `data-stale` until it catches up:
- * when it comes into sight, after OFFSCREEN_CATCH_UP_MS without a render, or on `flush()`.
- * Only what is on screen is laid out and painted per frame, whatever the number of views.
+ * draws at once when the card is in sight, or has never drawn and does not lie below the fold, else
+ * keeps the latest model and the union of the changed keys (null: everything) and marks the card
+ * `data-stale` until it catches up: when it comes into sight, after OFFSCREEN_CATCH_UP_MS without a
+ * render, or on `flush()`. Only what is on screen is laid out and painted per frame, whatever the
+ * number of views, and when the tab opens (or a new tag kind brings new views) the views in sight
+ * draw first: the first data shows without waiting for the charts below the fold.
  * @param {HTMLElement} card the element whose visibility decides (observed until `stop()`)
  * @param {(model: object, changedKeys: Set<string>|null) => void} apply
  * @returns {{update(model: object, changedKeys: Set<string>|null): void, flush(): void, stop(): void}}
  */
 export function createDeferredUpdates(card, apply) {
   const win = card.ownerDocument.defaultView;
-  let inSight = true; // until the observer first reports (the first draw happens regardless)
+  let inSight = true; // until the observer first reports (a first draw asks `belowFold` instead)
   let drawn = false;
   let pending = null; // {model, changedKeys}
   let timer = null;
+  // Before its first report the observer cannot tell; the cards above this one have drawn (cards
+  // update in page order), so its place on the page is already the one it will have.
+  const belowFold = () => card.getBoundingClientRect().top >= win.innerHeight;
   const flush = () => {
     if (timer !== null) win.clearTimeout(timer);
     timer = null;
@@ -101,6 +106,7 @@ export function createDeferredUpdates(card, apply) {
     const { model, changedKeys } = pending;
     pending = null;
     delete card.dataset.stale;
+    drawn = true;
     apply(model, changedKeys);
   };
   const observer = win.IntersectionObserver
@@ -118,7 +124,7 @@ export function createDeferredUpdates(card, apply) {
   observer?.observe(card);
   return {
     update(model, changedKeys) {
-      if (inSight || !drawn || !observer) {
+      if (!observer || (drawn ? inSight : !belowFold())) {
         pending = null;
         drawn = true;
         apply(model, changedKeys);

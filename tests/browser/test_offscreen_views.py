@@ -78,3 +78,37 @@ def test_exporting_a_view_out_of_sight_saves_the_current_threshold(plugin_page):
     with open(download_info.value.path(), encoding="utf-8") as file:
         rows = list(csv.DictReader(io.StringIO(file.read())))
     assert [float(row["tp"]) for row in rows] == [during["readoutTp"]]
+
+
+# At the tab's first render (the `tbm-render` mark), each card: its view, whether it waits
+# (`data-stale`) and whether it lies below the fold.
+FIRST_RENDER_JS = """(() => {
+  const mark = performance.mark.bind(performance);
+  performance.mark = (name, ...rest) => {
+    if (name === 'tbm-render' && !window.__tbmFirstRenderCards) {
+      window.__tbmFirstRenderCards = [...document.querySelectorAll('.tbm-card')].map((card) => ({
+        view: card.dataset.view,
+        stale: card.dataset.stale === 'true',
+        belowFold: card.getBoundingClientRect().top >= innerHeight,
+      }));
+    }
+    return mark(name, ...rest);
+  };
+})();"""
+
+
+def test_views_below_the_fold_draw_after_the_first_data_is_on_screen(plugin_page):
+    """When the tab opens, the views in sight draw first; those below the fold wait (as during a
+    drag) and are drawn once the page rests."""
+    plugin_page.page.set_viewport_size({"width": 1400, "height": 600})
+    plugin_page.page.add_init_script(FIRST_RENDER_JS)
+    plugin_page.open()
+    cards = plugin_page.frame.evaluate("() => window.__tbmFirstRenderCards")
+    below = [card["view"] for card in cards if card["belowFold"]]
+    assert below and len(below) < len(cards), cards
+    assert [card["view"] for card in cards if card["stale"]] == below, cards
+    plugin_page.wait_idle()
+    for view in below:  # each has drawn: a chart, or the binary matrices' numbers
+        card = plugin_page.locator(f".tbm-card[data-view={view}]")
+        assert card.locator("canvas, [data-cell=tp][data-value]").count() > 0, view
+        assert card.get_attribute("data-stale") is None, view
