@@ -26,8 +26,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -42,25 +40,10 @@ from bench_frontend import (  # noqa: E402
     time_control,
 )
 
-from tb_metrics_plugin import SummaryWriter, summary  # noqa: E402
 from tests.browser.plugin_page import PluginPage  # noqa: E402
+from tests.browser.sliced_logs import TEN_SLICE_EPOCHS, TEN_SLICE_RUN, TEN_SLICES, write_ten_slice_run  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "slice_views.json"
-RUN, NUM_SLICES, ITEMS_PER_SLICE, EPOCHS = "sliced10/validation", 10, 2000, 5
-
-
-def write_logs(logdir: Path) -> None:
-    rng = np.random.default_rng(0)
-    groups = np.repeat(np.array([f"g{index}" for index in range(NUM_SLICES)]), ITEMS_PER_SLICE)
-    labels = rng.integers(0, 2, size=groups.size)
-    noise = np.repeat(np.linspace(0.8, 2.5, NUM_SLICES), ITEMS_PER_SLICE)
-    with SummaryWriter(logdir / RUN) as writer:
-        for epoch in range(EPOCHS):
-            logits = (2 * labels - 1) * (1 + 0.4 * epoch) + noise * rng.normal(size=groups.size)
-            scores = 1 / (1 + np.exp(-logits))
-            writer.add_summary(summary.threshold_curves_pb(
-                "threshold_curves", labels, scores, class_names=["negative", "positive"], slices={"group": groups}),
-                step=epoch)
 
 
 def measure(url: str, repeats: int) -> dict:
@@ -74,16 +57,16 @@ def measure(url: str, repeats: int) -> dict:
         values = threshold_values(repeats)
         reference = summarise(time_control(plugin, None, values))
         results["reference: input event nobody listens to"] = reference
-        plugin.show(RUN, "threshold_curves", "0")
+        plugin.show(TEN_SLICE_RUN, "threshold_curves", "0")
         results["same run, no slice key: threshold input"] = summarise(
             time_control(plugin, "[data-testid=threshold-slider]", values), reference)
         plugin.testid("slice-key").select_option("group")
         plugin.wait_idle()
         plugin.testid("slice-metrics").wait_for()
-        results[f"{NUM_SLICES} slices × {EPOCHS} epochs: threshold input"] = summarise(
+        results[f"{TEN_SLICES} slices × {TEN_SLICE_EPOCHS} epochs: threshold input"] = summarise(
             time_control(plugin, "[data-testid=threshold-slider]", values), reference)
         modes = ["equal_opportunity", "demographic_parity", "equal_accuracy"] * (repeats // 3 + 1)
-        results[f"{NUM_SLICES} slices: optimiser mode change (tolerance 0.05)"] = summarise(
+        results[f"{TEN_SLICES} slices: optimiser mode change (tolerance 0.05)"] = summarise(
             time_control(plugin, "[data-testid=slice-mode]", modes[:repeats], "change"), reference)
         plugin.assert_no_errors()
         results["browser"] = browser.version
@@ -100,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--repeats={args.repeats} is too few for a median; use at least 4")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with tempfile.TemporaryDirectory() as logdir:
-        write_logs(Path(logdir))
+        write_ten_slice_run(Path(logdir))
         figures = measure(start_tensorboard(Path(logdir)), args.repeats)
     chromium_version = figures.pop("browser")
     report = {

@@ -38,3 +38,22 @@ def write_sliced_run(run_dir, steps: int = SLICED_STEPS) -> None:
                 "threshold_curves", labels, scores, class_names=["negative", "positive"], slices=slices
             )
             writer.add_summary(curves, step)
+
+
+TEN_SLICE_RUN, TEN_SLICES, TEN_SLICE_ITEMS, TEN_SLICE_EPOCHS = "sliced10/validation", 10, 2000, 5
+
+
+def write_ten_slice_run(logdir) -> None:
+    """The slice views' speed case: one binary run, 10 slices of 2,000 items ("g0"…"g9", noisier
+    scores from g0 to g9) by the key "group", over 5 epochs, written into `logdir / TEN_SLICE_RUN`."""
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.array([f"g{index}" for index in range(TEN_SLICES)]), TEN_SLICE_ITEMS)
+    labels = rng.integers(0, 2, size=groups.size)
+    noise = np.repeat(np.linspace(0.8, 2.5, TEN_SLICES), TEN_SLICE_ITEMS)
+    with SummaryWriter(str(logdir / TEN_SLICE_RUN)) as writer:
+        for epoch in range(TEN_SLICE_EPOCHS):
+            logits = (2 * labels - 1) * (1 + 0.4 * epoch) + noise * rng.normal(size=groups.size)
+            scores = 1 / (1 + np.exp(-logits))
+            writer.add_summary(summary.threshold_curves_pb(
+                "threshold_curves", labels, scores, class_names=["negative", "positive"], slices={"group": groups}),
+                step=epoch)
