@@ -16,7 +16,6 @@ them instead of writing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -42,6 +41,13 @@ from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 # Tags the summaries are written under, whatever the metrics are called in Keras' logs.
 THRESHOLD_CURVES_TAG = "threshold_curves"
 CONFUSION_MATRIX_TAG = "confusion_matrix"
+# Cells per block of a class's histogram bins in `ThresholdCurves`: the default grid's 961 bins are
+# 31 blocks of 31, so the layout pads nothing there.
+_BLOCK = 31
+# Up to this many blocks a class (the default grid: 31), `result()` sums the blocks before each one
+# with a product by a triangular matrix of that size; above (grids of over ~2,000 thresholds), with
+# a cumulative sum, which costs more per cell but needs no blocks × blocks constant.
+_MAX_BLOCKS_FOR_PRODUCT = 64
 # A state of at least this many cells is "large": updates scatter into it in place, and in a traced
 # step ThresholdCurves.result() recomputes the ROC-AUC only at every RESULT_REFRESH_CALLS-th call
 # (see there). Below, reading the whole state at every step is cheap, a dense add costs less than
@@ -356,10 +362,9 @@ class ThresholdCurves(_CountingMetric):
         self.thresholds = options.resolve_thresholds(num_thresholds, thresholds)
         self._explicit_thresholds = thresholds is not None
         self.max_raw_scores = int(max_raw_scores)
-        # Each class's T + 1 bins are laid out as about √(T + 1) blocks of ⌈√(T + 1)⌉ cells (the last
-        # one padded; the default grid's 961 bins are 31 blocks of 31), so that result() sums below
-        # each bin with two small matrix products (see `mean_roc_auc`).
-        self._block = math.isqrt(len(self.thresholds)) + 1
+        # Each class's bins are laid out as blocks of _BLOCK cells (the last one padded), so that
+        # result() sums below each bin with small matrix products (see `mean_roc_auc`).
+        self._block = min(_BLOCK, len(self.thresholds) + 1)
         self._cells_per_class = -(-(len(self.thresholds) + 1) // self._block) * self._block
         self._bucketizer = TensorBucketizer(self.thresholds)
         self.raw_items: RawItems | None = None
@@ -465,9 +470,11 @@ class ThresholdCurves(_CountingMetric):
 
             concordant = Σ_g pos_total[g]·(neg_total @ U)[g] + Σ_{g,i} pos[g, i]·(neg[g, :] @ L)[i]
 
-        with U the strict upper triangle of ones (G×G) and L = U + I/2 (B×B): two small products
-        instead of a cumulative sum over all C·(T+1) cells, which TensorFlow computes 2–3× slower
-        on a CPU (at 10 classes the products save about 35 µs a step, at 100 about 500).
+        with U the strict upper triangle of ones (G×G) and L = U + I/2 (B×B, B = 31): two small
+        products instead of a cumulative sum over all C·(T+1) cells, which TensorFlow computes 2–3×
+        slower on a CPU (at 10 classes the products save about 40 µs a step). Above
+        `_MAX_BLOCKS_FOR_PRODUCT` blocks (large custom grids) the first sum is a cumulative sum over
+        the C·G block totals instead.
         """
         if not self._built:
             return ops.convert_to_tensor(float("nan"))
@@ -482,11 +489,15 @@ class ThresholdCurves(_CountingMetric):
         histograms = ops.reshape(state[: self._invalid_cell], (2, columns, blocks, block))
         negative, positive = histograms[0], histograms[1]  # slices of the leading axis: no copies
         negative_per_block, positive_per_block = ops.sum(negative, axis=-1), ops.sum(positive, axis=-1)
-        earlier_blocks = np.triu(np.ones((blocks, blocks), np.float32), 1)
+        if blocks <= _MAX_BLOCKS_FOR_PRODUCT:
+            earlier_blocks = np.triu(np.ones((blocks, blocks), np.float32), 1)
+            negatives_in_earlier_blocks = ops.matmul(negative_per_block, earlier_blocks)
+        else:
+            negatives_in_earlier_blocks = ops.cumsum(negative_per_block, axis=-1) - negative_per_block
         below_or_half = np.triu(np.ones((block, block), np.float32), 1) + 0.5 * np.eye(block, dtype=np.float32)
         within_blocks = ops.reshape(ops.matmul(ops.reshape(negative, (-1, block)), below_or_half), ops.shape(negative))
         concordant = ops.sum(positive * within_blocks, axis=(-2, -1)) + ops.sum(
-            positive_per_block * ops.matmul(negative_per_block, earlier_blocks), axis=-1
+            positive_per_block * negatives_in_earlier_blocks, axis=-1
         )
         pairs = ops.sum(positive_per_block, axis=-1) * ops.sum(negative_per_block, axis=-1)
         areas = ops.divide_no_nan(concordant, pairs)  # 0 for a class without pairs
