@@ -1050,28 +1050,35 @@ function checkMatrix(matrix, numClasses) {
  * @returns {{tp: Float64Array, fp: Float64Array, tn: Float64Array, fn: Float64Array}} (C,) each
  */
 export function matrixOneVsRest(matrix, numClasses) {
+  const { support, predicted, diagonal: tp, total } = matrixMargins(matrix, numClasses);
+  const fn = support.map((rowSum, c) => rowSum - tp[c]);
+  const fp = predicted.map((columnSum, c) => columnSum - tp[c]);
+  const tn = tp.map((truePositives, c) => total - truePositives - fn[c] - fp[c]);
+  return { tp, fp, tn, fn };
+}
+
+/**
+ * Row sums R_c (support), column sums K_c (predicted), diagonal m[c,c] and total n of a flat,
+ * row-major C×C confusion matrix, after `checkMatrix`.
+ * @returns {{support: Float64Array, predicted: Float64Array, diagonal: Float64Array, total: number}}
+ */
+function matrixMargins(matrix, numClasses) {
   checkMatrix(matrix, numClasses);
   const size = numClasses;
-  const tp = new Float64Array(size);
-  const fp = new Float64Array(size);
-  const fn = new Float64Array(size);
+  const support = new Float64Array(size);
+  const predicted = new Float64Array(size);
+  const diagonal = new Float64Array(size);
   let total = 0;
   for (let r = 0; r < size; r++) {
     for (let c = 0; c < size; c++) {
       const value = matrix[r * size + c];
-      fn[r] += value;
-      fp[c] += value;
+      support[r] += value;
+      predicted[c] += value;
       total += value;
     }
+    diagonal[r] = matrix[r * size + r];
   }
-  const tn = new Float64Array(size);
-  for (let c = 0; c < size; c++) {
-    tp[c] = matrix[c * size + c];
-    fn[c] -= tp[c];
-    fp[c] -= tp[c];
-    tn[c] = total - tp[c] - fn[c] - fp[c];
-  }
-  return { tp, fp, tn, fn };
+  return { support, predicted, diagonal, total };
 }
 
 /**
@@ -1088,21 +1095,8 @@ export function matrixOneVsRest(matrix, numClasses) {
  * @returns {Object}
  */
 export function matrixMetrics(matrix, numClasses) {
-  checkMatrix(matrix, numClasses);
   const size = numClasses;
-  const support = new Float64Array(size);
-  const predicted = new Float64Array(size);
-  const truePositives = new Float64Array(size);
-  let total = 0;
-  for (let r = 0; r < size; r++) {
-    for (let c = 0; c < size; c++) {
-      const value = matrix[r * size + c];
-      support[r] += value;
-      predicted[c] += value;
-      total += value;
-    }
-    truePositives[r] = matrix[r * size + r];
-  }
+  const { support, predicted, diagonal: truePositives, total } = matrixMargins(matrix, numClasses);
   const precision = new Float64Array(size);
   const recall = new Float64Array(size);
   const f1 = new Float64Array(size);
