@@ -23,3 +23,38 @@ export function el(tag, props = {}, children = []) {
 export function setIfChanged(target, key, value) {
   if (target[key] !== value) target[key] = value;
 }
+
+/**
+ * Work that waits for the input to rest (a threshold drag to pause). `wait()` marks `element`
+ * `data-stale` and (re)starts a wait of `restMs`, after which `onRest()` runs; `runIfWaiting()` runs
+ * it at once when a wait is pending (an export, a part coming into sight); `run()` runs it now in any
+ * case; `cancel()` drops a pending wait and the mark (the view was redrawn whole, or is going away).
+ * @param {HTMLElement} element
+ * @param {number} restMs
+ * @param {() => void} onRest
+ */
+export function createRestWait(element, restMs, onRest) {
+  const win = element.ownerDocument.defaultView;
+  let timer = null;
+  const cancel = () => {
+    if (timer !== null) win.clearTimeout(timer);
+    timer = null;
+    delete element.dataset.stale;
+  };
+  const run = () => {
+    cancel();
+    onRest();
+  };
+  return {
+    wait() {
+      setIfChanged(element.dataset, "stale", "true"); // once per drag: each write restyles the element
+      if (timer !== null) win.clearTimeout(timer);
+      timer = win.setTimeout(run, restMs);
+    },
+    runIfWaiting() {
+      if (timer !== null) run();
+    },
+    run,
+    cancel,
+  };
+}

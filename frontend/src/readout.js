@@ -2,7 +2,7 @@
 // the buttons that move the one threshold to an optimal operating point.
 
 import * as core from "./core.js";
-import { el, setIfChanged } from "./dom.js";
+import { createRestWait, el, setIfChanged } from "./dom.js";
 import { fitRunName } from "./run_names.js";
 
 /** Readout rows: metric name (data-metric), label, and what its Wilson interval counts (if any). */
@@ -221,7 +221,6 @@ export function createReadout(container, store, exportUrl) {
   // place (rebuilding ~100 cells each frame showed up in the drag profile).
   let tableSignature = "";
   let valueCells = [];
-  let restTimer = null; // the catch-up after a threshold-only change
   const win = container.ownerDocument.defaultView;
   // With several runs the table scrolls sideways (each run's column is at least RUN_COLUMN_MIN_PX):
   // the run headers in the scroll box's view say which columns a drag frame writes. A column
@@ -237,7 +236,7 @@ export function createReadout(container, store, exportUrl) {
         if (entry.isIntersecting) columnsInView.add(column);
         else columnsInView.delete(column);
       }
-      if (restTimer !== null) catchUp();
+      restWait.runIfWaiting();
     }, { root: tableScroll })
     : null;
   let rowMetrics = READOUT_METRICS;
@@ -331,17 +330,10 @@ export function createReadout(container, store, exportUrl) {
     return dragFrame && (points.some((point) => point.hasIntervals) || !points.every((_, column) => inView(column)));
   }
 
-  function stopCatchUp() {
-    if (restTimer !== null) win.clearTimeout(restTimer);
-    restTimer = null;
-    delete readoutBox.dataset.stale;
-  }
-
-  /** Writes the whole table at the threshold the last model holds (the drag has paused). */
-  function catchUp() {
-    stopCatchUp();
+  // Writes the whole table at the threshold the last model holds, once a drag has paused.
+  const restWait = createRestWait(readoutBox, READOUT_REST_MS, () => {
     if (model?.operatingPoints.length) renderTable(model.operatingPoints, model.state.beta, model.tagInfo.kind, false);
-  }
+  });
 
   function renderRunPicker(runs) {
     const signature = JSON.stringify(runs);
@@ -376,7 +368,7 @@ export function createReadout(container, store, exportUrl) {
         : "";
       setIfChanged(subtitle, "textContent", `${className} · epoch ${state.step ?? "–"}${missing}${thinnedNote}`);
       if (points.length === 0) {
-        stopCatchUp();
+        restWait.cancel();
         tableSignature = "";
         table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", {}, "No data for the selected runs at this epoch."))));
       } else {
@@ -387,12 +379,9 @@ export function createReadout(container, store, exportUrl) {
         // current threshold.
         const dragFrame = changedKeys instanceof Set && changedKeys.size === 1 && changedKeys.has("threshold");
         if (renderTable(points, state.beta, kind, dragFrame)) {
-          // Set once per drag: a `data-stale` write restyles the intervals it dims.
-          setIfChanged(readoutBox.dataset, "stale", "true");
-          if (restTimer !== null) win.clearTimeout(restTimer);
-          restTimer = win.setTimeout(catchUp, READOUT_REST_MS);
+          restWait.wait();
         } else if (!dragFrame) {
-          stopCatchUp();
+          restWait.cancel();
         }
       }
       const run = points[0]?.run;

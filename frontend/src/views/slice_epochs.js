@@ -4,7 +4,7 @@
  * browser from the slices' counts; zero marked, the current epoch marked. Clicking moves to the
  * epoch under the pointer.
  */
-import { el } from "../dom.js";
+import { createRestWait, el } from "../dom.js";
 import { table } from "../export.js";
 import * as fairness from "../fairness.js";
 import { GAP_LABELS } from "../slices.js";
@@ -114,16 +114,11 @@ export function createSliceEpochsView(container) {
   // and a full redraw per frame. Meanwhile the view carries `data-stale`, as a card out of sight.
   const view = chart.view;
   const root = container.querySelector('[data-testid="view-slice-epochs"]');
-  const win = container.ownerDocument.defaultView;
-  let restTimer = null;
   let built = false;
-  const catchUp = () => {
-    if (restTimer !== null) win.clearTimeout(restTimer);
-    restTimer = null;
-    delete root.dataset.stale;
+  const restWait = createRestWait(root, THRESHOLD_REST_MS, () => {
     built = true;
     chart.rebuild();
-  };
+  });
   return {
     ...view,
     update(model, changedKeys) {
@@ -132,20 +127,18 @@ export function createSliceEpochsView(container) {
       inputs = next;
       view.update(model, changedKeys);
       if (changed.some((moved, i) => moved && i !== 1) || (!built && changed[1])) {
-        catchUp();
+        restWait.run();
       } else if (changed[1] && model.slices?.kind !== "confusion_matrix") {
         // Matrix slices were counted at the logged decision: the threshold does not move their gaps.
-        root.dataset.stale = "true";
-        if (restTimer !== null) win.clearTimeout(restTimer);
-        restTimer = win.setTimeout(catchUp, THRESHOLD_REST_MS);
+        restWait.wait();
       }
     },
     exportTable(model) {
-      if (restTimer !== null) catchUp(); // an export holds the gaps at the current threshold
+      restWait.runIfWaiting(); // an export holds the gaps at the current threshold
       return view.exportTable(model);
     },
     destroy() {
-      if (restTimer !== null) win.clearTimeout(restTimer);
+      restWait.cancel();
       view.destroy();
     },
   };

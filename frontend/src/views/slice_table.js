@@ -7,7 +7,7 @@
  * and every interval once the threshold rests.
  */
 import * as core from "../core.js";
-import { el, setIfChanged } from "../dom.js";
+import { createRestWait, el, setIfChanged } from "../dom.js";
 import { table } from "../export.js";
 import * as fairness from "../fairness.js";
 import { curveOperatingPoint } from "../view_model.js";
@@ -151,7 +151,6 @@ export function createSliceTableView(container) {
   let optimiserResult = null;
   let optimiserInputs = [];
   let optimiserError = "";
-  let restTimer = null; // the intervals' catch-up after a threshold-only change
 
   // Which cells are in sight. With 10 slices the tables are taller than the window and wider than
   // their card (scrolled sideways): a drag frame writes the cells in sight, the others wait
@@ -328,20 +327,13 @@ export function createSliceTableView(container) {
     );
   }
 
-  function stopCatchUp() {
-    if (restTimer !== null) win.clearTimeout(restTimer);
-    restTimer = null;
-    delete root.dataset.stale;
-  }
-
-  /** Writes the intervals and the rows out of sight at the threshold the last model holds (the drag has paused). */
-  function catchUp() {
-    stopCatchUp();
+  // Writes the intervals and the cells out of sight at the threshold the last model holds, once a drag has paused.
+  const restWait = createRestWait(root, INTERVALS_REST_MS, () => {
     if (model?.slices?.point && !model.slices.loading) writeTables(model.slices, model.state, false);
-  }
+  });
 
   function show(text) {
-    if (text) stopCatchUp();
+    if (text) restWait.cancel();
     setIfChanged(message, "textContent", text);
     for (const part of root.children) {
       if (part !== head && part !== message) setIfChanged(part, "hidden", Boolean(text));
@@ -381,13 +373,8 @@ export function createSliceTableView(container) {
       // `data-stale` and the intervals and ratios are dimmed (styles.css).
       const dragFrame = changedKeys instanceof Set && changedKeys.size === 1 && changedKeys.has("threshold") && !signatureChanged;
       writeTables(slices, state, dragFrame);
-      if (dragFrame) {
-        setIfChanged(root.dataset, "stale", "true");
-        if (restTimer !== null) win.clearTimeout(restTimer);
-        restTimer = win.setTimeout(catchUp, INTERVALS_REST_MS);
-      } else {
-        stopCatchUp();
-      }
+      if (dragFrame) restWait.wait();
+      else restWait.cancel();
       // The optimiser does not depend on the threshold: it runs when its inputs change, not on a drag.
       const inputs = [slices.curves, state.sliceMode, state.sliceObjective, state.sliceTolerance, state.beta];
       if (inputs.some((input, i) => input !== optimiserInputs[i])) {
@@ -404,7 +391,7 @@ export function createSliceTableView(container) {
     },
     exportPng: () => null,
     destroy: () => {
-      stopCatchUp();
+      restWait.cancel();
       cellObserver?.disconnect();
       root.remove();
     },
