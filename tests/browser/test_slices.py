@@ -249,3 +249,58 @@ def test_slice_table_cells_out_of_sight_wait_during_a_drag(sliced_logdir, start_
     assert float(rows["c"]["tpr_difference"]) == pytest.approx(gap_at(0.25)[0], rel=1e-9)
     assert float(rows["c"]["tpr_ratio"]) == pytest.approx(gap_at(0.25)[1], rel=1e-9)
     assert float(rows["c"]["selected_threshold"]) == 0.25
+
+
+# Site c's recall (a rate) and TP (a count) in the metrics table: stale mark, value, first text (the
+# value), opacity and where the cell is in the window.
+COUNT_READ_JS = """() => Object.fromEntries(['recall', 'tp'].map((metric) => {
+  const cell = document.querySelector(`[data-testid=slice-metrics] [data-metric=${metric}][data-slice=c]`);
+  const box = cell.getBoundingClientRect();
+  return [metric, {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value), text: cell.firstChild.data,
+                   opacity: Number(getComputedStyle(cell).opacity),
+                   inWindow: box.top >= 0 && box.bottom <= innerHeight}];
+}))"""
+COUNT_EXPORT_DURING_DRAG_JS = f"""() => {{
+  document.querySelector('[data-testid=view-slices] [data-export=csv]').click();
+  return ({COUNT_READ_JS})();
+}}"""
+
+
+def test_slice_table_count_rows_wait_for_the_threshold_to_rest(sliced_logdir, start_tensorboard, page_on):
+    """The TP/FP/TN/FN rows are written once the threshold rests, even in sight (dimmed and
+    `data-stale` meanwhile, their `data-value` current), while the rates above them follow every
+    frame; an export during the drag holds the counts at the threshold it reached."""
+    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
+    page.open()
+    page.show(SLICED_RUN, TAG, "0")
+    page.testid("slice-key").select_option("site")
+    page.wait_idle()
+    page.set_threshold(0.5)
+    page.frame.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_idle()
+    rested = page.frame.evaluate(COUNT_READ_JS)
+    assert rested["tp"]["inWindow"] and rested["recall"]["inWindow"], "the cells are in the window"
+    assert not rested["tp"]["stale"] and rested["tp"]["opacity"] == 1
+    tp_at = {threshold: subset_rates(LAST, threshold, "c")["tp"] for threshold in (0.5, 0.25, 0.2)}
+    assert tp_at[0.5] != tp_at[0.2] != tp_at[0.25], "the count changes along the drag"
+    assert int(rested["tp"]["text"]) == tp_at[0.5]
+
+    during = page.drag_threshold([0.45, 0.35, 0.25, 0.2], COUNT_READ_JS)
+    assert not during["recall"]["stale"]
+    assert float(during["recall"]["text"]) == pytest.approx(subset_rates(LAST, 0.2, "c")["recall"], abs=5e-5 + 1e-12)
+    assert during["tp"]["stale"], "a count in sight was written during the drag"
+    assert int(during["tp"]["text"]) == tp_at[0.5], "a count keeps its text during the drag"
+    assert during["tp"]["value"] == tp_at[0.2], "data-value follows the drag"
+    assert during["tp"]["opacity"] < 1, "a waiting count is dimmed"
+    page.wait_idle()
+    rested = page.frame.evaluate(COUNT_READ_JS)["tp"]
+    assert not rested["stale"] and rested["opacity"] == 1 and int(rested["text"]) == tp_at[0.2]
+
+    with page.page.expect_download() as download_info:
+        during = page.drag_threshold([0.25], COUNT_EXPORT_DURING_DRAG_JS)
+    assert during["tp"]["stale"] and int(during["tp"]["text"]) == tp_at[0.2]
+    with open(download_info.value.path(), encoding="utf-8") as file:
+        rows = {row["slice"]: row for row in csv.DictReader(file)}
+    assert float(rows["c"]["tp"]) == tp_at[0.25]
+    page.wait_idle()
+    assert int(page.frame.evaluate(COUNT_READ_JS)["tp"]["text"]) == tp_at[0.25]

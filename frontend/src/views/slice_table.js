@@ -3,8 +3,8 @@
  * (small slices flagged), the fairness gaps of each slice to the reference slice as differences
  * (Newcombe interval) and ratios (Katz interval), and the per-slice threshold optimiser with its cost
  * in the overall objective. Tables only: the structure is rebuilt when the slices change; a threshold
- * drag rewrites the values of the cells in sight every frame, and the other cells, the gaps' ratios
- * and every interval once the threshold rests.
+ * drag rewrites the values of the cells in sight every frame, and the other cells, the count rows
+ * (TP/FP/TN/FN), the gaps' ratios and every interval once the threshold rests.
  */
 import * as core from "../core.js";
 import { createRestWait, el, setIfChanged } from "../dom.js";
@@ -43,6 +43,11 @@ export const INTERVALS_REST_MS = 200;
 const SLICE_COLUMN_PX = 150;
 /** Cells this close to the window (px) count as in sight: a drag writes them every frame. */
 const CELL_IN_SIGHT_MARGIN = "100px 0px";
+/**
+ * Rows whose cells wait for the threshold to rest even in sight, as the intervals do: the counts
+ * behind the rates above them, which nobody reads mid-drag (40 texts a drag frame with 10 slices).
+ */
+export const ROWS_AT_REST = new Set(["tp", "fp", "tn", "fn"]);
 
 /** "[low, high]" to 3 decimals, "" when either is undefined. */
 export function interval(low, high) {
@@ -145,7 +150,7 @@ export function createSliceTableView(container) {
   let model = null;
   let structure = "";
   // Every value cell of the metrics and gaps tables: {cell, value(shown), write(shown, withIntervals),
-  // inSight, stale, writtenValue}.
+  // atRest (its text waits for the threshold to rest even in sight), inSight, stale, writtenValue}.
   let valueCells = [];
   let shown = null; // {slices, points}: what the cells were last written from (and the exports hold)
   let optimiserResult = null;
@@ -162,7 +167,7 @@ export function createSliceTableView(container) {
         const record = recordOfCell.get(entry.target);
         if (!record) continue;
         record.inSight = entry.isIntersecting;
-        if (record.inSight && record.stale && shown) writeCell(record, false);
+        if (record.inSight && record.stale && !record.atRest && shown) writeCell(record, false);
       }
     }, { rootMargin: CELL_IN_SIGHT_MARGIN })
     : null;
@@ -182,6 +187,7 @@ export function createSliceTableView(container) {
 
   /** Keeps a cell's record, in sight until the observer first reports (the first write covers every cell). */
   function track(record) {
+    record.atRest = Boolean(record.atRest);
     record.inSight = true;
     record.stale = false;
     recordOfCell.set(record.cell, record);
@@ -196,6 +202,7 @@ export function createSliceTableView(container) {
     const ci = doc.createTextNode("");
     return track({
       cell: el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, el("div", { className: "tbm-ci tbm-interval" }, [ci])]),
+      atRest: ROWS_AT_REST.has(metric.name),
       value: ({ points }) => points[s].metrics[metric.name],
       write({ slices, points }, withIntervals) {
         const point = points[s];
@@ -232,7 +239,7 @@ export function createSliceTableView(container) {
     cellObserver?.disconnect();
     valueCells = [];
     const sampleRow = el("tr", {}, [el("td", {}, "samples"), ...slices.samples.map((n) => el("td", { dataset: { metric: "samples" } }, formatMetric("tp", n)))]);
-    const metricRows = READOUT_METRICS.map((metric) => el("tr", {}, [
+    const metricRows = READOUT_METRICS.map((metric) => el("tr", ROWS_AT_REST.has(metric.name) ? { className: "tbm-slice-at-rest" } : {}, [
       el("td", {}, metric.name === "fbeta" ? `F-β (β = ${beta})` : metric.label),
       ...slices.curves.map((curve, s) => metricCell(metric, curve, s)),
     ]));
@@ -256,7 +263,8 @@ export function createSliceTableView(container) {
 
   /**
    * Writes the tables at the threshold: every cell's data-value, and the texts of every cell, or in a
-   * drag frame (`dragFrame`) the values of the cells in sight only, without intervals (see `update`).
+   * drag frame (`dragFrame`) the values of the cells in sight outside the rows at rest only, without
+   * intervals (see `update`).
    */
   function writeTables(slices, state, dragFrame) {
     shown = { slices, points: slices.curves.map((curve) => curveOperatingPoint(curve, state.threshold, state.beta)) };
@@ -264,7 +272,7 @@ export function createSliceTableView(container) {
       // Every cell's value stays readable in the DOM: an attribute no style depends on costs no layout.
       const value = String(record.value(shown));
       if (record.writtenValue !== value) record.cell.dataset.value = record.writtenValue = value;
-      if (!dragFrame || record.inSight) {
+      if (!dragFrame || (record.inSight && !record.atRest)) {
         writeCell(record, !dragFrame);
       } else if (!record.stale) {
         record.stale = true;
@@ -368,9 +376,9 @@ export function createSliceTableView(container) {
         buildTables(slices, state.beta);
       }
       // A threshold-only change (a drag frame) writes the values of the cells in sight at once, the
-      // ~270 interval texts, the gaps' ratios and the cells out of sight once the threshold rests:
-      // laying out changed texts is most of a drag frame here. Meanwhile the view carries
-      // `data-stale` and the intervals and ratios are dimmed (styles.css).
+      // ~270 interval texts, the gaps' ratios, the count rows and the cells out of sight once the
+      // threshold rests: laying out changed texts is most of a drag frame here. Meanwhile the view
+      // carries `data-stale` and the intervals, ratios and counts are dimmed (styles.css).
       const dragFrame = changedKeys instanceof Set && changedKeys.size === 1 && changedKeys.has("threshold") && !signatureChanged;
       writeTables(slices, state, dragFrame);
       if (dragFrame) restWait.wait();
