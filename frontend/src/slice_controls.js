@@ -31,7 +31,8 @@ export function createSliceControls(container, store) {
     element: root,
     update(state, { slices, run, runs = [] }) {
       const keys = Object.keys(slices);
-      // Called on every drag frame: an unchanged `hidden` rewritten still invalidates style.
+      // Called on every drag frame: an unchanged `hidden`, `title` or text rewritten still
+      // invalidates style or layout, so each is written only when it changes.
       setIfChanged(root, "hidden", keys.length === 0);
       if (root.hidden) return;
       const next = JSON.stringify([slices, run]);
@@ -42,25 +43,26 @@ export function createSliceControls(container, store) {
           ...keys.map((key) => el("option", { value: key }, `${key} (${slices[key].length})`)),
         );
       }
-      keySelect.value = state.sliceKey ?? "";
+      setIfChanged(keySelect, "value", state.sliceKey ?? "");
       const values = state.sliceKey ? slices[state.sliceKey] ?? [] : [];
-      referenceControl.hidden = values.length === 0;
+      setIfChanged(referenceControl, "hidden", values.length === 0);
       if (referenceSelect.dataset.key !== `${state.sliceKey}\u0000${values.join("\u0000")}`) {
         referenceSelect.dataset.key = `${state.sliceKey}\u0000${values.join("\u0000")}`;
         referenceSelect.replaceChildren(...values.map((value) => el("option", { value }, value)));
       }
-      referenceSelect.value = state.sliceReference ?? values[0] ?? "";
+      setIfChanged(referenceSelect, "value", state.sliceReference ?? values[0] ?? "");
       // Several selected runs with slices: one picker, its runs named whole in the options and title.
-      runControl.hidden = !state.sliceKey || runs.length < 2;
+      setIfChanged(runControl, "hidden", !state.sliceKey || runs.length < 2);
       if (runSelect.dataset.runs !== runs.join("\u0000")) {
         runSelect.dataset.runs = runs.join("\u0000");
         runSelect.replaceChildren(...runs.map((name) => el("option", { value: name, title: name }, name)));
       }
-      runSelect.value = run ?? "";
-      runSelect.title = `The run whose slices are compared: ${run}`;
-      note.textContent = state.sliceKey
+      setIfChanged(runSelect, "value", run ?? "");
+      setIfChanged(runSelect, "title", `The run whose slices are compared: ${run}`);
+      // textContent replaces the text node, the same text or not: a layout of the toolbar.
+      setIfChanged(note, "textContent", state.sliceKey
         ? `slices of run ${run}${runs.length > 1 ? ` (${runs.length} selected runs have slices: pick one above)` : ""}`
-        : "";
+        : "");
     },
   };
 }
