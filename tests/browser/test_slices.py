@@ -251,9 +251,9 @@ def test_slice_table_cells_out_of_sight_wait_during_a_drag(sliced_logdir, start_
     assert float(rows["c"]["selected_threshold"]) == 0.25
 
 
-# Site c's recall (a rate) and TP (a count) in the metrics table: stale mark, value, first text (the
-# value), text colour and where the cell is in the window.
-COUNT_READ_JS = """() => Object.fromEntries(['recall', 'tp'].map((metric) => {
+# Site c's recall (a rate), TP (a count) and stored threshold in the metrics table: stale mark, value,
+# first text (the value), text colour and where the cell is in the window.
+COUNT_READ_JS = """() => Object.fromEntries(['recall', 'tp', 'threshold'].map((metric) => {
   const cell = document.querySelector(`[data-testid=slice-metrics] [data-metric=${metric}][data-slice=c]`);
   const box = cell.getBoundingClientRect();
   return [metric, {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value), text: cell.firstChild.data,
@@ -267,8 +267,8 @@ COUNT_EXPORT_DURING_DRAG_JS = f"""() => {{
 
 
 def test_slice_table_count_rows_wait_for_the_threshold_to_rest(sliced_logdir, start_tensorboard, page_on):
-    """The TP/FP/TN/FN rows are written once the threshold rests, even in sight (dimmed and
-    `data-stale` meanwhile, their `data-value` current), while the rates above them follow every
+    """The TP/FP/TN/FN rows and the threshold row are written once the threshold rests, even in sight
+    (dimmed and `data-stale` meanwhile, their `data-value` current), while the rates follow every
     frame; an export during the drag holds the counts at the threshold it reached."""
     page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
     page.open()
@@ -285,6 +285,8 @@ def test_slice_table_count_rows_wait_for_the_threshold_to_rest(sliced_logdir, st
     tp_at = {threshold: subset_rates(LAST, threshold, "c")["tp"] for threshold in (0.5, 0.25, 0.2)}
     assert tp_at[0.5] != tp_at[0.2] != tp_at[0.25], "the count changes along the drag"
     assert int(rested["tp"]["text"]) == tp_at[0.5]
+    threshold_at_rest = rested["threshold"]["text"]
+    assert float(threshold_at_rest) == pytest.approx(0.5, abs=0.01)
 
     during = page.drag_threshold([0.45, 0.35, 0.25, 0.2], COUNT_READ_JS)
     assert not during["recall"]["stale"]
@@ -293,8 +295,12 @@ def test_slice_table_count_rows_wait_for_the_threshold_to_rest(sliced_logdir, st
     assert int(during["tp"]["text"]) == tp_at[0.5], "a count keeps its text during the drag"
     assert during["tp"]["value"] == tp_at[0.2], "data-value follows the drag"
     assert during["tp"]["color"] != color_at_rest, "a waiting count is dimmed"
+    assert during["threshold"]["stale"] and during["threshold"]["text"] == threshold_at_rest
+    assert during["threshold"]["color"] != color_at_rest
     page.wait_idle()
-    rested = page.frame.evaluate(COUNT_READ_JS)["tp"]
+    rested = page.frame.evaluate(COUNT_READ_JS)
+    assert not rested["threshold"]["stale"] and float(rested["threshold"]["text"]) == pytest.approx(0.2, abs=0.01)
+    rested = rested["tp"]
     assert not rested["stale"] and rested["color"] == color_at_rest and int(rested["text"]) == tp_at[0.2]
 
     with page.page.expect_download() as download_info:

@@ -3,8 +3,8 @@
  * (small slices flagged), the fairness gaps of each slice to the reference slice as differences
  * (Newcombe interval) and ratios (Katz interval), and the per-slice threshold optimiser with its cost
  * in the overall objective. Tables only: the structure is rebuilt when the slices change; a threshold
- * drag rewrites the values of the cells in sight every frame, and the other cells, the count rows
- * (TP/FP/TN/FN), the gaps' ratios and every interval once the threshold rests.
+ * drag rewrites the values of the cells in sight every frame, and the other cells, the threshold and
+ * count rows (TP/FP/TN/FN), the gaps' ratios and every interval once the threshold rests.
  */
 import * as core from "../core.js";
 import { createRestWait, el, setIfChanged } from "../dom.js";
@@ -44,10 +44,11 @@ const SLICE_COLUMN_PX = 150;
 /** Cells this close to the window (px) count as in sight: a drag writes them every frame. */
 const CELL_IN_SIGHT_MARGIN = "100px 0px";
 /**
- * Rows whose cells wait for the threshold to rest even in sight, as the intervals do: the counts
- * behind the rates above them, which nobody reads mid-drag (40 texts a drag frame with 10 slices).
+ * Rows whose cells wait for the threshold to rest even in sight, as the intervals do, for nobody
+ * reads them mid-drag: each slice's stored threshold (the slider shows the threshold moving) and the
+ * counts behind the rates (50 texts a drag frame with 10 slices).
  */
-export const ROWS_AT_REST = new Set(["tp", "fp", "tn", "fn"]);
+export const ROWS_AT_REST = new Set(["threshold", "tp", "fp", "tn", "fn"]);
 
 /** "[low, high]" to 3 decimals, "" when either is undefined. */
 export function interval(low, high) {
@@ -376,9 +377,9 @@ export function createSliceTableView(container) {
         buildTables(slices, state.beta);
       }
       // A threshold-only change (a drag frame) writes the values of the cells in sight at once, the
-      // ~270 interval texts, the gaps' ratios, the count rows and the cells out of sight once the
+      // ~270 interval texts, the gaps' ratios, the rows at rest and the cells out of sight once the
       // threshold rests: laying out changed texts is most of a drag frame here. Meanwhile the view
-      // carries `data-stale` and the intervals, ratios and counts are dimmed (styles.css).
+      // carries `data-stale` and the intervals, ratios and rows at rest are dimmed (styles.css).
       const dragFrame = changedKeys instanceof Set && changedKeys.size === 1 && changedKeys.has("threshold") && !signatureChanged;
       writeTables(slices, state, dragFrame);
       if (dragFrame) restWait.wait();
