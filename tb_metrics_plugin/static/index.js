@@ -513,6 +513,12 @@ body {
   font-variant-numeric: tabular-nums;
   color: var(--tbm-text);
 }
+/* Each row its own paint layer (a positioned row, no offset): a drag frame repaints the rows whose
+   texts changed, from their cached paint, instead of walking both tables whole (traced: about half
+   the paint time of a 10-slice drag frame). */
+.tbm-slice-table tr {
+  position: relative;
+}
 .tbm-slice-table th,
 .tbm-slice-table td {
   padding: 2px 8px;
