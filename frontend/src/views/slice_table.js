@@ -345,10 +345,11 @@ export function createSliceTableView(container) {
   function show(text) {
     if (text) restWait.cancel();
     setIfChanged(message, "textContent", text);
+    // The warning is shown only when it has a text: set once, not shown and hidden again every frame.
     for (const part of root.children) {
-      if (part !== head && part !== message) setIfChanged(part, "hidden", Boolean(text));
+      if (part !== head && part !== message && part !== warning) setIfChanged(part, "hidden", Boolean(text));
     }
-    if (!text) setIfChanged(warning, "hidden", !warning.textContent);
+    setIfChanged(warning, "hidden", Boolean(text) || !warning.textContent);
   }
 
   return {
