@@ -311,3 +311,55 @@ def test_slice_table_count_rows_wait_for_the_threshold_to_rest(sliced_logdir, st
     assert float(rows["c"]["tp"]) == tp_at[0.25]
     page.wait_idle()
     assert int(page.frame.evaluate(COUNT_READ_JS)["tp"]["text"]) == tp_at[0.25]
+
+
+# Site d's precision, in the last column of the metrics table: stale mark, value, first text, and whether
+# its column is within the table's scroll box.
+LAST_COLUMN_READ_JS = """() => {
+  const cell = document.querySelector('[data-testid=slice-metrics] [data-metric=precision][data-slice=d]');
+  const box = cell.closest('.tbm-table-scroll').getBoundingClientRect(), rect = cell.getBoundingClientRect();
+  return {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value), text: cell.firstChild.data,
+          inBox: rect.left < box.right && rect.right > box.left};
+}"""
+LAST_COLUMN_INTO_SIGHT_JS = f"""async () => {{
+  const scroll = document.querySelector('[data-testid=slice-metrics]').closest('.tbm-table-scroll');
+  scroll.scrollLeft = scroll.scrollWidth;
+  for (let frames = 0; frames < 4; frames++) {{
+    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+  }}
+  return ({LAST_COLUMN_READ_JS})();
+}}"""
+
+
+def test_slice_table_columns_scrolled_out_of_sight_wait_during_a_drag(sliced_logdir, start_tensorboard, page_on):
+    """In a window too narrow for the table, a drag leaves the columns scrolled out of the table's box
+    as they are (`data-stale`, `data-value` current) and writes them once the threshold rests or as
+    soon as they are scrolled into the box."""
+    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
+    page.page.set_viewport_size({"width": 640, "height": 1000})  # the last column ~60 px past the box
+    page.open()
+    page.show(SLICED_RUN, TAG, "0")
+    page.testid("slice-key").select_option("site")
+    page.wait_idle()
+    page.testid("slice-reference").select_option("a")
+    page.set_threshold(0.5)
+    page.frame.evaluate("() => document.querySelector('[data-testid=slice-metrics]').scrollIntoView()")
+    page.wait_idle()
+    precision_at = {threshold: subset_rates(LAST, threshold, "d")["precision"] for threshold in (0.5, 0.2, 0.1)}
+    assert len({round(value, 4) for value in precision_at.values()}) == 3, "site d's precision changes along the drag"
+    rested = page.frame.evaluate(LAST_COLUMN_READ_JS)
+    assert not rested["inBox"], "site d's column is scrolled out of the table's box"
+
+    def shows(text: str, value: float) -> bool:  # `text` is `value` to 4 decimals
+        return abs(float(text) - value) <= 5e-5 + 1e-12
+
+    during = page.drag_threshold([0.45, 0.35, 0.25, 0.2], LAST_COLUMN_READ_JS)
+    assert during["stale"], "a column out of sight was written during the drag"
+    assert shows(during["text"], precision_at[0.5]) and during["value"] == pytest.approx(precision_at[0.2], rel=1e-9)
+    page.wait_idle()
+    rested = page.frame.evaluate(LAST_COLUMN_READ_JS)
+    assert not rested["stale"] and shows(rested["text"], precision_at[0.2])
+
+    during = page.drag_threshold([0.15, 0.1], LAST_COLUMN_INTO_SIGHT_JS)
+    assert during["inBox"] and not during["stale"], "a column scrolled into sight is written at once"
+    assert shows(during["text"], precision_at[0.1])

@@ -127,15 +127,17 @@ export function createSliceTableView(container) {
   });
   const optimiserSummary = el("div", { className: "tbm-slice-optimiser-summary", dataset: { testid: "slice-optimiser-summary" } });
   const optimiserTable = el("table", { className: "tbm-slice-table", dataset: { testid: "slice-optimiser" } });
+  const metricsScroll = el("div", { className: "tbm-table-scroll" }, [metricsTable]);
+  const gapsScroll = el("div", { className: "tbm-table-scroll" }, [gapsTable]);
   const useSingle = el("button", { type: "button", dataset: { testid: "slice-use-single" }, title: "Move the shared threshold to the best single threshold" }, "Use the single threshold");
   const root = el("div", { className: "tbm-chart tbm-slice-view", dataset: { testid: "view-slices" }, attrs: { role: "region", "aria-label": "Slices" } }, [
     head,
     message,
     warning,
     metricsHeading,
-    el("div", { className: "tbm-table-scroll" }, [metricsTable]),
+    metricsScroll,
     gapsHeading,
-    el("div", { className: "tbm-table-scroll" }, [gapsTable]),
+    gapsScroll,
     el("h3", { className: "tbm-slice-heading" }, "Per-slice thresholds"),
     el("div", { className: "tbm-row tbm-slice-optimiser-controls" }, [
       el("label", { className: "tbm-row" }, ["mode ", modeSelect]),
@@ -161,17 +163,40 @@ export function createSliceTableView(container) {
   // Which cells are in sight. With 10 slices the tables are taller than the window and wider than
   // their card (scrolled sideways): a drag frame writes the cells in sight, the others wait
   // (`data-stale`) until the threshold rests or they come into sight, as cards out of sight do.
-  const recordOfCell = new WeakMap();
-  const cellObserver = win.IntersectionObserver
-    ? new win.IntersectionObserver((entries) => {
-      for (const entry of entries) {
-        const record = recordOfCell.get(entry.target);
-        if (!record) continue;
-        record.inSight = entry.isIntersecting;
-        if (record.inSight && record.stale && !record.atRest && shown) writeCell(record, false);
-      }
-    }, { rootMargin: CELL_IN_SIGHT_MARGIN })
-    : null;
+  // A cell is in sight when its row is near the window (the rows observed against the window, which
+  // clips them vertically) and its column in its table's scroll box (the header cells observed
+  // against the box, sideways): ~50 targets instead of ~270 cells, whose intersections the browser
+  // would compute every frame.
+  const lineOf = new Map(); // row or column header → {inSight, records}
+  function onSight(entries) {
+    const changed = new Set();
+    for (const entry of entries) {
+      const line = lineOf.get(entry.target);
+      if (!line) continue;
+      line.inSight = entry.isIntersecting;
+      for (const record of line.records) changed.add(record);
+    }
+    for (const record of changed) {
+      record.inSight = record.row.inSight && record.column.inSight;
+      if (record.inSight && record.stale && !record.atRest && shown) writeCell(record, false);
+    }
+  }
+  const Observer = win.IntersectionObserver;
+  const observers = Observer
+    ? [new Observer(onSight, { rootMargin: CELL_IN_SIGHT_MARGIN }), new Observer(onSight, { root: metricsScroll }), new Observer(onSight, { root: gapsScroll })]
+    : [];
+  const [rowObserver, metricsColumnObserver, gapsColumnObserver] = observers;
+
+  /** The row or column `element` stands for, observed by `observer`, in sight until it first reports. */
+  function lineFor(element, observer) {
+    let line = lineOf.get(element);
+    if (!line) {
+      line = { inSight: true, records: [] };
+      lineOf.set(element, line);
+      observer?.observe(element);
+    }
+    return line;
+  }
 
   modeSelect.addEventListener("change", () => model?.setState({ sliceMode: modeSelect.value }));
   objectiveSelect.addEventListener("change", () => model?.setState({ sliceObjective: objectiveSelect.value }));
@@ -186,15 +211,24 @@ export function createSliceTableView(container) {
 
   const header = (slices, first) => sliceHeader(slices.curves, slices, first, { width: `${LABEL_COLUMN_PX}px` });
 
-  /** Keeps a cell's record, in sight until the observer first reports (the first write covers every cell). */
+  /** Keeps a cell's record, in sight until the observers first report (the first write covers every cell). */
   function track(record) {
     record.atRest = Boolean(record.atRest);
     record.inSight = true;
     record.stale = false;
-    recordOfCell.set(record.cell, record);
-    cellObserver?.observe(record.cell);
     valueCells.push(record);
     return record.cell;
+  }
+
+  /** Follows each value cell's row and column (`buildTables`, once the tables are in the document). */
+  function observeCells() {
+    for (const record of valueCells) {
+      const table = record.cell.closest("table");
+      record.row = lineFor(record.cell.parentElement, rowObserver);
+      record.column = lineFor(table.tHead.rows[0].cells[record.cell.cellIndex], table === metricsTable ? metricsColumnObserver : gapsColumnObserver);
+      record.row.records.push(record);
+      record.column.records.push(record);
+    }
   }
 
   /** A metric's cell in slice `s`: its value, and its interval on a second line. */
@@ -237,7 +271,8 @@ export function createSliceTableView(container) {
   }
 
   function buildTables(slices, beta) {
-    cellObserver?.disconnect();
+    for (const observer of observers) observer.disconnect();
+    lineOf.clear();
     valueCells = [];
     const sampleRow = el("tr", {}, [el("td", {}, "samples"), ...slices.samples.map((n) => el("td", { dataset: { metric: "samples" } }, formatMetric("tp", n)))]);
     const metricRows = READOUT_METRICS.map((metric) => el("tr", ROWS_AT_REST.has(metric.name) ? { className: "tbm-slice-at-rest" } : {}, [
@@ -252,6 +287,7 @@ export function createSliceTableView(container) {
       ...slices.curves.map((curve, s) => gapCell(rate, curve, s)),
     ]));
     gapsTable.replaceChildren(el("thead", {}, header(slices, "rate: difference · ratio")), el("tbody", {}, gapRows));
+    observeCells();
   }
 
   /** Writes a cell's texts at the threshold last shown, its intervals (and a gap's ratio) only when `withIntervals`. */
@@ -403,7 +439,7 @@ export function createSliceTableView(container) {
     exportPng: () => null,
     destroy: () => {
       restWait.cancel();
-      cellObserver?.disconnect();
+      for (const observer of observers) observer.disconnect();
       root.remove();
     },
   };
