@@ -514,8 +514,8 @@ body {
   color: var(--tbm-text);
 }
 /* Each row its own paint layer (a positioned row, no offset): a drag frame repaints the rows whose
-   texts changed, from their cached paint, instead of walking both tables whole (traced: about half
-   the paint time of a 10-slice drag frame). */
+   texts changed, from their cached paint, instead of walking both tables whole (traced: a quarter
+   to a half less paint a 10-slice drag frame). */
 .tbm-slice-table tr {
   position: relative;
 }
