@@ -107,7 +107,12 @@ export function createControls(container, store) {
     ]),
     el("div", { className: "tbm-control" }, [
       thresholdLabel,
-      el("div", { className: "tbm-row" }, [thresholdSlider, thresholdInput]),
+      // Each in a box of its own fixed size (.tbm-fixed-box, styles.css): a relayout boundary, so a
+      // drag frame's new slider position and typed-box value lay out their box alone, not the page.
+      el("div", { className: "tbm-row" }, [
+        el("div", {}, el("div", { className: "tbm-fixed-box tbm-slider-box" }, thresholdSlider)),
+        el("div", {}, el("div", { className: "tbm-fixed-box tbm-threshold-box" }, thresholdInput)),
+      ]),
       thresholdNote,
     ]),
   );

@@ -176,7 +176,8 @@ CELLS_READ_JS = """() => Object.fromEntries(Object.entries({
   gap: '[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]',
 }).map(([name, selector]) => {
   const cell = document.querySelector(selector);
-  return [name, {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value), text: cell.firstChild.data,
+  return [name, {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value),
+          text: cell.querySelector('.tbm-line').firstChild.data,
                  whole: cell.innerText}];
 }))"""
 GAP_BELOW_FOLD_JS = """() => document.querySelector('[data-testid=slice-gaps] [data-gap=tpr][data-slice=c]')
@@ -256,7 +257,8 @@ def test_slice_table_cells_out_of_sight_wait_during_a_drag(sliced_logdir, start_
 COUNT_READ_JS = """() => Object.fromEntries(['recall', 'tp', 'threshold'].map((metric) => {
   const cell = document.querySelector(`[data-testid=slice-metrics] [data-metric=${metric}][data-slice=c]`);
   const box = cell.getBoundingClientRect();
-  return [metric, {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value), text: cell.firstChild.data,
+  return [metric, {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value),
+          text: cell.querySelector('.tbm-line').firstChild.data,
                    color: getComputedStyle(cell).color,
                    inWindow: box.top >= 0 && box.bottom <= innerHeight}];
 }))"""
@@ -318,7 +320,8 @@ def test_slice_table_count_rows_wait_for_the_threshold_to_rest(sliced_logdir, st
 LAST_COLUMN_READ_JS = """() => {
   const cell = document.querySelector('[data-testid=slice-metrics] [data-metric=precision][data-slice=d]');
   const box = cell.closest('.tbm-table-scroll').getBoundingClientRect(), rect = cell.getBoundingClientRect();
-  return {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value), text: cell.firstChild.data,
+  return {stale: cell.dataset.stale === 'true', value: Number(cell.dataset.value),
+          text: cell.querySelector('.tbm-line').firstChild.data,
           inBox: rect.left < box.right && rect.right > box.left};
 }"""
 LAST_COLUMN_INTO_SIGHT_JS = f"""async () => {{
@@ -363,3 +366,58 @@ def test_slice_table_columns_scrolled_out_of_sight_wait_during_a_drag(sliced_log
     during = page.drag_threshold([0.15, 0.1], LAST_COLUMN_INTO_SIGHT_JS)
     assert during["inBox"] and not during["stale"], "a column scrolled into sight is written at once"
     assert shows(during["text"], precision_at[0.1])
+
+
+# Every value line of the slice tables (a relayout boundary: size- and layout-contained) and whether
+# its text overflows it; the threshold's slider and typed box against their fixed boxes.
+LINES_READ_JS = """() => {
+  const lines = [...document.querySelectorAll('.tbm-slice-table td[data-slice] .tbm-line')];
+  const cells = document.querySelectorAll('.tbm-slice-table td[data-slice]');
+  const contained = (element) => { const contain = getComputedStyle(element).contain;
+    return contain === 'strict' || (contain.includes('size') && contain.includes('layout')); };
+  const fit = (id, margin) => {
+    const input = document.querySelector(`[data-testid=${id}]`), box = input.closest('.tbm-fixed-box');
+    const r = input.getBoundingClientRect(), b = box.getBoundingClientRect();
+    return {contained: contained(box), dx: Math.abs(r.left - margin - b.left) + Math.abs(r.right + margin - b.right),
+            dy: Math.abs(r.top - margin - b.top) + Math.abs(r.bottom + margin - b.bottom)};
+  };
+  return {
+    cells: cells.length,
+    lines: lines.length,
+    uncontained: lines.filter((line) => !contained(line)).length,
+    clipped: lines.filter((line) => line.scrollWidth > line.clientWidth || line.scrollHeight > line.clientHeight)
+      .map((line) => `${line.textContent} (${line.scrollWidth} > ${line.clientWidth})`),
+    empty: lines.filter((line) => !line.textContent.trim()).length,
+    slider: fit('threshold-slider', 2),
+    typed: fit('threshold-input', 0),
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [1400, 900])
+def test_slice_table_values_sit_whole_in_their_contained_lines(sliced_logdir, start_tensorboard, page_on, width):
+    """Each slice value's line is size- and layout-contained (a drag frame's new number lays out its
+    line alone) and holds its whole text at rest: nothing overflows, light or dark, at the extremes of
+    the threshold. The threshold's slider and typed box fill their fixed, contained boxes exactly."""
+    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
+    page.page.set_viewport_size({"width": width, "height": 1000})
+    page.open()
+    page.show(SLICED_RUN, TAG, "0")
+    page.testid("slice-key").select_option("site")
+    page.wait_idle()
+    for theme in ("light", "dark"):
+        if theme == "dark":
+            page.page.evaluate("() => document.body.classList.add('dark-mode')")
+            page.wait_until(lambda: page.frame.evaluate("() => document.documentElement.dataset.theme") == "dark",
+                            "the dark theme")
+        for threshold in (0.0, 0.03, 0.5, 0.97, 1.0):
+            page.set_threshold(threshold)
+            page.wait_idle()
+            read = page.frame.evaluate(LINES_READ_JS)
+            assert read["cells"] > 0 and read["lines"] == read["cells"], "every value cell has its line"
+            assert read["uncontained"] == 0
+            assert read["clipped"] == [], f"{theme}, threshold {threshold}, {width} px"
+            assert read["empty"] == 0
+            for control in ("slider", "typed"):
+                assert read[control]["contained"]
+                assert read[control]["dx"] < 0.5 and read[control]["dy"] < 0.5, (control, read[control])

@@ -236,7 +236,9 @@ export function createSliceTableView(container) {
     const text = doc.createTextNode("");
     const ci = doc.createTextNode("");
     return track({
-      cell: el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [text, el("div", { className: "tbm-ci tbm-interval" }, [ci])]),
+      // The value on a line of its own, a relayout boundary (.tbm-line in styles.css): a drag frame's
+      // new number lays out that line alone, not the table.
+      cell: el("td", { dataset: { metric: metric.name, slice: curve.sliceValue } }, [el("div", { className: "tbm-line" }, [text]), el("div", { className: "tbm-ci tbm-interval" }, [ci])]),
       atRest: ROWS_AT_REST.has(metric.name),
       value: ({ points }) => points[s].metrics[metric.name],
       write({ slices, points }, withIntervals) {
@@ -254,8 +256,9 @@ export function createSliceTableView(container) {
   function gapCell(rate, curve, s) {
     const [difference, differenceCi, ratio, ratioCi] = [0, 1, 2, 3].map(() => doc.createTextNode(""));
     return track({
+      // The difference's line is a relayout boundary, as a metric's value (see metricCell).
       cell: el("td", { dataset: { gap: rate, slice: curve.sliceValue } }, [
-        difference, " ", el("span", { className: "tbm-interval" }, [differenceCi]),
+        el("div", { className: "tbm-line" }, [difference, " ", el("span", { className: "tbm-interval" }, [differenceCi])]),
         el("div", { className: "tbm-ci" }, [el("span", { className: "tbm-gap-ratio" }, [ratio]), " ", el("span", { className: "tbm-interval" }, [ratioCi])]),
       ]),
       value: ({ slices }) => slices.point.gaps[rate].difference[s],
