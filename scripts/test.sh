@@ -27,5 +27,8 @@ if [ -n "$(git status --porcelain -- tb_metrics_plugin/static)" ]; then
   exit 1
 fi
 node --test frontend/test/
-# pytest exits 5 when it collects no test: set -e turns that into a failure too.
-python -m pytest tests tb_metrics_plugin -q -p no:cacheprovider "$@"
+# pytest exits 5 when it collects no test: set -e turns that into a failure too. Two worker processes
+# (pytest-xdist): a test mostly waits on its TensorBoard, Chromium or training child, so one worker
+# leaves a core idle. Each file stays in one worker, in order (some modules check, last, what their
+# tests did). `-n 0` runs everything in one process.
+python -m pytest tests tb_metrics_plugin -q -p no:cacheprovider -n 2 --dist loadfile "$@"
