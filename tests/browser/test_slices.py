@@ -40,6 +40,21 @@ def start_sliced_tensorboard(sliced_logdir, start_tensorboard, load_fast: bool):
     return server
 
 
+def open_site_slices(sliced_logdir, start_tensorboard, page_on, viewport=None, reference=None):
+    """The sliced run on the Rust loader with the slice key `site` chosen (and `reference` as the
+    reference slice), in a window of `viewport` (width, height) when given."""
+    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
+    if viewport is not None:
+        page.page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    page.open()
+    page.show(SLICED_RUN, TAG, "0")
+    page.testid("slice-key").select_option("site")
+    page.wait_idle()
+    if reference is not None:
+        page.testid("slice-reference").select_option(reference)
+    return page
+
+
 @pytest.fixture(params=[True, False], ids=["rust_loader", "python_loader"])
 def sliced_page(request, sliced_logdir, start_tensorboard, page_on):
     page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, request.param)).open()
@@ -199,13 +214,8 @@ def test_slice_table_cells_out_of_sight_wait_during_a_drag(sliced_logdir, start_
     """A drag writes the values of the table's cells in sight; the others, the gaps' ratios and the
     intervals wait until the threshold rests, or the cells come into sight, or the table is exported;
     every cell's `data-value` is current meanwhile."""
-    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
-    page.page.set_viewport_size({"width": 1400, "height": 600})  # the gaps table well below the window
-    page.open()
-    page.show(SLICED_RUN, TAG, "0")
-    page.testid("slice-key").select_option("site")
-    page.wait_idle()
-    page.testid("slice-reference").select_option("a")
+    # The gaps table well below the window.
+    page = open_site_slices(sliced_logdir, start_tensorboard, page_on, viewport=(1400, 600), reference="a")
     page.set_threshold(0.5)
     page.frame.evaluate("() => window.scrollTo(0, 0)")
     page.wait_idle()
@@ -272,11 +282,7 @@ def test_slice_table_count_rows_wait_for_the_threshold_to_rest(sliced_logdir, st
     """The TP/FP/TN/FN rows and the threshold row are written once the threshold rests, even in sight
     (dimmed and `data-stale` meanwhile, their `data-value` current), while the rates follow every
     frame; an export during the drag holds the counts at the threshold it reached."""
-    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
-    page.open()
-    page.show(SLICED_RUN, TAG, "0")
-    page.testid("slice-key").select_option("site")
-    page.wait_idle()
+    page = open_site_slices(sliced_logdir, start_tensorboard, page_on)
     page.set_threshold(0.5)
     page.frame.evaluate("() => window.scrollTo(0, 0)")
     page.wait_idle()
@@ -338,13 +344,8 @@ def test_slice_table_columns_scrolled_out_of_sight_wait_during_a_drag(sliced_log
     """In a window too narrow for the table, a drag leaves the columns scrolled out of the table's box
     as they are (`data-stale`, `data-value` current) and writes them once the threshold rests or as
     soon as they are scrolled into the box."""
-    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
-    page.page.set_viewport_size({"width": 640, "height": 1000})  # the last column ~60 px past the box
-    page.open()
-    page.show(SLICED_RUN, TAG, "0")
-    page.testid("slice-key").select_option("site")
-    page.wait_idle()
-    page.testid("slice-reference").select_option("a")
+    # The last column ~60 px past the table's box.
+    page = open_site_slices(sliced_logdir, start_tensorboard, page_on, viewport=(640, 1000), reference="a")
     page.set_threshold(0.5)
     page.frame.evaluate("() => document.querySelector('[data-testid=slice-metrics]').scrollIntoView()")
     page.wait_idle()
@@ -399,12 +400,7 @@ def test_slice_table_values_sit_whole_in_their_contained_lines(sliced_logdir, st
     """Each slice value's line is size- and layout-contained (a drag frame's new number lays out its
     line alone) and holds its whole text at rest: nothing overflows, light or dark, at the extremes of
     the threshold. The threshold's slider and typed box fill their fixed, contained boxes exactly."""
-    page = page_on(start_sliced_tensorboard(sliced_logdir, start_tensorboard, True))
-    page.page.set_viewport_size({"width": width, "height": 1000})
-    page.open()
-    page.show(SLICED_RUN, TAG, "0")
-    page.testid("slice-key").select_option("site")
-    page.wait_idle()
+    page = open_site_slices(sliced_logdir, start_tensorboard, page_on, viewport=(width, 1000))
     for theme in ("light", "dark"):
         if theme == "dark":
             page.page.evaluate("() => document.body.classList.add('dark-mode')")
