@@ -153,7 +153,8 @@ export function createSliceTableView(container) {
   let model = null;
   let structure = "";
   // Every value cell of the metrics and gaps tables: {cell, value(shown), write(shown, withIntervals),
-  // atRest (its text waits for the threshold to rest even in sight), inSight, stale, writtenValue}.
+  // atRest (its text waits for the threshold to rest even in sight), row and column (see `inSight`),
+  // stale, writtenValue}.
   let valueCells = [];
   let shown = null; // {slices, points}: what the cells were last written from (and the exports hold)
   let optimiserResult = null;
@@ -177,10 +178,11 @@ export function createSliceTableView(container) {
       for (const record of line.records) changed.add(record);
     }
     for (const record of changed) {
-      record.inSight = record.row.inSight && record.column.inSight;
-      if (record.inSight && record.stale && !record.atRest && shown) writeCell(record, false);
+      if (inSight(record) && record.stale && !record.atRest && shown) writeCell(record, false);
     }
   }
+  /** A cell is in sight when both its row and its column are. */
+  const inSight = (record) => record.row.inSight && record.column.inSight;
   const Observer = win.IntersectionObserver;
   const observers = Observer
     ? [new Observer(onSight, { rootMargin: CELL_IN_SIGHT_MARGIN }), new Observer(onSight, { root: metricsScroll }), new Observer(onSight, { root: gapsScroll })]
@@ -214,7 +216,6 @@ export function createSliceTableView(container) {
   /** Keeps a cell's record, in sight until the observers first report (the first write covers every cell). */
   function track(record) {
     record.atRest = Boolean(record.atRest);
-    record.inSight = true;
     record.stale = false;
     valueCells.push(record);
     return record.cell;
@@ -313,7 +314,7 @@ export function createSliceTableView(container) {
       // setAttribute, not `dataset`: ~250 writes a drag frame, each through dataset's name mapping.
       const value = String(record.value(shown));
       if (record.writtenValue !== value) record.cell.setAttribute("data-value", record.writtenValue = value);
-      if (!dragFrame || (record.inSight && !record.atRest)) {
+      if (!dragFrame || (inSight(record) && !record.atRest)) {
         writeCell(record, !dragFrame);
       } else if (!record.stale) {
         record.stale = true;
