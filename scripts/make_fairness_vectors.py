@@ -123,6 +123,22 @@ def build_cases() -> list[dict[str, Any]]:
             for reference in (0, 3):
                 add(f"{average} gap intervals to {reference}, {label}", "fairness_intervals", "averaged_gap_intervals",
                     **per_class, average=average, reference=reference, z=1.96)
+
+    # The optimiser with no slice constrained (no slice has positives: equal opportunity holds for
+    # any thresholds), and at the tab's size class (10 slices, many thresholds, tied rates), where
+    # the browser searches runs of thresholds sorted by rate instead of every threshold per band.
+    positive, negative = sliced_histograms(rng, 3, 10, weighted=False)
+    hist = {"positive_histograms": np.zeros_like(positive), "negative_histograms": negative, "thresholds": thresholds}
+    for objective in fairness_thresholds.OBJECTIVES:
+        add(f"optimiser equal opportunity, no slice has positives, {objective}", "fairness_thresholds",
+            "slice_thresholds", **hist, mode="equal_opportunity", objective=objective, tolerance=0.1, beta=1.0)
+    positive, negative = sliced_histograms(rng, 10, 41, weighted=False)
+    hist = {"positive_histograms": positive, "negative_histograms": negative,
+            "thresholds": np.round(np.linspace(0.025, 0.975, 40), 6)}
+    for mode in fairness_thresholds.CONSTRAINED_RATES:
+        for objective in ("fbeta", "youden"):
+            add(f"optimiser {mode}, {objective}, 10 slices × 40 thresholds", "fairness_thresholds",
+                "slice_thresholds", **hist, mode=mode, objective=objective, tolerance=0.05, beta=1.0)
     return cases
 
 

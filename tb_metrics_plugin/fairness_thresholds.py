@@ -207,7 +207,9 @@ def slice_thresholds(
         rate = core._divide(successes, trials, math.nan)
         constrained = np.array([active[s] and trials[s, 0] > 0 for s in range(num_slices)])
         indices, best_value = None, -math.inf
-        for low in np.unique(rate[constrained]):
+        # No slice with the rate defined (no positives for TPR): nothing is constrained, one band.
+        lows = np.unique(rate[constrained]) if constrained.any() else [0.0]
+        for low in lows:
             feasible = np.where(constrained[:, None], (rate >= low) & (rate - low <= tolerance + _ROUNDING), True)
             if not all(feasible[s].any() for s in range(num_slices) if constrained[s]):
                 continue

@@ -273,6 +273,18 @@ def test_optimiser_equals_brute_force(seed, objective, mode):
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
+def test_a_constraint_no_slice_can_break_leaves_the_choice_free(objective):
+    """No slice has positives: equal opportunity constrains nothing, so the optimum is the free one
+    (it used to be reported infeasible)."""
+    positive, negative, thresholds = random_slices(2)
+    positive = np.zeros_like(positive)
+    result = slice_thresholds(positive, negative, thresholds, mode="equal_opportunity", objective=objective)
+    assert result["feasible"]
+    assert result["value"] == pytest.approx(brute_force(positive, negative, "unconstrained", objective, 1.0), abs=1e-12)
+    assert np.isnan(result["rates"]).all()
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
 def test_per_slice_mode_maximises_each_slice(objective):
     positive, negative, thresholds = random_slices(3, num_slices=4)
     result = slice_thresholds(positive, negative, thresholds, mode="per_slice", objective=objective)

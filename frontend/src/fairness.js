@@ -364,11 +364,13 @@ function objectiveTerms(counts, objective, beta) {
   return { numerator: map((s, k) => tp[s][k] * perPositive - fp[s][k] * perNegative), denominator: null };
 }
 
+/** The objective of pooled counts: numbers, or arrays (one value per threshold). */
 function pooledObjective(tp, fp, tn, fn, objective, beta) {
   const metrics = core.thresholdMetrics(tp, fp, tn, fn, beta);
   if (objective === "fbeta") return metrics.fbeta;
   if (objective === "accuracy") return metrics.accuracy;
-  return metrics.recall - metrics.fpr;
+  if (typeof tp === "number") return metrics.recall - metrics.fpr;
+  return metrics.recall.map((recall, k) => recall - metrics.fpr[k]);
 }
 
 function firstBest(values, feasible) {
@@ -380,11 +382,13 @@ function firstBest(values, feasible) {
 }
 
 /**
- * The per-slice indices maximising Σ num / Σ den over `feasible` rows, and the value; null when no
+ * The per-slice indices maximising Σ num / Σ den, slice s's index taken from its candidates
+ * `order[s][start[s]]` … `order[s][end[s] - 1]` (indices in any order), and the value; null when no
  * choice beats `floor` (ratios only): Dinkelbach's iteration from λ = max(0, floor), see
- * fairness_thresholds.py. Scores are computed in place, without arrays per step.
+ * fairness_thresholds.py. Of equal scores the lowest index wins, as in the Python scan. Scores are
+ * computed in place, without arrays per step.
  */
-function bestChoice(numerator, denominator, feasible, active, floor = -Infinity) {
+function bestChoice(numerator, denominator, { order, start, end }, active, floor = -Infinity) {
   const slices = numerator.length;
   const picksAt = (lambda) => {
     const indices = new Array(slices);
@@ -394,11 +398,11 @@ function bestChoice(numerator, denominator, feasible, active, floor = -Infinity)
       if (active[s]) {
         const num = numerator[s];
         const den = denominator ? denominator[s] : null;
-        const allowed = feasible[s];
-        for (let k = 0; k < num.length; k++) {
-          if (!allowed[k]) continue;
+        const candidates = order[s];
+        for (let i = start[s]; i < end[s]; i++) {
+          const k = candidates[i];
           const score = den ? num[k] - lambda * den[k] : num[k];
-          if (best < 0 || score > bestScore) {
+          if (best < 0 || score > bestScore || (score === bestScore && k < best)) {
             best = k;
             bestScore = score;
           }
@@ -459,15 +463,15 @@ export function sliceThresholds(positiveHistograms, negativeHistograms, threshol
   const active = positiveHistograms.map((row, s) => sum(row) + sum(negativeHistograms[s]) > 0);
   const { numerator, denominator } = objectiveTerms(counts, objective, beta);
 
-  const pooled = new Float64Array(size);
-  for (let k = 0; k < size; k++) {
-    const at = ["tp", "fp", "tn", "fn"].map((key) => {
-      let value = 0;
-      for (let s = 0; s < slices; s++) value += counts[key][s][k];
-      return value;
-    });
-    pooled[k] = pooledObjective(...at, objective, beta);
-  }
+  const pooledCounts = ["tp", "fp", "tn", "fn"].map((key) => {
+    const total = new Float64Array(size);
+    for (let s = 0; s < slices; s++) {
+      const row = counts[key][s];
+      for (let k = 0; k < size; k++) total[k] += row[k];
+    }
+    return total;
+  });
+  const pooled = pooledObjective(...pooledCounts, objective, beta);
   const singleIndex = firstBest(pooled, Array.from(pooled, (value) => !Number.isNaN(value)));
   const single = {
     index: singleIndex,
@@ -476,7 +480,7 @@ export function sliceThresholds(positiveHistograms, negativeHistograms, threshol
   };
 
   const rates = new Float64Array(slices).fill(NaN);
-  const everywhere = Array.from({ length: slices }, () => new Array(size).fill(true));
+  const everywhere = Int32Array.from({ length: size }, (_, k) => k);
   let indices;
   if (mode === "single") {
     indices = active.map((isActive) => (isActive ? singleIndex : -1));
@@ -484,7 +488,8 @@ export function sliceThresholds(positiveHistograms, negativeHistograms, threshol
     indices = active.map((isActive, s) => {
       const own = { tp: [counts.tp[s]], fp: [counts.fp[s]], tn: [counts.tn[s]], fn: [counts.fn[s]] };
       const terms = objectiveTerms(own, objective, beta);
-      return bestChoice(terms.numerator, terms.denominator, [everywhere[s]], [isActive])[0][0];
+      const candidates = { order: [everywhere], start: [0], end: [size] };
+      return bestChoice(terms.numerator, terms.denominator, candidates, [isActive])[0][0];
     });
   } else {
     const rateName = CONSTRAINED_RATES[mode];
@@ -498,25 +503,36 @@ export function sliceThresholds(positiveHistograms, negativeHistograms, threshol
       const [, trials] = RATE_COUNTS[rateName](counts.tp[s][0], counts.fp[s][0], counts.tn[s][0], counts.fn[s][0]);
       return isActive && trials > 0;
     });
-    const lows = [...new Set(rate.flatMap((row, s) => (constrained[s] ? Array.from(row) : [])))].sort((a, b) => a - b);
+    // No slice with the rate defined (no positives for TPR): nothing is constrained, one band.
+    const vacuous = !constrained.some(Boolean);
+    const lows = vacuous ? [0] : [...new Set(rate.flatMap((row, s) => (constrained[s] ? Array.from(row) : [])))].sort((a, b) => a - b);
     let bestValue = -Infinity;
     indices = null;
-    const feasible = rate.map((row, s) => (constrained[s] ? new Uint8Array(size) : everywhere[s]));
+    // A constrained slice's thresholds allowed at `low` are those with low <= rate <= low + tolerance:
+    // one run of its thresholds sorted by rate (NaN rates left out), [start, end), and both ends only
+    // move forward as `low` rises. So each low costs the runs' lengths, not every threshold. A low at
+    // which no run grew at its end allows a subset of what the low before it allowed: it cannot do
+    // better (a strictly better value is needed to win), and it is not searched.
+    const byRate = rate.map((row, s) => (constrained[s] ? sortedByValue(row) : everywhere));
+    const start = new Int32Array(slices);
+    const end = Int32Array.from(byRate, (order, s) => (constrained[s] ? 0 : order.length)); // unconstrained: all
+    const candidates = { order: byRate, start, end };
     for (const low of lows) {
       let empty = false;
-      for (let s = 0; s < slices && !empty; s++) {
+      let grew = false;
+      for (let s = 0; s < slices; s++) {
         if (!constrained[s]) continue;
         const row = rate[s];
-        const allowed = feasible[s];
-        let any = 0;
-        for (let k = 0; k < size; k++) {
-          allowed[k] = row[k] >= low && row[k] - low <= tolerance + ROUNDING ? 1 : 0;
-          any |= allowed[k];
-        }
-        empty = !any;
+        const order = byRate[s];
+        while (start[s] < order.length && !(row[order[start[s]]] >= low)) start[s]++;
+        const last = end[s];
+        if (end[s] < start[s]) end[s] = start[s];
+        while (end[s] < order.length && row[order[end[s]]] - low <= tolerance + ROUNDING) end[s]++;
+        grew ||= end[s] > last;
+        empty ||= end[s] === start[s];
       }
-      if (empty) continue;
-      const choice = bestChoice(numerator, denominator, feasible, active, bestValue);
+      if (empty || !(grew || vacuous)) continue;
+      const choice = bestChoice(numerator, denominator, candidates, active, bestValue);
       if (choice !== null && choice[1] > bestValue) {
         [indices, bestValue] = choice;
       }
@@ -553,6 +569,13 @@ export function sliceThresholds(positiveHistograms, negativeHistograms, threshol
     rates,
     feasible: true,
   };
+}
+
+/** The indices of `values`' numbers (NaN left out) in ascending order of value. */
+function sortedByValue(values) {
+  const order = [];
+  for (let k = 0; k < values.length; k++) if (!Number.isNaN(values[k])) order.push(k);
+  return Int32Array.from(order).sort((a, b) => values[a] - values[b]);
 }
 
 function sum(values) {

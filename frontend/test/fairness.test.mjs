@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 
 import { assertClose } from "./golden_assert.mjs";
 
+import * as core from "../src/core.js";
 import * as fairness from "../src/fairness.js";
 
 const golden = JSON.parse(readFileSync(new URL("../../tests/golden/fairness_vectors.json", import.meta.url), "utf8"));
@@ -46,6 +47,49 @@ test("the optimiser's constrained modes keep the rate within the tolerance and r
   assert.equal(result.cost, result.single.value - result.value);
   assert.throws(() => fairness.sliceThresholds(positive, negative, thresholds, "fair"), /mode="fair"/);
   assert.throws(() => fairness.sliceThresholds(positive, negative, thresholds, "single", "fbeta", 1.5), /tolerance=1.5/);
+});
+
+test("the constrained optimiser's value is brute force's best over every choice within the tolerance", () => {
+  // Small integer histograms (ties in the rates are common), every mode, objective and a few tolerances.
+  let seed = 12345;
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const histogram = (bins) => Float64Array.from({ length: bins }, () => (random() < 0.3 ? 0 : Math.floor(random() * 4)));
+  let searched = 0;
+  for (let trial = 0; trial < 150; trial++) {
+    const slices = 1 + Math.floor(random() * 3);
+    const size = 1 + Math.floor(random() * 5);
+    const positive = Array.from({ length: slices }, () => histogram(size + 1));
+    const negative = Array.from({ length: slices }, () => histogram(size + 1));
+    const thresholds = Float64Array.from({ length: size }, (_, k) => (k + 1) / (size + 1));
+    const counts = core.confusionAtThresholds(positive, negative);
+    const at = (s, k) => ["tp", "fp", "tn", "fn"].map((key) => counts[key][s][k]);
+    for (const mode of Object.keys(fairness.CONSTRAINED_RATES)) {
+      const rateCounts = fairness.RATE_COUNTS[fairness.CONSTRAINED_RATES[mode]];
+      const active = positive.map((row, s) => row.some(Boolean) || negative[s].some(Boolean));
+      if (!active.every(Boolean)) continue;
+      for (const objective of fairness.OBJECTIVES) {
+        const tolerance = [0, 0.1, 0.3][trial % 3];
+        const result = fairness.sliceThresholds(positive, negative, thresholds, mode, objective, tolerance);
+        let best = -Infinity;
+        for (let choice = 0; choice < size ** slices; choice++) {
+          const picks = Array.from({ length: slices }, (_, s) => Math.floor(choice / size ** s) % size);
+          const rates = picks
+            .map((k, s) => rateCounts(...at(s, k)))
+            .filter(([, trials]) => trials > 0)
+            .map(([successes, trials]) => successes / trials);
+          if (rates.length > 0 && Math.max(...rates) - Math.min(...rates) > tolerance + 1e-12) continue;
+          const totals = [0, 1, 2, 3].map((i) => picks.reduce((total, k, s) => total + at(s, k)[i], 0));
+          const metrics = core.thresholdMetrics(...totals);
+          const value = { fbeta: metrics.fbeta, accuracy: metrics.accuracy, youden: metrics.recall - metrics.fpr }[objective];
+          best = Math.max(best, value);
+        }
+        assert.equal(result.feasible, best > -Infinity, `${mode} ${objective} trial ${trial}`);
+        if (result.feasible) assert.ok(Math.abs(result.value - best) < 1e-12, `${mode} ${objective}: ${result.value} != ${best}`);
+        searched++;
+      }
+    }
+  }
+  assert.ok(searched > 300, `only ${searched} cases searched`);
 });
 
 test("an empty slice has no threshold and undefined gaps, never a division by zero", () => {
