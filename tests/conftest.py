@@ -16,10 +16,37 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+# Ports for the servers tests start (TensorBoard, object-store emulators, multi-worker clusters).
+# Each pytest-xdist worker (or, without xdist, each process) takes ports from its own block below
+# Linux's ephemeral range (32768 and up): asking the kernel for a free ephemeral port (bind to 0,
+# then close) can hand two workers the same port before either server has bound it, and it can
+# collide with the ephemeral ports of outgoing connections and of the Rust data server.
+_PORT_BLOCK_START, _PORT_BLOCK_SIZE, _PORT_BLOCKS = 20000, 1000, 12
+
+
+def _port_block() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under pytest-xdist
+    if worker.startswith("gw") and worker[2:].isdigit():
+        return int(worker[2:]) % (_PORT_BLOCKS // 2)
+    return _PORT_BLOCKS // 2 + os.getpid() % (_PORT_BLOCKS // 2)  # pytest alone, or beside another run
+
+
+_next_port = [0]
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port of this worker's block that nothing is bound to now (each call moves on to the next)."""
+    start = _PORT_BLOCK_START + _port_block() * _PORT_BLOCK_SIZE
+    for _ in range(_PORT_BLOCK_SIZE):
+        port = start + _next_port[0] % _PORT_BLOCK_SIZE
+        _next_port[0] += 1
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {start}–{start + _PORT_BLOCK_SIZE - 1}; stop the servers left running")
 
 
 class TensorBoardServer:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 
 import tb_metrics_plugin as tbm
-from tests.conftest import tiny_binary_model
+from tests.conftest import _free_port, tiny_binary_model
 from tests.readback import read_run
 
 pytestmark = pytest.mark.slow  # two-process MultiWorkerMirroredStrategy clusters
@@ -146,12 +145,6 @@ def test_every_worker_reads_the_metric_state_and_only_the_chief_writes(tmp_path,
               callbacks=[tbm.MetricsCallback(tmp_path / "logs")])
     assert reads == ["threshold_curves"] * 4  # per epoch: the training snapshot, then validation
     assert not (tmp_path / "logs").exists()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("localhost", 0))
-        return probe.getsockname()[1]
 
 
 def _run_two_workers(log_dir, *options: str) -> list[dict]:
