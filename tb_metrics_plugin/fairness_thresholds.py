@@ -8,7 +8,8 @@ at its own threshold: TP = Σ_s TP_s(t_s), and so on. Modes:
 - "per_slice": each slice's own threshold maximises the objective of that slice alone;
 - "equal_opportunity", "demographic_parity", "equal_accuracy": per-slice thresholds whose TPR,
   selection rate or accuracy lie within `tolerance` of each other (max − min ≤ tolerance over the
-  slices where the rate is defined), maximising the overall objective.
+  slices where the rate is defined; where no slice has it defined, nothing is constrained),
+  maximising the overall objective.
 
 The constrained search is exact: the optimum's smallest constrained rate is one of the attained
 rates ℓ, so every band [ℓ, ℓ + tolerance] is tried; within a band, linear objectives (accuracy,
@@ -17,7 +18,9 @@ functions of the counts, is maximised by Dinkelbach's iteration (each step again
 slice). Work: O(B · S · K) per band iteration for B ≤ S · K bands, S slices, K thresholds.
 
 Empty slices (no samples) take no threshold (index −1, NaN) in every mode and add nothing.
-The browser has its own copy (`frontend/src/fairness.js`), pinned by golden vectors.
+The browser has its own copy (`frontend/src/fairness.js`), pinned by golden vectors; it searches
+each band's thresholds as runs sorted by rate and skips bands that allow a subset of the band
+before, which gives the same result with less work (docs/metrics.md, "Slices").
 """
 
 from __future__ import annotations
