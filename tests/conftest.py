@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -38,15 +39,14 @@ def _port_block() -> int:
     return _PORT_BLOCKS // 2 + os.getpid() % (_PORT_BLOCKS // 2)  # pytest alone, or beside another run
 
 
-_next_port = [0]
+_port_offsets = itertools.count()
 
 
 def _free_port() -> int:
     """A port of this worker's block that nothing is bound to now (each call moves on to the next)."""
     start = _PORT_BLOCK_START + _port_block() * _PORT_BLOCK_SIZE
     for _ in range(_PORT_BLOCK_SIZE):
-        port = start + _next_port[0] % _PORT_BLOCK_SIZE
-        _next_port[0] += 1
+        port = start + next(_port_offsets) % _PORT_BLOCK_SIZE
         with socket.socket() as probe:
             try:
                 probe.bind(("0.0.0.0", port))
