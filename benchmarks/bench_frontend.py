@@ -258,6 +258,15 @@ def time_renders(plugin: PluginPage, selector: str, values: list, event_name: st
     return plugin.frame.evaluate(TIME_RENDERS_JS, [selector, values, event_name])
 
 
+def time_drag(plugin: PluginPage, selector: str, values: list) -> dict:
+    """`summarise_drag` of `input` events on `selector` through `values`, after two untimed warm-ups,
+    with the long tasks that started while they were timed (the page needs `RECORDER_JS`)."""
+    plugin.frame.evaluate(TIME_REPAINTS_JS, [selector, values[:2], "input"])
+    since = plugin.frame.evaluate("() => performance.now()")
+    samples = plugin.frame.evaluate(TIME_REPAINTS_JS, [selector, values, "input"])
+    return summarise_drag(samples, long_tasks_since(plugin, since))
+
+
 def long_tasks_since(plugin: PluginPage, since: float) -> list[float]:
     return plugin.frame.evaluate(
         "(since) => window.__tbmLongTasks.filter(([start]) => start >= since).map(([, d]) => d)", since)
@@ -276,11 +285,7 @@ def measure_comparison(url: str, repeats: int, browser) -> dict:
     plugin.frame.get_by_label("DET curve").check()
     plugin.wait_idle()
     case = f"{COMPARE_SHOWN} runs × {COMPARE_CLASSES} classes (macro, every view)"
-    values = threshold_values(repeats)
-    plugin.frame.evaluate(TIME_REPAINTS_JS, ["[data-testid=threshold-slider]", values[:2], "input"])
-    since = plugin.frame.evaluate("() => performance.now()")
-    samples = plugin.frame.evaluate(TIME_REPAINTS_JS, ["[data-testid=threshold-slider]", values, "input"])
-    results[f"{case}: threshold input"] = summarise_drag(samples, long_tasks_since(plugin, since))
+    results[f"{case}: threshold input"] = time_drag(plugin, "[data-testid=threshold-slider]", threshold_values(repeats))
     results[f"{case}: epoch change"] = summarise_renders(
         time_renders(plugin, "[data-testid=epoch-slider]", _alternating(list(range(COMPARE_EPOCHS)), repeats), "input"))
     classes = [str(k % COMPARE_CLASSES) for k in range(repeats)]

@@ -42,19 +42,18 @@ from bench_frontend import (  # noqa: E402
     TARGET_MS,
     _alternating,
     _Server,
-    long_tasks_since,
     start_tensorboard,
     summarise,
-    summarise_drag,
     summarise_renders,
     threshold_values,
     time_control,
+    time_drag,
     time_renders,
 )
 
 from tests.browser.plugin_page import PluginPage  # noqa: E402
 from tests.browser.sliced_logs import TEN_SLICE_EPOCHS, TEN_SLICE_RUN, TEN_SLICES, write_ten_slice_run  # noqa: E402
-from tests.browser.timing import RECORDER_JS, TIME_REPAINTS_JS  # noqa: E402
+from tests.browser.timing import RECORDER_JS  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "slice_views.json"
 SLICE_MODES = ["equal_opportunity", "demographic_parity", "equal_accuracy"]
@@ -78,12 +77,8 @@ def measure(url: str, repeats: int) -> dict:
         plugin.testid("slice-key").select_option("group")
         plugin.wait_idle()
         plugin.testid("slice-metrics").wait_for()
-        slider = "[data-testid=threshold-slider]"
-        plugin.frame.evaluate(TIME_REPAINTS_JS, [slider, values[:2], "input"])
-        since = plugin.frame.evaluate("() => performance.now()")
-        samples = plugin.frame.evaluate(TIME_REPAINTS_JS, [slider, values, "input"])
-        results[f"{TEN_SLICES} slices × {TEN_SLICE_EPOCHS} epochs: threshold input"] = summarise_drag(
-            samples, long_tasks_since(plugin, since))
+        results[f"{TEN_SLICES} slices × {TEN_SLICE_EPOCHS} epochs: threshold input"] = time_drag(
+            plugin, "[data-testid=threshold-slider]", values)
         epochs = _alternating(list(range(TEN_SLICE_EPOCHS)), repeats)
         results[f"{TEN_SLICES} slices: epoch change"] = summarise_renders(
             time_renders(plugin, "[data-testid=epoch-slider]", epochs, "input"))
