@@ -9,13 +9,16 @@ A small MLP (32 inputs, 64 ReLU units) on 20,000 synthetic samples, batch 64 (31
 - `none`: no metric, no callback;
 - `keras AUC(200)`: `keras.metrics.AUC(num_thresholds=200)` compiled (`multi_label=True` with
   one-hot labels for several classes), which, like ours, Keras updates and evaluates at every step;
-- `ours compiled`: `ThresholdCurves()` and `ConfusionMatrix()` compiled, plus `MetricsCallback`
-  (it reads their state at the epoch end: no extra pass; training and validation curves);
+- `ours compiled`: `ThresholdCurves(confusion_matrix=True)` compiled, plus `MetricsCallback` (it
+  reads the state at the epoch end: no extra pass; training and validation curves and confusion
+  matrices);
+- `ours, two metrics`: the same summaries from `ThresholdCurves()` and `ConfusionMatrix()`
+  compiled side by side (Keras charges each compiled metric a fixed cost per step);
 - `ours, curves only`: `ThresholdCurves()` alone with `MetricsCallback`, the one-to-one
   counterpart of Keras' AUC (training steps count into the grid; the raw-score record that makes
   small validation sets exact runs on evaluation steps only, `ThresholdCurves.record_raw_scores`);
-- `ours compiled, no training curves`: the same as `ours compiled` with `MetricsCallback(training_curves=False)`: the
-  metrics skip the training steps (validation curves only);
+- `ours, no train curves`: the same as `ours compiled` with `MetricsCallback(training_curves=False)`:
+  the metric skips the training steps (validation curves only);
 - `ours callback`: no compiled metric; `MetricsCallback(log_dir, validation_data)` predicts the
   validation data once more at the epoch end and counts it.
 
@@ -25,8 +28,10 @@ Models are built and warmed up (one short fit: tracing) first; then the cases' e
 Whole epochs move by up to 2x on a shared machine, so the training step is also timed alone: after
 the epochs, each compiled case's own `model.train_function` (what `fit` calls once per step) is
 called `--step-calls` times per round, in `--step-rounds` interleaved rounds, on a repeated
-`tf.data` pipeline of the training data; the per-step table gives the fastest and the median round,
-minus `none`'s, in wall time and in this process's CPU time (which leaves out other processes' turns
+`tf.data` pipeline of the training data, after `WARM_UP_ROUNDS` untimed rounds; the per-step table
+gives the fastest and the median round, minus `none`'s, and the median of each round's difference
+from `none`'s round of the same pass with a 90 % bootstrap interval (`paired_overhead`, the figure
+to compare cases by), in wall time and in this process's CPU time (which leaves out other processes' turns
 on the core). `--rounds 0` skips the epochs and times the steps only. Pin it to one core
 (`taskset -c 1 python benchmarks/bench_fit.py`) and note the machine's load (`uptime`).
 """
@@ -50,6 +55,7 @@ import tb_metrics_plugin as tbm
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "fit.json"
 SAMPLES, VALIDATION, FEATURES, BATCH = 20_000, 4_000, 32, 64
 CLASS_COUNTS = (1, 10, 100)
+WARM_UP_ROUNDS = 5
 
 
 def data(num_classes: int, rng: np.random.Generator):
@@ -79,11 +85,13 @@ def cases(num_classes: int, x_val, y_val, log_dir: Path) -> dict[str, tuple[kera
     return {
         "none": (model(num_classes, []), []),
         "keras AUC(200)": (model(num_classes, [keras_auc]), []),
-        "ours compiled": (model(num_classes, [tbm.ThresholdCurves(), tbm.ConfusionMatrix()]),
+        "ours compiled": (model(num_classes, [tbm.ThresholdCurves(confusion_matrix=True)]),
                           [tbm.MetricsCallback(log_dir / "compiled")]),
+        "ours, two metrics": (model(num_classes, [tbm.ThresholdCurves(), tbm.ConfusionMatrix()]),
+                              [tbm.MetricsCallback(log_dir / "two_metrics")]),
         "ours, curves only": (model(num_classes, [tbm.ThresholdCurves()]),
                               [tbm.MetricsCallback(log_dir / "curves_only")]),
-        "ours, no train curves": (model(num_classes, [tbm.ThresholdCurves(), tbm.ConfusionMatrix()]),
+        "ours, no train curves": (model(num_classes, [tbm.ThresholdCurves(confusion_matrix=True)]),
                                   [tbm.MetricsCallback(log_dir / "validation_only", training_curves=False)]),
         "ours callback": (model(num_classes, []), [tbm.MetricsCallback(log_dir / "callback", (x_val, y_val))]),
     }
@@ -98,21 +106,40 @@ def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_tra
     timed = {name: fitted for name, (fitted, callbacks) in built.items() if name != "ours callback"}
     iterators = {}
     for name, fitted in timed.items():
-        if name == "ours, no train curves":  # as MetricsCallback(training_curves=False) does at each epoch start
-            for metric in fitted._compile_metrics.metrics:
+        for metric in fitted._compile_metrics.metrics:
+            # As MetricsCallback does in fit: no raw-score record in training steps. fit's end turned
+            # it back on, and the step below is traced anew (this iterator is not fit's).
+            if isinstance(metric, tbm.ThresholdCurves):
+                metric.record_raw_scores(False)
+            if name == "ours, no train curves":  # as MetricsCallback(training_curves=False) does at each epoch start
                 metric.skip_counting_until_reset()
         iterators[name] = iter(tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(BATCH).repeat())
         fitted.train_function(iterators[name])
     micros: dict[str, list[float]] = {name: [] for name in timed}
     cpu_micros: dict[str, list[float]] = {name: [] for name in timed}
-    for _ in range(rounds):
+    for round_number in range(-WARM_UP_ROUNDS, rounds):  # the first rounds warm caches up, untimed
         for name, fitted in timed.items():
+            if round_number < 0:
+                for _ in range(calls):
+                    fitted.train_function(iterators[name])
+                continue
             start, cpu_start = time.perf_counter(), time.process_time()
             for _ in range(calls):
                 fitted.train_function(iterators[name])
             cpu_micros[name].append((time.process_time() - cpu_start) / calls * 1e6)
             micros[name].append((time.perf_counter() - start) / calls * 1e6)
     return micros, cpu_micros
+
+
+def paired_overhead(rounds: list[float], none_rounds: list[float], resamples: int = 2000) -> tuple[float, float, float]:
+    """(low, median, high): the median over rounds of (this case's round − `none`'s round of the same
+    pass), with a 90 % bootstrap interval. Each pass times every case once, back to back, so the
+    difference cancels what the machine did over minutes (load, clock), which moves a case's own
+    rounds by more than the differences between cases."""
+    differences = np.asarray(rounds) - np.asarray(none_rounds)
+    draws = np.random.default_rng(0).choice(differences, size=(resamples, len(differences)))
+    low, high = np.percentile(np.median(draws, axis=1), [5, 95])
+    return float(low), float(np.median(differences)), float(high)
 
 
 def main() -> None:
@@ -149,16 +176,19 @@ def main() -> None:
             step_median = {name: float(np.median(values)) for name, values in micros.items()}
             cpu_fastest = {name: min(values) for name, values in cpu_micros.items()}
             cpu_median = {name: float(np.median(values)) for name, values in cpu_micros.items()}
+            paired = {name: paired_overhead(micros[name], micros["none"]) for name in micros}
             for name in micros:
+                low, median, high = paired[name]
                 print(f"{num_classes:>4} classes  {name:<22} step {step_fastest[name]:6.0f} µs "
                       f"({step_fastest[name] - step_fastest['none']:+5.0f}), median {step_median[name]:6.0f} µs "
                       f"({step_median[name] - step_median['none']:+5.0f}); CPU "
                       f"{cpu_fastest[name] - cpu_fastest['none']:+5.0f} / "
-                      f"{cpu_median[name] - cpu_median['none']:+5.0f}",
+                      f"{cpu_median[name] - cpu_median['none']:+5.0f}; paired {median:+5.0f} [{low:+.0f}, {high:+.0f}]",
                       flush=True)
             results[str(num_classes)] = {
                 "fastest_seconds": fastest, "seconds": seconds,
                 "step_fastest_microseconds": step_fastest, "step_median_microseconds": step_median,
+                "step_paired_overhead_microseconds": paired,
                 "step_microseconds": micros,
                 "step_cpu_fastest_microseconds": cpu_fastest, "step_cpu_median_microseconds": cpu_median,
                 "step_cpu_microseconds": cpu_micros,

@@ -12,7 +12,13 @@ import numpy as np
 
 from tb_metrics_plugin import counting, inputs, layout, metadata, options, storage, summary
 from tb_metrics_plugin import slices as slicing
-from tb_metrics_plugin.metrics import CONFUSION_MATRIX_TAG, THRESHOLD_CURVES_TAG, ConfusionMatrix, ThresholdCurves
+from tb_metrics_plugin.metrics import (
+    CONFUSION_MATRIX_TAG,
+    THRESHOLD_CURVES_TAG,
+    ConfusionMatrix,
+    ThresholdCurves,
+    confusion_matrix_tag,
+)
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 from tb_metrics_plugin.writer import SummaryWriter
 
@@ -29,7 +35,8 @@ class MetricsCallback(keras.callbacks.Callback):
     The run folders and steps are those of `keras.callbacks.TensorBoard(log_dir)`, so the curves
     line up with its scalars. Where the counts come from, in order:
 
-    1. `ThresholdCurves` / `ConfusionMatrix` metrics compiled into the model: their state at epoch
+    1. `ThresholdCurves` / `ConfusionMatrix` metrics compiled into the model (one
+       `ThresholdCurves(confusion_matrix=True)` counts both, for less): their state at epoch
        end is the validation state (Keras' `evaluate` resets metrics, then runs), so no extra
        forward pass is made; `ThresholdCurves` keeps the validation split's raw scores while they
        fit (`max_raw_scores`), which makes its curves those of the predictions themselves. Their
@@ -119,7 +126,7 @@ class MetricsCallback(keras.callbacks.Callback):
         if not self._compiled_metrics_declared() and self.validation_data is None:
             raise ValueError(
                 "MetricsCallback has nothing to count: compile the model with "
-                "metrics=[tb_metrics_plugin.ThresholdCurves(), tb_metrics_plugin.ConfusionMatrix()] "
+                "metrics=[tb_metrics_plugin.ThresholdCurves(confusion_matrix=True)] "
                 "(no extra pass over the data), or pass MetricsCallback(log_dir, "
                 "validation_data=(x_val, y_val))."
             )
@@ -128,9 +135,10 @@ class MetricsCallback(keras.callbacks.Callback):
                 "MetricsCallback(validation_data=...) cannot predict under a multi-worker "
                 "tf.distribute strategy: Keras' predict is a collective that every worker must join, "
                 "and only the chief writes. Compile the model with "
-                "metrics=[tb_metrics_plugin.ThresholdCurves(), tb_metrics_plugin.ConfusionMatrix()] "
+                "metrics=[tb_metrics_plugin.ThresholdCurves(confusion_matrix=True)] "
                 "and pass fit(validation_data=...) instead: the workers' counts are then added up."
             )
+        _check_distinct_tags(self._declared_metrics())
         self._record_raw_scores(self.exact_training_curves)  # before Keras traces its training step
         if self.validation_data is not None and _is_empty(self.validation_data):
             raise ValueError("validation_data is empty; pass at least one sample.")
@@ -338,6 +346,23 @@ class MetricsCallback(keras.callbacks.Callback):
                     ignore_class=self.ignore_class, decision=decision, ranks=(true_ranks, class_ranks))
             summaries.append(matrix_summary)
         return summaries
+
+
+def _check_distinct_tags(metrics: list) -> None:
+    """Refuses compiled metrics of ours that would write the same tag at the same step."""
+    seen: dict[str, str] = {}
+    for metric in metrics:
+        tags = [metric.tag]
+        if isinstance(metric, ThresholdCurves) and metric.confusion_matrix:
+            tags.append(confusion_matrix_tag(metric.tag))
+        for tag in tags:
+            if tag in seen:
+                raise ValueError(
+                    f"compiled metrics {seen[tag]!r} and {metric.name!r} both write the tag {tag!r}. "
+                    "Give one of them another tag=..., or drop ConfusionMatrix() when "
+                    "ThresholdCurves(confusion_matrix=True) already counts the matrix."
+                )
+            seen[tag] = metric.name
 
 
 def _check_slices(slices, validation_data) -> list[slicing.SliceKey]:

@@ -190,7 +190,7 @@ def train_binary(task_dir: str, epochs: int) -> None:
     model = dense_model(data.x_train.shape[1], 1, "sigmoid")
     model.compile(
         optimizer="adam", loss="binary_crossentropy",
-        metrics=["accuracy", tbm.ThresholdCurves(class_names=class_names), tbm.ConfusionMatrix()],
+        metrics=["accuracy", tbm.ThresholdCurves(class_names=class_names, confusion_matrix=True)],
     )
     _fit(model, data, task_dir, epochs, tbm.MetricsCallback(task_dir, class_names=class_names), batch_size=32)
 
@@ -201,7 +201,7 @@ def train_multiclass(task_dir: str, epochs: int) -> None:
     model = dense_model(data.x_train.shape[1], len(DIGIT_NAMES), "softmax")
     model.compile(
         optimizer="adam", loss="sparse_categorical_crossentropy",
-        metrics=["accuracy", tbm.ThresholdCurves(), tbm.ConfusionMatrix()],
+        metrics=["accuracy", tbm.ThresholdCurves(confusion_matrix=True)],
     )
     _fit(model, data, task_dir, epochs, tbm.MetricsCallback(task_dir, class_names=DIGIT_NAMES), batch_size=64)
 
@@ -227,7 +227,7 @@ def train_segmentation(task_dir: str, epochs: int) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(0.01),
         loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=ignore),
-        metrics=[tbm.ThresholdCurves(ignore_class=ignore), tbm.ConfusionMatrix(ignore_class=ignore)],
+        metrics=[tbm.ThresholdCurves(ignore_class=ignore, confusion_matrix=True)],
     )
     callback = tbm.MetricsCallback(task_dir, class_names=SEGMENTATION_CLASS_NAMES)
     _fit(model, data, task_dir, epochs, callback, batch_size=32)

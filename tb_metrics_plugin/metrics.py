@@ -48,12 +48,14 @@ _BLOCK = 31
 # with a product by a triangular matrix of that size; above (grids of over ~2,000 thresholds), with
 # a cumulative sum, which costs more per cell but needs no blocks × blocks constant.
 _MAX_BLOCKS_FOR_PRODUCT = 64
-# A state of at least this many cells is "large": updates scatter into it in place, and in a traced
-# step ThresholdCurves.result() recomputes the ROC-AUC only at every RESULT_REFRESH_CALLS-th call
-# (see there). Below, reading the whole state at every step is cheap, a dense add costs less than
-# a scatter followed by such reads (TensorFlow then copies the variable at each read), and a pass
-# over the cells costs less than the branch (tf.cond) that would skip it. Measured in Keras' own
-# train function (benchmarks/bench_fit.py).
+# A state of at least this many cells is "large": in a traced step ThresholdCurves.result()
+# recomputes the ROC-AUC only at every RESULT_REFRESH_CALLS-th call (see there), and
+# ConfusionMatrix scatters into it in place. Below, a pass over the cells costs less than the branch
+# (tf.cond) that would skip it, and for the matrix a dense add costs less than a scatter followed
+# by its whole reads (TensorFlow then copies the variable at each read). ThresholdCurves scatters
+# in place at every size: at 1 and 10 classes that measured 9–15 µs a step cheaper than the dense
+# add, whose segment sum zeroes and adds the whole state. Measured in Keras' own train function
+# (benchmarks/bench_fit.py).
 LARGE_STATE_CELLS = 1 << 16
 RESULT_REFRESH_CALLS = 16
 # Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
@@ -307,6 +309,43 @@ def _check_max_raw_scores(max_raw_scores) -> None:
         )
 
 
+def confusion_matrix_tag(curves_tag: str) -> str:
+    """The tag `ThresholdCurves(confusion_matrix=True)` writes its matrix under, beside its curves."""
+    return CONFUSION_MATRIX_TAG if curves_tag == THRESHOLD_CURVES_TAG else f"{curves_tag}_confusion_matrix"
+
+
+def _flat_matrix(variable, start: int, num_classes: int) -> np.ndarray:
+    """The K×K matrix stored flat (true · K + predicted) from `variable[start]`, as float64."""
+    values = np.asarray(ops.convert_to_numpy(variable), dtype=np.float64)
+    return values[start : start + num_classes**2].reshape(num_classes, num_classes)
+
+
+def _or_past_the_end(cells, valid, past_the_end: int):
+    """`cells` where `valid`, else `past_the_end`, for cells known to lie below it: one maximum,
+    where `where` with a scalar is a broadcasting select that costs a few µs a step."""
+    return ops.maximum(cells, ops.cast(ops.logical_not(valid), "int32") * past_the_end)
+
+
+def matrix_cells(batch: _FlatBatch, plan: inputs.ShapePlan, threshold: float, start: int = 0):
+    """Each item's cell in a variable that holds the flat confusion matrix from `start` on:
+    start + true · K + predicted, or start + K² for an item that is not valid (int32, (M,)). The
+    prediction is the argmax of the scores, or `score > threshold` for a single sigmoid output
+    (then K = 2)."""
+    num_classes = plan.num_classes
+    if plan.form == inputs.FORM_BINARY:
+        # 2 · label + predicted; a label other than 0 or 1 makes the item invalid.
+        cell = ops.cast(batch.labels == 1, "int32") * 2 + ops.cast(batch.scores > threshold, "int32")
+    else:
+        if plan.form == inputs.FORM_INDICATOR:
+            true = argmax_last(batch.labels)
+        else:  # an invalid label can be any number: clipped, so that the cell stays below K²
+            true = ops.clip(ops.cast(batch.labels, "int32"), 0, num_classes - 1)
+        cell = true * num_classes + argmax_last(batch.scores)
+    if start:
+        cell = cell + start
+    return _or_past_the_end(cell, batch.valid, start + num_classes * num_classes)
+
+
 @keras.saving.register_keras_serializable(package="tb_metrics_plugin")
 class ThresholdCurves(_CountingMetric):
     """Accumulates per-class score histograms of positives and negatives over a threshold grid, and
@@ -322,6 +361,11 @@ class ThresholdCurves(_CountingMetric):
     `result()`, logged by Keras as `roc_auc`, is the ROC-AUC over the grid (trapezoid; the mean over
     classes that have positives and negatives); the full curves are what `MetricsCallback` writes.
 
+    With `confusion_matrix=True` it also counts what `ConfusionMatrix` counts, in the same variable
+    and the same update, and `summary_pb` holds both summaries. That is the cheaper way to log
+    both: Keras charges each compiled metric a fixed cost per training step (its `result()` is one
+    more output of the step), about what the matrix's own ops cost (docs/benchmarks.md).
+
     Args:
       num_thresholds: size of the default grid (see `thresholds.default_thresholds`).
       thresholds: explicit thresholds in [0, 1], strictly increasing; overrides `num_thresholds`.
@@ -331,11 +375,18 @@ class ThresholdCurves(_CountingMetric):
       ignore_class: label value whose items are not counted (segmentation "void").
       class_names: names of the classes (binary: 2 names).
       max_raw_scores: raw scores kept (4 bytes each, plus a label and a weight per item); 0: none.
+      confusion_matrix: also count the K×K confusion matrix of argmax predictions, as
+        `ConfusionMatrix` does (single-label data only), written under `confusion_matrix_tag(tag)`:
+        "confusion_matrix" beside the default "threshold_curves", else tag + "_confusion_matrix".
+      decision_threshold: with `confusion_matrix`, the matrix's prediction for a single sigmoid
+        output is `score > decision_threshold`.
       name: the name Keras logs `result()` under.
       tag: the tag `summary_pb` writes; default "threshold_curves", or `name` when a name is given.
 
     Example:
       >>> model.compile(loss="binary_crossentropy", metrics=[ThresholdCurves()])  # doctest: +SKIP
+      >>> model.compile(loss="categorical_crossentropy",
+      ...               metrics=[ThresholdCurves(confusion_matrix=True)])  # doctest: +SKIP
     """
 
     def __init__(
@@ -348,25 +399,32 @@ class ThresholdCurves(_CountingMetric):
         ignore_class: int | None = None,
         class_names: Sequence[str] | None = None,
         max_raw_scores: int = DEFAULT_MAX_RAW_SCORES,
+        confusion_matrix: bool = False,
+        decision_threshold: float = 0.5,
         name: str | None = None,
         tag: str | None = None,
         dtype=None,
     ):
         _check_max_raw_scores(max_raw_scores)
+        if not isinstance(confusion_matrix, (bool, np.bool_)):
+            raise ValueError(f"confusion_matrix={confusion_matrix!r} must be True or False.")
+        if confusion_matrix and multi_label:
+            raise ValueError(
+                "confusion_matrix=True needs single-label data (one true class per item), got "
+                "multi_label=True; multi-label data has no argmax confusion matrix."
+            )
+        options.check_decision_threshold(decision_threshold)
         super().__init__(
             from_logits=from_logits, multi_label=multi_label, num_classes=num_classes,
             ignore_class=ignore_class, class_names=class_names, name=name or "roc_auc",
             tag=tag if tag is not None else name or THRESHOLD_CURVES_TAG, dtype=dtype,
         )
         self.num_thresholds = num_thresholds
-        self.thresholds = options.resolve_thresholds(num_thresholds, thresholds)
         self._explicit_thresholds = thresholds is not None
         self.max_raw_scores = int(max_raw_scores)
-        # Each class's bins are laid out as blocks of _BLOCK cells (the last one padded), so that
-        # result() sums below each bin with small matrix products (see `mean_roc_auc`).
-        self._block = min(_BLOCK, len(self.thresholds) + 1)
-        self._cells_per_class = -(-(len(self.thresholds) + 1) // self._block) * self._block
-        self._bucketizer = TensorBucketizer(self.thresholds)
+        self.confusion_matrix = bool(confusion_matrix)
+        self.decision_threshold = float(decision_threshold)
+        self._count_grid(options.resolve_thresholds(num_thresholds, thresholds))
         self.raw_items: RawItems | None = None
         self._record_raw_scores = True
 
@@ -382,14 +440,38 @@ class ThresholdCurves(_CountingMetric):
         """
         self._record_raw_scores = bool(enabled)
 
+    def _count_grid(self, thresholds: np.ndarray) -> None:
+        """Counts on `thresholds` (float32, increasing) from now on."""
+        self.thresholds = thresholds
+        # Each class's bins are laid out as blocks of _BLOCK cells (the last one padded), so that
+        # result() sums below each bin with small matrix products (see `mean_roc_auc`).
+        self._block = min(_BLOCK, len(thresholds) + 1)
+        self._cells_per_class = -(-(len(thresholds) + 1) // self._block) * self._block
+        self._bucketizer = TensorBucketizer(thresholds)
+
+    @property
+    def _matrix_from_curves(self) -> bool:
+        """A single sigmoid output's 2×2 matrix is the curves' counts at the decision threshold,
+        which joins the grid: it costs a step nothing (see `matrix_values`)."""
+        return self.confusion_matrix and self.plan.form == inputs.FORM_BINARY
+
     def _create_state(self, plan: inputs.ShapePlan) -> None:
+        if self._matrix_from_curves and np.float32(self.decision_threshold) not in self.thresholds:
+            self._count_grid(np.union1d(self.thresholds, np.float32([self.decision_threshold])))
         columns, cells = plan.num_score_columns, self._cells_per_class
         # histograms[sign, column, bin] sits at (sign · C + column) · cells + bin, sign 1 for
         # positives; one more cell tallies C per invalid item (each of its C scores lands there).
-        self.histograms = self.add_variable(shape=(2 * columns * cells + 1,), initializer="zeros", name="histograms")
+        # With `confusion_matrix` and several score columns, the K×K matrix follows (true · K +
+        # predicted), then a cell that tallies its invalid items.
         self._invalid_cell = 2 * columns * cells
-        column_starts = np.arange(columns, dtype=np.int32) * cells
-        self._negative_starts, self._positive_starts = column_starts, column_starts + columns * cells
+        self._matrix_start = self._invalid_cell + 1
+        counts_matrix = self.confusion_matrix and not self._matrix_from_curves
+        matrix_cells_count = plan.num_classes**2 + 1 if counts_matrix else 0
+        self.histograms = self.add_variable(
+            shape=(self._matrix_start + matrix_cells_count,), initializer="zeros", name="histograms"
+        )
+        self._negative_starts = np.arange(columns, dtype=np.int32) * cells
+        self._positive_offset = columns * cells
         # Scalars in one variable (each variable is an input of every step function call):
         # result() calls in traced steps, the last result, raw items kept.
         self.tallies = self.add_variable(shape=(len(_TALLIES),), initializer="zeros", name="tallies")
@@ -408,14 +490,23 @@ class ThresholdCurves(_CountingMetric):
             is_positive = ops.expand_dims(batch.labels, -1) == np.arange(self.plan.num_score_columns, dtype=np.float32)
         else:
             is_positive = batch.labels == 1
-        starts = ops.where(is_positive, self._positive_starts, self._negative_starts)
-        cell = self._bucketizer.bins(batch.scores) + starts
+        # Arithmetic rather than `where` between per-class starts: TensorFlow's broadcasting select
+        # costs a few µs at a batch of 64, enough to be dispatched to another thread at each step.
+        cell = self._bucketizer.bins(batch.scores) + ops.cast(is_positive, "int32") * self._positive_offset
+        if self.plan.form != inputs.FORM_BINARY:
+            cell = cell + self._negative_starts
         valid = batch.valid if self.plan.form == inputs.FORM_BINARY else ops.expand_dims(batch.valid, -1)
-        cell = ops.where(valid, cell, self._invalid_cell)
+        cell = _or_past_the_end(cell, valid, self._invalid_cell)
         values = self._tally_values(batch)
         if values is not None and self.plan.form != inputs.FORM_BINARY:
             values = ops.broadcast_to(ops.expand_dims(values, -1), ops.shape(cell))
-        add_at(self.histograms, cell, values, in_place=self.histograms.shape[0] >= LARGE_STATE_CELLS)
+        if self.confusion_matrix and not self._matrix_from_curves:  # the same variable and update
+            flat = (lambda x: x) if self.plan.form == inputs.FORM_BINARY else (lambda x: ops.reshape(x, (-1,)))
+            matrix = matrix_cells(batch, self.plan, self.decision_threshold, start=self._matrix_start)
+            cell = ops.concatenate([flat(cell), matrix], axis=0)
+            if values is not None:
+                values = ops.concatenate([flat(values), self._tally_values(batch)], axis=0)
+        add_at(self.histograms, cell, values)
         if self.raw_items is None or not self._record_raw_scores:
             return
         scores, weights = batch.scores, batch.weights
@@ -464,9 +555,10 @@ class ThresholdCurves(_CountingMetric):
             AUC = Σ_k pos[k]·(Σ_{j<k} neg[j] + neg[k]/2) / (P·N) = Σ_k pos[k]·(cumneg[k] − neg[k]/2) / (P·N)
 
         Keras evaluates this at every training step. One class takes the cumulative sum as written,
-        in the fewest ops (at that size each op's dispatch costs more than its arithmetic). Several
-        lay each class's bins out in G blocks of B cells (k = B·g + i), and split the inner sum into
-        the negatives of the blocks before g and those below i within block g:
+        in the fewest ops (at that size each op's dispatch costs more than its arithmetic; the
+        products below measured 10 µs a step dearer there). Several lay each class's bins out in G
+        blocks of B cells (k = B·g + i), and split the inner sum into the negatives of the blocks
+        before g and those below i within block g:
 
             concordant = Σ_g pos_total[g]·(neg_total @ U)[g] + Σ_{g,i} pos[g, i]·(neg[g, :] @ L)[i]
 
@@ -513,7 +605,34 @@ class ThresholdCurves(_CountingMetric):
     def curve_names(self) -> tuple[str, ...]:
         return options.curve_class_names(self.resolved_class_names(), self.plan.num_score_columns)
 
+    def matrix_values(self) -> np.ndarray:
+        """With `confusion_matrix=True`, the accumulated K×K matrix as a float64 numpy array.
+
+        For a single sigmoid output it is read from the histograms, whose grid holds t =
+        `decision_threshold` (t_i = t): bin(s) = #{j : t_j < s}, so s > t ⟺ bin(s) > i, and
+
+            [[TN, FP], [FN, TP]] = [[Σ_{k≤i} neg[k], Σ_{k>i} neg[k]], [Σ_{k≤i} pos[k], Σ_{k>i} pos[k]]]
+        """
+        if not self.confusion_matrix:
+            raise ValueError(f"metric {self.name!r} counts no confusion matrix; pass confusion_matrix=True.")
+        if not self._matrix_from_curves:
+            return _flat_matrix(self.histograms, self._matrix_start, self.plan.num_classes)
+        (positive,), (negative,) = self.histogram_values()
+        above = int(np.searchsorted(self.thresholds, np.float32(self.decision_threshold))) + 1
+        return np.array([[negative[:above].sum(), negative[above:].sum()],
+                         [positive[:above].sum(), positive[above:].sum()]])
+
     def _summary(self, tag: str, names: tuple[str, ...]) -> summary_pb2.Summary:
+        curves = self._curves_summary(tag, names)
+        if not self.confusion_matrix:
+            return curves
+        matrix = summary.confusion_matrix_pb_from_counts(
+            confusion_matrix_tag(tag), self.matrix_values(), names, ignore_class=self.ignore_class,
+            decision=options.decision_rule(self.plan.num_score_columns, self.decision_threshold),
+        )
+        return summary_pb2.Summary(value=[*curves.value, *matrix.value])
+
+    def _curves_summary(self, tag: str, names: tuple[str, ...]) -> summary_pb2.Summary:
         raw = None if self.raw_items is None else self.raw_items.read()
         if raw is None:
             positive, negative = self.histogram_values()
@@ -527,7 +646,8 @@ class ThresholdCurves(_CountingMetric):
             labels = labels[:, 0].astype(np.int64)
         return summary.threshold_curves_pb(
             tag, labels, scores, sample_weight=None if np.all(weights == 1) else weights,
-            num_thresholds=self.num_thresholds, thresholds=self.thresholds if self._explicit_thresholds else None,
+            num_thresholds=self.num_thresholds,
+            thresholds=self.thresholds if self._explicit_thresholds or self._matrix_from_curves else None,
             class_names=names, multi_label=self.multi_label,
         )
 
@@ -536,6 +656,8 @@ class ThresholdCurves(_CountingMetric):
         config["num_thresholds"] = self.num_thresholds
         config["thresholds"] = [float(t) for t in self.thresholds] if self._explicit_thresholds else None
         config["max_raw_scores"] = self.max_raw_scores
+        config["confusion_matrix"] = self.confusion_matrix
+        config["decision_threshold"] = self.decision_threshold
         return config
 
 
@@ -589,20 +711,9 @@ class ConfusionMatrix(_CountingMetric):
 
     def _count(self, y_true, y_pred, sample_weight):
         batch = self._flat_inputs(y_true, y_pred, sample_weight)
-        num_classes = self.plan.num_classes
-        if self.plan.form == inputs.FORM_BINARY:
-            # Valid labels are 0 or 1: the cell is 2 · label + predicted.
-            cell = ops.cast(batch.labels, "int32") * 2 + ops.cast(batch.scores > self.threshold, "int32")
-        else:
-            predicted = argmax_last(batch.scores)
-            if self.plan.form == inputs.FORM_INDICATOR:
-                true = argmax_last(batch.labels)
-            else:
-                true = ops.cast(batch.labels, "int32")
-            cell = true * num_classes + predicted
         # Valid items add their weight to their cell; invalid ones 1 to the tally cell; ignored
         # ones (weight 0) nothing there.
-        cell = ops.where(batch.valid, cell, num_classes * num_classes)
+        cell = matrix_cells(batch, self.plan, self.threshold)
         in_place = self.matrix.shape[0] >= LARGE_STATE_CELLS
         add_at(self.matrix, cell, self._tally_values(batch), in_place=in_place)
 
@@ -616,8 +727,7 @@ class ConfusionMatrix(_CountingMetric):
 
     def matrix_values(self) -> np.ndarray:
         """The accumulated matrix as a float64 numpy array (C, C)."""
-        values = np.asarray(ops.convert_to_numpy(self.matrix), dtype=np.float64)
-        return values[: self.plan.num_classes**2].reshape(self.plan.num_classes, self.plan.num_classes)
+        return _flat_matrix(self.matrix, 0, self.plan.num_classes)
 
     def decision(self) -> str:
         return options.decision_rule(self.plan.num_score_columns, self.threshold)

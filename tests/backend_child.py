@@ -10,7 +10,8 @@ optionally `c.weights`, and `c.options` (JSON: keyword arguments of `ThresholdCu
 `y_train`, `x_val`, `y_val` for the fits. Into OUT_DIR the child writes:
 
 - `c.curves.pb` / `c.matrix.pb`: the serialized `Summary` of `ThresholdCurves` / `ConfusionMatrix`
-  after `update_state` in three uneven batches;
+  after `update_state` in three uneven batches; `c.both.pb` that of `ThresholdCurves(
+  confusion_matrix=True)` (not for `multi_label`);
 - `compiled/` and `data/`: the log dirs of a 2-epoch `fit` with compiled metrics and
   `MetricsCallback(compiled)`, and of one with `MetricsCallback(data, validation_data=...)`;
 - `predictions.npz`: `compiled_train_<epoch>` (train predictions with the weights epoch `epoch`
@@ -54,6 +55,10 @@ def _count_cases(inputs, out_dir: str) -> None:
             _update_in_batches(matrix, labels, predictions, weights)
             with open(os.path.join(out_dir, f"{case}.matrix.pb"), "wb") as file:
                 file.write(matrix.summary_pb().SerializeToString())
+            both = tbm.ThresholdCurves(confusion_matrix=True, **options)
+            _update_in_batches(both, labels, predictions, weights)
+            with open(os.path.join(out_dir, f"{case}.both.pb"), "wb") as file:
+                file.write(both.summary_pb().SerializeToString())
 
 
 def _model(num_features: int):

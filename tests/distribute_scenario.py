@@ -84,6 +84,16 @@ def main(log_dir: str) -> None:
     )
     skipped_validation = read_run(os.path.join(skipped_log_dir, "validation"))
 
+    # One metric counting the curves and the matrix, evaluated under the strategy with the same weights.
+    with strategy.scope():
+        one_metric_model = _model()
+        one_metric_model.compile(loss="sparse_categorical_crossentropy",
+                                 metrics=[tbm.ThresholdCurves(confusion_matrix=True)])
+    one_metric_model.set_weights(model.get_weights())
+    one_metric_model.evaluate(x_val, y_val, batch_size=32, verbose=0)
+    (one_metric,) = one_metric_model._compile_metrics.metrics
+    one_positive, one_negative = one_metric.histogram_values()
+
     # Single device, same weights: compiled metrics through evaluate, and the numpy writer on predict.
     single = _model()
     single.set_weights(model.get_weights())
@@ -108,6 +118,8 @@ def main(log_dir: str) -> None:
         "train_matrix_total": float(train["confusion_matrix"][1].matrix.sum()),
         "mirrored_state": mirrored_state,
         "single_state": _state(single),
+        "one_metric_state": {"positive": one_positive.tolist(), "negative": one_negative.tolist(),
+                             "matrix": one_metric.matrix_values().tolist()},
         "written": {
             "positive": written_curves.positive_histograms.tolist(),
             "negative": written_curves.negative_histograms.tolist(),

@@ -11,9 +11,10 @@ from tensorboard.util import tensor_util
 from tb_metrics_plugin import layout, metadata, summary
 
 
-def decode_summary(pb):
-    """The decoded counts (`layout.ThresholdCurveCounts` / `ConfusionMatrixCounts`) of a one-value `Summary`."""
-    (value,) = pb.value
+def decode_summary(pb, tag: str | None = None):
+    """The decoded counts (`layout.ThresholdCurveCounts` / `ConfusionMatrixCounts`) of a one-value
+    `Summary`, or of its value under `tag`."""
+    (value,) = pb.value if tag is None else [value for value in pb.value if value.tag == tag]
     plugin_data = metadata.parse_plugin_metadata(value.metadata.plugin_data.content)
     return layout.decode(tensor_util.make_ndarray(value.tensor), plugin_data)
 

@@ -145,6 +145,9 @@ def test_compiled_metric_counts_equal_numpy_writer(backend_run):
                                            ignore_class=options.get("ignore_class"))
         assert_same_matrix(matrix, expected_matrix)
         assert expected_matrix.matrix.sum() > 0
+        both = summary_pb2.Summary.FromString((out / f"{case}.both.pb").read_bytes())
+        assert_same_curves(decode_summary(both, "threshold_curves"), expected)
+        assert_same_matrix(decode_summary(both, "confusion_matrix"), expected_matrix)
 
 
 def test_fit_with_compiled_metrics_writes_both_splits(backend_run):

@@ -63,12 +63,20 @@ def _binary_model(num_features, metrics=None):
 # Compiled metrics ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def compiled_run(tmp_path_factory, breast_cancer):
+def _our_compiled_metrics(form: str) -> list:
+    """Our metrics compiled as `form` says: "one metric" counts the curves and the matrix,
+    "two metrics" are `ThresholdCurves` and `ConfusionMatrix` side by side. Both write the same."""
+    if form == "one metric":
+        return [tbm.ThresholdCurves(confusion_matrix=True)]
+    return [tbm.ThresholdCurves(), tbm.ConfusionMatrix()]
+
+
+@pytest.fixture(scope="module", params=["one metric", "two metrics"])
+def compiled_run(request, tmp_path_factory, breast_cancer):
     (x_train, y_train), (x_val, y_val) = breast_cancer
     x_train, y_train = x_train[:128], y_train[:128]
     run = tmp_path_factory.mktemp("compiled") / "run"
-    model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves(), tbm.ConfusionMatrix()])
+    model = _binary_model(x_train.shape[1], _our_compiled_metrics(request.param))
     calls = _count_predict_on_batch(model)
     recorder = _PredictionsAtEpochBegin(x_train)
     history = model.fit(
@@ -77,7 +85,7 @@ def compiled_run(tmp_path_factory, breast_cancer):
     )
     return {
         "run": run, "model": model, "calls": calls, "train_predictions": recorder.predictions,
-        "y_train": y_train, "x_val": x_val, "y_val": y_val, "history": history.history,
+        "y_train": y_train, "x_val": x_val, "y_val": y_val, "history": history.history, "form": request.param,
     }
 
 
@@ -150,16 +158,18 @@ class _StateAtValidationStart(keras.callbacks.Callback):
         self.totals.append(sum(h.sum() for h in curves.histogram_values()))
 
 
-def test_without_training_curves_training_steps_count_nothing(tmp_path, breast_cancer):
+@pytest.mark.parametrize("form", ["one metric", "two metrics"])
+def test_without_training_curves_training_steps_count_nothing(tmp_path, breast_cancer, form):
     (x_train, y_train), (x_val, y_val) = breast_cancer
-    model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves(), tbm.ConfusionMatrix()])
+    model = _binary_model(x_train.shape[1], _our_compiled_metrics(form))
     inspector = _StateAtValidationStart()
     history = model.fit(
         x_train[:64], y_train[:64], batch_size=16, epochs=2, verbose=0, validation_data=(x_val, y_val),
         callbacks=[tbm.MetricsCallback(tmp_path, training_curves=False), inspector],
     )
     assert inspector.totals == [0, 0]  # the training steps left the state empty
-    assert np.isnan(history.history["roc_auc"]).all() and np.isnan(history.history["cm_accuracy"]).all()
+    assert np.isnan(history.history["roc_auc"]).all()
+    assert form == "one metric" or np.isnan(history.history["cm_accuracy"]).all()
     assert np.isfinite(history.history["val_roc_auc"]).all()
     assert not (tmp_path / "train").exists()
     written = read_run(tmp_path / "validation")
@@ -198,12 +208,13 @@ def _scalar_values(run_dir, tag: str) -> list[float]:
 
 def test_keras_logs_name_the_values_by_what_they_are(compiled_run):
     """The progress bar, History and Keras' TensorBoard scalars show `roc_auc` (ThresholdCurves'
-    result, the ROC-AUC of the written counts) and `cm_accuracy` (ConfusionMatrix's result), while
-    our own tags stay `threshold_curves` and `confusion_matrix`."""
+    result, the ROC-AUC of the written counts) and `cm_accuracy` (ConfusionMatrix's result, when
+    compiled), while our own tags stay `threshold_curves` and `confusion_matrix`."""
     history = compiled_run["history"]
-    assert set(history) == {"loss", "roc_auc", "cm_accuracy", "val_loss", "val_roc_auc", "val_cm_accuracy"}
+    names = ("roc_auc",) if compiled_run["form"] == "one metric" else ("roc_auc", "cm_accuracy")
+    assert set(history) == {"loss", *names, "val_loss", *(f"val_{name}" for name in names)}
     for split, prefix in (("train", ""), ("validation", "val_")):
-        for name in ("roc_auc", "cm_accuracy"):
+        for name in names:
             np.testing.assert_allclose(_scalar_values(compiled_run["run"] / split, f"epoch_{name}"),
                                        history[prefix + name], rtol=1e-6)
         assert set(read_run(compiled_run["run"] / split)) == OUR_TAGS
@@ -212,7 +223,17 @@ def test_keras_logs_name_the_values_by_what_they_are(compiled_run):
         curves, matrix = validation["threshold_curves"][epoch], validation["confusion_matrix"][epoch]
         written_auc = core.roc_auc(curves.positive_histograms[0], curves.negative_histograms[0])
         assert history["val_roc_auc"][epoch] == pytest.approx(written_auc, abs=1e-3)
-        assert history["val_cm_accuracy"][epoch] == pytest.approx(np.trace(matrix.matrix) / matrix.matrix.sum())
+        if "cm_accuracy" in names:
+            assert history["val_cm_accuracy"][epoch] == pytest.approx(np.trace(matrix.matrix) / matrix.matrix.sum())
+
+
+def test_metrics_writing_the_same_tag_are_refused_before_training(tmp_path, breast_cancer):
+    (x_train, y_train), _ = breast_cancer
+    model = _binary_model(x_train.shape[1], [tbm.ThresholdCurves(confusion_matrix=True), tbm.ConfusionMatrix()])
+    with pytest.raises(ValueError, match="compiled metrics 'roc_auc' and 'cm_accuracy' both write the tag "
+                                         "'confusion_matrix'.*drop ConfusionMatrix"):
+        model.fit(x_train[:16], y_train[:16], epochs=1, verbose=0, callbacks=[tbm.MetricsCallback(tmp_path)])
+    assert not (tmp_path / "train").exists()
 
 
 def test_validation_freq_writes_train_only_on_epochs_without_validation(tmp_path, breast_cancer):
@@ -243,7 +264,7 @@ def test_multiclass_digits(tmp_path):
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
     names = [f"digit {d}" for d in range(10)]
     model.compile(optimizer=keras.optimizers.Adam(0.03), loss="sparse_categorical_crossentropy",
-                  metrics=[tbm.ThresholdCurves(), tbm.ConfusionMatrix()])
+                  metrics=_our_compiled_metrics("one metric"))
     model.fit(x_train, y_train, epochs=2, verbose=0, validation_data=(x_val, y_val),
               callbacks=[tbm.MetricsCallback(tmp_path, class_names=names)])
     written = read_run(tmp_path / "validation")
@@ -438,7 +459,7 @@ def test_nothing_to_count_raises_at_fit_start(tmp_path, breast_cancer):
             keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: epochs_started.append(epoch)),
         ])
     message = str(error.value)
-    assert "ThresholdCurves()" in message and "ConfusionMatrix()" in message and "validation_data=" in message
+    assert "ThresholdCurves(confusion_matrix=True)" in message and "validation_data=" in message
     assert epochs_started == []
     assert list(tmp_path.iterdir()) == []
 

@@ -49,6 +49,8 @@ def test_mirrored_counts_equal_single_device_counts(mirrored, key):
     np.testing.assert_array_equal(mirrored_state, np.array(mirrored["numpy_writer"][key]))
     # What the callback wrote is that aggregated state.
     np.testing.assert_array_equal(np.array(mirrored["written"][key]), mirrored_state)
+    # One ThresholdCurves(confusion_matrix=True) under the strategy: the same sums, in one variable.
+    np.testing.assert_array_equal(np.array(mirrored["one_metric_state"][key]), mirrored_state)
 
 
 def test_raw_items_are_not_kept_under_a_strategy(mirrored):
@@ -209,5 +211,5 @@ def test_two_real_workers_refuse_validation_data_with_the_fix(tmp_path):
     assert [answer["worker"] for answer in answers] == [0, 1]
     for answer in answers:
         assert answer["refused"].startswith("MetricsCallback(validation_data=...) cannot predict under a multi-worker")
-        assert "metrics=[tb_metrics_plugin.ThresholdCurves(), tb_metrics_plugin.ConfusionMatrix()]" in answer["refused"]
+        assert "metrics=[tb_metrics_plugin.ThresholdCurves(confusion_matrix=True)]" in answer["refused"]
     assert not (tmp_path / "logs").exists()

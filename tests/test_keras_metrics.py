@@ -130,6 +130,18 @@ def test_counts_equal_numpy_writer(labels, predictions, options, weighting):
     assert_same_matrix(_matrix(matrix), expected_matrix)
     assert float(matrix.invalid_count) == 0
 
+    # One metric counting both, in one variable and one update, counts what the two count. For a
+    # single sigmoid output the decision threshold 0.5 joins its grid (the matrix is read there).
+    both = tbm.ThresholdCurves(confusion_matrix=True, **options)
+    _update_in_batches(both, labels, predictions, sample_weight)
+    if len(both.thresholds) != len(curves.thresholds):
+        assert predictions.ndim == 1 or predictions.shape[-1] == 1
+        assert 0.5 in both.thresholds and 0.5 not in curves.thresholds
+        expected = reference_curves(labels, predictions, sample_weight=sample_weight, thresholds=both.thresholds)
+    assert_same_curves(_curves(both), expected)
+    assert_same_matrix(_matrix(both), expected_matrix)
+    assert float(both.invalid_count) == 0
+
 
 def _logits_away_from_boundaries(rng, shape, grid, softmax):
     """Logits whose probabilities are at least 1e-5 (relative) away from every threshold and 0.5.
@@ -321,6 +333,11 @@ def test_get_config_round_trips():
     assert default_clone.get_config() == default.get_config()
     np.testing.assert_array_equal(default_clone.thresholds, default.thresholds)
     assert len(default_clone.thresholds) == 17 and default_clone.ignore_class == 255
+
+    both = tbm.ThresholdCurves(confusion_matrix=True, decision_threshold=0.25)
+    both_clone = tbm.ThresholdCurves.from_config(both.get_config())
+    assert both_clone.get_config() == both.get_config()
+    assert (both_clone.confusion_matrix, both_clone.decision_threshold) == (True, 0.25)
 
     matrix = tbm.ConfusionMatrix(num_classes=2, threshold=0.3, ignore_class=-1, class_names=["n", "p"], name="cm")
     matrix_clone = tbm.ConfusionMatrix.from_config(matrix.get_config())
@@ -578,6 +595,103 @@ def test_summary_pb_before_any_update_is_none_and_raises_on_invalid_items():
         metric.update_state(np.array([0, 1.0]), np.array([0.3, np.nan], np.float32))
         with pytest.raises(ValueError, match=rf"metric '{metric.name}' saw 1 items with NaN/inf scores"):
             metric.summary_pb()
+
+
+@pytest.mark.parametrize("kind", ["binary", "onehot", "sparse_ignore"])
+def test_one_metric_counting_both_equals_the_two_in_a_traced_step(kind):
+    """`ThresholdCurves(confusion_matrix=True)` traced as Keras traces a step, with invalid items
+    (NaN scores, labels out of range) and ignored ones: the same histograms, matrix and tally of
+    invalid items as `ThresholdCurves` and `ConfusionMatrix` side by side, and one update op."""
+    rng = np.random.default_rng(11)
+    ignore_class = None
+    if kind == "binary":
+        labels = rng.integers(0, 2, 64).astype(np.float32)
+        labels[[3, 9]] = [2.0, -1.0]
+        scores = _probabilities(rng, (64, 1), tbm.ThresholdCurves().thresholds)
+        scores[5] = np.nan
+        both = tbm.ThresholdCurves(confusion_matrix=True, decision_threshold=0.3)
+        matrix = tbm.ConfusionMatrix(threshold=0.3)
+    else:
+        sparse = rng.integers(0, 5, 64)
+        scores = _softmax_rows(rng, 64, 5)
+        scores[7, 2] = np.nan
+        if kind == "onehot":
+            labels = np.eye(5, dtype=np.float32)[sparse]
+            labels[4] = 0.5  # not a one-hot row
+        else:
+            ignore_class = 255
+            labels = sparse.astype(np.float32)
+            labels[[1, 2]] = [255, 7]  # ignored, out of range
+        both = tbm.ThresholdCurves(confusion_matrix=True, ignore_class=ignore_class)
+        matrix = tbm.ConfusionMatrix(ignore_class=ignore_class)
+    curves = tbm.ThresholdCurves(ignore_class=ignore_class)
+    weights = rng.choice([0.5, 1.0, 2.0], 64).astype(np.float32)
+
+    @tf.function(autograph=False)
+    def step(metrics, y_true, y_pred, sample_weight):
+        for metric in metrics:
+            metric.update_state(y_true, y_pred, sample_weight=sample_weight)
+
+    for metric in (both, curves, matrix):  # built eagerly from the first batch, as Keras does
+        metric.update_state(labels, scores)
+        metric.reset_state()
+    for sample_weight in (None, weights):
+        for metrics in ([both], [curves, matrix]):
+            step(metrics, tf.constant(labels), tf.constant(scores), sample_weight)
+    for both_histograms, curves_histograms in zip(both.histogram_values(), curves.histogram_values(), strict=True):
+        if kind == "binary":  # the two bins either side of the decision threshold, which joins the grid
+            split = int(np.searchsorted(both.thresholds, np.float32(0.3)))
+            assert both.thresholds[split] == np.float32(0.3) and len(both.thresholds) == len(curves.thresholds) + 1
+            joined = both_histograms[:, split : split + 2].sum(1, keepdims=True)
+            both_histograms = np.concatenate([both_histograms[:, :split], joined, both_histograms[:, split + 2 :]], 1)
+        np.testing.assert_array_equal(both_histograms, curves_histograms)
+    np.testing.assert_array_equal(both.matrix_values(), matrix.matrix_values())
+    assert both.matrix_values().sum() > 0
+    invalid_rows = 3 if kind == "binary" else 2  # per pass: out-of-range labels and a NaN score
+    assert float(both.invalid_count) == float(curves.invalid_count) == float(matrix.invalid_count) == 2 * invalid_rows
+    both.record_raw_scores(False)  # as in training steps: the histograms' and matrix's update alone
+    graph = tf.function(lambda y, p: both.update_state(y, p)).get_concrete_function(
+        tf.TensorSpec(labels.shape), tf.TensorSpec(scores.shape)).graph
+    updates = [op.type for op in graph.get_operations() if op.type in ("AssignAddVariableOp", "ResourceScatterAdd")]
+    assert updates == ["ResourceScatterAdd"]  # one scatter in place, for the curves and the matrix
+    if kind == "binary":
+        # At the default decision threshold (0.5 ends a counting cell, so the look-up needs no
+        # comparison for it) the 2×2 matrix costs the step nothing: it is read from the curves.
+        graphs = []
+        for metric in (tbm.ThresholdCurves(), tbm.ThresholdCurves(confusion_matrix=True)):
+            metric.update_state(labels, scores)
+            metric.record_raw_scores(False)
+            graphs.append(tf.function(lambda y, p, metric=metric: metric.update_state(y, p)).get_concrete_function(
+                tf.TensorSpec(labels.shape), tf.TensorSpec(scores.shape)).graph)
+        assert [op.type for op in graphs[0].get_operations()] == [op.type for op in graphs[1].get_operations()]
+
+
+def test_one_metric_counting_both_writes_both_summaries():
+    labels, scores = np.array([0, 1.0, 1.0, 0]), np.array([0.3, 0.8, 0.4, 0.7], np.float32)
+    both = tbm.ThresholdCurves(confusion_matrix=True, class_names=["n", "p"])
+    both.update_state(labels, scores)
+    written = both.summary_pb()
+    assert [value.tag for value in written.value] == ["threshold_curves", "confusion_matrix"]
+    assert_same_curves(decode_summary(written, "threshold_curves"),
+                       reference_curves(labels, scores, class_names=["n", "p"]))
+    assert_same_matrix(decode_summary(written, "confusion_matrix"),
+                       reference_matrix(labels, scores, class_names=["n", "p"]))
+    assert [value.tag for value in both.summary_pb("val/curves").value] == ["val/curves", "val/curves_confusion_matrix"]
+    named = tbm.ThresholdCurves(confusion_matrix=True, name="head_a")
+    named.update_state(labels, scores)
+    assert [value.tag for value in named.summary_pb().value] == ["head_a", "head_a_confusion_matrix"]
+    assert tbm.metrics.confusion_matrix_tag("head_a") == "head_a_confusion_matrix"
+    with pytest.raises(ValueError, match="counts no confusion matrix; pass confusion_matrix=True"):
+        tbm.ThresholdCurves().matrix_values()
+
+
+def test_one_metric_counting_both_refuses_what_has_no_matrix():
+    with pytest.raises(ValueError, match="confusion_matrix=True needs single-label data"):
+        tbm.ThresholdCurves(confusion_matrix=True, multi_label=True)
+    with pytest.raises(ValueError, match=r"threshold=1\.5 must be a number in \[0, 1\]"):
+        tbm.ThresholdCurves(confusion_matrix=True, decision_threshold=1.5)
+    with pytest.raises(ValueError, match="confusion_matrix='yes' must be True or False"):
+        tbm.ThresholdCurves(confusion_matrix="yes")
 
 
 def test_summary_pb_takes_a_tag_and_class_names():
