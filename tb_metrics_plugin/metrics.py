@@ -53,8 +53,8 @@ _MAX_BLOCKS_FOR_PRODUCT = 64
 # ConfusionMatrix scatters into it in place. Below, a pass over the cells costs less than the branch
 # (tf.cond) that would skip it, and for the matrix a dense add costs less than a scatter followed
 # by its whole reads (TensorFlow then copies the variable at each read). ThresholdCurves scatters
-# in place at every size: at 1 and 10 classes that measured 9–15 µs a step cheaper than the dense
-# add, whose segment sum zeroes and adds the whole state. Measured in Keras' own train function
+# in place at every size: 10–15 µs a step cheaper at 1 class and 3–9 µs at 10 than the dense add,
+# whose segment sum zeroes and adds the whole state. Measured in Keras' own train function
 # (benchmarks/bench_fit.py).
 LARGE_STATE_CELLS = 1 << 16
 RESULT_REFRESH_CALLS = 16
@@ -503,11 +503,10 @@ class ThresholdCurves(_CountingMetric):
         if values is not None and self.plan.form != inputs.FORM_BINARY:
             values = ops.broadcast_to(ops.expand_dims(values, -1), ops.shape(cell))
         if self.confusion_matrix and not self._matrix_from_curves:  # the same variable and update
-            flat = (lambda x: x) if self.plan.form == inputs.FORM_BINARY else (lambda x: ops.reshape(x, (-1,)))
             matrix = matrix_cells(batch, self.plan, self.decision_threshold, start=self._matrix_start)
-            cell = ops.concatenate([flat(cell), matrix], axis=0)
+            cell = ops.concatenate([ops.reshape(cell, (-1,)), matrix], axis=0)
             if values is not None:
-                values = ops.concatenate([flat(values), self._tally_values(batch)], axis=0)
+                values = ops.concatenate([ops.reshape(values, (-1,)), self._tally_values(batch)], axis=0)
         add_at(self.histograms, cell, values)
         if self.raw_items is None or not self._record_raw_scores:
             return
