@@ -119,15 +119,12 @@ def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_tra
     cpu_micros: dict[str, list[float]] = {name: [] for name in timed}
     for round_number in range(-WARM_UP_ROUNDS, rounds):  # the first rounds warm caches up, untimed
         for name, fitted in timed.items():
-            if round_number < 0:
-                for _ in range(calls):
-                    fitted.train_function(iterators[name])
-                continue
             start, cpu_start = time.perf_counter(), time.process_time()
             for _ in range(calls):
                 fitted.train_function(iterators[name])
-            cpu_micros[name].append((time.process_time() - cpu_start) / calls * 1e6)
-            micros[name].append((time.perf_counter() - start) / calls * 1e6)
+            if round_number >= 0:
+                cpu_micros[name].append((time.process_time() - cpu_start) / calls * 1e6)
+                micros[name].append((time.perf_counter() - start) / calls * 1e6)
     return micros, cpu_micros
 
 

@@ -457,6 +457,12 @@ class ThresholdCurves(_CountingMetric):
         which joins the grid: it costs a step nothing (see `matrix_values`)."""
         return self.confusion_matrix and self.plan.form == inputs.FORM_BINARY
 
+    @property
+    def _matrix_in_state(self) -> bool:
+        """Whether the K×K matrix is counted into the state beside the histograms (several score
+        columns)."""
+        return self.confusion_matrix and not self._matrix_from_curves
+
     def _create_state(self, plan: inputs.ShapePlan) -> None:
         if self._matrix_from_curves and np.float32(self.decision_threshold) not in self.thresholds:
             self._count_grid(np.union1d(self.thresholds, np.float32([self.decision_threshold])))
@@ -467,8 +473,7 @@ class ThresholdCurves(_CountingMetric):
         # predicted), then a cell that tallies its invalid items.
         self._invalid_cell = 2 * columns * cells
         self._matrix_start = self._invalid_cell + 1
-        counts_matrix = self.confusion_matrix and not self._matrix_from_curves
-        matrix_cells_count = plan.num_classes**2 + 1 if counts_matrix else 0
+        matrix_cells_count = plan.num_classes**2 + 1 if self._matrix_in_state else 0
         self.histograms = self.add_variable(
             shape=(self._matrix_start + matrix_cells_count,), initializer="zeros", name="histograms"
         )
@@ -502,7 +507,7 @@ class ThresholdCurves(_CountingMetric):
         values = self._tally_values(batch)
         if values is not None and self.plan.form != inputs.FORM_BINARY:
             values = ops.broadcast_to(ops.expand_dims(values, -1), ops.shape(cell))
-        if self.confusion_matrix and not self._matrix_from_curves:  # the same variable and update
+        if self._matrix_in_state:  # the same variable and update
             matrix = matrix_cells(batch, self.plan, self.decision_threshold, start=self._matrix_start)
             cell = ops.concatenate([ops.reshape(cell, (-1,)), matrix], axis=0)
             if values is not None:
@@ -616,7 +621,7 @@ class ThresholdCurves(_CountingMetric):
         """
         if not self.confusion_matrix:
             raise ValueError(f"metric {self.name!r} counts no confusion matrix; pass confusion_matrix=True.")
-        if not self._matrix_from_curves:
+        if self._matrix_in_state:
             return _flat_matrix(self.histograms, self._matrix_start, self.plan.num_classes)
         (positive,), (negative,) = self.histogram_values()
         above = int(np.searchsorted(self.thresholds, np.float32(self.decision_threshold))) + 1
