@@ -1,6 +1,7 @@
 """What our metrics and callback add to a Keras `fit` epoch, against no metric and Keras' AUC.
 
     python benchmarks/bench_fit.py [--rounds 3] [--step-calls 50] [--step-rounds 40]
+                                   [--metric-calls 100] [--metric-rounds 100]
                                    [--output benchmarks/results/fit.json]
 
 A small MLP (32 inputs, 64 ReLU units) on 20,000 synthetic samples, batch 64 (313 steps), with
@@ -32,8 +33,17 @@ called `--step-calls` times per round, in `--step-rounds` interleaved rounds, on
 gives the fastest and the median round, minus `none`'s, and the median of each round's difference
 from `none`'s round of the same pass with a 90 % bootstrap interval (`paired_overhead`, the figure
 to compare cases by), in wall time and in this process's CPU time (which leaves out other processes' turns
-on the core). `--rounds 0` skips the epochs and times the steps only. Pin it to one core
-(`taskset -c 1 python benchmarks/bench_fit.py`) and note the machine's load (`uptime`).
+on the core). `--rounds 0` skips the epochs and times the steps only.
+
+A training step's rounds still spread by ±10 µs, more than a few ops cost. So last, each compiled
+case's metrics alone are timed (`metric_microseconds`): their `update_state` and `result()` in a
+`tf.function` on one fixed batch of `BATCH` rows, as Keras' step traces them, against a function of
+the same inputs with no metric, `--metric-calls` calls per round in `--metric-rounds` interleaved
+rounds, paired as above. That leaves out the model, the optimizer and what Keras charges every
+compiled metric, which is the same for one metric of ours and Keras' AUC.
+
+Pin it to one core (`taskset -c 1 python benchmarks/bench_fit.py`) and note the machine's load
+(`uptime`).
 """
 
 from __future__ import annotations
@@ -128,6 +138,46 @@ def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_tra
     return micros, cpu_micros
 
 
+def metric_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int):
+    """name -> per-call times (µs) of each round of `tf.function(update_state, then result())` of
+    each compiled case's metrics (fresh copies, from their configs) on one batch of `BATCH` rows of
+    the model's predictions; `none` is the same call with no metric. Traced with the batch size
+    unknown, as Keras traces its step; our `ThresholdCurves` without the raw-score record, as
+    `MetricsCallback` traces training steps."""
+    import tensorflow as tf
+
+    first = next(iter(built.values()))[0]
+    labels = tf.constant(y_train[:BATCH].reshape(BATCH, -1))
+    scores = tf.constant(first.predict(x_train[:BATCH], verbose=0))
+    signature = [tf.TensorSpec((None, labels.shape[1]), tf.float32)] * 2
+    functions = {}
+    for name, (fitted, _) in built.items():
+        if name == "ours callback" or (name != "none" and not fitted._compile_metrics.metrics):
+            continue
+        metrics = [type(metric).from_config(metric.get_config()) for metric in fitted._compile_metrics.metrics]
+        for metric in metrics:
+            if isinstance(metric, tbm.ThresholdCurves):
+                metric.record_raw_scores(False)
+            if name == "ours, no train curves":
+                metric.skip_counting_until_reset()
+
+        def call(y_true, y_pred, metrics=metrics):
+            for metric in metrics:
+                metric.update_state(y_true, y_pred)
+            return [metric.result() for metric in metrics] or [tf.reduce_sum(y_pred)]
+
+        functions[name] = tf.function(call, input_signature=signature)
+    micros: dict[str, list[float]] = {name: [] for name in functions}
+    for round_number in range(-WARM_UP_ROUNDS, rounds):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                function(labels, scores)
+            if round_number >= 0:
+                micros[name].append((time.perf_counter() - start) / calls * 1e6)
+    return micros
+
+
 def paired_overhead(rounds: list[float], none_rounds: list[float], resamples: int = 2000) -> tuple[float, float, float]:
     """(low, median, high): the median over rounds of (this case's round − `none`'s round of the same
     pass), with a 90 % bootstrap interval. Each pass times every case once, back to back, so the
@@ -144,6 +194,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--step-calls", type=int, default=50)
     parser.add_argument("--step-rounds", type=int, default=40)
+    parser.add_argument("--metric-calls", type=int, default=100)
+    parser.add_argument("--metric-rounds", type=int, default=100)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
@@ -182,7 +234,14 @@ def main() -> None:
                       f"{cpu_fastest[name] - cpu_fastest['none']:+5.0f} / "
                       f"{cpu_median[name] - cpu_median['none']:+5.0f}; paired {median:+5.0f} [{low:+.0f}, {high:+.0f}]",
                       flush=True)
+            metric_micros = metric_microseconds(built, x_train, y_train, args.metric_calls, args.metric_rounds)
+            metric_paired = {
+                name: paired_overhead(times, metric_micros["none"]) for name, times in metric_micros.items()}
+            for name, (low, median, high) in metric_paired.items():
+                print(f"{num_classes:>4} classes  {name:<22} metric alone: paired {median:+5.1f} µs "
+                      f"[{low:+.1f}, {high:+.1f}]", flush=True)
             results[str(num_classes)] = {
+                "metric_paired_overhead_microseconds": metric_paired, "metric_microseconds": metric_micros,
                 "fastest_seconds": fastest, "seconds": seconds,
                 "step_fastest_microseconds": step_fastest, "step_median_microseconds": step_median,
                 "step_paired_overhead_microseconds": paired,
@@ -196,7 +255,8 @@ def main() -> None:
                     "backend": keras.backend.backend(), "platform": platform.platform(),
                     "load_average_at_start": load_at_start, "load_average": os.getloadavg()},
         "rounds": args.rounds, "steps_per_epoch": -(-SAMPLES // BATCH), "step_calls": args.step_calls,
-        "step_rounds": args.step_rounds, "classes": results,
+        "step_rounds": args.step_rounds, "metric_calls": args.metric_calls, "metric_rounds": args.metric_rounds,
+        "classes": results,
     }, indent=1))
     print(f"JSON written to {args.output}", file=sys.stderr)
 

@@ -436,6 +436,37 @@ def test_bucketizer_equals_searchsorted(name):
     assert np.array_equal(bins, np.searchsorted(grid, scores, side="left"))
 
 
+@pytest.mark.parametrize("name", list(_grids()))
+def test_graph_bucketizers_equal_searchsorted(name):
+    """The Keras metrics' look-ups, traced as in a training step (batch size unknown), equal the
+    numpy look-up on every score that is 0 or a normal float. On a denormal score: the table reads
+    its bit pattern as the numpy look-up does, unless the grid needs comparisons within a cell (which
+    TensorFlow makes on a CPU with denormals read as 0); the search (one score column) reads it as 0.
+    Eagerly, more scores than `SEARCH_MAX_SCORES` take the table."""
+    import tensorflow as tf
+
+    from tb_metrics_plugin.tensor_bins import SEARCH_MAX_SCORES, TensorBucketizer
+
+    grid = np.asarray(_grids()[name], dtype=F32)
+    scores = _probe_scores(np.random.default_rng(13), grid)
+    bucketizer = TensorBucketizer(grid)
+    unknown_size = [tf.TensorSpec([None], tf.float32)]
+    table = tf.function(bucketizer.bins, input_signature=unknown_size)(scores).numpy()
+    search = tf.function(bucketizer.search_bins, input_signature=unknown_size)(scores).numpy()
+    expected = np.searchsorted(grid, scores, side="left")
+    normal_or_zero = (scores == 0) | (scores >= np.finfo(F32).tiny)
+    assert np.count_nonzero(~normal_or_zero) > 0  # the probes hold denormal scores
+    compared_in_cell = counting.bucketizer(grid).tables()[1] > 0
+    assert np.array_equal(table[normal_or_zero], expected[normal_or_zero])
+    if not compared_in_cell:
+        assert np.array_equal(table, expected)
+    read_by_tensorflow = np.where(normal_or_zero, scores, F32(0))
+    assert np.array_equal(search, np.searchsorted(grid, read_by_tensorflow, side="left"))
+    assert scores.size > SEARCH_MAX_SCORES
+    eager = bucketizer.search_bins(tf.constant(scores)).numpy()
+    assert np.array_equal(eager, table)
+
+
 def test_score_cells_are_monotone_and_separate_both_ends():
     scores = np.sort(_probe_scores(np.random.default_rng(12), thresholds_module.default_thresholds()))
     cells = counting.score_cells(scores)
