@@ -29,7 +29,8 @@ Models are built and warmed up (one short fit: tracing) first; then the cases' e
 Whole epochs move by up to 2x on a shared machine, so the training step is also timed alone: after
 the epochs, each compiled case's own `model.train_function` (what `fit` calls once per step) is
 called `--step-calls` times per round, in `--step-rounds` interleaved rounds, on a repeated
-`tf.data` pipeline of the training data, after `WARM_UP_ROUNDS` untimed rounds; the per-step table
+`tf.data` pipeline of the training data, after `WARM_UP_ROUNDS` untimed rounds, the cases' order
+rotated by one each round (`rotated`); the per-step table
 gives the fastest and the median round, minus `none`'s, and the median of each round's difference
 from `none`'s round of the same pass with a 90 % bootstrap interval (`paired_overhead`, the figure
 to compare cases by), in wall time and in this process's CPU time (which leaves out other processes' turns
@@ -128,7 +129,8 @@ def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_tra
     micros: dict[str, list[float]] = {name: [] for name in timed}
     cpu_micros: dict[str, list[float]] = {name: [] for name in timed}
     for round_number in range(-WARM_UP_ROUNDS, rounds):  # the first rounds warm caches up, untimed
-        for name, fitted in timed.items():
+        for name in rotated(list(timed), round_number):
+            fitted = timed[name]
             start, cpu_start = time.perf_counter(), time.process_time()
             for _ in range(calls):
                 fitted.train_function(iterators[name])
@@ -169,13 +171,22 @@ def metric_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_t
         functions[name] = tf.function(call, input_signature=signature)
     micros: dict[str, list[float]] = {name: [] for name in functions}
     for round_number in range(-WARM_UP_ROUNDS, rounds):
-        for name, function in functions.items():
+        for name in rotated(list(functions), round_number):
+            function = functions[name]
             start = time.perf_counter()
             for _ in range(calls):
                 function(labels, scores)
             if round_number >= 0:
                 micros[name].append((time.perf_counter() - start) / calls * 1e6)
     return micros
+
+
+def rotated(names: list[str], round_number: int) -> list[str]:
+    """The order of the cases in a round, rotated by one each round, so that every case runs at every
+    position of a pass equally often: where a case runs in the pass moved its time by 5-10 µs (at
+    1 class, the last case of a fixed order came out that much cheaper)."""
+    shift = round_number % len(names)
+    return names[shift:] + names[:shift]
 
 
 def paired_overhead(rounds: list[float], none_rounds: list[float], resamples: int = 2000) -> tuple[float, float, float]:
