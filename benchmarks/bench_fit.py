@@ -56,6 +56,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -108,76 +109,79 @@ def cases(num_classes: int, x_val, y_val, log_dir: Path) -> dict[str, tuple[kera
     }
 
 
-def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int):
-    """(wall, cpu): name -> per-step times (µs) of each round, for every case that compiles metrics
-    (and `none`). `cpu` is this process's CPU time (`time.process_time`, all its threads): on a
-    machine that other processes load, it leaves out the time the core spent on them."""
-    import tensorflow as tf
+def timed_cases(built: dict[str, tuple[keras.Model, list]]) -> dict[str, keras.Model]:
+    """The cases whose training steps are timed: every case that compiles metrics, and `none`."""
+    return {name: fitted for name, (fitted, _) in built.items() if name != "ours callback"}
 
-    timed = {name: fitted for name, (fitted, callbacks) in built.items() if name != "ours callback"}
-    iterators = {}
-    for name, fitted in timed.items():
-        for metric in fitted._compile_metrics.metrics:
-            # As MetricsCallback does in fit: no raw-score record in training steps. fit's end turned
-            # it back on, and the step below is traced anew (this iterator is not fit's).
-            if isinstance(metric, tbm.ThresholdCurves):
-                metric.record_raw_scores(False)
-            if name == "ours, no train curves":  # as MetricsCallback(training_curves=False) does at each epoch start
-                metric.skip_counting_until_reset()
-        iterators[name] = iter(tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(BATCH).repeat())
-        fitted.train_function(iterators[name])
-    micros: dict[str, list[float]] = {name: [] for name in timed}
-    cpu_micros: dict[str, list[float]] = {name: [] for name in timed}
+
+def as_in_training_steps(name: str, metrics: list) -> None:
+    """Sets on a case's compiled metrics what MetricsCallback sets before Keras traces a training
+    step: no raw-score record (fit's end turned it back on, and the steps timed here are traced
+    anew); for `ours, no train curves` (`training_curves=False`), no counting until the next reset."""
+    for metric in metrics:
+        if isinstance(metric, tbm.ThresholdCurves):
+            metric.record_raw_scores(False)
+        if name == "ours, no train curves":
+            metric.skip_counting_until_reset()
+
+
+def interleaved_rounds(runs: dict[str, Callable[[], object]], calls: int, rounds: int):
+    """(wall, cpu): name -> µs per call of `runs[name]` in each of `rounds` rounds, each round calling
+    every case `calls` times, in an order rotated by one each round (`rotated`), after
+    `WARM_UP_ROUNDS` untimed rounds. `cpu` is this process's CPU time (`time.process_time`, all its
+    threads): on a machine that other processes load, it leaves out the time the core spent on them."""
+    micros: dict[str, list[float]] = {name: [] for name in runs}
+    cpu_micros: dict[str, list[float]] = {name: [] for name in runs}
     for round_number in range(-WARM_UP_ROUNDS, rounds):  # the first rounds warm caches up, untimed
-        for name in rotated(list(timed), round_number):
-            fitted = timed[name]
+        for name in rotated(list(runs), round_number):
+            run = runs[name]
             start, cpu_start = time.perf_counter(), time.process_time()
             for _ in range(calls):
-                fitted.train_function(iterators[name])
+                run()
             if round_number >= 0:
                 cpu_micros[name].append((time.process_time() - cpu_start) / calls * 1e6)
                 micros[name].append((time.perf_counter() - start) / calls * 1e6)
     return micros, cpu_micros
 
 
-def metric_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int):
-    """name -> per-call times (µs) of each round of `tf.function(update_state, then result())` of
-    each compiled case's metrics (fresh copies, from their configs) on one batch of `BATCH` rows of
-    the model's predictions; `none` is the same call with no metric. Traced with the batch size
-    unknown, as Keras traces its step; our `ThresholdCurves` without the raw-score record, as
-    `MetricsCallback` traces training steps."""
+def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int):
+    """(wall, cpu): name -> per-step times (µs) of each round (`interleaved_rounds`) of each timed
+    case's own `model.train_function`, on a repeated `tf.data` pipeline of the training data."""
     import tensorflow as tf
 
-    first = next(iter(built.values()))[0]
+    runs = {}
+    for name, fitted in timed_cases(built).items():
+        as_in_training_steps(name, fitted._compile_metrics.metrics)
+        iterator = iter(tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(BATCH).repeat())
+        runs[name] = lambda fitted=fitted, iterator=iterator: fitted.train_function(iterator)
+    return interleaved_rounds(runs, calls, rounds)
+
+
+def metric_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int):
+    """name -> per-call times (µs) of each round (`interleaved_rounds`) of
+    `tf.function(update_state, then result())` of each timed case's metrics (fresh copies, from their
+    configs, set as in training steps) on one batch of `BATCH` rows of the model's predictions;
+    `none` is the same call with no metric. Traced with the batch size unknown, as Keras traces its
+    step."""
+    import tensorflow as tf
+
+    cases = timed_cases(built)
     labels = tf.constant(y_train[:BATCH].reshape(BATCH, -1))
-    scores = tf.constant(first.predict(x_train[:BATCH], verbose=0))
+    scores = tf.constant(cases["none"].predict(x_train[:BATCH], verbose=0))
     signature = [tf.TensorSpec((None, labels.shape[1]), tf.float32)] * 2
-    functions = {}
-    for name, (fitted, _) in built.items():
-        if name == "ours callback" or (name != "none" and not fitted._compile_metrics.metrics):
-            continue
+    runs = {}
+    for name, fitted in cases.items():
         metrics = [type(metric).from_config(metric.get_config()) for metric in fitted._compile_metrics.metrics]
-        for metric in metrics:
-            if isinstance(metric, tbm.ThresholdCurves):
-                metric.record_raw_scores(False)
-            if name == "ours, no train curves":
-                metric.skip_counting_until_reset()
+        as_in_training_steps(name, metrics)
 
         def call(y_true, y_pred, metrics=metrics):
             for metric in metrics:
                 metric.update_state(y_true, y_pred)
             return [metric.result() for metric in metrics] or [tf.reduce_sum(y_pred)]
 
-        functions[name] = tf.function(call, input_signature=signature)
-    micros: dict[str, list[float]] = {name: [] for name in functions}
-    for round_number in range(-WARM_UP_ROUNDS, rounds):
-        for name in rotated(list(functions), round_number):
-            function = functions[name]
-            start = time.perf_counter()
-            for _ in range(calls):
-                function(labels, scores)
-            if round_number >= 0:
-                micros[name].append((time.perf_counter() - start) / calls * 1e6)
+        function = tf.function(call, input_signature=signature)
+        runs[name] = lambda function=function: function(labels, scores)
+    micros, _ = interleaved_rounds(runs, calls, rounds)
     return micros
 
 
