@@ -30,7 +30,9 @@ from tb_metrics_plugin.metric_updates import (
     add_at,
     can_branch_with_updates,
     in_traced_function,
+    scatter_costs_less,
     shared_within_trace,
+    static_size_at_least,
     under_distribution_strategy,
 )
 from tb_metrics_plugin.raw_items import MAX_CAPACITY as MAX_RAW_ITEMS
@@ -53,9 +55,10 @@ _MAX_BLOCKS_FOR_PRODUCT = 64
 # ConfusionMatrix scatters into it in place. Below, a pass over the cells costs less than the branch
 # (tf.cond) that would skip it, and for the matrix a dense add costs less than a scatter followed
 # by its whole reads (TensorFlow then copies the variable at each read). ThresholdCurves scatters
-# in place at every size: 10–15 µs a step cheaper at 1 class and 3–9 µs at 10 than the dense add,
-# whose segment sum zeroes and adds the whole state. Measured in Keras' own train function
-# (benchmarks/bench_fit.py).
+# a training step's batch in place at every state size: 10–15 µs a step cheaper at 1 class and
+# 3–9 µs at 10 than the dense add, whose segment sum zeroes and adds the whole state (measured in
+# Keras' own train function, benchmarks/bench_fit.py). Both metrics add a batch known to be large
+# densely (`metric_updates.scatter_costs_less`).
 LARGE_STATE_CELLS = 1 << 16
 RESULT_REFRESH_CALLS = 16
 # Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
@@ -510,12 +513,13 @@ class ThresholdCurves(_CountingMetric):
         values = self._tally_values(batch)
         if values is not None and self.plan.form != inputs.FORM_BINARY:
             values = ops.broadcast_to(ops.expand_dims(values, -1), ops.shape(cell))
+        in_place = scatter_costs_less(static_size_at_least(cell), self.histograms.shape[0])
         if self._matrix_in_state:  # the same variable and update
             matrix = matrix_cells(batch, self.plan, self.decision_threshold, start=self._matrix_start)
             cell = ops.concatenate([ops.reshape(cell, (-1,)), matrix], axis=0)
             if values is not None:
                 values = ops.concatenate([ops.reshape(values, (-1,)), self._tally_values(batch)], axis=0)
-        add_at(self.histograms, cell, values)
+        add_at(self.histograms, cell, values, in_place=in_place)
         if self.raw_items is None or not self._record_raw_scores:
             return
         scores, weights = batch.scores, batch.weights
@@ -723,7 +727,8 @@ class ConfusionMatrix(_CountingMetric):
         # Valid items add their weight to their cell; invalid ones 1 to the tally cell; ignored
         # ones (weight 0) nothing there.
         cell = matrix_cells(batch, self.plan, self.threshold)
-        in_place = self.matrix.shape[0] >= LARGE_STATE_CELLS
+        cells = self.matrix.shape[0]
+        in_place = cells >= LARGE_STATE_CELLS and scatter_costs_less(static_size_at_least(cell), cells)
         add_at(self.matrix, cell, self._tally_values(batch), in_place=in_place)
 
     def result(self):
