@@ -17,7 +17,6 @@ from tb_metrics_plugin.metrics import (
     THRESHOLD_CURVES_TAG,
     ConfusionMatrix,
     ThresholdCurves,
-    confusion_matrix_tag,
 )
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 from tb_metrics_plugin.writer import SummaryWriter
@@ -352,10 +351,7 @@ def _check_distinct_tags(metrics: list) -> None:
     """Refuses compiled metrics of ours that would write the same tag at the same step."""
     seen: dict[str, str] = {}
     for metric in metrics:
-        tags = [metric.tag]
-        if isinstance(metric, ThresholdCurves) and metric.confusion_matrix:
-            tags.append(confusion_matrix_tag(metric.tag))
-        for tag in tags:
+        for tag in metric.written_tags():
             if tag in seen:
                 raise ValueError(
                     f"compiled metrics {seen[tag]!r} and {metric.name!r} both write the tag {tag!r}. "

@@ -6,8 +6,9 @@ over the validation data: each metric hands over its state as a summary (`summar
 are float32, like Keras' own confusion metrics: counts are exact up to 2^24 per bin.
 
 Keras updates a compiled metric and evaluates its `result()` at every training step, so both are
-built to cost little: updates scatter the batch into the state in place (`metric_updates`), and
-`ThresholdCurves.result()` needs no cumulative sum over the grid.
+built to cost little: updates scatter a step's batch into the state in place and add a batch known
+to be large densely (`metric_updates`), and `ThresholdCurves.result()` sums below each bin of
+several classes with small matrix products, not a cumulative sum over the state (`mean_roc_auc`).
 
 Values a graph cannot refuse (NaN scores, labels out of range, negative or non-finite sample weights)
 are not counted; they are tallied in `invalid_count`, and `summary_pb` raises a `ValueError` naming
@@ -260,6 +261,10 @@ class _CountingMetric(keras.metrics.Metric):
             "ignore_class": self.ignore_class,
             "class_names": None if self.class_names is None else list(self.class_names),
         }
+
+    def written_tags(self) -> tuple[str, ...]:
+        """The tags `summary_pb` writes under by default."""
+        return (self.tag,)
 
     def resolved_class_names(self) -> tuple[str, ...]:
         """The class names of the problem (binary: 2), defaults filled in."""
@@ -614,6 +619,10 @@ class ThresholdCurves(_CountingMetric):
         values = np.asarray(ops.convert_to_numpy(self.histograms), dtype=np.float64)[: self._invalid_cell]
         values = values.reshape(2, self.plan.num_score_columns, -1)[:, :, : len(self.thresholds) + 1]
         return values[1], values[0]
+
+    def written_tags(self) -> tuple[str, ...]:
+        """The curves' tag, and with `confusion_matrix=True` the matrix's (`confusion_matrix_tag`)."""
+        return (self.tag, confusion_matrix_tag(self.tag)) if self.confusion_matrix else (self.tag,)
 
     def curve_names(self) -> tuple[str, ...]:
         return options.curve_class_names(self.resolved_class_names(), self.plan.num_score_columns)
