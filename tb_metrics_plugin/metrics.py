@@ -518,7 +518,10 @@ class ThresholdCurves(_CountingMetric):
         values = self._tally_values(batch)
         if values is not None and self.plan.form != inputs.FORM_BINARY:
             values = ops.broadcast_to(ops.expand_dims(values, -1), ops.shape(cell))
-        in_place = scatter_costs_less(static_size_at_least(cell), self.histograms.shape[0])
+        # Scores a batch holds at least: from the predictions' shape, where a segmentation map's
+        # pixels are still known (the flat batch has only its class axis).
+        scores_at_least = static_size_at_least(y_pred)
+        in_place = scatter_costs_less(scores_at_least, self.histograms.shape[0])
         if self._matrix_in_state:  # the same variable and update
             matrix = matrix_cells(batch, self.plan, self.decision_threshold, start=self._matrix_start)
             cell = ops.concatenate([ops.reshape(cell, (-1,)), matrix], axis=0)
@@ -539,7 +542,8 @@ class ThresholdCurves(_CountingMetric):
         if weights is None:
             weights = ops.cast(batch.valid, "float32")
         kept = self.tallies[_TALLIES.index("raw_kept")]
-        now_kept = self.raw_items.append(scores, label_rows, weights, batch.valid, kept)
+        rows_at_least = scores_at_least // self.plan.num_score_columns
+        now_kept = self.raw_items.append(scores, label_rows, weights, batch.valid, kept, rows_at_least)
         add(self.tallies, ops.stack([0.0, 0.0, now_kept - kept]))
 
     def result(self):
@@ -737,7 +741,8 @@ class ConfusionMatrix(_CountingMetric):
         # ones (weight 0) nothing there.
         cell = matrix_cells(batch, self.plan, self.threshold)
         cells = self.matrix.shape[0]
-        in_place = cells >= LARGE_STATE_CELLS and scatter_costs_less(static_size_at_least(cell), cells)
+        items_at_least = static_size_at_least(y_pred) // self.plan.num_score_columns
+        in_place = cells >= LARGE_STATE_CELLS and scatter_costs_less(items_at_least, cells)
         add_at(self.matrix, cell, self._tally_values(batch), in_place=in_place)
 
     def result(self):

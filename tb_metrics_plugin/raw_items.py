@@ -50,7 +50,7 @@ class RawItems:
         width = num_columns + label_columns + 1
         self.rows = metric.add_variable(shape=(capacity + 1, width), initializer="zeros", name="raw_items")
 
-    def append(self, scores, labels, weights, keep, kept):
+    def append(self, scores, labels, weights, keep, kept, rows_at_least: int = 1):
         """Writes the rows of `keep` after the `kept` ones when all of them fit; returns the new
         count (float32), `overflowed` when they do not fit or an item was left out before.
 
@@ -60,6 +60,9 @@ class RawItems:
           weights: float32 (M,).
           keep: bool (M,): the items the metric counts.
           kept: float32 scalar: the count so far.
+          rows_at_least: M at least, where the caller knows more than `keep`'s static shape says (a
+            segmentation map's pixels): above 1,024 rows, the rows are written in a branch taken
+            only when they fit.
         """
         keep_count = ops.cast(keep, "int32")
         kept = ops.cast(kept, "int32")
@@ -72,7 +75,7 @@ class RawItems:
             row_indices = ops.where(keep, kept + rank - 1, self.capacity)
             put_rows(self.rows, row_indices, ops.concatenate([scores, labels, ops.expand_dims(weights, -1)], axis=-1))
 
-        if static_size_at_least(keep) > SCATTERED_ITEMS_AT_ANY_SIZE and can_branch_with_updates():
+        if max(rows_at_least, static_size_at_least(keep)) > SCATTERED_ITEMS_AT_ANY_SIZE and can_branch_with_updates():
             # A large batch that does not fit costs a branch of a few µs, not its rows' ranks, rows
             # and writes to the spare row (about 12 ns an item: 12 ms for 10^6 binary scores).
             ops.cond(fits, lambda: write(keep), lambda: None)

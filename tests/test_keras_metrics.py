@@ -794,25 +794,28 @@ def _update_ops(metric, labels, scores, weights, batch_known: bool) -> set[str]:
     return {op.type for op in update.get_concrete_function().graph.get_operations()}
 
 
-@pytest.mark.parametrize("kind", ["binary", "softmax", "multilabel"])
+@pytest.mark.parametrize("kind", ["binary", "softmax", "multilabel", "segmentation"])
 def test_large_batches_add_densely_and_count_what_small_ones_scatter(kind):
     """A batch known to hold more than max(1,024, cells / 40) scores is counted with a segment sum
     and one dense add (a scatter costs ~18 ns an item, 20 ms for 10^6 binary scores); a training
-    step's batch, of unknown size, is scattered in place. Both count what the numpy writer counts,
-    weights included."""
+    step's batch, of unknown size, is scattered in place, unless one image's segmentation map
+    already holds that many scores. Both count what the numpy writer counts, weights included."""
     rng = np.random.default_rng(21)
     grid = tbm.ThresholdCurves().thresholds
-    rows = 3000 if kind == "binary" else 700
+    rows = {"binary": 3000, "segmentation": 4}.get(kind, 700)
     options = {"multi_label": True} if kind == "multilabel" else {}
     if kind == "softmax":
         labels, scores = np.eye(4, dtype=np.float32)[rng.integers(0, 4, rows)], _softmax_rows(rng, rows, 4)
+    elif kind == "segmentation":  # 24 × 24 pixels × 3 classes: 1,728 scores an image
+        labels = rng.integers(0, 3, (rows, 24, 24)).astype(np.float32)
+        scores = _softmax_rows(rng, rows * 24 * 24, 3).reshape(rows, 24, 24, 3)
     else:
         columns = 1 if kind == "binary" else 3
         labels = rng.integers(0, 2, (rows, columns)).astype(np.float32)
         scores = _probabilities(rng, (rows, columns), grid)
     weights = rng.choice([0.0, 0.5, 1.0, 2.0], size=rows).astype(np.float32)
     expected = reference_curves(labels, scores, sample_weight=weights, **options)
-    for batch_known, scattered in ((True, False), (False, True)):
+    for batch_known, scattered in ((True, False), (False, kind != "segmentation")):
         curves = tbm.ThresholdCurves(max_raw_scores=0, **options)
         op_types = _update_ops(curves, labels, scores, weights, batch_known)
         assert ("ResourceScatterAdd" in op_types) == scattered
@@ -858,3 +861,22 @@ def test_a_large_confusion_matrix_scatters_a_step_and_adds_a_large_batch_densely
         op_types = _update_ops(matrix, labels, scores, weights, batch_known)
         assert ("ResourceScatterAdd" in op_types) == scattered
         assert_same_matrix(_matrix(matrix), expected)
+
+
+def test_a_segmentation_map_is_recorded_in_a_branch_with_the_batch_size_unknown():
+    """Traced with the batch size unknown (as in Keras' steps), a 48 × 48 map of 3 classes is still
+    known to hold 2,304 items an image, so the record is written in the fits-branch; a map that fits
+    is kept whole, and one that does not leaves the rows as they were."""
+    rng = np.random.default_rng(24)
+    labels = rng.integers(0, 3, (2, 48, 48)).astype(np.float32)
+    scores = _softmax_rows(rng, 2 * 48 * 48, 3).reshape(2, 48, 48, 3)
+    weights = np.ones(2, np.float32)
+    for capacity, fits in ((2 * 48 * 48, True), (2 * 48 * 48 - 1, False)):
+        curves = tbm.ThresholdCurves(max_raw_scores=3 * capacity)
+        assert "If" in _update_ops(curves, labels, scores, weights, batch_known=False)
+        if fits:
+            np.testing.assert_array_equal(curves.raw_items.read()[0], scores.reshape(-1, 3))
+        else:
+            assert curves.raw_items.kept() == curves.raw_items.overflowed
+            assert not np.asarray(curves.raw_items.rows).any()
+        assert_same_curves(decode_summary(curves.summary_pb()), reference_curves(labels, scores))
