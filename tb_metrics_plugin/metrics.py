@@ -38,7 +38,7 @@ from tb_metrics_plugin.metric_updates import (
 )
 from tb_metrics_plugin.raw_items import MAX_CAPACITY as MAX_RAW_ITEMS
 from tb_metrics_plugin.raw_items import RawItems
-from tb_metrics_plugin.tensor_bins import TensorBucketizer, argmax_last
+from tb_metrics_plugin.tensor_bins import TensorBucketizer, argmax_last, compiling_pays
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 
 # Tags the summaries are written under, whatever the metrics are called in Keras' logs.
@@ -459,6 +459,7 @@ class ThresholdCurves(_CountingMetric):
         self._block = min(_BLOCK, len(thresholds) + 1)
         self._cells_per_class = -(-(len(thresholds) + 1) // self._block) * self._block
         self._bucketizer = TensorBucketizer(thresholds)
+        self._compiled_cells = None  # `_cells` compiled by XLA, made for the first large batch
 
     @property
     def _matrix_from_curves(self) -> bool:
@@ -502,25 +503,20 @@ class ThresholdCurves(_CountingMetric):
 
     def _count(self, y_true, y_pred, sample_weight):
         batch = self._flat_inputs(y_true, y_pred, sample_weight)
-        if self.plan.form == inputs.FORM_SPARSE:
-            is_positive = ops.expand_dims(batch.labels, -1) == np.arange(self.plan.num_score_columns, dtype=np.float32)
-        else:
-            is_positive = batch.labels == 1
-        # Arithmetic rather than `where` between per-class starts: TensorFlow's broadcasting select
-        # costs a few µs at a batch of 64, enough to be dispatched to another thread at each step.
-        if self.plan.form == inputs.FORM_BINARY:  # a step's few scores: one search op
-            cell = self._bucketizer.search_bins(batch.scores)
-        else:
-            cell = self._bucketizer.bins(batch.scores) + self._negative_starts
-        cell = cell + ops.cast(is_positive, "int32") * self._positive_offset
-        valid = batch.valid if self.plan.form == inputs.FORM_BINARY else ops.expand_dims(batch.valid, -1)
-        cell = _or_past_the_end(cell, valid, self._invalid_cell)
-        values = self._tally_values(batch)
-        if values is not None and self.plan.form != inputs.FORM_BINARY:
-            values = ops.broadcast_to(ops.expand_dims(values, -1), ops.shape(cell))
         # Scores a batch holds at least: from the predictions' shape, where a segmentation map's
         # pixels are still known (the flat batch has only its class axis).
         scores_at_least = static_size_at_least(y_pred)
+        if compiling_pays(scores_at_least):
+            if self._compiled_cells is None:
+                import tensorflow as tf
+
+                self._compiled_cells = tf.function(self._cells, jit_compile=True, reduce_retracing=True)
+            cell = self._compiled_cells(batch.scores, batch.labels, batch.valid)
+        else:
+            cell = self._cells(batch.scores, batch.labels, batch.valid, scores_at_least)
+        values = self._tally_values(batch)
+        if values is not None and self.plan.form != inputs.FORM_BINARY:
+            values = ops.broadcast_to(ops.expand_dims(values, -1), ops.shape(cell))
         in_place = scatter_costs_less(scores_at_least, self.histograms.shape[0])
         if self._matrix_in_state:  # the same variable and update
             matrix = matrix_cells(batch, self.plan, self.decision_threshold, start=self._matrix_start)
@@ -545,6 +541,27 @@ class ThresholdCurves(_CountingMetric):
         rows_at_least = scores_at_least // self.plan.num_score_columns
         now_kept = self.raw_items.append(scores, label_rows, weights, batch.valid, kept, rows_at_least)
         add(self.tallies, ops.stack([0.0, 0.0, now_kept - kept]))
+
+    def _cells(self, scores, labels, valid, scores_at_least: int | None = None):
+        """Each score's cell in `histograms` (int32, shaped as `scores`): (sign · C + column) · cells
+        + bin, sign 1 for a positive; `_invalid_cell` for an item that is not valid. One score
+        column of a step's few scores is searched (`search_bins`, told `scores_at_least`); without
+        it (compiled by XLA for a large batch), the look-up."""
+        if self.plan.form == inputs.FORM_SPARSE:
+            is_positive = ops.expand_dims(labels, -1) == np.arange(self.plan.num_score_columns, dtype=np.float32)
+        else:
+            is_positive = labels == 1
+        # Arithmetic rather than `where` between per-class starts: TensorFlow's broadcasting select
+        # costs a few µs at a batch of 64, enough to be dispatched to another thread at each step.
+        if self.plan.form != inputs.FORM_BINARY:
+            cell = self._bucketizer.bins(scores) + self._negative_starts
+            valid = ops.expand_dims(valid, -1)
+        elif scores_at_least is None:
+            cell = self._bucketizer.bins(scores)
+        else:
+            cell = self._bucketizer.search_bins(scores, scores_at_least)
+        cell = cell + ops.cast(is_positive, "int32") * self._positive_offset
+        return _or_past_the_end(cell, valid, self._invalid_cell)
 
     def result(self):
         """The mean ROC-AUC over the classes with positives and negatives (`mean_roc_auc`).

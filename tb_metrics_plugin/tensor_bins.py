@@ -10,10 +10,14 @@ branch mispredictions, at every training step.
 
 A step's few scores are the exception (`search_bins`): for one score column at a training batch,
 TensorFlow's one `Bucketize` op (a binary search) costs less than the look-up's eight ops cost to
-dispatch.
+dispatch. A batch known to hold many scores (an evaluation batch, segmentation maps) is the other
+exception: there the metrics compile the look-up and what follows it with XLA into one loop
+(`compiling_pays`), where TensorFlow's gather alone costs about 3 ns a score.
 """
 
 from __future__ import annotations
+
+import functools
 
 import keras
 import numpy as np
@@ -21,8 +25,13 @@ from keras import ops
 
 from tb_metrics_plugin import counting
 
-# Up to this many scores in a step, known statically, `search_bins` searches (see there).
+# Up to this many scores in a step, known statically, `search_bins` searches (see there); with the
+# batch size unknown, up to this many scores in a batch of SEARCH_ASSUMED_ROWS rows.
 SEARCH_MAX_SCORES = 1024
+SEARCH_ASSUMED_ROWS = 64
+# From this many scores in a batch, known when traced, the metrics compile their look-up (see
+# `compiling_pays`).
+COMPILED_MIN_SCORES = 4096
 
 
 class TensorBucketizer:
@@ -48,11 +57,13 @@ class TensorBucketizer:
             found = found + ops.cast(scores > _gather(self._thresholds_then_inf, found), "int32")
         return found
 
-    def search_bins(self, scores):
-        """`bins(scores)` for a step's few scores: on TensorFlow, when at most `SEARCH_MAX_SCORES` (or
-        an unknown number: one score column at a training batch), one `Bucketize` op, a binary
-        search over the thresholds; else `bins`. Measured in a traced function on one CPU core, µs
-        per call above no look-up:
+    def search_bins(self, scores, scores_at_least: int = 1):
+        """`bins(scores)` for a step's few scores: on TensorFlow, when at most `SEARCH_MAX_SCORES`, or
+        an unknown number of which a row holds at most SEARCH_MAX_SCORES / SEARCH_ASSUMED_ROWS (one
+        score column at a training batch; `scores_at_least`: the scores known to be in the batch,
+        a row's when its size is unknown), one
+        `Bucketize` op, a binary search over the thresholds; else `bins`. Measured in a traced
+        function on one CPU core, µs per call above no look-up:
 
             scores            64    256   512   1024   2048
             bins (look-up)    6.7   8.4   9.7   12.5   18.7
@@ -68,11 +79,38 @@ class TensorBucketizer:
         if keras.backend.backend() != "tensorflow":
             return self.bins(scores)
         size = np.prod(scores.shape) if None not in scores.shape else None
-        if size is not None and size > SEARCH_MAX_SCORES:
+        if size is None:
+            size = scores_at_least * SEARCH_ASSUMED_ROWS
+        if size > SEARCH_MAX_SCORES:
             return self.bins(scores)
         import tensorflow as tf
 
         return tf.raw_ops.Bucketize(input=scores, boundaries=self._search_boundaries)
+
+
+def compiling_pays(scores_at_least: int) -> bool:
+    """Whether to compile a batch's look-up with XLA (`jit_compile`): on TensorFlow, for a batch
+    known to hold at least `COMPILED_MIN_SCORES` scores, where XLA is available. Measured in a
+    traced function on one CPU core, µs per call of `bins` above no look-up:
+
+        scores                  1,024   4,096   65,536   2^20
+        bins (look-up ops)        15      28      283    6,630
+        bins compiled by XLA      13      18       45      460
+    """
+    return keras.backend.backend() == "tensorflow" and scores_at_least >= COMPILED_MIN_SCORES and xla_compiles()
+
+
+@functools.cache
+def xla_compiles() -> bool:
+    """Whether this TensorFlow compiles functions with XLA on its devices (standard builds do)."""
+    import tensorflow as tf
+
+    try:
+        with tf.init_scope():  # eagerly, also while a step is traced
+            tf.function(lambda value: value + 1, jit_compile=True)(tf.constant(1.0))
+    except (tf.errors.OpError, ValueError):
+        return False
+    return True
 
 
 def argmax_last(values):

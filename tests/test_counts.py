@@ -442,7 +442,8 @@ def test_graph_bucketizers_equal_searchsorted(name):
     numpy look-up on every score that is 0 or a normal float. On a denormal score: the table reads
     its bit pattern as the numpy look-up does, unless the grid needs comparisons within a cell (which
     TensorFlow makes on a CPU with denormals read as 0); the search (one score column) reads it as 0.
-    Eagerly, more scores than `SEARCH_MAX_SCORES` take the table."""
+    Eagerly, more scores than `SEARCH_MAX_SCORES` take the table; compiled by XLA (a large batch's
+    look-up), the table gives the same bins as its ops."""
     import tensorflow as tf
 
     from tb_metrics_plugin.tensor_bins import SEARCH_MAX_SCORES, TensorBucketizer
@@ -465,6 +466,9 @@ def test_graph_bucketizers_equal_searchsorted(name):
     assert scores.size > SEARCH_MAX_SCORES
     eager = bucketizer.search_bins(tf.constant(scores)).numpy()
     assert np.array_equal(eager, table)
+    # A large batch's look-up, compiled by XLA into one loop, reads every score as the ops do.
+    compiled = tf.function(bucketizer.bins, input_signature=unknown_size, jit_compile=True)(scores).numpy()
+    assert np.array_equal(compiled, table)
 
 
 def test_score_cells_are_monotone_and_separate_both_ends():

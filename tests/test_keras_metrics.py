@@ -785,42 +785,51 @@ def test_traced_result_over_a_large_state_refreshes_every_16_calls(num_classes):
 
 def _update_ops(metric, labels, scores, weights, batch_known: bool) -> set[str]:
     """The op types of `metric.update_state` traced on these tensors' shapes, with the batch size
-    known or unknown (as in Keras' train step), after one call of the traced function."""
+    known or unknown (as in Keras' train step), after one call of the traced function; "XLA" when
+    it calls a function XLA must compile."""
     def spec(array):
         return tf.TensorSpec((array.shape[0] if batch_known else None, *array.shape[1:]), tf.float32)
 
     update = tf.function(metric.update_state, input_signature=[spec(labels), spec(scores), spec(weights)])
     update(labels, scores, weights)
-    return {op.type for op in update.get_concrete_function().graph.get_operations()}
+    operations = update.get_concrete_function().graph.get_operations()
+    compiled = any("_XlaMustCompile" in op.node_def.attr for op in operations)
+    return {op.type for op in operations} | ({"XLA"} if compiled else set())
 
 
-@pytest.mark.parametrize("kind", ["binary", "softmax", "multilabel", "segmentation"])
+@pytest.mark.parametrize("kind", ["binary", "softmax", "multilabel", "segmentation_ignore_255"])
 def test_large_batches_add_densely_and_count_what_small_ones_scatter(kind):
     """A batch known to hold more than max(1,024, cells / 40) scores is counted with a segment sum
-    and one dense add (a scatter costs ~18 ns an item, 20 ms for 10^6 binary scores); a training
-    step's batch, of unknown size, is scattered in place, unless one image's segmentation map
-    already holds that many scores. Both count what the numpy writer counts, weights included."""
+    and one dense add (a scatter costs ~18 ns an item, 20 ms for 10^6 binary scores), and from
+    4,096 scores its cells are computed by one function compiled with XLA; a training step's batch,
+    of unknown size, is scattered in place, unless one image's segmentation map already holds more
+    than 1,024 scores. Every way counts what the numpy writer counts, weights and ignored pixels
+    included."""
     rng = np.random.default_rng(21)
     grid = tbm.ThresholdCurves().thresholds
-    rows = {"binary": 3000, "segmentation": 4}.get(kind, 700)
     options = {"multi_label": True} if kind == "multilabel" else {}
-    if kind == "softmax":
-        labels, scores = np.eye(4, dtype=np.float32)[rng.integers(0, 4, rows)], _softmax_rows(rng, rows, 4)
-    elif kind == "segmentation":  # 24 × 24 pixels × 3 classes: 1,728 scores an image
-        labels = rng.integers(0, 3, (rows, 24, 24)).astype(np.float32)
-        scores = _softmax_rows(rng, rows * 24 * 24, 3).reshape(rows, 24, 24, 3)
-    else:
-        columns = 1 if kind == "binary" else 3
+    if kind == "softmax":  # 4,400 scores
+        labels, scores = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 1100)], _softmax_rows(rng, 1100, 4)
+    elif kind == "segmentation_ignore_255":  # 4 maps of 24 × 24 pixels × 3 classes: 1,728 scores a map
+        labels = rng.integers(0, 3, (4, 24, 24)).astype(np.float32)
+        labels[rng.random(labels.shape) < 0.2] = 255
+        scores = _softmax_rows(rng, 4 * 24 * 24, 3).reshape(4, 24, 24, 3)
+        options = {"ignore_class": 255}
+    else:  # 5,000 and 4,200 scores
+        rows, columns = (5000, 1) if kind == "binary" else (1400, 3)
         labels = rng.integers(0, 2, (rows, columns)).astype(np.float32)
         scores = _probabilities(rng, (rows, columns), grid)
-    weights = rng.choice([0.0, 0.5, 1.0, 2.0], size=rows).astype(np.float32)
+    weights = rng.choice([0.0, 0.5, 1.0, 2.0], size=len(labels)).astype(np.float32)
     expected = reference_curves(labels, scores, sample_weight=weights, **options)
-    for batch_known, scattered in ((True, False), (False, kind != "segmentation")):
+    for batch_known in (True, False):
         curves = tbm.ThresholdCurves(max_raw_scores=0, **options)
         op_types = _update_ops(curves, labels, scores, weights, batch_known)
+        scattered = not batch_known and not kind.startswith("segmentation")
         assert ("ResourceScatterAdd" in op_types) == scattered
         assert ("UnsortedSegmentSum" in op_types) == (not scattered)
+        assert ("XLA" in op_types) == batch_known
         assert_same_curves(_curves(curves), expected)
+        assert float(curves.invalid_count) == 0
 
 
 def test_a_large_batch_that_does_not_fit_the_record_writes_no_rows():
@@ -880,3 +889,22 @@ def test_a_segmentation_map_is_recorded_in_a_branch_with_the_batch_size_unknown(
             assert curves.raw_items.kept() == curves.raw_items.overflowed
             assert not np.asarray(curves.raw_items.rows).any()
         assert_same_curves(decode_summary(curves.summary_pb()), reference_curves(labels, scores))
+
+
+def test_a_large_batch_counts_both_curves_and_matrix_and_without_xla_takes_the_ops(monkeypatch):
+    """With `confusion_matrix=True` the compiled cells of a large batch and the matrix's cells share
+    one dense add; where TensorFlow has no XLA (`xla_compiles` False) the same batch is counted by
+    the look-up's ops, to the same counts."""
+    from tb_metrics_plugin import tensor_bins
+
+    rng = np.random.default_rng(25)
+    labels = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 1100)]
+    scores = _softmax_rows(rng, 1100, 4)
+    weights = np.ones(1100, np.float32)
+    expected_curves, expected_matrix = reference_curves(labels, scores), reference_matrix(labels, scores)
+    for xla in (True, False):
+        monkeypatch.setattr(tensor_bins, "xla_compiles", lambda xla=xla: xla)
+        both = tbm.ThresholdCurves(confusion_matrix=True, max_raw_scores=0)
+        assert ("XLA" in _update_ops(both, labels, scores, weights, batch_known=True)) == xla
+        assert_same_curves(_curves(both), expected_curves)
+        assert_same_matrix(_matrix(both), expected_matrix)
