@@ -510,7 +510,9 @@ class ThresholdCurves(_CountingMetric):
             if self._compiled_cells is None:
                 import tensorflow as tf
 
-                self._compiled_cells = tf.function(self._cells, jit_compile=True, reduce_retracing=True)
+                self._compiled_cells = tf.function(
+                    self._cells, jit_compile=True, reduce_retracing=True, autograph=False
+                )
             cell = self._compiled_cells(batch.scores, batch.labels, batch.valid)
         else:
             cell = self._cells(batch.scores, batch.labels, batch.valid, scores_at_least)

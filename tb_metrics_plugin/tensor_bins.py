@@ -107,7 +107,7 @@ def xla_compiles() -> bool:
 
     try:
         with tf.init_scope():  # eagerly, also while a step is traced
-            tf.function(lambda value: value + 1, jit_compile=True)(tf.constant(1.0))
+            tf.function(lambda value: value + 1, jit_compile=True, autograph=False)(tf.constant(1.0))
     except (tf.errors.OpError, ValueError):
         return False
     return True
