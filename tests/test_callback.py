@@ -18,6 +18,7 @@ from tests.conftest import tiny_binary_model
 from tests.readback import (
     assert_same_curves,
     assert_same_matrix,
+    on_grid,
     read_run,
     reference_curves,
     reference_matrix,
@@ -338,6 +339,35 @@ def _segmentation_model(num_classes=3):
         keras.layers.Conv2D(num_classes, 1, activation="softmax"),
     ])
     return model
+
+
+def test_maps_large_enough_to_compile_are_counted_in_fit(tmp_path):
+    """Maps of 40 × 40 pixels × 3 classes hold 4,800 scores an image: Keras' steps, traced with the
+    batch size unknown, compute their cells in one XLA-compiled function and add them with one
+    dense add. Without the raw record, the validation split is written from those histograms and
+    equals the numpy writer's counts of `model.predict`, re-binned on the grid; the matrix too."""
+    rng = np.random.default_rng(5)
+    images = rng.normal(size=(24, 40, 40, 1)).astype("float32")
+    labels = np.digitize(images[..., 0], [-0.5, 0.5]).astype("int32")
+    labels[rng.random(labels.shape) < 0.15] = 255
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((40, 40, 1)),
+        keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(3, 1, activation="softmax"),
+    ])
+    curves_metric = tbm.ThresholdCurves(ignore_class=255, confusion_matrix=True, max_raw_scores=0)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=255),
+                  metrics=[curves_metric])
+    model.fit(images[:16], labels[:16], batch_size=4, epochs=1, verbose=0,
+              validation_data=(images[16:], labels[16:]), callbacks=[tbm.MetricsCallback(tmp_path)])
+    assert curves_metric._compiled_cells is not None  # the steps took the compiled cells
+    predictions = model.predict(images[16:], verbose=0)
+    written = read_run(tmp_path / "validation")
+    expected = reference_curves(labels[16:], predictions, ignore_class=255)
+    assert_same_curves(written["threshold_curves"][0], on_grid(expected, curves_metric.thresholds))
+    assert_same_matrix(written["confusion_matrix"][0], reference_matrix(labels[16:], predictions, ignore_class=255))
+    assert written["confusion_matrix"][0].matrix.sum() == (labels[16:] != 255).sum()
 
 
 def test_segmentation_with_ignore_class(tmp_path):
