@@ -58,12 +58,12 @@ class TensorBucketizer:
         return found
 
     def search_bins(self, scores, scores_at_least: int = 1):
-        """`bins(scores)` for a step's few scores: on TensorFlow, when at most `SEARCH_MAX_SCORES`, or
-        an unknown number of which a row holds at most SEARCH_MAX_SCORES / SEARCH_ASSUMED_ROWS (one
-        score column at a training batch; `scores_at_least`: the scores known to be in the batch,
-        a row's when its size is unknown), one
-        `Bucketize` op, a binary search over the thresholds; else `bins`. Measured in a traced
-        function on one CPU core, µs per call above no look-up:
+        """`bins(scores)` for a step's few scores: on TensorFlow, one `Bucketize` op (a binary search
+        over the thresholds) when the batch holds at most `SEARCH_MAX_SCORES` scores, or holds an
+        unknown number of which `SEARCH_ASSUMED_ROWS` rows would hold at most that many (one score
+        column at a training batch); else `bins`. `scores_at_least`: the scores known to be in the
+        batch (a row's, when the batch size is unknown). Measured in a traced function on one CPU
+        core, µs per call above no look-up:
 
             scores            64    256   512   1024   2048
             bins (look-up)    6.7   8.4   9.7   12.5   18.7
@@ -108,7 +108,7 @@ def xla_compiles() -> bool:
     try:
         with tf.init_scope():  # eagerly, also while a step is traced
             tf.function(lambda value: value + 1, jit_compile=True, autograph=False)(tf.constant(1.0))
-    except (tf.errors.OpError, ValueError):
+    except (tf.errors.OpError, ValueError, RuntimeError, NotImplementedError):  # built without XLA
         return False
     return True
 
