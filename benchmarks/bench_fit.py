@@ -116,10 +116,12 @@ def timed_cases(built: dict[str, tuple[keras.Model, list]]) -> dict[str, keras.M
 
 def as_in_training_steps(name: str, metrics: list) -> None:
     """Sets on a case's compiled metrics what MetricsCallback sets before Keras traces a training
-    step: no raw-score record (fit's end turned it back on, and the steps timed here are traced
-    anew); for `ours, no train curves` (`training_curves=False`), no counting until the next reset."""
+    step: a training step (`trace_training_steps`), no raw-score record (fit's end turned both
+    back, and the steps timed here are traced anew); for `ours, no train curves`
+    (`training_curves=False`), no counting until the next reset."""
     for metric in metrics:
         if isinstance(metric, tbm.ThresholdCurves):
+            metric.trace_training_steps(True)
             metric.record_raw_scores(False)
         if name == "ours, no train curves":
             metric.skip_counting_until_reset()

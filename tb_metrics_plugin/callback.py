@@ -138,7 +138,7 @@ class MetricsCallback(keras.callbacks.Callback):
                 "and pass fit(validation_data=...) instead: the workers' counts are then added up."
             )
         _check_distinct_tags(self._declared_metrics())
-        self._record_raw_scores(self.exact_training_curves)  # before Keras traces its training step
+        self._trace_steps(training=True)  # before Keras traces its training step
         if self.validation_data is not None and _is_empty(self.validation_data):
             raise ValueError("validation_data is empty; pass at least one sample.")
         if self.validation_data is not None and _is_infinite(self.validation_data):
@@ -162,11 +162,11 @@ class MetricsCallback(keras.callbacks.Callback):
             self._validated = True
             if self.training_curves:
                 self._train_snapshot = self._summaries_from_metrics()
-        self._record_raw_scores(True)  # before Keras traces its evaluation step
+        self._trace_steps(training=False)  # before Keras traces its evaluation step
 
     def on_test_end(self, logs=None):
         if self._in_epoch:
-            self._record_raw_scores(self.exact_training_curves)
+            self._trace_steps(training=True)
 
     def on_epoch_end(self, epoch, logs=None):
         self._in_epoch = False
@@ -194,7 +194,7 @@ class MetricsCallback(keras.callbacks.Callback):
             writer.flush()
 
     def on_train_end(self, logs=None):
-        self._record_raw_scores(True)  # the metrics' own default, for a later evaluate()
+        self._trace_steps(training=False)  # the metrics' own defaults, for a later evaluate()
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
@@ -224,10 +224,13 @@ class MetricsCallback(keras.callbacks.Callback):
                 found.append(metric)
         return found
 
-    def _record_raw_scores(self, enabled: bool) -> None:
+    def _trace_steps(self, training: bool) -> None:
+        """Sets what the steps Keras traces next are (`ThresholdCurves.trace_training_steps`), and
+        whether they keep raw scores: a training step only with `exact_training_curves`."""
         for metric in self._declared_metrics():
             if isinstance(metric, ThresholdCurves):
-                metric.record_raw_scores(enabled)
+                metric.trace_training_steps(training)
+                metric.record_raw_scores(self.exact_training_curves if training else True)
 
     def _compiled_metrics_declared(self) -> bool:
         return bool(self._declared_metrics())

@@ -27,6 +27,7 @@ from tensorboard.compat.proto import summary_pb2
 
 from tb_metrics_plugin import inputs, options, summary
 from tb_metrics_plugin.metric_updates import (
+    CELLS_PER_SCATTERED_ITEM,
     add,
     add_at,
     can_branch_with_updates,
@@ -38,7 +39,7 @@ from tb_metrics_plugin.metric_updates import (
 )
 from tb_metrics_plugin.raw_items import MAX_CAPACITY as MAX_RAW_ITEMS
 from tb_metrics_plugin.raw_items import RawItems
-from tb_metrics_plugin.tensor_bins import TensorBucketizer, argmax_last, compiling_pays
+from tb_metrics_plugin.tensor_bins import COMPILED_MIN_SCORES, TensorBucketizer, argmax_last, compiling_pays
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 
 # Tags the summaries are written under, whatever the metrics are called in Keras' logs.
@@ -438,6 +439,7 @@ class ThresholdCurves(_CountingMetric):
         self._count_grid(options.resolve_thresholds(num_thresholds, thresholds))
         self.raw_items: RawItems | None = None
         self._record_raw_scores = True
+        self._training_steps = False
 
     def record_raw_scores(self, enabled: bool) -> None:
         """Whether steps traced from now on keep raw scores (default True).
@@ -450,6 +452,18 @@ class ThresholdCurves(_CountingMetric):
         leaves the record empty, and its summary is written from the histograms.
         """
         self._record_raw_scores = bool(enabled)
+
+    def trace_training_steps(self, training: bool) -> None:
+        """Whether steps traced from now on are Keras' training steps (default False).
+
+        A training step's batch, of a size unknown when traced, is counted as a few scores (one
+        search op for a sigmoid output, a scatter in place). Any other step traced with the batch
+        size unknown (Keras' evaluation step) chooses at run time, with one branch (~5 µs a step),
+        between that and a large batch's way: one function compiled by XLA and one dense add (an
+        evaluation batch can hold 10^5 rows). `MetricsCallback` sets it before Keras traces each
+        kind of step, as it sets `record_raw_scores`.
+        """
+        self._training_steps = bool(training)
 
     def _count_grid(self, thresholds: np.ndarray) -> None:
         """Counts on `thresholds` (float32, increasing) from now on."""
@@ -506,6 +520,40 @@ class ThresholdCurves(_CountingMetric):
         # Scores a batch holds at least: from the predictions' shape, where a segmentation map's
         # pixels are still known (the flat batch has only its class axis).
         scores_at_least = static_size_at_least(y_pred)
+        large = max(COMPILED_MIN_SCORES, self.histograms.shape[0] // CELLS_PER_SCATTERED_ITEM + 1)
+        if (None in y_pred.shape and scores_at_least < large and not self._training_steps
+                and can_branch_with_updates()):
+            # An evaluation step's batch of unknown size: the way is chosen at run time (one branch,
+            # ~5 µs), as an evaluation batch can hold 10^5 rows.
+            def count_as(least: int):
+                self._count_histograms(batch, least)
+                return 0
+
+            ops.cond(ops.size(y_pred) >= large, lambda: count_as(large), lambda: count_as(scores_at_least))
+        else:
+            self._count_histograms(batch, scores_at_least)
+        if self.raw_items is None or not self._record_raw_scores:
+            return
+        scores, weights = batch.scores, batch.weights
+        if self.plan.form == inputs.FORM_BINARY:
+            scores, label_rows = ops.expand_dims(scores, -1), ops.expand_dims(batch.labels, -1)
+        elif self.multi_label:
+            label_rows = batch.labels
+        elif self.plan.form == inputs.FORM_INDICATOR:
+            label_rows = ops.expand_dims(ops.cast(argmax_last(batch.labels), "float32"), -1)
+        else:
+            label_rows = ops.expand_dims(batch.labels, -1)
+        if weights is None:
+            weights = ops.cast(batch.valid, "float32")
+        kept = self.tallies[_TALLIES.index("raw_kept")]
+        now_kept = self.raw_items.append(scores, label_rows, weights, batch.valid, kept)
+        add(self.tallies, ops.stack([0.0, 0.0, now_kept - kept]))
+
+    def _count_histograms(self, batch: _FlatBatch, scores_at_least: int) -> None:
+        """Adds the batch to `histograms` the cheapest way for a batch of at least `scores_at_least`
+        scores: from `COMPILED_MIN_SCORES`, its cells in one function compiled by XLA
+        (`compiling_pays`), and above max(1,024, cells / 40) one dense add, not a scatter in place
+        (`scatter_costs_less`)."""
         if compiling_pays(scores_at_least):
             if self._compiled_cells is None:
                 import tensorflow as tf
@@ -526,23 +574,6 @@ class ThresholdCurves(_CountingMetric):
             if values is not None:
                 values = ops.concatenate([ops.reshape(values, (-1,)), self._tally_values(batch)], axis=0)
         add_at(self.histograms, cell, values, in_place=in_place)
-        if self.raw_items is None or not self._record_raw_scores:
-            return
-        scores, weights = batch.scores, batch.weights
-        if self.plan.form == inputs.FORM_BINARY:
-            scores, label_rows = ops.expand_dims(scores, -1), ops.expand_dims(batch.labels, -1)
-        elif self.multi_label:
-            label_rows = batch.labels
-        elif self.plan.form == inputs.FORM_INDICATOR:
-            label_rows = ops.expand_dims(ops.cast(argmax_last(batch.labels), "float32"), -1)
-        else:
-            label_rows = ops.expand_dims(batch.labels, -1)
-        if weights is None:
-            weights = ops.cast(batch.valid, "float32")
-        kept = self.tallies[_TALLIES.index("raw_kept")]
-        rows_at_least = scores_at_least // self.plan.num_score_columns
-        now_kept = self.raw_items.append(scores, label_rows, weights, batch.valid, kept, rows_at_least)
-        add(self.tallies, ops.stack([0.0, 0.0, now_kept - kept]))
 
     def _cells(self, scores, labels, valid, scores_at_least: int | None = None):
         """Each score's cell in `histograms` (int32, shaped as `scores`): (sign · C + column) · cells

@@ -18,12 +18,7 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from tb_metrics_plugin.metric_updates import (
-    SCATTERED_ITEMS_AT_ANY_SIZE,
-    can_branch_with_updates,
-    put_rows,
-    static_size_at_least,
-)
+from tb_metrics_plugin.metric_updates import can_branch_with_updates, put_rows
 
 # Items a record holds at most: its count of kept items is a float32 tally.
 MAX_CAPACITY = 1 << 24
@@ -50,7 +45,7 @@ class RawItems:
         width = num_columns + label_columns + 1
         self.rows = metric.add_variable(shape=(capacity + 1, width), initializer="zeros", name="raw_items")
 
-    def append(self, scores, labels, weights, keep, kept, rows_at_least: int = 1):
+    def append(self, scores, labels, weights, keep, kept):
         """Writes the rows of `keep` after the `kept` ones when all of them fit; returns the new
         count (float32), `overflowed` when they do not fit or an item was left out before.
 
@@ -60,9 +55,6 @@ class RawItems:
           weights: float32 (M,).
           keep: bool (M,): the items the metric counts.
           kept: float32 scalar: the count so far.
-          rows_at_least: M at least, where the caller knows more than `keep`'s static shape says (a
-            segmentation map's pixels): above 1,024 rows, the rows are written in a branch taken
-            only when they fit.
         """
         keep_count = ops.cast(keep, "int32")
         kept = ops.cast(kept, "int32")
@@ -75,9 +67,9 @@ class RawItems:
             row_indices = ops.where(keep, kept + rank - 1, self.capacity)
             put_rows(self.rows, row_indices, ops.concatenate([scores, labels, ops.expand_dims(weights, -1)], axis=-1))
 
-        if max(rows_at_least, static_size_at_least(keep)) > SCATTERED_ITEMS_AT_ANY_SIZE and can_branch_with_updates():
-            # A large batch that does not fit costs a branch of a few µs, not its rows' ranks, rows
-            # and writes to the spare row (about 12 ns an item: 12 ms for 10^6 binary scores).
+        if can_branch_with_updates():
+            # A batch that does not fit costs a branch (~5 µs), not its rows' ranks, rows and writes
+            # to the spare row (about 12 ns an item: 12 ms for 10^6 binary scores).
             ops.cond(fits, lambda: write(keep), lambda: None)
         else:
             write(keep & fits)

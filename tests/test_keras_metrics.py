@@ -801,10 +801,10 @@ def _update_ops(metric, labels, scores, weights, batch_known: bool) -> set[str]:
 def test_large_batches_add_densely_and_count_what_small_ones_scatter(kind):
     """A batch known to hold more than max(1,024, cells / 40) scores is counted with a segment sum
     and one dense add (a scatter costs ~18 ns an item, 20 ms for 10^6 binary scores), and from
-    4,096 scores its cells are computed by one function compiled with XLA; a training step's batch,
-    of unknown size, is scattered in place, unless one image's segmentation map already holds more
-    than 1,024 scores. Every way counts what the numpy writer counts, weights and ignored pixels
-    included."""
+    4,096 scores its cells are computed by one function compiled with XLA; a training step's batch
+    (`trace_training_steps`), of unknown size, is scattered in place, unless one image's
+    segmentation map already holds more than 1,024 scores. Every way counts what the numpy writer
+    counts, weights and ignored pixels included."""
     rng = np.random.default_rng(21)
     grid = tbm.ThresholdCurves().thresholds
     options = {"multi_label": True} if kind == "multilabel" else {}
@@ -823,6 +823,7 @@ def test_large_batches_add_densely_and_count_what_small_ones_scatter(kind):
     expected = reference_curves(labels, scores, sample_weight=weights, **options)
     for batch_known in (True, False):
         curves = tbm.ThresholdCurves(max_raw_scores=0, **options)
+        curves.trace_training_steps(not batch_known)
         op_types = _update_ops(curves, labels, scores, weights, batch_known)
         scattered = not batch_known and not kind.startswith("segmentation")
         assert ("ResourceScatterAdd" in op_types) == scattered
@@ -908,3 +909,34 @@ def test_a_large_batch_counts_both_curves_and_matrix_and_without_xla_takes_the_o
         assert ("XLA" in _update_ops(both, labels, scores, weights, batch_known=True)) == xla
         assert_same_curves(_curves(both), expected_curves)
         assert_same_matrix(_matrix(both), expected_matrix)
+
+
+@pytest.mark.parametrize("kind", ["binary", "softmax"])
+def test_an_evaluation_step_of_unknown_size_chooses_its_way_at_run_time(kind):
+    """A step that is not a training step, traced with the batch size unknown (Keras' evaluation
+    step), branches at run time: a few rows are searched and scattered, a batch of at least
+    max(4,096, cells / 40) scores is counted by the XLA-compiled cells and one dense add. Both
+    count what the numpy writer counts; the record of the large batch is kept whole."""
+    rng = np.random.default_rng(26)
+    columns = 1 if kind == "binary" else 4
+    rows = 6000 if kind == "binary" else 2000  # 6,000 and 8,000 scores
+    if kind == "binary":
+        labels = rng.integers(0, 2, (rows, 1)).astype(np.float32)
+        scores = _probabilities(rng, (rows, 1), tbm.ThresholdCurves().thresholds)
+    else:
+        labels, scores = np.eye(4, dtype=np.float32)[rng.integers(0, 4, rows)], _softmax_rows(rng, rows, columns)
+    weights = rng.choice([0.5, 1.0, 2.0], size=rows).astype(np.float32)
+    curves = tbm.ThresholdCurves()
+    signature = [tf.TensorSpec((None, columns), tf.float32)] * 2 + [tf.TensorSpec((None,), tf.float32)]
+    update = tf.function(curves.update_state, input_signature=signature)
+    update(labels[:40], scores[:40], weights[:40])
+    assert_same_curves(_curves(curves), reference_curves(labels[:40], scores[:40], sample_weight=weights[:40]))
+    # One branch on the batch's size (the step's way or the large batch's), one on the record's room.
+    branches = [op for op in update.get_concrete_function().graph.get_operations() if op.type in ("If", "StatelessIf")]
+    assert len(branches) == 2
+    curves.reset_state()
+    update(labels, scores, weights)
+    expected = reference_curves(labels, scores, sample_weight=weights)
+    assert_same_curves(_curves(curves), on_grid(expected, curves.thresholds))
+    np.testing.assert_array_equal(curves.raw_items.read()[0], scores)
+    assert_same_curves(decode_summary(curves.summary_pb()), expected)
