@@ -940,3 +940,23 @@ def test_an_evaluation_step_of_unknown_size_chooses_its_way_at_run_time(kind):
     assert_same_curves(_curves(curves), on_grid(expected, curves.thresholds))
     np.testing.assert_array_equal(curves.raw_items.read()[0], scores)
     assert_same_curves(decode_summary(curves.summary_pb()), expected)
+
+
+def test_keras_evaluate_with_a_large_batch_counts_what_the_writer_counts():
+    """`model.evaluate(batch_size=5000)`: Keras traces its step with the batch size unknown, and the
+    step's batches of 5,000 and 1,000 rows take the large batch's and the step's way at run time;
+    the histograms equal the numpy writer's counts of `model.predict`, re-binned on the grid, and
+    the raw record (every row fits) gives the exact summary."""
+    from tests.conftest import tiny_binary_model
+
+    rng = np.random.default_rng(27)
+    x = rng.normal(size=(6000, 4)).astype(np.float32)
+    y = (x[:, 0] + rng.normal(size=6000) > 0).astype(np.float32)
+    model = tiny_binary_model(4)
+    curves = tbm.ThresholdCurves()
+    model.compile(loss="binary_crossentropy", metrics=[curves])
+    model.evaluate(x, y, batch_size=5000, verbose=0)
+    predictions = model.predict(x, batch_size=5000, verbose=0)
+    expected = reference_curves(y, predictions[:, 0])
+    assert_same_curves(_curves(curves), on_grid(expected, curves.thresholds))
+    assert_same_curves(decode_summary(curves.summary_pb()), expected)
