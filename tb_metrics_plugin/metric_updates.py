@@ -97,7 +97,13 @@ def scatter_costs_less(items_at_least: int, cells: int) -> bool:
     training step's scores scatter (a batch of unknown size counts as one row); an evaluation batch
     of 10^5 rows, or a segmentation map's 10^4 pixels an image, adds densely (10^6 binary scores into
     the default grid: 1.1 ms against 20 ms)."""
-    return items_at_least <= max(SCATTERED_ITEMS_AT_ANY_SIZE, cells // CELLS_PER_SCATTERED_ITEM)
+    return items_at_least < smallest_dense_batch(cells)
+
+
+def smallest_dense_batch(cells: int) -> int:
+    """The fewest items for which a dense add into a variable of `cells` cells costs less than a
+    scatter (`scatter_costs_less`): max(1024, cells / 40) + 1."""
+    return max(SCATTERED_ITEMS_AT_ANY_SIZE, cells // CELLS_PER_SCATTERED_ITEM) + 1
 
 
 def static_size_at_least(tensor) -> int:

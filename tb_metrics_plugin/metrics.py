@@ -27,13 +27,13 @@ from tensorboard.compat.proto import summary_pb2
 
 from tb_metrics_plugin import inputs, options, summary
 from tb_metrics_plugin.metric_updates import (
-    CELLS_PER_SCATTERED_ITEM,
     add,
     add_at,
     can_branch_with_updates,
     in_traced_function,
     scatter_costs_less,
     shared_within_trace,
+    smallest_dense_batch,
     static_size_at_least,
     under_distribution_strategy,
 )
@@ -520,7 +520,7 @@ class ThresholdCurves(_CountingMetric):
         # Scores a batch holds at least: from the predictions' shape, where a segmentation map's
         # pixels are still known (the flat batch has only its class axis).
         scores_at_least = static_size_at_least(y_pred)
-        large = max(COMPILED_MIN_SCORES, self.histograms.shape[0] // CELLS_PER_SCATTERED_ITEM + 1)
+        large = max(COMPILED_MIN_SCORES, smallest_dense_batch(self.histograms.shape[0]))
         if (None in y_pred.shape and scores_at_least < large and not self._training_steps
                 and can_branch_with_updates()):
             # An evaluation step's batch of unknown size: the way is chosen at run time (one branch,
