@@ -834,8 +834,8 @@ def test_large_batches_add_densely_and_count_what_small_ones_scatter(kind):
 
 
 def test_a_large_batch_that_does_not_fit_the_record_writes_no_rows():
-    """The raw record of a batch known to be large is written in a branch taken only when the batch
-    fits: one that fits is kept whole, one that does not leaves every row as it was (no ranks, rows
+    """The raw record is written in a branch taken only when the batch fits: a batch of 2,000 rows
+    that fits is kept whole, one that does not leaves every row as it was (no ranks, rows
     or writes to the spare row), and the summary falls back to the grid with the same counts."""
     rng = np.random.default_rng(22)
     grid = tbm.ThresholdCurves().thresholds
@@ -874,9 +874,9 @@ def test_a_large_confusion_matrix_scatters_a_step_and_adds_a_large_batch_densely
 
 
 def test_a_segmentation_map_is_recorded_in_a_branch_with_the_batch_size_unknown():
-    """Traced with the batch size unknown (as in Keras' steps), a 48 × 48 map of 3 classes is still
-    known to hold 2,304 items an image, so the record is written in the fits-branch; a map that fits
-    is kept whole, and one that does not leaves the rows as they were."""
+    """Traced with the batch size unknown (as in Keras' steps), a 48 × 48 map of 3 classes (2,304
+    items an image) is recorded in the fits-branch: a map that fits is kept whole, and one that does
+    not leaves the rows as they were."""
     rng = np.random.default_rng(24)
     labels = rng.integers(0, 3, (2, 48, 48)).astype(np.float32)
     scores = _softmax_rows(rng, 2 * 48 * 48, 3).reshape(2, 48, 48, 3)
