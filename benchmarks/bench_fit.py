@@ -2,9 +2,10 @@
 
     python benchmarks/bench_fit.py [--rounds 3] [--step-calls 50] [--step-rounds 40]
                                    [--metric-calls 100] [--metric-rounds 100]
+                                   [--batch 64] [--classes 1,10,100]
                                    [--output benchmarks/results/fit.json]
 
-A small MLP (32 inputs, 64 ReLU units) on 20,000 synthetic samples, batch 64 (313 steps), with
+A small MLP (32 inputs, 64 ReLU units) on 20,000 synthetic samples, batch 64 (313 steps; `--batch`), with
 4,000 validation samples, for 1 (sigmoid), 10 and 100 (softmax) classes. Per case, one epoch of:
 
 - `none`: no metric, no callback;
@@ -38,7 +39,7 @@ on the core). `--rounds 0` skips the epochs and times the steps only.
 
 A training step's rounds still spread by ±10 µs, more than a few ops cost. So last, each compiled
 case's metrics alone are timed (`metric_microseconds`): their `update_state` and `result()` in a
-`tf.function` on one fixed batch of `BATCH` rows, as Keras' step traces them, against a function of
+`tf.function` on one fixed batch of `--batch` rows, as Keras' step traces them, against a function of
 the same inputs with no metric, `--metric-calls` calls per round in `--metric-rounds` interleaved
 rounds, paired as above. That leaves out the model, the optimizer and what Keras charges every
 compiled metric, which is the same for one metric of ours and Keras' AUC.
@@ -65,7 +66,7 @@ import numpy as np
 import tb_metrics_plugin as tbm
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "fit.json"
-SAMPLES, VALIDATION, FEATURES, BATCH = 20_000, 4_000, 32, 64
+SAMPLES, VALIDATION, FEATURES, BATCH = 20_000, 4_000, 32, 64  # BATCH: --batch's default
 CLASS_COUNTS = (1, 10, 100)
 WARM_UP_ROUNDS = 5
 
@@ -146,7 +147,8 @@ def interleaved_rounds(runs: dict[str, Callable[[], object]], calls: int, rounds
     return micros, cpu_micros
 
 
-def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int):
+def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int,
+                      batch: int = BATCH):
     """(wall, cpu): name -> per-step times (µs) of each round (`interleaved_rounds`) of each timed
     case's own `model.train_function`, on a repeated `tf.data` pipeline of the training data."""
     import tensorflow as tf
@@ -154,22 +156,23 @@ def step_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_tra
     runs = {}
     for name, fitted in timed_cases(built).items():
         as_in_training_steps(name, fitted._compile_metrics.metrics)
-        iterator = iter(tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(BATCH).repeat())
+        iterator = iter(tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(batch).repeat())
         runs[name] = lambda fitted=fitted, iterator=iterator: fitted.train_function(iterator)
     return interleaved_rounds(runs, calls, rounds)
 
 
-def metric_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int):
+def metric_microseconds(built: dict[str, tuple[keras.Model, list]], x_train, y_train, calls: int, rounds: int,
+                        batch: int = BATCH):
     """name -> per-call times (µs) of each round (`interleaved_rounds`) of
     `tf.function(update_state, then result())` of each timed case's metrics (fresh copies, from their
-    configs, set as in training steps) on one batch of `BATCH` rows of the model's predictions;
+    configs, set as in training steps) on one batch of `batch` rows of the model's predictions;
     `none` is the same call with no metric. Traced with the batch size unknown, as Keras traces its
     step."""
     import tensorflow as tf
 
     cases = timed_cases(built)
-    labels = tf.constant(y_train[:BATCH].reshape(BATCH, -1))
-    scores = tf.constant(cases["none"].predict(x_train[:BATCH], verbose=0))
+    labels = tf.constant(y_train[:batch].reshape(batch, -1))
+    scores = tf.constant(cases["none"].predict(x_train[:batch], verbose=0))
     signature = [tf.TensorSpec((None, labels.shape[1]), tf.float32)] * 2
     runs = {}
     for name, fitted in cases.items():
@@ -213,31 +216,34 @@ def main() -> None:
     parser.add_argument("--step-rounds", type=int, default=40)
     parser.add_argument("--metric-calls", type=int, default=100)
     parser.add_argument("--metric-rounds", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=BATCH, help="rows a training step")
+    parser.add_argument("--classes", default=",".join(map(str, CLASS_COUNTS)), help="comma-separated class counts")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     load_at_start = os.getloadavg()
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for num_classes in CLASS_COUNTS:
+        for num_classes in (int(count) for count in args.classes.split(",")):
             x, y = data(num_classes, rng)
             x_train, y_train, x_val, y_val = x[:SAMPLES], y[:SAMPLES], x[SAMPLES:], y[SAMPLES:]
             built = cases(num_classes, x_val, y_val, Path(scratch) / str(num_classes))
             for fitted, callbacks in built.values():  # trace every function once
-                fitted.fit(x_train[:256], y_train[:256], batch_size=BATCH, epochs=1, verbose=0,
+                fitted.fit(x_train[:256], y_train[:256], batch_size=args.batch, epochs=1, verbose=0,
                            validation_data=(x_val[:256], y_val[:256]), callbacks=callbacks)
             seconds: dict[str, list[float]] = {name: [] for name in built}
             for _ in range(args.rounds):  # --rounds 0: the per-step timing only
                 for name, (fitted, callbacks) in built.items():
                     start = time.perf_counter()
-                    fitted.fit(x_train, y_train, batch_size=BATCH, epochs=1, verbose=0,
+                    fitted.fit(x_train, y_train, batch_size=args.batch, epochs=1, verbose=0,
                                validation_data=(x_val, y_val), callbacks=callbacks)
                     seconds[name].append(time.perf_counter() - start)
             fastest = {name: min(values) for name, values in seconds.items() if values}
             for name, value in fastest.items():
                 overhead = value / fastest["none"] - 1
                 print(f"{num_classes:>4} classes  {name:<22} {value:6.2f} s/epoch  {overhead:+6.0%}", flush=True)
-            micros, cpu_micros = step_microseconds(built, x_train, y_train, args.step_calls, args.step_rounds)
+            micros, cpu_micros = step_microseconds(
+                built, x_train, y_train, args.step_calls, args.step_rounds, args.batch)
             step_fastest = {name: min(values) for name, values in micros.items()}
             step_median = {name: float(np.median(values)) for name, values in micros.items()}
             cpu_fastest = {name: min(values) for name, values in cpu_micros.items()}
@@ -251,7 +257,8 @@ def main() -> None:
                       f"{cpu_fastest[name] - cpu_fastest['none']:+5.0f} / "
                       f"{cpu_median[name] - cpu_median['none']:+5.0f}; paired {median:+5.0f} [{low:+.0f}, {high:+.0f}]",
                       flush=True)
-            metric_micros = metric_microseconds(built, x_train, y_train, args.metric_calls, args.metric_rounds)
+            metric_micros = metric_microseconds(
+                built, x_train, y_train, args.metric_calls, args.metric_rounds, args.batch)
             metric_paired = {
                 name: paired_overhead(times, metric_micros["none"]) for name, times in metric_micros.items()}
             for name, (low, median, high) in metric_paired.items():
@@ -271,7 +278,8 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__,
                     "backend": keras.backend.backend(), "platform": platform.platform(),
                     "load_average_at_start": load_at_start, "load_average": os.getloadavg()},
-        "rounds": args.rounds, "steps_per_epoch": -(-SAMPLES // BATCH), "step_calls": args.step_calls,
+        "rounds": args.rounds, "batch": args.batch, "steps_per_epoch": -(-SAMPLES // args.batch),
+        "step_calls": args.step_calls,
         "step_rounds": args.step_rounds, "metric_calls": args.metric_calls, "metric_rounds": args.metric_rounds,
         "classes": results,
     }, indent=1))
