@@ -39,7 +39,13 @@ from tb_metrics_plugin.metric_updates import (
 )
 from tb_metrics_plugin.raw_items import MAX_CAPACITY as MAX_RAW_ITEMS
 from tb_metrics_plugin.raw_items import RawItems
-from tb_metrics_plugin.tensor_bins import COMPILED_MIN_SCORES, TensorBucketizer, argmax_last, compiling_pays
+from tb_metrics_plugin.tensor_bins import (
+    ASSUMED_BATCH_ROWS,
+    COMPILED_MIN_SCORES,
+    TensorBucketizer,
+    argmax_last,
+    compiling_pays,
+)
 from tb_metrics_plugin.thresholds import DEFAULT_NUM_THRESHOLDS
 
 # Tags the summaries are written under, whatever the metrics are called in Keras' logs.
@@ -57,10 +63,11 @@ _MAX_BLOCKS_FOR_PRODUCT = 64
 # ConfusionMatrix scatters into it in place. Below, a pass over the cells costs less than the branch
 # (tf.cond) that would skip it, and for the matrix a dense add costs less than a scatter followed
 # by its whole reads (TensorFlow then copies the variable at each read). ThresholdCurves scatters
-# a training step's batch in place at every state size: 10–15 µs a step cheaper at 1 class and
+# a training step's few scores in place at every state size: 10–15 µs a step cheaper at 1 class and
 # 3–9 µs at 10 than the dense add, whose segment sum zeroes and adds the whole state (measured in
-# Keras' own train function, benchmarks/bench_fit.py). Both metrics add a batch known to be large
-# densely (`metric_updates.scatter_costs_less`).
+# Keras' own train function, benchmarks/bench_fit.py). Both metrics add a larger batch densely
+# (`metric_updates.scatter_costs_less`), ThresholdCurves choosing at run time when the batch size
+# is unknown (`ThresholdCurves.trace_training_steps`).
 LARGE_STATE_CELLS = 1 << 16
 RESULT_REFRESH_CALLS = 16
 # Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
@@ -456,12 +463,15 @@ class ThresholdCurves(_CountingMetric):
     def trace_training_steps(self, training: bool) -> None:
         """Whether steps traced from now on are Keras' training steps (default False).
 
-        A training step's batch, of a size unknown when traced, is counted as a few scores (one
-        search op for a sigmoid output, a scatter in place). Any other step traced with the batch
-        size unknown (Keras' evaluation step) chooses at run time, with one branch (~5 µs a step),
-        between that and a large batch's way: one function compiled by XLA and one dense add (an
-        evaluation batch can hold 10^5 rows). `MetricsCallback` sets it before Keras traces each
-        kind of step, as it sets `record_raw_scores`.
+        A step traced with the batch size unknown chooses its way at run time (`_count_by_size`:
+        a branch of about 10 µs a step at each size where the way changes): a few scores are
+        searched and scattered in place, a larger batch is added densely, and from 4,096 scores XLA
+        computes its cells. An evaluation batch can hold 10^5 rows, and a training batch of 64 rows
+        of 100 classes already holds 6,400 scores. A training step whose batch, taken to hold
+        `ASSUMED_BATCH_ROWS` (64) rows, would still be a few scores (up to 16 score columns on the
+        default grid) skips the branch and is counted as a few scores: there the branch costs a
+        batch of 64 rows more than the way it picks saves. `MetricsCallback` sets this before Keras
+        traces each kind of step, as it sets `record_raw_scores`.
         """
         self._training_steps = bool(training)
 
@@ -520,16 +530,12 @@ class ThresholdCurves(_CountingMetric):
         # Scores a batch holds at least: from the predictions' shape, where a segmentation map's
         # pixels are still known (the flat batch has only its class axis).
         scores_at_least = static_size_at_least(y_pred)
-        large = max(COMPILED_MIN_SCORES, smallest_dense_batch(self.histograms.shape[0]))
-        if (None in y_pred.shape and scores_at_least < large and not self._training_steps
-                and can_branch_with_updates()):
-            # An evaluation step's batch of unknown size: the way is chosen at run time (one branch,
-            # ~5 µs), as an evaluation batch can hold 10^5 rows.
-            def count_as(least: int):
-                self._count_histograms(batch, least)
-                return 0
-
-            ops.cond(ops.size(y_pred) >= large, lambda: count_as(large), lambda: count_as(scores_at_least))
+        ways_change_at = self._ways_change_at(scores_at_least)
+        # A training step whose assumed batch would still be a few scores skips the branch.
+        few_in_training = self._training_steps and scores_at_least * ASSUMED_BATCH_ROWS < min(
+            ways_change_at, default=0)
+        if None in y_pred.shape and ways_change_at and not few_in_training and can_branch_with_updates():
+            self._count_by_size(batch, ops.size(y_pred), scores_at_least, ways_change_at)
         else:
             self._count_histograms(batch, scores_at_least)
         if self.raw_items is None or not self._record_raw_scores:
@@ -548,6 +554,33 @@ class ThresholdCurves(_CountingMetric):
         kept = self.tallies[_TALLIES.index("raw_kept")]
         now_kept = self.raw_items.append(scores, label_rows, weights, batch.valid, kept)
         add(self.tallies, ops.stack([0.0, 0.0, now_kept - kept]))
+
+    def _ways_change_at(self, scores_at_least: int) -> list[int]:
+        """The batch sizes above `scores_at_least` at which the cheapest way to count changes: a dense
+        add from `smallest_dense_batch` scores, XLA from `COMPILED_MIN_SCORES` (where it compiles)."""
+        sizes = {smallest_dense_batch(self.histograms.shape[0])}
+        if compiling_pays(COMPILED_MIN_SCORES):
+            sizes.add(COMPILED_MIN_SCORES)
+        return sorted(size for size in sizes if size > scores_at_least)
+
+    def _count_by_size(self, batch: _FlatBatch, size, scores_at_least: int, ways_change_at: list[int]) -> None:
+        """Counts a batch whose size (`size`, at least `scores_at_least` scores) is known only at run
+        time: one branch (`ops.cond`, about 10 µs) at each size of `ways_change_at`, the batches below
+        it counted as `_count_histograms` counts `scores_at_least` scores."""
+        if not ways_change_at:
+            self._count_histograms(batch, scores_at_least)
+            return
+        larger_from, later_changes = ways_change_at[0], ways_change_at[1:]
+
+        def count_larger():
+            self._count_by_size(batch, size, larger_from, later_changes)
+            return 0
+
+        def count_smaller():
+            self._count_histograms(batch, scores_at_least)
+            return 0
+
+        ops.cond(size >= larger_from, count_larger, count_smaller)
 
     def _count_histograms(self, batch: _FlatBatch, scores_at_least: int) -> None:
         """Adds the batch to `histograms` the cheapest way for a batch of at least `scores_at_least`

@@ -26,9 +26,11 @@ from keras import ops
 from tb_metrics_plugin import counting
 
 # Up to this many scores in a step, known statically, `search_bins` searches (see there); with the
-# batch size unknown, up to this many scores in a batch of SEARCH_ASSUMED_ROWS rows.
+# batch size unknown, up to this many scores in a batch of ASSUMED_BATCH_ROWS rows.
 SEARCH_MAX_SCORES = 1024
-SEARCH_ASSUMED_ROWS = 64
+# Rows a training batch of unknown size is taken to hold where a way must be chosen when traced
+# (Keras' default batch is 32 rows; 64 is common): `search_bins` and `ThresholdCurves`' training steps.
+ASSUMED_BATCH_ROWS = 64
 # From this many scores in a batch, known when traced, the metrics compile their look-up (see
 # `compiling_pays`).
 COMPILED_MIN_SCORES = 4096
@@ -60,7 +62,7 @@ class TensorBucketizer:
     def search_bins(self, scores, scores_at_least: int = 1):
         """`bins(scores)` for a step's few scores: on TensorFlow, one `Bucketize` op (a binary search
         over the thresholds) when the batch holds at most `SEARCH_MAX_SCORES` scores, or holds an
-        unknown number of which `SEARCH_ASSUMED_ROWS` rows would hold at most that many (one score
+        unknown number of which `ASSUMED_BATCH_ROWS` rows would hold at most that many (one score
         column at a training batch); else `bins`. `scores_at_least`: the scores known to be in the
         batch (a row's, when the batch size is unknown). Measured in a traced function on one CPU
         core, µs per call above no look-up:
@@ -80,7 +82,7 @@ class TensorBucketizer:
             return self.bins(scores)
         size = np.prod(scores.shape) if None not in scores.shape else None
         if size is None:
-            size = scores_at_least * SEARCH_ASSUMED_ROWS
+            size = scores_at_least * ASSUMED_BATCH_ROWS
         if size > SEARCH_MAX_SCORES:
             return self.bins(scores)
         import tensorflow as tf

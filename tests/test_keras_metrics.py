@@ -786,25 +786,33 @@ def test_traced_result_over_a_large_state_refreshes_every_16_calls(num_classes):
 def _update_ops(metric, labels, scores, weights, batch_known: bool) -> set[str]:
     """The op types of `metric.update_state` traced on these tensors' shapes, with the batch size
     known or unknown (as in Keras' train step), after one call of the traced function; "XLA" when
-    it calls a function XLA must compile."""
+    it calls a function XLA must compile. Ops inside branches (`If`) count too."""
     def spec(array):
         return tf.TensorSpec((array.shape[0] if batch_known else None, *array.shape[1:]), tf.float32)
 
     update = tf.function(metric.update_state, input_signature=[spec(labels), spec(scores), spec(weights)])
     update(labels, scores, weights)
-    operations = update.get_concrete_function().graph.get_operations()
-    compiled = any("_XlaMustCompile" in op.node_def.attr for op in operations)
-    return {op.type for op in operations} | ({"XLA"} if compiled else set())
+    return _graph_op_types(update.get_concrete_function().graph)
+
+
+def _graph_op_types(graph) -> set[str]:
+    """The op types of a traced graph and of the functions it calls (branches, compiled functions);
+    "XLA" when one of them calls a function XLA must compile."""
+    graph_def = graph.as_graph_def()
+    nodes = [*graph_def.node, *(node for function in graph_def.library.function for node in function.node_def)]
+    compiled = any("_XlaMustCompile" in node.attr for node in nodes)
+    return {node.op for node in nodes} | ({"XLA"} if compiled else set())
 
 
 @pytest.mark.parametrize("kind", ["binary", "softmax", "multilabel", "segmentation_ignore_255"])
 def test_large_batches_add_densely_and_count_what_small_ones_scatter(kind):
     """A batch known to hold more than max(1,024, cells / 40) scores is counted with a segment sum
     and one dense add (a scatter costs ~18 ns an item, 20 ms for 10^6 binary scores), and from
-    4,096 scores its cells are computed by one function compiled with XLA; a training step's batch
-    (`trace_training_steps`), of unknown size, is scattered in place, unless one image's
-    segmentation map already holds more than 1,024 scores. Every way counts what the numpy writer
-    counts, weights and ignored pixels included."""
+    4,096 scores its cells are computed by one function compiled with XLA. A training step's batch
+    (`trace_training_steps`) of unknown size and at most 16 score columns is scattered in place; one
+    image's segmentation map already holds more than 1,024 scores, so a batch of them is added
+    densely, and XLA compiles its cells when the batch, known at run time, holds 4,096 scores (one
+    branch). Every way counts what the numpy writer counts, weights and ignored pixels included."""
     rng = np.random.default_rng(21)
     grid = tbm.ThresholdCurves().thresholds
     options = {"multi_label": True} if kind == "multilabel" else {}
@@ -825,10 +833,12 @@ def test_large_batches_add_densely_and_count_what_small_ones_scatter(kind):
         curves = tbm.ThresholdCurves(max_raw_scores=0, **options)
         curves.trace_training_steps(not batch_known)
         op_types = _update_ops(curves, labels, scores, weights, batch_known)
-        scattered = not batch_known and not kind.startswith("segmentation")
+        maps = kind.startswith("segmentation")
+        scattered = not batch_known and not maps
         assert ("ResourceScatterAdd" in op_types) == scattered
         assert ("UnsortedSegmentSum" in op_types) == (not scattered)
-        assert ("XLA" in op_types) == batch_known
+        assert ("XLA" in op_types) == (batch_known or maps)
+        assert ("If" in op_types) == (maps and not batch_known)
         assert_same_curves(_curves(curves), expected)
         assert float(curves.invalid_count) == 0
 
@@ -911,35 +921,61 @@ def test_a_large_batch_counts_both_curves_and_matrix_and_without_xla_takes_the_o
         assert_same_matrix(_matrix(both), expected_matrix)
 
 
-@pytest.mark.parametrize("kind", ["binary", "softmax"])
-def test_an_evaluation_step_of_unknown_size_chooses_its_way_at_run_time(kind):
-    """A step that is not a training step, traced with the batch size unknown (Keras' evaluation
-    step), branches at run time: a few rows are searched and scattered, a batch of at least
-    max(4,096, cells / 40) scores is counted by the XLA-compiled cells and one dense add. Both
-    count what the numpy writer counts; the record of the large batch is kept whole."""
+@pytest.mark.parametrize("kind", ["binary", "softmax", "training_20_classes"])
+def test_a_step_of_unknown_size_chooses_its_way_at_run_time(kind):
+    """A step traced with the batch size unknown (Keras' steps) branches at run time: a few rows are
+    searched and scattered, a batch of more than max(1,024, cells / 40) scores is added densely, and
+    from 4,096 scores its cells are computed by XLA. An evaluation step does so at any width; a
+    training step (`trace_training_steps`) only from 17 score columns (here 20), as 64 rows of
+    fewer would still be a few scores. Every batch counts what the numpy writer counts; the record
+    of the large batch is kept whole."""
     rng = np.random.default_rng(26)
-    columns = 1 if kind == "binary" else 4
-    rows = 6000 if kind == "binary" else 2000  # 6,000 and 8,000 scores
+    columns = {"binary": 1, "softmax": 4, "training_20_classes": 20}[kind]
+    # (few, dense, compiled) rows: 40 / 2,000 / 6,000 binary scores, 160 / 2,000 / 8,000 softmax,
+    # 800 / 2,000 / 8,000 of 20 classes.
+    sizes = {"binary": (40, 2000, 6000), "softmax": (40, 500, 2000), "training_20_classes": (40, 100, 400)}[kind]
+    rows = sizes[-1]
     if kind == "binary":
         labels = rng.integers(0, 2, (rows, 1)).astype(np.float32)
         scores = _probabilities(rng, (rows, 1), tbm.ThresholdCurves().thresholds)
     else:
-        labels, scores = np.eye(4, dtype=np.float32)[rng.integers(0, 4, rows)], _softmax_rows(rng, rows, columns)
+        labels = np.eye(columns, dtype=np.float32)[rng.integers(0, columns, rows)]
+        scores = _softmax_rows(rng, rows, columns)
     weights = rng.choice([0.5, 1.0, 2.0], size=rows).astype(np.float32)
     curves = tbm.ThresholdCurves()
+    curves.trace_training_steps(kind.startswith("training"))
     signature = [tf.TensorSpec((None, columns), tf.float32)] * 2 + [tf.TensorSpec((None,), tf.float32)]
     update = tf.function(curves.update_state, input_signature=signature)
-    update(labels[:40], scores[:40], weights[:40])
-    assert_same_curves(_curves(curves), reference_curves(labels[:40], scores[:40], sample_weight=weights[:40]))
-    # One branch on the batch's size (the step's way or the large batch's), one on the record's room.
-    branches = [op for op in update.get_concrete_function().graph.get_operations() if op.type in ("If", "StatelessIf")]
-    assert len(branches) == 2
-    curves.reset_state()
-    update(labels, scores, weights)
-    expected = reference_curves(labels, scores, sample_weight=weights)
-    assert_same_curves(_curves(curves), on_grid(expected, curves.thresholds))
+    for size in sizes:
+        curves.reset_state()
+        update(labels[:size], scores[:size], weights[:size])
+        expected = reference_curves(labels[:size], scores[:size], sample_weight=weights[:size])
+        assert_same_curves(_curves(curves), on_grid(expected, curves.thresholds))
     np.testing.assert_array_equal(curves.raw_items.read()[0], scores)
     assert_same_curves(decode_summary(curves.summary_pb()), expected)
+    graph = update.get_concrete_function().graph
+    # One branch on the batch's size (the step's way or a larger batch's), one on the record's room.
+    assert [op.type for op in graph.get_operations()].count("If") == 2
+    assert {"ResourceScatterAdd", "UnsortedSegmentSum", "XLA"} <= _graph_op_types(graph)
+
+
+@pytest.mark.parametrize("batch_size", [40, 160, 1000])
+def test_keras_fit_of_many_classes_counts_each_batch_size_what_the_writer_counts(tmp_path, batch_size):
+    """A real `fit` of 20 classes with `MetricsCallback` (training steps marked): batches of 40, 160
+    and 1,000 rows (800, 3,200 and 20,000 scores) take the scatter, the dense add and the XLA way at
+    run time, the last batch of each epoch a smaller one. With the weights frozen (learning rate 0)
+    the epoch's training counts equal the numpy writer's counts of `model.predict`."""
+    rng = np.random.default_rng(28)
+    classes = 20
+    x = rng.normal(size=(2100, 6)).astype(np.float32)
+    y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, 2100)]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(classes, activation="softmax")])
+    curves = tbm.ThresholdCurves()
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="categorical_crossentropy", metrics=[curves])
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[tbm.MetricsCallback(tmp_path)])
+    expected = reference_curves(y, model.predict(x, batch_size=batch_size, verbose=0))
+    assert_same_curves(_curves(curves), on_grid(expected, curves.thresholds))
 
 
 def test_keras_evaluate_with_a_large_batch_counts_what_the_writer_counts():
