@@ -85,8 +85,8 @@ def put_rows(variable, row_indices, rows) -> None:
 # one item at a time); a segment sum of the batch and a dense add, about 1.3 ns an item and 0.4 ns a
 # cell of the variable. Measured in a traced function on one core, 64 to 10^7 items into 2e3 to 2e5
 # cells. So a scatter pays while the batch holds fewer items than a 40th of the cells, and at any
-# size up to 1,024 items, where both cost within a few µs (in Keras' train step at 1 class the
-# scatter measured 10–15 µs cheaper: benchmarks/bench_fit.py).
+# size up to 1,024 items, where both cost within a few µs (in Keras' train step at 1 class and 64
+# rows, paired runs found them level: docs/benchmarks.md, tenth session).
 CELLS_PER_SCATTERED_ITEM = 40
 SCATTERED_ITEMS_AT_ANY_SIZE = 1024
 
@@ -94,10 +94,10 @@ SCATTERED_ITEMS_AT_ANY_SIZE = 1024
 def scatter_costs_less(items_at_least: int, cells: int) -> bool:
     """Whether a scatter of a batch of at least `items_at_least` items into a variable of `cells`
     cells costs less than a segment sum and a dense add: while items ≤ max(1024, cells / 40). A
-    training step's few scores scatter; a training step of 64 rows of 100 classes, an evaluation
-    batch of 10^5 rows, or a segmentation map's 10^4 pixels an image, adds densely (10^6 binary
-    scores into the default grid: 1.1 ms against 20 ms). A batch of unknown size is counted as its
-    run-time size calls for (`ThresholdCurves._count_by_size`)."""
+    training step of 64 rows of 100 classes, an evaluation batch of 10^5 rows, or a segmentation
+    map's 10^4 pixels an image, adds densely (10^6 binary scores into the default grid: 1.1 ms
+    against 20 ms). A batch of unknown size is counted as its run-time size calls for
+    (`ThresholdCurves._count_by_size`)."""
     return items_at_least < smallest_dense_batch(cells)
 
 

@@ -62,12 +62,10 @@ _MAX_BLOCKS_FOR_PRODUCT = 64
 # recomputes the ROC-AUC only at every RESULT_REFRESH_CALLS-th call (see there), and
 # ConfusionMatrix scatters into it in place. Below, a pass over the cells costs less than the branch
 # (tf.cond) that would skip it, and for the matrix a dense add costs less than a scatter followed
-# by its whole reads (TensorFlow then copies the variable at each read). ThresholdCurves scatters
-# a training step's few scores in place at every state size: 10–15 µs a step cheaper at 1 class and
-# 3–9 µs at 10 than the dense add, whose segment sum zeroes and adds the whole state (measured in
-# Keras' own train function, benchmarks/bench_fit.py). Both metrics add a larger batch densely
-# (`metric_updates.scatter_costs_less`), ThresholdCurves choosing at run time when the batch size
-# is unknown (`ThresholdCurves.trace_training_steps`).
+# by its whole reads (TensorFlow then copies the variable at each read). Both metrics add a larger
+# batch densely (`metric_updates.scatter_costs_less`), ThresholdCurves choosing at run time when the
+# batch size is unknown, or adding a training step of few score columns densely at any size
+# (`ThresholdCurves.trace_training_steps`).
 LARGE_STATE_CELLS = 1 << 16
 RESULT_REFRESH_CALLS = 16
 # Raw scores (items × score columns) `ThresholdCurves` keeps by default: 4 MiB of float32 scores.
@@ -469,9 +467,11 @@ class ThresholdCurves(_CountingMetric):
         computes its cells. An evaluation batch can hold 10^5 rows, and a training batch of 64 rows
         of 100 classes already holds 6,400 scores. A training step whose batch, taken to hold
         `ASSUMED_BATCH_ROWS` (64) rows, would still be a few scores (up to 16 score columns on the
-        default grid) skips the branch and is counted as a few scores: there the branch costs a
-        batch of 64 rows more than the way it picks saves. `MetricsCallback` sets this before Keras
-        traces each kind of step, as it sets `record_raw_scores`.
+        default grid) skips the branch, which would cost a batch of 64 rows more than it saves: its
+        scores are searched as a few scores and added densely. The dense add costs the same as a
+        scatter at 64 rows and far less at hundreds (metric alone at 512 rows of 10 classes: 199
+        against 465 µs, Keras' AUC 208–327). `MetricsCallback` sets this before Keras traces each
+        kind of step, as it sets `record_raw_scores`.
         """
         self._training_steps = bool(training)
 
@@ -531,13 +531,15 @@ class ThresholdCurves(_CountingMetric):
         # pixels are still known (the flat batch has only its class axis).
         scores_at_least = static_size_at_least(y_pred)
         ways_change_at = self._ways_change_at(scores_at_least)
-        # A training step whose assumed batch would still be a few scores skips the branch.
-        few_in_training = self._training_steps and scores_at_least * ASSUMED_BATCH_ROWS < min(
+        size_unknown = None in y_pred.shape
+        # A training step whose assumed batch would still be a few scores skips the branch, and is
+        # added densely (the same cost as the scatter at 64 rows, far less at hundreds).
+        few_in_training = size_unknown and self._training_steps and scores_at_least * ASSUMED_BATCH_ROWS < min(
             ways_change_at, default=0)
-        if None in y_pred.shape and ways_change_at and not few_in_training and can_branch_with_updates():
+        if size_unknown and ways_change_at and not few_in_training and can_branch_with_updates():
             self._count_by_size(batch, ops.size(y_pred), scores_at_least, ways_change_at)
         else:
-            self._count_histograms(batch, scores_at_least)
+            self._count_histograms(batch, scores_at_least, add_densely=few_in_training)
         if self.raw_items is None or not self._record_raw_scores:
             return
         scores, weights = batch.scores, batch.weights
@@ -582,11 +584,11 @@ class ThresholdCurves(_CountingMetric):
 
         ops.cond(size >= larger_from, count_larger, count_smaller)
 
-    def _count_histograms(self, batch: _FlatBatch, scores_at_least: int) -> None:
+    def _count_histograms(self, batch: _FlatBatch, scores_at_least: int, add_densely: bool = False) -> None:
         """Adds the batch to `histograms` the cheapest way for a batch of at least `scores_at_least`
         scores: from `COMPILED_MIN_SCORES`, its cells in one function compiled by XLA
-        (`compiling_pays`), and above max(1,024, cells / 40) one dense add, not a scatter in place
-        (`scatter_costs_less`)."""
+        (`compiling_pays`), and above max(1,024, cells / 40), or with `add_densely`, one dense add,
+        not a scatter in place (`scatter_costs_less`)."""
         if compiling_pays(scores_at_least):
             if self._compiled_cells is None:
                 import tensorflow as tf
@@ -600,7 +602,7 @@ class ThresholdCurves(_CountingMetric):
         values = self._tally_values(batch)
         if values is not None and self.plan.form != inputs.FORM_BINARY:
             values = ops.broadcast_to(ops.expand_dims(values, -1), ops.shape(cell))
-        in_place = scatter_costs_less(scores_at_least, self.histograms.shape[0])
+        in_place = scatter_costs_less(scores_at_least, self.histograms.shape[0]) and not add_densely
         if self._matrix_in_state:  # the same variable and update
             matrix = matrix_cells(batch, self.plan, self.decision_threshold, start=self._matrix_start)
             cell = ops.concatenate([ops.reshape(cell, (-1,)), matrix], axis=0)

@@ -805,14 +805,15 @@ def _graph_op_types(graph) -> set[str]:
 
 
 @pytest.mark.parametrize("kind", ["binary", "softmax", "multilabel", "segmentation_ignore_255"])
-def test_large_batches_add_densely_and_count_what_small_ones_scatter(kind):
+def test_large_batches_and_training_steps_add_densely_and_count_what_the_writer_counts(kind):
     """A batch known to hold more than max(1,024, cells / 40) scores is counted with a segment sum
     and one dense add (a scatter costs ~18 ns an item, 20 ms for 10^6 binary scores), and from
     4,096 scores its cells are computed by one function compiled with XLA. A training step's batch
-    (`trace_training_steps`) of unknown size and at most 16 score columns is scattered in place; one
-    image's segmentation map already holds more than 1,024 scores, so a batch of them is added
-    densely, and XLA compiles its cells when the batch, known at run time, holds 4,096 scores (one
-    branch). Every way counts what the numpy writer counts, weights and ignored pixels included."""
+    (`trace_training_steps`) of unknown size and at most 16 score columns is added densely with no
+    branch (its bins found as a few scores'); one image's segmentation map already holds more than
+    1,024 scores, so a batch of them is added densely, and XLA compiles its cells when the batch,
+    known at run time, holds 4,096 scores (one branch). Every way counts what the numpy writer
+    counts, weights and ignored pixels included."""
     rng = np.random.default_rng(21)
     grid = tbm.ThresholdCurves().thresholds
     options = {"multi_label": True} if kind == "multilabel" else {}
@@ -834,9 +835,8 @@ def test_large_batches_add_densely_and_count_what_small_ones_scatter(kind):
         curves.trace_training_steps(not batch_known)
         op_types = _update_ops(curves, labels, scores, weights, batch_known)
         maps = kind.startswith("segmentation")
-        scattered = not batch_known and not maps
-        assert ("ResourceScatterAdd" in op_types) == scattered
-        assert ("UnsortedSegmentSum" in op_types) == (not scattered)
+        assert "ResourceScatterAdd" not in op_types
+        assert "UnsortedSegmentSum" in op_types
         assert ("XLA" in op_types) == (batch_known or maps)
         assert ("If" in op_types) == (maps and not batch_known)
         assert_same_curves(_curves(curves), expected)
@@ -959,22 +959,27 @@ def test_a_step_of_unknown_size_chooses_its_way_at_run_time(kind):
     assert {"ResourceScatterAdd", "UnsortedSegmentSum", "XLA"} <= _graph_op_types(graph)
 
 
-@pytest.mark.parametrize("batch_size", [40, 160, 1000])
-def test_keras_fit_of_many_classes_counts_each_batch_size_what_the_writer_counts(tmp_path, batch_size):
-    """A real `fit` of 20 classes with `MetricsCallback` (training steps marked): batches of 40, 160
-    and 1,000 rows (800, 3,200 and 20,000 scores) take the scatter, the dense add and the XLA way at
-    run time, the last batch of each epoch a smaller one. With the weights frozen (learning rate 0)
-    the epoch's training counts equal the numpy writer's counts of `model.predict`."""
+@pytest.mark.parametrize(("classes", "batch_size"), [(20, 40), (20, 160), (20, 1000), (10, 512), (1, 1000)])
+def test_keras_fit_counts_each_batch_size_what_the_writer_counts(tmp_path, classes, batch_size):
+    """A real `fit` with `MetricsCallback` (training steps marked). At 20 classes, batches of 40,
+    160 and 1,000 rows (800, 3,200 and 20,000 scores) take the scatter, the dense add and the XLA
+    way at run time; 512 rows of 10 classes and 1,000 binary rows are added densely with no branch.
+    The last batch of each epoch is a smaller one. With the weights frozen (learning rate 0) the
+    epoch's training counts equal the numpy writer's counts of `model.predict`."""
     rng = np.random.default_rng(28)
-    classes = 20
     x = rng.normal(size=(2100, 6)).astype(np.float32)
-    y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, 2100)]
+    if classes == 1:
+        y, activation, loss = (rng.random(2100) < 0.4).astype(np.float32), "sigmoid", "binary_crossentropy"
+    else:
+        y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, 2100)]
+        activation, loss = "softmax", "categorical_crossentropy"
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(classes, activation="softmax")])
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(classes, activation=activation)])
     curves = tbm.ThresholdCurves()
-    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="categorical_crossentropy", metrics=[curves])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss=loss, metrics=[curves])
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[tbm.MetricsCallback(tmp_path)])
-    expected = reference_curves(y, model.predict(x, batch_size=batch_size, verbose=0))
+    predictions = model.predict(x, batch_size=batch_size, verbose=0)
+    expected = reference_curves(y, predictions[:, 0] if classes == 1 else predictions)
     assert_same_curves(_curves(curves), on_grid(expected, curves.thresholds))
 
 
