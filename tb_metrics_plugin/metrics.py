@@ -534,9 +534,9 @@ class ThresholdCurves(_CountingMetric):
         size_unknown = None in y_pred.shape
         # A training step whose assumed batch would still be a few scores skips the branch, and is
         # added densely (the same cost as the scatter at 64 rows, far less at hundreds).
-        few_in_training = size_unknown and self._training_steps and scores_at_least * ASSUMED_BATCH_ROWS < min(
-            ways_change_at, default=0)
-        if size_unknown and ways_change_at and not few_in_training and can_branch_with_updates():
+        few_in_training = (size_unknown and self._training_steps
+                           and scores_at_least * ASSUMED_BATCH_ROWS < min(ways_change_at, default=0))
+        if size_unknown and not few_in_training and can_branch_with_updates():
             self._count_by_size(batch, ops.size(y_pred), scores_at_least, ways_change_at)
         else:
             self._count_histograms(batch, scores_at_least, add_densely=few_in_training)
