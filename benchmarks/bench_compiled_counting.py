@@ -87,10 +87,15 @@ def _fused_counts(scores, positive_column, table, thresholds_then_inf, correctio
     return positive.reshape(columns, num_bins), negative.reshape(columns, num_bins)
 
 
-def fused_counter(scores: np.ndarray, positive_column: np.ndarray, threads: int):
-    """A call of the compiled kernel on `threads` threads (numba's pool)."""
-    table, corrections, thresholds_then_inf = counting.bucketizer(default_thresholds()).tables()
-    num_bins = len(default_thresholds()) + 1
+def fused_counter(prepared: inputs.PreparedBatch, grid: np.ndarray, threads: int):
+    """A call of the compiled kernel on `threads` threads (numba's pool) counting `prepared`'s
+    single-label items on `grid`."""
+    table, corrections, thresholds_then_inf = counting.bucketizer(grid).tables()
+    num_bins = len(grid) + 1
+    scores = np.ascontiguousarray(prepared.scores)
+    # The one column each row is a positive of, or -1 (a binary negative).
+    is_positive = prepared.is_positive
+    positive_column = np.where(is_positive.any(axis=1), is_positive.argmax(axis=1), -1).astype(np.int32)
 
     def count():
         numba.set_num_threads(threads)
@@ -99,8 +104,7 @@ def fused_counter(scores: np.ndarray, positive_column: np.ndarray, threads: int)
     return count
 
 
-def case_contenders(labels: np.ndarray, scores: np.ndarray, keras_labels: np.ndarray,
-                    positive_column: np.ndarray, multi_label: bool):
+def case_contenders(labels: np.ndarray, scores: np.ndarray, keras_labels: np.ndarray, multi_label: bool):
     """Ours (numpy), the compiled kernel on 1 and on every thread (checked equal to ours), and
     Keras' AUC in a warmed-up `tf.function`."""
     grid = default_thresholds()
@@ -109,7 +113,7 @@ def case_contenders(labels: np.ndarray, scores: np.ndarray, keras_labels: np.nda
     all_threads = numba.config.NUMBA_NUM_THREADS
     contenders = {"ours: threshold_histograms (numpy)": (lambda: prepared.threshold_histograms(grid), None)}
     for threads in sorted({1, all_threads}):
-        count = fused_counter(np.ascontiguousarray(prepared.scores), positive_column, threads)
+        count = fused_counter(prepared, grid, threads)
         positive, negative = count()  # compiles
         np.testing.assert_array_equal(positive, expected[0])
         np.testing.assert_array_equal(negative, expected[1])
@@ -131,12 +135,9 @@ def main() -> None:
     binary_labels, binary_scores = binary_case(rng)
     class_labels, class_scores = multiclass_case(rng)
     cases = {
-        "binary 1e6": case_contenders(
-            binary_labels, binary_scores, binary_labels, np.where(binary_labels == 1, 0, -1).astype(np.int32),
-            multi_label=False),
+        "binary 1e6": case_contenders(binary_labels, binary_scores, binary_labels, multi_label=False),
         f"1e5×{MULTICLASS_CLASSES}": case_contenders(
-            class_labels, class_scores, np.eye(MULTICLASS_CLASSES, dtype=np.float32)[class_labels],
-            class_labels.astype(np.int32), multi_label=True),
+            class_labels, class_scores, np.eye(MULTICLASS_CLASSES, dtype=np.float32)[class_labels], multi_label=True),
     }
     results = {}
     for case, contenders in cases.items():
